@@ -1,0 +1,1 @@
+"""dermalab's engine: experiments, data, training, metrics and the run store, without any user interface."""
