@@ -1,0 +1,151 @@
+"""Batched, on-device versions of the torchvision transforms the page uses, with randomness drawn per image.
+
+Each op follows torchvision's tensor semantics (same parameter distributions, same pixel arithmetic) but
+draws its parameters for every image of the batch at once. torchvision's v2 transforms draw one set of
+parameters per call (per batch), and kornia's ColorJitter draws one order per batch, so neither can stand
+in for the page's per-image PIL pipeline.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable, Sequence
+
+import torch
+import torch.nn.functional as F
+from torchvision.transforms._functional_tensor import _hsv2rgb, _rgb2hsv, rgb_to_grayscale
+
+from engine.experiments import Affine, Augmentation, ColorJitter, HFlip, Normalize, Rotation, VFlip
+
+Op = Callable[[torch.Tensor, torch.Generator], torch.Tensor]
+
+
+def to_float(images: torch.Tensor) -> torch.Tensor:
+    """ToTensor for a batch: uint8 NHWC or NCHW in [0, 255] -> float NCHW in [0, 1]."""
+    if images.shape[-1] == 3:
+        images = images.permute(0, 3, 1, 2)
+    return images.float().div_(255)
+
+
+def pipeline(specs: Sequence[Augmentation]) -> Op:
+    """One callable applying the ops in order to a float NCHW batch."""
+    ops = [_build(spec) for spec in specs]
+
+    def apply(images: torch.Tensor, generator: torch.Generator) -> torch.Tensor:
+        for op in ops:
+            images = op(images, generator)
+        return images
+
+    return apply
+
+
+def _build(spec: Augmentation) -> Op:
+    if isinstance(spec, HFlip):
+        return lambda x, g: flip(x, _uniform(x, g, 0, 1) < spec.p, dim=-1)
+    if isinstance(spec, VFlip):
+        return lambda x, g: flip(x, _uniform(x, g, 0, 1) < spec.p, dim=-2)
+    if isinstance(spec, Rotation):
+        # torchvision's rotate passes -angle to the inverse-matrix helper; the draw is symmetric anyway.
+        return lambda x, g: affine(x, angle=-_uniform(x, g, -spec.degrees, spec.degrees))
+    if isinstance(spec, Affine):
+        return lambda x, g: random_affine(x, g, spec)
+    if isinstance(spec, ColorJitter):
+        return lambda x, g: color_jitter(x, g, spec)
+    if isinstance(spec, Normalize):
+        return lambda x, g: normalize(x, spec.mean, spec.std)
+    raise TypeError(f"no batched op for {spec!r}")
+
+
+def _uniform(images: torch.Tensor, generator: torch.Generator, low: float, high: float) -> torch.Tensor:
+    draw = torch.rand(images.shape[0], generator=generator, device=images.device)
+    return draw * (high - low) + low
+
+
+def flip(images: torch.Tensor, chosen: torch.Tensor, dim: int) -> torch.Tensor:
+    return torch.where(chosen.view(-1, 1, 1, 1), images.flip(dim), images)
+
+
+def normalize(images: torch.Tensor, mean: Sequence[float], std: Sequence[float]) -> torch.Tensor:
+    mean_t = torch.tensor(mean, device=images.device).view(1, -1, 1, 1)
+    std_t = torch.tensor(std, device=images.device).view(1, -1, 1, 1)
+    return (images - mean_t) / std_t
+
+
+def random_affine(images: torch.Tensor, generator: torch.Generator, spec: Affine) -> torch.Tensor:
+    height, width = images.shape[-2:]
+    angle = _uniform(images, generator, -spec.degrees, spec.degrees)
+    # torchvision rounds the translation to whole pixels, drawn over +-fraction of the image size.
+    max_dx, max_dy = spec.translate[0] * width, spec.translate[1] * height
+    shift_x = torch.round(_uniform(images, generator, -max_dx, max_dx))
+    shift_y = torch.round(_uniform(images, generator, -max_dy, max_dy))
+    scale = _uniform(images, generator, spec.scale[0], spec.scale[1])
+    return affine(images, angle=angle, shift=(shift_x, shift_y), scale=scale)
+
+
+def affine(images: torch.Tensor, angle: torch.Tensor, shift=None, scale=None) -> torch.Tensor:
+    """torchvision's tensor affine (centre of the image, nearest, fill 0) with one matrix per image."""
+    batch, _, height, width = images.shape
+    rad = angle * (math.pi / 180)
+    scale = torch.ones_like(rad) if scale is None else scale
+    tx, ty = (torch.zeros_like(rad), torch.zeros_like(rad)) if shift is None else shift
+    # Inverse of T * R * S about the centre, as in torchvision's _get_inverse_affine_matrix without shear.
+    m0, m1 = torch.cos(rad) / scale, torch.sin(rad) / scale
+    m3, m4 = -torch.sin(rad) / scale, torch.cos(rad) / scale
+    m2 = -m0 * tx - m1 * ty
+    m5 = -m3 * tx - m4 * ty
+    theta = torch.stack([torch.stack([m0, m1, m2], -1), torch.stack([m3, m4, m5], -1)], 1)  # B x 2 x 3
+    xs = torch.linspace(-width * 0.5 + 0.5, width * 0.5 - 0.5, width, device=images.device)
+    ys = torch.linspace(-height * 0.5 + 0.5, height * 0.5 - 0.5, height, device=images.device)
+    grid_y, grid_x = torch.meshgrid(ys, xs, indexing="ij")
+    base = torch.stack([grid_x, grid_y, torch.ones_like(grid_x)], -1).view(1, -1, 3).expand(batch, -1, -1)
+    half = torch.tensor([0.5 * width, 0.5 * height], device=images.device)
+    grid = base.bmm(theta.transpose(1, 2)) / half
+    return F.grid_sample(images, grid.view(batch, height, width, 2), mode="nearest",
+                         padding_mode="zeros", align_corners=False)
+
+
+def _blend(images: torch.Tensor, other: torch.Tensor, ratio: torch.Tensor) -> torch.Tensor:
+    ratio = ratio.view(-1, 1, 1, 1)
+    return (ratio * images + (1.0 - ratio) * other).clamp(0, 1)
+
+
+def adjust_brightness(images: torch.Tensor, factor: torch.Tensor) -> torch.Tensor:
+    return _blend(images, torch.zeros_like(images), factor)
+
+
+def adjust_contrast(images: torch.Tensor, factor: torch.Tensor) -> torch.Tensor:
+    mean = rgb_to_grayscale(images).mean(dim=(-3, -2, -1), keepdim=True)
+    return _blend(images, mean, factor)
+
+
+def adjust_saturation(images: torch.Tensor, factor: torch.Tensor) -> torch.Tensor:
+    return _blend(images, rgb_to_grayscale(images), factor)
+
+
+def adjust_hue(images: torch.Tensor, factor: torch.Tensor) -> torch.Tensor:
+    hue, saturation, value = _rgb2hsv(images).unbind(dim=-3)
+    hue = (hue + factor.view(-1, 1, 1)) % 1.0
+    return _hsv2rgb(torch.stack((hue, saturation, value), dim=-3))
+
+
+JITTERS = (adjust_brightness, adjust_contrast, adjust_saturation, adjust_hue)
+
+
+def color_jitter(images: torch.Tensor, generator: torch.Generator, spec: ColorJitter) -> torch.Tensor:
+    """torchvision's ColorJitter: factors and the order of the four adjustments drawn for each image."""
+    batch = images.shape[0]
+    # Same parameter order as torchvision's get_params: order, brightness, contrast, saturation, hue.
+    order = torch.rand(batch, 4, generator=generator, device=images.device).argsort(dim=1)
+    ranges = [(max(0.0, 1 - spec.brightness), 1 + spec.brightness) if spec.brightness else None,
+              (max(0.0, 1 - spec.contrast), 1 + spec.contrast) if spec.contrast else None,
+              (max(0.0, 1 - spec.saturation), 1 + spec.saturation) if spec.saturation else None,
+              (-spec.hue, spec.hue) if spec.hue else None]
+    factors = [_uniform(images, generator, *bounds) if bounds else None for bounds in ranges]
+    for step in range(4):
+        for which, (adjust, factor) in enumerate(zip(JITTERS, factors)):
+            if factor is None:
+                continue
+            chosen = (order[:, step] == which).nonzero().squeeze(1)
+            if chosen.numel():
+                images = images.index_copy(0, chosen, adjust(images[chosen], factor[chosen]))
+    return images

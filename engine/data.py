@@ -1,0 +1,165 @@
+"""DermaMNIST as uint8 arrays: the real file (downloaded and checked, or given as a path) or a synthetic stand-in."""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import urllib.error
+import urllib.request
+import zipfile
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from engine.errors import UserError
+from engine.experiments import CLASSES
+from engine.paths import data_dir
+
+SPLITS = ("train", "val", "test")
+# medmnist.INFO["dermamnist"] for the 28x28 file; kept here so the app can name them without importing medmnist.
+DERMAMNIST_URL = "https://zenodo.org/records/10519652/files/dermamnist.npz?download=1"
+DERMAMNIST_MD5 = "0744692d530f8e62ec473284d019b0c7"
+FILE_NAME = "dermamnist.npz"
+# The official per-class counts (akiec, bcc, bkl, df, mel, nv, vasc) of each split.
+CLASS_COUNTS = {
+    "train": (228, 359, 769, 80, 779, 4693, 99),
+    "val": (33, 52, 110, 12, 111, 671, 14),
+    "test": (66, 103, 220, 23, 223, 1341, 29),
+}
+
+Progress = Callable[[int, int], None]  # (bytes done, bytes total or 0 when unknown)
+
+
+@dataclass(frozen=True)
+class Dataset:
+    source: str  # what the store and the screens call it: "synthetic", "dermamnist (medmnist)" or a path
+    synthetic: bool
+    images: dict[str, np.ndarray]  # split -> uint8 N x 28 x 28 x 3
+    labels: dict[str, np.ndarray]  # split -> int64 N
+
+
+def load(data: str = "auto", on_progress: Progress | None = None) -> Dataset:
+    """`data` is "auto" (download on first use), "synthetic", or the path of a medmnist-format npz."""
+    if data == "synthetic":
+        return synthetic()
+    if data == "auto":
+        path = default_path()
+        if not path.exists():
+            download(os.environ.get("DERMALAB_DATA_URL", DERMAMNIST_URL), DERMAMNIST_MD5, path, on_progress)
+        return read_npz(path, source="dermamnist (medmnist)")
+    return read_npz(Path(data), source=str(data))
+
+
+def default_path() -> Path:
+    return data_dir() / FILE_NAME
+
+
+def missing_data_hint() -> str:
+    return (f"DermaMNIST is not in {data_dir()} and could not be downloaded; put {FILE_NAME} "
+            f"(from {DERMAMNIST_URL}, md5 {DERMAMNIST_MD5}) there, or start with --data synthetic.")
+
+
+def download(url: str, md5: str, destination: Path, on_progress: Progress | None = None) -> None:
+    """Fetch to a .part file, check the MD5, then move into place: a failed download leaves nothing behind."""
+    destination.parent.mkdir(parents=True, exist_ok=True)
+    partial = destination.with_name(destination.name + ".part")
+    digest = hashlib.md5()
+    try:
+        with urllib.request.urlopen(url, timeout=30) as response, open(partial, "wb") as out:
+            total = int(response.headers.get("Content-Length") or 0)
+            done = 0
+            while chunk := response.read(1 << 16):
+                out.write(chunk)
+                digest.update(chunk)
+                done += len(chunk)
+                if on_progress:
+                    on_progress(done, total)
+        if total and done < total:
+            raise ConnectionError(f"the server closed the connection after {done} of {total} bytes")
+    except (urllib.error.URLError, OSError, ConnectionError) as error:
+        partial.unlink(missing_ok=True)
+        reason = getattr(error, "reason", error)
+        raise UserError(f"Downloading {url} failed ({reason}); put {destination.name} (md5 {md5}) into "
+                        f"{destination.parent} by hand, or use --data synthetic.") from None
+    if digest.hexdigest() != md5:
+        partial.unlink(missing_ok=True)
+        raise UserError(f"The file downloaded from {url} has md5 {digest.hexdigest()}, not {md5}, so it was "
+                        f"deleted; try again later or put a verified {destination.name} into {destination.parent}.")
+    partial.replace(destination)
+
+
+def read_npz(path: Path, source: str) -> Dataset:
+    if not path.is_file():
+        raise UserError(f"--data {path}: no such file; give the path of a medmnist-format .npz, 'auto' or 'synthetic'.")
+    try:
+        with np.load(path, allow_pickle=False) as archive:
+            arrays = {key: archive[key] for key in archive.files}
+    except (zipfile.BadZipFile, EOFError, ValueError, OSError) as error:
+        raise UserError(f"--data {path}: not a readable .npz file ({error}); give a medmnist-format DermaMNIST npz.") from None
+    images, labels = {}, {}
+    for split in SPLITS:
+        images[split] = _checked(path, arrays, f"{split}_images", ndim=4, tail=(28, 28, 3))
+        labels[split] = _checked(path, arrays, f"{split}_labels", ndim=None, tail=()).reshape(-1).astype(np.int64)
+        if len(labels[split]) != len(images[split]) or labels[split].max(initial=0) >= len(CLASSES):
+            raise UserError(f"--data {path}: '{split}_labels' must hold one class 0-6 per image of '{split}_images'.")
+    return Dataset(source=source, synthetic=False, images=images, labels=labels)
+
+
+def _checked(path: Path, arrays: dict[str, np.ndarray], key: str, ndim: int | None, tail: tuple[int, ...]) -> np.ndarray:
+    if key not in arrays:
+        raise UserError(f"--data {path}: the key '{key}' is missing; a medmnist npz has train/val/test _images and _labels.")
+    array = arrays[key]
+    if array.dtype != np.uint8:
+        raise UserError(f"--data {path}: '{key}' has dtype {array.dtype}; it must be uint8.")
+    if ndim is not None and (array.ndim != ndim or array.shape[1:] != tail):
+        raise UserError(f"--data {path}: '{key}' has shape {array.shape}; it must be N x 28 x 28 x 3.")
+    return array
+
+
+# Synthetic lesions: a skin-coloured background with one blob whose colour, size and texture depend on the
+# class, blurred by enough per-image noise that the classes overlap. Class shares follow the real splits.
+_LESION_RGB = np.array([
+    [0.72, 0.47, 0.45],  # akiec
+    [0.68, 0.50, 0.56],  # bcc
+    [0.58, 0.42, 0.36],  # bkl
+    [0.66, 0.46, 0.40],  # df
+    [0.44, 0.31, 0.30],  # mel
+    [0.52, 0.38, 0.34],  # nv
+    [0.72, 0.30, 0.36],  # vasc
+])
+_RADIUS = np.array([7.0, 6.0, 8.0, 4.5, 9.0, 6.5, 5.0])
+_STRIPES = np.array([0.9, 0.0, 0.6, 0.3, 1.2, 0.0, 0.4])  # spatial frequency of the texture
+SYNTHETIC_SEED = 20_240_601
+
+
+def synthetic() -> Dataset:
+    rng = np.random.default_rng(SYNTHETIC_SEED)
+    images, labels = {}, {}
+    for split in SPLITS:
+        split_labels = np.repeat(np.arange(len(CLASSES)), CLASS_COUNTS[split])
+        rng.shuffle(split_labels)
+        images[split] = _draw_lesions(rng, split_labels)
+        labels[split] = split_labels.astype(np.int64)
+    return Dataset(source="synthetic", synthetic=True, images=images, labels=labels)
+
+
+def _draw_lesions(rng: np.random.Generator, labels: np.ndarray) -> np.ndarray:
+    n = len(labels)
+    coords = np.arange(28) - 13.5
+    yy, xx = np.meshgrid(coords, coords, indexing="ij")
+    centre = rng.normal(0, 2.0, size=(n, 2))
+    radius = _RADIUS[labels] * rng.uniform(0.6, 1.4, size=n)
+    distance = np.hypot(yy[None] - centre[:, 0, None, None], xx[None] - centre[:, 1, None, None])
+    mask = 1 / (1 + np.exp(distance - radius[:, None, None]))  # soft edge
+    skin = np.array([0.84, 0.62, 0.62]) + rng.normal(0, 0.04, size=(n, 3))
+    lesion = _LESION_RGB[labels] + rng.normal(0, 0.13, size=(n, 3))
+    angle = rng.uniform(0, np.pi, size=n)
+    wave = np.sin(_STRIPES[labels, None, None] * (np.cos(angle)[:, None, None] * xx + np.sin(angle)[:, None, None] * yy)
+                  + rng.uniform(0, 2 * np.pi, size=(n, 1, 1)))
+    texture = 0.08 * wave * (_STRIPES[labels] > 0)[:, None, None]
+    mask = mask[..., None]
+    picture = skin[:, None, None] * (1 - mask) + (lesion[:, None, None] + texture[..., None]) * mask
+    picture += rng.normal(0, 0.08, size=picture.shape)
+    return (np.clip(picture, 0, 1) * 255).round().astype(np.uint8)
