@@ -1,0 +1,83 @@
+"""The typed events a run reports, from start to finish; the CLI, the child-process pipe and the app consume them."""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass, field
+from typing import Any
+
+
+@dataclass(frozen=True)
+class DataProgress:
+    """Bytes of the dataset (or weights) downloaded so far."""
+    what: str
+    done: int
+    total: int
+
+
+@dataclass(frozen=True)
+class RunStarted:
+    """A run began: what it is and how long it will take."""
+    run_id: str
+    experiment_id: int
+    name: str
+    seed: int
+    device: str
+    data: str
+    epochs: int
+    batches: int
+
+
+@dataclass(frozen=True)
+class BatchProgress:
+    """Training progress inside an epoch (sent at most a few times a second)."""
+    run_id: str
+    epoch: int
+    batch: int
+    batches: int
+    loss: float
+    images_per_second: float
+
+
+@dataclass(frozen=True)
+class EpochEnded:
+    """One epoch done, with the numbers the curves plot."""
+    run_id: str
+    epoch: int
+    epochs: int
+    train_loss: float
+    val_loss: float
+    val_auc: float
+    val_accuracy: float
+    lr: float
+    seconds: float
+
+
+@dataclass(frozen=True)
+class RunFinished:
+    """The run ended normally; metrics are on the val split after the last epoch."""
+    run_id: str
+    metrics: dict[str, Any]
+    probabilities: list[list[float]] = field(repr=False)
+
+
+@dataclass(frozen=True)
+class RunFailed:
+    """The run ended early: status is failed, cancelled or diverged; epoch is where it stopped."""
+    run_id: str
+    status: str
+    reason: str
+    epoch: int
+
+
+Event = DataProgress | RunStarted | BatchProgress | EpochEnded | RunFinished | RunFailed
+TYPES = {cls.__name__: cls for cls in (DataProgress, RunStarted, BatchProgress, EpochEnded, RunFinished, RunFailed)}
+
+
+def to_dict(event: Event) -> dict[str, Any]:
+    return {"type": type(event).__name__, **dataclasses.asdict(event)}
+
+
+def from_dict(data: dict[str, Any]) -> Event:
+    fields = dict(data)
+    return TYPES[fields.pop("type")](**fields)

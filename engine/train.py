@@ -1,0 +1,159 @@
+"""Trains one experiment with one seed: data on the device as uint8, batched augmentation, the page's loop.
+
+`train` is a generator of events; the caller decides what to do with them and when to stop (closing the
+generator, or a KeyboardInterrupt, ends the run between two batches).
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+from torch import nn
+
+from engine import augment, models
+from engine.data import Dataset
+from engine.errors import UserError
+from engine.events import BatchProgress, EpochEnded, Event, RunFailed, RunFinished, RunStarted
+from engine.experiments import CLASSES, ExperimentSpec
+from engine.metrics import evaluate, macro_auc
+
+EVAL_BATCH = 1024  # images per forward pass when evaluating; memory only, no effect on results
+PROGRESS_EVERY = 0.1  # seconds between BatchProgress events
+
+OPTIMIZERS: dict[str, Callable[..., torch.optim.Optimizer]] = {
+    "sgd": lambda params, spec: torch.optim.SGD(params, lr=spec.lr, momentum=spec.momentum),
+    "adam": lambda params, spec: torch.optim.Adam(params, lr=spec.lr),
+}
+
+
+@dataclass(frozen=True)
+class RunOptions:
+    seed: int = 0
+    device: str = "auto"
+    epochs: int | None = None  # overrides the experiment's epochs (quick looks, tests)
+    pretrained: bool = True  # False: --no-pretrained, ResNet18 from scratch
+    debug: bool = False  # print the traceback of a failed run
+
+
+def resolve_device(requested: str = "auto") -> torch.device:
+    """CUDA, then Apple's MPS, then the CPU; an explicit request must exist on this machine."""
+    if requested == "auto":
+        if torch.cuda.is_available():
+            return torch.device("cuda")
+        if torch.backends.mps.is_available():
+            return torch.device("mps")
+        return torch.device("cpu")
+    available = available_devices()
+    try:
+        device = torch.device(requested)
+    except RuntimeError:
+        raise UserError(f"--device {requested}: unknown device; use one of {', '.join(available)}.") from None
+    name = requested if device.type != "cuda" or device.index is None else f"cuda:{device.index}"
+    if name not in available and not (device.type == "cuda" and "cuda" in available and device.index is None):
+        raise UserError(f"--device {requested}: not available on this machine; it has {', '.join(available)}.")
+    return device
+
+
+def available_devices() -> list[str]:
+    found = ["auto", "cpu"]
+    if torch.cuda.is_available():
+        found += ["cuda"] + [f"cuda:{i}" for i in range(torch.cuda.device_count())]
+    if torch.backends.mps.is_available():
+        found.append("mps")
+    return found
+
+
+def describe_device(device: torch.device) -> str:
+    if device.type == "cuda":
+        return f"CUDA · {torch.cuda.get_device_name(device)}"
+    if device.type == "mps":
+        return "MPS"
+    return f"CPU · {torch.get_num_threads()} threads"
+
+
+def class_weights(labels: torch.Tensor) -> torch.Tensor:
+    """Inverse frequency, scaled so a class of average size weighs 1: N / (classes * n_c)."""
+    counts = torch.bincount(labels, minlength=len(CLASSES)).float()
+    return labels.numel() / (len(CLASSES) * counts.clamp(min=1))
+
+
+def train(spec: ExperimentSpec, dataset: Dataset, options: RunOptions, run_id: str) -> Iterator[Event]:
+    device = resolve_device(options.device)
+    torch.manual_seed(options.seed)
+    generator = torch.Generator(device=device).manual_seed(options.seed)
+    epochs = options.epochs or spec.training.epochs
+
+    train_images = torch.from_numpy(dataset.images["train"]).permute(0, 3, 1, 2).contiguous().to(device)
+    train_labels = torch.from_numpy(dataset.labels["train"]).to(device)
+    val_images = torch.from_numpy(dataset.images["val"]).permute(0, 3, 1, 2).contiguous().to(device)
+    val_labels = torch.from_numpy(dataset.labels["val"]).to(device)
+
+    model = models.build(spec.model, pretrained=options.pretrained).to(device)
+    trainable = [p for p in model.parameters() if p.requires_grad]
+    optimizer = OPTIMIZERS[spec.optimizer.name](trainable, spec.optimizer)
+    scheduler = torch.optim.lr_scheduler.CosineAnnealingLR(optimizer, T_max=epochs) if spec.training.scheduler == "cosine" else None
+    weight = class_weights(train_labels) if spec.loss.class_weights == "inverse_frequency" else None
+    criterion = nn.CrossEntropyLoss(weight=weight, label_smoothing=spec.loss.label_smoothing)
+    transform = augment.pipeline(spec.augment)
+
+    size, batch_size = len(train_labels), spec.training.batch_size
+    batches = math.ceil(size / batch_size)
+    yield RunStarted(run_id, spec.id, spec.name, options.seed, describe_device(device), dataset.source, epochs, batches)
+
+    train_seconds = 0.0
+    started = time.perf_counter()
+    for epoch in range(1, epochs + 1):
+        model.train()
+        epoch_start = last_report = time.perf_counter()
+        loss_sum = torch.zeros((), device=device)
+        order = torch.randperm(size, generator=generator, device=device)
+        for batch in range(batches):
+            index = order[batch * batch_size:(batch + 1) * batch_size]
+            images = transform(augment.to_float(train_images[index]), generator)
+            loss = criterion(model(images), train_labels[index])
+            optimizer.zero_grad(set_to_none=True)
+            loss.backward()
+            optimizer.step()
+            loss_sum += loss.detach() * len(index)
+            now = time.perf_counter()
+            if now - last_report >= PROGRESS_EVERY or batch == batches - 1:
+                last_report = now
+                current = loss.item()
+                if not math.isfinite(current):
+                    yield RunFailed(run_id, "diverged", f"the training loss became {current} in epoch {epoch}", epoch)
+                    return
+                seen = min((batch + 1) * batch_size, size)
+                yield BatchProgress(run_id, epoch, batch + 1, batches, current, seen / (now - epoch_start))
+        train_seconds += time.perf_counter() - epoch_start
+        train_loss = (loss_sum / size).item()
+        if not math.isfinite(train_loss):
+            yield RunFailed(run_id, "diverged", f"the training loss became {train_loss} in epoch {epoch}", epoch)
+            return
+        lr = optimizer.param_groups[0]["lr"]
+        if scheduler:
+            scheduler.step()
+        probabilities, val_loss = predict(model, val_images, val_labels, criterion)
+        labels = dataset.labels["val"]
+        yield EpochEnded(run_id, epoch, epochs, train_loss, val_loss, macro_auc(labels, probabilities),
+                         float((probabilities.argmax(1) == labels).mean()), lr, time.perf_counter() - epoch_start)
+
+    metrics = evaluate(dataset.labels["val"], probabilities)
+    metrics.update(params=models.count_parameters(model), train_seconds=train_seconds,
+                   wall_seconds=time.perf_counter() - started,
+                   images_per_second=size * epochs / train_seconds if train_seconds else 0.0)
+    yield RunFinished(run_id, metrics, probabilities.round(6).tolist())
+
+
+@torch.no_grad()
+def predict(model: nn.Module, images: torch.Tensor, labels: torch.Tensor, criterion: nn.Module) -> tuple[np.ndarray, float]:
+    """Val images go through ToTensor only, as in the page's locked val transform (no Normalize)."""
+    model.eval()
+    logits = torch.cat([model(augment.to_float(images[i:i + EVAL_BATCH])) for i in range(0, len(images), EVAL_BATCH)])
+    loss = criterion(logits, labels).item()
+    probabilities = torch.softmax(logits.double(), dim=1).cpu().numpy()
+    return probabilities, loss
