@@ -1,0 +1,196 @@
+"""The run store: one SQLite row per run, written as the run goes, so nothing finished is ever lost."""
+
+from __future__ import annotations
+
+import json
+import os
+import socket
+import sqlite3
+import time
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any, Iterator
+
+from engine.errors import UserError
+from engine.events import EpochEnded, RunFailed, RunFinished, RunStarted
+from engine.paths import home
+
+SCHEMA = """
+CREATE TABLE IF NOT EXISTS runs (
+    run_id TEXT PRIMARY KEY,
+    experiment_id INTEGER NOT NULL,
+    name TEXT NOT NULL,
+    chapter TEXT NOT NULL,
+    config_hash TEXT NOT NULL,
+    config TEXT NOT NULL,
+    seed INTEGER NOT NULL,
+    device TEXT NOT NULL,
+    data TEXT NOT NULL,
+    synthetic INTEGER NOT NULL,
+    pretrained INTEGER NOT NULL,
+    epochs INTEGER NOT NULL,
+    status TEXT NOT NULL,
+    reason TEXT,
+    stopped_epoch INTEGER,
+    pid INTEGER,
+    host TEXT,
+    started_at REAL NOT NULL,
+    finished_at REAL,
+    train_seconds REAL,
+    images_per_second REAL,
+    auc REAL,
+    accuracy REAL,
+    mel_recall REAL,
+    cancer_sensitivity REAL,
+    balanced_accuracy REAL,
+    params INTEGER,
+    metrics TEXT,
+    history TEXT NOT NULL DEFAULT '[]',
+    labels TEXT,
+    probabilities TEXT
+)
+"""
+HEADLINE = ("auc", "accuracy", "mel_recall", "cancer_sensitivity", "balanced_accuracy", "params",
+            "train_seconds", "images_per_second")
+SUMMARY_COLUMNS = ("run_id", "experiment_id", "name", "chapter", "config_hash", "seed", "device", "data", "synthetic",
+                   "pretrained", "epochs", "status", "reason", "stopped_epoch", "started_at", "finished_at", *HEADLINE,
+                   "metrics", "history")
+FINAL_STATUSES = ("finished", "failed", "cancelled", "diverged", "interrupted")
+
+
+def default_path() -> Path:
+    return home() / "runs.sqlite"
+
+
+class Store:
+    def __init__(self, path: Path | str | None = None):
+        self.path = Path(path or default_path())
+        self.recovered_from: Path | None = None  # set when a corrupt file was moved aside
+        try:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            self._db = self._open()
+        except sqlite3.DatabaseError as error:
+            if isinstance(error, sqlite3.OperationalError) and "locked" not in str(error):
+                raise self._unwritable(error) from None
+            self._db = self._recover()
+        except OSError as error:
+            raise self._unwritable(error) from None
+        self._mark_interrupted()
+
+    def _open(self) -> sqlite3.Connection:
+        db = sqlite3.connect(self.path, timeout=30, isolation_level=None)
+        db.row_factory = sqlite3.Row
+        if db.execute("PRAGMA quick_check").fetchone()[0] != "ok":
+            db.close()
+            raise sqlite3.DatabaseError("quick_check failed")
+        db.execute("PRAGMA journal_mode=WAL")
+        db.execute("PRAGMA synchronous=NORMAL")
+        db.execute(SCHEMA)
+        return db
+
+    def _recover(self) -> sqlite3.Connection:
+        """Keep the damaged file (renamed, never deleted) and start a fresh store beside it."""
+        aside = self.path.with_name(f"{self.path.name}.corrupt-{time.strftime('%Y%m%d-%H%M%S')}")
+        self.path.rename(aside)
+        for suffix in ("-wal", "-shm"):
+            Path(f"{self.path}{suffix}").unlink(missing_ok=True)
+        self.recovered_from = aside
+        return self._open()
+
+    def _unwritable(self, error: Exception) -> UserError:
+        return UserError(f"The run store {self.path} cannot be opened for writing ({error}); set DERMALAB_HOME "
+                         "to a writable folder with free space.")
+
+    @contextmanager
+    def _writing(self) -> Iterator[sqlite3.Connection]:
+        try:
+            with self._db:
+                self._db.execute("BEGIN IMMEDIATE")
+                yield self._db
+        except sqlite3.OperationalError as error:
+            raise self._unwritable(error) from None
+
+    def _mark_interrupted(self) -> None:
+        """Runs left 'running' by a process that no longer exists were killed: say so instead of 'running'."""
+        host = socket.gethostname()
+        stale = [row["run_id"] for row in self._db.execute("SELECT run_id, pid, host FROM runs WHERE status='running'")
+                 if row["host"] == host and not _alive(row["pid"])]
+        for run_id in stale:
+            with self._writing() as db:
+                db.execute("UPDATE runs SET status='interrupted', reason=?, finished_at=? WHERE run_id=? AND status='running'",
+                           ("the process running it ended without finishing (killed or crashed)", time.time(), run_id))
+
+    def start(self, event: RunStarted, chapter: str, config: dict[str, Any], config_hash: str,
+              synthetic: bool, pretrained: bool) -> None:
+        with self._writing() as db:
+            db.execute(
+                "INSERT INTO runs (run_id, experiment_id, name, chapter, config_hash, config, seed, device, data, synthetic,"
+                " pretrained, epochs, status, pid, host, started_at) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,'running',?,?,?)",
+                (event.run_id, event.experiment_id, event.name, chapter, config_hash, json.dumps(config), event.seed,
+                 event.device, event.data, int(synthetic), int(pretrained), event.epochs, os.getpid(),
+                 socket.gethostname(), time.time()))
+
+    def epoch(self, event: EpochEnded) -> None:
+        entry = {k: _finite(v) for k, v in vars(event).items() if k not in ("run_id", "epochs")}
+        with self._writing() as db:
+            db.execute("UPDATE runs SET history = json_insert(history, '$[#]', json(?)) WHERE run_id=?",
+                       (json.dumps(entry), event.run_id))
+
+    def finish(self, event: RunFinished, labels: list[int]) -> None:
+        metrics = event.metrics
+        with self._writing() as db:
+            db.execute(
+                f"UPDATE runs SET status='finished', finished_at=?, {', '.join(f'{k}=?' for k in HEADLINE)},"
+                " metrics=?, labels=?, probabilities=? WHERE run_id=?",
+                (time.time(), *(_finite(metrics.get(k)) for k in HEADLINE), json.dumps(_clean(metrics)),
+                 json.dumps(labels), json.dumps(event.probabilities), event.run_id))
+
+    def fail(self, event: RunFailed) -> None:
+        with self._writing() as db:
+            db.execute("UPDATE runs SET status=?, reason=?, stopped_epoch=?, finished_at=? WHERE run_id=?",
+                       (event.status, event.reason, event.epoch, time.time(), event.run_id))
+
+    def runs(self) -> list[dict[str, Any]]:
+        """Every run, oldest first, without the per-image probabilities."""
+        rows = self._db.execute(f"SELECT {', '.join(SUMMARY_COLUMNS)} FROM runs ORDER BY started_at")
+        return [_decode(row) for row in rows]
+
+    def get(self, run_id: str) -> dict[str, Any] | None:
+        row = self._db.execute("SELECT * FROM runs WHERE run_id=?", (run_id,)).fetchone()
+        return _decode(row) if row else None
+
+    def close(self) -> None:
+        self._db.close()
+
+
+def _decode(row: sqlite3.Row) -> dict[str, Any]:
+    data = dict(row)
+    for key in ("metrics", "history", "labels", "probabilities", "config"):
+        if isinstance(data.get(key), str):
+            data[key] = json.loads(data[key])
+    return data
+
+
+def _finite(value: Any) -> Any:
+    return None if isinstance(value, float) and value != value else value
+
+
+def _clean(value: Any) -> Any:
+    """NaN (an undefined AUC) becomes null, which JSON and SQLite's json functions both accept."""
+    if isinstance(value, dict):
+        return {k: _clean(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_clean(v) for v in value]
+    return _finite(value)
+
+
+def _alive(pid: int | None) -> bool:
+    if not pid:
+        return False
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
