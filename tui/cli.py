@@ -1,0 +1,195 @@
+"""The `dermalab` command: the app by default, and list / run / results / compare for scripts and SSH sessions."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+from typing import NoReturn
+
+from engine.errors import UserError
+
+EXIT_OK, EXIT_RUN_FAILED, EXIT_BAD_INPUT, EXIT_INTERRUPTED = 0, 1, 2, 130
+FORMATS = ("table", "csv", "json", "markdown")
+RESULT_COLUMNS = {"run": "run_id", "#": "experiment_id", "name": "name", "seed": "seed", "status": "status",
+                  "synthetic": "synthetic", "AUC": "auc", "mel rec": "mel_recall", "cancer": "cancer_sensitivity",
+                  "acc": "accuracy", "bal acc": "balanced_accuracy", "ΔAUC": "delta_auc", "params": "params",
+                  "secs": "train_seconds"}
+COMPARE_COLUMNS = {"#": "experiment_id", "name": "name", "synthetic": "synthetic", "n": "n",
+                   "AUC": "auc", "±": "auc_std", "page": "auc_published", "verdict": "auc_verdict",
+                   "mel rec": "mel_recall", "± ": "mel_recall_std", "page ": "mel_recall_published",
+                   "cancer": "cancer_sensitivity", "±  ": "cancer_sensitivity_std", "page  ": "cancer_sensitivity_published"}
+
+
+class Parser(argparse.ArgumentParser):
+    """argparse, but a usage mistake is one sentence like every other bad input."""
+
+    def error(self, message: str) -> NoReturn:
+        raise UserError(f"{message[0].upper()}{message[1:]}; see '{self.prog} --help'.")
+
+
+def build_parser() -> Parser:
+    common = Parser(add_help=False)
+    common.add_argument("--experiments", type=Path, default=argparse.SUPPRESS, metavar="PATH",
+                        help="experiments file (default: the repository's experiments.toml)")
+    common.add_argument("--debug", action="store_true", default=argparse.SUPPRESS, help="show tracebacks")
+    training = Parser(add_help=False)
+    training.add_argument("--data", default="auto", metavar="auto|synthetic|PATH",
+                          help="DermaMNIST via medmnist (default), the synthetic stand-in, or a medmnist-format .npz")
+    training.add_argument("--device", default="auto", help="auto (CUDA > MPS > CPU), cpu, cuda, cuda:N or mps")
+    training.add_argument("--epochs", type=int, metavar="N", help="override every experiment's epochs")
+    training.add_argument("--no-pretrained", action="store_true", help="train ResNet18 from scratch (marked in results)")
+
+    parser = Parser(prog="dermalab", parents=[common, training],
+                    description="A terminal lab for the 25 DermaMNIST experiments of 'Beat the Baseline'. "
+                                "With no command, opens the app.")
+    commands = parser.add_subparsers(dest="command", parser_class=Parser)
+
+    listing = commands.add_parser("list", parents=[common], help="the experiments, their params and published figures")
+    listing.add_argument("--json", action="store_true")
+
+    run = commands.add_parser("run", parents=[common, training], help="train experiments headless")
+    run.add_argument("ids", nargs="*", metavar="IDS", help="ids and ranges such as 8 11-14")
+    run.add_argument("--all", action="store_true", help="every experiment")
+    run.add_argument("--seed", type=int, default=0, help="first seed (default 0)")
+    run.add_argument("--seeds", type=int, default=1, metavar="N", help="seeds per experiment: S, S+1, ... (default 1)")
+    run.add_argument("--json", action="store_true", help="one JSON object per finished run on stdout")
+    run.add_argument("--events", action="store_true", help=argparse.SUPPRESS)  # JSON lines for the app's child process
+
+    results = commands.add_parser("results", parents=[common], help="every stored run")
+    results.add_argument("--sort", default="auc", metavar="COL")
+    order = results.add_mutually_exclusive_group()
+    order.add_argument("--asc", dest="descending", action="store_false")
+    order.add_argument("--desc", dest="descending", action="store_true", default=True)
+    results.add_argument("--format", choices=FORMATS, default="table")
+
+    compare = commands.add_parser("compare", parents=[common], help="our figures against the published ones")
+    compare.add_argument("--format", choices=FORMATS, default="table")
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    raw = sys.argv[1:] if argv is None else argv
+    debug = "--debug" in raw
+    try:
+        args = build_parser().parse_args(raw)
+        handler = {"list": cmd_list, "run": cmd_run, "results": cmd_results, "compare": cmd_compare}.get(args.command, cmd_app)
+        return handler(args)
+    except UserError as error:
+        if debug:
+            raise
+        print(f"dermalab: {error}", file=sys.stderr)
+        return EXIT_BAD_INPUT
+    except KeyboardInterrupt:
+        if debug:
+            raise
+        print("dermalab: interrupted; finished runs are stored.", file=sys.stderr)
+        return EXIT_INTERRUPTED
+
+
+def experiments_of(args: argparse.Namespace):
+    from engine.experiments import load
+
+    return load(getattr(args, "experiments", None))
+
+
+def parse_ids(tokens: list[str], known: list[int]) -> list[int]:
+    """'8', '11-14' and '1,3' forms; the result keeps the order given and drops repeats."""
+    chosen: list[int] = []
+    for token in (part for raw in tokens for part in raw.split(",") if part):
+        low, _, high = token.partition("-")
+        if not (low.isdigit() and (not high or high.isdigit())) or (_ and not high):
+            raise UserError(f"'{token}' is not an experiment id or a range such as 11-14.")
+        start, end = int(low), int(high or low)
+        if end < start:
+            raise UserError(f"The range {token} runs backwards; write it as {end}-{start}.")
+        for experiment_id in range(start, end + 1):
+            if experiment_id not in known:
+                raise UserError(f"There is no experiment {experiment_id}; the experiments file has ids "
+                                f"{known[0]}-{known[-1]}.")
+            if experiment_id not in chosen:
+                chosen.append(experiment_id)
+    return chosen
+
+
+def cmd_list(args: argparse.Namespace) -> int:
+    from engine.models import build, count_parameters
+
+    rows = []
+    for experiment in experiments_of(args).values():
+        spec = experiment.spec
+        published = spec.published.model_dump() if spec.published else None
+        rows.append({"id": spec.id, "name": spec.name, "chapter": spec.chapter,
+                     "params": count_parameters(build(spec.model, pretrained=False)),
+                     "epochs": spec.training.epochs, "published": published})
+    if args.json:
+        print(json.dumps(rows, indent=1))
+        return EXIT_OK
+    from tui.tables import print_table
+
+    print_table([{**{k: v for k, v in r.items() if k != "published"},
+                  "pub_auc": r["published"] and r["published"]["auc"],
+                  "pub_mel_recall": r["published"] and r["published"]["mel_recall"]} for r in rows], "table")
+    return EXIT_OK
+
+
+def cmd_run(args: argparse.Namespace) -> int:
+    from engine import data, runner
+    from engine.events import RunFailed
+    from engine.store import Store
+    from engine.train import RunOptions, resolve_device
+    from tui.progress import EventPrinter, HeadlessProgress, JsonResults
+
+    experiments = experiments_of(args)
+    ids = list(experiments) if args.all else parse_ids(args.ids, list(experiments))
+    if not ids:
+        raise UserError("Name the experiments to run, e.g. 'dermalab run 8 11-14', or pass --all.")
+    if args.seeds < 1:
+        raise UserError(f"--seeds {args.seeds}: give at least 1 seed.")
+    if args.epochs is not None and args.epochs < 1:
+        raise UserError(f"--epochs {args.epochs}: give at least 1 epoch.")
+    resolve_device(args.device)
+    options = RunOptions(device=args.device, epochs=args.epochs, pretrained=not args.no_pretrained,
+                         debug=getattr(args, "debug", False))
+    queue = runner.jobs([experiments[i] for i in ids], range(args.seed, args.seed + args.seeds))
+    store = Store()
+    sink = EventPrinter() if args.events else JsonResults(HeadlessProgress(len(queue))) if args.json else HeadlessProgress(len(queue))
+    dataset = data.load(args.data, on_progress=sink.download_progress)
+    runner.preflight(queue, options)
+    with sink:
+        outcomes = runner.run_queue(queue, dataset, options, store, sink)
+    return EXIT_RUN_FAILED if any(isinstance(o, RunFailed) for o in outcomes) else EXIT_OK
+
+
+def cmd_results(args: argparse.Namespace) -> int:
+    from engine import summary
+    from engine.store import Store
+    from tui.tables import print_table, sort_rows
+
+    rows = summary.run_rows(Store().runs(), experiments_of(args))
+    print_table(sort_rows(rows, args.sort, args.descending), args.format, RESULT_COLUMNS)
+    return EXIT_OK
+
+
+def cmd_compare(args: argparse.Namespace) -> int:
+    from engine import summary
+    from engine.store import Store
+    from tui.tables import print_table
+
+    print_table(summary.compare_rows(Store().runs(), experiments_of(args)), args.format, COMPARE_COLUMNS)
+    return EXIT_OK
+
+
+def cmd_app(args: argparse.Namespace) -> int:
+    from tui.app import run_app
+
+    return run_app(args)
+
+
+def entry() -> NoReturn:
+    sys.exit(main())
+
+
+if __name__ == "__main__":
+    entry()

@@ -1,0 +1,117 @@
+"""Headless consumers of the engine's events: rich progress bars, JSON results, and JSON lines for the app."""
+
+from __future__ import annotations
+
+import json
+import sys
+from typing import Any
+
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
+
+from engine.events import BatchProgress, DataProgress, EpochEnded, Event, RunFailed, RunFinished, RunStarted, to_dict
+
+
+class HeadlessProgress:
+    """Bars for the queue, the epochs and the batches of the current run, with ETA, on stderr."""
+
+    def __init__(self, runs: int):
+        self.console = Console(stderr=True)
+        self.progress = Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
+                                 TimeRemainingColumn(), TextColumn("{task.fields[info]}"), console=self.console,
+                                 transient=True)
+        self.queue = self.progress.add_task("runs", total=runs, info="")
+        self.epochs = self.progress.add_task("epoch", total=None, info="", visible=False)
+        self.batches = self.progress.add_task("batch", total=None, info="", visible=False)
+        self.download = None
+        self.started: dict[str, RunStarted] = {}
+
+    def __enter__(self) -> "HeadlessProgress":
+        self.progress.start()
+        return self
+
+    def __exit__(self, *exc: Any) -> None:
+        self.progress.stop()
+
+    def download_progress(self, done: int, total: int) -> None:
+        self(DataProgress("DermaMNIST", done, total))
+
+    def __call__(self, event: Event) -> None:
+        if isinstance(event, DataProgress):
+            self.progress.start()
+            if self.download is None:
+                self.download = self.progress.add_task(f"download {event.what}", total=event.total or None, info="")
+            self.progress.update(self.download, completed=event.done, info=f"{event.done / 1e6:.1f} MB")
+        elif isinstance(event, RunStarted):
+            self.started[event.run_id] = event
+            label = f"[{event.experiment_id}] {event.name} · seed {event.seed}"
+            self.progress.update(self.queue, info=label)
+            self.progress.reset(self.epochs, total=event.epochs, visible=True, info=f"{event.device} · {event.data}")
+            self.progress.reset(self.batches, total=event.batches, visible=True)
+        elif isinstance(event, BatchProgress):
+            self.progress.update(self.batches, completed=event.batch,
+                                 info=f"loss {event.loss:.3f} · {event.images_per_second:,.0f} img/s")
+        elif isinstance(event, EpochEnded):
+            self.progress.update(self.epochs, completed=event.epoch,
+                                 info=f"val loss {event.val_loss:.3f} · val AUC {event.val_auc:.3f}")
+        elif isinstance(event, (RunFinished, RunFailed)):
+            self.progress.advance(self.queue)
+            self.console.print(outcome_line(self.started.get(event.run_id), event))
+
+
+def outcome_line(started: RunStarted | None, event: RunFinished | RunFailed) -> str:
+    label = f"[{started.experiment_id}] {started.name} seed {started.seed}" if started else event.run_id
+    if isinstance(event, RunFailed):
+        return f"{label}: {event.status} at epoch {event.epoch}: {event.reason}"
+    m = event.metrics
+    return (f"{label}: AUC {m['auc']:.3f} · mel recall {m['mel_recall']:.0%} · cancer sens "
+            f"{m['cancer_sensitivity']:.0%} · acc {m['accuracy']:.1%} · {m['train_seconds']:.1f} s")
+
+
+class JsonResults:
+    """One JSON object per finished (or failed) run on stdout; the bars still go to stderr."""
+
+    def __init__(self, bars: HeadlessProgress):
+        self.bars = bars
+
+    def __enter__(self) -> "JsonResults":
+        self.bars.__enter__()
+        return self
+
+    def __exit__(self, *exc: Any) -> None:
+        self.bars.__exit__(*exc)
+
+    def download_progress(self, done: int, total: int) -> None:
+        self.bars.download_progress(done, total)
+
+    def __call__(self, event: Event) -> None:
+        self.bars(event)
+        if isinstance(event, (RunFinished, RunFailed)):
+            started = self.bars.started[event.run_id]
+            print(json.dumps(result_json(started, event)), flush=True)
+
+
+def result_json(started: RunStarted, event: RunFinished | RunFailed) -> dict[str, Any]:
+    metrics = event.metrics if isinstance(event, RunFinished) else {}
+    keys = ("auc", "accuracy", "mel_recall", "cancer_sensitivity", "balanced_accuracy", "recall", "params",
+            "train_seconds", "images_per_second")
+    return {"run_id": event.run_id, "id": started.experiment_id, "name": started.name, "seed": started.seed,
+            "device": started.device, "data": started.data,
+            "status": "finished" if isinstance(event, RunFinished) else event.status,
+            **{key: metrics.get(key) for key in keys}}
+
+
+class EventPrinter:
+    """Every event as one JSON line on stdout: the pipe from a training child process to the app."""
+
+    def __enter__(self) -> "EventPrinter":
+        return self
+
+    def __exit__(self, *exc: Any) -> None:
+        sys.stdout.flush()
+
+    def download_progress(self, done: int, total: int) -> None:
+        self(DataProgress("DermaMNIST", done, total))
+
+    def __call__(self, event: Event) -> None:
+        print(json.dumps(to_dict(event)), flush=True)

@@ -1,0 +1,75 @@
+"""Prints rows (lists of flat dicts) as a terminal table, CSV, JSON or Markdown."""
+
+from __future__ import annotations
+
+import csv
+import json
+import sys
+from typing import Any
+
+from engine.errors import UserError
+
+NESTED = ("recall",)
+
+
+def sort_rows(rows: list[dict[str, Any]], column: str, descending: bool) -> list[dict[str, Any]]:
+    if rows and column not in rows[0]:
+        raise UserError(f"--sort {column}: no such column; use one of {', '.join(k for k in rows[0] if k not in NESTED)}.")
+    present = [r for r in rows if r.get(column) is not None]
+    missing = [r for r in rows if r.get(column) is None]
+    return sorted(present, key=lambda r: r[column], reverse=descending) + missing
+
+
+def flatten(row: dict[str, Any]) -> dict[str, Any]:
+    flat = {k: v for k, v in row.items() if not isinstance(v, dict)}
+    for key in NESTED:
+        for name, value in (row.get(key) or {}).items():
+            flat[f"{key}_{name}"] = value
+    return flat
+
+
+def cell(value: Any) -> str:
+    if value is None:
+        return ""
+    if isinstance(value, bool):
+        return "yes" if value else ""
+    if isinstance(value, float):
+        return f"{value:.3f}" if abs(value) < 100 else f"{value:.0f}"
+    return str(value)
+
+
+def print_table(rows: list[dict[str, Any]], fmt: str, shown: dict[str, str] | None = None) -> None:
+    """`shown` (header -> key) picks the columns of the table and markdown formats; CSV and JSON keep all."""
+    if fmt == "json":
+        print(json.dumps(rows, indent=1))
+        return
+    flat = [flatten(r) for r in rows]
+    columns = list(dict.fromkeys(k for r in flat for k in r))
+    if shown and fmt in ("table", "markdown"):
+        flat = [{header: r.get(key) for header, key in shown.items()} for r in flat]
+        columns = list(shown)
+    if fmt == "csv":
+        writer = csv.DictWriter(sys.stdout, fieldnames=columns)
+        writer.writeheader()
+        writer.writerows(flat)
+    elif fmt == "markdown":
+        print(markdown(flat, columns))
+    elif not flat:
+        print("No runs stored yet; start one with 'dermalab run 8 --data synthetic --epochs 1'.")
+    else:
+        from rich.console import Console
+        from rich.table import Table
+
+        table = Table(box=None, header_style="bold")
+        for column in columns:
+            table.add_column(column, no_wrap=True)
+        for r in flat:
+            table.add_row(*(cell(r.get(c)) for c in columns))
+        # Piped output is not cut to 80 columns; a terminal gets its own width.
+        Console(width=None if sys.stdout.isatty() else 250).print(table)
+
+
+def markdown(rows: list[dict[str, Any]], columns: list[str]) -> str:
+    lines = ["| " + " | ".join(columns) + " |", "|" + "---|" * len(columns)]
+    lines += ["| " + " | ".join(cell(r.get(c)) for c in columns) + " |" for r in rows]
+    return "\n".join(lines)
