@@ -72,14 +72,19 @@ def normalize(images: torch.Tensor, mean: Sequence[float], std: Sequence[float])
 
 
 def random_affine(images: torch.Tensor, generator: torch.Generator, spec: Affine) -> torch.Tensor:
+    angle, shift, scale = draw_affine(images, generator, spec)
+    return affine(images, angle=angle, shift=shift, scale=scale)
+
+
+def draw_affine(images: torch.Tensor, generator: torch.Generator, spec: Affine):
+    """RandomAffine.get_params for every image: angle, whole-pixel shift (x, y) and scale."""
     height, width = images.shape[-2:]
     angle = _uniform(images, generator, -spec.degrees, spec.degrees)
-    # torchvision rounds the translation to whole pixels, drawn over +-fraction of the image size.
     max_dx, max_dy = spec.translate[0] * width, spec.translate[1] * height
     shift_x = torch.round(_uniform(images, generator, -max_dx, max_dx))
     shift_y = torch.round(_uniform(images, generator, -max_dy, max_dy))
     scale = _uniform(images, generator, spec.scale[0], spec.scale[1])
-    return affine(images, angle=angle, shift=(shift_x, shift_y), scale=scale)
+    return angle, (shift_x, shift_y), scale
 
 
 def affine(images: torch.Tensor, angle: torch.Tensor, shift=None, scale=None) -> torch.Tensor:
@@ -133,14 +138,21 @@ JITTERS = (adjust_brightness, adjust_contrast, adjust_saturation, adjust_hue)
 
 def color_jitter(images: torch.Tensor, generator: torch.Generator, spec: ColorJitter) -> torch.Tensor:
     """torchvision's ColorJitter: factors and the order of the four adjustments drawn for each image."""
-    batch = images.shape[0]
-    # Same parameter order as torchvision's get_params: order, brightness, contrast, saturation, hue.
-    order = torch.rand(batch, 4, generator=generator, device=images.device).argsort(dim=1)
+    return apply_jitter(images, *draw_jitter(images, generator, spec))
+
+
+def draw_jitter(images: torch.Tensor, generator: torch.Generator, spec: ColorJitter):
+    """ColorJitter.get_params for every image: a permutation of the 4 adjustments, and each one's factor
+    (None for an adjustment the spec leaves at 0)."""
+    order = torch.rand(images.shape[0], 4, generator=generator, device=images.device).argsort(dim=1)
     ranges = [(max(0.0, 1 - spec.brightness), 1 + spec.brightness) if spec.brightness else None,
               (max(0.0, 1 - spec.contrast), 1 + spec.contrast) if spec.contrast else None,
               (max(0.0, 1 - spec.saturation), 1 + spec.saturation) if spec.saturation else None,
               (-spec.hue, spec.hue) if spec.hue else None]
-    factors = [_uniform(images, generator, *bounds) if bounds else None for bounds in ranges]
+    return order, [_uniform(images, generator, *bounds) if bounds else None for bounds in ranges]
+
+
+def apply_jitter(images: torch.Tensor, order: torch.Tensor, factors: list[torch.Tensor | None]) -> torch.Tensor:
     for step in range(4):
         for which, (adjust, factor) in enumerate(zip(JITTERS, factors)):
             if factor is None:
