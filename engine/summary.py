@@ -22,6 +22,7 @@ def run_rows(runs: list[dict[str, Any]], experiments: dict[int, Experiment]) -> 
                                              "images_per_second", "reason", *METRICS)}
         row["synthetic"], row["pretrained"] = bool(run["synthetic"]), bool(run["pretrained"])
         row["recall"] = metrics.get("recall") or {}
+        row["auc_ci"], row["mel_recall_ci"] = metrics.get("auc_ci"), metrics.get("mel_recall_ci")
         published = _published(experiments, run["experiment_id"])
         row["delta_auc"] = _delta(run.get("auc"), published and published.auc)
         row["delta_mel_recall"] = _delta(run.get("mel_recall"), published and published.mel_recall)

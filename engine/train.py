@@ -15,7 +15,7 @@ import numpy as np
 import torch
 from torch import nn
 
-from engine import augment, models
+from engine import augment, bootstrap, models
 from engine.data import Dataset
 from engine.errors import UserError
 from engine.events import BatchProgress, EpochEnded, Event, RunFailed, RunFinished, RunStarted
@@ -143,6 +143,7 @@ def train(spec: ExperimentSpec, dataset: Dataset, options: RunOptions, run_id: s
                          float((probabilities.argmax(1) == labels).mean()), lr, time.perf_counter() - epoch_start)
 
     metrics = evaluate(dataset.labels["val"], probabilities)
+    metrics.update(bootstrap.intervals(dataset.labels["val"], probabilities))
     metrics.update(params=models.count_parameters(model), train_seconds=train_seconds,
                    wall_seconds=time.perf_counter() - started,
                    images_per_second=size * epochs / train_seconds if train_seconds else 0.0)
