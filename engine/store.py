@@ -159,6 +159,17 @@ class Store:
         row = self._db.execute("SELECT * FROM runs WHERE run_id=?", (run_id,)).fetchone()
         return _decode(row) if row else None
 
+    def find(self, prefix: str) -> dict[str, Any]:
+        """The one run whose id starts with `prefix` (a whole id works too), like git's short hashes."""
+        ids = [row[0] for row in self._db.execute(
+            "SELECT run_id FROM runs WHERE substr(run_id, 1, length(?1)) = ?1 ORDER BY started_at", (prefix,))]
+        if not prefix or not ids:
+            raise UserError(f"There is no run '{prefix}'; 'dermalab results' lists the stored runs and their ids.")
+        if len(ids) > 1:
+            raise UserError(f"'{prefix}' starts {len(ids)} run ids ({', '.join(ids[:3])}{', …' if len(ids) > 3 else ''}); "
+                            "give more of the id.")
+        return self.get(ids[0])
+
     def close(self) -> None:
         self._db.close()
 

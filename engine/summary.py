@@ -6,6 +6,7 @@ from __future__ import annotations
 import statistics
 from typing import Any
 
+from engine.errors import UserError
 from engine.experiments import CLASSES, Experiment
 
 METRICS = ("auc", "mel_recall", "cancer_sensitivity", "accuracy", "balanced_accuracy")
@@ -68,6 +69,20 @@ def compare_rows(runs: list[dict[str, Any]], experiments: dict[int, Experiment])
             out[f"{metric}_delta"] = _delta(ours, theirs)
             out[f"{metric}_verdict"] = verdict(ours, spread, row["n"], theirs)
         rows.append(out)
+    return rows
+
+
+def confusion_rows(run: dict[str, Any]) -> list[dict[str, Any]]:
+    """One row per true class of a finished run's val set: how many were predicted as each class, and that
+    count as a share of the row (so rows of rare classes read as clearly as the 671 nevi)."""
+    counts = (run.get("metrics") or {}).get("confusion")
+    if not counts:
+        raise UserError(f"Run {run['run_id']} is {run['status']} and has no confusion matrix; only finished runs do.")
+    rows = []
+    for true, row_counts in zip(CLASSES, counts):
+        total = sum(row_counts)
+        rows.append({"true": true, "n": total, **dict(zip(CLASSES, row_counts)),
+                     **{f"{c}_share": (n / total if total else None) for c, n in zip(CLASSES, row_counts)}})
     return rows
 
 
