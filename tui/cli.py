@@ -1,4 +1,5 @@
-"""The `dermalab` command: the app by default, and list / run / results / compare for scripts and SSH sessions."""
+"""The `dermalab` command: the app by default, and list / run / results / compare / operating-point / ensemble /
+report for scripts and SSH sessions."""
 
 from __future__ import annotations
 
@@ -16,10 +17,23 @@ RESULT_COLUMNS = {"run": "run_id", "#": "experiment_id", "name": "name", "seed":
                   "synthetic": "synthetic", "AUC": "auc", "mel rec": "mel_recall", "cancer": "cancer_sensitivity",
                   "acc": "accuracy", "bal acc": "balanced_accuracy", "ΔAUC": "delta_auc", "params": "params",
                   "secs": "train_seconds"}
-COMPARE_COLUMNS = {"#": "experiment_id", "name": "name", "synthetic": "synthetic", "n": "n",
-                   "AUC": "auc", "±": "auc_std", "page": "auc_published", "verdict": "auc_verdict",
-                   "mel rec": "mel_recall", "± ": "mel_recall_std", "page ": "mel_recall_published",
-                   "cancer": "cancer_sensitivity", "±  ": "cancer_sensitivity_std", "page  ": "cancer_sensitivity_published"}
+RUN_COLUMNS = {**RESULT_COLUMNS, "AUC 95% CI": "auc_ci", "mel rec 95% CI": "mel_recall_ci"}
+HEADLINE_LABELS = {"auc": "AUC", "mel_recall": "mel rec", "cancer_sensitivity": "cancer"}
+
+
+def spread_columns(labels: dict[str, str], parts: dict[str, str]) -> dict[str, str]:
+    """Header -> key for every part of every metric: 'AUC', 'AUC ±', 'mel rec', 'mel rec ±', ..."""
+    return {f"{label} {part}".rstrip(): f"{metric}{suffix}" for metric, label in labels.items()
+            for part, suffix in parts.items()}
+
+
+GROUP_COLUMNS = {"#": "experiment_id", "name": "name", "synthetic": "synthetic", "n": "n"}
+EXPERIMENT_COLUMNS = {**GROUP_COLUMNS, **spread_columns({**HEADLINE_LABELS, "accuracy": "acc"}, {"": "", "±": "_std"}),
+                      "ΔAUC": "delta_auc", "params": "params"}
+COMPARE_COLUMNS = {**GROUP_COLUMNS, **spread_columns(HEADLINE_LABELS, {"": "", "±": "_std", "page": "_published",
+                                                                       "verdict": "_verdict"})}
+SCREENING_COLUMNS = {"model": "model", "run": "run_id", "malignant sens": "malignant_sensitivity",
+                     "specificity": "specificity", "mel rec": "mel_recall", "AUC": "auc"}
 
 
 class Parser(argparse.ArgumentParser):
@@ -57,7 +71,10 @@ def build_parser() -> Parser:
     run.add_argument("--json", action="store_true", help="one JSON object per finished run on stdout")
     run.add_argument("--events", action="store_true", help=argparse.SUPPRESS)  # JSON lines for the app's child process
 
-    results = commands.add_parser("results", parents=[common], help="every stored run")
+    results = commands.add_parser("results", parents=[common], help="every stored run, or one")
+    results.add_argument("run_id", nargs="?", metavar="RUN_ID", help="one run (an id, or its first characters)")
+    results.add_argument("--per-experiment", action="store_true", help="mean ± std and n over each experiment's seeds")
+    results.add_argument("--confusion", action="store_true", help="the run's confusion matrix (needs RUN_ID)")
     results.add_argument("--sort", default="auc", metavar="COL")
     order = results.add_mutually_exclusive_group()
     order.add_argument("--asc", dest="descending", action="store_false")
@@ -66,6 +83,23 @@ def build_parser() -> Parser:
 
     compare = commands.add_parser("compare", parents=[common], help="our figures against the published ones")
     compare.add_argument("--format", choices=FORMATS, default="table")
+
+    point = commands.add_parser("operating-point", parents=[common],
+                                help="the threshold reaching a target sensitivity on val, and its cost")
+    point.add_argument("run_id", metavar="RUN_ID")
+    point.add_argument("--target", type=float, default=0.9, help="sensitivity to reach, in (0, 1] (default 0.9)")
+    point.add_argument("--class", dest="condition", default="mel", metavar="mel|cancer",
+                       help="screen for melanoma (P(mel)) or any cancer (P(akiec)+P(bcc)+P(mel)); default mel")
+    point.add_argument("--json", action="store_true")
+
+    ensemble = commands.add_parser("ensemble", parents=[common], help="two stored runs combined, beside each alone")
+    ensemble.add_argument("run_ids", nargs=2, metavar="RUN_ID")
+    ensemble.add_argument("--rule", default="or", metavar="or|mean",
+                          help="or: flagged when either run flags it (default); mean: average the probabilities")
+    ensemble.add_argument("--json", action="store_true")
+
+    report = commands.add_parser("report", parents=[common], help="a Markdown report with CSV tables")
+    report.add_argument("--out", type=Path, required=True, metavar="DIR", help="folder to write report.md and the CSVs into")
     return parser
 
 
@@ -74,7 +108,9 @@ def main(argv: list[str] | None = None) -> int:
     debug = "--debug" in raw
     try:
         args = build_parser().parse_args(raw)
-        handler = {"list": cmd_list, "run": cmd_run, "results": cmd_results, "compare": cmd_compare}.get(args.command, cmd_app)
+        handler = {"list": cmd_list, "run": cmd_run, "results": cmd_results, "compare": cmd_compare,
+                   "operating-point": cmd_operating_point, "ensemble": cmd_ensemble, "report": cmd_report,
+                   }.get(args.command, cmd_app)
         return handler(args)
     except UserError as error:
         if debug:
@@ -163,12 +199,49 @@ def cmd_run(args: argparse.Namespace) -> int:
 
 
 def cmd_results(args: argparse.Namespace) -> int:
-    from engine import summary
+    from engine import bootstrap, summary
     from engine.store import Store
     from tui.tables import print_table, sort_rows
 
-    rows = summary.run_rows(Store().runs(), experiments_of(args))
-    print_table(sort_rows(rows, args.sort, args.descending), args.format, RESULT_COLUMNS)
+    store = Store()
+    if args.run_id:
+        return show_run(args, store)
+    if args.confusion:
+        raise UserError("--confusion shows one run's matrix; name the run, e.g. 'dermalab results 3f2a --confusion'.")
+    if args.per_experiment:
+        rows, shown = summary.experiment_rows(store.runs(), experiments_of(args)), EXPERIMENT_COLUMNS
+    else:
+        runs = store.runs()
+        # Runs stored before intervals were computed at finish need a resample each; only JSON and CSV show them.
+        if args.format in ("json", "csv"):
+            runs = bootstrap.with_intervals(runs, store)
+        rows, shown = summary.run_rows(runs, experiments_of(args)), RESULT_COLUMNS
+    print_table(sort_rows(rows, args.sort, args.descending), args.format, shown)
+    return EXIT_OK
+
+
+def show_run(args: argparse.Namespace, store) -> int:
+    """`results RUN_ID`: the run's row with its bootstrap intervals, or with --confusion its confusion matrix."""
+    from engine import bootstrap, summary
+    from engine.experiments import CLASSES
+    from tui.tables import print_table
+
+    if args.per_experiment:
+        raise UserError("--per-experiment summarises every run; leave out the run id to use it.")
+    run = store.find(args.run_id)
+    if not args.confusion:
+        print_table(summary.run_rows(bootstrap.with_intervals([run], store), experiments_of(args)), args.format, RUN_COLUMNS)
+        return EXIT_OK
+    rows = summary.confusion_rows(run)
+    if args.format in ("json", "csv"):
+        print_table(rows, args.format)
+        return EXIT_OK
+    if args.format == "table":
+        print(f"Run {run['run_id']} · #{run['experiment_id']} {run['name']} · seed {run['seed']}: "
+              "rows are the true class, columns the predicted one; each row's share in brackets.")
+    # Counts with their row share in one cell, for reading; CSV and JSON keep the two apart.
+    print_table([{"true": r["true"], "n": r["n"], **{c: f"{r[c]} ({r[c + '_share'] or 0:.0%})" for c in CLASSES}}
+                 for r in rows], args.format)
     return EXIT_OK
 
 
@@ -178,6 +251,48 @@ def cmd_compare(args: argparse.Namespace) -> int:
     from tui.tables import print_table
 
     print_table(summary.compare_rows(Store().runs(), experiments_of(args)), args.format, COMPARE_COLUMNS)
+    return EXIT_OK
+
+
+def cmd_operating_point(args: argparse.Namespace) -> int:
+    from engine import screening
+    from engine.store import Store
+    from tui.tables import print_table
+
+    point = screening.operating_point(screening.load(Store(), args.run_id), args.target, args.condition).to_dict()
+    if args.json:
+        print(json.dumps(point, indent=1))
+        return EXIT_OK
+    print_table([point], "table")
+    print("flagged_per_1000: benign lesions (not akiec, bcc or mel) flagged per 1,000 patients at the val set's mix.")
+    return EXIT_OK
+
+
+def cmd_ensemble(args: argparse.Namespace) -> int:
+    from dataclasses import asdict
+
+    from engine import screening
+    from engine.store import Store
+    from tui.tables import print_table
+
+    store = Store()
+    first, second = (screening.load(store, run_id) for run_id in args.run_ids)
+    result = screening.ensemble(first, second, args.rule)
+    if args.json:
+        print(json.dumps(result.to_dict(), indent=1))
+        return EXIT_OK
+    rows = [{"model": m.name, "run_id": m.run_id, **asdict(m.figures)} for m in result.members]
+    rows.append({"model": f"{args.rule} ensemble", **asdict(result.figures)})
+    print_table(rows, "table", SCREENING_COLUMNS)
+    return EXIT_OK
+
+
+def cmd_report(args: argparse.Namespace) -> int:
+    from engine.store import Store
+    from tui import report
+
+    for path in report.write(args.out, Store(), experiments_of(args)):
+        print(path)
     return EXIT_OK
 
 

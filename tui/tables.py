@@ -5,11 +5,12 @@ from __future__ import annotations
 import csv
 import json
 import sys
-from typing import Any
+from typing import Any, TextIO
 
 from engine.errors import UserError
 
 NESTED = ("recall",)
+INTERVALS = ("auc_ci", "mel_recall_ci")  # [low, high]: one cell in tables, two columns in CSV
 
 
 def sort_rows(rows: list[dict[str, Any]], column: str, descending: bool) -> list[dict[str, Any]]:
@@ -31,6 +32,8 @@ def flatten(row: dict[str, Any]) -> dict[str, Any]:
 def cell(value: Any) -> str:
     if value is None:
         return ""
+    if isinstance(value, list):
+        return "–".join(cell(v) for v in value)
     if isinstance(value, bool):
         return "yes" if value else ""
     if isinstance(value, float):
@@ -43,16 +46,15 @@ def print_table(rows: list[dict[str, Any]], fmt: str, shown: dict[str, str] | No
     if fmt == "json":
         print(json.dumps(rows, indent=1))
         return
+    if fmt == "csv":
+        write_csv(rows, sys.stdout)
+        return
     flat = [flatten(r) for r in rows]
     columns = list(dict.fromkeys(k for r in flat for k in r))
-    if shown and fmt in ("table", "markdown"):
+    if shown:
         flat = [{header: r.get(key) for header, key in shown.items()} for r in flat]
         columns = list(shown)
-    if fmt == "csv":
-        writer = csv.DictWriter(sys.stdout, fieldnames=columns)
-        writer.writeheader()
-        writer.writerows(flat)
-    elif fmt == "markdown":
+    if fmt == "markdown":
         print(markdown(flat, columns))
     elif not flat:
         print("No runs stored yet; start one with 'dermalab run 8 --data synthetic --epochs 1'.")
@@ -67,6 +69,18 @@ def print_table(rows: list[dict[str, Any]], fmt: str, shown: dict[str, str] | No
             table.add_row(*(cell(r.get(c)) for c in columns))
         # Piped output is not cut to 80 columns; a terminal gets its own width.
         Console(width=None if sys.stdout.isatty() else 250).print(table)
+
+
+def write_csv(rows: list[dict[str, Any]], stream: TextIO) -> None:
+    """Every column of every row, nested ones flattened."""
+    flat = [flatten(r) for r in rows]
+    for row in flat:
+        for key in INTERVALS:
+            if key in row:
+                row[f"{key}_low"], row[f"{key}_high"] = row.pop(key) or (None, None)
+    writer = csv.DictWriter(stream, fieldnames=list(dict.fromkeys(k for r in flat for k in r)))
+    writer.writeheader()
+    writer.writerows(flat)
 
 
 def markdown(rows: list[dict[str, Any]], columns: list[str]) -> str:

@@ -1,0 +1,157 @@
+"""`dermalab report`: the store as a Markdown report plus one CSV per table. A view: every number comes from the
+engine (summary, bootstrap, screening); this module picks, orders and words them."""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from engine import bootstrap, screening, summary
+from engine.errors import UserError
+from engine.experiments import CLASSES, Experiment
+from engine.store import Store
+from tui.tables import cell, flatten, markdown, write_csv
+
+TOP_RUNS = 5  # runs by AUC that get an operating point
+TARGET = 0.9  # melanoma sensitivity of those operating points
+REPORT = "report.md"
+
+
+@dataclass(frozen=True)
+class Column:
+    header: str
+    key: str
+    spread: bool = False  # a seed mean: show "mean ± std", and keep key_std as its own CSV column
+
+    def shown(self, row: dict[str, Any]) -> str:
+        std = row.get(f"{self.key}_std") if self.spread else None
+        return cell(row.get(self.key)) + (f" ± {cell(std)}" if std is not None else "")
+
+    def raw(self, row: dict[str, Any]) -> dict[str, Any]:
+        keys = (self.key, f"{self.key}_std") if self.spread else (self.key,)
+        return {key: row.get(key) for key in keys}
+
+
+@dataclass(frozen=True)
+class Section:
+    title: str
+    words: str  # what the table shows and how to read it
+    csv: str
+    columns: list[Column]
+    rows: list[dict[str, Any]]  # flat rows holding every column's key
+
+    def markdown(self) -> str:
+        table = markdown([{c.header: c.shown(r) for c in self.columns} for r in self.rows], [c.header for c in self.columns])
+        return f"## {self.title}\n\n{self.words}\n\n{table}\n\nAs CSV: `{self.csv}`.\n"
+
+    def csv_rows(self) -> list[dict[str, Any]]:
+        return [{k: v for c in self.columns for k, v in c.raw(r).items()} for r in self.rows]
+
+
+EXPERIMENT = [Column("#", "experiment_id"), Column("experiment", "name"), Column("n", "n")]
+RUN = [Column("run", "run_id"), Column("#", "experiment_id"), Column("experiment", "name"), Column("seed", "seed")]
+
+
+def write(out: Path, store: Store, experiments: dict[int, Experiment]) -> list[Path]:
+    """Writes report.md and the CSVs into `out`; returns their paths, the report first."""
+    runs, synthetic = _reported_runs(store)
+    sections = [leaderboard(runs, experiments), recall_grid(runs, experiments), comparison(runs, experiments),
+                best_runs(runs, store, experiments), operating_points(runs, store, experiments)]
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+        for section in sections:
+            with open(out / section.csv, "w", newline="") as stream:
+                write_csv(section.csv_rows(), stream)
+        (out / REPORT).write_text("\n".join([_opening(runs, synthetic), *(s.markdown() for s in sections)]))
+    except OSError as error:
+        raise UserError(f"The report cannot be written to {out} ({error.strerror}); choose a writable folder.") from None
+    return [out / REPORT, *(out / s.csv for s in sections)]
+
+
+def _reported_runs(store: Store) -> tuple[list[dict[str, Any]], bool]:
+    """Finished runs of one data kind: real ones when there are any, else synthetic (the two never mix)."""
+    finished = [r for r in store.runs() if r["status"] == "finished"]
+    if not finished:
+        raise UserError("There are no finished runs to report on; train some first, e.g. 'dermalab run 8 11 --seeds 3'.")
+    synthetic = all(r["synthetic"] for r in finished)
+    return [r for r in finished if bool(r["synthetic"]) == synthetic], synthetic
+
+
+def _opening(runs: list[dict[str, Any]], synthetic: bool) -> str:
+    data = ("synthetic images: they test the program, and say nothing about skin lesions" if synthetic
+            else "DermaMNIST (synthetic runs are left out)")
+    experiments = len({r["experiment_id"] for r in runs})
+    return (f"# dermalab report\n\nWritten by `dermalab report` on {time.strftime('%Y-%m-%d %H:%M')} from "
+            f"{_count(len(runs), 'finished run')} of {_count(experiments, 'experiment')} on {data}. "
+            "Every figure is measured on the validation split, as on the course page.\n")
+
+
+def _count(n: int, thing: str) -> str:
+    return f"{n} {thing}{'' if n == 1 else 's'}"
+
+
+def leaderboard(runs: list[dict[str, Any]], experiments: dict[int, Experiment]) -> Section:
+    rows = sorted(summary.experiment_rows(runs, experiments), key=lambda r: -(r["auc"] or 0))
+    return Section(
+        "Leaderboard", "Each experiment over its seeds: the mean ± the standard deviation between seeds, over n "
+        "finished runs (a lone run has no spread). Ordered by mean macro AUC; ΔAUC is our mean minus the page's "
+        "figure. Cancer sensitivity is the mean recall of akiec, bcc and mel, as the page defines it.",
+        "leaderboard.csv",
+        [*EXPERIMENT, Column("AUC", "auc", True), Column("mel recall", "mel_recall", True),
+         Column("cancer sens", "cancer_sensitivity", True), Column("accuracy", "accuracy", True),
+         Column("ΔAUC", "delta_auc")], rows)
+
+
+def recall_grid(runs: list[dict[str, Any]], experiments: dict[int, Experiment]) -> Section:
+    rows = [flatten(r) for r in summary.experiment_rows(runs, experiments)]
+    return Section(
+        "Recall per class", "Of the val lesions of each class, the share the model names correctly (mean over "
+        "seeds), in experiment order. Read the mel column beside the leaderboard: a high AUC can come with most "
+        "melanomas called something else.",
+        "recall_grid.csv", [*EXPERIMENT, *(Column(c, f"recall_{c}") for c in CLASSES)], rows)
+
+
+def comparison(runs: list[dict[str, Any]], experiments: dict[int, Experiment]) -> Section:
+    columns = [*EXPERIMENT]
+    for key, header in (("auc", "AUC"), ("mel_recall", "mel recall"), ("cancer_sensitivity", "cancer sens")):
+        columns += [Column(header, key, True), Column(f"{header} page", f"{key}_published"),
+                    Column(f"{header} verdict", f"{key}_verdict")]
+    return Section(
+        "Against the course page", "Our seed mean beside the single figure the page reports. *consistent*: the "
+        f"page's figure lies within our mean ± 2 standard deviations over at least {summary.CONSISTENT_MIN_RUNS} "
+        "seeds; *different*: it lies outside; *too few runs*: fewer seeds than that, so the spread is unknown.",
+        "compare.csv", columns, summary.compare_rows(runs, experiments))
+
+
+def best_runs(runs: list[dict[str, Any]], store: Store, experiments: dict[int, Experiment]) -> Section:
+    chosen = [max(runs, key=lambda r: r[key] or 0) for key in ("auc", "cancer_sensitivity")]
+    rows = summary.run_rows(bootstrap.with_intervals(chosen, store), experiments)
+    picks = [{"pick": pick, **row} for pick, row in zip(("highest AUC", "highest cancer sensitivity"), rows)]
+    return Section(
+        "The best run by AUC beside the best by cancer sensitivity", "Single runs, not seed means. The 95% CI columns "
+        "are bootstrap intervals (1,000 resamples of the val set): how far the figure could move on another "
+        "val set of the same size. When the two picks differ, the leaderboard's winner is not the "
+        "model to screen with.",
+        "best_runs.csv",
+        [Column("pick", "pick"), *RUN, Column("AUC", "auc"), Column("AUC 95% CI", "auc_ci"),
+         Column("mel recall", "mel_recall"), Column("mel recall 95% CI", "mel_recall_ci"),
+         Column("cancer sens", "cancer_sensitivity"), Column("accuracy", "accuracy")], picks)
+
+
+def operating_points(runs: list[dict[str, Any]], store: Store, experiments: dict[int, Experiment]) -> Section:
+    top = sorted(summary.run_rows(runs, experiments), key=lambda r: -(r["auc"] or 0))[:TOP_RUNS]
+    rows = [{**run, **screening.operating_point(screening.load(store, run["run_id"]), TARGET, "mel").to_dict()}
+            for run in top]
+    return Section(
+        f"Operating points at {TARGET:.0%} melanoma sensitivity",
+        f"For the {len(rows)} runs with the highest AUC: a lesion goes to review when its P(melanoma) is at "
+        f"least the threshold, set as high as it can be while still sending {TARGET:.0%} of val melanomas. Beside "
+        "it: the sensitivity reached, the specificity left (share of non-melanoma lesions not sent), and the "
+        "benign lesions (not akiec, bcc or mel) sent per 1,000 patients with the val set's mix of lesions. "
+        "'mel recall' is what the same run catches when it simply names the likeliest class.",
+        "operating_points.csv",
+        [*RUN, Column("AUC", "auc"), Column("mel recall", "mel_recall"), Column("threshold", "threshold"),
+         Column("sensitivity", "sensitivity"),
+         Column("specificity", "specificity"), Column("benign flagged /1000", "flagged_per_1000")], rows)
