@@ -1,0 +1,86 @@
+"""`dermalab report` from a store whose figures are fixed by hand: its sections, its numbers, its CSVs."""
+
+import csv
+
+import pytest
+
+from engine import screening
+from engine.experiments import CLASSES, load
+from engine.store import Store
+from tests.conftest import noisy_predictions
+from tui import report
+
+SECTIONS = ["## Leaderboard", "## Recall per class", "## Against the course page",
+            "## The best run by AUC beside the best by cancer sensitivity", "## Operating points at 90% melanoma sensitivity"]
+
+
+@pytest.fixture
+def fixed_store(store_run):
+    """Experiment 8 over three seeds (page: AUC 0.8966, mel recall 0.41, cancer sensitivity 0.5667) and one run
+    of experiment 21 with the lower AUC but the highest cancer sensitivity."""
+    labels, probabilities = noisy_predictions(0)
+    ids = [store_run(labels, noisy_predictions(seed)[1], seed=seed, run_id=f"bn{seed}", auc=auc, mel_recall=mel,
+                     cancer_sensitivity=cancer, recall={**dict.fromkeys(CLASSES, 0.5), "mel": mel})
+           for seed, (auc, mel, cancer) in enumerate([(0.89, 0.1, 0.5), (0.90, 0.2, 0.6), (0.91, 0.3, 0.7)])]
+    ids.append(store_run(labels, probabilities, experiment_id=21, run_id="best21", auc=0.80, mel_recall=0.6,
+                         cancer_sensitivity=0.9))
+    return ids
+
+
+def read_csv(path):
+    with open(path, newline="") as stream:
+        return list(csv.DictReader(stream))
+
+
+def test_sections_and_numbers(fixed_store, tmp_path):
+    written = report.write(tmp_path / "out", Store(), load())
+    assert [p.name for p in written] == ["report.md", "leaderboard.csv", "recall_grid.csv", "compare.csv",
+                                         "best_runs.csv", "operating_points.csv"]
+    text = written[0].read_text()
+    assert [text.index(s) for s in SECTIONS] == sorted(text.index(s) for s in SECTIONS)
+    assert "4 finished runs of 2 experiments on synthetic images" in text
+
+    # Leaderboard: seed means ± std, best mean AUC first.
+    assert "| 8 | BatchNorm | 3 | 0.900 ± 0.010 | 0.200 ± 0.100 | 0.600 ± 0.100 |" in text
+    assert text.index("| 8 | BatchNorm | 3 | 0.900") < text.index("| 21 | Best Custom CNN | 1 | 0.800 |")
+    assert "| 8 | BatchNorm | 3 | 0.500 | 0.500 | 0.500 | 0.500 | 0.200 | 0.500 | 0.500 |" in text  # recall grid
+    # 0.8966 lies in 0.90 ± 0.02 and 0.5667 in 0.6 ± 0.2; 0.41 lies outside 0.2 ± 0.2.
+    assert ("| 0.900 ± 0.010 | 0.897 | consistent | 0.200 ± 0.100 | 0.410 | different | 0.600 ± 0.100 | 0.567 | "
+            "consistent |") in text
+    assert "| Best Custom CNN | 1 | 0.800 | 0.891 | too few runs |" in text
+
+    best = read_csv(tmp_path / "out" / "best_runs.csv")
+    assert [(b["pick"], b["run_id"]) for b in best] == [("highest AUC", "bn2"), ("highest cancer sensitivity", "best21")]
+    assert float(best[0]["auc_ci_low"]) < float(best[0]["auc_ci_high"])
+
+    points = read_csv(tmp_path / "out" / "operating_points.csv")
+    assert [p["run_id"] for p in points] == ["bn2", "bn1", "bn0", "best21"]  # by AUC
+    for row in points:
+        expected = screening.operating_point(screening.load(Store(), row["run_id"]), 0.9, "mel")
+        assert float(row["threshold"]) == pytest.approx(expected.threshold)
+        assert float(row["flagged_per_1000"]) == pytest.approx(expected.flagged_per_1000)
+        assert f"| {expected.threshold:.3f} | {expected.sensitivity:.3f} | {expected.specificity:.3f} |" in text
+
+    compared = read_csv(tmp_path / "out" / "compare.csv")
+    assert [(c["experiment_id"], c["mel_recall_verdict"]) for c in compared] == [("8", "different"), ("21", "too few runs")]
+
+
+def test_real_runs_leave_synthetic_ones_out(store_run, tmp_path):
+    labels, probabilities = noisy_predictions(1)
+    store_run(labels, probabilities, experiment_id=8)
+    store_run(labels, probabilities, experiment_id=20, synthetic=False)
+    text = report.write(tmp_path, Store(), load())[0].read_text()
+    assert "1 finished run of 1 experiment on DermaMNIST" in text
+    assert "Cosine LR" in text and "BatchNorm" not in text
+
+
+def test_the_command_writes_the_files_or_says_why_not(cli, store_run, tmp_path):
+    empty = cli("report", "--out", str(tmp_path / "nothing"))
+    assert empty.returncode == 2 and "no finished runs" in empty.stderr
+
+    labels, probabilities = noisy_predictions(2)
+    store_run(labels, probabilities)
+    done = cli("report", "--out", str(tmp_path / "out"))
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.splitlines()[0] == str(tmp_path / "out" / "report.md")
+    assert all((tmp_path / "out" / name).is_file() for name in ("report.md", "operating_points.csv"))
