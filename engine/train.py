@@ -76,6 +76,12 @@ def describe_device(device: torch.device) -> str:
     return f"CPU · {torch.get_num_threads()} threads"
 
 
+def memory_layout(device: torch.device) -> torch.memory_format:
+    """Channels-last lets oneDNN (CPU) and cuDNN pick their fastest convolutions: about 1.5x on this CPU for
+    the page's CNNs. MPS keeps the default layout, where channels-last kernels have been unreliable."""
+    return torch.contiguous_format if device.type == "mps" else torch.channels_last
+
+
 def class_weights(labels: torch.Tensor) -> torch.Tensor:
     """Inverse frequency, scaled so a class of average size weighs 1: N / (classes * n_c)."""
     counts = torch.bincount(labels, minlength=len(CLASSES)).float()
@@ -93,7 +99,8 @@ def train(spec: ExperimentSpec, dataset: Dataset, options: RunOptions, run_id: s
     val_images = torch.from_numpy(dataset.images["val"]).permute(0, 3, 1, 2).contiguous().to(device)
     val_labels = torch.from_numpy(dataset.labels["val"]).to(device)
 
-    model = models.build(spec.model, pretrained=options.pretrained).to(device)
+    layout = memory_layout(device)
+    model = models.build(spec.model, pretrained=options.pretrained).to(device, memory_format=layout)
     trainable = [p for p in model.parameters() if p.requires_grad]
     optimizer = OPTIMIZERS[spec.optimizer.name](trainable, spec.optimizer)
     scheduler = torch.optim.lr_scheduler.CosineAnnealingLR(optimizer, T_max=epochs) if spec.training.scheduler == "cosine" else None
@@ -114,7 +121,7 @@ def train(spec: ExperimentSpec, dataset: Dataset, options: RunOptions, run_id: s
         order = torch.randperm(size, generator=generator, device=device)
         for batch in range(batches):
             index = order[batch * batch_size:(batch + 1) * batch_size]
-            images = transform(augment.to_float(train_images[index]), generator)
+            images = transform(augment.to_float(train_images[index]), generator).contiguous(memory_format=layout)
             loss = criterion(model(images), train_labels[index])
             optimizer.zero_grad(set_to_none=True)
             loss.backward()
@@ -137,7 +144,7 @@ def train(spec: ExperimentSpec, dataset: Dataset, options: RunOptions, run_id: s
         lr = optimizer.param_groups[0]["lr"]
         if scheduler:
             scheduler.step()
-        probabilities, val_loss = predict(model, val_images, val_labels, criterion)
+        probabilities, val_loss = predict(model, val_images, val_labels, criterion, layout)
         labels = dataset.labels["val"]
         yield EpochEnded(run_id, epoch, epochs, train_loss, val_loss, macro_auc(labels, probabilities),
                          float((probabilities.argmax(1) == labels).mean()), lr, time.perf_counter() - epoch_start)
@@ -151,10 +158,12 @@ def train(spec: ExperimentSpec, dataset: Dataset, options: RunOptions, run_id: s
 
 
 @torch.no_grad()
-def predict(model: nn.Module, images: torch.Tensor, labels: torch.Tensor, criterion: nn.Module) -> tuple[np.ndarray, float]:
+def predict(model: nn.Module, images: torch.Tensor, labels: torch.Tensor, criterion: nn.Module,
+            layout: torch.memory_format = torch.contiguous_format) -> tuple[np.ndarray, float]:
     """Val images go through ToTensor only, as in the page's locked val transform (no Normalize)."""
     model.eval()
-    logits = torch.cat([model(augment.to_float(images[i:i + EVAL_BATCH])) for i in range(0, len(images), EVAL_BATCH)])
+    logits = torch.cat([model(augment.to_float(images[i:i + EVAL_BATCH]).contiguous(memory_format=layout))
+                        for i in range(0, len(images), EVAL_BATCH)])
     loss = criterion(logits, labels).item()
     probabilities = torch.softmax(logits.double(), dim=1).cpu().numpy()
     return probabilities, loss

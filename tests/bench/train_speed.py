@@ -1,0 +1,102 @@
+"""Benchmark (not a test): one training epoch of experiments 8, 13 and 21, engine vs the page's plain loop.
+
+The plain loop is what the course's students write: a Dataset that turns each uint8 array into a PIL image
+and runs torchvision transforms on it, a DataLoader (shuffle, default collate, no worker processes), and the
+same model, optimizer and loss. Both sides time the training loop only (no evaluation), on the same data
+and device, and train the same number of images.
+
+    .venv/bin/python tests/bench/train_speed.py --data ../shared/data/dermamnist_rebuilt.npz
+"""
+
+from __future__ import annotations
+
+import argparse
+import time
+
+import numpy as np
+import torch
+from PIL import Image
+from torch import nn
+from torch.utils.data import DataLoader, Dataset
+from torchvision import transforms
+
+from engine import data, models
+from engine.events import RunFinished
+from engine.experiments import ColorJitter, HFlip, Normalize, Rotation, VFlip, load
+from engine.train import OPTIMIZERS, RunOptions, class_weights, resolve_device, train
+
+TORCHVISION = {
+    HFlip: lambda s: transforms.RandomHorizontalFlip(s.p),
+    VFlip: lambda s: transforms.RandomVerticalFlip(s.p),
+    Rotation: lambda s: transforms.RandomRotation(s.degrees),
+    ColorJitter: lambda s: transforms.ColorJitter(s.brightness, s.contrast, s.saturation, s.hue),
+}
+
+
+class PillowImages(Dataset):
+    def __init__(self, images: np.ndarray, labels: np.ndarray, transform):
+        self.images, self.labels, self.transform = images, labels, transform
+
+    def __len__(self) -> int:
+        return len(self.labels)
+
+    def __getitem__(self, index: int):
+        return self.transform(Image.fromarray(self.images[index])), int(self.labels[index])
+
+
+def plain_transform(spec):
+    steps = [TORCHVISION[type(a)](a) for a in spec.augment if not isinstance(a, Normalize)]
+    steps.append(transforms.ToTensor())
+    steps += [transforms.Normalize(a.mean, a.std) for a in spec.augment if isinstance(a, Normalize)]
+    return transforms.Compose(steps)
+
+
+def plain_epoch(spec, dataset, device: torch.device, seed: int) -> float:
+    torch.manual_seed(seed)
+    model = models.build(spec.model, pretrained=False).to(device)
+    optimizer = OPTIMIZERS[spec.optimizer.name](model.parameters(), spec.optimizer)
+    labels = torch.from_numpy(dataset.labels["train"])
+    weight = class_weights(labels).to(device) if spec.loss.class_weights == "inverse_frequency" else None
+    criterion = nn.CrossEntropyLoss(weight=weight, label_smoothing=spec.loss.label_smoothing)
+    loader = DataLoader(PillowImages(dataset.images["train"], dataset.labels["train"], plain_transform(spec)),
+                        batch_size=spec.training.batch_size, shuffle=True)
+    model.train()
+    start = time.perf_counter()
+    for images, targets in loader:
+        images, targets = images.to(device), targets.to(device)
+        loss = criterion(model(images), targets)
+        optimizer.zero_grad()
+        loss.backward()
+        optimizer.step()
+    if device.type == "cuda":
+        torch.cuda.synchronize()
+    return len(labels) / (time.perf_counter() - start)
+
+
+def engine_epoch(spec, dataset, device: str, seed: int) -> float:
+    events = list(train(spec, dataset, RunOptions(seed=seed, device=device, epochs=1, pretrained=False), "bench"))
+    assert isinstance(events[-1], RunFinished), events[-1]
+    return events[-1].metrics["images_per_second"]
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--data", default="synthetic")
+    parser.add_argument("--device", default="auto")
+    parser.add_argument("--experiments", nargs="*", type=int, default=[8, 13, 21])
+    parser.add_argument("--repeat", type=int, default=1, help="epochs per side; the best is reported")
+    args = parser.parse_args()
+    dataset = data.load(args.data)
+    device = resolve_device(args.device)
+    experiments = load()
+    print(f"device {device} · torch threads {torch.get_num_threads()} · data {dataset.source}")
+    print(f"{'exp':>4} {'name':<18} {'engine img/s':>13} {'plain img/s':>12} {'ratio':>6}")
+    for experiment_id in args.experiments:
+        spec = experiments[experiment_id].spec
+        ours = max(engine_epoch(spec, dataset, args.device, seed) for seed in range(args.repeat))
+        plain = max(plain_epoch(spec, dataset, device, seed) for seed in range(args.repeat))
+        print(f"{experiment_id:>4} {spec.name:<18} {ours:>13,.0f} {plain:>12,.0f} {ours / plain:>5.2f}x")
+
+
+if __name__ == "__main__":
+    main()
