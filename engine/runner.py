@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import traceback
 import uuid
 from collections.abc import Callable, Iterable
@@ -11,7 +12,7 @@ from engine.data import Dataset
 from engine.errors import UserError
 from engine.events import EpochEnded, Event, RunFailed, RunFinished, RunStarted
 from engine.experiments import Experiment
-from engine.store import Store
+from engine.store import Store, StoreUnwritable
 from engine.train import RunOptions, train
 
 Sink = Callable[[Event], None]
@@ -41,7 +42,7 @@ def preflight(queue: list[Job], options: RunOptions) -> None:
 
 def run_queue(queue: list[Job], dataset: Dataset, options: RunOptions, store: Store, sink: Sink) -> list[Event]:
     """Returns each run's last event (RunFinished or RunFailed). Ctrl-C stores the current run as cancelled
-    and propagates, so the caller can stop the queue."""
+    and propagates, so the caller can stop the queue; so does StoreUnwritable, since no later run could be saved."""
     return [run_one(job, dataset, options, store, sink) for job in queue]
 
 
@@ -79,6 +80,12 @@ def run_one(job: Job, dataset: Dataset, options: RunOptions, store: Store, sink:
             last = event
     except KeyboardInterrupt:
         stop("cancelled", "cancelled by the user")
+        raise
+    except StoreUnwritable as error:
+        # No later run could be saved either, so the queue stops and the caller says why; the run's own row is
+        # marked failed if the store still takes that small update (else the next open marks it interrupted).
+        with contextlib.suppress(StoreUnwritable):
+            store.fail(RunFailed(run_id, "failed", str(error), state["epoch"] + 1))
         raise
     except UserError as error:
         return stop("failed", str(error))

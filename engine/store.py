@@ -58,6 +58,10 @@ SUMMARY_COLUMNS = ("run_id", "experiment_id", "name", "chapter", "config_hash", 
 FINAL_STATUSES = ("finished", "failed", "cancelled", "diverged", "interrupted")
 
 
+class StoreUnwritable(UserError):
+    """The store cannot take a write (read-only place, disk full, locked too long), so nothing more can be saved."""
+
+
 def default_path() -> Path:
     return home() / "runs.sqlite"
 
@@ -69,12 +73,10 @@ class Store:
         try:
             self.path.parent.mkdir(parents=True, exist_ok=True)
             self._db = self._open()
-        except sqlite3.DatabaseError as error:
-            if isinstance(error, sqlite3.OperationalError) and "locked" not in str(error):
-                raise self._unwritable(error) from None
+        except (sqlite3.OperationalError, OSError) as error:  # read-only, full, or locked too long: not damage
+            raise self._unwritable("opened", error) from None
+        except sqlite3.DatabaseError:
             self._db = self._recover()
-        except OSError as error:
-            raise self._unwritable(error) from None
         self._mark_interrupted()
 
     def _open(self) -> sqlite3.Connection:
@@ -92,14 +94,18 @@ class Store:
         """Keep the damaged file (renamed, never deleted) and start a fresh store beside it."""
         aside = self.path.with_name(f"{self.path.name}.corrupt-{time.strftime('%Y%m%d-%H%M%S')}")
         self.path.rename(aside)
-        for suffix in ("-wal", "-shm"):
-            Path(f"{self.path}{suffix}").unlink(missing_ok=True)
+        # A write-ahead log may hold the last commits, so it goes aside too (an empty one holds nothing); the -shm
+        # index is rebuilt from the log.
+        wal = Path(f"{self.path}-wal")
+        if wal.exists() and wal.stat().st_size:
+            wal.rename(f"{aside}-wal")
+        Path(f"{self.path}-shm").unlink(missing_ok=True)
         self.recovered_from = aside
         return self._open()
 
-    def _unwritable(self, error: Exception) -> UserError:
-        return UserError(f"The run store {self.path} cannot be opened for writing ({error}); set DERMALAB_HOME "
-                         "to a writable folder with free space.")
+    def _unwritable(self, action: str, error: Exception) -> StoreUnwritable:
+        return StoreUnwritable(f"The run store {self.path} could not be {action} ({error}); free some disk space "
+                               "or set DERMALAB_HOME to a writable folder, then run again.")
 
     @contextmanager
     def _writing(self) -> Iterator[sqlite3.Connection]:
@@ -108,7 +114,7 @@ class Store:
                 self._db.execute("BEGIN IMMEDIATE")
                 yield self._db
         except sqlite3.OperationalError as error:
-            raise self._unwritable(error) from None
+            raise self._unwritable("written", error) from None
 
     def _mark_interrupted(self) -> None:
         """Runs left 'running' by a process that no longer exists were killed: say so instead of 'running'."""
@@ -147,7 +153,8 @@ class Store:
 
     def fail(self, event: RunFailed) -> None:
         with self._writing() as db:
-            db.execute("UPDATE runs SET status=?, reason=?, stopped_epoch=?, finished_at=? WHERE run_id=?",
+            # Only a running run can fail: a Ctrl-C landing just after a run finished must not undo its result.
+            db.execute("UPDATE runs SET status=?, reason=?, stopped_epoch=?, finished_at=? WHERE run_id=? AND status='running'",
                        (event.status, event.reason, event.epoch, time.time(), event.run_id))
 
     def runs(self) -> list[dict[str, Any]]:

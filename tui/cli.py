@@ -130,6 +130,17 @@ def experiments_of(args: argparse.Namespace):
     return load(getattr(args, "experiments", None))
 
 
+def open_store():
+    """The run store; the store only records that it set a damaged file aside, so the user hears it here."""
+    from engine.store import Store
+
+    store = Store()
+    if store.recovered_from:
+        print(f"dermalab: warning: the run store was damaged, so it was kept as {store.recovered_from} and a fresh "
+              "one was started; nothing was deleted.", file=sys.stderr)
+    return store
+
+
 def parse_ids(tokens: list[str], known: list[int]) -> list[int]:
     """'8', '11-14' and '1,3' forms; the result keeps the order given and drops repeats."""
     chosen: list[int] = []
@@ -173,7 +184,6 @@ def cmd_list(args: argparse.Namespace) -> int:
 def cmd_run(args: argparse.Namespace) -> int:
     from engine import data, runner
     from engine.events import RunFailed
-    from engine.store import Store
     from engine.train import RunOptions, resolve_device
     from tui.progress import EventPrinter, HeadlessProgress, JsonResults
 
@@ -189,7 +199,7 @@ def cmd_run(args: argparse.Namespace) -> int:
     options = RunOptions(device=args.device, epochs=args.epochs, pretrained=not args.no_pretrained,
                          debug=getattr(args, "debug", False))
     queue = runner.jobs([experiments[i] for i in ids], range(args.seed, args.seed + args.seeds))
-    store = Store()
+    store = open_store()
     sink = EventPrinter() if args.events else JsonResults(HeadlessProgress(len(queue))) if args.json else HeadlessProgress(len(queue))
     dataset = data.load(args.data, on_progress=sink.download_progress)
     runner.preflight(queue, options)
@@ -200,10 +210,9 @@ def cmd_run(args: argparse.Namespace) -> int:
 
 def cmd_results(args: argparse.Namespace) -> int:
     from engine import bootstrap, summary
-    from engine.store import Store
     from tui.tables import print_table, sort_rows
 
-    store = Store()
+    store = open_store()
     if args.run_id:
         return show_run(args, store)
     if args.confusion:
@@ -247,19 +256,17 @@ def show_run(args: argparse.Namespace, store) -> int:
 
 def cmd_compare(args: argparse.Namespace) -> int:
     from engine import summary
-    from engine.store import Store
     from tui.tables import print_table
 
-    print_table(summary.compare_rows(Store().runs(), experiments_of(args)), args.format, COMPARE_COLUMNS)
+    print_table(summary.compare_rows(open_store().runs(), experiments_of(args)), args.format, COMPARE_COLUMNS)
     return EXIT_OK
 
 
 def cmd_operating_point(args: argparse.Namespace) -> int:
     from engine import screening
-    from engine.store import Store
     from tui.tables import print_table
 
-    point = screening.operating_point(screening.load(Store(), args.run_id), args.target, args.condition).to_dict()
+    point = screening.operating_point(screening.load(open_store(), args.run_id), args.target, args.condition).to_dict()
     if args.json:
         print(json.dumps(point, indent=1))
         return EXIT_OK
@@ -272,10 +279,9 @@ def cmd_ensemble(args: argparse.Namespace) -> int:
     from dataclasses import asdict
 
     from engine import screening
-    from engine.store import Store
     from tui.tables import print_table
 
-    store = Store()
+    store = open_store()
     first, second = (screening.load(store, run_id) for run_id in args.run_ids)
     result = screening.ensemble(first, second, args.rule)
     if args.json:
@@ -288,10 +294,9 @@ def cmd_ensemble(args: argparse.Namespace) -> int:
 
 
 def cmd_report(args: argparse.Namespace) -> int:
-    from engine.store import Store
     from tui import report
 
-    for path in report.write(args.out, Store(), experiments_of(args)):
+    for path in report.write(args.out, open_store(), experiments_of(args)):
         print(path)
     return EXIT_OK
 

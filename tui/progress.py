@@ -19,7 +19,8 @@ class HeadlessProgress:
         self.console = Console(stderr=True)
         self.progress = Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
                                  TimeRemainingColumn(), TextColumn("{task.fields[info]}"), console=self.console,
-                                 transient=True)
+                                 # bars only on a terminal: in a pipe or a log they leave blank lines behind
+                                 transient=True, disable=not self.console.is_terminal)
         self.queue = self.progress.add_task("runs", total=runs, info="")
         self.epochs = self.progress.add_task("epoch", total=None, info="", visible=False)
         self.batches = self.progress.add_task("batch", total=None, info="", visible=False)

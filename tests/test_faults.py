@@ -1,0 +1,234 @@
+"""Faults while runs go: Ctrl-C, kill -9, two writers, a damaged store, divergence, a crash inside training and a
+full disk. Whatever happens, finished runs stay and the store opens cleanly afterwards.
+
+Signals and file-size limits need real `dermalab run` processes; the rest runs the CLI or the runner in-process.
+Experiments come from a tiny experiments file (under a second an epoch), each run on one thread because the tests
+share a couple of cores with each other's children.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import resource
+import signal
+import sqlite3
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+import torch
+
+from engine import data, runner
+from engine.events import RunFailed
+from engine.experiments import load
+from engine.store import Store, StoreUnwritable
+from engine.train import RunOptions
+from tui.cli import EXIT_INTERRUPTED, EXIT_RUN_FAILED, main
+
+from tests.conftest import REPO, one_sentence
+
+TINY_EXPERIMENTS = """
+[[experiment]]
+id = 1
+name = "Tiny"
+chapter = "Tests"
+model = { arch = "cnn", channels = [4], batchnorm = false, pool = "global_avg", dropout = 0.0, hidden = 0, hidden_dropout = 0.0, pretrained = false, freeze_backbone = false, small_stem = false }
+optimizer = { name = "adam", lr = 1e-3 }
+training = { epochs = 1, batch_size = 512, scheduler = "none" }
+loss = { class_weights = "none", label_smoothing = 0.0 }
+augment = []
+
+[[experiment]]
+id = 2
+extends = 1
+name = "Tiny, long enough to interrupt"
+training.epochs = 10000
+
+[[experiment]]
+id = 3
+extends = 1
+name = "Diverges"
+optimizer = { name = "sgd", lr = 1e30 }  # at lr 10 this small ReLU net just dies; 1e30 overflows float32 at once
+
+[[experiment]]
+id = 4
+extends = 1
+name = "Too deep for 28x28"
+model.channels = [4, 4, 4, 4, 4]  # 28 -> 14 -> 7 -> 3 -> 1 -> nothing left for the fifth pooling
+"""
+
+
+@pytest.fixture
+def tiny(tmp_path) -> str:
+    path = tmp_path / "tiny.toml"
+    path.write_text(TINY_EXPERIMENTS)
+    return str(path)
+
+
+@pytest.fixture
+def one_thread():
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(threads)
+
+
+def start(tiny: str, *args: str, file_size_limit: int | None = None) -> subprocess.Popen:
+    """`dermalab run ARGS` on synthetic data as a child process with this test's DERMALAB_HOME."""
+
+    def prepare() -> None:
+        # A shell may start us with Ctrl-C ignored, and Python only turns SIGINT into KeyboardInterrupt when it
+        # starts with the default action, so give the child what a terminal would.
+        signal.signal(signal.SIGINT, signal.SIG_DFL)
+        if file_size_limit:
+            resource.setrlimit(resource.RLIMIT_FSIZE, (file_size_limit, file_size_limit))
+
+    return subprocess.Popen([sys.executable, "-m", "tui.cli", "run", *args, "--data", "synthetic", "--experiments", tiny],
+                            cwd=REPO, env={**os.environ, "OMP_NUM_THREADS": "1"}, stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, text=True, preexec_fn=prepare)
+
+
+def stored(home: Path, where: str = "1") -> list[sqlite3.Row]:
+    """Rows read straight from the SQLite file, without the Store (which would mark dead runs)."""
+    path = home / "runs.sqlite"
+    if not path.exists():
+        return []
+    with sqlite3.connect(path) as db:
+        db.row_factory = sqlite3.Row
+        try:
+            return db.execute(f"SELECT * FROM runs WHERE {where} ORDER BY started_at").fetchall()
+        except sqlite3.OperationalError:  # the child has not created the table yet
+            return []
+
+
+def wait_for_row(child: subprocess.Popen, home: Path, where: str) -> None:
+    deadline = time.monotonic() + 120
+    while not stored(home, where):
+        assert child.poll() is None, f"the run ended early: {child.communicate()}"
+        assert time.monotonic() < deadline, f"no row with {where} after 120 s"
+        time.sleep(0.05)
+
+
+def statuses(store: Store) -> list[tuple[int, str]]:
+    return [(run["experiment_id"], run["status"]) for run in store.runs()]
+
+
+def test_ctrl_c_keeps_finished_runs_and_stores_the_current_one_as_cancelled(tiny, dermalab_home):
+    child = start(tiny, "1", "2", "1", "--seed", "5")
+    wait_for_row(child, dermalab_home, "experiment_id = 2 AND json_array_length(history) >= 1")
+    child.send_signal(signal.SIGINT)
+    out, err = child.communicate(timeout=60)
+    assert child.returncode == EXIT_INTERRUPTED, err
+    assert err.endswith("dermalab: interrupted; finished runs are stored.\n") and "Traceback" not in err
+
+    store = Store()
+    assert statuses(store) == [(1, "finished"), (2, "cancelled")]  # the third run never started
+    finished, cancelled = store.runs()
+    assert finished["auc"] is not None and cancelled["reason"] == "cancelled by the user"
+    assert cancelled["stopped_epoch"] > len(cancelled["history"]) >= 1
+    # A second Ctrl-C landing just after a run finished (while its line prints) must not undo the result.
+    store.fail(RunFailed(finished["run_id"], "cancelled", "cancelled by the user", 1))
+    assert store.get(finished["run_id"])["status"] == "finished"
+
+
+def test_kill_9_mid_epoch_leaves_a_store_that_shows_the_run_as_interrupted(tiny, dermalab_home):
+    child = start(tiny, "1", "2")
+    wait_for_row(child, dermalab_home, "experiment_id = 2 AND json_array_length(history) >= 1")
+    child.kill()
+    child.communicate(timeout=60)
+    assert [row["status"] for row in stored(dermalab_home)] == ["finished", "running"]  # as the kill left it
+
+    store = Store()
+    assert store.recovered_from is None and store._db.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
+    assert statuses(store) == [(1, "finished"), (2, "interrupted")]
+    assert store.runs()[1]["history"], "the epochs done before the kill are kept"
+
+
+def test_two_runs_writing_one_store_at_once_both_keep_their_results(tiny, dermalab_home):
+    children = [start(tiny, "1", "--seed", str(first), "--seeds", "2", "--json") for first in (0, 10)]
+    outputs = [child.communicate(timeout=300) for child in children]
+    assert [child.returncode for child in children] == [0, 0], [err for _, err in outputs]
+    printed = {json.loads(line)["run_id"] for out, _ in outputs for line in out.splitlines()}
+
+    store = Store()
+    assert store._db.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
+    runs = store.runs()
+    assert {run["run_id"] for run in runs} == printed
+    assert sorted((run["seed"], run["status"]) for run in runs) == [(seed, "finished") for seed in (0, 1, 10, 11)]
+
+
+def not_a_database(path: Path) -> None:
+    path.write_bytes(b"this is not SQLite " * 300)
+    Path(f"{path}-wal").write_bytes(b"a write-ahead log that might hold the last commits")
+
+
+def a_malformed_page(path: Path) -> None:
+    Store(path).close()
+    damaged = bytearray(path.read_bytes())
+    damaged[4096:8192] = b"\xff" * 4096  # page 2: the runs table
+    path.write_bytes(bytes(damaged))
+
+
+@pytest.mark.parametrize("damage", [not_a_database, a_malformed_page])
+def test_a_corrupt_store_is_kept_aside_said_so_and_replaced_by_a_fresh_one(dermalab_home, capsys, damage):
+    path = dermalab_home / "runs.sqlite"
+    dermalab_home.mkdir()
+    damage(path)
+    damaged = {p.name: p.read_bytes() for p in dermalab_home.iterdir()}
+
+    assert main(["results", "--format", "json"]) == 0
+    out, err = capsys.readouterr()
+    assert json.loads(out) == []
+    aside = next(dermalab_home.glob("runs.sqlite.corrupt-*[0-9]"))
+    assert one_sentence(err).startswith(f"warning: the run store was damaged, so it was kept as {aside} ")
+    kept = {p.name.replace(aside.name, path.name): p.read_bytes() for p in dermalab_home.glob(f"{aside.name}*")}
+    assert kept == {name: content for name, content in damaged.items() if not name.endswith("-shm")}
+    assert Store().recovered_from is None  # the fresh store is sound: nothing more is moved
+
+
+def test_a_diverging_run_is_stored_as_diverged_at_its_epoch_and_the_queue_goes_on(tiny, one_thread, capsys):
+    assert main(["run", "3", "1", "--data", "synthetic", "--experiments", tiny]) == EXIT_RUN_FAILED
+    diverged, finished = Store().runs()
+    assert (diverged["status"], diverged["stopped_epoch"]) == ("diverged", 1)
+    assert diverged["reason"] == "the training loss became nan in epoch 1"
+    assert finished["status"] == "finished"
+    assert "[3] Diverges seed 0: diverged at epoch 1" in capsys.readouterr().err
+
+
+def test_an_exception_inside_training_fails_that_run_with_the_reason_and_the_queue_goes_on(tiny, one_thread, capsys):
+    assert main(["run", "4", "1", "--data", "synthetic", "--experiments", tiny]) == EXIT_RUN_FAILED
+    failed, finished = Store().runs()
+    assert failed["status"] == "failed" and failed["reason"].startswith("RuntimeError: ")
+    assert "Output size is too small" in failed["reason"] and finished["status"] == "finished"
+    assert "Traceback" not in capsys.readouterr().err
+
+
+def test_a_full_disk_while_saving_stops_with_one_sentence_and_no_half_written_run(tiny, dermalab_home):
+    # A file-size limit fails writes the way a full disk does, without needing a tiny file system: 100 kB holds
+    # the store and a run's row and epochs, not the run's per-image results.
+    child = start(tiny, "1", "--seeds", "2", "--epochs", "2", "--json", file_size_limit=100_000)
+    out, err = child.communicate(timeout=120)
+    assert (child.returncode, out) == (2, "")
+    message = one_sentence(err)
+    assert message.startswith(f"The run store {dermalab_home / 'runs.sqlite'} could not be written (")
+    assert "free some disk space" in message
+
+    store = Store()
+    assert store._db.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
+    [run] = store.runs()  # the second seed never started
+    assert run["status"] in ("failed", "interrupted") and run["metrics"] is None and len(run["history"]) == 2
+
+
+def test_sqlite_full_mid_run_marks_the_run_failed_and_stops_the_queue(tiny, one_thread):
+    store = Store()
+    # SQLITE_FULL, as on a full disk: the store may not grow past its present pages, which hold a run's row
+    # and epochs but not its per-image results.
+    store._db.execute(f"PRAGMA max_page_count = {store._db.execute('PRAGMA page_count').fetchone()[0]}")
+    queue = runner.jobs([load(tiny)[1]], seeds=[0, 1])
+    with pytest.raises(StoreUnwritable, match=r"could not be written \(database or disk is full\)"):
+        runner.run_queue(queue, data.synthetic(), RunOptions(), store, lambda event: None)
+    [run] = store.runs()  # the second seed never started
+    assert (run["status"], run["metrics"]) == ("failed", None) and "database or disk is full" in run["reason"]
