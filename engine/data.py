@@ -93,6 +93,10 @@ def download(url: str, md5: str, destination: Path, on_progress: Progress | None
 def read_npz(path: Path, source: str) -> Dataset:
     if not path.is_file():
         raise UserError(f"--data {path}: no such file; give the path of a medmnist-format .npz, 'auto' or 'synthetic'.")
+    # np.load would read a .npy as one bare array and try to unpickle a text file, so check for a zip first.
+    if not zipfile.is_zipfile(path):
+        raise UserError(f"--data {path}: not an .npz archive (another format, or cut short); "
+                        "give a complete medmnist-format DermaMNIST npz.")
     try:
         with np.load(path, allow_pickle=False) as archive:
             arrays = {key: archive[key] for key in archive.files}

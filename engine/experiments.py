@@ -170,7 +170,7 @@ def _read_toml(path: Path) -> dict[str, Any]:
 
 
 def _index_by_id(path: Path, entries: Any) -> dict[int, dict[str, Any]]:
-    if not isinstance(entries, list):
+    if not isinstance(entries, list) or not all(isinstance(entry, dict) for entry in entries):
         raise UserError(f"{path}: 'experiment' must be an array of tables, written as [[experiment]].")
     by_id: dict[int, dict[str, Any]] = {}
     for position, entry in enumerate(entries, start=1):
@@ -261,4 +261,4 @@ def _describe(path: Path, eid: int, error: ValidationError) -> str:
         return f"{path}: experiment {eid}: key '{key}' is missing; set it here or in the experiment it extends."
     message = first["msg"].rstrip(".")
     message = message[0].lower() + message[1:]
-    return f"{path}: experiment {eid}: key '{key}' {message.removeprefix('value ')} (got {first.get('input')!r})."
+    return f"{path}: experiment {eid}: key '{key}' {message.removeprefix('input ').removeprefix('value ')} (got {first.get('input')!r})."

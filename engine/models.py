@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import contextlib
+import sys
 from pathlib import Path
 
 import torch
@@ -85,10 +87,16 @@ def imagenet_state_dict(weights) -> dict[str, torch.Tensor]:
     path = weights_path(weights)
     if not path.exists():
         try:
-            torch.hub.load_state_dict_from_url(weights.url, progress=True, check_hash=True, weights_only=True)
+            # torch.hub announces the download on stdout, which `run --json` and the app's event pipe keep for JSON.
+            with contextlib.redirect_stdout(sys.stderr):
+                torch.hub.load_state_dict_from_url(weights.url, progress=True, check_hash=True, weights_only=True)
         except Exception as error:  # urllib raises many types offline; all mean the same to the user
             raise UserError(
                 f"The ImageNet weights for ResNet18 could not be downloaded ({type(error).__name__}); put "
                 f"{path.name} from {weights.url} into {path.parent}, or run with --no-pretrained."
             ) from None
-    return torch.load(path, map_location="cpu", weights_only=True)
+    try:
+        return torch.load(path, map_location="cpu", weights_only=True)
+    except Exception as error:  # cut short, another format, or a pickle that holds more than tensors
+        raise UserError(f"{path} is not a usable ResNet18 weights file ({type(error).__name__}); delete it to "
+                        "download it again, or run with --no-pretrained.") from None

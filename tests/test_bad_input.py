@@ -1,0 +1,199 @@
+"""Every bad input named in issue 4 gets exit code 2 and one sentence saying what is wrong and how to fix it.
+
+Most cases run `dermalab` in this process (the `refused` fixture checks the exit code and the sentence); the few
+that need a real process boundary (the traceback contract, proxy settings read at start-up) run a child.
+"""
+
+from __future__ import annotations
+
+import pickle
+import socket
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+
+from engine.errors import UserError
+from tui.cli import main
+
+from tests.conftest import medmnist_arrays, one_sentence
+
+REAL_EXPERIMENTS = Path("experiments.toml").read_text()
+MINE = '\n[[experiment]]\nid = 26\nextends = 1\nname = "Mine"\n'  # appended to the real file, then made bad
+
+
+def experiments_file(tmp_path: Path, text: str) -> str:
+    path = tmp_path / "experiments.toml"
+    path.write_text(text)
+    return str(path)
+
+
+# (appended to the real experiments.toml, fragments the sentence must contain)
+BAD_EXPERIMENTS = {
+    "unknown key": (MINE + "training.epoch = 3\n", ["experiment 26", "unknown key 'training.epoch'"]),
+    "wrong type": (MINE + 'training.epochs = "five"\n', ["experiment 26", "'training.epochs'", "integer", "'five'"]),
+    "lr zero": (MINE + "optimizer.lr = 0.0\n", ["experiment 26", "'optimizer.lr'", "greater than 0"]),
+    "lr negative": (MINE + "optimizer.lr = -0.1\n", ["'optimizer.lr'", "greater than 0", "-0.1"]),
+    "no epochs": (MINE + "training.epochs = 0\n", ["'training.epochs'", "greater than or equal to 1"]),
+    "absurd epochs": (MINE + "training.epochs = 10001\n", ["'training.epochs'", "less than or equal to 10000"]),
+    "batch size zero": (MINE + "training.batch_size = 0\n", ["'training.batch_size'", "greater than or equal to 1"]),
+    # A dotted path, in case anyone is tempted to import what the file names: models come from a fixed list.
+    "unknown model": (MINE + 'model.arch = "torchvision.models.vgg16"\n', ["'model.arch'", "'cnn' or 'resnet18'"]),
+    "unknown optimizer": (MINE + 'optimizer.name = "rmsprop"\n', ["'optimizer.name'", "'sgd' or 'adam'", "rmsprop"]),
+    "unknown augmentation": (MINE + 'augment = [{ op = "cutout" }]\n', ["unknown augmentation 'cutout'", "hflip"]),
+    "unknown scheduler": (MINE + 'training.scheduler = "step"\n', ["'training.scheduler'", "'none' or 'cosine'"]),
+    "extends a missing id": (MINE.replace("extends = 1", "extends = 99"), ["experiment 26", "names experiment 99"]),
+    "extends cycle": (MINE.replace("extends = 1", "extends = 27") + MINE.replace("id = 26", "id = 27")
+                      .replace("extends = 1", "extends = 26"), ["cycle (26 -> 27 -> 26)"]),
+    "duplicate id": (MINE.replace("id = 26", "id = 1"), ["experiment id 1 appears twice"]),
+}
+
+
+@pytest.mark.parametrize("appended, expected", BAD_EXPERIMENTS.values(), ids=BAD_EXPERIMENTS.keys())
+def test_a_bad_experiments_file_names_the_file_the_experiment_and_the_key(refused, tmp_path, appended, expected):
+    path = experiments_file(tmp_path, REAL_EXPERIMENTS + appended)
+    message = refused("list", "--experiments", path)
+    assert message.startswith(f"{path}: ") and all(fragment in message for fragment in expected), message
+
+
+def test_a_toml_syntax_error_names_the_line(refused, tmp_path):
+    path = experiments_file(tmp_path, REAL_EXPERIMENTS + MINE + 'lesson = "never closed\n')
+    assert f"line {len(REAL_EXPERIMENTS.splitlines()) + len(MINE.splitlines()) + 1}" in refused("list", "--experiments", path)
+
+
+def test_an_empty_experiments_file_asks_for_an_experiment(refused, tmp_path):
+    path = experiments_file(tmp_path, "")
+    assert "no experiments found; add at least one [[experiment]]" in refused("list", "--experiments", path)
+
+
+def test_experiments_that_are_not_tables_are_refused(refused, tmp_path):
+    path = experiments_file(tmp_path, "experiment = [1, 2]\n")
+    assert "'experiment' must be an array of tables, written as [[experiment]]" in refused("list", "--experiments", path)
+
+
+def test_a_missing_experiments_file_says_how_to_name_one(refused, tmp_path):
+    path = tmp_path / "nowhere.toml"
+    assert refused("run", "1", "--experiments", str(path)) == (
+        f"{path}: experiments file not found; pass an existing file with --experiments PATH.")
+
+
+@pytest.mark.parametrize("args, expected", [
+    (["99"], "There is no experiment 99; the experiments file has ids 1-25."),
+    (["5-2"], "The range 5-2 runs backwards; write it as 2-5."),
+    (["a-b"], "'a-b' is not an experiment id or a range such as 11-14."),
+    (["1", "--seeds", "0"], "--seeds 0: give at least 1 seed."),
+    (["1", "--device", "tpu"], "--device tpu: unknown device; use one of auto, cpu"),
+], ids=["unknown id", "backwards range", "not a range", "no seeds", "unknown device"])
+def test_bad_run_options(refused, args, expected):
+    assert refused("run", *args, "--data", "synthetic").startswith(expected)
+
+
+@pytest.mark.skipif(torch.cuda.is_available(), reason="this machine has CUDA, so asking for it is not a mistake")
+def test_cuda_without_cuda_says_which_devices_exist(refused):
+    assert refused("run", "1", "--device", "cuda") == "--device cuda: not available on this machine; it has auto, cpu."
+
+
+def npz(path: Path, **changes) -> Path:
+    np.savez(path, **medmnist_arrays(**changes))
+    return path
+
+
+class WritesAMarker:
+    """Unpickling this creates the file it names: proof that a loader ran code from a data file."""
+
+    def __init__(self, marker: Path):
+        self.marker = marker
+
+    def __reduce__(self):
+        return open, (str(self.marker), "w")
+
+
+def truncated(path: Path) -> Path:
+    whole = npz(path).read_bytes()
+    path.write_bytes(whole[: len(whole) // 2])
+    return path
+
+
+# name -> (write the bad file at PATH, fragment of the sentence)
+BAD_DATA = {
+    "missing file": (lambda path: path, "no such file"),
+    "not an npz": (lambda path: path.write_text("akiec,bcc\n") and path, "not an .npz archive"),
+    "a lone npy": (lambda path: np.save(path, np.zeros(3)) or path.with_suffix(".npz.npy"), "not an .npz archive"),
+    "truncated npz": (truncated, "not an .npz archive"),
+    "missing key": (lambda path: npz(path, val_labels=None), "the key 'val_labels' is missing"),
+    "wrong shape": (lambda path: npz(path, train_images=np.zeros((4, 28, 28), np.uint8)),
+                    "'train_images' has shape (4, 28, 28); it must be N x 28 x 28 x 3"),
+    "wrong dtype": (lambda path: npz(path, test_images=np.zeros((4, 28, 28, 3), np.float32)),
+                    "'test_images' has dtype float32; it must be uint8"),
+    "labels out of range": (lambda path: npz(path, train_labels=np.full((4, 1), 9, np.uint8)), "one class 0-6 per image"),
+    "pickled objects": (lambda path: npz(path, train_labels=np.array([WritesAMarker(path.parent / "ran")], dtype=object)),
+                        "Object arrays cannot be loaded"),
+}
+
+
+@pytest.mark.parametrize("write, expected", BAD_DATA.values(), ids=BAD_DATA.keys())
+def test_bad_data_files_are_refused_and_left_as_they_were(refused, tmp_path, write, expected):
+    folder = tmp_path / "mine"
+    folder.mkdir()
+    path = write(folder / "dermamnist.npz")
+    before = {p.name: p.read_bytes() for p in folder.iterdir()}
+    message = refused("run", "1", "--data", str(path))
+    assert message.startswith(f"--data {path}: ") and expected in message, message
+    assert {p.name: p.read_bytes() for p in folder.iterdir()} == before  # only read; no code in it ran
+
+
+def test_a_home_that_cannot_be_a_folder_is_refused_without_a_row(refused, tmp_path, monkeypatch):
+    # A path below a regular file can never be created, even by root (who ignores chmod).
+    blocker = tmp_path / "a-file"
+    blocker.write_text("not a folder")
+    monkeypatch.setenv("DERMALAB_HOME", str(blocker / "home"))
+    for command in (["run", "1", "--data", "synthetic"], ["results"]):
+        message = refused(*command)
+        assert message.startswith(f"The run store {blocker / 'home' / 'runs.sqlite'} could not be opened (")
+        assert "set DERMALAB_HOME to a writable folder" in message
+    assert blocker.read_text() == "not a folder"
+
+
+def test_weights_that_hold_more_than_tensors_are_refused_unrun(refused, tmp_path, monkeypatch):
+    from torchvision.models import ResNet18_Weights
+
+    from engine.models import weights_path
+
+    monkeypatch.setenv("TORCH_HOME", str(tmp_path / "torch"))
+    weights = weights_path(ResNet18_Weights.IMAGENET1K_V1)
+    weights.parent.mkdir(parents=True)
+    weights.write_bytes(pickle.dumps(WritesAMarker(tmp_path / "ran"), protocol=2))  # torch.load's own protocol
+    message = refused("run", "23", "--data", "synthetic")
+    assert message.startswith(f"{weights} is not a usable ResNet18 weights file") and "--no-pretrained" in message
+    assert not (tmp_path / "ran").exists()
+
+
+def closed_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+def test_missing_weights_offline_name_the_file_the_folder_and_the_way_out(cli, tmp_path):
+    # A child process, because urllib reads the proxy settings once per process; a refused proxy is offline.
+    proxy = f"http://127.0.0.1:{closed_port()}"
+    offline = {"TORCH_HOME": str(tmp_path / "torch"), "https_proxy": proxy, "HTTPS_PROXY": proxy,
+               "no_proxy": "", "NO_PROXY": ""}
+    done = cli("run", "23", "--data", "synthetic", "--json", env=offline)
+    assert (done.returncode, done.stdout) == (2, "")  # stdout stays for JSON, even while torch.hub talks
+    message = one_sentence(done.stderr[done.stderr.index("dermalab: "):])  # after torch.hub's "Downloading: ..."
+    folder = tmp_path / "torch" / "hub" / "checkpoints"
+    assert "put resnet18-f37072fd.pth from" in message and f"into {folder}" in message
+    assert message.endswith("or run with --no-pretrained.")
+
+
+def test_a_real_process_exits_2_with_the_sentence_and_no_traceback(cli):
+    done = cli("run", "1", "--seeds", "many")
+    assert done.returncode == 2
+    assert one_sentence(done.stderr) == "Argument --seeds: invalid int value: 'many'; see 'dermalab run --help'."
+
+
+def test_debug_lets_the_traceback_through():
+    with pytest.raises(UserError, match="runs backwards"):
+        main(["run", "5-2", "--debug"])
