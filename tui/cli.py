@@ -201,9 +201,9 @@ def cmd_run(args: argparse.Namespace) -> int:
     queue = runner.jobs([experiments[i] for i in ids], range(args.seed, args.seed + args.seeds))
     store = open_store()
     sink = EventPrinter() if args.events else JsonResults(HeadlessProgress(len(queue))) if args.json else HeadlessProgress(len(queue))
-    dataset = data.load(args.data, on_progress=sink.download_progress)
-    runner.preflight(queue, options)
-    with sink:
+    with sink:  # entered before the download, so its bar is cleared and the cursor shown again whatever fails
+        runner.preflight(queue, options)  # before the data, so a missing file is named before a long download
+        dataset = data.load(args.data, on_progress=sink.download_progress)
         outcomes = runner.run_queue(queue, dataset, options, store, sink)
     return EXIT_RUN_FAILED if any(isinstance(o, RunFailed) for o in outcomes) else EXIT_OK
 
