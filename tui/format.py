@@ -1,0 +1,46 @@
+"""How numbers read on screen: AUC to three places, recalls as percents, counts with separators, mean ± std."""
+
+from __future__ import annotations
+
+MISSING = "–"
+
+
+def auc(value: float | None) -> str:
+    return MISSING if value is None else f"{value:.3f}"
+
+
+def percent(value: float | None) -> str:
+    return MISSING if value is None else f"{value:.0%}"
+
+
+def signed_auc(value: float | None) -> str:
+    return MISSING if value is None else f"{value:+.3f}"
+
+
+def signed_points(value: float | None) -> str:
+    """A difference of two proportions, in percentage points."""
+    return MISSING if value is None else f"{round(value * 100):+d}"
+
+
+def count(value: int | None) -> str:
+    return MISSING if value is None else f"{value:,}"
+
+
+def compact_count(value: int | None) -> str:
+    """Parameter counts in a narrow column: 6.9k, 94.6k, 11.2M."""
+    if value is None:
+        return MISSING
+    if value >= 1_000_000:
+        return f"{value / 1e6:.1f}M"
+    return f"{value / 1e3:.1f}k" if value >= 1000 else str(value)
+
+
+def seconds(value: float | None) -> str:
+    if value is None:
+        return MISSING
+    return f"{value:.1f}s" if value < 100 else f"{value:.0f}s"
+
+
+def spread(mean: str, std: float | None, scale: float, places: int) -> str:
+    """`mean` already formatted, then ±std (scaled, e.g. 100 for percent points) when there is a spread."""
+    return mean if std is None or mean == MISSING else f"{mean}±{std * scale:.{places}f}"
