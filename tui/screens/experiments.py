@@ -1,0 +1,64 @@
+"""The experiments screen: the list grouped by chapter, selection keys, and the highlighted one's details."""
+
+from __future__ import annotations
+
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.containers import Container
+from textual.screen import Screen
+from textual.widgets import DataTable, Footer
+
+from tui.widgets.experiment_detail import ExperimentDetail
+from tui.widgets.experiment_table import ExperimentTable
+from tui.widgets.header import LabHeader
+
+
+class ExperimentsScreen(Screen):
+    BINDINGS = [
+        Binding("space", "toggle_highlighted", "Select", id="select",
+                tooltip="Select or unselect the highlighted experiment (on a chapter row: the chapter)"),
+        Binding("c", "toggle_chapter", "Chapter", id="select-chapter",
+                tooltip="Select or unselect every experiment of the highlighted one's chapter"),
+        Binding("a", "toggle_all", "All", id="select-all", tooltip="Select all experiments, or none when all are"),
+        Binding("r", "run", "Run", id="run", tooltip="Queue the selected experiments in id order and start them"),
+    ]
+
+    def compose(self) -> ComposeResult:
+        yield LabHeader("experiments")
+        with Container(id="experiments-body"):
+            yield ExperimentTable(self.app.lab)
+            yield ExperimentDetail()
+        yield Footer()
+
+    def on_mount(self) -> None:
+        self.app.lab_changed.subscribe(self, self.changed)
+
+    def changed(self, what: str) -> None:
+        if what in ("store", "queue", "selection"):
+            self.query_one(ExperimentTable).redraw()
+
+    def on_data_table_row_highlighted(self, event: DataTable.RowHighlighted) -> None:
+        chapter, ids = self.query_one(ExperimentTable).highlighted()
+        experiments = self.app.lab.experiments
+        detail = self.query_one(ExperimentDetail)
+        if chapter is None:
+            detail.show_experiment(experiments[ids[0]], experiments)
+        else:
+            detail.show_chapter(chapter, [experiments[i] for i in ids])
+
+    def action_toggle_highlighted(self) -> None:
+        self._toggle(self.query_one(ExperimentTable).highlighted()[1])
+
+    def action_toggle_chapter(self) -> None:
+        _, ids = self.query_one(ExperimentTable).highlighted()
+        self._toggle(self.app.lab.chapter_of(ids[0]) if ids else [])
+
+    def action_toggle_all(self) -> None:
+        self._toggle(list(self.app.lab.experiments))
+
+    def _toggle(self, ids: list[int]) -> None:
+        self.app.lab.toggle(ids)
+        self.app.lab_changed.publish("selection")
+
+    def action_run(self) -> None:
+        self.app.run_selection()

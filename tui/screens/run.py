@@ -1,0 +1,65 @@
+"""The run view: the live run's progress and curves, and this session's queue."""
+
+from __future__ import annotations
+
+from dataclasses import asdict
+
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.containers import Horizontal
+from textual.screen import Screen
+from textual.widgets import Footer
+
+from tui.widgets.curves import Curves
+from tui.widgets.header import LabHeader
+from tui.widgets.queue_list import QueueList
+from tui.widgets.run_progress import RunProgress
+
+
+class RunScreen(Screen):
+    BINDINGS = [
+        Binding("o", "toggle_overlay", "Overlay", id="overlay",
+                tooltip="Overlay the curves of the runs finished since the app started"),
+    ]
+    def __init__(self) -> None:
+        super().__init__()
+        self.overlay = False
+
+    def compose(self) -> ComposeResult:
+        yield LabHeader("run")
+        yield RunProgress()
+        with Horizontal(id="curves"):
+            yield Curves("train and val loss", [("train_loss", "train"), ("val_loss", "val")], id="loss-curves")
+            yield Curves("val AUC", [("val_auc", "val AUC")], id="auc-curves")
+        yield QueueList()
+        yield Footer()
+
+    def on_mount(self) -> None:
+        self.app.lab_changed.subscribe(self, self.changed)
+        for what in ("live", "queue", "epoch"):
+            self.changed(what)
+
+    def changed(self, what: str) -> None:
+        lab = self.app.lab
+        if what in ("live", "epoch", "queue"):
+            self.query_one(RunProgress).show(lab.live, lab.experiments)
+        if what in ("queue", "store"):
+            self.query_one(QueueList).show(lab.jobs, lab.experiments, lab.runs)
+        if what in ("epoch", "store"):
+            self._draw_curves()
+
+    def _draw_curves(self) -> None:
+        lab = self.app.lab
+        live = lab.live
+        history = [asdict(epoch) for epoch in live.epochs] if live else []
+        epochs = live.started.epochs if live and live.started else 1
+        shown = live.job.run_id if live else None
+        overlays = [(f"#{run['experiment_id']} s{run['seed']}", run["history"])
+                    for run in lab.finished_this_session() if self.overlay and run["run_id"] != shown]
+        for curves in self.query(Curves):
+            curves.draw(history, epochs, overlays)
+
+    def action_toggle_overlay(self) -> None:
+        self.overlay = not self.overlay
+        self._draw_curves()
+        self.notify("Overlaying the runs finished this session." if self.overlay else "Overlay off.")

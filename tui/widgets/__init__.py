@@ -1,0 +1,1 @@
+"""Widgets grouped by what they draw; none of them holds training logic."""

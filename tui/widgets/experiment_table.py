@@ -1,0 +1,61 @@
+"""The experiments list: one row per experiment under a row per chapter, with selection, status and best AUC."""
+
+from __future__ import annotations
+
+from rich.text import Text
+from textual.widgets import DataTable
+
+from tui import format
+from tui.lab import Lab
+
+CHAPTER_PREFIX = "chapter:"
+# Selected, not selected, and (for a chapter) partly selected; as Text, since a str "[x]" would be read as markup.
+MARKS = {True: Text("[x]"), False: Text("[ ]"), None: Text("[-]")}
+COLUMNS = (("", "mark"), ("#", "id"), ("experiment", "name"), ("params", "params"), ("status", "status"),
+           ("best AUC", "best"))
+
+
+class ExperimentTable(DataTable):
+    """Rows are fixed once built; `redraw` updates the cells that change as runs come and go."""
+
+    def __init__(self, lab: Lab):
+        super().__init__(cursor_type="row", zebra_stripes=False, id="experiment-table")
+        self.lab = lab
+
+    def on_mount(self) -> None:
+        for label, key in COLUMNS:
+            self.add_column(label, key=key)
+        for number, (chapter, ids) in enumerate(self.lab.chapters().items(), start=1):
+            self.add_row("", "", Text(f"{number}. {chapter}", style="bold"), "", "", "", key=CHAPTER_PREFIX + chapter)
+            for experiment_id in ids:
+                self.add_row("", str(experiment_id), self.lab.experiments[experiment_id].spec.name, "", "", "",
+                             key=str(experiment_id))
+        self.redraw()
+
+    def redraw(self) -> None:
+        for chapter, ids in self.lab.chapters().items():
+            self._set(CHAPTER_PREFIX + chapter, "mark", self._chapter_mark(ids))
+            for experiment_id in ids:
+                key = str(experiment_id)
+                best = self.lab.best_auc(experiment_id)
+                self._set(key, "mark", MARKS[experiment_id in self.lab.selected])
+                self._set(key, "params", format.compact_count(self.lab.params(experiment_id)))
+                self._set(key, "status", self.lab.status(experiment_id))
+                self._set(key, "best", format.MISSING if best is None else format.auc(best[0]) + (" syn" if best[1] else ""))
+
+    def _set(self, row: str, column: str, value: str | Text) -> None:
+        self.update_cell(row, column, value, update_width=True)
+
+    def _chapter_mark(self, ids: list[int]) -> str:
+        chosen = len(set(ids) & self.lab.selected)
+        return MARKS[True] if chosen == len(ids) else MARKS[None] if chosen else MARKS[False]
+
+    def highlighted(self) -> tuple[str | None, list[int]]:
+        """The highlighted row's chapter name (None for an experiment row) and the experiment ids it stands for."""
+        if not self.row_count:
+            return None, []
+        key = self.coordinate_to_cell_key(self.cursor_coordinate).row_key.value or ""
+        if key.startswith(CHAPTER_PREFIX):
+            chapter = key.removeprefix(CHAPTER_PREFIX)
+            return chapter, self.lab.chapters()[chapter]
+        return None, [int(key)]

@@ -1,0 +1,34 @@
+"""The top line of every screen: the view, the accelerator, the data and the stored runs; below it, a data warning."""
+
+from __future__ import annotations
+
+from textual.app import ComposeResult
+from textual.containers import Vertical
+from textual.widgets import Static
+
+
+class LabHeader(Vertical):
+    def __init__(self, view: str):
+        super().__init__()
+        self.view = view
+
+    def compose(self) -> ComposeResult:
+        yield Static(id="header-line", markup=False)
+        yield Static(id="data-warning", markup=False)
+
+    def on_mount(self) -> None:
+        self.app.lab_changed.subscribe(self, self.changed)
+        self.redraw()
+
+    def changed(self, what: str) -> None:
+        if what in ("store", "accelerator"):
+            self.redraw()
+
+    def redraw(self) -> None:
+        app = self.app
+        stored = len(app.lab.runs)
+        parts = [self.view, app.accelerator, f"data: {app.data_label}", f"{stored} run{'' if stored == 1 else 's'} stored"]
+        self.query_one("#header-line", Static).update(" │ ".join(parts))
+        warning = self.query_one("#data-warning", Static)
+        warning.display = app.data_warning is not None
+        warning.update(f"The first run downloads DermaMNIST; without network: {app.data_warning}" if app.data_warning else "")

@@ -1,0 +1,111 @@
+"""The leaderboard table: as many of its columns as the terminal's width allows, most important first."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+from rich.text import Text
+from textual import events
+from textual.widgets import DataTable
+
+from tui import format
+from tui.ranking import Ranking
+
+Row = dict[str, Any]
+PADDING = 1  # cells on each side of a value, as DataTable draws them
+SCROLLBAR = 2
+
+
+@dataclass(frozen=True)
+class Column:
+    key: str  # the summary row's key: what the column shows and sorts by
+    header: str
+    priority: int  # 0 is always shown; 1, 2 and 3 only where the terminal is wide enough
+    cell: Callable[[Row], str]
+    numeric: bool = True
+
+
+def metric(key: str, show: Callable[[Any], str], scale: float = 1, places: int = 3) -> Callable[[Row], str]:
+    """A value, with ± its spread over seeds where the row has one (per-experiment rows)."""
+    return lambda row: format.spread(show(row.get(key)), row.get(f"{key}_std"), scale, places)
+
+
+def versus_page(key: str, show: Callable[[Any], str]) -> Callable[[Row], str]:
+    """A difference from the page's figure; blank for synthetic data, where it would mean nothing."""
+    return lambda row: format.MISSING if row["synthetic"] else show(row[key])
+
+
+def run_auc(row: Row) -> str:
+    """Runs that did not finish have no figures; their AUC cell says why."""
+    return format.auc(row["auc"]) if row["status"] == "finished" else row["status"]
+
+
+def columns(per_experiment: bool) -> list[Column]:
+    spread_or_status = metric("auc", format.auc) if per_experiment else run_auc
+    count_or_seed = (Column("n", "n", 0, lambda row: str(row["n"])) if per_experiment
+                     else Column("seed", "seed", 2, lambda row: str(row["seed"])))
+    return [
+        Column("experiment_id", "#", 0, lambda row: str(row["experiment_id"])),
+        Column("name", "experiment", 0, lambda row: row["name"], numeric=False),
+        count_or_seed,
+        Column("synthetic", "data", 0, lambda row: "synth" if row["synthetic"] else "real", numeric=False),
+        Column("chapter", "chapter", 3, lambda row: row["chapter"], numeric=False),
+        Column("auc", "AUC", 0, spread_or_status),
+        Column("mel_recall", "mel rec", 0, metric("mel_recall", format.percent, 100, 0)),
+        Column("cancer_sensitivity", "cancer", 0, metric("cancer_sensitivity", format.percent, 100, 0)),
+        Column("accuracy", "acc", 1, metric("accuracy", format.percent, 100, 0)),
+        Column("balanced_accuracy", "bal acc", 2, metric("balanced_accuracy", format.percent, 100, 0)),
+        Column("params", "params", 2, lambda row: format.count(row["params"])),
+        Column("train_seconds", "time", 2, lambda row: format.seconds(row["train_seconds"])),
+        Column("delta_auc", "ΔAUC", 1, versus_page("delta_auc", format.signed_auc)),
+        Column("delta_mel_recall", "Δmel pts", 2, versus_page("delta_mel_recall", format.signed_points)),
+    ]
+
+
+def fitting(candidates: list[Column], cells: dict[str, list[str]], width: int, keep: str) -> list[Column]:
+    """The columns of the highest priority level whose total width fits, plus the sorted one."""
+    def needed(column: Column) -> int:
+        header = len(column.header) + (2 if column.key == keep else 0)  # the sorted one carries an arrow
+        return max([header, *map(len, cells[column.key])]) + 2 * PADDING
+
+    chosen = [c for c in candidates if c.priority == 0 or c.key == keep]
+    for level in (1, 2, 3):
+        wider = [c for c in candidates if c.priority <= level or c.key == keep]
+        if sum(map(needed, wider)) > width:
+            break
+        chosen = wider
+    return chosen
+
+
+class LeaderboardTable(DataTable):
+    def __init__(self) -> None:
+        super().__init__(cursor_type="row", id="leaderboard-table")
+        self.rows_shown: list[Row] = []
+        self.ranking = Ranking()
+        self.shown: list[Column] = []
+
+    def show(self, rows: list[Row], ranking: Ranking) -> None:
+        self.rows_shown, self.ranking = rows, ranking
+        self._draw()
+
+    def on_resize(self, event: events.Resize) -> None:
+        self._draw()
+
+    def _draw(self) -> None:
+        candidates = columns(self.ranking.per_experiment)
+        cells = {c.key: [c.cell(row) for row in self.rows_shown] for c in candidates}
+        self.shown = fitting(candidates, cells, self.size.width - SCROLLBAR, self.ranking.key)
+        cursor = self.cursor_row
+        self.clear(columns=True)
+        for column in self.shown:
+            self.add_column(self._header(column), key=column.key)
+        for index in range(len(self.rows_shown)):
+            self.add_row(*(Text(cells[c.key][index], justify="right" if c.numeric else "left") for c in self.shown))
+        self.move_cursor(row=min(cursor, max(self.row_count - 1, 0)))
+
+    def _header(self, column: Column) -> Text:
+        if column.key != self.ranking.key:
+            return Text(column.header)
+        return Text(f"{column.header} {'▼' if self.ranking.descending else '▲'}", style="bold")

@@ -1,0 +1,31 @@
+"""This session's queue: each job with its status, its AUC once done, or the reason it failed."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from textual.app import ComposeResult
+from textual.containers import VerticalScroll
+from textual.widgets import Static
+
+from engine.experiments import Experiment
+from tui import format
+from tui.lab import Job
+
+MARKS = {"queued": "·", "running": "▶", "finished": "✓", "cancelled": "■"}  # anything else failed: ✗
+
+
+class QueueList(VerticalScroll):
+    def compose(self) -> ComposeResult:
+        yield Static("Queue: empty.", id="queue-text", markup=False)
+
+    def show(self, jobs: list[Job], experiments: dict[int, Experiment], runs: list[dict[str, Any]]) -> None:
+        auc = {run["run_id"]: run["auc"] for run in runs}
+        lines = [f"Queue: {sum(job.status == 'queued' for job in jobs)} waiting, {len(jobs)} this session"]
+        for job in jobs:
+            name = experiments[job.experiment_id].spec.name
+            detail = f"AUC {format.auc(auc.get(job.run_id))}" if job.status == "finished" else job.reason
+            status = "done" if job.status == "finished" else job.status
+            lines.append(f" {MARKS.get(job.status, '✗')} #{job.experiment_id} {name} · seed {job.seed} · {status}"
+                         + (f" · {detail}" if detail else ""))
+        self.query_one("#queue-text", Static).update("\n".join(lines))

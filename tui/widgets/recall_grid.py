@@ -1,0 +1,59 @@
+"""Per-class recall as a grid: each cell's background runs red → amber → green and the number is printed,
+so it still reads without colour. The melanoma column is bold, wider and capitalised."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from rich.style import Style
+from rich.text import Text
+from textual.color import Color
+from textual.widgets import DataTable
+
+from engine.experiments import CLASSES
+
+RED, AMBER, GREEN = Color.parse("#c62828"), Color.parse("#f0a202"), Color.parse("#2e7d32")
+STANDOUT = "mel"
+WIDTH, WIDE = 6, 8  # cells of a class; of melanoma and cancer sensitivity
+
+
+def colour(recall: float) -> Color:
+    """Red at 0, amber at 0.5, green at 1."""
+    recall = min(max(recall, 0.0), 1.0)
+    return RED.blend(AMBER, recall * 2) if recall < 0.5 else AMBER.blend(GREEN, recall * 2 - 1)
+
+
+def cell(recall: float | None, width: int, bold: bool = False) -> Text:
+    """The percentage right-aligned in the middle of the cell, on its colour."""
+    if recall is None:
+        return Text("  –".center(width))
+    background = colour(recall)
+    style = Style(bgcolor=background.rich_color, color=background.get_contrast_text().rich_color, bold=bold)
+    return Text(f"{round(recall * 100):>3}".center(width), style=style)
+
+
+def label(row: dict[str, Any], per_experiment: bool) -> str:
+    suffix = f" n={row['n']}" if per_experiment else f" s{row['seed']}"
+    return f" {row['name']}{suffix}{' synth' if row['synthetic'] else ''} "
+
+
+class RecallGrid(DataTable):
+    def __init__(self) -> None:
+        super().__init__(cursor_type="row", cell_padding=0, id="recall-grid")
+
+    def show(self, rows: list[dict[str, Any]], per_experiment: bool) -> None:
+        """Rows without per-class figures (runs that did not finish) are left out."""
+        self.clear(columns=True)
+        self.add_column(" # ", key="id")
+        self.add_column(" experiment ", key="name")
+        for name in CLASSES:
+            standout = name == STANDOUT
+            header = (name.upper() if standout else name).center(WIDE if standout else WIDTH)
+            self.add_column(Text(header, style="bold" if standout else ""), key=name)
+        self.add_column("cancer".center(WIDE), key="cancer")
+        for row in rows:
+            if row.get("recall"):
+                self.add_row(f" {row['experiment_id']:>2} ", label(row, per_experiment),
+                             *(cell(row["recall"].get(name), WIDE if name == STANDOUT else WIDTH, name == STANDOUT)
+                               for name in CLASSES),
+                             cell(row.get("cancer_sensitivity"), WIDE))

@@ -1,0 +1,65 @@
+"""The live run's bars: download, epochs and batches with ETA and images/s, and the last epoch's numbers."""
+
+from __future__ import annotations
+
+from textual.app import ComposeResult
+from textual.containers import Horizontal, Vertical
+from textual.widgets import Label, ProgressBar, Static
+
+from engine.experiments import Experiment
+from tui import format
+from tui.lab import LiveRun
+
+IDLE = "No run yet: select experiments on the experiments screen (e), then press r."
+
+
+class RunProgress(Vertical):
+    def compose(self) -> ComposeResult:
+        yield Static(IDLE, id="run-title", markup=False)
+        for name in ("download", "epoch", "batch"):
+            with Horizontal(id=f"{name}-row", classes="bar-row"):
+                yield Label(name, classes="bar-label")
+                yield ProgressBar(id=f"{name}-bar", show_eta=True)
+                yield Label("", id=f"{name}-info", classes="bar-info", markup=False)
+        yield Static("", id="last-epoch", markup=False)
+
+    def show(self, live: LiveRun | None, experiments: dict[int, Experiment]) -> None:
+        self.query_one("#run-title", Static).update(title(live, experiments) if live else IDLE)
+        self._bars(live)
+        last = live.epochs[-1] if live and live.epochs else None
+        self.query_one("#last-epoch", Static).update(
+            f"epoch {last.epoch}: train loss {last.train_loss:.3f} · val loss {last.val_loss:.3f} · val AUC "
+            f"{format.auc(last.val_auc)} · val acc {format.percent(last.val_accuracy)} · lr {last.lr:.2g} · "
+            f"{format.seconds(last.seconds)}" if last else "")
+
+    def _bars(self, live: LiveRun | None) -> None:
+        download = live.download if live else None
+        self.query_one("#download-row").display = download is not None
+        if download:
+            self._bar("download", download.total or None, download.done, f"{download.done / 1e6:.1f} MB")
+        started = live.started if live else None
+        for name in ("epoch", "batch"):
+            self.query_one(f"#{name}-row").display = started is not None
+        if started is None:
+            return
+        self._bar("epoch", started.epochs, len(live.epochs), f"{len(live.epochs)}/{started.epochs}")
+        batch = live.batch
+        if batch and batch.epoch > len(live.epochs):
+            self._bar("batch", batch.batches, batch.batch,
+                      f"{batch.batch}/{batch.batches} · {batch.images_per_second:,.0f} img/s · loss {batch.loss:.3f}")
+        else:
+            self._bar("batch", started.batches, 0, f"0/{started.batches}")
+
+    def _bar(self, name: str, total: float | None, done: float, info: str) -> None:
+        self.query_one(f"#{name}-bar", ProgressBar).update(total=total, progress=done)
+        self.query_one(f"#{name}-info", Label).update(info)
+
+
+def title(live: LiveRun, experiments: dict[int, Experiment]) -> str:
+    job = live.job
+    words = [f"#{job.experiment_id} {experiments[job.experiment_id].spec.name}", f"seed {job.seed}"]
+    if live.started:
+        words += [live.started.device, live.started.data]
+    status = {"running": "running", "finished": "done"}.get(job.status, job.status)
+    reason = f": {job.reason}" if job.reason else ""
+    return " · ".join(words) + f" — {status}{reason}"
