@@ -12,7 +12,7 @@ from textual.binding import Binding
 from textual.signal import Signal
 from textual.worker import Worker, WorkerState
 
-from engine.events import EpochEnded, RunFailed, RunFinished
+from engine.events import EpochEnded, RunFailed, RunFinished, RunStarted
 from engine.experiments import load
 from tui.commands import LabCommands
 from tui.lab import Lab, describe_data
@@ -60,6 +60,7 @@ class DermalabApp(App):
         self.data_label, self.data_warning = describe_data(options.data)
         self.accelerator = accelerator or "finding the accelerator…"
         self.probe = accelerator is None
+        self.probe_process: subprocess.Popen[str] | None = None
         self.child: ChildRun | None = None
         self.lab_changed: Signal[str] = Signal(self, "lab-changed")  # what changed: store, queue, live, epoch, ...
 
@@ -73,9 +74,11 @@ class DermalabApp(App):
 
     @work(thread=True, group="probe")
     def find_accelerator(self) -> str:
-        found = subprocess.run([sys.executable, "-m", "tui.probe", self.options.device], capture_output=True,
-                               text=True, timeout=PROBE_SECONDS, env=child_environment(), stdin=subprocess.DEVNULL)
-        said = (found.stdout.strip() or found.stderr.strip()).splitlines()
+        self.probe_process = subprocess.Popen([sys.executable, "-m", "tui.probe", self.options.device], text=True,
+                                              stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                                              env=child_environment())
+        out, errors = self.probe_process.communicate(timeout=PROBE_SECONDS)
+        said = (out.strip() or errors.strip()).splitlines()
         return said[-1] if said else "no accelerator found"
 
     def on_worker_state_changed(self, event: Worker.StateChanged) -> None:
@@ -115,6 +118,9 @@ class DermalabApp(App):
     def follow_run(self, message: RunEvent) -> None:
         self.lab.record(message.job, message.event)
         self.lab_changed.publish("epoch" if isinstance(message.event, EpochEnded) else "live")
+        if isinstance(message.event, RunStarted):  # now in the store: the leaderboard and header show it
+            self.lab.reload()
+            self.lab_changed.publish("store")
         if isinstance(message.event, (RunFinished, RunFailed)):
             self.lab_changed.publish("queue")
 
@@ -159,7 +165,10 @@ class DermalabApp(App):
             await self.workers.wait_for_complete([w for w in self.workers if w.group == "training"])
 
     def on_unmount(self) -> None:
-        """However the app ends, no child outlives it still writing to the store."""
+        """However the app ends, no child outlives it still writing to the store, and a probe still importing
+        torch does not hold the exit up."""
+        if self.probe_process and self.probe_process.poll() is None:
+            self.probe_process.kill()
         if self.child:
             self.child.interrupt()
             self.child.wait(QUIT_WAIT_SECONDS)
