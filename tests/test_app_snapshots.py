@@ -1,0 +1,91 @@
+"""Snapshots of the experiments, leaderboard and recall grid screens at 80x24 and 120x40, on a store filled with
+fixed results. Everything that could vary (run ids, devices, the accelerator, data paths) is fixed here; the
+store's timestamps only order the runs, and they are written in a fixed order."""
+
+from __future__ import annotations
+
+import pytest
+
+from engine.events import RunFailed, RunFinished, RunStarted
+from engine.experiments import CLASSES, load
+from engine.store import Store
+from tui.app import DermalabApp, create_app
+from tui.cli import build_parser
+
+ACCELERATOR = "CPU · 2 threads"
+# (experiment, seed, synthetic, nudge): a nudge moves the page's figures a little, as another seed would.
+RESULTS = [(1, 0, False, 0.0), (2, 0, False, 0.0), (8, 0, False, 0.0), (8, 1, False, 0.02), (8, 2, False, -0.03),
+           (10, 0, False, 0.0), (11, 0, False, 0.0), (20, 0, False, 0.0), (21, 0, False, 0.0), (25, 0, False, 0.0),
+           (1, 0, True, -0.09)]
+CANCELLED = 14  # one run that never finished: it has no figures and sorts last
+SIZES = {"small": (80, 24), "large": (120, 40)}
+
+
+def fill_store() -> None:
+    """Write fixed runs through the store's own methods, as the training loop would."""
+    experiments = load()
+    store = Store()
+    for number, (experiment_id, seed, synthetic, nudge) in enumerate(RESULTS):
+        run_id = f"run{number:02d}"
+        start(store, experiments[experiment_id], run_id, seed, synthetic)
+        store.finish(RunFinished(run_id, metrics(experiments[experiment_id], nudge), []), [])
+    start(store, experiments[CANCELLED], "run99", 0, False)
+    store.fail(RunFailed("run99", "cancelled", "cancelled by the user", 1))
+    store.close()
+
+
+def start(store: Store, experiment, run_id: str, seed: int, synthetic: bool) -> None:
+    spec = experiment.spec
+    event = RunStarted(run_id, spec.id, spec.name, seed, "MPS", "synthetic" if synthetic else "dermamnist (medmnist)",
+                       spec.training.epochs, 220)
+    store.start(event, spec.chapter, spec.config(), spec.config_hash(), synthetic, spec.model.pretrained)
+
+
+def metrics(experiment, nudge: float) -> dict:
+    page = experiment.spec.published
+
+    def moved(value: float) -> float:
+        return round(min(max(value + nudge, 0.0), 1.0), 4)
+
+    return {"auc": moved(page.auc), "accuracy": moved(page.accuracy), "mel_recall": moved(page.mel_recall),
+            "cancer_sensitivity": moved(page.cancer_sensitivity), "balanced_accuracy": moved(page.balanced_accuracy),
+            "params": page.params, "train_seconds": page.time_s, "images_per_second": 1000.0,
+            "recall": {name: moved(page.recall[name]) for name in CLASSES}}
+
+
+def lab_app() -> DermalabApp:
+    fill_store()
+    return create_app(build_parser().parse_args(["--data", "synthetic"]), accelerator=ACCELERATOR)
+
+
+@pytest.mark.parametrize("size", SIZES)
+def test_experiments_screen(snap_compare, size):
+    # Selects experiment 1, then highlights experiment 2, whose details show a change vs its parent.
+    assert snap_compare(lab_app(), terminal_size=SIZES[size], press=["down", "space", "down", "down"])
+
+
+@pytest.mark.parametrize("size", SIZES)
+def test_leaderboard_screen(snap_compare, size):
+    assert snap_compare(lab_app(), terminal_size=SIZES[size], press=["l"])
+
+
+@pytest.mark.parametrize("size", SIZES)
+def test_leaderboard_per_experiment(snap_compare, size):
+    assert snap_compare(lab_app(), terminal_size=SIZES[size], press=["l", "t"])
+
+
+@pytest.mark.parametrize("size", SIZES)
+def test_recall_grid_screen(snap_compare, size):
+    assert snap_compare(lab_app(), terminal_size=SIZES[size], press=["g"])
+
+
+def test_missing_data_is_explained(snap_compare, monkeypatch):
+    monkeypatch.setenv("DERMALAB_DATA_DIR", "/nonexistent/dermalab-data")
+    fill_store()
+    app = create_app(build_parser().parse_args([]), accelerator=ACCELERATOR)
+    assert snap_compare(app, terminal_size=SIZES["small"])
+
+
+def test_recall_grid_without_colour(snap_compare, monkeypatch):
+    monkeypatch.setenv("NO_COLOR", "1")
+    assert snap_compare(lab_app(), terminal_size=SIZES["small"], press=["g"])
