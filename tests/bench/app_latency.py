@@ -1,0 +1,163 @@
+"""Benchmark (not a test): how soon the app paints its first screen, and how fast it answers a key while a CPU
+run trains beside it.
+
+The app runs as a person would start it, `dermalab --data synthetic --device cpu`, in a pseudo-terminal of
+80x24 with TERM=xterm-256color and a fresh DERMALAB_HOME. First paint: from starting the process to the first
+experiment's name on the terminal, over a few launches. Key latency: the app starts a run of experiment 1, goes
+to the leaderboard, and `S` reverses the sort again and again; each latency runs from writing the key to the
+terminal to the moment the repainted header arrow (▲ or ▼) has arrived. Finally `q` and `y` quit,
+and the run must be stored as cancelled.
+
+    .venv/bin/python tests/bench/app_latency.py [--launches 3] [--keys 40]
+"""
+
+from __future__ import annotations
+
+import argparse
+import fcntl
+import os
+import pty
+import select
+import statistics
+import struct
+import subprocess
+import sys
+import tempfile
+import termios
+import time
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[2]
+sys.path.insert(0, str(REPO))
+
+from engine.store import Store  # noqa: E402  (after the path is set, so the script runs from anywhere)
+
+COLUMNS, LINES = 80, 24
+KEYS = {"down": b"\x1b[B", "space": b" "}
+
+
+class Terminal:
+    """The app in a pseudo-terminal: write keys, wait for text to appear in what it paints."""
+
+    def __init__(self, home: Path, *options: str):
+        self.master, slave = pty.openpty()
+        fcntl.ioctl(slave, termios.TIOCSWINSZ, struct.pack("HHHH", LINES, COLUMNS, 0, 0))
+        env = {**os.environ, "TERM": "xterm-256color", "DERMALAB_HOME": str(home), "PYTHONPATH": str(REPO)}
+        env.pop("NO_COLOR", None)
+        self.started = time.perf_counter()
+        self.process = subprocess.Popen([sys.executable, "-m", "tui.cli", *options], stdin=slave, stdout=slave,
+                                        stderr=slave, env=env, cwd=REPO, start_new_session=True)
+        os.close(slave)
+        self.seen = b""
+
+    def wait_for(self, text: str, timeout: float = 60) -> float:
+        """Read until `text` has been painted since the last call; return when that happened."""
+        self.seen = b""
+        deadline = time.perf_counter() + timeout
+        while text.encode() not in self.seen:
+            remaining = deadline - time.perf_counter()
+            if remaining <= 0 or self.process.poll() is not None:
+                raise TimeoutError(f"the app never painted {text!r}")
+            if select.select([self.master], [], [], remaining)[0]:
+                self.seen += os.read(self.master, 65536)
+        return time.perf_counter()
+
+    def drain(self, quiet: float = 0.2) -> None:
+        """Read until nothing arrives for `quiet` seconds."""
+        while select.select([self.master], [], [], quiet)[0]:
+            os.read(self.master, 65536)
+
+    def press(self, *keys: str) -> float:
+        for key in keys:
+            os.write(self.master, KEYS.get(key, key.encode()))
+        return time.perf_counter()
+
+    def close(self) -> None:
+        if self.process.poll() is None:
+            self.process.kill()
+        self.process.wait()
+        os.close(self.master)
+
+
+def first_paint(launches: int) -> list[float]:
+    times = []
+    for _ in range(launches):
+        with tempfile.TemporaryDirectory() as home:
+            terminal = Terminal(Path(home), "--data", "synthetic", "--device", "cpu")
+            try:
+                times.append(terminal.wait_for("Baseline") - terminal.started)
+                terminal.press("q")
+                terminal.process.wait(30)
+            finally:
+                terminal.close()
+    return times
+
+
+def key_latency(keys: int) -> tuple[list[float], str]:
+    """Latencies of `S` on the leaderboard while experiment 1 trains; and the run's stored status after quitting."""
+    with tempfile.TemporaryDirectory() as home:
+        terminal = Terminal(Path(home), "--data", "synthetic", "--device", "cpu", "--epochs", "20")
+        try:
+            terminal.wait_for("Baseline")
+            terminal.press("down", "space", "r")
+            wait_until_training(Path(home))
+            terminal.press("l")
+            terminal.wait_for("leaderboard")
+            terminal.drain()
+            latencies = []
+            for press in range(keys):
+                expected = "▲" if press % 2 == 0 else "▼"  # the sorted column's header arrow
+                pressed = terminal.press("S")
+                latencies.append(terminal.wait_for(expected) - pressed)
+                terminal.drain(0.05)
+            still_running = status(Path(home)) == "running"
+            terminal.press("q")
+            terminal.wait_for("Quit anyway")
+            terminal.press("y")
+            terminal.process.wait(30)
+            final = status(Path(home))
+        finally:
+            terminal.close()
+    return latencies, final if still_running else f"{final} (the run ended before the keys did: use more epochs)"
+
+
+def wait_until_training(home: Path, timeout: float = 120) -> None:
+    """The child has stored its run once it starts training; give it a moment more to be busy."""
+    deadline = time.perf_counter() + timeout
+    while status(home) != "running":
+        if time.perf_counter() > deadline:
+            raise TimeoutError("the run never started")
+        time.sleep(0.2)
+    time.sleep(2)
+
+
+def status(home: Path) -> str | None:
+    os.environ["DERMALAB_HOME"] = str(home)
+    store = Store()
+    try:
+        runs = store.runs()
+    finally:
+        store.close()
+    return runs[-1]["status"] if runs else None
+
+
+def describe(name: str, seconds: list[float]) -> str:
+    ms = sorted(value * 1000 for value in seconds)
+    p95 = ms[min(len(ms) - 1, round(0.95 * (len(ms) - 1)))]
+    return f"{name}: median {statistics.median(ms):.0f} ms, p95 {p95:.0f} ms, max {ms[-1]:.0f} ms (n={len(ms)})"
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--launches", type=int, default=3)
+    parser.add_argument("--keys", type=int, default=40)
+    args = parser.parse_args()
+    print(f"{os.cpu_count()} CPUs, load average {os.getloadavg()[0]:.1f}, python {sys.version.split()[0]}")
+    print(describe("first paint (launch to the experiments list)", first_paint(args.launches)))
+    latencies, final = key_latency(args.keys)
+    print(describe("key to repaint during a CPU run (S on the leaderboard)", latencies))
+    print(f"after quitting mid-run, the run is stored as: {final}")
+
+
+if __name__ == "__main__":
+    main()
