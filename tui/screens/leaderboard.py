@@ -2,30 +2,18 @@
 
 from __future__ import annotations
 
-from textual.app import ComposeResult
-from textual.binding import Binding
-from textual.screen import Screen
-from textual.widgets import DataTable, Footer, Static
+from typing import Any
 
-from tui.widgets.header import LabHeader
+from textual.binding import Binding
+from textual.widgets import DataTable
+
+from tui.screens.ranked import RankedScreen
 from tui.widgets.leaderboard_table import LeaderboardTable
 
-NAMES = {"auc": "AUC", "mel_recall": "mel recall", "cancer_sensitivity": "cancer sensitivity", "accuracy": "accuracy",
-         "balanced_accuracy": "balanced accuracy", "train_seconds": "time", "delta_auc": "Δ AUC vs the page",
-         "delta_mel_recall": "Δ mel recall vs the page", "experiment_id": "#", "synthetic": "data"}
 
-
-def order_caption(app) -> str:
-    """Which rows, in which order: shared with the recall grid, which follows the leaderboard."""
-    if not app.lab.runs:
-        return "No runs stored yet: select experiments (e), then press r."
-    ranking = app.ranking
-    rows = "per experiment (mean ± std over seeds, n runs)" if ranking.per_experiment else "per run"
-    direction = "descending" if ranking.descending else "ascending"
-    return f"{rows} · sorted by {NAMES.get(ranking.key, ranking.key)}, {direction}"
-
-
-class LeaderboardScreen(Screen):
+class LeaderboardScreen(RankedScreen):
+    VIEW = "leaderboard"
+    LEGEND = "synth: synthetic data, not comparable with the page · Δ: ours minus the page's figure"
     BINDINGS = [
         Binding("s", "cycle_sort", "Sort", id="sort", tooltip="Sort by the next column"),
         Binding("S", "reverse_sort", "Reverse", id="reverse", tooltip="Reverse the sort order"),
@@ -33,26 +21,11 @@ class LeaderboardScreen(Screen):
                 tooltip="Switch between one row per run and one row per experiment (mean ± std over seeds)"),
     ]
 
-    def compose(self) -> ComposeResult:
-        yield LabHeader("leaderboard")
-        yield Static(id="leaderboard-caption", classes="caption", markup=False)
-        yield LeaderboardTable()
-        yield Static("synth: synthetic data, not comparable with the page · Δ: ours minus the page's figure",
-                     classes="legend", markup=False)
-        yield Footer()
+    def rows_widget(self) -> LeaderboardTable:
+        return LeaderboardTable()
 
-    def on_mount(self) -> None:
-        self.app.lab_changed.subscribe(self, self.changed)
-        self.redraw()
-
-    def changed(self, what: str) -> None:
-        if what in ("store", "ranking"):
-            self.redraw()
-
-    def redraw(self) -> None:
-        app = self.app
-        self.query_one("#leaderboard-caption", Static).update(order_caption(app))
-        self.query_one(LeaderboardTable).show(app.ranking.rows(app.lab.runs, app.lab.experiments), app.ranking)
+    def show(self, rows: list[dict[str, Any]]) -> None:
+        self.query_one(LeaderboardTable).show(rows, self.app.ranking)
 
     def on_data_table_header_selected(self, event: DataTable.HeaderSelected) -> None:
         self.app.ranking.sort_by(str(event.column_key.value))
