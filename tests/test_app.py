@@ -78,6 +78,16 @@ def stored_status(run_id: str | None) -> str | None:
     return run and run["status"]
 
 
+def header_x(table: LeaderboardTable, key: str) -> int:
+    """The x of the middle of a column's header."""
+    x = 0
+    for column in table.ordered_columns:
+        if column.key.value == key:
+            return x + column.get_render_width(table) // 2
+        x += column.get_render_width(table)
+    raise KeyError(key)
+
+
 def shown_numbers(table: LeaderboardTable, key: str) -> list[float]:
     return [float(str(cell).rstrip("%")) for cell in table.get_column(key)]
 
@@ -119,6 +129,8 @@ async def test_select_run_and_sort_the_leaderboard(tmp_path: Path):
         assert recalls == sorted(recalls, reverse=True)
         await pilot.press("S")
         assert shown_numbers(table, "mel_recall") == sorted(recalls)
+        await pilot.click(LeaderboardTable, offset=(header_x(table, "auc"), 0))  # a header click sorts by it
+        assert (app.ranking.key, shown_numbers(table, "auc")) == ("auc", sorted(aucs, reverse=True))
 
 
 @synchronous

@@ -11,6 +11,7 @@ from tui import format
 from tui.lab import LiveRun
 
 IDLE = "No run yet: select experiments on the experiments screen (e), then press r."
+STARTING = "starting: loading torch and the data (a first run may be downloading the data or ResNet18 weights)"
 
 
 class RunProgress(Vertical):
@@ -26,11 +27,7 @@ class RunProgress(Vertical):
     def show(self, live: LiveRun | None, experiments: dict[int, Experiment]) -> None:
         self.query_one("#run-title", Static).update(title(live, experiments) if live else IDLE)
         self._bars(live)
-        last = live.epochs[-1] if live and live.epochs else None
-        self.query_one("#last-epoch", Static).update(
-            f"epoch {last.epoch}: train loss {last.train_loss:.3f} · val loss {last.val_loss:.3f} · val AUC "
-            f"{format.auc(last.val_auc)} · val acc {format.percent(last.val_accuracy)} · lr {last.lr:.2g} · "
-            f"{format.seconds(last.seconds)}" if last else "")
+        self.query_one("#last-epoch", Static).update(numbers(live))
 
     def _bars(self, live: LiveRun | None) -> None:
         download = live.download if live else None
@@ -47,12 +44,27 @@ class RunProgress(Vertical):
         if batch and batch.epoch > len(live.epochs):
             self._bar("batch", batch.batches, batch.batch,
                       f"{batch.batch}/{batch.batches} · {batch.images_per_second:,.0f} img/s · loss {batch.loss:.3f}")
-        else:
-            self._bar("batch", started.batches, 0, f"0/{started.batches}")
+        else:  # between epochs (evaluating), or after the last one
+            done = started.batches if len(live.epochs) == started.epochs else 0
+            self._bar("batch", started.batches, done, f"{done}/{started.batches}")
 
     def _bar(self, name: str, total: float | None, done: float, info: str) -> None:
         self.query_one(f"#{name}-bar", ProgressBar).update(total=total, progress=done)
         self.query_one(f"#{name}-info", Label).update(info)
+
+
+def numbers(live: LiveRun | None) -> str:
+    """The last epoch's numbers; before the first one, what the child is busy with."""
+    if live is None:
+        return ""
+    if live.job.status == "running" and live.started is None and live.download is None:
+        return STARTING
+    last = live.epochs[-1] if live.epochs else None
+    if last is None:
+        return ""
+    return (f"epoch {last.epoch}: train loss {last.train_loss:.3f} · val loss {last.val_loss:.3f} · val AUC "
+            f"{format.auc(last.val_auc)} · val acc {format.percent(last.val_accuracy)} · lr {last.lr:.2g} · "
+            f"{format.seconds(last.seconds)}")
 
 
 def title(live: LiveRun, experiments: dict[int, Experiment]) -> str:
