@@ -59,7 +59,7 @@ class DermalabApp(App):
         self.ranking = Ranking()
         self.data_label, self.data_warning = describe_data(options.data)
         self.accelerator = accelerator or "finding the accelerator…"
-        self.probe = accelerator is None
+        self.probing = accelerator is None
         self.probe_process: subprocess.Popen[str] | None = None
         self.child: ChildRun | None = None
         self.lab_changed: Signal[str] = Signal(self, "lab-changed")  # what changed: store, queue, live, epoch, ...
@@ -69,7 +69,7 @@ class DermalabApp(App):
 
     def on_ready(self) -> None:
         """After the first frame: the accelerator probe imports torch, which must not delay that frame."""
-        if self.probe:
+        if self.probing:
             self.find_accelerator()
 
     @work(thread=True, group="probe")
