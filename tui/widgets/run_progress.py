@@ -25,9 +25,9 @@ class RunProgress(Vertical):
         yield Static("", id="last-epoch", markup=False)
 
     def show(self, live: LiveRun | None, experiments: dict[int, Experiment]) -> None:
-        self.query_one("#run-title", Static).update(title(live, experiments) if live else IDLE)
+        self._text("#run-title", title(live, experiments) if live else IDLE, layout=True)  # it may wrap
         self._bars(live)
-        self.query_one("#last-epoch", Static).update(numbers(live))
+        self._text("#last-epoch", numbers(live))
 
     def _bars(self, live: LiveRun | None) -> None:
         download = live.download if live else None
@@ -50,7 +50,14 @@ class RunProgress(Vertical):
 
     def _bar(self, name: str, total: float | None, done: float, info: str) -> None:
         self.query_one(f"#{name}-bar", ProgressBar).update(total=total, progress=done)
-        self.query_one(f"#{name}-info", Label).update(info)
+        self._text(f"#{name}-info", info)
+
+    def _text(self, selector: str, text: str, layout: bool = False) -> None:
+        """Batch progress comes ten times a second: a text that did not change, or that cannot change the
+        layout (one line of fixed width), must not make the screen lay itself out again."""
+        static = self.query_one(selector, Static)
+        if static.content != text:
+            static.update(text, layout=layout)
 
 
 def numbers(live: LiveRun | None) -> str:
