@@ -3,10 +3,12 @@ run trains beside it.
 
 The app runs as a person would start it, `dermalab --data synthetic --device cpu`, in a pseudo-terminal of
 80x24 with TERM=xterm-256color and a fresh DERMALAB_HOME. First paint: from starting the process to the first
-experiment's name on the terminal, over a few launches. Key latency: the app starts a run of experiment 1, goes
-to the leaderboard, and `S` reverses the sort again and again; each latency runs from writing the key to the
-terminal to the moment the repainted header arrow (▲ or ▼) has arrived. Finally `q` and `y` quit,
-and the run must be stored as cancelled.
+experiment's name on the terminal, over a few launches. Key latency: the app starts a run of experiment 1; then
+on the leaderboard `S` reverses the sort again and again; `l` and `v` switch between the leaderboard and the
+run view (which repaints its progress bars all the while); and on the run view `?` opens the keys and escape
+closes them. Each latency runs from writing the key to the terminal to the moment text that only its answer
+paints (the header's ▲ or ▼, the leaderboard's caption, the keys' title, the queue) has arrived.
+Finally `q` and `y` quit, and the run must be stored as cancelled.
 
     .venv/bin/python tests/bench/app_latency.py [--launches 3] [--keys 40]
 """
@@ -18,6 +20,7 @@ import fcntl
 import os
 import pty
 import select
+import signal
 import statistics
 import struct
 import subprocess
@@ -33,7 +36,11 @@ sys.path.insert(0, str(REPO))
 from engine.store import Store  # noqa: E402  (after the path is set, so the script runs from anywhere)
 
 COLUMNS, LINES = 80, 24
-KEYS = {"down": b"\x1b[B", "space": b" "}
+KEYS = {"down": b"\x1b[B", "space": b" ", "escape": b"\x1b"}
+# name: (the key to its view, then the keys to time, in turn, each with text that only its answer paints)
+SCENARIOS = {"S on the leaderboard": ("l", [("S", "▲"), ("S", "▼")]),
+             "l and v between leaderboard and run view": ("v", [("l", "sorted by"), ("v", "Queue:")]),
+             "? and escape on the run view": ("v", [("?", "escape closes"), ("escape", "Queue:")])}
 
 
 class Terminal:
@@ -62,10 +69,22 @@ class Terminal:
                 self.seen += os.read(self.master, 65536)
         return time.perf_counter()
 
-    def drain(self, quiet: float = 0.2) -> None:
-        """Read until nothing arrives for `quiet` seconds."""
-        while select.select([self.master], [], [], quiet)[0]:
+    def drain(self, quiet: float = 0.2, limit: float = 1.0) -> None:
+        """Read until nothing arrives for `quiet` seconds, or for `limit` seconds where the app keeps painting."""
+        end = time.perf_counter() + limit
+        while time.perf_counter() < end and select.select([self.master], [], [], quiet)[0]:
             os.read(self.master, 65536)
+
+    def wait_exit(self, timeout: float = 30) -> None:
+        """Keep reading while the app shuts down: a full terminal would block its last writes."""
+        deadline = time.perf_counter() + timeout
+        while self.process.poll() is None:
+            if time.perf_counter() > deadline:
+                raise TimeoutError("the app did not exit")
+            try:
+                self.drain(0.05, limit=0.1)
+            except OSError:  # the app closed its end of the terminal
+                time.sleep(0.05)
 
     def press(self, *keys: str) -> float:
         for key in keys:
@@ -87,38 +106,42 @@ def first_paint(launches: int) -> list[float]:
             try:
                 times.append(terminal.wait_for("Baseline") - terminal.started)
                 terminal.press("q")
-                terminal.process.wait(30)
+                terminal.wait_exit()
             finally:
                 terminal.close()
     return times
 
 
-def key_latency(keys: int) -> tuple[list[float], str]:
-    """Latencies of `S` on the leaderboard while experiment 1 trains; and the run's stored status after quitting."""
+def key_latency(keys: int) -> tuple[dict[str, list[float]], str]:
+    """Latencies of each scenario's key while experiment 1 trains; and the run's stored status after quitting."""
     with tempfile.TemporaryDirectory() as home:
         terminal = Terminal(Path(home), "--data", "synthetic", "--device", "cpu", "--epochs", "20")
         try:
             terminal.wait_for("Baseline")
             terminal.press("down", "space", "r")
             wait_until_training(Path(home))
-            terminal.press("l")
-            terminal.wait_for("leaderboard")
-            terminal.drain()
-            latencies = []
-            for press in range(keys):
-                expected = "▲" if press % 2 == 0 else "▼"  # the sorted column's header arrow
-                pressed = terminal.press("S")
-                latencies.append(terminal.wait_for(expected) - pressed)
-                terminal.drain(0.05)
+            latencies = {name: timed(terminal, *scenario, keys) for name, scenario in SCENARIOS.items()}
             still_running = status(Path(home)) == "running"
             terminal.press("q")
             terminal.wait_for("Quit anyway")
             terminal.press("y")
-            terminal.process.wait(30)
+            terminal.wait_exit()
             final = status(Path(home))
         finally:
             terminal.close()
     return latencies, final if still_running else f"{final} (the run ended before the keys did: use more epochs)"
+
+
+def timed(terminal: Terminal, view: str, answered: list[tuple[str, str]], keys: int) -> list[float]:
+    terminal.press(view)
+    terminal.drain(0.5)
+    latencies = []
+    for press in range(keys):
+        key, answer = answered[press % len(answered)]
+        pressed = terminal.press(key)
+        latencies.append(terminal.wait_for(answer) - pressed)
+        terminal.drain(0.05, limit=0.2)
+    return latencies
 
 
 def wait_until_training(home: Path, timeout: float = 120) -> None:
@@ -152,10 +175,13 @@ def main() -> None:
     parser.add_argument("--launches", type=int, default=3)
     parser.add_argument("--keys", type=int, default=40)
     args = parser.parse_args()
+    # A timeout's SIGTERM must still run the `finally` that closes the app, or it lingers in its own session.
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(1))
     print(f"{os.cpu_count()} CPUs, load average {os.getloadavg()[0]:.1f}, python {sys.version.split()[0]}")
     print(describe("first paint (launch to the experiments list)", first_paint(args.launches)))
     latencies, final = key_latency(args.keys)
-    print(describe("key to repaint during a CPU run (S on the leaderboard)", latencies))
+    for name, seconds in latencies.items():
+        print(describe(f"key to repaint during a CPU run ({name})", seconds))
     print(f"after quitting mid-run, the run is stored as: {final}")
 
 
