@@ -6,11 +6,12 @@ from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Container
 from textual.screen import Screen
-from textual.widgets import DataTable, Footer
+from textual.widgets import DataTable
 
 from tui.widgets.experiment_detail import ExperimentDetail
 from tui.widgets.experiment_table import ExperimentTable
 from tui.widgets.header import LabHeader
+from tui.widgets.key_line import KeyLine
 
 
 class ExperimentsScreen(Screen):
@@ -28,7 +29,7 @@ class ExperimentsScreen(Screen):
         with Container(id="experiments-body"):
             yield ExperimentTable(self.app.lab)
             yield ExperimentDetail()
-        yield Footer()
+        yield KeyLine()
 
     def on_mount(self) -> None:
         self.app.lab_changed.subscribe(self, self.changed)

@@ -9,6 +9,8 @@ from textual.containers import VerticalScroll
 from textual.screen import ModalScreen
 from textual.widgets import Static
 
+from tui.widgets.key_line import our_bindings
+
 ALWAYS = (("↑ ↓ pgup pgdn", "Move", "Move the cursor; on the leaderboard ← → scroll sideways"),
           ("ctrl+p", "Palette", "Every main action by name"))
 
@@ -29,10 +31,8 @@ class HelpScreen(ModalScreen[None]):
         table.add_column(style="bold", no_wrap=True)
         table.add_column(no_wrap=True)
         table.add_column(ratio=1)
-        for active in self.bindings.values():
-            binding = active.binding
-            if binding.id:  # ours; a widget's scrolling keys are summed up in ALWAYS
-                table.add_row(self.app.get_key_display(binding), binding.description, binding.tooltip)
+        for binding in our_bindings(self.bindings):  # a widget's own scrolling keys are summed up in ALWAYS
+            table.add_row(self.app.get_key_display(binding), binding.description, binding.tooltip)
         for row in ALWAYS:
             table.add_row(*row)
         return table

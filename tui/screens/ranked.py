@@ -8,9 +8,10 @@ from typing import Any
 from textual.app import ComposeResult
 from textual.screen import Screen
 from textual.widget import Widget
-from textual.widgets import Footer, Static
+from textual.widgets import Static
 
 from tui.widgets.header import LabHeader
+from tui.widgets.key_line import KeyLine
 
 SORT_NAMES = {"auc": "AUC", "mel_recall": "mel recall", "cancer_sensitivity": "cancer sensitivity",
               "accuracy": "accuracy", "balanced_accuracy": "balanced accuracy", "train_seconds": "time",
@@ -42,7 +43,7 @@ class RankedScreen(Screen):
         yield Static(id="order-caption", classes="caption", markup=False)
         yield self.rows_widget()
         yield Static(self.LEGEND, classes="legend", markup=False)
-        yield Footer()
+        yield KeyLine()
 
     def on_mount(self) -> None:
         self.app.lab_changed.subscribe(self, self.changed)

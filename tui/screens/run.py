@@ -8,10 +8,10 @@ from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal
 from textual.screen import Screen
-from textual.widgets import Footer
 
 from tui.widgets.curves import Curves
 from tui.widgets.header import LabHeader
+from tui.widgets.key_line import KeyLine
 from tui.widgets.queue_list import QueueList
 from tui.widgets.run_progress import RunProgress
 
@@ -32,7 +32,7 @@ class RunScreen(Screen):
             yield Curves("train and val loss", [("train_loss", "train"), ("val_loss", "val")], id="loss-curves")
             yield Curves("val AUC", [("val_auc", "val AUC")], id="auc-curves")
         yield QueueList()
-        yield Footer()
+        yield KeyLine()
 
     def on_mount(self) -> None:
         self.app.lab_changed.subscribe(self, self.changed)
