@@ -2,12 +2,8 @@
 
 from __future__ import annotations
 
-import hashlib
 import os
-import urllib.error
-import urllib.request
 import zipfile
-from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -15,6 +11,7 @@ import numpy as np
 
 from engine.errors import UserError
 from engine.experiments import CLASSES
+from engine.fetch import Progress, fetch
 from engine.paths import data_dir
 
 SPLITS = ("train", "val", "test")
@@ -29,7 +26,6 @@ CLASS_COUNTS = {
     "test": (66, 103, 220, 23, 223, 1341, 29),
 }
 
-Progress = Callable[[int, int], None]  # (bytes done, bytes total or 0 when unknown)
 
 
 @dataclass(frozen=True)
@@ -62,32 +58,7 @@ def missing_data_hint() -> str:
 
 
 def download(url: str, md5: str, destination: Path, on_progress: Progress | None = None) -> None:
-    """Fetch to a .part file, check the MD5, then move into place: a failed download leaves nothing behind."""
-    destination.parent.mkdir(parents=True, exist_ok=True)
-    partial = destination.with_name(destination.name + ".part")
-    digest = hashlib.md5()
-    try:
-        with urllib.request.urlopen(url, timeout=30) as response, open(partial, "wb") as out:
-            total = int(response.headers.get("Content-Length") or 0)
-            done = 0
-            while chunk := response.read(1 << 16):
-                out.write(chunk)
-                digest.update(chunk)
-                done += len(chunk)
-                if on_progress:
-                    on_progress(done, total)
-        if total and done < total:
-            raise ConnectionError(f"the server closed the connection after {done} of {total} bytes")
-    except (urllib.error.URLError, OSError, ConnectionError) as error:
-        partial.unlink(missing_ok=True)
-        reason = getattr(error, "reason", error)
-        raise UserError(f"Downloading {url} failed ({reason}); put {destination.name} (md5 {md5}) into "
-                        f"{destination.parent} by hand, or use --data synthetic.") from None
-    if digest.hexdigest() != md5:
-        partial.unlink(missing_ok=True)
-        raise UserError(f"The file downloaded from {url} has md5 {digest.hexdigest()}, not {md5}, so it was "
-                        f"deleted; try again later or put a verified {destination.name} into {destination.parent}.")
-    partial.replace(destination)
+    fetch(url, destination, "md5", md5, on_progress, way_out=", or use --data synthetic")
 
 
 def read_npz(path: Path, source: str) -> Dataset:

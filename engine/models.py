@@ -2,8 +2,7 @@
 
 from __future__ import annotations
 
-import contextlib
-import sys
+import re
 from pathlib import Path
 
 import torch
@@ -11,8 +10,10 @@ from torch import nn
 
 from engine.errors import UserError
 from engine.experiments import CLASSES, ModelSpec
+from engine.fetch import Progress, fetch
 
 IMAGE_SIZE = 28
+HASH_IN_NAME = re.compile(r"-([a-f0-9]+)\.")  # torch.hub's convention: resnet18-f37072fd.pth
 
 
 def build(spec: ModelSpec, pretrained: bool | None = None) -> nn.Module:
@@ -82,19 +83,13 @@ def weights_path(weights) -> Path:
     return Path(torch.hub.get_dir()) / "checkpoints" / Path(weights.url).name
 
 
-def imagenet_state_dict(weights) -> dict[str, torch.Tensor]:
-    """The cached weights file, downloading it (with torch.hub's progress bar and hash check) if absent."""
+def imagenet_state_dict(weights, on_progress: Progress | None = None) -> dict[str, torch.Tensor]:
+    """The cached weights file (torch.hub's cache, so other tools find it too), downloaded if absent and checked
+    against the sha256 prefix in its name, as torch.hub does."""
     path = weights_path(weights)
     if not path.exists():
-        try:
-            # torch.hub announces the download on stdout, which `run --json` and the app's event pipe keep for JSON.
-            with contextlib.redirect_stdout(sys.stderr):
-                torch.hub.load_state_dict_from_url(weights.url, progress=True, check_hash=True, weights_only=True)
-        except Exception as error:  # urllib raises many types offline; all mean the same to the user
-            raise UserError(
-                f"The ImageNet weights for ResNet18 could not be downloaded ({type(error).__name__}); put "
-                f"{path.name} from {weights.url} into {path.parent}, or run with --no-pretrained."
-            ) from None
+        fetch(weights.url, path, "sha256", HASH_IN_NAME.search(path.name).group(1), on_progress,
+              way_out=", or run with --no-pretrained")
     try:
         return torch.load(path, map_location="cpu", weights_only=True)
     except Exception as error:  # cut short, another format, or a pickle that holds more than tensors

@@ -10,8 +10,9 @@ from dataclasses import dataclass, replace
 
 from engine.data import Dataset
 from engine.errors import UserError
-from engine.events import EpochEnded, Event, RunFailed, RunFinished, RunStarted
+from engine.events import DataProgress, EpochEnded, Event, RunFailed, RunFinished, RunStarted
 from engine.experiments import Experiment
+from engine.fetch import Progress
 from engine.store import Store, StoreUnwritable
 from engine.train import RunOptions, train
 
@@ -30,14 +31,19 @@ def jobs(experiments: Iterable[Experiment], seeds: Iterable[int]) -> list[Job]:
     return [Job(experiment, seed) for experiment in experiments for seed in seeds]
 
 
-def preflight(queue: list[Job], options: RunOptions) -> None:
-    """Fail before anything runs when a needed file is missing (today: the ResNet18 weights)."""
+def preflight(queue: list[Job], options: RunOptions, sink: Sink) -> None:
+    """Fetch, or fail before anything runs, what the queue needs beside the data (today: the ResNet18 weights)."""
     if options.pretrained and any(job.experiment.spec.model.pretrained for job in queue):
         from torchvision.models import ResNet18_Weights
 
         from engine.models import imagenet_state_dict
 
-        imagenet_state_dict(ResNet18_Weights.IMAGENET1K_V1)
+        imagenet_state_dict(ResNet18_Weights.IMAGENET1K_V1, progress_to(sink, "ResNet18 weights"))
+
+
+def progress_to(sink: Sink, what: str) -> Progress:
+    """A download's (done, total) callbacks as DataProgress events for `sink`."""
+    return lambda done, total: sink(DataProgress(what, done, total))
 
 
 def run_queue(queue: list[Job], dataset: Dataset, options: RunOptions, store: Store, sink: Sink) -> list[Event]:

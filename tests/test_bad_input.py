@@ -184,7 +184,7 @@ def test_missing_weights_offline_name_the_file_the_folder_and_the_way_out(cli, t
     assert (done.returncode, done.stdout) == (2, "")  # stdout stays for JSON, even while torch.hub talks
     message = one_sentence(done.stderr[done.stderr.index("dermalab: "):])  # after torch.hub's "Downloading: ..."
     folder = tmp_path / "torch" / "hub" / "checkpoints"
-    assert "put resnet18-f37072fd.pth from" in message and f"into {folder}" in message
+    assert "put resnet18-f37072fd.pth (sha256 f37072fd)" in message and f"into {folder} by hand" in message
     assert message.endswith("or run with --no-pretrained.")
 
 

@@ -98,3 +98,22 @@ def test_no_network_names_the_url_the_md5_and_where_to_put_the_file(refused, der
     message = refused("run", "1", "--data", "auto")
     assert url in message and data.DERMAMNIST_MD5 in message and f"into {dermalab_home / 'data'} by hand" in message
     assert leftovers(dermalab_home / "data") == []
+
+
+def test_weights_are_checked_against_the_sha256_prefix_in_their_name(serve, tmp_path):
+    # torch.hub names weights files by the start of their sha256 (resnet18-f37072fd.pth); fetch checks the same.
+    import torch
+
+    from engine.fetch import fetch
+    from engine.models import HASH_IN_NAME
+
+    buffer = io.BytesIO()
+    torch.save({"fc.bias": torch.zeros(7)}, buffer)
+    body = buffer.getvalue()
+    name = f"tiny-{hashlib.sha256(body).hexdigest()[:8]}.pth"
+    destination = tmp_path / "checkpoints" / name
+    fetch(serve(body), destination, "sha256", HASH_IN_NAME.search(name).group(1))
+    assert torch.load(destination, weights_only=True)["fc.bias"].shape == (7,)
+    with pytest.raises(UserError, match=r"has sha256 [0-9a-f]{64}, not 00000000, so it was deleted"):
+        fetch(serve(body), tmp_path / "checkpoints" / "tiny-00000000.pth", "sha256", "00000000")
+    assert leftovers(destination.parent) == [name]

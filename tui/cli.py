@@ -135,9 +135,8 @@ def open_store():
     from engine.store import Store
 
     store = Store()
-    if store.recovered_from:
-        print(f"dermalab: warning: the run store was damaged, so it was kept as {store.recovered_from} and a fresh "
-              "one was started; nothing was deleted.", file=sys.stderr)
+    if notice := store.recovery_notice():
+        print(f"dermalab: warning: {notice}", file=sys.stderr)
     return store
 
 
@@ -202,8 +201,8 @@ def cmd_run(args: argparse.Namespace) -> int:
     store = open_store()
     sink = EventPrinter() if args.events else JsonResults(HeadlessProgress(len(queue))) if args.json else HeadlessProgress(len(queue))
     with sink:  # entered before the download, so its bar is cleared and the cursor shown again whatever fails
-        runner.preflight(queue, options)  # before the data, so a missing file is named before a long download
-        dataset = data.load(args.data, on_progress=sink.download_progress)
+        runner.preflight(queue, options, sink)  # before the data, so a missing file is named before a long download
+        dataset = data.load(args.data, on_progress=runner.progress_to(sink, "DermaMNIST"))
         outcomes = runner.run_queue(queue, dataset, options, store, sink)
     return EXIT_RUN_FAILED if any(isinstance(o, RunFailed) for o in outcomes) else EXIT_OK
 

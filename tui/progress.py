@@ -24,7 +24,7 @@ class HeadlessProgress:
         self.queue = self.progress.add_task("runs", total=runs, info="")
         self.epochs = self.progress.add_task("epoch", total=None, info="", visible=False)
         self.batches = self.progress.add_task("batch", total=None, info="", visible=False)
-        self.download = None
+        self.downloads: dict[str, Any] = {}  # what -> its bar
         self.started: dict[str, RunStarted] = {}
 
     def __enter__(self) -> "HeadlessProgress":
@@ -34,15 +34,12 @@ class HeadlessProgress:
     def __exit__(self, *exc: Any) -> None:
         self.progress.stop()
 
-    def download_progress(self, done: int, total: int) -> None:
-        self(DataProgress("DermaMNIST", done, total))
-
     def __call__(self, event: Event) -> None:
         if isinstance(event, DataProgress):
-            self.progress.start()
-            if self.download is None:
-                self.download = self.progress.add_task(f"download {event.what}", total=event.total or None, info="")
-            self.progress.update(self.download, completed=event.done, info=f"{event.done / 1e6:.1f} MB")
+            if event.what not in self.downloads:
+                self.downloads[event.what] = self.progress.add_task(f"download {event.what}", total=event.total or None,
+                                                                    info="")
+            self.progress.update(self.downloads[event.what], completed=event.done, info=f"{event.done / 1e6:.1f} MB")
         elif isinstance(event, RunStarted):
             self.started[event.run_id] = event
             label = f"[{event.experiment_id}] {event.name} · seed {event.seed}"
@@ -82,9 +79,6 @@ class JsonResults:
     def __exit__(self, *exc: Any) -> None:
         self.bars.__exit__(*exc)
 
-    def download_progress(self, done: int, total: int) -> None:
-        self.bars.download_progress(done, total)
-
     def __call__(self, event: Event) -> None:
         self.bars(event)
         if isinstance(event, (RunFinished, RunFailed)):
@@ -110,9 +104,6 @@ class EventPrinter:
 
     def __exit__(self, *exc: Any) -> None:
         sys.stdout.flush()
-
-    def download_progress(self, done: int, total: int) -> None:
-        self(DataProgress("DermaMNIST", done, total))
 
     def __call__(self, event: Event) -> None:
         print(json.dumps(to_dict(event)), flush=True)
