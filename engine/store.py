@@ -103,6 +103,13 @@ class Store:
         self.recovered_from = aside
         return self._open()
 
+    def recovery_notice(self) -> str | None:
+        """What to tell the user once a damaged file was set aside (the store itself prints nothing)."""
+        if self.recovered_from is None:
+            return None
+        return (f"the run store was damaged, so it was kept as {self.recovered_from} and a fresh one was started; "
+                "nothing was deleted.")
+
     def _unwritable(self, action: str, error: Exception) -> StoreUnwritable:
         return StoreUnwritable(f"The run store {self.path} could not be {action} ({error}); free some disk space "
                                "or set DERMALAB_HOME to a writable folder, then run again.")
