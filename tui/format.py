@@ -44,3 +44,8 @@ def seconds(value: float | None) -> str:
 def spread(mean: str, std: float | None, scale: float, places: int) -> str:
     """`mean` already formatted, then ±std (scaled, e.g. 100 for percent points) when there is a spread."""
     return mean if std is None or mean == MISSING else f"{mean}±{std * scale:.{places}f}"
+
+
+def interval(bounds: list[float] | None, show) -> str:
+    """A [low, high] interval, each end formatted by `show` (e.g. `auc` or `percent`)."""
+    return MISSING if not bounds else f"{show(bounds[0])}–{show(bounds[1])}"

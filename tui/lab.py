@@ -2,14 +2,22 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
+from engine import bootstrap, summary
 from engine.data import default_path, missing_data_hint
 from engine.events import BatchProgress, DataProgress, EpochEnded, Event, RunFailed, RunFinished, RunStarted
 from engine.experiments import Experiment
 from engine.store import Store
+
+if TYPE_CHECKING:
+    from engine.screening import Predictions
+
+MARKS = 2  # an ensemble combines two runs
 
 # What the experiments list calls a stored status; the others read as they are.
 STATUS_WORDS = {"finished": "done", "interrupted": "failed"}
@@ -44,14 +52,43 @@ class Lab:
         self.jobs: list[Job] = []
         self.selected: set[int] = set()
         self.live: LiveRun | None = None
+        self.marked: list[str] = []  # run ids marked for an ensemble, oldest first
+        self.store_notice: str | None = None  # set when opening the store found it damaged
+
+    @contextmanager
+    def _store(self) -> Iterator[Store]:
+        store = Store()
+        try:
+            self.store_notice = store.recovery_notice() or self.store_notice
+            yield store
+        finally:
+            store.close()
 
     def reload(self) -> None:
         """Read the store again; opening it also marks runs whose process died as interrupted."""
-        store = Store()
-        try:
+        with self._store() as store:
             self.runs = store.runs()
-        finally:
-            store.close()
+
+    def run_detail(self, run_id: str) -> tuple[dict[str, Any], list[dict[str, Any]]]:
+        """A stored run's row, with its bootstrap intervals, and its confusion rows (UserError if unfinished)."""
+        with self._store() as store:
+            run = store.get(run_id)
+            row = summary.run_rows(bootstrap.with_intervals([run], store), self.experiments)[0]
+        return row, summary.confusion_rows(run)
+
+    def predictions(self, run_ids: list[str]) -> list[Predictions]:
+        """The stored val predictions of finished runs (UserError for any other)."""
+        from engine import screening  # it imports scikit-learn, which the first screen does not need
+
+        with self._store() as store:
+            return [screening.load(store, run_id) for run_id in run_ids]
+
+    def toggle_mark(self, run_id: str) -> None:
+        """Mark a run for the ensemble, or unmark it; a third mark replaces the oldest."""
+        if run_id in self.marked:
+            self.marked.remove(run_id)
+        else:
+            self.marked = [*self.marked, run_id][-MARKS:]
 
     def chapters(self) -> dict[str, list[int]]:
         """Chapter name -> experiment ids, chapters in the order of their first experiment."""

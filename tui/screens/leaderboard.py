@@ -25,7 +25,7 @@ class LeaderboardScreen(RankedScreen):
         return LeaderboardTable()
 
     def show(self, rows: list[dict[str, Any]]) -> None:
-        self.query_one(LeaderboardTable).show(rows, self.app.ranking)
+        self.query_one(LeaderboardTable).show(rows, self.app.ranking, self.app.lab.marked)
 
     def on_data_table_header_selected(self, event: DataTable.HeaderSelected) -> None:
         self.app.ranking.sort_by(str(event.column_key.value))

@@ -3,13 +3,17 @@ which rows and which order, above a legend."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 from textual.app import ComposeResult
+from textual.binding import Binding
 from textual.screen import Screen
 from textual.widget import Widget
-from textual.widgets import Static
+from textual.widgets import DataTable, Static
 
+from engine.errors import UserError
+from tui.screens.run_detail import RunDetailScreen
 from tui.widgets.header import LabHeader
 from tui.widgets.key_line import KeyLine
 
@@ -31,6 +35,15 @@ def order_caption(app: Any) -> str:
 class RankedScreen(Screen):
     VIEW = ""
     LEGEND = ""
+    BINDINGS = [
+        # A priority binding: the table would otherwise take enter for itself.
+        Binding("enter", "detail", "Detail", id="run-detail", priority=True,
+                tooltip="The highlighted run's figures, 95 % intervals and confusion matrix"),
+        Binding("o", "operating_point", "Operating point", id="operating-point",
+                tooltip="The highlighted run's threshold for a target sensitivity, on its ROC curve"),
+        Binding("m", "mark", "Mark", id="mark", tooltip="Mark or unmark the highlighted run for an ensemble"),
+        Binding("c", "ensemble", "Ensemble", id="ensemble", tooltip="The two marked runs combined, beside each alone"),
+    ]
 
     def rows_widget(self) -> Widget:
         raise NotImplementedError
@@ -50,10 +63,57 @@ class RankedScreen(Screen):
         self.redraw()
 
     def changed(self, what: str) -> None:
-        if what in ("store", "ranking"):
+        if what in ("store", "ranking", "marks"):
             self.redraw()
 
     def redraw(self) -> None:
         app = self.app
         self.query_one("#order-caption", Static).update(order_caption(app))
         self.show(app.ranking.rows(app.lab.runs, app.lab.experiments))
+
+    def highlighted_run(self) -> str | None:
+        """The highlighted row's run id; per-experiment rows have none, and say how to get one."""
+        table = self.query_one(DataTable)
+        rows = table.rows_shown
+        run_id = rows[table.cursor_row].get("run_id") if rows else None
+        if run_id is None:
+            self.notify("Highlight one run first: t switches to one row per run." if rows else "No runs stored yet.",
+                        severity="warning")
+        return run_id
+
+    def open(self, make: Callable[[], Screen]) -> None:
+        """Push the screen `make` builds from the store; a run it cannot use is one sentence, not a crash."""
+        try:
+            screen = make()
+        except UserError as error:
+            self.notify(str(error), severity="warning", timeout=10)
+            return
+        self.app.push_screen(screen)
+
+    def action_detail(self) -> None:
+        if run_id := self.highlighted_run():
+            self.open(lambda: RunDetailScreen(*self.app.lab.run_detail(run_id)))
+
+    def action_operating_point(self) -> None:
+        from tui.screens.operating_point import OperatingPointScreen  # see its docstring
+
+        if run_id := self.highlighted_run():
+            self.open(lambda: OperatingPointScreen(*self.app.lab.predictions([run_id])))
+
+    def action_mark(self) -> None:
+        lab = self.app.lab
+        if run_id := self.highlighted_run():
+            lab.toggle_mark(run_id)
+            self.app.lab_changed.publish("marks")
+            count = len(lab.marked)
+            self.notify(f"{count} run{'s' if count != 1 else ''} marked" +
+                        (": c combines them." if count == 2 else "; mark two, then c combines them."))
+
+    def action_ensemble(self) -> None:
+        from tui.screens.ensemble import EnsembleScreen  # like the operating point, it needs scikit-learn
+
+        marked = self.app.lab.marked
+        if len(marked) < 2:
+            self.notify("Mark two runs first: m marks the highlighted run.", severity="warning")
+            return
+        self.open(lambda: EnsembleScreen(*self.app.lab.predictions(marked)))

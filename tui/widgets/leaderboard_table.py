@@ -42,13 +42,18 @@ def run_auc(row: Row) -> str:
     return format.auc(row["auc"]) if row["status"] == "finished" else row["status"]
 
 
-def columns(per_experiment: bool) -> list[Column]:
+def name_cell(marked: list[str]) -> Callable[[Row], str]:
+    """The experiment's name, after a dot when the run is marked for an ensemble."""
+    return lambda row: f"● {row['name']}" if row.get("run_id") in marked else row["name"]
+
+
+def columns(per_experiment: bool, marked: list[str]) -> list[Column]:
     spread_or_status = metric("auc", format.auc) if per_experiment else run_auc
     count_or_seed = (Column("n", "n", 0, lambda row: str(row["n"])) if per_experiment
                      else Column("seed", "seed", 2, lambda row: str(row["seed"])))
     return [
         Column("experiment_id", "#", 0, lambda row: str(row["experiment_id"])),
-        Column("name", "experiment", 0, lambda row: row["name"], numeric=False),
+        Column("name", "experiment", 0, name_cell(marked), numeric=False),
         count_or_seed,
         Column("synthetic", "data", 0, lambda row: "synth" if row["synthetic"] else "real", numeric=False),
         Column("chapter", "chapter", 3, lambda row: row["chapter"], numeric=False),
@@ -85,16 +90,17 @@ class LeaderboardTable(DataTable):
         self.rows_shown: list[Row] = []
         self.ranking = Ranking()
         self.shown: list[Column] = []
+        self.marked: list[str] = []
 
-    def show(self, rows: list[Row], ranking: Ranking) -> None:
-        self.rows_shown, self.ranking = rows, ranking
+    def show(self, rows: list[Row], ranking: Ranking, marked: list[str]) -> None:
+        self.rows_shown, self.ranking, self.marked = rows, ranking, marked
         self._draw()
 
     def on_resize(self, event: events.Resize) -> None:
         self._draw()
 
     def _draw(self) -> None:
-        candidates = columns(self.ranking.per_experiment)
+        candidates = columns(self.ranking.per_experiment, self.marked)
         cells = {c.key: [c.cell(row) for row in self.rows_shown] for c in candidates}
         self.shown = fitting(candidates, cells, self.size.width - SCROLLBAR, self.ranking.key)
         cursor = self.cursor_row

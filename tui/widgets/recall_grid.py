@@ -40,9 +40,11 @@ def label(row: dict[str, Any], per_experiment: bool) -> str:
 class RecallGrid(DataTable):
     def __init__(self) -> None:
         super().__init__(cursor_type="row", cell_padding=0, id="recall-grid")
+        self.rows_shown: list[dict[str, Any]] = []
 
     def show(self, rows: list[dict[str, Any]], per_experiment: bool) -> None:
         """Rows without per-class figures (runs that did not finish) are left out."""
+        self.rows_shown = [row for row in rows if row.get("recall")]
         self.clear(columns=True)
         self.add_column(" # ", key="id")
         self.add_column(" experiment ", key="name")
@@ -51,9 +53,8 @@ class RecallGrid(DataTable):
             header = (name.upper() if standout else name).center(WIDE if standout else WIDTH)
             self.add_column(Text(header, style="bold" if standout else ""), key=name)
         self.add_column("cancer".center(WIDE), key="cancer")
-        for row in rows:
-            if row.get("recall"):
-                self.add_row(f" {row['experiment_id']:>2} ", label(row, per_experiment),
-                             *(cell(row["recall"].get(name), WIDE if name == STANDOUT else WIDTH, name == STANDOUT)
-                               for name in CLASSES),
-                             cell(row.get("cancer_sensitivity"), WIDE))
+        for row in self.rows_shown:
+            self.add_row(f" {row['experiment_id']:>2} ", label(row, per_experiment),
+                         *(cell(row["recall"].get(name), WIDE if name == STANDOUT else WIDTH, name == STANDOUT)
+                           for name in CLASSES),
+                         cell(row.get("cancer_sensitivity"), WIDE))

@@ -1,0 +1,145 @@
+"""The run detail, operating point and ensemble screens, driven by keys over runs written through the Store's own
+methods: every number shown must be the engine's."""
+
+from __future__ import annotations
+
+import pytest
+
+from engine import screening, summary
+from engine.store import Store
+from tests.conftest import noisy_predictions
+from tests.test_app import app_with, synchronous
+from tui import format
+from tui.screens.ensemble import EnsembleScreen
+from tui.screens.operating_point import OperatingPointScreen
+from tui.screens.run_detail import RunDetailScreen
+from tui.widgets.confusion_matrix import ConfusionMatrix
+from tui.widgets.figures import FigureTable
+from tui.widgets.key_line import our_bindings
+from tui.widgets.leaderboard_table import LeaderboardTable
+from tui.widgets.roc_plot import RocPlot
+
+SIZE = (80, 24)
+
+
+@pytest.fixture
+def two_runs(store_run) -> list[str]:
+    """Two finished runs on the same val set, best AUC first (the leaderboard's first row)."""
+    labels, first = noisy_predictions(0)
+    _, second = noisy_predictions(1)
+    ids = [store_run(labels, first, experiment_id=8), store_run(labels, second, experiment_id=10)]
+    return sorted(ids, key=lambda run_id: stored(run_id)["auc"], reverse=True)
+
+
+def cells(widget) -> list[list[str]]:
+    """A rich table's cells as plain text, row by row."""
+    table = widget.content
+    columns = [[str(cell) for cell in column.cells] for column in table.columns]
+    return [list(row) for row in zip(*columns)]
+
+
+def stored(run_id: str) -> dict:
+    store = Store()
+    try:
+        return store.get(run_id)
+    finally:
+        store.close()
+
+
+def predictions(run_id: str) -> screening.Predictions:
+    store = Store()
+    try:
+        return screening.load(store, run_id)
+    finally:
+        store.close()
+
+
+@synchronous
+async def test_enter_shows_the_run_with_its_intervals_and_confusion_matrix(two_runs):
+    app = app_with("--data", "synthetic")
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.press("l", "enter")
+        assert isinstance(app.screen, RunDetailScreen)
+        run = stored(two_runs[0])
+        metrics = run["metrics"]
+        figures = cells(app.screen.query_one(FigureTable))
+        assert figures[0] == ["AUC (macro)", format.auc(run["auc"]),
+                              f"{format.auc(metrics['auc_ci'][0])}–{format.auc(metrics['auc_ci'][1])}"]
+        assert figures[1][2] == f"{format.percent(metrics['mel_recall_ci'][0])}–{format.percent(metrics['mel_recall_ci'][1])}"
+        matrix = cells(app.screen.query_one(ConfusionMatrix))
+        expected = summary.confusion_rows(run)
+        assert [row[0] for row in matrix] == [row["true"] for row in expected]
+        assert [int(row[-1]) for row in matrix] == [row["n"] for row in expected]
+        nevus = next(row for row in expected if row["true"] == "nv")
+        assert matrix[5][6] == f"{nevus['nv']} {format.percent(nevus['nv_share']):>4}"
+        await pilot.press("escape")
+        assert app.current_mode == "leaderboard" and not isinstance(app.screen, RunDetailScreen)
+
+
+def point_figures(point: screening.OperatingPoint) -> list[list[str]]:
+    return [["threshold", f"{point.threshold:.3f}"], ["sensitivity", format.percent(point.sensitivity)],
+            ["specificity", format.percent(point.specificity)],
+            ["benign flagged per 1,000", f"{point.flagged_per_1000:.0f}"]]
+
+
+@synchronous
+async def test_operating_point_follows_the_target_and_condition_keys(two_runs):
+    app = app_with("--data", "synthetic")
+    run = predictions(two_runs[0])
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.press("l", "o")
+        assert isinstance(app.screen, OperatingPointScreen)
+        table = app.screen.query_one(FigureTable)
+        assert cells(table) == point_figures(screening.operating_point(run, 0.9, "mel"))
+        await pilot.press("minus", "minus", "c")
+        assert cells(table) == point_figures(screening.operating_point(run, 0.8, "cancer"))
+        await pilot.press(*["plus"] * 6)  # the target stops at 100 %
+        assert cells(table) == point_figures(screening.operating_point(run, 1.0, "cancer"))
+        point = screening.operating_point(run, 1.0, "cancer")
+        assert f"X: threshold {point.threshold:.3f}" in str(app.screen.query_one(RocPlot).render())
+
+
+@synchronous
+async def test_two_marked_runs_make_an_ensemble_under_either_rule(two_runs):
+    app = app_with("--data", "synthetic")
+    first, second = map(predictions, two_runs)
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.press("l", "c")  # nothing marked yet: says so, and stays
+        assert not isinstance(app.screen, EnsembleScreen)
+        await pilot.press("m", "down", "m")
+        assert app.lab.marked == two_runs
+        names = [str(cell) for cell in app.screen.query_one(LeaderboardTable).get_column("name")]
+        assert all(name.startswith("● ") for name in names)
+        await pilot.press("c")
+        assert isinstance(app.screen, EnsembleScreen)
+        for rule in ("or", "mean"):
+            result = screening.ensemble(first, second, rule)
+            columns = [member.figures for member in result.members] + [result.figures]
+            shown = cells(app.screen.query_one(FigureTable))
+            assert shown[0] == ["malignant sensitivity", *(format.percent(f.malignant_sensitivity) for f in columns)]
+            assert shown[2] == ["melanoma recall", *(format.percent(f.mel_recall) for f in columns)]
+            assert shown[3] == ["AUC (macro)", *(format.auc(f.auc) for f in columns)]
+            await pilot.press("r")
+
+
+def notices(app) -> str:
+    return " ".join(str(notification.message) for notification in app._notifications)
+
+
+@synchronous
+async def test_rows_without_predictions_open_nothing_and_say_why(two_runs):
+    from engine.events import RunFailed, RunStarted
+
+    store = Store()
+    store.start(RunStarted("cancelled1", 2, "Stopped", 0, "cpu", "synthetic", 1, 1), "c", {}, "h", True, False)
+    store.fail(RunFailed("cancelled1", "cancelled", "cancelled by the user", 1))
+    store.close()
+    app = app_with("--data", "synthetic")
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.press("l", "down", "down", "enter", "o")  # a cancelled run sorts last, and has no predictions
+        assert len(app.screen_stack) == 1 and "cancelled" in notices(app)
+        await pilot.press("t", "enter", "o", "m")  # per-experiment rows are no one run
+        assert len(app.screen_stack) == 1 and app.lab.marked == [] and "t switches" in notices(app)
+        await pilot.press("question_mark")  # the help lists the new keys (the palette reads the same bindings)
+        listed = {binding.id for binding in our_bindings(app.screen.bindings)}
+        assert {"run-detail", "operating-point", "mark", "ensemble"} <= listed

@@ -1,0 +1,59 @@
+"""Two marked runs combined from their stored predictions, beside each alone: the page's OR-ensemble, or the
+mean of their probabilities."""
+
+from __future__ import annotations
+
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.screen import Screen
+from textual.widgets import Static
+
+from engine import screening
+from tui import format
+from tui.screens.run_detail import BACK
+from tui.widgets.figures import FigureTable
+from tui.widgets.header import LabHeader
+from tui.widgets.key_line import KeyLine
+
+RULES = {"or": "flagged when either run calls it akiec, bcc or mel (no probabilities, so no AUC)", "mean": "the argmax of the mean probabilities"}
+FIGURES = [("malignant sensitivity", "malignant_sensitivity", format.percent),
+           ("specificity", "specificity", format.percent), ("melanoma recall", "mel_recall", format.percent),
+           ("AUC (macro)", "auc", format.auc)]
+
+
+class EnsembleScreen(Screen):
+    BINDINGS = [
+        Binding("r", "toggle_rule", "Or/mean", id="rule", tooltip="Switch between the OR rule and the mean of probabilities"),
+        BACK,
+    ]
+
+    def __init__(self, first: screening.Predictions, second: screening.Predictions):
+        super().__init__()
+        self.members = (first, second)
+        # Both rules at once: runs that cannot be combined fail here, before the screen opens.
+        self.results = {rule: screening.ensemble(first, second, rule) for rule in RULES}
+        self.rule = "or"
+
+    def compose(self) -> ComposeResult:
+        yield LabHeader("ensemble")
+        for letter, member in zip("AB", self.members):
+            yield Static(f"{letter}: {member.name} · run {member.run_id}", classes="title", markup=False)
+        yield Static(id="ensemble-rule", classes="caption", markup=False)
+        yield FigureTable(id="ensemble-figures")
+        yield Static("malignant: akiec, bcc or mel · sensitivity: share of those flagged as any of the three · "
+                     "specificity: share of benign lesions not flagged", classes="legend", markup=False)
+        yield KeyLine()
+
+    def on_mount(self) -> None:
+        self.redraw()
+
+    def redraw(self) -> None:
+        result = self.results[self.rule]
+        self.query_one("#ensemble-rule", Static).update(f"rule {self.rule}: {RULES[self.rule]}")
+        columns = [member.figures for member in result.members] + [result.figures]
+        self.query_one(FigureTable).show(["A", "B", f"{self.rule} ensemble"], [
+            (label, [show(getattr(figures, key)) for figures in columns]) for label, key, show in FIGURES])
+
+    def action_toggle_rule(self) -> None:
+        self.rule = "mean" if self.rule == "or" else "or"
+        self.redraw()

@@ -1,0 +1,54 @@
+"""One stored run in detail: its figures with bootstrap 95 % intervals, per-class recall and confusion matrix."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.screen import Screen
+from textual.widgets import Static
+
+from engine.experiments import CLASSES
+from tui import format
+from tui.widgets.confusion_matrix import ConfusionMatrix
+from tui.widgets.figures import FigureTable
+from tui.widgets.header import LabHeader
+from tui.widgets.key_line import KeyLine
+
+BACK = Binding("escape", "app.pop_screen", "Back", id="back", tooltip="Back to the leaderboard or recall grid")
+# (label, row key, how it reads): the figures that have a bootstrap interval carry it in `{key}_ci`.
+FIGURES = [("AUC (macro)", "auc", format.auc), ("melanoma recall", "mel_recall", format.percent),
+           ("cancer sensitivity", "cancer_sensitivity", format.percent), ("accuracy", "accuracy", format.percent),
+           ("balanced accuracy", "balanced_accuracy", format.percent)]
+
+
+def run_title(row: dict[str, Any]) -> str:
+    data = "synthetic data" if row["synthetic"] else "real data"
+    return f"#{row['experiment_id']} {row['name']} · seed {row['seed']} · {data} · run {row['run_id']}"
+
+
+class RunDetailScreen(Screen):
+    BINDINGS = [BACK]
+
+    def __init__(self, row: dict[str, Any], confusion: list[dict[str, Any]]):
+        super().__init__()
+        self.row, self.confusion = row, confusion
+
+    def compose(self) -> ComposeResult:
+        yield LabHeader("run detail")
+        yield Static(run_title(self.row), classes="title", markup=False)
+        yield FigureTable(id="run-figures")
+        yield Static(id="run-recall", markup=False)
+        yield Static("confusion matrix: count and share of the true class's row; shade = that share",
+                     classes="caption", markup=False)
+        yield ConfusionMatrix(id="confusion-matrix")
+        yield KeyLine()
+
+    def on_mount(self) -> None:
+        row = self.row
+        self.query_one(FigureTable).show(["val", "95 % interval"], [
+            (label, [show(row[key]), format.interval(row.get(f"{key}_ci"), show)]) for label, key, show in FIGURES])
+        recalls = " · ".join(f"{name} {format.percent(row['recall'].get(name))}" for name in CLASSES)
+        self.query_one("#run-recall", Static).update(f"recall: {recalls}")
+        self.query_one(ConfusionMatrix).show(self.confusion)
