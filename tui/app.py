@@ -66,6 +66,8 @@ class DermalabApp(App):
 
     def on_mount(self) -> None:
         self.switch_mode("experiments")
+        if self.lab.store_notice:  # create_app opened the store before there was a screen to say it on
+            self.notify(f"Warning: {self.lab.store_notice}", title="Run store", severity="warning", timeout=60)
 
     def on_ready(self) -> None:
         """After the first frame: the accelerator probe imports torch, which must not delay that frame."""

@@ -1,0 +1,59 @@
+"""Issue 4's faults, in the app: a damaged store at start, and a terminal shrunk to 60x20 and back (with a quit
+asked and declined) while a real child process trains, which is then cancelled and stored. Quitting mid-run for good is in test_app.py's
+test_a_failure_a_cancel_and_quitting_leave_the_store_consistent."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from tests.test_app import ACTIVE, CHILD_SECONDS, EXPERIMENTS, app_with, stored_status, synchronous, wait_for
+from tui.screens.quit import QuitScreen
+from tui.screens.run import RunScreen
+
+SMALL, LARGE = (60, 20), (100, 30)
+
+
+@synchronous
+async def test_a_corrupt_store_at_start_is_said_in_one_sentence_and_a_fresh_one_used(dermalab_home: Path):
+    dermalab_home.mkdir()
+    damaged = b"this is not SQLite " * 300
+    (dermalab_home / "runs.sqlite").write_bytes(damaged)
+    app = app_with("--data", "synthetic")
+    async with app.run_test(size=(80, 24)) as pilot:
+        await pilot.press("l")  # the app goes on, on an empty store
+        aside = next(dermalab_home.glob("runs.sqlite.corrupt-*"))
+        said = [str(notification.message) for notification in app._notifications]
+        assert said == [f"Warning: the run store was damaged, so it was kept as {aside} and a fresh one was started; "
+                        "nothing was deleted."]
+        assert aside.read_bytes() == damaged and app.lab.runs == [] and app.current_mode == "leaderboard"
+
+
+@synchronous
+async def test_shrinking_the_terminal_and_declining_to_quit_mid_run_break_nothing(tmp_path: Path):
+    experiments = tmp_path / "experiments.toml"
+    experiments.write_text(EXPERIMENTS)
+    # Three epochs (about 15 s here) outlast the key presses below; the test cancels the run once done with it.
+    app = app_with("--data", "synthetic", "--experiments", str(experiments), "--epochs", "3")
+    async with app.run_test(size=LARGE) as pilot:
+        app.lab.toggle([2])  # "Trains", which would finish
+        await pilot.press("r")
+        job = app.lab.jobs[0]
+        await wait_for(pilot, lambda: app.lab.live.batch is not None)
+
+        await pilot.resize_terminal(*SMALL)
+        for key in ("l", "g", "e", "question_mark", "escape", "v"):  # every view draws at 60x20 mid-run
+            await pilot.press(key)
+            await pilot.pause()
+        assert app.screen.size == SMALL and isinstance(app.screen, RunScreen)
+        await pilot.press("q")
+        assert isinstance(app.screen, QuitScreen)
+        await pilot.press("n")  # stay: the run goes on
+        assert isinstance(app.screen, RunScreen) and job.status == "running"
+
+        await pilot.resize_terminal(*LARGE)
+        await pilot.pause()
+        assert job.status == "running" and app.screen.size == LARGE
+        await pilot.press("x")
+        await wait_for(pilot, lambda: job.status not in ACTIVE, timeout=CHILD_SECONDS)
+        assert app.is_running
+    assert job.status == "cancelled" and stored_status(job.run_id) == "cancelled"
