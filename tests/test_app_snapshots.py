@@ -9,6 +9,7 @@ import pytest
 from engine.events import RunFailed, RunFinished, RunStarted
 from engine.experiments import CLASSES, load
 from engine.store import Store
+from tests.conftest import noisy_predictions
 from tui.app import DermalabApp, create_app
 from tui.cli import build_parser
 
@@ -89,3 +90,24 @@ def test_missing_data_is_explained(snap_compare, monkeypatch):
 def test_recall_grid_without_colour(snap_compare, monkeypatch):
     monkeypatch.setenv("NO_COLOR", "1")
     assert snap_compare(lab_app(), terminal_size=SIZES["small"], press=["g"])
+
+
+def one_run_app(store_run) -> DermalabApp:
+    """One run with stored predictions (the fixed noisy val set of the tests), for the screens that need them."""
+    labels, probabilities = noisy_predictions(0)
+    store_run(labels, probabilities, experiment_id=8, run_id="fixed0run")
+    return create_app(build_parser().parse_args(["--data", "synthetic"]), accelerator=ACCELERATOR)
+
+
+def test_run_detail_with_confusion_matrix(snap_compare, store_run):
+    assert snap_compare(one_run_app(store_run), terminal_size=SIZES["small"], press=["l", "enter"])
+
+
+def test_run_detail_without_colour(snap_compare, store_run, monkeypatch):
+    monkeypatch.setenv("NO_COLOR", "1")
+    assert snap_compare(one_run_app(store_run), terminal_size=SIZES["small"], press=["l", "enter"])
+
+
+def test_operating_point_screen(snap_compare, store_run):
+    # 85 % for cancer: a point off the corner of the curve.
+    assert snap_compare(one_run_app(store_run), terminal_size=SIZES["small"], press=["l", "o", "c", "minus"])
