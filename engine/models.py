@@ -37,7 +37,9 @@ class SmallCNN(nn.Module):
         for width in spec.channels:
             blocks += [nn.Conv2d(width_in, width, kernel_size=3, padding=1)]
             blocks += [nn.BatchNorm2d(width)] if spec.batchnorm else []
-            blocks += [nn.ReLU(), nn.MaxPool2d(2)]
+            # Pooling before the ReLU computes the same function (ReLU keeps order, so it commutes with max) on a
+            # quarter of the values: the ReLU's forward and backward cost 4x less.
+            blocks += [nn.MaxPool2d(2), nn.ReLU(inplace=True)]
             width_in, size = width, size // 2
         self.features = nn.Sequential(*blocks)
         if spec.pool == "global_avg":

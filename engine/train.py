@@ -25,9 +25,10 @@ from engine.metrics import evaluate, macro_auc
 EVAL_BATCH = 1024  # images per forward pass when evaluating; memory only, no effect on results
 PROGRESS_EVERY = 0.1  # seconds between BatchProgress events
 
+# fused: one kernel per step instead of a few per parameter tensor; same update, available on CPU and CUDA.
 OPTIMIZERS: dict[str, Callable[..., torch.optim.Optimizer]] = {
-    "sgd": lambda params, spec: torch.optim.SGD(params, lr=spec.lr, momentum=spec.momentum),
-    "adam": lambda params, spec: torch.optim.Adam(params, lr=spec.lr),
+    "sgd": lambda params, spec, fused: torch.optim.SGD(params, lr=spec.lr, momentum=spec.momentum, fused=fused),
+    "adam": lambda params, spec, fused: torch.optim.Adam(params, lr=spec.lr, fused=fused),
 }
 
 
@@ -102,7 +103,7 @@ def train(spec: ExperimentSpec, dataset: Dataset, options: RunOptions, run_id: s
     layout = memory_layout(device)
     model = models.build(spec.model, pretrained=options.pretrained).to(device, memory_format=layout)
     trainable = [p for p in model.parameters() if p.requires_grad]
-    optimizer = OPTIMIZERS[spec.optimizer.name](trainable, spec.optimizer)
+    optimizer = OPTIMIZERS[spec.optimizer.name](trainable, spec.optimizer, device.type in ("cpu", "cuda"))
     scheduler = torch.optim.lr_scheduler.CosineAnnealingLR(optimizer, T_max=epochs) if spec.training.scheduler == "cosine" else None
     weight = class_weights(train_labels) if spec.loss.class_weights == "inverse_frequency" else None
     criterion = nn.CrossEntropyLoss(weight=weight, label_smoothing=spec.loss.label_smoothing)
