@@ -55,7 +55,6 @@ HEADLINE = ("auc", "accuracy", "mel_recall", "cancer_sensitivity", "balanced_acc
 SUMMARY_COLUMNS = ("run_id", "experiment_id", "name", "chapter", "config_hash", "seed", "device", "data", "synthetic",
                    "pretrained", "epochs", "status", "reason", "stopped_epoch", "started_at", "finished_at", *HEADLINE,
                    "metrics", "history")
-FINAL_STATUSES = ("finished", "failed", "cancelled", "diverged", "interrupted")
 
 
 class StoreUnwritable(UserError):
