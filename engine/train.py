@@ -95,10 +95,8 @@ def train(spec: ExperimentSpec, dataset: Dataset, options: RunOptions, run_id: s
     generator = torch.Generator(device=device).manual_seed(options.seed)
     epochs = options.epochs or spec.training.epochs
 
-    train_images = torch.from_numpy(dataset.images["train"]).permute(0, 3, 1, 2).contiguous().to(device)
-    train_labels = torch.from_numpy(dataset.labels["train"]).to(device)
-    val_images = torch.from_numpy(dataset.images["val"]).permute(0, 3, 1, 2).contiguous().to(device)
-    val_labels = torch.from_numpy(dataset.labels["val"]).to(device)
+    train_images, train_labels = on_device(dataset, "train", device)
+    val_images, val_labels = on_device(dataset, "val", device)
 
     layout = memory_layout(device)
     model = models.build(spec.model, pretrained=options.pretrained).to(device, memory_format=layout)
@@ -133,14 +131,14 @@ def train(spec: ExperimentSpec, dataset: Dataset, options: RunOptions, run_id: s
                 last_report = now
                 current = loss.item()
                 if not math.isfinite(current):
-                    yield RunFailed(run_id, "diverged", f"the training loss became {current} in epoch {epoch}", epoch)
+                    yield diverged(run_id, current, epoch)
                     return
                 seen = min((batch + 1) * batch_size, size)
                 yield BatchProgress(run_id, epoch, batch + 1, batches, current, seen / (now - epoch_start))
         train_seconds += time.perf_counter() - epoch_start
         train_loss = (loss_sum / size).item()
-        if not math.isfinite(train_loss):
-            yield RunFailed(run_id, "diverged", f"the training loss became {train_loss} in epoch {epoch}", epoch)
+        if not math.isfinite(train_loss):  # one batch went non-finite between two progress reports
+            yield diverged(run_id, train_loss, epoch)
             return
         lr = optimizer.param_groups[0]["lr"]
         if scheduler:
@@ -156,6 +154,16 @@ def train(spec: ExperimentSpec, dataset: Dataset, options: RunOptions, run_id: s
                    wall_seconds=time.perf_counter() - started,
                    images_per_second=size * epochs / train_seconds if train_seconds else 0.0)
     yield RunFinished(run_id, metrics, probabilities.round(6).tolist())
+
+
+def on_device(dataset: Dataset, split: str, device: torch.device) -> tuple[torch.Tensor, torch.Tensor]:
+    """A split as it stays for the whole run: uint8 N x 3 x 28 x 28 images and int64 labels, on the device."""
+    images = torch.from_numpy(dataset.images[split]).permute(0, 3, 1, 2).contiguous().to(device)
+    return images, torch.from_numpy(dataset.labels[split]).to(device)
+
+
+def diverged(run_id: str, loss: float, epoch: int) -> RunFailed:
+    return RunFailed(run_id, "diverged", f"the training loss became {loss} in epoch {epoch}", epoch)
 
 
 @torch.no_grad()
