@@ -24,10 +24,7 @@ def run_rows(runs: list[dict[str, Any]], experiments: dict[int, Experiment]) -> 
         row["synthetic"], row["pretrained"] = bool(run["synthetic"]), bool(run["pretrained"])
         row["recall"] = metrics.get("recall") or {}
         row["auc_ci"], row["mel_recall_ci"] = metrics.get("auc_ci"), metrics.get("mel_recall_ci")
-        published = _published(experiments, run["experiment_id"])
-        row["delta_auc"] = _delta(run.get("auc"), published and published.auc)
-        row["delta_mel_recall"] = _delta(run.get("mel_recall"), published and published.mel_recall)
-        rows.append(row)
+        rows.append(_with_deltas(row, experiments))
     return rows
 
 
@@ -39,19 +36,16 @@ def experiment_rows(runs: list[dict[str, Any]], experiments: dict[int, Experimen
             groups.setdefault((run["experiment_id"], bool(run["synthetic"])), []).append(run)
     rows = []
     for (experiment_id, synthetic), members in sorted(groups.items()):
-        first = members[-1]
-        row: dict[str, Any] = {"experiment_id": experiment_id, "name": first["name"], "chapter": first["chapter"],
-                               "synthetic": synthetic, "n": len(members), "params": first.get("params"),
+        latest = members[-1]
+        row: dict[str, Any] = {"experiment_id": experiment_id, "name": latest["name"], "chapter": latest["chapter"],
+                               "synthetic": synthetic, "n": len(members), "params": latest.get("params"),
                                "train_seconds": _mean([m.get("train_seconds") for m in members])}
         for metric in METRICS:
             values = [m.get(metric) for m in members]
             row[metric], row[f"{metric}_std"] = _mean(values), _std(values)
         recalls = [(m.get("metrics") or {}).get("recall") or {} for m in members]
         row["recall"] = {c: _mean([r.get(c) for r in recalls]) for c in CLASSES}
-        published = _published(experiments, experiment_id)
-        row["delta_auc"] = _delta(row["auc"], published and published.auc)
-        row["delta_mel_recall"] = _delta(row["mel_recall"], published and published.mel_recall)
-        rows.append(row)
+        rows.append(_with_deltas(row, experiments))
     return rows
 
 
@@ -84,6 +78,14 @@ def confusion_rows(run: dict[str, Any]) -> list[dict[str, Any]]:
         rows.append({"true": true, "n": total, **dict(zip(CLASSES, row_counts)),
                      **{f"{c}_share": (n / total if total else None) for c, n in zip(CLASSES, row_counts)}})
     return rows
+
+
+def _with_deltas(row: dict[str, Any], experiments: dict[int, Experiment]) -> dict[str, Any]:
+    """Ours minus the page's AUC and melanoma recall, where the experiment has published figures."""
+    published = _published(experiments, row["experiment_id"])
+    row["delta_auc"] = _delta(row["auc"], published and published.auc)
+    row["delta_mel_recall"] = _delta(row["mel_recall"], published and published.mel_recall)
+    return row
 
 
 def verdict(mean: float | None, std: float | None, n: int, published: float) -> str:
