@@ -19,7 +19,7 @@ if TYPE_CHECKING:
 
 MARKS = 2  # an ensemble combines two runs
 
-# What the experiments list calls a stored status; the others read as they are.
+# What the app calls a status (of a stored run or of a job); the others read as they are.
 STATUS_WORDS = {"finished": "done", "interrupted": "failed"}
 
 

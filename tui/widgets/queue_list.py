@@ -10,7 +10,7 @@ from textual.widgets import Static
 
 from engine.experiments import Experiment
 from tui import format
-from tui.lab import Job
+from tui.lab import STATUS_WORDS, Job
 
 MARKS = {"queued": "·", "running": "▶", "finished": "✓", "cancelled": "■"}  # anything else failed: ✗
 
@@ -25,7 +25,7 @@ class QueueList(VerticalScroll):
         for job in jobs:
             name = experiments[job.experiment_id].spec.name
             detail = f"AUC {format.auc(auc.get(job.run_id))}" if job.status == "finished" else job.reason
-            status = "done" if job.status == "finished" else job.status
+            status = STATUS_WORDS.get(job.status, job.status)
             lines.append(f" {MARKS.get(job.status, '✗')} #{job.experiment_id} {name} · seed {job.seed} · {status}"
                          + (f" · {detail}" if detail else ""))
         self.query_one("#queue-text", Static).update("\n".join(lines))

@@ -8,7 +8,7 @@ from textual.widgets import Label, ProgressBar, Static
 
 from engine.experiments import Experiment
 from tui import format
-from tui.lab import LiveRun
+from tui.lab import STATUS_WORDS, LiveRun
 
 IDLE = "No run yet: select experiments on the experiments screen (e), then press r."
 STARTING = "starting: loading torch and the data (a first run may be downloading the data or ResNet18 weights)"
@@ -79,6 +79,6 @@ def title(live: LiveRun, experiments: dict[int, Experiment]) -> str:
     words = [f"#{job.experiment_id} {experiments[job.experiment_id].spec.name}", f"seed {job.seed}"]
     if live.started:
         words += [live.started.device, live.started.data]
-    status = {"running": "running", "finished": "done"}.get(job.status, job.status)
+    status = STATUS_WORDS.get(job.status, job.status)
     reason = f": {job.reason}" if job.reason else ""
     return " · ".join(words) + f" — {status}{reason}"
