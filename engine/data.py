@@ -27,7 +27,6 @@ CLASS_COUNTS = {
 }
 
 
-
 @dataclass(frozen=True)
 class Dataset:
     source: str  # what the store and the screens call it: "synthetic", "dermamnist (medmnist)" or a path

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import copy
 import hashlib
 import json
 import tomllib
@@ -223,15 +224,9 @@ def _merge(into: dict[str, Any], update: dict[str, Any], origin: dict[str, int],
         if isinstance(value, dict) and isinstance(into.get(key), dict) and key != "published":
             _merge(into[key], value, origin, source, f"{dotted}.")
         else:
-            into[key] = _copy(value)
+            into[key] = copy.deepcopy(value)
             for leaf in _flatten({key: value}, prefix):
                 origin[leaf] = source
-
-
-def _copy(value: Any) -> Any:
-    if isinstance(value, dict):
-        return {k: _copy(v) for k, v in value.items()}
-    return list(value) if isinstance(value, list) else value
 
 
 def _flatten(table: dict[str, Any], prefix: str = "") -> dict[str, Any]:
