@@ -14,6 +14,7 @@ from textual.worker import Worker, WorkerState
 
 from engine.events import EpochEnded, RunFailed, RunFinished, RunStarted
 from engine.experiments import load
+from tui import format
 from tui.commands import LabCommands
 from tui.lab import Lab, describe_data
 from tui.messages import BatchEvent, ChildExited, RunEvent
@@ -99,7 +100,7 @@ class DermalabApp(App):
                         severity="warning")
             return
         self.lab_changed.publish("selection")
-        self.notify(f"Queued {len(added)} run{'s' if len(added) > 1 else ''}.")
+        self.notify(f"Queued {format.plural(len(added), 'run')}.")
         self.start_next()
         self.switch_mode("run")
 

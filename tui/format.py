@@ -22,6 +22,11 @@ def signed_points(value: float | None) -> str:
     return MISSING if value is None else f"{round(value * 100):+d}"
 
 
+def plural(n: int, thing: str) -> str:
+    """'1 run', '2 runs', '0 runs'."""
+    return f"{n} {thing}{'' if n == 1 else 's'}"
+
+
 def count(value: int | None) -> str:
     return MISSING if value is None else f"{value:,}"
 

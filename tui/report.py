@@ -12,6 +12,7 @@ from engine import bootstrap, screening, summary
 from engine.errors import UserError
 from engine.experiments import CLASSES, Experiment
 from engine.store import Store
+from tui.format import plural
 from tui.tables import cell, flatten, markdown, write_csv
 
 TOP_RUNS = 5  # runs by AUC that get an operating point
@@ -84,12 +85,8 @@ def _opening(runs: list[dict[str, Any]], synthetic: bool) -> str:
             else "DermaMNIST (synthetic runs are left out)")
     experiments = len({r["experiment_id"] for r in runs})
     return (f"# dermalab report\n\nWritten by `dermalab report` on {time.strftime('%Y-%m-%d %H:%M')} from "
-            f"{_count(len(runs), 'finished run')} of {_count(experiments, 'experiment')} on {data}. "
+            f"{plural(len(runs), 'finished run')} of {plural(experiments, 'experiment')} on {data}. "
             "Every figure is measured on the validation split, as on the course page.\n")
-
-
-def _count(n: int, thing: str) -> str:
-    return f"{n} {thing}{'' if n == 1 else 's'}"
 
 
 def leaderboard(runs: list[dict[str, Any]], experiments: dict[int, Experiment]) -> Section:

@@ -13,6 +13,7 @@ from textual.widget import Widget
 from textual.widgets import DataTable, Static
 
 from engine.errors import UserError
+from tui import format
 from tui.screens.run_detail import RunDetailScreen
 from tui.widgets.header import LabHeader
 from tui.widgets.key_line import KeyLine
@@ -106,7 +107,7 @@ class RankedScreen(Screen):
             lab.toggle_mark(run_id)
             self.app.lab_changed.publish("marks")
             count = len(lab.marked)
-            self.notify(f"{count} run{'s' if count != 1 else ''} marked" +
+            self.notify(f"{format.plural(count, 'run')} marked" +
                         (": c combines them." if count == 2 else "; mark two, then c combines them."))
 
     def action_ensemble(self) -> None:

@@ -6,6 +6,8 @@ from textual.app import ComposeResult
 from textual.containers import Vertical
 from textual.widgets import Static
 
+from tui import format
+
 
 class LabHeader(Vertical):
     def __init__(self, view: str):
@@ -26,8 +28,8 @@ class LabHeader(Vertical):
 
     def redraw(self) -> None:
         app = self.app
-        stored = len(app.lab.runs)
-        parts = [self.view, app.accelerator, f"data: {app.data_label}", f"{stored} run{'' if stored == 1 else 's'} stored"]
+        parts = [self.view, app.accelerator, f"data: {app.data_label}",
+                 f"{format.plural(len(app.lab.runs), 'run')} stored"]
         self.query_one("#header-line", Static).update(" │ ".join(parts))
         warning = self.query_one("#data-warning", Static)
         warning.display = app.data_warning is not None
