@@ -13,7 +13,7 @@ from engine.errors import UserError
 from engine.experiments import CLASSES, Experiment
 from engine.store import Store
 from tui.format import plural
-from tui.tables import cell, flatten, markdown, write_csv
+from tui.tables import cell, flatten, markdown, sort_rows, write_csv
 
 TOP_RUNS = 5  # runs by AUC that get an operating point
 TARGET = 0.9  # melanoma sensitivity of those operating points
@@ -90,7 +90,7 @@ def _opening(runs: list[dict[str, Any]], synthetic: bool) -> str:
 
 
 def leaderboard(runs: list[dict[str, Any]], experiments: dict[int, Experiment]) -> Section:
-    rows = sorted(summary.experiment_rows(runs, experiments), key=lambda r: -(r["auc"] or 0))
+    rows = sort_rows(summary.experiment_rows(runs, experiments), "auc", descending=True)
     return Section(
         "Leaderboard", "Each experiment over its seeds: the mean ± the standard deviation between seeds, over n "
         "finished runs (a lone run has no spread). Ordered by mean macro AUC; ΔAUC is our mean minus the page's "
@@ -138,7 +138,7 @@ def best_runs(runs: list[dict[str, Any]], store: Store, experiments: dict[int, E
 
 
 def operating_points(runs: list[dict[str, Any]], store: Store, experiments: dict[int, Experiment]) -> Section:
-    top = sorted(summary.run_rows(runs, experiments), key=lambda r: -(r["auc"] or 0))[:TOP_RUNS]
+    top = sort_rows(summary.run_rows(runs, experiments), "auc", descending=True)[:TOP_RUNS]
     rows = [{**run, **screening.operating_point(screening.load(store, run["run_id"]), TARGET, "mel").to_dict()}
             for run in top]
     return Section(
