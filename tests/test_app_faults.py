@@ -32,8 +32,9 @@ async def test_a_corrupt_store_at_start_is_said_in_one_sentence_and_a_fresh_one_
 async def test_shrinking_the_terminal_and_declining_to_quit_mid_run_break_nothing(tmp_path: Path):
     experiments = tmp_path / "experiments.toml"
     experiments.write_text(EXPERIMENTS)
-    # Three epochs (about 15 s here) outlast the key presses below; the test cancels the run once done with it.
-    app = app_with("--data", "synthetic", "--experiments", str(experiments), "--epochs", "3")
+    # Far more epochs than the key presses below could outlast, however fast training gets; the test cancels the
+    # run once done with it.
+    app = app_with("--data", "synthetic", "--experiments", str(experiments), "--epochs", "1000")
     async with app.run_test(size=LARGE) as pilot:
         app.lab.toggle([2])  # "Trains", which would finish
         await pilot.press("r")
