@@ -22,7 +22,8 @@ SIZE = (100, 30)
 ACTIVE = ("queued", "running")
 CHILD_SECONDS = 120  # one child imports torch, builds the synthetic data and trains an epoch on a busy 2-core box
 
-# Three tiny experiments: one that diverges at once, then two that train normally.
+# Three tiny experiments: one that diverges at once, then two that train normally for far longer than a test waits
+# (the tests cancel them), so no speed-up of training can make one finish before its key press.
 EXPERIMENTS = """
 [[experiment]]
 id = 1
@@ -41,6 +42,7 @@ extends = 1
 name = "Trains"
 chapter = "Works"
 optimizer.lr = 0.1
+training.epochs = 1000
 
 [[experiment]]
 id = 3

@@ -32,9 +32,8 @@ async def test_a_corrupt_store_at_start_is_said_in_one_sentence_and_a_fresh_one_
 async def test_shrinking_the_terminal_and_declining_to_quit_mid_run_break_nothing(tmp_path: Path):
     experiments = tmp_path / "experiments.toml"
     experiments.write_text(EXPERIMENTS)
-    # Far more epochs than the key presses below could outlast, however fast training gets; the test cancels the
-    # run once done with it.
-    app = app_with("--data", "synthetic", "--experiments", str(experiments), "--epochs", "1000")
+    # "Trains" runs for 1000 epochs, far longer than the key presses below; the test cancels it once done with it.
+    app = app_with("--data", "synthetic", "--experiments", str(experiments))
     async with app.run_test(size=LARGE) as pilot:
         app.lab.toggle([2])  # "Trains", which would finish
         await pilot.press("r")
