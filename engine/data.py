@@ -12,13 +12,9 @@ import numpy as np
 from engine.errors import UserError
 from engine.experiments import CLASSES
 from engine.fetch import Progress, fetch
-from engine.paths import data_dir
+from engine.paths import DERMAMNIST_MD5, DERMAMNIST_URL, dermamnist_path
 
 SPLITS = ("train", "val", "test")
-# medmnist.INFO["dermamnist"] for the 28x28 file; kept here so the app can name them without importing medmnist.
-DERMAMNIST_URL = "https://zenodo.org/records/10519652/files/dermamnist.npz?download=1"
-DERMAMNIST_MD5 = "0744692d530f8e62ec473284d019b0c7"
-FILE_NAME = "dermamnist.npz"
 # The official per-class counts (akiec, bcc, bkl, df, mel, nv, vasc) of each split.
 CLASS_COUNTS = {
     "train": (228, 359, 769, 80, 779, 4693, 99),
@@ -40,20 +36,11 @@ def load(data: str = "auto", on_progress: Progress | None = None) -> Dataset:
     if data == "synthetic":
         return synthetic()
     if data == "auto":
-        path = default_path()
+        path = dermamnist_path()
         if not path.exists():
             download(os.environ.get("DERMALAB_DATA_URL", DERMAMNIST_URL), DERMAMNIST_MD5, path, on_progress)
         return read_npz(path, source="dermamnist (medmnist)")
     return read_npz(Path(data), source=str(data))
-
-
-def default_path() -> Path:
-    return data_dir() / FILE_NAME
-
-
-def missing_data_hint() -> str:
-    return (f"DermaMNIST is not in {data_dir()} and could not be downloaded; put {FILE_NAME} "
-            f"(from {DERMAMNIST_URL}, md5 {DERMAMNIST_MD5}) there, or start with --data synthetic.")
 
 
 def download(url: str, md5: str, destination: Path, on_progress: Progress | None = None) -> None:

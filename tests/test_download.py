@@ -12,7 +12,7 @@ import threading
 import numpy as np
 import pytest
 
-from engine import data
+from engine import data, paths
 from engine.errors import UserError
 
 from tests.conftest import medmnist_arrays
@@ -66,10 +66,10 @@ def leftovers(folder) -> list[str]:
 
 def test_a_good_download_is_checked_moved_into_place_and_readable(serve, tmp_path):
     body = small_npz()
-    destination = tmp_path / "data" / data.FILE_NAME
+    destination = tmp_path / "data" / paths.FILE_NAME
     progress = []
     data.download(serve(body), hashlib.md5(body).hexdigest(), destination, lambda done, total: progress.append((done, total)))
-    assert leftovers(destination.parent) == [data.FILE_NAME] and destination.read_bytes() == body
+    assert leftovers(destination.parent) == [paths.FILE_NAME] and destination.read_bytes() == body
     assert progress[-1] == (len(body), len(body))
     assert len(data.read_npz(destination, source="test").labels["val"]) == len(medmnist_arrays()["val_labels"])
 
@@ -85,7 +85,7 @@ def test_a_wrong_checksum_is_refused_the_file_deleted_and_the_reason_given(serve
 def test_a_server_gone_mid_transfer_leaves_no_partial_file(serve, tmp_path):
     body = small_npz()
     url = serve(body, sent=len(body) // 2)
-    destination = tmp_path / "data" / data.FILE_NAME
+    destination = tmp_path / "data" / paths.FILE_NAME
     with pytest.raises(UserError) as refusal:
         data.download(url, hashlib.md5(body).hexdigest(), destination)
     assert f"after {len(body) // 2} of {len(body)} bytes" in str(refusal.value)

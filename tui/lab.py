@@ -8,8 +8,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from engine import bootstrap, summary
-from engine.data import default_path, missing_data_hint
+from engine import summary
+from engine.paths import dermamnist_path, missing_data_hint
 from engine.events import BatchProgress, DataProgress, EpochEnded, Event, RunFailed, RunFinished, RunStarted
 from engine.experiments import Experiment
 from engine.store import Store
@@ -71,6 +71,8 @@ class Lab:
 
     def run_detail(self, run_id: str) -> tuple[dict[str, Any], list[dict[str, Any]]]:
         """A stored run's row, with its bootstrap intervals, and its confusion rows (UserError if unfinished)."""
+        from engine import bootstrap  # it imports numpy, which the first screen does not need
+
         with self._store() as store:
             run = store.get(run_id)
             row = summary.run_rows(bootstrap.with_intervals([run], store), self.experiments)[0]
@@ -186,7 +188,7 @@ def describe_data(data: str) -> tuple[str, str | None]:
     if data == "synthetic":
         return "synthetic", None
     if data == "auto":
-        return ("DermaMNIST", None) if default_path().exists() else ("DermaMNIST missing", missing_data_hint())
+        return ("DermaMNIST", None) if dermamnist_path().exists() else ("DermaMNIST missing", missing_data_hint())
     if Path(data).is_file():
         return data, None
     return f"{data} missing", f"--data {data}: no such file; give a medmnist-format .npz, or start with --data synthetic."
