@@ -121,7 +121,9 @@ class DermalabApp(App):
     def follow_run(self, message: RunEvent) -> None:
         self.lab.record(message.job, message.event)
         self.lab_changed.publish("epoch" if isinstance(message.event, EpochEnded) else "live")
-        if isinstance(message.event, RunStarted):  # now in the store: the leaderboard and header show it
+        # The child stores each run's start and end before it reports them: the leaderboard, header and queue
+        # (a finished job's AUC) read them from the store at once, not when the child process has exited.
+        if isinstance(message.event, (RunStarted, RunFinished, RunFailed)):
             self.lab.reload()
             self.lab_changed.publish("store")
         if isinstance(message.event, (RunFinished, RunFailed)):
