@@ -56,6 +56,13 @@ def app_with(*options: str, accelerator: str | None = "CPU · test") -> Dermalab
     return create_app(build_parser().parse_args(["--device", "cpu", *options]), accelerator=accelerator)
 
 
+def app_on_experiments(tmp_path: Path) -> DermalabApp:
+    """The app on synthetic data with the three tiny EXPERIMENTS above."""
+    experiments = tmp_path / "experiments.toml"
+    experiments.write_text(EXPERIMENTS)
+    return app_with("--data", "synthetic", "--experiments", str(experiments))
+
+
 def synchronous(test):
     """No asyncio plugin for pytest here: each test runs its coroutine to the end itself."""
     @functools.wraps(test)
@@ -137,9 +144,7 @@ async def test_select_run_and_sort_the_leaderboard(tmp_path: Path):
 
 @synchronous
 async def test_a_failure_a_cancel_and_quitting_leave_the_store_consistent(tmp_path: Path):
-    experiments = tmp_path / "experiments.toml"
-    experiments.write_text(EXPERIMENTS)
-    app = app_with("--data", "synthetic", "--experiments", str(experiments))
+    app = app_on_experiments(tmp_path)
     async with app.run_test(size=SIZE) as pilot:
         await pilot.press("a", "r")
         diverges, trains, waits = app.lab.jobs

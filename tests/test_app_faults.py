@@ -6,7 +6,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from tests.test_app import ACTIVE, CHILD_SECONDS, EXPERIMENTS, app_with, stored_status, synchronous, wait_for
+from tests.test_app import (ACTIVE, CHILD_SECONDS, app_on_experiments, app_with, stored_status, synchronous,
+                            wait_for)
 from tui.screens.quit import QuitScreen
 from tui.screens.run import RunScreen
 
@@ -30,12 +31,10 @@ async def test_a_corrupt_store_at_start_is_said_in_one_sentence_and_a_fresh_one_
 
 @synchronous
 async def test_shrinking_the_terminal_and_declining_to_quit_mid_run_break_nothing(tmp_path: Path):
-    experiments = tmp_path / "experiments.toml"
-    experiments.write_text(EXPERIMENTS)
     # "Trains" runs for 1000 epochs, far longer than the key presses below; the test cancels it once done with it.
-    app = app_with("--data", "synthetic", "--experiments", str(experiments))
+    app = app_on_experiments(tmp_path)
     async with app.run_test(size=LARGE) as pilot:
-        app.lab.toggle([2])  # "Trains", which would finish
+        app.lab.toggle([2])  # "Trains", which trains instead of diverging
         await pilot.press("r")
         job = app.lab.jobs[0]
         await wait_for(pilot, lambda: app.lab.live.batch is not None)
