@@ -11,21 +11,20 @@ from typing import Any
 
 import numpy as np
 
-from engine.experiments import CLASSES
+from engine.experiments import CLASSES, MEL
 from engine.store import Store
 
 RESAMPLES = 1000
 SEED = 0  # fixed, so computing a run's interval again (on read, or in a test) gives the same interval
 LOW, HIGH = 2.5, 97.5  # percentiles bounding the central 95 %
 KEYS = ("auc_ci", "mel_recall_ci")
-MEL = CLASSES.index("mel")
 
 
 def intervals(labels: Any, probabilities: Any) -> dict[str, list[float] | None]:
     """{'auc_ci': [low, high], 'mel_recall_ci': [low, high]}; None where the figure itself is undefined."""
     labels, probabilities = np.asarray(labels), np.asarray(probabilities, dtype=float)
     weights = resample_counts(len(labels))
-    auc = macro_auc(labels, probabilities, weights) if np.isfinite(probabilities).all() else np.array([])
+    auc = resampled_macro_auc(labels, probabilities, weights) if np.isfinite(probabilities).all() else np.array([])
     return {"auc_ci": _central(auc), "mel_recall_ci": _central(mel_recall(labels, probabilities, weights))}
 
 
@@ -38,7 +37,7 @@ def resample_counts(n: int, resamples: int = RESAMPLES, seed: int = SEED) -> np.
     return np.bincount(flat, minlength=resamples * n).reshape(resamples, n)
 
 
-def macro_auc(labels: np.ndarray, probabilities: np.ndarray, weights: np.ndarray) -> np.ndarray:
+def resampled_macro_auc(labels: np.ndarray, probabilities: np.ndarray, weights: np.ndarray) -> np.ndarray:
     """The mean one-vs-rest AUC over the 7 classes for each weighted copy of the val set (NaN where a class is
     missing from a copy, as `metrics.macro_auc` does)."""
     return np.mean([weighted_auc(labels == c, probabilities[:, c], weights) for c in range(len(CLASSES))], axis=0)

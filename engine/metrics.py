@@ -7,9 +7,8 @@ from typing import Any
 import numpy as np
 from sklearn.metrics import confusion_matrix, precision_recall_fscore_support, roc_auc_score
 
-from engine.experiments import CANCER_CLASSES, CLASSES
+from engine.experiments import CANCER_CLASSES, CLASSES, MEL
 
-MEL = CLASSES.index("mel")
 
 
 def macro_auc(labels: np.ndarray, probabilities: np.ndarray) -> float:

@@ -14,8 +14,8 @@ from typing import Any
 import numpy as np
 
 from engine.errors import UserError
-from engine.experiments import CANCER_CLASSES, CLASSES
-from engine.metrics import MEL, macro_auc
+from engine.experiments import CANCER_CLASSES, CLASSES, MEL
+from engine.metrics import macro_auc
 from engine.store import Store
 
 # What an operating point screens for: the classes whose lesions count as having the condition.

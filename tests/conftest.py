@@ -103,12 +103,13 @@ def medmnist_arrays(images: int = 4, **changes: np.ndarray | None) -> dict[str, 
 def refused(capsys):
     """Runs `dermalab ARGS` in this process and returns what it said, after checking the contract for bad input:
     exit 2, nothing on stdout, one sentence on stderr."""
-    from tui.cli import EXIT_BAD_INPUT, main
+    from tui import exit_codes
+    from tui.cli import main
 
     def run(*args: str) -> str:
         code = main(list(args))
         out, err = capsys.readouterr()
-        assert (code, out) == (EXIT_BAD_INPUT, ""), err
+        assert (code, out) == (exit_codes.BAD_INPUT, ""), err
         return one_sentence(err)
 
     return run

@@ -38,7 +38,7 @@ def with_p(labels: list[int], columns: dict[int, list[float]]) -> screening.Pred
 def test_one_copy_of_each_lesion_gives_the_plain_figures():
     labels, probabilities = noisy_predictions(0)
     once = np.ones((1, len(labels)), dtype=int)
-    assert bootstrap.macro_auc(labels, probabilities, once)[0] == pytest.approx(macro_auc(labels, probabilities))
+    assert bootstrap.resampled_macro_auc(labels, probabilities, once)[0] == pytest.approx(macro_auc(labels, probabilities))
     assert bootstrap.mel_recall(labels, probabilities, once)[0] == pytest.approx(evaluate(labels, probabilities)["mel_recall"])
 
 

@@ -9,7 +9,7 @@ from engine import screening, summary
 from engine.store import Store
 from tests.conftest import noisy_predictions
 from tests.test_app import app_with, synchronous
-from tui import format
+from tui import numbers
 from tui.screens.ensemble import EnsembleScreen
 from tui.screens.operating_point import OperatingPointScreen
 from tui.screens.run_detail import RunDetailScreen
@@ -63,22 +63,22 @@ async def test_enter_shows_the_run_with_its_intervals_and_confusion_matrix(two_r
         run = stored(two_runs[0])
         metrics = run["metrics"]
         figures = cells(app.screen.query_one(FigureTable))
-        assert figures[0] == ["AUC (macro)", format.auc(run["auc"]),
-                              f"{format.auc(metrics['auc_ci'][0])}–{format.auc(metrics['auc_ci'][1])}"]
-        assert figures[1][2] == f"{format.percent(metrics['mel_recall_ci'][0])}–{format.percent(metrics['mel_recall_ci'][1])}"
+        assert figures[0] == ["AUC (macro)", numbers.auc(run["auc"]),
+                              f"{numbers.auc(metrics['auc_ci'][0])}–{numbers.auc(metrics['auc_ci'][1])}"]
+        assert figures[1][2] == f"{numbers.percent(metrics['mel_recall_ci'][0])}–{numbers.percent(metrics['mel_recall_ci'][1])}"
         matrix = cells(app.screen.query_one(ConfusionMatrix))
         expected = summary.confusion_rows(run)
         assert [row[0] for row in matrix] == [row["true"] for row in expected]
         assert [int(row[-1]) for row in matrix] == [row["n"] for row in expected]
         nevus = next(row for row in expected if row["true"] == "nv")
-        assert matrix[5][6] == f"{nevus['nv']} {format.percent(nevus['nv_share']):>4}"
+        assert matrix[5][6] == f"{nevus['nv']} {numbers.percent(nevus['nv_share']):>4}"
         await pilot.press("escape")
         assert app.current_mode == "leaderboard" and not isinstance(app.screen, RunDetailScreen)
 
 
 def point_figures(point: screening.OperatingPoint) -> list[list[str]]:
-    return [["threshold", f"{point.threshold:.3f}"], ["sensitivity", format.percent(point.sensitivity)],
-            ["specificity", format.percent(point.specificity)],
+    return [["threshold", f"{point.threshold:.3f}"], ["sensitivity", numbers.percent(point.sensitivity)],
+            ["specificity", numbers.percent(point.specificity)],
             ["benign flagged per 1,000", f"{point.flagged_per_1000:.0f}"]]
 
 
@@ -116,9 +116,9 @@ async def test_two_marked_runs_make_an_ensemble_under_either_rule(two_runs):
             result = screening.ensemble(first, second, rule)
             columns = [member.figures for member in result.members] + [result.figures]
             shown = cells(app.screen.query_one(FigureTable))
-            assert shown[0] == ["malignant sensitivity", *(format.percent(f.malignant_sensitivity) for f in columns)]
-            assert shown[2] == ["melanoma recall", *(format.percent(f.mel_recall) for f in columns)]
-            assert shown[3] == ["AUC (macro)", *(format.auc(f.auc) for f in columns)]
+            assert shown[0] == ["malignant sensitivity", *(numbers.percent(f.malignant_sensitivity) for f in columns)]
+            assert shown[2] == ["melanoma recall", *(numbers.percent(f.mel_recall) for f in columns)]
+            assert shown[3] == ["AUC (macro)", *(numbers.auc(f.auc) for f in columns)]
             await pilot.press("r")
 
 

@@ -26,7 +26,8 @@ from engine.events import RunFailed
 from engine.experiments import load
 from engine.store import Store, StoreUnwritable
 from engine.train import RunOptions
-from tui.cli import EXIT_INTERRUPTED, EXIT_RUN_FAILED, main
+from tui import exit_codes
+from tui.cli import main
 
 from tests.conftest import REPO, one_sentence
 
@@ -121,7 +122,7 @@ def test_ctrl_c_keeps_finished_runs_and_stores_the_current_one_as_cancelled(tiny
     wait_for_row(child, dermalab_home, "experiment_id = 2 AND json_array_length(history) >= 1")
     child.send_signal(signal.SIGINT)
     out, err = child.communicate(timeout=60)
-    assert child.returncode == EXIT_INTERRUPTED, err
+    assert child.returncode == exit_codes.INTERRUPTED, err
     assert err.endswith("dermalab: interrupted; finished runs are stored.\n") and "Traceback" not in err
 
     store = Store()
@@ -190,7 +191,7 @@ def test_a_corrupt_store_is_kept_aside_said_so_and_replaced_by_a_fresh_one(derma
 
 
 def test_a_diverging_run_is_stored_as_diverged_at_its_epoch_and_the_queue_goes_on(tiny, one_thread, capsys):
-    assert main(["run", "3", "1", "--data", "synthetic", "--experiments", tiny]) == EXIT_RUN_FAILED
+    assert main(["run", "3", "1", "--data", "synthetic", "--experiments", tiny]) == exit_codes.RUN_FAILED
     diverged, finished = Store().runs()
     assert (diverged["status"], diverged["stopped_epoch"]) == ("diverged", 1)
     assert diverged["reason"] == "the training loss became nan in epoch 1"
@@ -199,7 +200,7 @@ def test_a_diverging_run_is_stored_as_diverged_at_its_epoch_and_the_queue_goes_o
 
 
 def test_an_exception_inside_training_fails_that_run_with_the_reason_and_the_queue_goes_on(tiny, one_thread, capsys):
-    assert main(["run", "4", "1", "--data", "synthetic", "--experiments", tiny]) == EXIT_RUN_FAILED
+    assert main(["run", "4", "1", "--data", "synthetic", "--experiments", tiny]) == exit_codes.RUN_FAILED
     failed, finished = Store().runs()
     assert failed["status"] == "failed" and failed["reason"].startswith("RuntimeError: ")
     assert "Output size is too small" in failed["reason"] and finished["status"] == "finished"

@@ -14,7 +14,7 @@ from textual.worker import Worker, WorkerState
 
 from engine.events import EpochEnded, RunFailed, RunFinished, RunStarted
 from engine.experiments import load
-from tui import format
+from tui import numbers
 from tui.commands import LabCommands
 from tui.lab import Lab, describe_data
 from tui.messages import BatchEvent, ChildExited, RunEvent
@@ -100,7 +100,7 @@ class DermalabApp(App):
                         severity="warning")
             return
         self.lab_changed.publish("selection")
-        self.notify(f"Queued {format.plural(len(added), 'run')}.")
+        self.notify(f"Queued {numbers.plural(len(added), 'run')}.")
         self.start_next()
         self.switch_mode("run")
 

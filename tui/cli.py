@@ -10,8 +10,8 @@ from pathlib import Path
 from typing import NoReturn
 
 from engine.errors import UserError
+from tui import exit_codes
 
-EXIT_OK, EXIT_RUN_FAILED, EXIT_BAD_INPUT, EXIT_INTERRUPTED = 0, 1, 2, 130
 FORMATS = ("table", "csv", "json", "markdown")
 RESULT_COLUMNS = {"run": "run_id", "#": "experiment_id", "name": "name", "seed": "seed", "status": "status",
                   "synthetic": "synthetic", "AUC": "auc", "mel rec": "mel_recall", "cancer": "cancer_sensitivity",
@@ -116,12 +116,12 @@ def main(argv: list[str] | None = None) -> int:
         if debug:
             raise
         print(f"dermalab: {error}", file=sys.stderr)
-        return EXIT_BAD_INPUT
+        return exit_codes.BAD_INPUT
     except KeyboardInterrupt:
         if debug:
             raise
         print("dermalab: interrupted; finished runs are stored.", file=sys.stderr)
-        return EXIT_INTERRUPTED
+        return exit_codes.INTERRUPTED
 
 
 def experiments_of(args: argparse.Namespace):
@@ -171,13 +171,13 @@ def cmd_list(args: argparse.Namespace) -> int:
                      "epochs": spec.training.epochs, "published": published})
     if args.json:
         print(json.dumps(rows, indent=1))
-        return EXIT_OK
+        return exit_codes.OK
     from tui.tables import print_table
 
     print_table([{**{k: v for k, v in r.items() if k != "published"},
                   "pub_auc": r["published"] and r["published"]["auc"],
                   "pub_mel_recall": r["published"] and r["published"]["mel_recall"]} for r in rows], "table")
-    return EXIT_OK
+    return exit_codes.OK
 
 
 def cmd_run(args: argparse.Namespace) -> int:
@@ -204,7 +204,7 @@ def cmd_run(args: argparse.Namespace) -> int:
         runner.preflight(queue, options, sink)  # before the data, so a missing file is named before a long download
         dataset = data.load(args.data, on_progress=runner.progress_to(sink, "DermaMNIST"))
         outcomes = runner.run_queue(queue, dataset, options, store, sink)
-    return EXIT_RUN_FAILED if any(isinstance(o, RunFailed) for o in outcomes) else EXIT_OK
+    return exit_codes.RUN_FAILED if any(isinstance(o, RunFailed) for o in outcomes) else exit_codes.OK
 
 
 def cmd_results(args: argparse.Namespace) -> int:
@@ -225,7 +225,7 @@ def cmd_results(args: argparse.Namespace) -> int:
             runs = bootstrap.with_intervals(runs, store)
         rows, shown = summary.run_rows(runs, experiments_of(args)), RESULT_COLUMNS
     print_table(sort_rows(rows, args.sort, args.descending), args.format, shown)
-    return EXIT_OK
+    return exit_codes.OK
 
 
 def show_run(args: argparse.Namespace, store) -> int:
@@ -239,18 +239,18 @@ def show_run(args: argparse.Namespace, store) -> int:
     run = store.find(args.run_id)
     if not args.confusion:
         print_table(summary.run_rows(bootstrap.with_intervals([run], store), experiments_of(args)), args.format, RUN_COLUMNS)
-        return EXIT_OK
+        return exit_codes.OK
     rows = summary.confusion_rows(run)
     if args.format in ("json", "csv"):
         print_table(rows, args.format)
-        return EXIT_OK
+        return exit_codes.OK
     if args.format == "table":
         print(f"Run {run['run_id']} · #{run['experiment_id']} {run['name']} · seed {run['seed']}: "
               "rows are the true class, columns the predicted one; each row's share in brackets.")
     # Counts with their row share in one cell, for reading; CSV and JSON keep the two apart.
     print_table([{"true": r["true"], "n": r["n"], **{c: f"{r[c]} ({r[c + '_share'] or 0:.0%})" for c in CLASSES}}
                  for r in rows], args.format)
-    return EXIT_OK
+    return exit_codes.OK
 
 
 def cmd_compare(args: argparse.Namespace) -> int:
@@ -258,7 +258,7 @@ def cmd_compare(args: argparse.Namespace) -> int:
     from tui.tables import print_table
 
     print_table(summary.compare_rows(open_store().runs(), experiments_of(args)), args.format, COMPARE_COLUMNS)
-    return EXIT_OK
+    return exit_codes.OK
 
 
 def cmd_operating_point(args: argparse.Namespace) -> int:
@@ -268,10 +268,10 @@ def cmd_operating_point(args: argparse.Namespace) -> int:
     point = screening.operating_point(screening.load(open_store(), args.run_id), args.target, args.condition).to_dict()
     if args.json:
         print(json.dumps(point, indent=1))
-        return EXIT_OK
+        return exit_codes.OK
     print_table([point], "table")
     print("flagged_per_1000: benign lesions (not akiec, bcc or mel) flagged per 1,000 patients at the val set's mix.")
-    return EXIT_OK
+    return exit_codes.OK
 
 
 def cmd_ensemble(args: argparse.Namespace) -> int:
@@ -285,11 +285,11 @@ def cmd_ensemble(args: argparse.Namespace) -> int:
     result = screening.ensemble(first, second, args.rule)
     if args.json:
         print(json.dumps(result.to_dict(), indent=1))
-        return EXIT_OK
+        return exit_codes.OK
     rows = [{"model": m.name, "run_id": m.run_id, **asdict(m.figures)} for m in result.members]
     rows.append({"model": f"{args.rule} ensemble", **asdict(result.figures)})
     print_table(rows, "table", SCREENING_COLUMNS)
-    return EXIT_OK
+    return exit_codes.OK
 
 
 def cmd_report(args: argparse.Namespace) -> int:
@@ -297,7 +297,7 @@ def cmd_report(args: argparse.Namespace) -> int:
 
     for path in report.write(args.out, open_store(), experiments_of(args)):
         print(path)
-    return EXIT_OK
+    return exit_codes.OK
 
 
 def cmd_app(args: argparse.Namespace) -> int:

@@ -17,7 +17,7 @@ from engine.store import Store
 if TYPE_CHECKING:
     from engine.screening import Predictions
 
-MARKS = 2  # an ensemble combines two runs
+ENSEMBLE_SIZE = 2  # an ensemble combines two runs
 
 # What the app calls a status (of a stored run or of a job); the others read as they are.
 STATUS_WORDS = {"finished": "done", "interrupted": "failed"}
@@ -90,7 +90,7 @@ class Lab:
         if run_id in self.marked:
             self.marked.remove(run_id)
         else:
-            self.marked = [*self.marked, run_id][-MARKS:]
+            self.marked = [*self.marked, run_id][-ENSEMBLE_SIZE:]
 
     def chapters(self) -> dict[str, list[int]]:
         """Chapter name -> experiment ids, chapters in the order of their first experiment."""

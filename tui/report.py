@@ -12,7 +12,7 @@ from engine import bootstrap, screening, summary
 from engine.errors import UserError
 from engine.experiments import CLASSES, Experiment
 from engine.store import Store
-from tui.format import plural
+from tui.numbers import plural
 from tui.tables import cell, flatten, markdown, sort_rows, write_csv
 
 TOP_RUNS = 5  # runs by AUC that get an operating point

@@ -21,7 +21,7 @@ from pathlib import Path
 from textual.message import Message
 
 from engine.events import BatchProgress, Event, RunFailed, RunFinished, RunStarted, from_dict
-from tui.cli import EXIT_BAD_INPUT, EXIT_INTERRUPTED
+from tui import exit_codes
 from tui.lab import Job
 from tui.messages import BatchEvent, ChildExited, RunEvent
 
@@ -86,7 +86,7 @@ class ChildRun:
             code = self.process.wait()
             errors.seek(0)
             status, reason = outcome(code, final, errors.read())
-        self.post(ChildExited(self.job, status, reason, before_start=not started and code == EXIT_BAD_INPUT))
+        self.post(ChildExited(self.job, status, reason, before_start=not started and code == exit_codes.BAD_INPUT))
 
     def _follow(self, process: subprocess.Popen[str]) -> tuple[bool, Event | None]:
         """Post each event; return whether a run started and the run's last event."""
@@ -135,7 +135,7 @@ def outcome(code: int, final: Event | None, stderr: str) -> tuple[str, str]:
         return "finished", ""
     if isinstance(final, RunFailed):
         return final.status, final.reason
-    if code == EXIT_INTERRUPTED:
+    if code == exit_codes.INTERRUPTED:
         return "cancelled", "cancelled before the run began"
     if code < 0:
         return "failed", f"the training process was killed by signal {-code} (out of memory?)"

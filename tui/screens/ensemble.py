@@ -9,16 +9,16 @@ from textual.screen import Screen
 from textual.widgets import Static
 
 from engine import screening
-from tui import format
+from tui import numbers
 from tui.screens.run_detail import BACK
 from tui.widgets.figures import FigureTable
 from tui.widgets.header import LabHeader
 from tui.widgets.key_line import KeyLine
 
 RULES = {"or": "flagged when either run calls it akiec, bcc or mel (no probabilities, so no AUC)", "mean": "the argmax of the mean probabilities"}
-FIGURES = [("malignant sensitivity", "malignant_sensitivity", format.percent),
-           ("specificity", "specificity", format.percent), ("melanoma recall", "mel_recall", format.percent),
-           ("AUC (macro)", "auc", format.auc)]
+FIGURES = [("malignant sensitivity", "malignant_sensitivity", numbers.percent),
+           ("specificity", "specificity", numbers.percent), ("melanoma recall", "mel_recall", numbers.percent),
+           ("AUC (macro)", "auc", numbers.auc)]
 
 
 class EnsembleScreen(Screen):

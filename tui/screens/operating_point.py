@@ -14,7 +14,7 @@ from textual.widgets import Static
 
 from engine import screening
 from engine.errors import UserError
-from tui import format
+from tui import numbers
 from tui.screens.run_detail import BACK
 from tui.widgets.figures import FigureTable
 from tui.widgets.header import LabHeader
@@ -64,9 +64,9 @@ class OperatingPointScreen(Screen):
         condition = point.condition
         self.query_one("#point-title", Static).update(
             f"{predictions.name} · run {predictions.run_id} · screening for {NAMES[condition]}")
-        self.query_one(FigureTable).show([f"target {format.percent(point.target)}"], [
-            ("threshold", [f"{point.threshold:.3f}"]), ("sensitivity", [format.percent(point.sensitivity)]),
-            ("specificity", [format.percent(point.specificity)]),
+        self.query_one(FigureTable).show([f"target {numbers.percent(point.target)}"], [
+            ("threshold", [f"{point.threshold:.3f}"]), ("sensitivity", [numbers.percent(point.sensitivity)]),
+            ("specificity", [numbers.percent(point.specificity)]),
             ("benign flagged per 1,000", [f"{point.flagged_per_1000:.0f}"])])
         false_positive, true_positive = roc(predictions, condition)
         specificity = 1.0 if point.specificity is None else point.specificity

@@ -13,7 +13,7 @@ from textual.widget import Widget
 from textual.widgets import DataTable, Static
 
 from engine.errors import UserError
-from tui import format
+from tui import numbers
 from tui.screens.run_detail import RunDetailScreen
 from tui.widgets.header import LabHeader
 from tui.widgets.key_line import KeyLine
@@ -107,7 +107,7 @@ class RankedScreen(Screen):
             lab.toggle_mark(run_id)
             self.app.lab_changed.publish("marks")
             count = len(lab.marked)
-            self.notify(f"{format.plural(count, 'run')} marked" +
+            self.notify(f"{numbers.plural(count, 'run')} marked" +
                         (": c combines them." if count == 2 else "; mark two, then c combines them."))
 
     def action_ensemble(self) -> None:

@@ -10,7 +10,7 @@ from textual.screen import Screen
 from textual.widgets import Static
 
 from engine.experiments import CLASSES
-from tui import format
+from tui import numbers
 from tui.widgets.confusion_matrix import ConfusionMatrix
 from tui.widgets.figures import FigureTable
 from tui.widgets.header import LabHeader
@@ -18,9 +18,9 @@ from tui.widgets.key_line import KeyLine
 
 BACK = Binding("escape", "app.pop_screen", "Back", id="back", tooltip="Back to the leaderboard or recall grid")
 # (label, row key, how it reads): the figures that have a bootstrap interval carry it in `{key}_ci`.
-FIGURES = [("AUC (macro)", "auc", format.auc), ("melanoma recall", "mel_recall", format.percent),
-           ("cancer sensitivity", "cancer_sensitivity", format.percent), ("accuracy", "accuracy", format.percent),
-           ("balanced accuracy", "balanced_accuracy", format.percent)]
+FIGURES = [("AUC (macro)", "auc", numbers.auc), ("melanoma recall", "mel_recall", numbers.percent),
+           ("cancer sensitivity", "cancer_sensitivity", numbers.percent), ("accuracy", "accuracy", numbers.percent),
+           ("balanced accuracy", "balanced_accuracy", numbers.percent)]
 
 
 def run_title(row: dict[str, Any]) -> str:
@@ -48,7 +48,7 @@ class RunDetailScreen(Screen):
     def on_mount(self) -> None:
         row = self.row
         self.query_one(FigureTable).show(["val", "95 % interval"], [
-            (label, [show(row[key]), format.interval(row.get(f"{key}_ci"), show)]) for label, key, show in FIGURES])
-        recalls = " · ".join(f"{name} {format.percent(row['recall'].get(name))}" for name in CLASSES)
+            (label, [show(row[key]), numbers.interval(row.get(f"{key}_ci"), show)]) for label, key, show in FIGURES])
+        recalls = " · ".join(f"{name} {numbers.percent(row['recall'].get(name))}" for name in CLASSES)
         self.query_one("#run-recall", Static).update(f"recall: {recalls}")
         self.query_one(ConfusionMatrix).show(self.confusion)

@@ -12,17 +12,17 @@ from textual.color import Color
 from textual.widgets import Static
 
 from engine.experiments import CLASSES
-from tui import format
+from tui import numbers
 
 NONE, ALL = Color.parse("#1b1f24"), Color.parse("#1e88e5")  # a share of 0 and of 1
 
 
 def cell(count: int, share: float | None) -> Text:
     if share is None:  # a class absent from this val set
-        return Text(format.MISSING)
+        return Text(numbers.MISSING)
     background = NONE.blend(ALL, share)
     style = Style(bgcolor=background.rich_color, color=background.get_contrast_text().rich_color)
-    return Text(f"{count} {format.percent(share):>4}", style=style)
+    return Text(f"{count} {numbers.percent(share):>4}", style=style)
 
 
 class ConfusionMatrix(Static):

@@ -11,7 +11,7 @@ from textual.containers import VerticalScroll
 from textual.widgets import Static
 
 from engine.experiments import Experiment
-from tui import format
+from tui import numbers
 
 
 class ExperimentDetail(VerticalScroll):
@@ -40,7 +40,7 @@ class ExperimentDetail(VerticalScroll):
         text = Text(f"{chapter}\n\n", style="bold")
         for experiment in members:
             figures = experiment.spec.published
-            text.append(f"#{experiment.id:<3}{experiment.spec.name:<20} page AUC {format.auc(figures and figures.auc)}\n")
+            text.append(f"#{experiment.id:<3}{experiment.spec.name:<20} page AUC {numbers.auc(figures and figures.auc)}\n")
         text.append("\nspace or c selects the whole chapter.")
         self._show(text)
 
@@ -64,10 +64,10 @@ def published(experiment: Experiment) -> str:
     figures = experiment.spec.published
     if figures is None:
         return "  none for this experiment"
-    return (f"  AUC {format.auc(figures.auc)} · mel recall {format.percent(figures.mel_recall)} · "
-            f"cancer sens {format.percent(figures.cancer_sensitivity)}\n"
-            f"  accuracy {format.percent(figures.accuracy)} · balanced acc {format.percent(figures.balanced_accuracy)}\n"
-            f"  params {format.count(figures.params)} · trained in {format.seconds(figures.time_s)}")
+    return (f"  AUC {numbers.auc(figures.auc)} · mel recall {numbers.percent(figures.mel_recall)} · "
+            f"cancer sens {numbers.percent(figures.cancer_sensitivity)}\n"
+            f"  accuracy {numbers.percent(figures.accuracy)} · balanced acc {numbers.percent(figures.balanced_accuracy)}\n"
+            f"  params {numbers.count(figures.params)} · trained in {numbers.seconds(figures.time_s)}")
 
 
 def resolved(experiment: Experiment) -> Text:

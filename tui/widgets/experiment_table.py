@@ -5,12 +5,12 @@ from __future__ import annotations
 from rich.text import Text
 from textual.widgets import DataTable
 
-from tui import format
+from tui import numbers
 from tui.lab import Lab
 
 CHAPTER_PREFIX = "chapter:"
 # Selected, not selected, and (for a chapter) partly selected; as Text, since a str "[x]" would be read as markup.
-MARKS = {True: Text("[x]"), False: Text("[ ]"), None: Text("[-]")}
+SELECTION_BOXES = {True: Text("[x]"), False: Text("[ ]"), None: Text("[-]")}
 COLUMNS = (("", "mark"), ("#", "id"), ("experiment", "name"), ("params", "params"), ("status", "status"),
            ("best AUC", "best"))
 
@@ -38,17 +38,17 @@ class ExperimentTable(DataTable):
             for experiment_id in ids:
                 key = str(experiment_id)
                 best = self.lab.best_auc(experiment_id)
-                self._set(key, "mark", MARKS[experiment_id in self.lab.selected])
-                self._set(key, "params", format.compact_count(self.lab.params(experiment_id)))
+                self._set(key, "mark", SELECTION_BOXES[experiment_id in self.lab.selected])
+                self._set(key, "params", numbers.compact_count(self.lab.params(experiment_id)))
                 self._set(key, "status", self.lab.status(experiment_id))
-                self._set(key, "best", format.MISSING if best is None else format.auc(best[0]) + (" syn" if best[1] else ""))
+                self._set(key, "best", numbers.MISSING if best is None else numbers.auc(best[0]) + (" syn" if best[1] else ""))
 
     def _set(self, row: str, column: str, value: str | Text) -> None:
         self.update_cell(row, column, value, update_width=True)
 
     def _chapter_mark(self, ids: list[int]) -> str:
         chosen = len(set(ids) & self.lab.selected)
-        return MARKS[True] if chosen == len(ids) else MARKS[None] if chosen else MARKS[False]
+        return SELECTION_BOXES[True] if chosen == len(ids) else SELECTION_BOXES[None] if chosen else SELECTION_BOXES[False]
 
     def highlighted(self) -> tuple[str | None, list[int]]:
         """The highlighted row's chapter name (None for an experiment row) and the experiment ids it stands for."""

@@ -6,7 +6,7 @@ from textual.app import ComposeResult
 from textual.containers import Vertical
 from textual.widgets import Static
 
-from tui import format
+from tui import numbers
 
 
 class LabHeader(Vertical):
@@ -29,7 +29,7 @@ class LabHeader(Vertical):
     def redraw(self) -> None:
         app = self.app
         parts = [self.view, app.accelerator, f"data: {app.data_label}",
-                 f"{format.plural(len(app.lab.runs), 'run')} stored"]
+                 f"{numbers.plural(len(app.lab.runs), 'run')} stored"]
         self.query_one("#header-line", Static).update(" │ ".join(parts))
         warning = self.query_one("#data-warning", Static)
         warning.display = app.data_warning is not None

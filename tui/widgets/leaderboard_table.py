@@ -10,7 +10,7 @@ from rich.text import Text
 from textual import events
 from textual.widgets import DataTable
 
-from tui import format
+from tui import numbers
 from tui.ranking import Ranking
 
 Row = dict[str, Any]
@@ -29,17 +29,17 @@ class Column:
 
 def metric(key: str, show: Callable[[Any], str], scale: float = 1, places: int = 3) -> Callable[[Row], str]:
     """A value, with ± its spread over seeds where the row has one (per-experiment rows)."""
-    return lambda row: format.spread(show(row.get(key)), row.get(f"{key}_std"), scale, places)
+    return lambda row: numbers.spread(show(row.get(key)), row.get(f"{key}_std"), scale, places)
 
 
 def versus_page(key: str, show: Callable[[Any], str]) -> Callable[[Row], str]:
     """A difference from the page's figure; blank for synthetic data, where it would mean nothing."""
-    return lambda row: format.MISSING if row["synthetic"] else show(row[key])
+    return lambda row: numbers.MISSING if row["synthetic"] else show(row[key])
 
 
 def run_auc(row: Row) -> str:
     """Runs that did not finish have no figures; their AUC cell says why."""
-    return format.auc(row["auc"]) if row["status"] == "finished" else row["status"]
+    return numbers.auc(row["auc"]) if row["status"] == "finished" else row["status"]
 
 
 def name_cell(marked: list[str]) -> Callable[[Row], str]:
@@ -48,7 +48,7 @@ def name_cell(marked: list[str]) -> Callable[[Row], str]:
 
 
 def columns(per_experiment: bool, marked: list[str]) -> list[Column]:
-    spread_or_status = metric("auc", format.auc) if per_experiment else run_auc
+    spread_or_status = metric("auc", numbers.auc) if per_experiment else run_auc
     count_or_seed = (Column("n", "n", 0, lambda row: str(row["n"])) if per_experiment
                      else Column("seed", "seed", 2, lambda row: str(row["seed"])))
     return [
@@ -58,14 +58,14 @@ def columns(per_experiment: bool, marked: list[str]) -> list[Column]:
         Column("synthetic", "data", 0, lambda row: "synth" if row["synthetic"] else "real", numeric=False),
         Column("chapter", "chapter", 3, lambda row: row["chapter"], numeric=False),
         Column("auc", "AUC", 0, spread_or_status),
-        Column("mel_recall", "mel rec", 0, metric("mel_recall", format.percent, 100, 0)),
-        Column("cancer_sensitivity", "cancer", 0, metric("cancer_sensitivity", format.percent, 100, 0)),
-        Column("accuracy", "acc", 1, metric("accuracy", format.percent, 100, 0)),
-        Column("balanced_accuracy", "bal acc", 2, metric("balanced_accuracy", format.percent, 100, 0)),
-        Column("params", "params", 2, lambda row: format.count(row["params"])),
-        Column("train_seconds", "time", 2, lambda row: format.seconds(row["train_seconds"])),
-        Column("delta_auc", "ΔAUC", 1, versus_page("delta_auc", format.signed_auc)),
-        Column("delta_mel_recall", "Δmel pts", 2, versus_page("delta_mel_recall", format.signed_points)),
+        Column("mel_recall", "mel rec", 0, metric("mel_recall", numbers.percent, 100, 0)),
+        Column("cancer_sensitivity", "cancer", 0, metric("cancer_sensitivity", numbers.percent, 100, 0)),
+        Column("accuracy", "acc", 1, metric("accuracy", numbers.percent, 100, 0)),
+        Column("balanced_accuracy", "bal acc", 2, metric("balanced_accuracy", numbers.percent, 100, 0)),
+        Column("params", "params", 2, lambda row: numbers.count(row["params"])),
+        Column("train_seconds", "time", 2, lambda row: numbers.seconds(row["train_seconds"])),
+        Column("delta_auc", "ΔAUC", 1, versus_page("delta_auc", numbers.signed_auc)),
+        Column("delta_mel_recall", "Δmel pts", 2, versus_page("delta_mel_recall", numbers.signed_points)),
     ]
 
 

@@ -9,10 +9,10 @@ from textual.containers import VerticalScroll
 from textual.widgets import Static
 
 from engine.experiments import Experiment
-from tui import format
+from tui import numbers
 from tui.lab import STATUS_WORDS, Job
 
-MARKS = {"queued": "·", "running": "▶", "finished": "✓", "cancelled": "■"}  # anything else failed: ✗
+STATUS_SYMBOLS = {"queued": "·", "running": "▶", "finished": "✓", "cancelled": "■"}  # anything else failed: ✗
 
 
 class QueueList(VerticalScroll):
@@ -24,8 +24,8 @@ class QueueList(VerticalScroll):
         lines = [f"Queue: {sum(job.status == 'queued' for job in jobs)} waiting, {len(jobs)} this session"]
         for job in jobs:
             name = experiments[job.experiment_id].spec.name
-            detail = f"AUC {format.auc(auc.get(job.run_id))}" if job.status == "finished" else job.reason
+            detail = f"AUC {numbers.auc(auc.get(job.run_id))}" if job.status == "finished" else job.reason
             status = STATUS_WORDS.get(job.status, job.status)
-            lines.append(f" {MARKS.get(job.status, '✗')} #{job.experiment_id} {name} · seed {job.seed} · {status}"
+            lines.append(f" {STATUS_SYMBOLS.get(job.status, '✗')} #{job.experiment_id} {name} · seed {job.seed} · {status}"
                          + (f" · {detail}" if detail else ""))
         self.query_one("#queue-text", Static).update("\n".join(lines))

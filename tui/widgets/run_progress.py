@@ -7,7 +7,7 @@ from textual.containers import Horizontal, Vertical
 from textual.widgets import Label, ProgressBar, Static
 
 from engine.experiments import Experiment
-from tui import format
+from tui import numbers
 from tui.lab import STATUS_WORDS, LiveRun
 
 IDLE = "No run yet: select experiments on the experiments screen (e), then press r."
@@ -70,8 +70,8 @@ def numbers(live: LiveRun | None) -> str:
     if last is None:
         return ""
     return (f"epoch {last.epoch}: train loss {last.train_loss:.3f} · val loss {last.val_loss:.3f} · val AUC "
-            f"{format.auc(last.val_auc)} · val acc {format.percent(last.val_accuracy)} · lr {last.lr:.2g} · "
-            f"{format.seconds(last.seconds)}")
+            f"{numbers.auc(last.val_auc)} · val acc {numbers.percent(last.val_accuracy)} · lr {last.lr:.2g} · "
+            f"{numbers.seconds(last.seconds)}")
 
 
 def title(live: LiveRun, experiments: dict[int, Experiment]) -> str:

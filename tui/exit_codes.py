@@ -1,0 +1,6 @@
+"""What `dermalab` exits with, shared by the command line and the app that reads its children's exits."""
+
+OK = 0
+RUN_FAILED = 1  # a run failed on its own (diverged, crashed); bad input is never this
+BAD_INPUT = 2  # one sentence on stderr says what to change
+INTERRUPTED = 130  # Ctrl-C: finished runs are stored, the current one as cancelled
