@@ -27,7 +27,7 @@ class RunProgress(Vertical):
     def show(self, live: LiveRun | None, experiments: dict[int, Experiment]) -> None:
         self._text("#run-title", title(live, experiments) if live else IDLE, layout=True)  # it may wrap
         self._bars(live)
-        self._text("#last-epoch", numbers(live))
+        self._text("#last-epoch", last_epoch_line(live))
 
     def _bars(self, live: LiveRun | None) -> None:
         download = live.download if live else None
@@ -60,7 +60,7 @@ class RunProgress(Vertical):
             static.update(text, layout=layout)
 
 
-def numbers(live: LiveRun | None) -> str:
+def last_epoch_line(live: LiveRun | None) -> str:
     """The last epoch's numbers; before the first one, what the child is busy with."""
     if live is None:
         return ""
