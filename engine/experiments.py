@@ -197,7 +197,16 @@ def _resolve(path: Path, by_id: dict[int, dict[str, Any]], eid: int) -> Experime
         spec = ExperimentSpec.model_validate(merged)
     except ValidationError as error:
         raise UserError(_describe(path, eid, error)) from None
+    _check_network(path, spec)
     return Experiment(spec=spec, origin=_config_only(origin), changes=_config_only(_flatten(by_id[eid])))
+
+
+def _check_network(path: Path, spec: ExperimentSpec) -> None:
+    """A network that pools its images to nothing, or that no machine could hold, is a mistake in the file."""
+    from engine import architecture  # imported here: it reads CLASSES and ModelSpec from this module
+
+    if problem := architecture.problem(spec.model):
+        raise UserError(f"{path}: experiment {spec.id}: {problem}.")
 
 
 def _config_only(flat: dict[str, Any]) -> dict[str, Any]:

@@ -47,6 +47,10 @@ BAD_EXPERIMENTS = {
     "extends cycle": (MINE.replace("extends = 1", "extends = 27") + MINE.replace("id = 26", "id = 27")
                       .replace("extends = 1", "extends = 26"), ["cycle (26 -> 27 -> 26)"]),
     "duplicate id": (MINE.replace("id = 26", "id = 1"), ["experiment id 1 appears twice"]),
+    # Found from the spec alone, before torch builds (or fails to allocate) anything.
+    "too deep for 28x28": (MINE + "model.channels = [4, 4, 4, 4, 4]\n", ["experiment 26", "5 pooled blocks", "at most 4"]),
+    "too large to hold": (MINE + "model.hidden = 1000000000000\n", ["experiment 26", "parameters, more than the",
+                                                                     "make model.channels or model.hidden smaller"]),
 }
 
 

@@ -53,12 +53,6 @@ id = 3
 extends = 1
 name = "Diverges"
 optimizer = { name = "sgd", lr = 1e30 }  # at lr 10 this small ReLU net just dies; 1e30 overflows float32 at once
-
-[[experiment]]
-id = 4
-extends = 1
-name = "Too deep for 28x28"
-model.channels = [4, 4, 4, 4, 4]  # 28 -> 14 -> 7 -> 3 -> 1 -> nothing left for the fifth pooling
 """
 
 
@@ -200,10 +194,16 @@ def test_a_diverging_run_is_stored_as_diverged_at_its_epoch_and_the_queue_goes_o
 
 
 def test_an_exception_inside_training_fails_that_run_with_the_reason_and_the_queue_goes_on(tiny, one_thread, capsys):
-    assert main(["run", "4", "1", "--data", "synthetic", "--experiments", tiny]) == exit_codes.RUN_FAILED
+    def out_of_memory_once(module, inputs):
+        hook.remove()
+        raise torch.OutOfMemoryError("CUDA out of memory. Tried to allocate 2.00 GiB")
+
+    # A crash only a real device can cause, injected at the first forward pass of the first run.
+    hook = torch.nn.modules.module.register_module_forward_pre_hook(out_of_memory_once)
+    assert main(["run", "1", "--seeds", "2", "--data", "synthetic", "--experiments", tiny]) == exit_codes.RUN_FAILED
     failed, finished = Store().runs()
-    assert failed["status"] == "failed" and failed["reason"].startswith("RuntimeError: ")
-    assert "Output size is too small" in failed["reason"] and finished["status"] == "finished"
+    assert (failed["status"], failed["reason"]) == ("failed", "OutOfMemoryError: CUDA out of memory. Tried to allocate 2.00 GiB")
+    assert finished["status"] == "finished"
     assert "Traceback" not in capsys.readouterr().err
 
 
