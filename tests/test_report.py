@@ -1,6 +1,7 @@
 """`dermalab report` from a store whose figures are fixed by hand: its sections, its numbers, its CSVs."""
 
 import csv
+import sys
 
 import pytest
 
@@ -35,7 +36,7 @@ def read_csv(path):
 def test_sections_and_numbers(fixed_store, tmp_path):
     written = report.write(tmp_path / "out", Store(), load())
     assert [p.name for p in written] == ["report.md", "leaderboard.csv", "recall_grid.csv", "compare.csv",
-                                         "best_runs.csv", "operating_points.csv"]
+                                         "best_runs.csv", "operating_points.csv", "auc_ranked.png"]
     text = written[0].read_text()
     assert [text.index(s) for s in SECTIONS] == sorted(text.index(s) for s in SECTIONS)
     assert "4 finished runs of 2 experiments on synthetic images" in text
@@ -84,3 +85,22 @@ def test_the_command_writes_the_files_or_says_why_not(cli, store_run, tmp_path):
     assert done.returncode == 0, done.stderr
     assert done.stdout.splitlines()[0] == str(tmp_path / "out" / "report.md")
     assert all((tmp_path / "out" / name).is_file() for name in ("report.md", "operating_points.csv"))
+
+
+def test_figures_are_drawn_and_linked(fixed_store, tmp_path):
+    written = report.write(tmp_path, Store(), load())
+    pictures = [p for p in written if p.suffix == ".png"]
+    assert [p.name for p in pictures] == ["auc_ranked.png"]
+    text = written[0].read_text()
+    for picture in pictures:
+        assert picture.read_bytes().startswith(b"\x89PNG\r\n\x1a\n") and picture.stat().st_size > 10_000
+        assert f"]({picture.name})" in text
+    assert "### Experiments ranked by AUC\n\n![Experiments ranked by AUC](auc_ranked.png)\n\nRead which" in text
+
+
+def test_without_matplotlib_the_report_says_how_to_get_figures(fixed_store, tmp_path, monkeypatch):
+    monkeypatch.setitem(sys.modules, "matplotlib", None)  # what `import matplotlib` meets when it is not installed
+    written = report.write(tmp_path, Store(), load())
+    assert [p.suffix for p in written] == [".md", *[".csv"] * 5]
+    assert not list(tmp_path.glob("*.png"))
+    assert "run `pip install -e '.[figures]'`" in written[0].read_text()

@@ -293,10 +293,13 @@ def cmd_ensemble(args: argparse.Namespace) -> int:
 
 
 def cmd_report(args: argparse.Namespace) -> int:
-    from tui import report
+    from tui import png, report
 
     for path in report.write(args.out, open_store(), experiments_of(args)):
         print(path)
+    if not png.available():
+        print(f"dermalab: the report has no figures, as matplotlib is not installed; '{png.INSTALL}' adds them.",
+              file=sys.stderr)
     return exit_codes.OK
 
 

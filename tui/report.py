@@ -1,5 +1,6 @@
-"""`dermalab report`: the store as a Markdown report plus one CSV per table. A view: every number comes from the
-engine (summary, bootstrap, screening); this module picks, orders and words them."""
+"""`dermalab report`: the store as a Markdown report plus one CSV per table and, with matplotlib, the page's charts
+as PNG files. A view: every number comes from the engine (summary, bootstrap, screening) or `tui.charts`; this
+module picks, orders and words them."""
 
 from __future__ import annotations
 
@@ -12,6 +13,7 @@ from engine import bootstrap, screening, summary
 from engine.errors import UserError
 from engine.experiments import CLASSES, Experiment
 from engine.store import Store
+from tui import chart_pngs, charts, png
 from tui.numbers import plural
 from tui.tables import cell, flatten, markdown, sort_rows, write_csv
 
@@ -56,28 +58,30 @@ RUN = [Column("run", "run_id"), Column("#", "experiment_id"), Column("experiment
 
 
 def write(out: Path, store: Store, experiments: dict[int, Experiment]) -> list[Path]:
-    """Writes report.md and the CSVs into `out`; returns their paths, the report first."""
+    """Writes report.md, the CSVs and (with matplotlib) the PNGs into `out`; returns their paths, the report first."""
     runs, synthetic = _reported_runs(store)
     sections = [leaderboard(runs, experiments), recall_grid(runs, experiments), comparison(runs, experiments),
                 best_runs(runs, store, experiments), operating_points(runs, store, experiments)]
+    pictures = chart_pngs.pngs(charts.build(runs, experiments))
+    drawn = png.available()
     try:
         out.mkdir(parents=True, exist_ok=True)
         for section in sections:
             with open(out / section.csv, "w", newline="") as stream:
                 write_csv(section.csv_rows(), stream)
-        (out / REPORT).write_text("\n".join([_opening(runs, synthetic), *(s.markdown() for s in sections)]))
+        images = png.write(out, pictures) if drawn else []
+        (out / REPORT).write_text("\n".join([_opening(runs, synthetic), *(s.markdown() for s in sections),
+                                             png.markdown(pictures, drawn)]))
     except OSError as error:
         raise UserError(f"The report cannot be written to {out} ({error.strerror}); choose a writable folder.") from None
-    return [out / REPORT, *(out / s.csv for s in sections)]
+    return [out / REPORT, *(out / s.csv for s in sections), *images]
 
 
 def _reported_runs(store: Store) -> tuple[list[dict[str, Any]], bool]:
-    """Finished runs of one data kind: real ones when there are any, else synthetic (the two never mix)."""
-    finished = [r for r in store.runs() if r["status"] == "finished"]
-    if not finished:
+    runs, synthetic = charts.one_data_kind(store.runs())
+    if not runs:
         raise UserError("There are no finished runs to report on; train some first, e.g. 'dermalab run 8 11 --seeds 3'.")
-    synthetic = all(r["synthetic"] for r in finished)
-    return [r for r in finished if bool(r["synthetic"]) == synthetic], synthetic
+    return runs, synthetic
 
 
 def _opening(runs: list[dict[str, Any]], synthetic: bool) -> str:
