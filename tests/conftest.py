@@ -1,17 +1,54 @@
-"""Shared fixtures: every test gets its own DERMALAB_HOME, a way to run the real `dermalab` command, and runs
-written straight into the store."""
+"""Shared fixtures: every test gets its own DERMALAB_HOME, a way to run the real `dermalab` command, runs written
+straight into the store and read back from it, the repository's experiments file (whatever the working
+directory) with edited copies of it, and a tiny experiments file that trains in a second."""
 
 from __future__ import annotations
 
 import os
 import subprocess
 import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pytest
 
 REPO = Path(__file__).resolve().parent.parent
+
+# Experiments small enough to train in about a second an epoch: one that finishes, two that run far longer than any
+# test waits (tests cancel or kill them), and one that diverges at once.
+TINY_EXPERIMENTS = """
+[[experiment]]
+id = 1
+name = "Tiny"
+chapter = "Trains"
+model = { arch = "cnn", channels = [4], batchnorm = false, pool = "global_avg", dropout = 0.0, hidden = 0, \
+hidden_dropout = 0.0, pretrained = false, freeze_backbone = false, small_stem = false }
+optimizer = { name = "adam", lr = 1e-3 }
+training = { epochs = 1, batch_size = 512, scheduler = "none" }
+loss = { class_weights = "none", label_smoothing = 0.0 }
+augment = []
+
+[[experiment]]
+id = 2
+extends = 1
+name = "Tiny, long enough to interrupt"
+training.epochs = 10000
+
+[[experiment]]
+id = 3
+extends = 1
+name = "Diverges"
+chapter = "Fails"
+optimizer = { name = "sgd", lr = 1e30 }  # at lr 10 this small ReLU net just dies; 1e30 overflows float32 at once
+
+[[experiment]]
+id = 4
+extends = 2
+name = "Tiny, waiting its turn"
+"""
 
 
 @pytest.fixture(autouse=True)
@@ -32,6 +69,82 @@ def dermalab(*args: str, timeout: float = 300, env: dict[str, str] | None = None
 @pytest.fixture
 def cli():
     return dermalab
+
+
+@pytest.fixture
+def experiments_toml() -> Path:
+    """The repository's experiments.toml, found from this file rather than the working directory."""
+    from engine.experiments import DEFAULT_EXPERIMENTS
+
+    return DEFAULT_EXPERIMENTS
+
+
+@pytest.fixture
+def edited_experiments(tmp_path: Path, experiments_toml: Path):
+    """Writes a copy of the real experiments file with each `old` text replaced once by its `new` (each must be
+    there) and `append` added at the end; returns the copy's path."""
+
+    def write(append: str = "", replace: dict[str, str] | None = None, name: str = "experiments.toml") -> Path:
+        text = experiments_toml.read_text()
+        for old, new in (replace or {}).items():
+            assert old in text, f"{old!r} is no longer in experiments.toml; update the test"
+            text = text.replace(old, new, 1)
+        path = tmp_path / name
+        path.write_text(text + append)
+        return path
+
+    return write
+
+
+@pytest.fixture
+def tiny_experiments(tmp_path: Path) -> Path:
+    path = tmp_path / "tiny.toml"
+    path.write_text(TINY_EXPERIMENTS)
+    return path
+
+
+class StoredRuns:
+    """This test's store read as the program reads it: through a Store opened for each read, so it sees what
+    child processes wrote since, and marks the runs of dead processes as every command does."""
+
+    @staticmethod
+    @contextmanager
+    def opened() -> Iterator[Any]:
+        from engine.store import Store
+
+        store = Store()
+        try:
+            yield store
+        finally:
+            store.close()
+
+    def runs(self) -> list[dict[str, Any]]:
+        with self.opened() as store:
+            return store.runs()
+
+    def get(self, run_id: str | None) -> dict[str, Any] | None:
+        with self.opened() as store:
+            return store.get(run_id) if run_id else None
+
+    def status(self, run_id: str | None) -> str | None:
+        run = self.get(run_id)
+        return run and run["status"]
+
+    def sound(self) -> bool:
+        """SQLite's own full check of the file, after a Store opened it (and set nothing damaged aside)."""
+        with self.opened() as store:
+            return store.recovered_from is None and store._db.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
+
+    def predictions(self, run_id: str):
+        from engine import screening
+
+        with self.opened() as store:
+            return screening.load(store, run_id)
+
+
+@pytest.fixture
+def stored(dermalab_home) -> StoredRuns:
+    return StoredRuns()
 
 
 VAL_COUNTS = (6, 8, 15, 4, 15, 60, 4)  # DermaMNIST's val mix, shrunk

@@ -223,14 +223,14 @@ def test_seed_spread_and_verdicts_per_experiment(cli, store_run):
     assert "mel rec verdict" in table and "different" in table
 
 
-def test_results_show_intervals_for_new_and_old_runs(cli, store_run):
+def test_results_show_intervals_for_new_and_old_runs(cli, store_run, stored):
     labels, probabilities = noisy_predictions(5)
     new = store_run(labels, probabilities, run_id="new000")
     old = store_run(labels, probabilities, run_id="old000", intervals=False)
     expected = bootstrap.intervals(labels, probabilities)
     rows = {r["run_id"]: r for r in json.loads(cli("results", "--format", "json").stdout)}
     assert {k: rows[run][k] for run in (new, old) for k in bootstrap.KEYS} == expected
-    assert "auc_ci" not in Store().get(old)["metrics"]  # computed on read, the store is left as it was
+    assert "auc_ci" not in stored.get(old)["metrics"]  # computed on read, the store is left as it was
 
     header = cli("results", "--format", "csv").stdout.splitlines()[0].split(",")
     assert {"auc_ci_low", "auc_ci_high", "mel_recall_ci_low", "mel_recall_ci_high"} <= set(header)
@@ -249,13 +249,13 @@ def test_confusion_matrix_counts_and_row_shares(cli, store_run):
     assert table.returncode == 0 and "3 (75%)" in table.stdout and "1 (25%)" in table.stdout
 
 
-def test_operating_point_and_ensemble_commands(cli, store_run):
+def test_operating_point_and_ensemble_commands(cli, store_run, stored):
     labels, probabilities = noisy_predictions(6)
     first = store_run(labels, probabilities, run_id="aaa111")
     second = store_run(labels, noisy_predictions(7)[1], run_id="bbb222", experiment_id=21)
 
     point = json.loads(cli("operating-point", "aaa", "--target", "0.8", "--class", "cancer", "--json").stdout)
-    expected = screening.operating_point(screening.load(Store(), first), 0.8, "cancer").to_dict()
+    expected = screening.operating_point(stored.predictions(first), 0.8, "cancer").to_dict()
     assert list(point) == ["run_id", "class", "target", "threshold", "sensitivity", "specificity", "flagged_per_1000"]
     assert point == pytest.approx(expected)
 

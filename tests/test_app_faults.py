@@ -6,8 +6,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from tests.test_app import (ACTIVE, CHILD_SECONDS, app_on_experiments, app_with, stored_status, synchronous,
-                            wait_for)
+from tests.test_app import ACTIVE, CHILD_SECONDS, app_on_tiny, app_with, synchronous, wait_for
 from tui.screens.quit import QuitScreen
 from tui.screens.run import RunScreen
 
@@ -30,11 +29,11 @@ async def test_a_corrupt_store_at_start_is_said_in_one_sentence_and_a_fresh_one_
 
 
 @synchronous
-async def test_shrinking_the_terminal_and_declining_to_quit_mid_run_break_nothing(tmp_path: Path):
-    # "Trains" runs for 1000 epochs, far longer than the key presses below; the test cancels it once done with it.
-    app = app_on_experiments(tmp_path)
+async def test_shrinking_the_terminal_and_declining_to_quit_mid_run_break_nothing(tiny_experiments, stored):
+    # Experiment 2 runs for 10000 epochs, far longer than the key presses below; the test cancels it once done.
+    app = app_on_tiny(tiny_experiments)
     async with app.run_test(size=LARGE) as pilot:
-        app.lab.toggle([2])  # "Trains", which trains instead of diverging
+        app.lab.toggle([2])
         await pilot.press("r")
         job = app.lab.jobs[0]
         await wait_for(pilot, lambda: app.lab.live.batch is not None)
@@ -55,4 +54,4 @@ async def test_shrinking_the_terminal_and_declining_to_quit_mid_run_break_nothin
         await pilot.press("x")
         await wait_for(pilot, lambda: job.status not in ACTIVE, timeout=CHILD_SECONDS)
         assert app.is_running
-    assert job.status == "cancelled" and stored_status(job.run_id) == "cancelled"
+    assert job.status == "cancelled" and stored.status(job.run_id) == "cancelled"

@@ -6,7 +6,6 @@ from __future__ import annotations
 import pytest
 
 from engine import screening, summary
-from engine.store import Store
 from tests.conftest import noisy_predictions
 from tests.test_app import app_with, synchronous
 from tui import numbers
@@ -23,12 +22,12 @@ SIZE = (80, 24)
 
 
 @pytest.fixture
-def two_runs(store_run) -> list[str]:
+def two_runs(store_run, stored) -> list[str]:
     """Two finished runs on the same val set, best AUC first (the leaderboard's first row)."""
     labels, first = noisy_predictions(0)
     _, second = noisy_predictions(1)
     ids = [store_run(labels, first, experiment_id=8), store_run(labels, second, experiment_id=10)]
-    return sorted(ids, key=lambda run_id: stored(run_id)["auc"], reverse=True)
+    return sorted(ids, key=lambda run_id: stored.get(run_id)["auc"], reverse=True)
 
 
 def cells(widget) -> list[list[str]]:
@@ -38,29 +37,13 @@ def cells(widget) -> list[list[str]]:
     return [list(row) for row in zip(*columns)]
 
 
-def stored(run_id: str) -> dict:
-    store = Store()
-    try:
-        return store.get(run_id)
-    finally:
-        store.close()
-
-
-def predictions(run_id: str) -> screening.Predictions:
-    store = Store()
-    try:
-        return screening.load(store, run_id)
-    finally:
-        store.close()
-
-
 @synchronous
-async def test_enter_shows_the_run_with_its_intervals_and_confusion_matrix(two_runs):
+async def test_enter_shows_the_run_with_its_intervals_and_confusion_matrix(two_runs, stored):
     app = app_with("--data", "synthetic")
     async with app.run_test(size=SIZE) as pilot:
         await pilot.press("l", "enter")
         assert isinstance(app.screen, RunDetailScreen)
-        run = stored(two_runs[0])
+        run = stored.get(two_runs[0])
         metrics = run["metrics"]
         figures = cells(app.screen.query_one(FigureTable))
         assert figures[0] == ["AUC (macro)", numbers.auc(run["auc"]),
@@ -83,9 +66,9 @@ def point_figures(point: screening.OperatingPoint) -> list[list[str]]:
 
 
 @synchronous
-async def test_operating_point_follows_the_target_and_condition_keys(two_runs):
+async def test_operating_point_follows_the_target_and_condition_keys(two_runs, stored):
     app = app_with("--data", "synthetic")
-    run = predictions(two_runs[0])
+    run = stored.predictions(two_runs[0])
     async with app.run_test(size=SIZE) as pilot:
         await pilot.press("l", "o")
         assert isinstance(app.screen, OperatingPointScreen)
@@ -100,9 +83,9 @@ async def test_operating_point_follows_the_target_and_condition_keys(two_runs):
 
 
 @synchronous
-async def test_two_marked_runs_make_an_ensemble_under_either_rule(two_runs):
+async def test_two_marked_runs_make_an_ensemble_under_either_rule(two_runs, stored):
     app = app_with("--data", "synthetic")
-    first, second = map(predictions, two_runs)
+    first, second = map(stored.predictions, two_runs)
     async with app.run_test(size=SIZE) as pilot:
         await pilot.press("l", "c")  # nothing marked yet: says so, and stays
         assert not isinstance(app.screen, EnsembleScreen)
@@ -127,13 +110,12 @@ def notices(app) -> str:
 
 
 @synchronous
-async def test_rows_without_predictions_open_nothing_and_say_why(two_runs):
+async def test_rows_without_predictions_open_nothing_and_say_why(two_runs, stored):
     from engine.events import RunFailed, RunStarted
 
-    store = Store()
-    store.start(RunStarted("cancelled1", 2, "Stopped", 0, "cpu", "synthetic", 1, 1), "c", {}, "h", True, False)
-    store.fail(RunFailed("cancelled1", "cancelled", "cancelled by the user", 1))
-    store.close()
+    with stored.opened() as store:
+        store.start(RunStarted("cancelled1", 2, "Stopped", 0, "cpu", "synthetic", 1, 1), "c", {}, "h", True, False)
+        store.fail(RunFailed("cancelled1", "cancelled", "cancelled by the user", 1))
     app = app_with("--data", "synthetic")
     async with app.run_test(size=SIZE) as pilot:
         await pilot.press("l", "down", "down", "enter", "o")  # a cancelled run sorts last, and has no predictions

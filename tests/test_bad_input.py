@@ -19,7 +19,6 @@ from tui.cli import main
 
 from tests.conftest import medmnist_arrays, one_sentence
 
-REAL_EXPERIMENTS = Path("experiments.toml").read_text()
 MINE = '\n[[experiment]]\nid = 26\nextends = 1\nname = "Mine"\n'  # appended to the real file, then made bad
 
 
@@ -55,15 +54,17 @@ BAD_EXPERIMENTS = {
 
 
 @pytest.mark.parametrize("appended, expected", BAD_EXPERIMENTS.values(), ids=BAD_EXPERIMENTS.keys())
-def test_a_bad_experiments_file_names_the_file_the_experiment_and_the_key(refused, tmp_path, appended, expected):
-    path = experiments_file(tmp_path, REAL_EXPERIMENTS + appended)
+def test_a_bad_experiments_file_names_the_file_the_experiment_and_the_key(refused, edited_experiments, appended,
+                                                                          expected):
+    path = str(edited_experiments(appended))
     message = refused("list", "--experiments", path)
     assert message.startswith(f"{path}: ") and all(fragment in message for fragment in expected), message
 
 
-def test_a_toml_syntax_error_names_the_line(refused, tmp_path):
-    path = experiments_file(tmp_path, REAL_EXPERIMENTS + MINE + 'lesson = "never closed\n')
-    assert f"line {len(REAL_EXPERIMENTS.splitlines()) + len(MINE.splitlines()) + 1}" in refused("list", "--experiments", path)
+def test_a_toml_syntax_error_names_the_line(refused, edited_experiments, experiments_toml):
+    path = str(edited_experiments(MINE + 'lesson = "never closed\n'))
+    line = len(experiments_toml.read_text().splitlines()) + len(MINE.splitlines()) + 1
+    assert f"line {line}" in refused("list", "--experiments", path)
 
 
 def test_an_empty_experiments_file_asks_for_an_experiment(refused, tmp_path):

@@ -1,7 +1,8 @@
 """The command line end to end: real training on synthetic images, a real SQLite store, results and compare."""
 
+import csv
+import io
 import json
-import sqlite3
 
 from engine.experiments import CLASSES
 
@@ -9,7 +10,7 @@ RUN_KEYS = {"run_id", "id", "name", "seed", "device", "data", "status", "auc", "
             "cancer_sensitivity", "balanced_accuracy", "recall", "params", "train_seconds", "images_per_second"}
 
 
-def test_run_stores_every_run_and_results_reads_them_back(cli, dermalab_home):
+def test_run_stores_every_run_and_results_reads_them_back(cli, stored):
     done = cli("run", "1-2", "--seeds", "2", "--data", "synthetic", "--epochs", "1", "--json")
     assert done.returncode == 0, done.stderr
     lines = [json.loads(line) for line in done.stdout.splitlines()]
@@ -17,10 +18,9 @@ def test_run_stores_every_run_and_results_reads_them_back(cli, dermalab_home):
     assert all(set(r) == RUN_KEYS and r["status"] == "finished" and r["data"] == "synthetic" for r in lines)
     assert set(lines[0]["recall"]) == set(CLASSES) and lines[0]["params"] == 6887
 
-    with sqlite3.connect(dermalab_home / "runs.sqlite") as db:
-        stored = db.execute("SELECT run_id, status, synthetic, json_array_length(history), json_array_length(probabilities)"
-                            " FROM runs ORDER BY started_at").fetchall()
-    assert stored == [(r["run_id"], "finished", 1, 1, 1003) for r in lines]
+    runs = [stored.get(run["run_id"]) for run in stored.runs()]
+    assert [(r["run_id"], r["status"], r["synthetic"], len(r["history"]), len(r["probabilities"])) for r in runs] == [
+        (r["run_id"], "finished", 1, 1, 1003) for r in lines]
 
     results = json.loads(cli("results", "--format", "json", "--sort", "auc", "--asc").stdout)
     aucs = [r["auc"] for r in results]
@@ -31,9 +31,8 @@ def test_run_stores_every_run_and_results_reads_them_back(cli, dermalab_home):
     assert compare[0]["auc_published"] == 0.822
 
 
-def test_global_options_work_before_and_after_the_command(cli, tmp_path):
-    experiments = tmp_path / "mine.toml"
-    experiments.write_text(open("experiments.toml").read().replace('name = "Baseline"', 'name = "My baseline"'))
+def test_global_options_work_before_and_after_the_command(cli, edited_experiments):
+    experiments = edited_experiments(replace={'name = "Baseline"': 'name = "My baseline"'})
     for args in (["--experiments", str(experiments), "list", "--json"], ["list", "--json", "--experiments", str(experiments)]):
         listing = json.loads(cli(*args).stdout)
         assert listing[0]["name"] == "My baseline" and len(listing) == 25
@@ -45,9 +44,24 @@ def test_list_counts_parameters_from_the_built_models(cli):
     assert listing[19]["published"]["auc"] == 0.9292
 
 
-def test_csv_and_markdown_results(cli):
-    cli("run", "1", "--data", "synthetic", "--epochs", "1")
-    csv_lines = cli("results", "--format", "csv").stdout.splitlines()
-    assert csv_lines[0].startswith("run_id,experiment_id,name") and len(csv_lines) == 2
-    markdown = cli("results", "--format", "markdown").stdout.splitlines()
-    assert markdown[0].startswith("| run |") and markdown[2].startswith("| ")
+def test_csv_and_markdown_results(cli, tiny_experiments):
+    done = cli("run", "1", "--data", "synthetic", "--experiments", str(tiny_experiments), "--json")
+    assert done.returncode == 0, done.stderr
+    run = json.loads(done.stdout)
+    expected = {"run_id": run["run_id"], "experiment_id": "1", "name": "Tiny", "seed": "0", "status": "finished",
+                "synthetic": "True", "auc": str(run["auc"]), "mel_recall": str(run["mel_recall"]),
+                "params": "147"}
+
+    csv_out = cli("results", "--format", "csv")
+    assert csv_out.returncode == 0, csv_out.stderr
+    [row] = list(csv.DictReader(io.StringIO(csv_out.stdout)))
+    assert {key: row[key] for key in expected} == expected
+    assert {f"recall_{name}" for name in CLASSES} <= set(row) and row["auc_ci_low"] < row["auc_ci_high"]
+
+    markdown_out = cli("results", "--format", "markdown")
+    assert markdown_out.returncode == 0, markdown_out.stderr
+    header, rule, line = markdown_out.stdout.splitlines()
+    cells = [cell.strip() for cell in line.strip("|").split("|")]
+    assert header.startswith("| run | # | name | seed | status |") and rule.startswith("|---|")
+    assert cells[:5] == [run["run_id"], "1", "Tiny", "0", "finished"]
+    assert cells[header.strip("|").split("|").index(" AUC ")] == f"{run['auc']:.3f}"

@@ -33,7 +33,7 @@ def read_csv(path):
         return list(csv.DictReader(stream))
 
 
-def test_sections_and_numbers(fixed_store, tmp_path):
+def test_sections_and_numbers(fixed_store, tmp_path, stored):
     written = report.write(tmp_path / "out", Store(), load())
     assert [p.name for p in written] == ["report.md", "leaderboard.csv", "recall_grid.csv", "compare.csv",
                                          "best_runs.csv", "operating_points.csv", "auc_ranked.png"]
@@ -57,7 +57,7 @@ def test_sections_and_numbers(fixed_store, tmp_path):
     points = read_csv(tmp_path / "out" / "operating_points.csv")
     assert [p["run_id"] for p in points] == ["bn2", "bn1", "bn0", "best21"]  # by AUC
     for row in points:
-        expected = screening.operating_point(screening.load(Store(), row["run_id"]), 0.9, "mel")
+        expected = screening.operating_point(stored.predictions(row["run_id"]), 0.9, "mel")
         assert float(row["threshold"]) == pytest.approx(expected.threshold)
         assert float(row["flagged_per_1000"]) == pytest.approx(expected.flagged_per_1000)
         assert f"| {expected.threshold:.3f} | {expected.sensitivity:.3f} | {expected.specificity:.3f} |" in text
