@@ -39,7 +39,8 @@ def experiment_rows(runs: list[dict[str, Any]], experiments: dict[int, Experimen
         latest = members[-1]
         row: dict[str, Any] = {"experiment_id": experiment_id, "name": latest["name"], "chapter": latest["chapter"],
                                "synthetic": synthetic, "n": len(members), "params": latest.get("params"),
-                               "train_seconds": _mean([m.get("train_seconds") for m in members])}
+                               "train_seconds": _mean([m.get("train_seconds") for m in members]),
+                               "train_seconds_std": _std([m.get("train_seconds") for m in members])}
         for metric in METRICS:
             values = [m.get(metric) for m in members]
             row[metric], row[f"{metric}_std"] = _mean(values), _std(values)

@@ -11,6 +11,8 @@ from engine.store import Store
 from tests.conftest import noisy_predictions
 from tui import report
 
+PICTURES = ["clinical.png", "metrics.png", "auc_ranked.png", "chapters.png", "arc.png", "auc_time.png",
+            "auc_params.png"]
 SECTIONS = ["## Leaderboard", "## Recall per class", "## Against the course page",
             "## The best run by AUC beside the best by cancer sensitivity", "## Operating points at 90% melanoma sensitivity"]
 
@@ -36,7 +38,7 @@ def read_csv(path):
 def test_sections_and_numbers(fixed_store, tmp_path, stored):
     written = report.write(tmp_path / "out", Store(), load())
     assert [p.name for p in written] == ["report.md", "leaderboard.csv", "recall_grid.csv", "compare.csv",
-                                         "best_runs.csv", "operating_points.csv", "auc_ranked.png"]
+                                         "best_runs.csv", "operating_points.csv", *PICTURES]
     text = written[0].read_text()
     assert [text.index(s) for s in SECTIONS] == sorted(text.index(s) for s in SECTIONS)
     assert "4 finished runs of 2 experiments on synthetic images" in text
@@ -90,11 +92,14 @@ def test_the_command_writes_the_files_or_says_why_not(cli, store_run, tmp_path):
 def test_figures_are_drawn_and_linked(fixed_store, tmp_path):
     written = report.write(tmp_path, Store(), load())
     pictures = [p for p in written if p.suffix == ".png"]
-    assert [p.name for p in pictures] == ["auc_ranked.png"]
+    assert [p.name for p in pictures] == PICTURES  # the charts, in the app's order
     text = written[0].read_text()
+    links = [text.index(f"]({picture.name})") for picture in pictures]
+    assert links == sorted(links) and text.index("## Figures") < links[0]
     for picture in pictures:
         assert picture.read_bytes().startswith(b"\x89PNG\r\n\x1a\n") and picture.stat().st_size > 10_000
-        assert f"]({picture.name})" in text
+        sentence = text.split(f"]({picture.name})\n\n")[1].split("\n")[0]  # one sentence of ours under each
+        assert sentence.startswith("Read ") and sentence.endswith(".") and sentence.count(". ") == 0
     assert "### Experiments ranked by AUC\n\n![Experiments ranked by AUC](auc_ranked.png)\n\nRead which" in text
 
 

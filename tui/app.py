@@ -19,6 +19,7 @@ from tui.commands import LabCommands
 from tui.lab import Lab, describe_data
 from tui.messages import BatchEvent, ChildExited, RunEvent
 from tui.ranking import Ranking
+from tui.screens.charts import ChartsScreen
 from tui.screens.experiments import ExperimentsScreen
 from tui.screens.help import HelpScreen
 from tui.screens.leaderboard import LeaderboardScreen
@@ -38,7 +39,7 @@ class DermalabApp(App):
     HORIZONTAL_BREAKPOINTS = [(0, "-narrow"), (110, "-wide")]
     VERTICAL_BREAKPOINTS = [(0, "-short"), (36, "-tall")]
     MODES = {"experiments": ExperimentsScreen, "run": RunScreen, "leaderboard": LeaderboardScreen,
-             "grid": RecallGridScreen}
+             "grid": RecallGridScreen, "charts": ChartsScreen}
     BINDINGS = [
         Binding("question_mark", "keys", "Keys", id="keys", tooltip="Every key of this screen"),
         Binding("e", "switch_mode('experiments')", "Experiments", id="experiments",
@@ -49,6 +50,8 @@ class DermalabApp(App):
                 tooltip="Every stored run, or every experiment's mean ± std, sorted"),
         Binding("g", "switch_mode('grid')", "Recall grid", id="recall-grid",
                 tooltip="Per-class recall of the leaderboard's rows"),
+        Binding("f", "switch_mode('charts')", "Charts", id="charts",
+                tooltip="The course page's charts, drawn from your runs"),
         Binding("x", "cancel_run", "Cancel run", id="cancel",
                 tooltip="Stop the current run (stored as cancelled); the queue goes on"),
         Binding("q", "quit", "Quit", id="quit", tooltip="Quit (asks first while a run is going)"),

@@ -1,0 +1,92 @@
+"""The charts view in the app: one key from every view, stepping through the charts, what an empty chart says,
+redrawing when a run ends, and snapshots of the scatter and the ranked bars at 80x24."""
+
+from __future__ import annotations
+
+import asyncio
+
+from tests.conftest import noisy_predictions
+from tests.test_charts import fill
+from tests.test_app_snapshots import ACCELERATOR, SIZES, lab_app
+from tui.app import create_app
+from tui.cli import build_parser
+from tui.screens.charts import ChartsScreen
+from tui.screens.help import HelpScreen
+from tui.widgets.chart_plot import ChartPlot, thin
+from tui.widgets.key_line import our_bindings
+
+COUNT = 7  # the page's charts, less the recall grid the app has as a view of its own
+
+
+def test_scatter_snapshot(snap_compare):
+    assert snap_compare(lab_app(), terminal_size=SIZES["small"], press=["f"])
+
+
+def test_scatter_with_the_pages_points(snap_compare, store_run):
+    # The store of the chart data tests: its figures lie away from the page's, so both sets of points show.
+    fill(store_run)
+    assert snap_compare(empty_app(), terminal_size=SIZES["large"], press=["f", "p"])
+
+
+def test_ranked_bars_snapshot(snap_compare):
+    assert snap_compare(lab_app(), terminal_size=SIZES["small"], press=["f", "right", "right"])
+
+
+def empty_app():
+    return create_app(build_parser().parse_args(["--data", "synthetic"]), accelerator=ACCELERATOR)
+
+
+def test_one_key_from_every_view_and_listed_in_help():
+    async def drive():
+        app = empty_app()
+        async with app.run_test(size=SIZES["small"]) as pilot:
+            for view in ("e", "l", "g", "v"):
+                await pilot.press(view, "f")
+                assert isinstance(app.screen, ChartsScreen), view
+            await pilot.press("question_mark")
+            assert isinstance(app.screen, HelpScreen)
+            assert "charts" in [binding.id for binding in our_bindings(app.screen.bindings)]
+
+    asyncio.run(drive())
+
+
+def test_steps_through_every_chart_and_an_empty_one_says_what_to_run():
+    async def drive():
+        app = empty_app()
+        async with app.run_test(size=SIZES["small"]) as pilot:
+            await pilot.press("f")
+            seen = []
+            for _ in range(COUNT):
+                screen = app.screen
+                seen.append(screen.charts[screen.index].key)
+                assert not screen.query_one(ChartPlot).display
+                assert "dermalab run" in str(screen.query_one("#chart-empty").render())
+                await pilot.press("right")
+            assert len(set(seen)) == COUNT and app.screen.index == 0  # round the circle once
+            await pilot.press("left")
+            assert app.screen.index == COUNT - 1
+
+    asyncio.run(drive())
+
+
+def test_a_finished_run_appears_without_reopening_the_view(store_run):
+    async def drive():
+        app = empty_app()
+        async with app.run_test(size=SIZES["small"]) as pilot:
+            await pilot.press("f")
+            assert not app.screen.query_one(ChartPlot).display
+            labels, probabilities = noisy_predictions(0)
+            store_run(labels, probabilities, experiment_id=8, auc=0.9, mel_recall=0.3)
+            app.lab.reload()  # what the app does when a run's end reaches it
+            app.lab_changed.publish("store")
+            await pilot.pause()
+            plot = app.screen.query_one(ChartPlot)
+            assert plot.display and [p.label for p in plot.chart.series[0].points] == ["8"]
+
+    asyncio.run(drive())
+
+
+def test_labels_never_cover_a_point_nor_touch_each_other():
+    # Three labels of width 2 on one row: the second would touch the first, so it takes its second place.
+    placed = thin([[(0, 0, 2)], [(0, 2, 2), (0, 6, 2)], [(0, 9, 2)], [(1, 0, 2)]], points={(1, 1)})
+    assert placed == {0: 0, 1: 1, 2: 0}
