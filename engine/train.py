@@ -9,7 +9,6 @@ from __future__ import annotations
 import math
 import time
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass
 
 import numpy as np
 import torch
@@ -21,6 +20,7 @@ from engine.errors import UserError
 from engine.events import BatchProgress, EpochEnded, Event, RunFailed, RunFinished, RunStarted
 from engine.experiments import CLASSES, ExperimentSpec
 from engine.metrics import evaluate, macro_auc
+from engine.options import RunOptions
 
 EVAL_BATCH = 1024  # images per forward pass when evaluating; memory only, no effect on results
 PROGRESS_EVERY = 0.1  # seconds between BatchProgress events
@@ -30,15 +30,6 @@ OPTIMIZERS: dict[str, Callable[..., torch.optim.Optimizer]] = {
     "sgd": lambda params, spec, fused: torch.optim.SGD(params, lr=spec.lr, momentum=spec.momentum, fused=fused),
     "adam": lambda params, spec, fused: torch.optim.Adam(params, lr=spec.lr, fused=fused),
 }
-
-
-@dataclass(frozen=True)
-class RunOptions:
-    seed: int = 0
-    device: str = "auto"
-    epochs: int | None = None  # overrides the experiment's epochs (quick looks, tests)
-    pretrained: bool = True  # False: --no-pretrained, ResNet18 from scratch
-    debug: bool = False  # print the traceback of a failed run
 
 
 def resolve_device(requested: str = "auto") -> torch.device:

@@ -1,0 +1,26 @@
+"""What a run takes beside its experiment and data (RunOptions), free of torch: jobs are queued, stored and checked
+by processes that never train (the app, `dermalab run --detach`)."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+from engine.errors import UserError
+
+DEVICE_NAME = re.compile(r"auto|cpu|mps|cuda(:\d+)?")
+
+
+@dataclass(frozen=True)
+class RunOptions:
+    seed: int = 0
+    device: str = "auto"
+    epochs: int | None = None  # overrides the experiment's epochs (quick looks, tests)
+    pretrained: bool = True  # False: --no-pretrained, ResNet18 from scratch
+    debug: bool = False  # print the traceback of a failed run
+
+
+def check_device_name(name: str) -> None:
+    """The form of a --device value; whether this machine has that device, only the training process can tell."""
+    if not DEVICE_NAME.fullmatch(name):
+        raise UserError(f"--device {name}: unknown device; use auto, cpu, cuda, cuda:N or mps.")
