@@ -7,7 +7,8 @@ import os
 import socket
 import sqlite3
 import time
-from contextlib import contextmanager
+from collections.abc import Sequence
+from contextlib import AbstractContextManager, contextmanager
 from pathlib import Path
 from typing import Any, Iterator
 
@@ -126,7 +127,7 @@ class Store:
         """Runs left 'running' by a process that no longer exists were killed: say so instead of 'running'."""
         host = socket.gethostname()
         stale = [row["run_id"] for row in self._db.execute("SELECT run_id, pid, host FROM runs WHERE status='running'")
-                 if row["host"] == host and not _alive(row["pid"])]
+                 if row["host"] == host and not process_alive(row["pid"])]
         for run_id in stale:
             with self._writing() as db:
                 db.execute("UPDATE runs SET status='interrupted', reason=?, finished_at=? WHERE run_id=? AND status='running'",
@@ -186,6 +187,18 @@ class Store:
     def close(self) -> None:
         self._db.close()
 
+    # The other tables of this file (engine.queue's jobs) use the same connection, transactions and sentences.
+    def transaction(self) -> AbstractContextManager[sqlite3.Connection]:
+        """A write transaction (BEGIN IMMEDIATE); a failed write raises StoreUnwritable."""
+        return self._writing()
+
+    def execute(self, sql: str, parameters: Sequence[Any] = ()) -> list[sqlite3.Row]:
+        """One statement on its own (reads, and schema that may exist already), its rows fetched."""
+        try:
+            return self._db.execute(sql, parameters).fetchall()
+        except sqlite3.OperationalError as error:
+            raise self._unwritable("read", error) from None
+
 
 def _decode(row: sqlite3.Row) -> dict[str, Any]:
     data = dict(row)
@@ -208,7 +221,8 @@ def _clean(value: Any) -> Any:
     return _finite(value)
 
 
-def _alive(pid: int | None) -> bool:
+def process_alive(pid: int | None) -> bool:
+    """Whether a process of this machine with this id still exists (None: no process was recorded)."""
     if not pid:
         return False
     try:
