@@ -47,9 +47,13 @@ def download(url: str, md5: str, destination: Path, on_progress: Progress | None
     fetch(url, destination, "md5", md5, on_progress, way_out=", or use --data synthetic")
 
 
-def read_npz(path: Path, source: str) -> Dataset:
+def require_file(path: Path) -> None:
     if not path.is_file():
         raise UserError(f"--data {path}: no such file; give the path of a medmnist-format .npz, 'auto' or 'synthetic'.")
+
+
+def read_npz(path: Path, source: str) -> Dataset:
+    require_file(path)
     # np.load would read a .npy as one bare array and try to unpickle a text file, so check for a zip first.
     if not zipfile.is_zipfile(path):
         raise UserError(f"--data {path}: not an .npz archive (another format, or cut short); "

@@ -1,8 +1,7 @@
-"""The typed events a run reports, from start to finish; the CLI, the child-process pipe and the app consume them."""
+"""The typed events a run reports, from start to finish; the store, the job's heartbeat and the CLI consume them."""
 
 from __future__ import annotations
 
-import dataclasses
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -71,13 +70,3 @@ class RunFailed:
 
 
 Event = DataProgress | RunStarted | BatchProgress | EpochEnded | RunFinished | RunFailed
-TYPES = {cls.__name__: cls for cls in (DataProgress, RunStarted, BatchProgress, EpochEnded, RunFinished, RunFailed)}
-
-
-def to_dict(event: Event) -> dict[str, Any]:
-    return {"type": type(event).__name__, **dataclasses.asdict(event)}
-
-
-def from_dict(data: dict[str, Any]) -> Event:
-    fields = dict(data)
-    return TYPES[fields.pop("type")](**fields)

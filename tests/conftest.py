@@ -5,8 +5,10 @@ directory) with edited copies of it, and a tiny experiments file that trains in 
 from __future__ import annotations
 
 import os
+import signal
 import subprocess
 import sys
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -52,12 +54,40 @@ name = "Tiny, waiting its turn"
 
 
 @pytest.fixture(autouse=True)
-def dermalab_home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+def dermalab_home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
     home = tmp_path / "home"
     monkeypatch.setenv("DERMALAB_HOME", str(home))
     monkeypatch.delenv("DERMALAB_DATA_URL", raising=False)
     monkeypatch.delenv("DERMALAB_DATA_DIR", raising=False)
-    return home
+    yield home
+    stop_workers(home)  # an idle worker would wait a minute for more jobs: no test leaves one behind
+
+
+def workers_of(home: Path) -> list[int]:
+    """Pids of `dermalab worker` processes serving this DERMALAB_HOME, from /proc (a worker still starting holds
+    no lock yet, so the lock file cannot tell)."""
+    found = []
+    for entry in Path("/proc").iterdir():
+        try:
+            command = (entry / "cmdline").read_bytes().split(b"\0")
+            environment = (entry / "environ").read_bytes().split(b"\0")
+        except (OSError, ValueError):  # not a process, one that has ended, or another user's
+            continue
+        if b"worker" in command and b"tui.cli" in command and f"DERMALAB_HOME={home}".encode() in environment:
+            found.append(int(entry.name))
+    return found
+
+
+def stop_workers(home: Path, timeout: float = 60) -> None:
+    """Asks the workers of this home to stop (SIGTERM: they cancel their runs), and kills what is left after
+    `timeout`."""
+    for pid in workers_of(home):
+        os.kill(pid, signal.SIGTERM)
+    deadline = time.monotonic() + timeout
+    while (left := workers_of(home)) and time.monotonic() < deadline:
+        time.sleep(0.1)
+    for pid in left:
+        os.kill(pid, signal.SIGKILL)
 
 
 def dermalab(*args: str, timeout: float = 300, env: dict[str, str] | None = None) -> subprocess.CompletedProcess:
@@ -105,7 +135,7 @@ def tiny_experiments(tmp_path: Path) -> Path:
 
 class StoredRuns:
     """This test's store read as the program reads it: through a Store opened for each read, so it sees what
-    child processes wrote since, and marks the runs of dead processes as every command does."""
+    other processes wrote since, and marks the runs of dead processes as every command does."""
 
     @staticmethod
     @contextmanager
@@ -140,6 +170,13 @@ class StoredRuns:
 
         with self.opened() as store:
             return screening.load(store, run_id)
+
+    def jobs(self) -> dict[str, dict[str, Any]]:
+        """Every job of the store's queue, by id."""
+        from engine.queue import JobQueue
+
+        with self.opened() as store:
+            return {job["job_id"]: job for job in JobQueue(store).current(0)}
 
 
 @pytest.fixture

@@ -1,4 +1,5 @@
-"""The app driven by its keys (Pilot), with real child processes training on synthetic data into a real store."""
+"""The app driven by its keys (Pilot), with a real worker (started by the app, or by `dermalab run --detach`)
+training on synthetic data into a real store."""
 
 from __future__ import annotations
 
@@ -10,15 +11,17 @@ import time
 from pathlib import Path
 
 from textual.command import CommandPalette
+from textual.widgets import ProgressBar, Static
 
+from engine.queue import ACTIVE
 from tui.app import DermalabApp, create_app
 from tui.cli import build_parser
 from tui.screens.help import HelpScreen
+from tui.screens.quit import QuitScreen
 from tui.widgets.leaderboard_table import LeaderboardTable
 
 SIZE = (100, 30)
-ACTIVE = ("queued", "running")
-CHILD_SECONDS = 120  # one child imports torch, builds the synthetic data and trains an epoch on a busy 2-core box
+CHILD_SECONDS = 120  # a worker imports torch, builds the synthetic data and trains an epoch on a busy 2-core box
 
 def app_with(*options: str, accelerator: str | None = "CPU · test") -> DermalabApp:
     return create_app(build_parser().parse_args(["--device", "cpu", *options]), accelerator=accelerator)
@@ -42,6 +45,27 @@ async def wait_for(pilot, condition, timeout: float = CHILD_SECONDS) -> None:
     while not condition():
         assert time.monotonic() < deadline, f"timed out waiting; the jobs: {pilot.app.lab.jobs}"
         await pilot.pause(0.1)
+
+
+async def until(condition, timeout: float = CHILD_SECONDS) -> None:
+    """Outside the app: wait for something another process does."""
+    deadline = time.monotonic() + timeout
+    while not condition():
+        assert time.monotonic() < deadline, "timed out waiting"
+        await asyncio.sleep(0.1)
+
+
+def job_of(app: DermalabApp, job_id: str) -> dict:
+    """A job's row as the app has it now."""
+    return next(job for job in app.lab.jobs if job["job_id"] == job_id)
+
+
+def ended(app: DermalabApp, job_id: str) -> bool:
+    return job_of(app, job_id)["status"] not in ACTIVE
+
+
+def notices(app: DermalabApp) -> list[str]:
+    return [str(notification.message) for notification in app._notifications]
 
 
 def header_x(table: LeaderboardTable, key: str) -> int:
@@ -69,10 +93,10 @@ async def test_select_run_and_sort_the_leaderboard(edited_experiments):
         await pilot.press("down", "down", "c")  # experiment 2, and with c its whole chapter
         assert app.lab.selected == {1, 2, 3, 4, 5}
         await pilot.press("r")
-        assert [job.experiment_id for job in app.lab.jobs] == [1, 2, 3, 4, 5]
-        await wait_for(pilot, lambda: app.child is None and all(job.status not in ACTIVE for job in app.lab.jobs),
-                       timeout=5 * CHILD_SECONDS)
-        assert [job.status for job in app.lab.jobs] == ["finished"] * 5
+        assert [job["experiment_id"] for job in app.lab.jobs] == [1, 2, 3, 4, 5]
+        await wait_for(pilot, lambda: not app.lab.active_jobs() and len(app.lab.runs) == 5, timeout=5 * CHILD_SECONDS)
+        assert [job["status"] for job in app.lab.jobs] == ["finished"] * 5
+        assert "The queue is done: 5 runs finished of 5." in notices(app)
 
         await pilot.press("l")
         table = app.screen.query_one(LeaderboardTable)
@@ -96,29 +120,52 @@ async def test_a_failure_a_cancel_and_quitting_leave_the_store_consistent(tiny_e
     app = app_on_tiny(tiny_experiments)
     async with app.run_test(size=SIZE) as pilot:
         await pilot.press("a", "down", "space", "r")  # all, less #1 (row 0 is its chapter's heading)
-        trains, diverges, waits = app.lab.jobs
-        assert [job.experiment_id for job in app.lab.jobs] == [2, 3, 4]
+        assert [job["experiment_id"] for job in app.lab.jobs] == [2, 3, 4]
+        trains, diverges, waits = (job["job_id"] for job in app.lab.jobs)
 
         # Cancel the long run once it is training: it is stored as cancelled by the user, short of its epochs.
-        await wait_for(pilot, lambda: app.lab.live.job is trains and app.lab.live.batch is not None)
+        await wait_for(pilot, lambda: app.lab.live.job["job_id"] == trains and app.lab.live.job["batch"])
         await pilot.press("x")
-        await wait_for(pilot, lambda: trains.status not in ACTIVE)
-        cancelled = stored.get(trains.run_id)
-        assert (trains.status, cancelled["status"]) == ("cancelled", "cancelled")
+        await wait_for(pilot, lambda: ended(app, trains))
+        cancelled = stored.get(trains)
+        assert (job_of(app, trains)["status"], cancelled["status"]) == ("cancelled", "cancelled")
         assert cancelled["reason"] == "cancelled by the user" and len(cancelled["history"]) < cancelled["epochs"]
 
         # The queue went on: the next run diverges and is stored so.
-        await wait_for(pilot, lambda: diverges.status not in ACTIVE)
-        assert diverges.status == "diverged" and "loss" in diverges.reason
-        assert stored.status(diverges.run_id) == "diverged"
+        await wait_for(pilot, lambda: ended(app, diverges))
+        assert job_of(app, diverges)["status"] == "diverged" and "loss" in job_of(app, diverges)["reason"]
+        assert stored.status(diverges) == "diverged"
 
-        # The queue went on again; quitting now asks first, then cancels that run too.
-        await wait_for(pilot, lambda: waits.run_id is not None)
+        # The queue went on again; quitting now asks first, and "c" cancels that run too.
+        await wait_for(pilot, lambda: job_of(app, waits)["status"] == "running")
         await pilot.press("q")
-        assert app.screen.__class__.__name__ == "QuitScreen"
-        await pilot.press("y")
+        assert isinstance(app.screen, QuitScreen)
+        await pilot.press("c")
         await wait_for(pilot, lambda: not app.is_running, timeout=10)
-    assert stored.status(waits.run_id) == "cancelled"
+    await until(lambda: stored.status(waits) == "cancelled")  # the worker stores it
+
+
+@synchronous
+async def test_the_app_follows_a_run_started_elsewhere_and_quitting_keeps_it_training(tiny_experiments, cli, stored):
+    app = app_on_tiny(tiny_experiments)
+    detached = cli("run", "2", "--detach", "--data", "synthetic", "--experiments", str(tiny_experiments))
+    assert detached.returncode == 0, detached.stderr
+    [job_id] = detached.stdout.split()
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.press("v")
+        epochs = app.screen.query_one("#epoch-bar", ProgressBar)
+        await wait_for(pilot, lambda: app.lab.live.job["job_id"] == job_id and epochs.progress >= 1)
+        assert epochs.total == 10000 and "Tiny, long" in str(app.screen.query_one("#run-title", Static).content)
+        reached = epochs.progress
+        await wait_for(pilot, lambda: epochs.progress > reached)  # the bar follows the store as the worker trains
+
+        await pilot.press("q")
+        assert isinstance(app.screen, QuitScreen)
+        await pilot.press("k")  # keep training
+        await wait_for(pilot, lambda: not app.is_running, timeout=10)
+    beat = stored.jobs()[job_id]["beat_at"]
+    await until(lambda: stored.jobs()[job_id]["beat_at"] > beat)
+    assert stored.jobs()[job_id]["status"] == "running"  # the conftest's clean-up stops its worker
 
 
 @synchronous
@@ -128,11 +175,11 @@ async def test_without_data_a_run_says_how_to_get_it(monkeypatch, stored):
     async with app.run_test(size=SIZE) as pilot:
         assert "DermaMNIST missing" in app.data_label and "--data synthetic" in app.data_warning
         await pilot.press("down", "space", "down", "down", "down", "space", "r")
-        first, second = app.lab.jobs
-        await wait_for(pilot, lambda: first.status not in ACTIVE)
-        await pilot.pause()
-        assert first.status == "failed" and "--data synthetic" in first.reason
-        assert second.status == "failed" and second.run_id is None  # dropped, not started: it would fail the same way
+        first, second = (job["job_id"] for job in app.lab.jobs)
+        await wait_for(pilot, lambda: ended(app, first) and ended(app, second))
+        for job in app.lab.jobs:  # each fails before its run starts, with the sentence, said once
+            assert (job["status"], job["started_at"]) == ("failed", None) and "--data synthetic" in job["reason"]
+        assert " ".join(notices(app)).count("--data synthetic") == 1
         assert stored.runs() == []
 
 
@@ -157,8 +204,8 @@ async def test_keys_help_palette_and_plain_quit():
         await wait_for(pilot, lambda: app.current_mode == "leaderboard", timeout=5)
         await pilot.press("x")  # nothing to cancel: says so, and nothing breaks
         await pilot.pause()
-        assert [str(n.message) for n in app._notifications] == ["No run is going."]
-        assert app.current_mode == "leaderboard" and app.child is None and app.is_running
+        assert notices(app) == ["No run is going."]
+        assert app.current_mode == "leaderboard" and app.lab.live is None and app.is_running
         await pilot.press("q")  # no run going: no question
         await wait_for(pilot, lambda: not app.is_running, timeout=5)
 

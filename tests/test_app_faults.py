@@ -1,12 +1,12 @@
 """Issue 4's faults, in the app: a damaged store at start, and a terminal shrunk to 60x20 and back (with a quit
-asked and declined) while a real child process trains, which is then cancelled and stored. Quitting mid-run for good is in test_app.py's
-test_a_failure_a_cancel_and_quitting_leave_the_store_consistent."""
+asked and declined) while the worker trains a run, which is then cancelled and stored. Quitting mid-run for good
+is in test_app.py's test_a_failure_a_cancel_and_quitting_leave_the_store_consistent."""
 
 from __future__ import annotations
 
 from pathlib import Path
 
-from tests.test_app import ACTIVE, CHILD_SECONDS, app_on_tiny, app_with, synchronous, wait_for
+from tests.test_app import CHILD_SECONDS, app_on_tiny, app_with, ended, job_of, notices, synchronous, wait_for
 from tui.screens.quit import QuitScreen
 from tui.screens.run import RunScreen
 
@@ -22,8 +22,7 @@ async def test_a_corrupt_store_at_start_is_said_in_one_sentence_and_a_fresh_one_
     async with app.run_test(size=(80, 24)) as pilot:
         await pilot.press("l")  # the app goes on, on an empty store
         aside = next(dermalab_home.glob("runs.sqlite.corrupt-*"))
-        said = [str(notification.message) for notification in app._notifications]
-        assert said == [f"Warning: the run store was damaged, so it was kept as {aside} and a fresh one was started; "
+        assert notices(app) == [f"Warning: the run store was damaged, so it was kept as {aside} and a fresh one was started; "
                         "nothing was deleted."]
         assert aside.read_bytes() == damaged and app.lab.runs == [] and app.current_mode == "leaderboard"
 
@@ -35,8 +34,8 @@ async def test_shrinking_the_terminal_and_declining_to_quit_mid_run_break_nothin
     async with app.run_test(size=LARGE) as pilot:
         app.lab.toggle([2])
         await pilot.press("r")
-        job = app.lab.jobs[0]
-        await wait_for(pilot, lambda: app.lab.live.batch is not None)
+        job = app.lab.jobs[0]["job_id"]
+        await wait_for(pilot, lambda: app.lab.live.job["batch"])
 
         await pilot.resize_terminal(*SMALL)
         for key in ("l", "g", "e", "question_mark", "escape", "v"):  # every view draws at 60x20 mid-run
@@ -45,13 +44,13 @@ async def test_shrinking_the_terminal_and_declining_to_quit_mid_run_break_nothin
         assert app.screen.size == SMALL and isinstance(app.screen, RunScreen)
         await pilot.press("q")
         assert isinstance(app.screen, QuitScreen)
-        await pilot.press("n")  # stay: the run goes on
-        assert isinstance(app.screen, RunScreen) and job.status == "running"
+        await pilot.press("escape")  # stay: the run goes on
+        assert isinstance(app.screen, RunScreen) and job_of(app, job)["status"] == "running"
 
         await pilot.resize_terminal(*LARGE)
         await pilot.pause()
-        assert job.status == "running" and app.screen.size == LARGE
+        assert job_of(app, job)["status"] == "running" and app.screen.size == LARGE
         await pilot.press("x")
-        await wait_for(pilot, lambda: job.status not in ACTIVE, timeout=CHILD_SECONDS)
+        await wait_for(pilot, lambda: ended(app, job), timeout=CHILD_SECONDS)
         assert app.is_running
-    assert job.status == "cancelled" and stored.status(job.run_id) == "cancelled"
+    assert job_of(app, job)["status"] == "cancelled" and stored.status(job) == "cancelled"

@@ -8,6 +8,8 @@ import pytest
 
 from engine.events import RunFailed, RunFinished, RunStarted
 from engine.experiments import CLASSES, load
+from engine.options import RunOptions
+from engine.queue import JobQueue, plan
 from engine.store import Store
 from tests.conftest import noisy_predictions
 from tui.app import DermalabApp, create_app
@@ -111,3 +113,20 @@ def test_run_detail_without_colour(snap_compare, store_run, monkeypatch):
 def test_operating_point_screen(snap_compare, store_run):
     # 85 % for cancer: a point off the corner of the curve.
     assert snap_compare(one_run_app(store_run), terminal_size=SIZES["small"], press=["l", "o", "c", "minus"])
+
+
+def queued_app() -> DermalabApp:
+    """Two jobs waiting in the store's queue (no worker takes them: none was started)."""
+    fill_store()
+    experiments, store = load(), Store()
+    JobQueue(store).add(plan([experiments[8], experiments[20]], [3], "synthetic", None, RunOptions()))
+    store.close()
+    return create_app(build_parser().parse_args(["--data", "synthetic"]), accelerator=ACCELERATOR)
+
+
+def test_run_view_of_a_waiting_queue(snap_compare):
+    assert snap_compare(queued_app(), terminal_size=SIZES["small"], press=["v"])
+
+
+def test_quitting_while_jobs_wait_asks_whether_they_keep_training(snap_compare):
+    assert snap_compare(queued_app(), terminal_size=SIZES["small"], press=["q"])

@@ -69,7 +69,20 @@ def build_parser() -> Parser:
     run.add_argument("--seed", type=int, default=0, help="first seed (default 0)")
     run.add_argument("--seeds", type=int, default=1, metavar="N", help="seeds per experiment: S, S+1, ... (default 1)")
     run.add_argument("--json", action="store_true", help="one JSON object per finished run on stdout")
-    run.add_argument("--events", action="store_true", help=argparse.SUPPRESS)  # JSON lines for the app's child process
+    run.add_argument("--detach", action="store_true",
+                     help="queue the runs for the background worker, print their job ids and return at once")
+
+    worker = commands.add_parser("worker", help="train the queued jobs; stops once the queue has been empty a while")
+    worker.add_argument("--idle", type=float, default=None, metavar="SECONDS",
+                        help="how long to wait for more jobs before stopping (default 60)")
+
+    queue = commands.add_parser("queue", help="the jobs waiting and running, with their progress")
+    queue.add_argument("--json", action="store_true")
+
+    cancel = commands.add_parser("cancel", help="take waiting jobs off the queue, stop running ones")
+    cancel.add_argument("ids", nargs="*", metavar="JOB_OR_RUN_ID", help="ids from 'dermalab queue', or their first characters")
+    cancel.add_argument("--all", action="store_true", help="every job waiting or running")
+    cancel.add_argument("--json", action="store_true")
 
     results = commands.add_parser("results", parents=[common], help="every stored run, or one")
     results.add_argument("run_id", nargs="?", metavar="RUN_ID", help="one run (an id, or its first characters)")
@@ -108,9 +121,9 @@ def main(argv: list[str] | None = None) -> int:
     debug = "--debug" in raw
     try:
         args = build_parser().parse_args(raw)
-        handler = {"list": cmd_list, "run": cmd_run, "results": cmd_results, "compare": cmd_compare,
-                   "operating-point": cmd_operating_point, "ensemble": cmd_ensemble, "report": cmd_report,
-                   }.get(args.command, cmd_app)
+        handler = {"list": cmd_list, "run": cmd_run, "worker": cmd_worker, "queue": cmd_queue, "cancel": cmd_cancel,
+                   "results": cmd_results, "compare": cmd_compare, "operating-point": cmd_operating_point,
+                   "ensemble": cmd_ensemble, "report": cmd_report}.get(args.command, cmd_app)
         return handler(args)
     except UserError as error:
         if debug:
@@ -181,10 +194,8 @@ def cmd_list(args: argparse.Namespace) -> int:
 
 
 def cmd_run(args: argparse.Namespace) -> int:
-    from engine import data, runner
-    from engine.events import RunFailed
-    from engine.train import RunOptions, resolve_device
-    from tui.progress import EventPrinter, HeadlessProgress, JsonResults
+    from engine.queue import plan
+    from tui.lab import JobSource
 
     experiments = experiments_of(args)
     ids = list(experiments) if args.all else parse_ids(args.ids, list(experiments))
@@ -194,17 +205,151 @@ def cmd_run(args: argparse.Namespace) -> int:
         raise UserError(f"--seeds {args.seeds}: give at least 1 seed.")
     if args.epochs is not None and args.epochs < 1:
         raise UserError(f"--epochs {args.epochs}: give at least 1 epoch.")
+    source = JobSource.from_args(args)
+    chosen = [experiments[i] for i in ids]
+    jobs = plan(chosen, range(args.seed, args.seed + args.seeds), source.data, source.experiments_file, source.options)
+    return run_detached(args, jobs) if args.detach else run_here(args, jobs, source.options, chosen, experiments)
+
+
+def run_here(args: argparse.Namespace, jobs, options, chosen, experiments) -> int:
+    """The foreground `dermalab run`: this process trains its jobs, with bars; Ctrl-C cancels (exit 130)."""
+    from engine import data, runner
+    from engine.events import RunFailed
+    from engine.queue import JobQueue
+    from engine.train import resolve_device
+    from tui.progress import HeadlessProgress, JsonResults
+
     resolve_device(args.device)
-    options = RunOptions(device=args.device, epochs=args.epochs, pretrained=not args.no_pretrained,
-                         debug=getattr(args, "debug", False))
-    queue = runner.jobs([experiments[i] for i in ids], range(args.seed, args.seed + args.seeds))
     store = open_store()
-    sink = EventPrinter() if args.events else JsonResults(HeadlessProgress(len(queue))) if args.json else HeadlessProgress(len(queue))
+    queue = JobQueue(store)
+    sink = JsonResults(HeadlessProgress(len(jobs))) if args.json else HeadlessProgress(len(jobs))
     with sink:  # entered before the download, so its bar is cleared and the cursor shown again whatever fails
-        runner.preflight(queue, options, sink)  # before the data, so a missing file is named before a long download
+        runner.preflight(chosen, options, sink)  # before the data, so a missing file is named before a long download
         dataset = data.load(args.data, on_progress=runner.progress_to(sink, "DermaMNIST"))
-        outcomes = runner.run_queue(queue, dataset, options, store, sink)
+        queue.add(jobs, keep=True)
+        outcomes = runner.run_kept(queue, experiments, dataset, store, sink)
     return exit_codes.RUN_FAILED if any(isinstance(o, RunFailed) for o in outcomes) else exit_codes.OK
+
+
+def run_detached(args: argparse.Namespace, jobs) -> int:
+    """`run --detach`: the jobs join the store's queue, a worker is made sure of, their ids are printed."""
+    from engine.data import require_file
+    from engine.options import check_device_name
+    from engine.queue import JobQueue
+    from tui.background import ensure_worker
+
+    check_device_name(args.device)
+    if args.data not in ("auto", "synthetic"):
+        require_file(Path(args.data))
+    store = open_store()
+    JobQueue(store).add(jobs)
+    worker = ensure_worker(store.path)
+    if args.json:
+        print(json.dumps([{"job_id": job.job_id, "id": job.experiment_id, "name": job.name, "seed": job.seed}
+                          for job in jobs], indent=1))
+    else:
+        print("\n".join(job.job_id for job in jobs))
+    from tui.numbers import plural
+
+    started = f"started worker {worker.pid} (log: {worker.log})" if worker.log else f"worker {worker.pid} takes them"
+    print(f"Queued {plural(len(jobs), 'job')}; {started}. 'dermalab queue' shows their progress, 'dermalab cancel ID' "
+          "stops one.", file=sys.stderr)
+    return exit_codes.OK
+
+
+def cmd_worker(args: argparse.Namespace) -> int:
+    from engine.queue import WorkerLock, serving
+    from engine.store import default_path
+    from tui.progress import WorkerLog
+
+    path = default_path()
+    lock = WorkerLock(path)
+    if not lock.acquire():
+        print(f"dermalab: worker {serving(path)} already serves {path}; it takes the jobs.", file=sys.stderr)
+        return exit_codes.OK
+    from engine import worker  # torch, once the lock says this process is the one worker
+
+    log = WorkerLog()
+    worker.serve(lock, path, log.sink, log.say, worker.IDLE_SECONDS if args.idle is None else args.idle)
+    return exit_codes.OK
+
+
+QUEUE_COLUMNS = {"job": "job_id", "#": "id", "name": "name", "seed": "seed", "status": "status", "epoch": "epoch_text",
+                 "batch": "batch_text", "img/s": "images_per_second", "ETA": "eta", "device": "device",
+                 "worker": "worker"}
+
+
+def cmd_queue(args: argparse.Namespace) -> int:
+    import time
+
+    from engine.queue import JobQueue, eta_seconds
+    from tui.tables import print_table
+
+    queue = JobQueue(open_store())
+    queue.recover()
+    now = time.time()
+    rows = [queue_json(job, eta_seconds(job, now)) for job in queue.active()]
+    if args.json:
+        print(json.dumps(rows, indent=1))
+    elif not rows:
+        print("Nothing is waiting or running; 'dermalab run IDS --detach' queues runs.")
+    else:
+        print_table([queue_cells(row) for row in rows], "table", QUEUE_COLUMNS)
+    return exit_codes.OK
+
+
+def queue_json(job: dict, eta: float | None) -> dict:
+    """A job as `queue --json` gives it: the run's vocabulary (`id` is the experiment's), and its progress."""
+    keys = ("job_id", "name", "seed", "status", "reason", "phase", "device", "epoch", "epochs", "batch", "batches",
+            "loss", "images_per_second", "worker_pid", "host", "slot", "queued_at", "started_at")
+    return {"id": job["experiment_id"], **{key: job[key] for key in keys}, "eta_seconds": eta,
+            "cancel_requested": bool(job["cancel_requested"])}
+
+
+def queue_cells(row: dict) -> dict:
+    from tui.numbers import duration
+
+    running = row["status"] == "running"
+    starting = running and not row["epochs"]
+    status = "cancelling" if row["cancel_requested"] else row["phase"] or ("starting" if starting else row["status"])
+    return {**row, "status": status, "eta": duration(row["eta_seconds"]),
+            "epoch_text": f"{row['epoch']}/{row['epochs']}" if row["epochs"] else "",
+            "batch_text": f"{row['batch']}/{row['batches']}" if row["batches"] else "",
+            "worker": f"{row['worker_pid']}@{row['host']}" if running else ""}
+
+
+CANCEL_WAIT_SECONDS = 15  # a running job stops at its next heartbeat, a child still starting on the worker's SIGINT
+
+
+def cmd_cancel(args: argparse.Namespace) -> int:
+    import time
+
+    from engine.queue import ACTIVE, JobQueue
+
+    if bool(args.ids) == args.all:
+        raise UserError("Name the jobs to cancel (ids from 'dermalab queue', or runs' ids) or pass --all, not both.")
+    queue = JobQueue(open_store())
+    queue.recover()
+    targets = queue.active() if args.all else [queue.find(prefix) for prefix in args.ids]
+    for job in targets:
+        if job["status"] not in ACTIVE:
+            raise UserError(f"Job {job['job_id']} (#{job['experiment_id']} seed {job['seed']}) has already ended "
+                            f"({job['status']}); nothing to cancel.")
+    queue.cancel([job["job_id"] for job in targets])
+    deadline = time.monotonic() + CANCEL_WAIT_SECONDS
+    while any(queue.get(job["job_id"])["status"] in ACTIVE for job in targets) and time.monotonic() < deadline:
+        time.sleep(0.1)
+        queue.recover()
+    rows = [{"job_id": job["job_id"], "id": job["experiment_id"], "name": job["name"], "seed": job["seed"],
+             "was": job["status"], "status": queue.get(job["job_id"])["status"]} for job in targets]
+    if args.json:
+        print(json.dumps(rows, indent=1))
+    elif not rows:
+        print("Nothing was waiting or running.")
+    for row in [] if args.json else rows:
+        print(f"{row['job_id']} #{row['id']} {row['name']} seed {row['seed']}: was {row['was']}, now "
+              + ("cancelling (it stops at its next heartbeat)" if row["status"] in ACTIVE else row["status"]))
+    return exit_codes.OK
 
 
 def cmd_results(args: argparse.Namespace) -> int:

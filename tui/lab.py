@@ -1,17 +1,19 @@
-"""What the app knows, without any widget: the experiments, the stored runs, this session's queue and the live run."""
+"""What the app knows, without any widget: the experiments, the stored runs, the store's queue and the job the
+run view follows. It holds the app's one store connection for the UI thread (the store feed has its own)."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from contextlib import contextmanager
-from dataclasses import dataclass, field
+import time
+from argparse import Namespace
+from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from engine import summary
-from engine.paths import dermamnist_path, missing_data_hint
-from engine.events import BatchProgress, DataProgress, EpochEnded, Event, RunFailed, RunFinished, RunStarted
 from engine.experiments import Experiment
+from engine.options import RunOptions
+from engine.paths import dermamnist_path, missing_data_hint
+from engine.queue import ACTIVE, Job, JobQueue, plan
 from engine.store import Store
 
 if TYPE_CHECKING:
@@ -23,67 +25,102 @@ ENSEMBLE_SIZE = 2  # an ensemble combines two runs
 STATUS_WORDS = {"finished": "done", "interrupted": "failed"}
 
 
-@dataclass
-class Job:
-    """One (experiment, seed) run asked for in this session."""
-
-    experiment_id: int
-    seed: int
-    status: str = "queued"  # queued, running, then a store status: finished, failed, cancelled, diverged
-    run_id: str | None = None
-    reason: str = ""
-
-
-@dataclass
+@dataclass(frozen=True)
 class LiveRun:
-    """The latest job as its events describe it: what the run view draws. It stays after the job ends."""
+    """The job the run view follows, as the store has it: its row (status, heartbeat) and its run's epochs so far."""
 
-    job: Job
-    started: RunStarted | None = None
-    batch: BatchProgress | None = None
-    epochs: list[EpochEnded] = field(default_factory=list)
-    download: DataProgress | None = None
+    job: dict[str, Any]
+    history: list[dict[str, Any]]
+
+
+@dataclass(frozen=True)
+class StoreSnapshot:
+    """What the store feed read (tui.training): the queue, the followed job, and the runs when they changed."""
+
+    read_at: float  # time.monotonic() when the reading began
+    jobs: list[dict[str, Any]]
+    live: LiveRun | None
+    runs: list[dict[str, Any]] | None  # None: unchanged
+
+
+def curve_key(live: LiveRun | None) -> tuple[str, int] | None:
+    """What the curves depend on: the job and how many epochs it has done."""
+    return live and (live.job["job_id"], len(live.history))
+
+
+@dataclass(frozen=True)
+class JobSource:
+    """Where runs come from and what they take, from the command line: --data, --experiments and the options."""
+
+    data: str  # auto, synthetic, or an absolute path: the worker runs from a folder of its own
+    experiments_file: str | None  # absolute; None for the repository's experiments.toml
+    options: RunOptions
+
+    @classmethod
+    def from_args(cls, args: Namespace) -> JobSource:
+        data = args.data if args.data in ("auto", "synthetic") else str(Path(args.data).resolve())
+        experiments = getattr(args, "experiments", None)
+        options = RunOptions(device=args.device, epochs=args.epochs, pretrained=not args.no_pretrained,
+                             debug=getattr(args, "debug", False))
+        return cls(data, experiments and str(Path(experiments).resolve()), options)
 
 
 class Lab:
-    def __init__(self, experiments: dict[int, Experiment]):
-        self.experiments = experiments
+    def __init__(self, experiments: dict[int, Experiment], store: Store, source: JobSource):
+        self.experiments, self.store, self.source = experiments, store, source
+        self.queue = JobQueue(store)
+        self.opened_at = time.time()  # the queue shows the jobs that ended since
         self.runs: list[dict[str, Any]] = []
-        self.jobs: list[Job] = []
-        self.selected: set[int] = set()
+        self.jobs: list[dict[str, Any]] = []  # the store's queue: waiting, running, and lately ended jobs
         self.live: LiveRun | None = None
+        self.wrote_at = 0.0  # time.monotonic() of this app's last write to the queue
+        self.selected: set[int] = set()
         self.marked: list[str] = []  # run ids marked for an ensemble, oldest first
-        self.store_notice: str | None = None  # set when opening the store found it damaged
-
-    @contextmanager
-    def _store(self) -> Iterator[Store]:
-        store = Store()
-        try:
-            self.store_notice = store.recovery_notice() or self.store_notice
-            yield store
-        finally:
-            store.close()
+        self.store_notice: str | None = store.recovery_notice()  # said once there is a screen to say it on
 
     def reload(self) -> None:
-        """Read the store again; opening it also marks runs whose process died as interrupted."""
-        with self._store() as store:
-            self.runs = store.runs()
+        """Read the runs, the queue and the followed job, so the first screen shows them (the store feed keeps
+        them fresh afterwards)."""
+        self.runs = self.store.runs()
+        self._read_queue()
+
+    def _read_queue(self) -> None:
+        self.jobs = self.queue.current(self.opened_at)
+        followed = followed_job(self.jobs)
+        self.live = LiveRun(followed, history_of(self.store, followed)) if followed else None
+
+    def apply(self, snapshot: StoreSnapshot) -> set[str]:
+        """Take what the feed read; returns what changed: queue, live, epoch, store. A snapshot read before this
+        app's own last write to the queue would undo it on screen, so only its runs count."""
+        changed = set()
+        if snapshot.runs is not None:
+            self.runs = snapshot.runs
+            changed.add("store")
+        if snapshot.read_at < self.wrote_at:
+            return changed
+        if snapshot.jobs != self.jobs:
+            self.jobs = snapshot.jobs
+            changed |= {"queue", "live"}
+        if snapshot.live != self.live:
+            if curve_key(snapshot.live) != curve_key(self.live):
+                changed.add("epoch")
+            self.live = snapshot.live
+            changed.add("live")
+        return changed
 
     def run_detail(self, run_id: str) -> tuple[dict[str, Any], list[dict[str, Any]]]:
         """A stored run's row, with its bootstrap intervals, and its confusion rows (UserError if unfinished)."""
         from engine import bootstrap  # it imports numpy, which the first screen does not need
 
-        with self._store() as store:
-            run = store.get(run_id)
-            row = summary.run_rows(bootstrap.with_intervals([run], store), self.experiments)[0]
+        run = self.store.get(run_id)
+        row = summary.run_rows(bootstrap.with_intervals([run], self.store), self.experiments)[0]
         return row, summary.confusion_rows(run)
 
     def predictions(self, run_ids: list[str]) -> list[Predictions]:
         """The stored val predictions of finished runs (UserError for any other)."""
         from engine import screening  # it imports scikit-learn, which the first screen does not need
 
-        with self._store() as store:
-            return [screening.load(store, run_id) for run_id in run_ids]
+        return [screening.load(self.store, run_id) for run_id in run_ids]
 
     def toggle_mark(self, run_id: str) -> None:
         """Mark a run for the ensemble, or unmark it; a third mark replaces the oldest."""
@@ -110,56 +147,34 @@ class Lab:
             self.selected |= set(ids)
 
     def enqueue_selection(self) -> list[Job]:
-        """The selection joins the queue in id order, each with the next unused seed; the selection clears."""
-        added = [Job(experiment_id, self.next_seed(experiment_id)) for experiment_id in sorted(self.selected)]
-        self.jobs += added
+        """The selection joins the store's queue in id order, each with the next unused seed; the selection clears."""
+        source = self.source
+        added = [job for experiment_id in sorted(self.selected)
+                 for job in plan([self.experiments[experiment_id]], [self.next_seed(experiment_id)], source.data,
+                                 source.experiments_file, source.options)]
+        self.queue.add(added)
+        self.wrote_at = time.monotonic()
+        self._read_queue()
         self.selected.clear()
         return added
 
     def next_seed(self, experiment_id: int) -> int:
         seeds = [run["seed"] for run in self.runs if run["experiment_id"] == experiment_id]
-        seeds += [job.seed for job in self.jobs if job.experiment_id == experiment_id]
+        seeds += [job["seed"] for job in self.jobs if job["experiment_id"] == experiment_id]
         return max(seeds) + 1 if seeds else 0
 
-    def next_job(self) -> Job | None:
-        return next((job for job in self.jobs if job.status == "queued"), None)
+    def active_jobs(self) -> list[dict[str, Any]]:
+        return [job for job in self.jobs if job["status"] in ACTIVE]
 
-    def start(self, job: Job) -> None:
-        job.status = "running"
-        self.live = LiveRun(job)
-
-    def record(self, job: Job, event: Event) -> None:
-        """Follow the live run's events. The child has stored each one already, so a run's last event settles
-        its job at once, before the child process has finished exiting."""
-        if self.live is None or self.live.job is not job:
-            return
-        if isinstance(event, RunStarted):
-            job.run_id = event.run_id
-            self.live.started, self.live.download = event, None
-        elif isinstance(event, BatchProgress):
-            self.live.batch = event
-        elif isinstance(event, EpochEnded):
-            self.live.epochs.append(event)
-        elif isinstance(event, DataProgress):
-            self.live.download = event
-        elif isinstance(event, RunFinished):
-            self.end(job, "finished", "")
-        elif isinstance(event, RunFailed):
-            self.end(job, event.status, event.reason)
-
-    def end(self, job: Job, status: str, reason: str) -> None:
-        job.status, job.reason = status, reason
-
-    def drop_queued(self, reason: str) -> None:
-        """A problem every queued job would hit (missing data): fail them all now, with its sentence."""
-        for job in self.jobs:
-            if job.status == "queued":
-                self.end(job, "failed", reason)
+    def cancel(self, jobs: list[dict[str, Any]]) -> None:
+        self.queue.cancel([job["job_id"] for job in jobs])
+        self.wrote_at = time.monotonic()
+        self._read_queue()
 
     def status(self, experiment_id: int) -> str:
         """The newest word for an experiment: its latest job of this session, else its latest stored run."""
         statuses = [run["status"] for run in self.runs if run["experiment_id"] == experiment_id]
-        statuses += [job.status for job in self.jobs if job.experiment_id == experiment_id]
+        statuses += [job["status"] for job in self.jobs if job["experiment_id"] == experiment_id]
         return STATUS_WORDS.get(statuses[-1], statuses[-1]) if statuses else "never run"
 
     def best_auc(self, experiment_id: int) -> tuple[float, bool] | None:
@@ -177,10 +192,25 @@ class Lab:
         published = self.experiments[experiment_id].spec.published
         return counted[-1] if counted else published.params if published else None
 
-    def finished_this_session(self) -> list[dict[str, Any]]:
-        """Stored runs this session finished, oldest first: the curves the run view can overlay."""
-        ids = {job.run_id for job in self.jobs if job.status == "finished"}
+    def finished_in_queue(self) -> list[dict[str, Any]]:
+        """Stored runs of the queue's finished jobs, oldest first: the curves the run view can overlay."""
+        ids = {job["job_id"] for job in self.jobs if job["status"] == "finished"}
         return [run for run in self.runs if run["run_id"] in ids]
+
+
+def followed_job(jobs: list[dict[str, Any]]) -> dict[str, Any] | None:
+    """The job the run view shows: the first running, else the next waiting, else the last that ended."""
+    for status in ("running", "queued"):
+        found = [job for job in jobs if job["status"] == status]
+        if found:
+            return found[0]
+    return jobs[-1] if jobs else None
+
+
+def history_of(store: Store, job: dict[str, Any]) -> list[dict[str, Any]]:
+    """The epochs a job's run has stored so far (none before it starts)."""
+    run = store.get(job["job_id"])
+    return run["history"] if run else []
 
 
 def describe_data(data: str) -> tuple[str, str | None]:

@@ -1,4 +1,4 @@
-"""Messages the training thread sends the app: engine events of a child process, and how that process ended."""
+"""Messages the store feed's thread sends the app."""
 
 from __future__ import annotations
 
@@ -6,31 +6,15 @@ from dataclasses import dataclass
 
 from textual.message import Message
 
-from engine.events import Event
-from tui.lab import Job
+from tui.lab import StoreSnapshot
 
 
 @dataclass
-class RunEvent(Message):
-    """An engine event from the child process running `job`."""
+class StoreChanged(Message):
+    """What the store feed read. A newer one waiting behind it supersedes it, so a busy screen never falls behind,
+    unless it carries the runs (which a newer one leaves out when they have not changed since)."""
 
-    job: Job
-    event: Event
-
-
-@dataclass
-class BatchEvent(RunEvent):
-    """Batch progress: a newer one waiting in the queue replaces it, so floods never pile up."""
+    snapshot: StoreSnapshot
 
     def can_replace(self, message: Message) -> bool:
-        return isinstance(message, BatchEvent)
-
-
-@dataclass
-class ChildExited(Message):
-    """The child process of `job` ended: its status, why, and whether it stopped before any run began."""
-
-    job: Job
-    status: str
-    reason: str
-    before_start: bool
+        return isinstance(message, StoreChanged) and self.snapshot.runs is None

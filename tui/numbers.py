@@ -46,6 +46,15 @@ def seconds(value: float | None) -> str:
     return f"{value:.1f}s" if value < 100 else f"{value:.0f}s"
 
 
+def duration(value: float | None) -> str:
+    """A time left: 42s, 12m05s, 3h04m."""
+    if value is None:
+        return MISSING
+    minutes, secs = divmod(round(value), 60)
+    hours, minutes = divmod(minutes, 60)
+    return f"{hours}h{minutes:02d}m" if hours else f"{minutes}m{secs:02d}s" if minutes else f"{secs}s"
+
+
 def spread(mean: str, std: float | None, scale: float, places: int) -> str:
     """`mean` already formatted, then ±std (scaled, e.g. 100 for percent points) when there is a spread."""
     return mean if std is None or mean == MISSING else f"{mean}±{std * scale:.{places}f}"

@@ -1,15 +1,16 @@
-"""Headless consumers of the engine's events: rich progress bars, JSON results, and JSON lines for the app."""
+"""Headless consumers of the engine's events: rich progress bars, JSON results, and the worker's log."""
 
 from __future__ import annotations
 
 import json
-import sys
+import time
+from collections.abc import Callable
 from typing import Any
 
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 
-from engine.events import BatchProgress, DataProgress, EpochEnded, Event, RunFailed, RunFinished, RunStarted, to_dict
+from engine.events import BatchProgress, DataProgress, EpochEnded, Event, RunFailed, RunFinished, RunStarted
 
 
 class HeadlessProgress:
@@ -96,14 +97,22 @@ def result_json(started: RunStarted, event: RunFinished | RunFailed) -> dict[str
             **{key: metrics.get(key) for key in keys}}
 
 
-class EventPrinter:
-    """Every event as one JSON line on stdout: the pipe from a training child process to the app."""
+class WorkerLog:
+    """The worker's log (its output, a file): a line for what the worker does, and for each run's start and end."""
 
-    def __enter__(self) -> "EventPrinter":
-        return self
+    def say(self, line: str) -> None:
+        print(f"{time.strftime('%Y-%m-%d %H:%M:%S')} {line}", flush=True)
 
-    def __exit__(self, *exc: Any) -> None:
-        sys.stdout.flush()
+    def sink(self) -> Callable[[Event], None]:
+        """A sink for one child's run."""
+        started: dict[str, RunStarted] = {}
 
-    def __call__(self, event: Event) -> None:
-        print(json.dumps(to_dict(event)), flush=True)
+        def log(event: Event) -> None:
+            if isinstance(event, RunStarted):
+                started[event.run_id] = event
+                self.say(f"[{event.experiment_id}] {event.name} seed {event.seed} started as run {event.run_id}: "
+                         f"{event.device} · {event.data} · {event.epochs} epochs")
+            elif isinstance(event, (RunFinished, RunFailed)):
+                self.say(outcome_line(started.get(event.run_id), event))
+
+        return log

@@ -1,8 +1,6 @@
-"""The run view: the live run's progress and curves, and this session's queue."""
+"""The run view: the followed job's progress and curves, and the store's queue."""
 
 from __future__ import annotations
-
-from dataclasses import asdict
 
 from textual.app import ComposeResult
 from textual.binding import Binding
@@ -19,7 +17,7 @@ from tui.widgets.run_progress import RunProgress
 class RunScreen(Screen):
     BINDINGS = [
         Binding("o", "toggle_overlay", "Overlay", id="overlay",
-                tooltip="Overlay the curves of the runs finished since the app started"),
+                tooltip="Overlay the curves of the queue's finished runs"),
     ]
     def __init__(self) -> None:
         super().__init__()
@@ -51,15 +49,15 @@ class RunScreen(Screen):
     def _draw_curves(self) -> None:
         lab = self.app.lab
         live = lab.live
-        history = [asdict(epoch) for epoch in live.epochs] if live else []
-        epochs = live.started.epochs if live and live.started else 1
-        shown = live.job.run_id if live else None
+        history = live.history if live else []
+        epochs = (live.job["epochs"] or 1) if live else 1
+        shown = live.job["job_id"] if live else None
         overlays = [(f"#{run['experiment_id']} s{run['seed']}", run["history"])
-                    for run in lab.finished_this_session() if self.overlay and run["run_id"] != shown]
+                    for run in lab.finished_in_queue() if self.overlay and run["run_id"] != shown]
         for curves in self.query(Curves):
             curves.draw(history, epochs, overlays)
 
     def action_toggle_overlay(self) -> None:
         self.overlay = not self.overlay
         self._draw_curves()
-        self.notify("Overlaying the runs finished this session." if self.overlay else "Overlay off.")
+        self.notify("Overlaying the queue's finished runs." if self.overlay else "Overlay off.")

@@ -1,4 +1,4 @@
-"""This session's queue: each job with its status, its AUC once done, or the reason it failed."""
+"""The store's queue: each job with its status and progress, its AUC once done, or why it ended early."""
 
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ from textual.widgets import Static
 
 from engine.experiments import Experiment
 from tui import numbers
-from tui.lab import STATUS_WORDS, Job
+from tui.lab import STATUS_WORDS
 
 STATUS_SYMBOLS = {"queued": "·", "running": "▶", "finished": "✓", "cancelled": "■"}  # anything else failed: ✗
 
@@ -19,13 +19,25 @@ class QueueList(VerticalScroll):
     def compose(self) -> ComposeResult:
         yield Static("Queue: empty.", id="queue-text", markup=False)
 
-    def show(self, jobs: list[Job], experiments: dict[int, Experiment], runs: list[dict[str, Any]]) -> None:
+    def show(self, jobs: list[dict[str, Any]], experiments: dict[int, Experiment], runs: list[dict[str, Any]]) -> None:
         auc = {run["run_id"]: run["auc"] for run in runs}
-        lines = [f"Queue: {sum(job.status == 'queued' for job in jobs)} waiting, {len(jobs)} this session"]
+        waiting = sum(job["status"] == "queued" for job in jobs)
+        running = sum(job["status"] == "running" for job in jobs)
+        lines = [f"Queue: {running} running, {waiting} waiting" + (f", {len(jobs) - running - waiting} ended" if
+                                                                   len(jobs) > running + waiting else "")]
         for job in jobs:
-            name = experiments[job.experiment_id].spec.name
-            detail = f"AUC {numbers.auc(auc.get(job.run_id))}" if job.status == "finished" else job.reason
-            status = STATUS_WORDS.get(job.status, job.status)
-            lines.append(f" {STATUS_SYMBOLS.get(job.status, '✗')} #{job.experiment_id} {name} · seed {job.seed} · {status}"
-                         + (f" · {detail}" if detail else ""))
+            experiment = experiments.get(job["experiment_id"])
+            name = experiment.spec.name if experiment else job["name"]
+            status = STATUS_WORDS.get(job["status"], job["status"])
+            lines.append(f" {STATUS_SYMBOLS.get(job['status'], '✗')} #{job['experiment_id']} {name} · seed {job['seed']}"
+                         f" · {status}" + "".join(f" · {part}" for part in details(job, auc) if part))
         self.query_one("#queue-text", Static).update("\n".join(lines))
+
+
+def details(job: dict[str, Any], auc: dict[str, float | None]) -> list[str]:
+    if job["status"] == "finished":
+        return [f"AUC {numbers.auc(auc.get(job['job_id']))}"]
+    if job["status"] == "running":
+        cancelling = "cancelling" if job["cancel_requested"] else ""
+        return [f"epoch {job['epoch']}/{job['epochs']}" if job["epochs"] else "starting", cancelling]
+    return [job["reason"] or ""]

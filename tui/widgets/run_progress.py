@@ -1,6 +1,9 @@
-"""The live run's bars: download, epochs and batches with ETA and images/s, and the last epoch's numbers."""
+"""The followed job's bars, from the store: epochs and batches with ETA, img/s and loss, and the last epoch's
+numbers; before its run starts, what it waits for."""
 
 from __future__ import annotations
+
+from typing import Any
 
 from textual.app import ComposeResult
 from textual.containers import Horizontal, Vertical
@@ -11,13 +14,14 @@ from tui import numbers
 from tui.lab import STATUS_WORDS, LiveRun
 
 IDLE = "No run yet: select experiments on the experiments screen (e), then press r."
-STARTING = "starting: loading torch and the data (a first run may be downloading the data or ResNet18 weights)"
+WAITING = "waiting for the worker (it starts with the first job, and imports torch once)"
+STARTING = "starting: the worker prepares the data (a first run may be downloading the data or ResNet18 weights)"
 
 
 class RunProgress(Vertical):
     def compose(self) -> ComposeResult:
         yield Static(IDLE, id="run-title", markup=False)
-        for name in ("download", "epoch", "batch"):
+        for name in ("epoch", "batch"):
             with Horizontal(id=f"{name}-row", classes="bar-row"):
                 yield Label(name, classes="bar-label")
                 yield ProgressBar(id=f"{name}-bar", show_eta=True)
@@ -25,60 +29,60 @@ class RunProgress(Vertical):
         yield Static("", id="last-epoch", markup=False)
 
     def show(self, live: LiveRun | None, experiments: dict[int, Experiment]) -> None:
-        self._text("#run-title", title(live, experiments) if live else IDLE, layout=True)  # it may wrap
+        self._text("#run-title", title(live.job, experiments) if live else IDLE, layout=True)  # it may wrap
         self._bars(live)
-        self._text("#last-epoch", last_epoch_line(live))
+        self._text("#last-epoch", epoch_line(live))
 
     def _bars(self, live: LiveRun | None) -> None:
-        download = live.download if live else None
-        self.query_one("#download-row").display = download is not None
-        if download:
-            self._bar("download", download.total or None, download.done, f"{download.done / 1e6:.1f} MB")
-        started = live.started if live else None
+        job = live.job if live else None
+        started = job is not None and job["epochs"] is not None
         for name in ("epoch", "batch"):
-            self.query_one(f"#{name}-row").display = started is not None
-        if started is None:
+            self.query_one(f"#{name}-row").display = started
+        if not started:
             return
-        self._bar("epoch", started.epochs, len(live.epochs), f"{len(live.epochs)}/{started.epochs}")
-        batch = live.batch
-        if batch and batch.epoch > len(live.epochs):
-            self._bar("batch", batch.batches, batch.batch,
-                      f"{batch.batch}/{batch.batches} · {batch.images_per_second:,.0f} img/s · loss {batch.loss:.3f}")
+        done = len(live.history)
+        self._bar("epoch", job["epochs"], done, f"{done}/{job['epochs']}")
+        if job["status"] == "running" and job["epoch"] > done and job["batch"]:
+            self._bar("batch", job["batches"], job["batch"], f"{job['batch']}/{job['batches']} · "
+                      f"{job['images_per_second'] or 0:,.0f} img/s · loss {job['loss']:.3f}")
         else:  # between epochs (evaluating), or after the last one
-            done = started.batches if len(live.epochs) == started.epochs else 0
-            self._bar("batch", started.batches, done, f"{done}/{started.batches}")
+            full = job["batches"] if done == job["epochs"] else 0
+            self._bar("batch", job["batches"], full, f"{full}/{job['batches']}")
 
     def _bar(self, name: str, total: float | None, done: float, info: str) -> None:
         self.query_one(f"#{name}-bar", ProgressBar).update(total=total, progress=done)
         self._text(f"#{name}-info", info)
 
     def _text(self, selector: str, text: str, layout: bool = False) -> None:
-        """Batch progress comes ten times a second: a text that did not change, or that cannot change the
-        layout (one line of fixed width), must not make the screen lay itself out again."""
+        """Progress comes twice a second: a text that did not change, or that cannot change the layout (one line
+        of fixed width), must not make the screen lay itself out again."""
         static = self.query_one(selector, Static)
         if static.content != text:
             static.update(text, layout=layout)
 
 
-def last_epoch_line(live: LiveRun | None) -> str:
-    """The last epoch's numbers; before the first one, what the child is busy with."""
+def epoch_line(live: LiveRun | None) -> str:
+    """The last epoch's numbers; before the first one, what the job waits for."""
     if live is None:
         return ""
-    if live.job.status == "running" and live.started is None and live.download is None:
-        return STARTING
-    last = live.epochs[-1] if live.epochs else None
+    job = live.job
+    if job["status"] == "queued":
+        return WAITING
+    if job["status"] == "running" and job["epochs"] is None:
+        return f"starting: {job['phase']}" if job["phase"] else STARTING
+    last = live.history[-1] if live.history else None
     if last is None:
         return ""
-    return (f"epoch {last.epoch}: train loss {last.train_loss:.3f} · val loss {last.val_loss:.3f} · val AUC "
-            f"{numbers.auc(last.val_auc)} · val acc {numbers.percent(last.val_accuracy)} · lr {last.lr:.2g} · "
-            f"{numbers.seconds(last.seconds)}")
+    return (f"epoch {last['epoch']}: train loss {last['train_loss']:.3f} · val loss {last['val_loss']:.3f} · val AUC "
+            f"{numbers.auc(last['val_auc'])} · val acc {numbers.percent(last['val_accuracy'])} · lr {last['lr']:.2g} · "
+            f"{numbers.seconds(last['seconds'])}")
 
 
-def title(live: LiveRun, experiments: dict[int, Experiment]) -> str:
-    job = live.job
-    words = [f"#{job.experiment_id} {experiments[job.experiment_id].spec.name}", f"seed {job.seed}"]
-    if live.started:
-        words += [live.started.device, live.started.data]
-    status = STATUS_WORDS.get(job.status, job.status)
-    reason = f": {job.reason}" if job.reason else ""
-    return " · ".join(words) + f" — {status}{reason}"
+def title(job: dict[str, Any], experiments: dict[int, Experiment]) -> str:
+    experiment = experiments.get(job["experiment_id"])
+    words = [f"#{job['experiment_id']} {experiment.spec.name if experiment else job['name']}", f"seed {job['seed']}"]
+    if job["device"]:
+        words += [job["device"], job["data"]]
+    status = "cancelling" if job["cancel_requested"] and job["status"] == "running" else job["status"]
+    reason = f": {job['reason']}" if job["reason"] else ""
+    return " · ".join(words) + f" — {STATUS_WORDS.get(status, status)}{reason}"
