@@ -1,9 +1,11 @@
-"""The page's metrics, checked on predictions small enough to work out by hand."""
+"""The page's metrics, checked on predictions small enough to work out by hand, and against scikit-learn."""
 
 import numpy as np
 import pytest
+from sklearn.metrics import confusion_matrix, precision_recall_fscore_support, roc_auc_score
 
 from engine.metrics import evaluate, macro_auc
+from tests.conftest import noisy_predictions
 
 
 def one_hot_probabilities(predicted: list[int]) -> np.ndarray:
@@ -44,3 +46,17 @@ def test_auc_is_nan_when_undefined():
     probabilities = one_hot_probabilities(PREDICTED)
     probabilities[0, 0] = np.nan
     assert np.isnan(macro_auc(LABELS, probabilities))
+
+
+@pytest.mark.parametrize("seed", range(5))
+def test_the_metrics_are_scikit_learns(seed):
+    labels, probabilities = noisy_predictions(seed)  # many tied scores, which an AUC must count half
+    probabilities[:, 6] = 0  # no vasc predicted: scikit-learn's zero_division=0 for its precision
+    probabilities /= probabilities.sum(axis=1, keepdims=True)
+    predicted, classes = probabilities.argmax(1), list(range(7))
+    metrics = evaluate(labels, probabilities)
+    assert metrics["auc"] == pytest.approx(roc_auc_score(labels, probabilities, multi_class="ovr", labels=classes))
+    precision, recall, f1, support = precision_recall_fscore_support(labels, predicted, labels=classes, zero_division=0)
+    for key, expected in {"precision": precision, "recall": recall, "f1": f1, "support": support}.items():
+        assert list(metrics[key].values()) == pytest.approx(expected.tolist()), key
+    assert metrics["confusion"] == confusion_matrix(labels, predicted, labels=classes).tolist()
