@@ -13,7 +13,6 @@ from collections.abc import Callable, Sequence
 
 import torch
 import torch.nn.functional as F
-from torchvision.transforms._functional_tensor import rgb_to_grayscale
 
 from engine.experiments import Affine, Augmentation, ColorJitter, HFlip, Normalize, Rotation, VFlip
 
@@ -112,6 +111,13 @@ def affine(images: torch.Tensor, angle: torch.Tensor, shift=None, scale=None) ->
 def _blend(images: torch.Tensor, other: torch.Tensor, ratio: torch.Tensor) -> torch.Tensor:
     ratio = ratio.view(-1, 1, 1, 1)
     return (ratio * images + (1.0 - ratio) * other).clamp(0, 1)
+
+
+def rgb_to_grayscale(images: torch.Tensor) -> torch.Tensor:
+    """torchvision's luma weights (its rgb_to_grayscale): importing torchvision for these three numbers would cost
+    every small-CNN run about a second of start-up."""
+    red, green, blue = images.unbind(dim=-3)
+    return (0.2989 * red + 0.587 * green + 0.114 * blue).unsqueeze(dim=-3)
 
 
 def adjust_brightness(images: torch.Tensor, factor: torch.Tensor) -> torch.Tensor:
