@@ -3,8 +3,11 @@
 import csv
 import io
 import json
+import subprocess
+import sys
 
 from engine.experiments import CLASSES
+from tests.conftest import REPO
 
 RUN_KEYS = {"run_id", "id", "name", "seed", "device", "data", "status", "auc", "accuracy", "mel_recall",
             "cancer_sensitivity", "balanced_accuracy", "recall", "params", "train_seconds", "images_per_second"}
@@ -38,10 +41,13 @@ def test_global_options_work_before_and_after_the_command(cli, edited_experiment
         assert listing[0]["name"] == "My baseline" and len(listing) == 25
 
 
-def test_list_counts_parameters_from_the_built_models(cli):
-    listing = json.loads(cli("list", "--json").stdout)
+def test_list_counts_parameters_without_importing_torch():
+    code = ("import sys; from tui.cli import main; main(['list', '--json']); "
+            "print('torch' in sys.modules, 'torchvision' in sys.modules, file=sys.stderr)")
+    listed = subprocess.run([sys.executable, "-c", code], cwd=REPO, capture_output=True, text=True, check=True)
+    listing = json.loads(listed.stdout)
     assert [r["params"] for r in listing] == [r["published"]["params"] for r in listing]
-    assert listing[19]["published"]["auc"] == 0.9292
+    assert listing[19]["published"]["auc"] == 0.9292 and listed.stderr == "False False\n"
 
 
 def test_csv_and_markdown_results(cli, tiny_experiments):

@@ -173,14 +173,14 @@ def parse_ids(tokens: list[str], known: list[int]) -> list[int]:
 
 
 def cmd_list(args: argparse.Namespace) -> int:
-    from engine.models import build, count_parameters
+    from engine.architecture import parameter_count  # counted without torch: a listing need not build 25 models
 
     rows = []
     for experiment in experiments_of(args).values():
         spec = experiment.spec
         published = spec.published.model_dump() if spec.published else None
         rows.append({"id": spec.id, "name": spec.name, "chapter": spec.chapter,
-                     "params": count_parameters(build(spec.model, pretrained=False)),
+                     "params": parameter_count(spec.model),
                      "epochs": spec.training.epochs, "published": published})
     if args.json:
         print(json.dumps(rows, indent=1))
