@@ -1,26 +1,30 @@
-"""Benchmark (not a test): how soon the app paints its first screen, and how fast it answers a key while a CPU
-run trains beside it.
+"""Benchmark (not a test): how soon the app paints its first screen, how fast it answers a key while a detached
+CPU run trains beside it, and how often that run writes its heartbeat into the store.
 
 The app runs as a person would start it, `dermalab --data synthetic --device cpu`, in a pseudo-terminal of
 80x24 with TERM=xterm-256color and a fresh DERMALAB_HOME. First paint: from starting the process to the first
-experiment's name on the terminal, over a few launches. Key latency: the app starts a run of experiment 1; then
-on the leaderboard `S` reverses the sort again and again; `l` and `v` switch between the leaderboard and the
-run view (which repaints its progress bars all the while); and on the run view `?` opens the keys and escape
-closes them. Each latency runs from writing the key to the terminal to the moment text that only its answer
-paints (the header's ▲ or ▼, the leaderboard's caption, the keys' title, the queue) has arrived.
-Finally `q` and `y` quit, and the run must be stored as cancelled.
+experiment's name on the terminal, over a few launches. Key latency: `dermalab run 1 --detach` starts a run of
+experiment 1 in the background worker; once it trains, the app opens and follows it from the store. Then on the
+leaderboard `S` reverses the sort again and again; `l` and `v` switch between the leaderboard and the run view
+(which repaints its progress bars all the while); and on the run view `?` opens the keys and escape closes them.
+Each latency runs from writing the key to the terminal to the moment text that only its answer paints (the
+header's ▲ or ▼, the leaderboard's caption, the keys' title, the queue) has arrived. Then `q` and `k` quit and
+keep the run training; the heartbeat rate is counted for a few seconds more, and `dermalab cancel --all` must
+store the run as cancelled.
 
-    .venv/bin/python tests/bench/app_latency.py [--launches 3] [--keys 40]
+    .venv/bin/python tests/bench/app_latency.py [--launches 3] [--keys 40] [--beat-seconds 10]
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import fcntl
 import os
 import pty
 import select
 import signal
+import sqlite3
 import statistics
 import struct
 import subprocess
@@ -112,26 +116,53 @@ def first_paint(launches: int) -> list[float]:
     return times
 
 
-def key_latency(keys: int) -> tuple[dict[str, list[float]], str]:
-    """Latencies of each scenario's key while experiment 1 trains; and the run's stored status after quitting."""
+def key_latency(keys: int, beat_seconds: float) -> tuple[dict[str, list[float]], float, str]:
+    """Latencies of each scenario's key while experiment 1 trains in the worker; heartbeats a second; and the
+    run's stored status once cancelled."""
     with tempfile.TemporaryDirectory() as home:
-        # Far more epochs than the keys take: the run is still going at the end, and quitting cancels it.
-        terminal = Terminal(Path(home), "--data", "synthetic", "--device", "cpu", "--epochs", "1000")
+        # Far more epochs than the keys take: the run is still going at the end, and a cancel stops it.
+        dermalab(Path(home), "run", "1", "--detach", "--data", "synthetic", "--device", "cpu", "--epochs", "1000")
+        terminal = Terminal(Path(home), "--data", "synthetic", "--device", "cpu")
         try:
-            terminal.wait_for("Baseline")
-            terminal.press("down", "space", "r")
             wait_until_training(Path(home))
+            terminal.wait_for("Baseline")
             latencies = {name: timed(terminal, *scenario, keys) for name, scenario in SCENARIOS.items()}
             still_running = status(Path(home)) == "running"
             terminal.press("q")
             if still_running:  # the app asks first only while a run is going
-                terminal.wait_for("Quit anyway")
-                terminal.press("y")
+                terminal.wait_for("Keep training")
+                terminal.press("k")
             terminal.wait_exit()
-            final = status(Path(home))
         finally:
             terminal.close()
-    return latencies, final if still_running else f"{final} (the run ended before the keys did: use more epochs)"
+        beats = heartbeats_per_second(Path(home), beat_seconds)
+        dermalab(Path(home), "cancel", "--all")
+        final = status(Path(home))
+        stop_worker(Path(home))
+    return latencies, beats, final if still_running else f"{final} (the run ended before the keys did: use more epochs)"
+
+
+def dermalab(home: Path, *args: str) -> None:
+    subprocess.run([sys.executable, "-m", "tui.cli", *args], cwd=REPO, capture_output=True, check=True,
+                   env={**os.environ, "DERMALAB_HOME": str(home), "PYTHONPATH": str(REPO)})
+
+
+def heartbeats_per_second(home: Path, seconds: float) -> float:
+    """Distinct heartbeat times of the running job, sampled every 10 ms."""
+    db = sqlite3.connect(home / "runs.sqlite")
+    seen, end = set(), time.perf_counter() + seconds
+    while time.perf_counter() < end:
+        seen.update(row[0] for row in db.execute("SELECT beat_at FROM jobs WHERE status='running'"))
+        time.sleep(0.01)
+    db.close()
+    return len(seen) / seconds
+
+
+def stop_worker(home: Path) -> None:
+    """The idle worker would wait a minute for more jobs: stop it now."""
+    words = (home / "runs.sqlite.worker").read_text().split()
+    with contextlib.suppress(ProcessLookupError, ValueError, IndexError):
+        os.kill(int(words[0]), signal.SIGTERM)
 
 
 def timed(terminal: Terminal, view: str, answered: list[tuple[str, str]], keys: int) -> list[float]:
@@ -147,7 +178,7 @@ def timed(terminal: Terminal, view: str, answered: list[tuple[str, str]], keys: 
 
 
 def wait_until_training(home: Path, timeout: float = 120) -> None:
-    """The child has stored its run once it starts training; give it a moment more to be busy."""
+    """The worker's child has stored its run once it starts training; give it a moment more to be busy."""
     deadline = time.perf_counter() + timeout
     while status(home) != "running":
         if time.perf_counter() > deadline:
@@ -176,15 +207,17 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--launches", type=int, default=3)
     parser.add_argument("--keys", type=int, default=40)
+    parser.add_argument("--beat-seconds", type=float, default=10)
     args = parser.parse_args()
     # A timeout's SIGTERM must still run the `finally` that closes the app, or it lingers in its own session.
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(1))
     print(f"{os.cpu_count()} CPUs, load average {os.getloadavg()[0]:.1f}, python {sys.version.split()[0]}")
     print(describe("first paint (launch to the experiments list)", first_paint(args.launches)))
-    latencies, final = key_latency(args.keys)
+    latencies, beats, final = key_latency(args.keys, args.beat_seconds)
     for name, seconds in latencies.items():
-        print(describe(f"key to repaint during a CPU run ({name})", seconds))
-    print(f"after quitting mid-run, the run is stored as: {final}")
+        print(describe(f"key to repaint during a detached CPU run ({name})", seconds))
+    print(f"heartbeat writes of the running job: {beats:.1f} a second")
+    print(f"after quitting the app (keep) and 'dermalab cancel --all', the run is stored as: {final}")
 
 
 if __name__ == "__main__":
