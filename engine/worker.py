@@ -21,6 +21,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import NoReturn
 
+import torch._dynamo  # noqa: F401  (torch.optim imports it when the first optimizer is made: seconds, once here)
+
 from engine import data
 from engine.data import Dataset
 from engine.errors import UserError

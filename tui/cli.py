@@ -282,10 +282,11 @@ QUEUE_COLUMNS = {"job": "job_id", "#": "id", "name": "name", "seed": "seed", "st
 def cmd_queue(args: argparse.Namespace) -> int:
     import time
 
-    from engine.queue import JobQueue, eta_seconds
+    from engine.queue import JobQueue, eta_seconds, serving
     from tui.tables import print_table
 
-    queue = JobQueue(open_store())
+    store = open_store()
+    queue = JobQueue(store)
     queue.recover()
     now = time.time()
     rows = [queue_json(job, eta_seconds(job, now)) for job in queue.active()]
@@ -295,6 +296,9 @@ def cmd_queue(args: argparse.Namespace) -> int:
         print("Nothing is waiting or running; 'dermalab run IDS --detach' queues runs.")
     else:
         print_table([queue_cells(row) for row in rows], "table", QUEUE_COLUMNS)
+    if queue.waiting() and serving(store.path) is None:  # a worker was killed, say, and nobody started another
+        print("dermalab: no worker serves this store, so the waiting jobs wait; 'dermalab worker' (or the app's r, or "
+              "any 'run --detach') starts one.", file=sys.stderr)
     return exit_codes.OK
 
 
