@@ -21,6 +21,7 @@ DEFAULT_EXPERIMENTS = Path(__file__).resolve().parent.parent / "experiments.toml
 
 # Keys that describe one experiment and are never inherited through `extends`.
 OWN_KEYS = ("id", "name", "extends", "lesson", "published")
+MAX_EPOCHS = 10_000  # past this, a value is a typo: the page's longest experiment trains 15 epochs
 
 
 class Strict(BaseModel):
@@ -89,7 +90,7 @@ class OptimizerSpec(Strict):
 
 
 class TrainingSpec(Strict):
-    epochs: Annotated[int, Field(ge=1, le=10_000)]
+    epochs: Annotated[int, Field(ge=1, le=MAX_EPOCHS)]
     batch_size: Annotated[int, Field(ge=1, le=1_000_000)]
     scheduler: Literal["none", "cosine"]
 

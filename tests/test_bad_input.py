@@ -87,11 +87,28 @@ def test_a_missing_experiments_file_says_how_to_name_one(refused, tmp_path):
     (["99"], "There is no experiment 99; the experiments file has ids 1-25."),
     (["5-2"], "The range 5-2 runs backwards; write it as 2-5."),
     (["a-b"], "'a-b' is not an experiment id or a range such as 11-14."),
-    (["1", "--seeds", "0"], "--seeds 0: give at least 1 seed."),
-    (["1", "--device", "tpu"], "--device tpu: unknown device; use one of auto, cpu"),
-], ids=["unknown id", "backwards range", "not a range", "no seeds", "unknown device"])
+    (["1", "--seeds", "0"], "--seeds 0: give a whole number of seeds from 1 to 1,000."),
+    (["1", "--device", "tpu"], "--device tpu: unknown device; use auto, cpu"),
+    (["3", "--all"], "Give experiment ids or --all, not both; 'dermalab run 3' runs just those."),
+    (["²"], "'²' is not an experiment id or a range such as 11-14."),
+    (["1", "--seed", "٣"], "--seed ٣: give a whole number from 0 to 2,147,483,647."),
+    (["1", "--seed", "1_000"], "--seed 1_000: give a whole number from 0 to 2,147,483,647."),
+    (["1", "--seed", "2147483647", "--seeds", "2"], "--seed 2147483647 --seeds 2: the last seed would pass 2,147,483,647"),
+    (["1", "--seeds", str(10**12)], "--seeds 1000000000000: give a whole number of seeds from 1 to 1,000."),
+    (["1", "--epochs", "10001"], "--epochs 10001: give a whole number of epochs from 1 to 10,000."),
+    (["1", "--epochs", "true"], "--epochs true: give a whole number of epochs from 1 to 10,000."),
+], ids=["unknown id", "backwards range", "not a range", "no seeds", "unknown device", "ids and --all",
+        "a superscript digit", "an Arabic-Indic digit", "an underscore", "seeds past the largest", "too many seeds",
+        "epochs past the file's cap", "epochs as a word"])
 def test_bad_run_options(refused, args, expected):
     assert refused("run", *args, "--data", "synthetic").startswith(expected)
+
+
+def test_an_unknown_id_names_the_ids_there_are_with_their_gaps(refused, tiny_experiments):
+    with_gap = tiny_experiments.parent / "gap.toml"
+    with_gap.write_text(tiny_experiments.read_text().replace("id = 4\n", "id = 7\n"))
+    assert refused("run", "5", "--experiments", str(with_gap)) == (
+        "There is no experiment 5; the experiments file has ids 1-3, 7.")
 
 
 @pytest.mark.skipif(torch.cuda.is_available(), reason="this machine has CUDA, so asking for it is not a mistake")
@@ -196,7 +213,7 @@ def test_missing_weights_offline_name_the_file_the_folder_and_the_way_out(cli, t
 def test_a_real_process_exits_2_with_the_sentence_and_no_traceback(cli):
     done = cli("run", "1", "--seeds", "many")
     assert done.returncode == 2
-    assert one_sentence(done.stderr) == "Argument --seeds: invalid int value: 'many'; see 'dermalab run --help'."
+    assert one_sentence(done.stderr) == "--seeds many: give a whole number of seeds from 1 to 1,000."
 
 
 def test_debug_lets_the_traceback_through():

@@ -190,7 +190,7 @@ class DermalabApp(App):
 def create_app(args: Namespace, accelerator: str | None = None) -> DermalabApp:
     """The one way to build the app, for the command line and the tests alike; a fixed `accelerator` skips
     the probe (snapshots)."""
-    lab = Lab(load(getattr(args, "experiments", None)), Store(), JobSource.from_args(args))
+    lab = Lab(load(args.experiments), Store(), JobSource.from_args(args))
     lab.reload()  # here, so that an unreadable store is one sentence from the command line, not a traceback
     return DermalabApp(lab, accelerator)
 

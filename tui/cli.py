@@ -5,12 +5,14 @@ from __future__ import annotations
 
 import argparse
 import json
+import re
 import sys
 from pathlib import Path
 from typing import NoReturn
 
 from engine.errors import UserError
 from tui import exit_codes
+from tui.options import MAX_SEED, add_command, add_shared, settle, some_path
 
 FORMATS = ("table", "csv", "json", "markdown")
 RESULT_COLUMNS = {"run": "run_id", "#": "experiment_id", "name": "name", "seed": "seed", "status": "status",
@@ -18,6 +20,7 @@ RESULT_COLUMNS = {"run": "run_id", "#": "experiment_id", "name": "name", "seed":
                   "acc": "accuracy", "bal acc": "balanced_accuracy", "ΔAUC": "delta_auc", "params": "params",
                   "secs": "train_seconds"}
 RUN_COLUMNS = {**RESULT_COLUMNS, "AUC 95% CI": "auc_ci", "mel rec 95% CI": "mel_recall_ci"}
+ID_OR_RANGE = re.compile(r"([0-9]+)(?:-([0-9]+))?")  # ASCII digits: isdigit() also passes '²', which int() refuses
 HEADLINE_LABELS = {"auc": "AUC", "mel_recall": "mel rec", "cancer_sensitivity": "cancer"}
 
 
@@ -37,54 +40,45 @@ SCREENING_COLUMNS = {"model": "model", "run": "run_id", "malignant sens": "malig
 
 
 class Parser(argparse.ArgumentParser):
-    """argparse, but a usage mistake is one sentence like every other bad input."""
+    """argparse, but a usage mistake is one sentence like every other bad input, and the namespace holds each
+    shared option once, wherever it was given (see tui.options)."""
+
+    def parse_args(self, args=None, namespace=None) -> argparse.Namespace:  # type: ignore[override]
+        return settle(super().parse_args(args, namespace))
 
     def error(self, message: str) -> NoReturn:
         raise UserError(f"{message[0].upper()}{message[1:]}; see '{self.prog} --help'.")
 
 
 def build_parser() -> Parser:
-    common = Parser(add_help=False)
-    common.add_argument("--experiments", type=Path, default=argparse.SUPPRESS, metavar="PATH",
-                        help="experiments file (default: the repository's experiments.toml)")
-    common.add_argument("--debug", action="store_true", default=argparse.SUPPRESS, help="show tracebacks")
-    training = Parser(add_help=False)
-    training.add_argument("--data", default="auto", metavar="auto|synthetic|PATH",
-                          help="DermaMNIST via medmnist (default), the synthetic stand-in, or a medmnist-format .npz")
-    training.add_argument("--device", default="auto", help="auto (CUDA > MPS > CPU), cpu, cuda, cuda:N or mps")
-    training.add_argument("--epochs", type=int, metavar="N", help="override every experiment's epochs")
-    training.add_argument("--no-pretrained", action="store_true", help="train ResNet18 from scratch (marked in results)")
-
-    parser = Parser(prog="dermalab", parents=[common, training],
-                    description="A terminal lab for the 25 DermaMNIST experiments of 'Beat the Baseline'. "
-                                "With no command, opens the app.")
+    parser = Parser(prog="dermalab", description="A terminal lab for the 25 DermaMNIST experiments of 'Beat the "
+                    "Baseline'. With no command, opens the app. Options go before or after the command.")
+    add_shared(parser, command=None)
     commands = parser.add_subparsers(dest="command", parser_class=Parser)
 
-    listing = commands.add_parser("list", parents=[common], help="the experiments, their params and published figures")
+    listing = add_command(commands, "list", help="the experiments, their params and published figures")
     listing.add_argument("--json", action="store_true")
 
-    run = commands.add_parser("run", parents=[common, training], help="train experiments headless")
+    run = add_command(commands, "run", help="train experiments headless")
     run.add_argument("ids", nargs="*", metavar="IDS", help="ids and ranges such as 8 11-14")
     run.add_argument("--all", action="store_true", help="every experiment")
-    run.add_argument("--seed", type=int, default=0, help="first seed (default 0)")
-    run.add_argument("--seeds", type=int, default=1, metavar="N", help="seeds per experiment: S, S+1, ... (default 1)")
     run.add_argument("--json", action="store_true", help="one JSON object per finished run on stdout")
     run.add_argument("--detach", action="store_true",
                      help="queue the runs for the background worker, print their job ids and return at once")
 
-    worker = commands.add_parser("worker", help="train the queued jobs; stops once the queue has been empty a while")
+    worker = add_command(commands, "worker", help="train the queued jobs; stops once the queue has been empty a while")
     worker.add_argument("--idle", type=float, default=None, metavar="SECONDS",
                         help="how long to wait for more jobs before stopping (default 60)")
 
-    queue = commands.add_parser("queue", help="the jobs waiting and running, with their progress")
+    queue = add_command(commands, "queue", help="the jobs waiting and running, with their progress")
     queue.add_argument("--json", action="store_true")
 
-    cancel = commands.add_parser("cancel", help="take waiting jobs off the queue, stop running ones")
+    cancel = add_command(commands, "cancel", help="take waiting jobs off the queue, stop running ones")
     cancel.add_argument("ids", nargs="*", metavar="JOB_OR_RUN_ID", help="ids from 'dermalab queue', or their first characters")
     cancel.add_argument("--all", action="store_true", help="every job waiting or running")
     cancel.add_argument("--json", action="store_true")
 
-    results = commands.add_parser("results", parents=[common], help="every stored run, or one")
+    results = add_command(commands, "results", help="every stored run, or one")
     results.add_argument("run_id", nargs="?", metavar="RUN_ID", help="one run (an id, or its first characters)")
     results.add_argument("--per-experiment", action="store_true", help="mean ± std and n over each experiment's seeds")
     results.add_argument("--confusion", action="store_true", help="the run's confusion matrix (needs RUN_ID)")
@@ -94,25 +88,26 @@ def build_parser() -> Parser:
     order.add_argument("--desc", dest="descending", action="store_true", default=True)
     results.add_argument("--format", choices=FORMATS, default="table")
 
-    compare = commands.add_parser("compare", parents=[common], help="our figures against the published ones")
+    compare = add_command(commands, "compare", help="our figures against the published ones")
     compare.add_argument("--format", choices=FORMATS, default="table")
 
-    point = commands.add_parser("operating-point", parents=[common],
-                                help="the threshold reaching a target sensitivity on val, and its cost")
+    point = add_command(commands, "operating-point",
+                        help="the threshold reaching a target sensitivity on val, and its cost")
     point.add_argument("run_id", metavar="RUN_ID")
     point.add_argument("--target", type=float, default=0.9, help="sensitivity to reach, in (0, 1] (default 0.9)")
     point.add_argument("--class", dest="condition", default="mel", metavar="mel|cancer",
                        help="screen for melanoma (P(mel)) or any cancer (P(akiec)+P(bcc)+P(mel)); default mel")
     point.add_argument("--json", action="store_true")
 
-    ensemble = commands.add_parser("ensemble", parents=[common], help="two stored runs combined, beside each alone")
+    ensemble = add_command(commands, "ensemble", help="two stored runs combined, beside each alone")
     ensemble.add_argument("run_ids", nargs=2, metavar="RUN_ID")
     ensemble.add_argument("--rule", default="or", metavar="or|mean",
                           help="or: flagged when either run flags it (default); mean: average the probabilities")
     ensemble.add_argument("--json", action="store_true")
 
-    report = commands.add_parser("report", parents=[common], help="a Markdown report with CSV tables")
-    report.add_argument("--out", type=Path, required=True, metavar="DIR", help="folder to write report.md and the CSVs into")
+    report = add_command(commands, "report", help="a Markdown report with CSV tables")
+    report.add_argument("--out", type=some_path("--out"), required=True, metavar="DIR",
+                        help="folder to write report.md and the CSVs into")
     return parser
 
 
@@ -140,7 +135,7 @@ def main(argv: list[str] | None = None) -> int:
 def experiments_of(args: argparse.Namespace):
     from engine.experiments import load
 
-    return load(getattr(args, "experiments", None))
+    return load(args.experiments)
 
 
 def open_store():
@@ -157,19 +152,30 @@ def parse_ids(tokens: list[str], known: list[int]) -> list[int]:
     """'8', '11-14' and '1,3' forms; the result keeps the order given and drops repeats."""
     chosen: list[int] = []
     for token in (part for raw in tokens for part in raw.split(",") if part):
-        low, _, high = token.partition("-")
-        if not (low.isdigit() and (not high or high.isdigit())) or (_ and not high):
+        match = ID_OR_RANGE.fullmatch(token)
+        if not match:
             raise UserError(f"'{token}' is not an experiment id or a range such as 11-14.")
-        start, end = int(low), int(high or low)
+        start, end = int(match[1]), int(match[2] or match[1])
         if end < start:
             raise UserError(f"The range {token} runs backwards; write it as {end}-{start}.")
         for experiment_id in range(start, end + 1):
             if experiment_id not in known:
                 raise UserError(f"There is no experiment {experiment_id}; the experiments file has ids "
-                                f"{known[0]}-{known[-1]}.")
+                                f"{id_ranges(known)}.")
             if experiment_id not in chosen:
                 chosen.append(experiment_id)
     return chosen
+
+
+def id_ranges(ids: list[int]) -> str:
+    """Sorted ids as runs of consecutive ones: '1-3, 5, 7-10'."""
+    runs: list[list[int]] = []
+    for experiment_id in ids:
+        if runs and experiment_id == runs[-1][-1] + 1:
+            runs[-1].append(experiment_id)
+        else:
+            runs.append([experiment_id])
+    return ", ".join(f"{run[0]}-{run[-1]}" if len(run) > 1 else str(run[0]) for run in runs)
 
 
 def cmd_list(args: argparse.Namespace) -> int:
@@ -197,14 +203,14 @@ def cmd_run(args: argparse.Namespace) -> int:
     from engine.queue import plan
     from tui.lab import JobSource
 
+    if args.all and args.ids:
+        raise UserError(f"Give experiment ids or --all, not both; 'dermalab run {' '.join(args.ids)}' runs just those.")
+    if args.seed + args.seeds - 1 > MAX_SEED:
+        raise UserError(f"--seed {args.seed} --seeds {args.seeds}: the last seed would pass {MAX_SEED:,}; start lower.")
     experiments = experiments_of(args)
     ids = list(experiments) if args.all else parse_ids(args.ids, list(experiments))
     if not ids:
         raise UserError("Name the experiments to run, e.g. 'dermalab run 8 11-14', or pass --all.")
-    if args.seeds < 1:
-        raise UserError(f"--seeds {args.seeds}: give at least 1 seed.")
-    if args.epochs is not None and args.epochs < 1:
-        raise UserError(f"--epochs {args.epochs}: give at least 1 epoch.")
     source = JobSource.from_args(args)
     chosen = [experiments[i] for i in ids]
     jobs = plan(chosen, range(args.seed, args.seed + args.seeds), source.data, source.experiments_file, source.options)
@@ -234,11 +240,9 @@ def run_here(args: argparse.Namespace, jobs, options, chosen, experiments) -> in
 def run_detached(args: argparse.Namespace, jobs) -> int:
     """`run --detach`: the jobs join the store's queue, a worker is made sure of, their ids are printed."""
     from engine.data import require_file
-    from engine.options import check_device_name
     from engine.queue import JobQueue
     from tui.background import ensure_worker
 
-    check_device_name(args.device)
     if args.data not in ("auto", "synthetic"):
         require_file(Path(args.data))
     store = open_store()

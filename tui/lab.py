@@ -59,9 +59,8 @@ class JobSource:
     @classmethod
     def from_args(cls, args: Namespace) -> JobSource:
         data = args.data if args.data in ("auto", "synthetic") else str(Path(args.data).resolve())
-        experiments = getattr(args, "experiments", None)
-        options = RunOptions(device=args.device, epochs=args.epochs, pretrained=not args.no_pretrained,
-                             debug=getattr(args, "debug", False))
+        experiments = args.experiments
+        options = RunOptions(device=args.device, epochs=args.epochs, pretrained=not args.no_pretrained, debug=args.debug)
         return cls(data, experiments and str(Path(experiments).resolve()), options)
 
 
