@@ -13,8 +13,10 @@ RUN_KEYS = {"run_id", "id", "name", "seed", "device", "data", "status", "auc", "
             "cancer_sensitivity", "balanced_accuracy", "recall", "params", "train_seconds", "images_per_second"}
 
 
-def test_run_stores_every_run_and_results_reads_them_back(cli, stored):
-    done = cli("run", "1-2", "--seeds", "2", "--data", "synthetic", "--epochs", "1", "--json")
+def test_run_stores_every_run_and_results_reads_them_back(cli, stored, edited_experiments):
+    # Experiments 1 and 2 as the page has them, but in batches of 512 (2 inherits it): four runs in seconds.
+    quick = edited_experiments(replace={"training.batch_size = 32 ": "training.batch_size = 512 "})
+    done = cli("run", "1-2", "--seeds", "2", "--data", "synthetic", "--epochs", "1", "--json", "--experiments", str(quick))
     assert done.returncode == 0, done.stderr
     lines = [json.loads(line) for line in done.stdout.splitlines()]
     assert [(r["id"], r["seed"]) for r in lines] == [(1, 0), (1, 1), (2, 0), (2, 1)]
