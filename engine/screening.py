@@ -146,6 +146,8 @@ def ensemble(first: Predictions, second: Predictions, rule: str = "or") -> Ensem
     when either calls it mel. `mean`: the argmax of the averaged probabilities decides both."""
     if rule not in RULES:
         raise UserError(f"Unknown ensemble rule '{rule}'; use one of {', '.join(RULES)}.")
+    if first.run_id == second.run_id:
+        raise UserError(f"Both ids name run {first.run_id}; an ensemble combines two different runs.")
     if not np.array_equal(first.labels, second.labels):
         raise UserError(f"Runs {first.run_id} and {second.run_id} were scored on different val sets "
                         "(real and synthetic, or different data files), so they cannot be combined.")

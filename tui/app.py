@@ -9,6 +9,7 @@ from argparse import Namespace
 from textual import work
 from textual.app import App
 from textual.binding import Binding
+from textual.notifications import SeverityLevel
 from textual.signal import Signal
 from textual.worker import Worker, WorkerState, get_current_worker
 
@@ -71,6 +72,12 @@ class DermalabApp(App):
         self.worker_process: subprocess.Popen | None = None  # a worker this app started, reaped when it ends
         self.reasons_said: set[str] = set()  # why jobs could not start, each said once
         self.lab_changed: Signal[str] = Signal(self, "lab-changed")  # what changed: store, queue, live, epoch, ...
+
+    def notify(self, message: str, *, title: str = "", severity: SeverityLevel = "information",
+               timeout: float | None = None, markup: bool = False) -> None:
+        """Every notification here is a sentence that may quote a name, a path or a reason from a file or the
+        store, so none is read as markup, whatever the caller asked."""
+        super().notify(message, title=title, severity=severity, timeout=timeout, markup=False)
 
     def on_mount(self) -> None:
         self.switch_mode("experiments")

@@ -18,8 +18,10 @@ class HeadlessProgress:
 
     def __init__(self, runs: int):
         self.console = Console(stderr=True)
-        self.progress = Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
-                                 TimeRemainingColumn(), TextColumn("{task.fields[info]}"), console=self.console,
+        # markup=False: the labels hold experiment names from the experiments file, which are text.
+        self.progress = Progress(TextColumn("{task.description}", markup=False), BarColumn(), MofNCompleteColumn(),
+                                 TimeRemainingColumn(), TextColumn("{task.fields[info]}", markup=False),
+                                 console=self.console,
                                  # bars only on a terminal: in a pipe or a log they leave blank lines behind
                                  transient=True, disable=not self.console.is_terminal)
         self.queue = self.progress.add_task("runs", total=runs, info="")
@@ -55,7 +57,7 @@ class HeadlessProgress:
                                  info=f"val loss {event.val_loss:.3f} · val AUC {event.val_auc:.3f}")
         elif isinstance(event, (RunFinished, RunFailed)):
             self.progress.advance(self.queue)
-            self.console.print(outcome_line(self.started.get(event.run_id), event))
+            self.console.print(outcome_line(self.started.get(event.run_id), event), markup=False)
 
 
 def outcome_line(started: RunStarted | None, event: RunFinished | RunFailed) -> str:

@@ -11,11 +11,26 @@ from engine.errors import UserError
 
 NESTED = ("recall",)
 INTERVALS = ("auc_ci", "mel_recall_ci")  # [low, high]: one cell in tables, two columns in CSV
+NAME_WIDTH = 40  # a longer cell (a name, a reason) is cut with an ellipsis, so the figures after it stay in view
+
+
+def numeric_columns(rows: list[dict[str, Any]]) -> list[str]:
+    """The columns --sort offers: those holding a number in some row and nothing else in any."""
+    def number(value: Any) -> bool:
+        return isinstance(value, (int, float)) and not isinstance(value, bool)
+
+    return [key for key in rows[0] if all(number(r.get(key)) or r.get(key) is None for r in rows)
+            and any(number(r.get(key)) for r in rows)] if rows else []
+
+
+def check_sort_column(rows: list[dict[str, Any]], column: str) -> None:
+    """A column of names, flags or nested tables has no order to sort by: say which columns have one."""
+    if rows and column not in numeric_columns(rows):
+        reason = "no such column" if column not in rows[0] else "not a column of numbers"
+        raise UserError(f"--sort {column}: {reason}; use one of {', '.join(numeric_columns(rows))}.")
 
 
 def sort_rows(rows: list[dict[str, Any]], column: str, descending: bool) -> list[dict[str, Any]]:
-    if rows and column not in rows[0]:
-        raise UserError(f"--sort {column}: no such column; use one of {', '.join(k for k in rows[0] if k not in NESTED)}.")
     present = [r for r in rows if r.get(column) is not None]
     missing = [r for r in rows if r.get(column) is None]
     return sorted(present, key=lambda r: r[column], reverse=descending) + missing
@@ -61,12 +76,14 @@ def print_table(rows: list[dict[str, Any]], fmt: str, shown: dict[str, str] | No
     else:
         from rich.console import Console
         from rich.table import Table
+        from rich.text import Text
 
         table = Table(box=None, header_style="bold")
         for column in columns:
-            table.add_column(column, no_wrap=True)
+            table.add_column(column, no_wrap=True, max_width=NAME_WIDTH, overflow="ellipsis")
         for r in flat:
-            table.add_row(*(cell(r.get(c)) for c in columns))
+            # Text, not str: a str cell is read as markup, and a name from a file may hold "[/bold]".
+            table.add_row(*(Text(cell(r.get(c))) for c in columns))
         # Piped output is not cut to 80 columns; a terminal gets its own width.
         Console(width=None if sys.stdout.isatty() else 250).print(table)
 
@@ -85,5 +102,10 @@ def write_csv(rows: list[dict[str, Any]], stream: TextIO) -> None:
 
 def markdown(rows: list[dict[str, Any]], columns: list[str]) -> str:
     lines = ["| " + " | ".join(columns) + " |", "|" + "---|" * len(columns)]
-    lines += ["| " + " | ".join(cell(r.get(c)) for c in columns) + " |" for r in rows]
+    lines += ["| " + " | ".join(markdown_cell(cell(r.get(c))) for c in columns) + " |" for r in rows]
     return "\n".join(lines)
+
+
+def markdown_cell(text: str) -> str:
+    """A '|' in a name would end the cell, and a line break the row."""
+    return " ".join(text.replace("|", "\\|").split())

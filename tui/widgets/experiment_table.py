@@ -9,7 +9,8 @@ from tui import numbers
 from tui.lab import Lab
 
 CHAPTER_PREFIX = "chapter:"
-# Selected, not selected, and (for a chapter) partly selected; as Text, since a str "[x]" would be read as markup.
+# Selected, not selected, and (for a chapter) partly selected. Cells are Text, as a str cell is read as markup:
+# "[x]" here, and "[/bold]" in a name from the experiments file would break the table.
 SELECTION_BOXES = {True: Text("[x]"), False: Text("[ ]"), None: Text("[-]")}
 COLUMNS = (("", "mark"), ("#", "id"), ("experiment", "name"), ("params", "params"), ("status", "status"),
            ("best AUC", "best"))
@@ -28,7 +29,7 @@ class ExperimentTable(DataTable):
         for number, (chapter, ids) in enumerate(self.lab.chapters().items(), start=1):
             self.add_row("", "", Text(f"{number}. {chapter}", style="bold"), "", "", "", key=CHAPTER_PREFIX + chapter)
             for experiment_id in ids:
-                self.add_row("", str(experiment_id), self.lab.experiments[experiment_id].spec.name, "", "", "",
+                self.add_row("", str(experiment_id), Text(self.lab.experiments[experiment_id].spec.name), "", "", "",
                              key=str(experiment_id))
         self.redraw()
 

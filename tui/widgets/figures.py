@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from rich.table import Table
+from rich.text import Text
 from textual.widgets import Static
 
 
@@ -14,5 +15,5 @@ class FigureTable(Static):
         for header in headers:
             table.add_column(header, justify="right", no_wrap=True)
         for label, values in rows:
-            table.add_row(label, *values)
+            table.add_row(Text(label), *map(Text, values))  # Text: a str cell would be read as markup
         self.update(table)

@@ -32,9 +32,9 @@ def cell(recall: float | None, width: int, bold: bool = False) -> Text:
     return Text(f"{round(recall * 100):>3}".center(width), style=style)
 
 
-def label(row: dict[str, Any], per_experiment: bool) -> str:
+def label(row: dict[str, Any], per_experiment: bool) -> Text:
     suffix = f" n={row['n']}" if per_experiment else f" s{row['seed']}"
-    return f" {row['name']}{suffix}{' synth' if row['synthetic'] else ''} "
+    return Text(f" {row['name']}{suffix}{' synth' if row['synthetic'] else ''} ")  # a name is text, never markup
 
 
 class RecallGrid(DataTable):
