@@ -8,7 +8,7 @@ import pytest
 from engine import screening
 from engine.experiments import CLASSES, load
 from engine.store import Store
-from tests.conftest import noisy_predictions
+from tests.conftest import noisy_predictions, one_sentence
 from tui import report
 
 PICTURES = ["clinical.png", "metrics.png", "auc_ranked.png", "chapters.png", "arc.png", "auc_time.png",
@@ -109,3 +109,41 @@ def test_without_matplotlib_the_report_says_how_to_get_figures(fixed_store, tmp_
     assert [p.suffix for p in written] == [".md", *[".csv"] * 5]
     assert not list(tmp_path.glob("*.png"))
     assert "run `pip install -e '.[figures]'`" in written[0].read_text()
+
+
+def test_an_earlier_report_is_written_over_only_with_force(cli, store_run, tmp_path):
+    labels, probabilities = noisy_predictions(3)
+    store_run(labels, probabilities)
+    out = tmp_path / "out"
+    out.mkdir()
+    (out / "notes.txt").write_text("mine")
+    assert cli("report", "--out", str(out)).returncode == 0  # other files in the folder do not stop it
+    (out / "report.md").write_text("edited by hand")
+
+    again = cli("report", "--out", str(out))
+    assert (again.returncode, again.stdout) == (2, "")
+    assert one_sentence(again.stderr) == (f"{out} already holds a report (report.md, leaderboard.csv, …); give a new "
+                                          "folder, or add --force to write over it.")
+    assert (out / "report.md").read_text() == "edited by hand"
+
+    assert cli("report", "--out", str(out), "--force").returncode == 0
+    assert (out / "report.md").read_text().startswith("# dermalab report") and (out / "notes.txt").read_text() == "mine"
+
+
+def test_a_file_or_no_path_as_the_folder_is_refused(refused, store_run, tmp_path):
+    labels, probabilities = noisy_predictions(3)
+    store_run(labels, probabilities)
+    (tmp_path / "a-file").write_text("")
+    assert refused("report", "--out", str(tmp_path / "a-file")) == f"--out {tmp_path / 'a-file'} is a file; give a folder for the report."
+    assert refused("report", "--out", "") == "--out needs a path; an empty one would mean the current folder."
+
+
+def test_a_run_without_melanomas_is_left_out_of_the_operating_points_and_said(store_run, tmp_path):
+    labels, probabilities = noisy_predictions(4)
+    store_run(labels, probabilities, run_id="withmel")
+    keep = labels != CLASSES.index("mel")
+    store_run(labels[keep], probabilities[keep], run_id="nomel0", auc=0.99)  # the highest AUC: first in line
+    text = report.write(tmp_path / "out", Store(), load())[0].read_text()
+    assert "Left out: the val set of run nomel0 holds no 'mel' lesions to be sensitive to." in text
+    points = read_csv(tmp_path / "out" / "operating_points.csv")
+    assert [p["run_id"] for p in points] == ["withmel"]

@@ -82,7 +82,7 @@ def build_parser() -> Parser:
     results.add_argument("run_id", nargs="?", metavar="RUN_ID", help="one run (an id, or its first characters)")
     results.add_argument("--per-experiment", action="store_true", help="mean ± std and n over each experiment's seeds")
     results.add_argument("--confusion", action="store_true", help="the run's confusion matrix (needs RUN_ID)")
-    results.add_argument("--sort", default="auc", metavar="COL")
+    results.add_argument("--sort", default="auc", metavar="COL", help="a column of numbers (default auc)")
     order = results.add_mutually_exclusive_group()
     order.add_argument("--asc", dest="descending", action="store_false")
     order.add_argument("--desc", dest="descending", action="store_true", default=True)
@@ -108,6 +108,7 @@ def build_parser() -> Parser:
     report = add_command(commands, "report", help="a Markdown report with CSV tables")
     report.add_argument("--out", type=some_path("--out"), required=True, metavar="DIR",
                         help="folder to write report.md and the CSVs into")
+    report.add_argument("--force", action="store_true", help="write over a report already in DIR")
     return parser
 
 
@@ -362,7 +363,7 @@ def cmd_cancel(args: argparse.Namespace) -> int:
 
 def cmd_results(args: argparse.Namespace) -> int:
     from engine import bootstrap, summary
-    from tui.tables import print_table, sort_rows
+    from tui.tables import check_sort_column, print_table, sort_rows
 
     store = open_store()
     if args.run_id:
@@ -377,6 +378,7 @@ def cmd_results(args: argparse.Namespace) -> int:
         if args.format in ("json", "csv"):
             runs = bootstrap.with_intervals(runs, store)
         rows, shown = summary.run_rows(runs, experiments_of(args)), RESULT_COLUMNS
+    check_sort_column(rows, args.sort)
     print_table(sort_rows(rows, args.sort, args.descending), args.format, shown)
     return exit_codes.OK
 
@@ -448,7 +450,7 @@ def cmd_ensemble(args: argparse.Namespace) -> int:
 def cmd_report(args: argparse.Namespace) -> int:
     from tui import png, report
 
-    for path in report.write(args.out, open_store(), experiments_of(args)):
+    for path in report.write(args.out, open_store(), experiments_of(args), args.force):
         print(path)
     if not png.available():
         print(f"dermalab: the report has no figures, as matplotlib is not installed; '{png.INSTALL}' adds them.",

@@ -12,6 +12,7 @@ from typing import Any
 from engine import bootstrap, screening, summary
 from engine.errors import UserError
 from engine.experiments import CLASSES, Experiment
+from engine.paths import why_not
 from engine.store import Store
 from tui import chart_pngs, charts, png
 from tui.numbers import plural
@@ -57,13 +58,15 @@ EXPERIMENT = [Column("#", "experiment_id"), Column("experiment", "name"), Column
 RUN = [Column("run", "run_id"), Column("#", "experiment_id"), Column("experiment", "name"), Column("seed", "seed")]
 
 
-def write(out: Path, store: Store, experiments: dict[int, Experiment]) -> list[Path]:
-    """Writes report.md, the CSVs and (with matplotlib) the PNGs into `out`; returns their paths, the report first."""
+def write(out: Path, store: Store, experiments: dict[int, Experiment], force: bool = False) -> list[Path]:
+    """Writes report.md, the CSVs and (with matplotlib) the PNGs into `out`; returns their paths, the report first.
+    A file of an earlier report in `out` is written over only with `force`."""
     runs, synthetic = _reported_runs(store)
     sections = [leaderboard(runs, experiments), recall_grid(runs, experiments), comparison(runs, experiments),
                 best_runs(runs, store, experiments), operating_points(runs, store, experiments)]
     pictures = chart_pngs.pngs(charts.build(runs, experiments))
     drawn = png.available()
+    _check_place(out, [REPORT, *(s.csv for s in sections), *(p.file for p in pictures if drawn)], force)
     try:
         out.mkdir(parents=True, exist_ok=True)
         for section in sections:
@@ -73,8 +76,17 @@ def write(out: Path, store: Store, experiments: dict[int, Experiment]) -> list[P
         (out / REPORT).write_text("\n".join([_opening(runs, synthetic), *(s.markdown() for s in sections),
                                              png.markdown(pictures, drawn)]))
     except OSError as error:
-        raise UserError(f"The report cannot be written to {out} ({error.strerror}); choose a writable folder.") from None
+        raise UserError(f"The report cannot be written to {out} ({why_not(out, error)}); choose a writable folder.") from None
     return [out / REPORT, *(out / s.csv for s in sections), *images]
+
+
+def _check_place(out: Path, files: list[str], force: bool) -> None:
+    if out.exists() and not out.is_dir():
+        raise UserError(f"--out {out} is a file; give a folder for the report.")
+    there = [name for name in files if (out / name).exists()]
+    if there and not force:
+        raise UserError(f"{out} already holds a report ({', '.join(there[:2])}{', …' if len(there) > 2 else ''}); "
+                        "give a new folder, or add --force to write over it.")
 
 
 def _reported_runs(store: Store) -> tuple[list[dict[str, Any]], bool]:
@@ -143,15 +155,22 @@ def best_runs(runs: list[dict[str, Any]], store: Store, experiments: dict[int, E
 
 def operating_points(runs: list[dict[str, Any]], store: Store, experiments: dict[int, Experiment]) -> Section:
     top = sort_rows(summary.run_rows(runs, experiments), "auc", descending=True)[:TOP_RUNS]
-    rows = [{**run, **screening.operating_point(screening.load(store, run["run_id"]), TARGET, "mel").to_dict()}
-            for run in top]
+    rows, left_out = [], []
+    for run in top:  # a run without one (no melanoma in its val set) is named, and the others still shown
+        try:
+            point = screening.operating_point(screening.load(store, run["run_id"]), TARGET, "mel")
+        except UserError as error:
+            left_out.append(str(error).rstrip("."))
+            continue
+        rows.append({**run, **point.to_dict()})
     return Section(
         f"Operating points at {TARGET:.0%} melanoma sensitivity",
         f"For the {len(rows)} runs with the highest AUC: a lesion goes to review when its P(melanoma) is at "
         f"least the threshold, set as high as it can be while still sending {TARGET:.0%} of val melanomas. Beside "
         "it: the sensitivity reached, the specificity left (share of non-melanoma lesions not sent), and the "
         "benign lesions (not akiec, bcc or mel) sent per 1,000 patients with the val set's mix of lesions. "
-        "'mel recall' is what the same run catches when it simply names the likeliest class.",
+        "'mel recall' is what the same run catches when it simply names the likeliest class." +
+        "".join(f" Left out: {reason[0].lower()}{reason[1:]}." for reason in left_out),
         "operating_points.csv",
         [*RUN, Column("AUC", "auc"), Column("mel recall", "mel_recall"), Column("threshold", "threshold"),
          Column("sensitivity", "sensitivity"),
