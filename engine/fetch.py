@@ -12,6 +12,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 from engine.errors import UserError
+from engine.paths import make_folder
 
 Progress = Callable[[int, int], None]  # (bytes done, bytes total or 0 when unknown)
 
@@ -20,10 +21,10 @@ def fetch(url: str, destination: Path, algorithm: str, expected: str, on_progres
           way_out: str = "") -> None:
     """`expected` may be a prefix of the hex digest (torch.hub names weights files by their sha256 prefix);
     `way_out` ends the error sentences with what else the user can do."""
-    destination.parent.mkdir(parents=True, exist_ok=True)
+    by_hand = f"put {destination.name} ({algorithm} {expected}) into {destination.parent} by hand{way_out}"
+    make_folder(destination.parent, destination.name, f"move it aside, or {by_hand}")
     partial = destination.with_name(destination.name + ".part")
     digest = hashlib.new(algorithm)
-    by_hand = f"put {destination.name} ({algorithm} {expected}) into {destination.parent} by hand{way_out}"
     try:
         with urllib.request.urlopen(url, timeout=30) as response, open(partial, "wb") as out:
             total = int(response.headers.get("Content-Length") or 0)

@@ -78,7 +78,7 @@ def test_a_wrong_checksum_is_refused_the_file_deleted_and_the_reason_given(serve
     body = small_npz()  # served in place of DermaMNIST, so its MD5 cannot match the published one
     monkeypatch.setenv("DERMALAB_DATA_URL", serve(body))
     message = refused("run", "1", "--data", "auto")
-    assert f"has md5 {hashlib.md5(body).hexdigest()}, not {data.DERMAMNIST_MD5}" in message and "deleted" in message
+    assert f"has md5 {hashlib.md5(body).hexdigest()}, not {paths.DERMAMNIST_MD5}" in message and "deleted" in message
     assert leftovers(dermalab_home / "data") == []
 
 
@@ -96,7 +96,7 @@ def test_no_network_names_the_url_the_md5_and_where_to_put_the_file(refused, der
     url = closed_port_url()
     monkeypatch.setenv("DERMALAB_DATA_URL", url)
     message = refused("run", "1", "--data", "auto")
-    assert url in message and data.DERMAMNIST_MD5 in message and f"into {dermalab_home / 'data'} by hand" in message
+    assert url in message and paths.DERMAMNIST_MD5 in message and f"into {dermalab_home / 'data'} by hand" in message
     assert leftovers(dermalab_home / "data") == []
 
 
@@ -117,3 +117,18 @@ def test_weights_are_checked_against_the_sha256_prefix_in_their_name(serve, tmp_
     with pytest.raises(UserError, match=r"has sha256 [0-9a-f]{64}, not 00000000, so it was deleted"):
         fetch(serve(body), tmp_path / "checkpoints" / "tiny-00000000.pth", "sha256", "00000000")
     assert leftovers(destination.parent) == [name]
+
+
+def test_the_file_comes_from_medmnist_whose_record_the_app_names():
+    from medmnist import INFO
+
+    assert data.medmnist_source() == (INFO["dermamnist"]["url"], INFO["dermamnist"]["MD5"])
+    assert data.medmnist_source() == (paths.DERMAMNIST_URL, paths.DERMAMNIST_MD5)  # the copy shown before torch loads
+
+
+def test_the_download_is_checked_against_medmnists_md5(serve, refused, monkeypatch):
+    from medmnist import INFO
+
+    monkeypatch.setitem(INFO["dermamnist"], "MD5", "0" * 32)  # were the record to change, the check follows it
+    monkeypatch.setenv("DERMALAB_DATA_URL", serve(small_npz()))
+    assert f", not {'0' * 32}, so it was deleted" in refused("run", "1", "--data", "auto")
