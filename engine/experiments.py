@@ -22,13 +22,19 @@ DEFAULT_EXPERIMENTS = Path(__file__).resolve().parent.parent / "experiments.toml
 # Keys that describe one experiment and are never inherited through `extends`.
 OWN_KEYS = ("id", "name", "extends", "lesson", "published")
 MAX_EPOCHS = 10_000  # past this, a value is a typo: the page's longest experiment trains 15 epochs
+MAX_ID = 2**63 - 1  # SQLite's largest integer: the store keeps each run's experiment id
 
 
 class Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    # Infinities and NaN are never a setting: an lr of inf passes "greater than 0" and diverges at once.
+    model_config = ConfigDict(extra="forbid", frozen=True, allow_inf_nan=False)
 
 
-Probability = Annotated[float, Field(ge=0, le=1)]
+# Strict scalars: TOML's true is not 1 epoch, 1 is not true, and 5.0 is not 5 (a whole number is still a Number).
+Whole = Annotated[int, Field(strict=True)]
+Number = Annotated[float, Field(strict=True)]
+Flag = Annotated[bool, Field(strict=True)]
+Probability = Annotated[Number, Field(ge=0, le=1)]
 
 
 class HFlip(Strict):
@@ -43,28 +49,28 @@ class VFlip(Strict):
 
 class Rotation(Strict):
     op: Literal["rotation"]
-    degrees: Annotated[float, Field(ge=0, le=180)]
+    degrees: Annotated[Number, Field(ge=0, le=180)]
 
 
 class Affine(Strict):
     op: Literal["affine"]
-    degrees: Annotated[float, Field(ge=0, le=180)] = 0
+    degrees: Annotated[Number, Field(ge=0, le=180)] = 0
     translate: tuple[Probability, Probability] = (0, 0)
-    scale: tuple[Annotated[float, Field(gt=0)], Annotated[float, Field(gt=0)]] = (1, 1)
+    scale: tuple[Annotated[Number, Field(gt=0)], Annotated[Number, Field(gt=0)]] = (1, 1)
 
 
 class ColorJitter(Strict):
     op: Literal["color_jitter"]
-    brightness: Annotated[float, Field(ge=0)] = 0
-    contrast: Annotated[float, Field(ge=0)] = 0
-    saturation: Annotated[float, Field(ge=0)] = 0
-    hue: Annotated[float, Field(ge=0, le=0.5)] = 0
+    brightness: Annotated[Number, Field(ge=0)] = 0
+    contrast: Annotated[Number, Field(ge=0)] = 0
+    saturation: Annotated[Number, Field(ge=0)] = 0
+    hue: Annotated[Number, Field(ge=0, le=0.5)] = 0
 
 
 class Normalize(Strict):
     op: Literal["normalize"]
-    mean: tuple[float, float, float]
-    std: tuple[Annotated[float, Field(gt=0)], Annotated[float, Field(gt=0)], Annotated[float, Field(gt=0)]]
+    mean: tuple[Number, Number, Number]
+    std: tuple[Annotated[Number, Field(gt=0)], Annotated[Number, Field(gt=0)], Annotated[Number, Field(gt=0)]]
 
 
 Augmentation = Annotated[Union[HFlip, VFlip, Rotation, Affine, ColorJitter, Normalize], Field(discriminator="op")]
@@ -72,50 +78,50 @@ Augmentation = Annotated[Union[HFlip, VFlip, Rotation, Affine, ColorJitter, Norm
 
 class ModelSpec(Strict):
     arch: Literal["cnn", "resnet18"]
-    channels: list[Annotated[int, Field(ge=1)]]  # cnn: conv widths, one conv block each
-    batchnorm: bool  # cnn: BatchNorm2d after each conv
+    channels: list[Annotated[Whole, Field(ge=1)]]  # cnn: conv widths, one conv block each
+    batchnorm: Flag  # cnn: BatchNorm2d after each conv
     pool: Literal["flatten", "global_avg"]  # cnn: flatten the feature map, or AdaptiveAvgPool2d(1)
     dropout: Probability  # before the classifier
-    hidden: Annotated[int, Field(ge=0)]  # width of a hidden FC layer; 0 = none
+    hidden: Annotated[Whole, Field(ge=0)]  # width of a hidden FC layer; 0 = none
     hidden_dropout: Probability
-    pretrained: bool  # resnet18: ImageNet weights
-    freeze_backbone: bool  # resnet18: train only the classifier
-    small_stem: bool  # resnet18: 3x3 stride-1 conv1, no maxpool
+    pretrained: Flag  # resnet18: ImageNet weights
+    freeze_backbone: Flag  # resnet18: train only the classifier
+    small_stem: Flag  # resnet18: 3x3 stride-1 conv1, no maxpool
 
 
 class OptimizerSpec(Strict):
     name: Literal["sgd", "adam"]
-    lr: Annotated[float, Field(gt=0)]
-    momentum: Annotated[float, Field(ge=0, lt=1)] = 0
+    lr: Annotated[Number, Field(gt=0)]
+    momentum: Annotated[Number, Field(ge=0, lt=1)] = 0
 
 
 class TrainingSpec(Strict):
-    epochs: Annotated[int, Field(ge=1, le=MAX_EPOCHS)]
-    batch_size: Annotated[int, Field(ge=1, le=1_000_000)]
+    epochs: Annotated[Whole, Field(ge=1, le=MAX_EPOCHS)]
+    batch_size: Annotated[Whole, Field(ge=1, le=1_000_000)]
     scheduler: Literal["none", "cosine"]
 
 
 class LossSpec(Strict):
     class_weights: Literal["none", "inverse_frequency"]
-    label_smoothing: Annotated[float, Field(ge=0, lt=1)]
+    label_smoothing: Annotated[Number, Field(ge=0, lt=1)]
 
 
 class Published(Strict):
-    auc: float
-    accuracy: float
-    mel_recall: float
-    cancer_sensitivity: float
-    balanced_accuracy: float
-    params: int
-    time_s: float
-    recall: dict[Literal[CLASSES], float]  # type: ignore[valid-type]
+    auc: Number
+    accuracy: Number
+    mel_recall: Number
+    cancer_sensitivity: Number
+    balanced_accuracy: Number
+    params: Whole
+    time_s: Number
+    recall: dict[Literal[CLASSES], Number]  # type: ignore[valid-type]
 
 
 class ExperimentSpec(Strict):
-    id: Annotated[int, Field(ge=1)]
+    id: Annotated[Whole, Field(ge=1, le=MAX_ID)]
     name: Annotated[str, Field(min_length=1)]
     chapter: Annotated[str, Field(min_length=1)]
-    extends: int | None = None
+    extends: Whole | None = None
     lesson: str = ""
     published: Published | None = None
     model: ModelSpec
@@ -160,8 +166,10 @@ def load(path: Path | str | None = None) -> dict[int, Experiment]:
 
 
 def _read_toml(path: Path) -> dict[str, Any]:
+    if path.exists() and not path.is_file():  # a folder, or a FIFO that would wait for a writer forever
+        raise UserError(f"{path}: not a regular file; pass an experiments file with --experiments PATH.")
     try:
-        text = path.read_text(encoding="utf-8")
+        text = path.read_text(encoding="utf-8-sig")  # an editor's byte-order mark is no syntax error
     except FileNotFoundError:
         raise UserError(f"{path}: experiments file not found; pass an existing file with --experiments PATH.") from None
     except (OSError, UnicodeDecodeError) as error:
@@ -178,8 +186,9 @@ def _index_by_id(path: Path, entries: Any) -> dict[int, dict[str, Any]]:
     by_id: dict[int, dict[str, Any]] = {}
     for position, entry in enumerate(entries, start=1):
         eid = entry.get("id")
-        if not isinstance(eid, int) or isinstance(eid, bool) or eid < 1:
-            raise UserError(f"{path}: experiment number {position} in the file needs an integer 'id' of 1 or more.")
+        if not isinstance(eid, int) or isinstance(eid, bool) or not 1 <= eid <= MAX_ID:
+            raise UserError(f"{path}: experiment number {position} in the file needs a whole-number 'id' from 1 to "
+                            f"{MAX_ID:,}.")
         if eid in by_id:
             raise UserError(f"{path}: experiment id {eid} appears twice; give each experiment its own id.")
         by_id[eid] = entry
@@ -260,6 +269,12 @@ def _describe(path: Path, eid: int, error: ValidationError) -> str:
     # Drop the union tag pydantic adds inside a discriminated list ("augment.1.rotation.degrees").
     if len(location) > 2 and location[0] == "augment":
         location = location[:2] + location[3:]
+    if first["type"] == "missing" and location[-1].isdigit():  # a fixed-length list short of values: one error each
+        needed = len(first["input"]) + sum(e["loc"][:-1] == first["loc"][:-1] for e in error.errors())
+        return f"{path}: experiment {eid}: key '{'.'.join(location[:-1])}' needs {needed} values (got {first['input']!r})."
+    if first["type"] == "too_long":
+        return (f"{path}: experiment {eid}: key '{'.'.join(location)}' needs {first['ctx']['max_length']} values "
+                f"(got {first['input']!r}).")
     key = ".".join(location)
     if first["type"] == "extra_forbidden":
         return f"{path}: experiment {eid}: unknown key '{key}'; check its spelling against experiment 1."

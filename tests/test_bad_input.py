@@ -6,8 +6,11 @@ that need a real process boundary (the traceback contract, proxy settings read a
 
 from __future__ import annotations
 
+import json
+import os
 import pickle
 import socket
+import zipfile
 from pathlib import Path
 
 import numpy as np
@@ -46,6 +49,18 @@ BAD_EXPERIMENTS = {
     "extends cycle": (MINE.replace("extends = 1", "extends = 27") + MINE.replace("id = 26", "id = 27")
                       .replace("extends = 1", "extends = 26"), ["cycle (26 -> 27 -> 26)"]),
     "duplicate id": (MINE.replace("id = 26", "id = 1"), ["experiment id 1 appears twice"]),
+    # Numbers of the wrong kind or out of any range: never taken as the nearest thing that would do.
+    "epochs as true": (MINE + "training.epochs = true\n", ["'training.epochs'", "valid integer", "True"]),
+    "batch size as 5.0": (MINE + "training.batch_size = 5.0\n", ["'training.batch_size'", "valid integer", "5.0"]),
+    "batchnorm as 1": (MINE + "model.batchnorm = 1\n", ["'model.batchnorm'", "valid boolean", "got 1"]),
+    "lr as inf": (MINE + "optimizer.lr = inf\n", ["'optimizer.lr'", "finite number", "inf"]),
+    "dropout as nan": (MINE + "model.dropout = nan\n", ["'model.dropout'", "finite number", "nan"]),
+    "an id past the store's integers": (MINE.replace("id = 26", "id = 9223372036854775808"),
+                                        ["experiment number 26", "whole-number 'id' from 1 to 9,223,372,036,854,775,807"]),
+    "one translate value": (MINE + 'augment = [{ op = "affine", translate = [0.1] }]\n',
+                            ["key 'augment.0.translate' needs 2 values (got [0.1])"]),
+    "three translate values": (MINE + 'augment = [{ op = "affine", translate = [0.1, 0.1, 0.1] }]\n',
+                               ["key 'augment.0.translate' needs 2 values (got [0.1, 0.1, 0.1])"]),
     # Found from the spec alone, before torch builds (or fails to allocate) anything.
     "too deep for 28x28": (MINE + "model.channels = [4, 4, 4, 4, 4]\n", ["experiment 26", "5 pooled blocks", "at most 4"]),
     "too large to hold": (MINE + "model.hidden = 1000000000000\n", ["experiment 26", "parameters, more than the",
@@ -65,6 +80,19 @@ def test_a_toml_syntax_error_names_the_line(refused, edited_experiments, experim
     path = str(edited_experiments(MINE + 'lesson = "never closed\n'))
     line = len(experiments_toml.read_text().splitlines()) + len(MINE.splitlines()) + 1
     assert f"line {line}" in refused("list", "--experiments", path)
+
+
+def test_a_byte_order_mark_is_read_past(tiny_experiments, cli):
+    tiny_experiments.write_bytes(b"\xef\xbb\xbf" + tiny_experiments.read_bytes())  # as some Windows editors save
+    listed = cli("list", "--json", "--experiments", str(tiny_experiments))
+    assert listed.returncode == 0 and [e["name"] for e in json.loads(listed.stdout)][0] == "Tiny"
+
+
+def test_a_fifo_or_a_folder_as_the_experiments_file_is_refused_at_once(refused, tmp_path):
+    os.mkfifo(tmp_path / "fifo")  # reading it would wait for a writer forever
+    for path in (tmp_path / "fifo", tmp_path):
+        assert refused("list", "--experiments", str(path)) == (
+            f"{path}: not a regular file; pass an experiments file with --experiments PATH.")
 
 
 def test_an_empty_experiments_file_asks_for_an_experiment(refused, tmp_path):
@@ -131,6 +159,13 @@ class WritesAMarker:
         return open, (str(self.marker), "w")
 
 
+def with_raw_member(path: Path, name: str) -> Path:
+    """A zip member numpy did not write (no .npy header): np.load hands it back as bytes."""
+    with zipfile.ZipFile(path, "a") as archive:
+        archive.writestr(name, b"0,1,2,3")
+    return path
+
+
 def truncated(path: Path) -> Path:
     whole = npz(path).read_bytes()
     path.write_bytes(whole[: len(whole) // 2])
@@ -151,6 +186,14 @@ BAD_DATA = {
     "labels out of range": (lambda path: npz(path, train_labels=np.full((4, 1), 9, np.uint8)), "one class 0-6 per image"),
     "pickled objects": (lambda path: npz(path, train_labels=np.array([WritesAMarker(path.parent / "ran")], dtype=object)),
                         "Object arrays cannot be loaded"),
+    "a member that is not an array": (lambda path: with_raw_member(npz(path, train_labels=None), "train_labels"),
+                                      "'train_labels' is not a numpy array; save the file with numpy.savez"),
+    "an empty train split": (lambda path: npz(path, train_images=np.zeros((0, 28, 28, 3), np.uint8),
+                                              train_labels=np.zeros((0, 1), np.uint8)),
+                             "'train_images' holds no images; training needs train and val images"),
+    "an empty val split": (lambda path: npz(path, val_images=np.zeros((0, 28, 28, 3), np.uint8),
+                                            val_labels=np.zeros((0, 1), np.uint8)),
+                           "'val_images' holds no images; training needs train and val images"),
 }
 
 
@@ -174,6 +217,21 @@ def test_a_home_that_cannot_be_a_folder_is_refused_without_a_row(refused, tmp_pa
         message = refused(*command)
         assert message.startswith(f"The run store {blocker / 'home' / 'runs.sqlite'} could not be opened (")
         assert "set DERMALAB_HOME to a writable folder" in message
+    assert blocker.read_text() == "not a folder"
+
+
+@pytest.mark.parametrize("command, folder, environment", [
+    (["run", "1", "--epochs", "1"], "data", "DERMALAB_HOME"),  # where DermaMNIST is downloaded to
+    (["run", "23", "--data", "synthetic"], "torch", "TORCH_HOME"),  # where torch.hub keeps the ResNet18 weights
+], ids=["the data folder", "torch's hub folder"])
+def test_a_file_where_a_download_folder_belongs_is_named(refused, dermalab_home, monkeypatch, command, folder,
+                                                        environment):
+    dermalab_home.mkdir()
+    blocker = dermalab_home / folder
+    blocker.write_text("not a folder")
+    monkeypatch.setenv(environment, str(dermalab_home if environment == "DERMALAB_HOME" else blocker))
+    message = refused(*command)
+    assert f": {blocker} is a file, not a folder; move it aside, or put " in message
     assert blocker.read_text() == "not a folder"
 
 
@@ -219,3 +277,24 @@ def test_a_real_process_exits_2_with_the_sentence_and_no_traceback(cli):
 def test_debug_lets_the_traceback_through():
     with pytest.raises(UserError, match="runs backwards"):
         main(["run", "5-2", "--debug"])
+
+
+@pytest.mark.parametrize("args, expected", [
+    (["results", "--sort", "recall"], "--sort recall: not a column of numbers; use one of experiment_id, seed, "),
+    (["results", "--sort", "name"], "--sort name: not a column of numbers; use one of "),
+    (["results", "--sort", "bogus"], "--sort bogus: no such column; use one of "),
+    (["results", "--per-experiment", "--sort", "recall"], "--sort recall: not a column of numbers; use one of "),
+    (["ensemble", "aaa", "aaa111"], "Both ids name run aaa111111111; an ensemble combines two different runs."),
+    (["operating-point", "aaa", "--target", "nan"], "Target sensitivity nan is outside (0, 1]"),
+], ids=["a nested column", "a column of names", "no such column", "per experiment", "one run twice", "a NaN target"])
+def test_stored_runs_asked_for_the_impossible(refused, store_run, args, expected):
+    from tests.conftest import noisy_predictions
+
+    labels, probabilities = noisy_predictions(8)
+    store_run(labels, probabilities, run_id="aaa111111111")
+    store_run(labels, probabilities, run_id="bbb222222222", seed=1)
+    message = refused(*args)
+    assert message.startswith(expected), message
+    if "--sort" in args and "name" not in args:
+        offered = message.split("use one of ")[1].rstrip(".").split(", ")
+        assert "auc" in offered and not {"recall", "name", "status", "synthetic", "run_id"} & set(offered)
