@@ -67,6 +67,11 @@ def test_experiments_screen(snap_compare, size):
     assert snap_compare(lab_app(), terminal_size=SIZES[size], press=["down", "space", "down", "down"])
 
 
+def test_experiments_screen_in_a_tiny_terminal(snap_compare):
+    # At 40x12 the list keeps half the height, with experiment 2 highlighted and its details below.
+    assert snap_compare(lab_app(), terminal_size=(40, 12), press=["down", "down", "down"])
+
+
 @pytest.mark.parametrize("size", SIZES)
 def test_leaderboard_screen(snap_compare, size):
     assert snap_compare(lab_app(), terminal_size=SIZES[size], press=["l"])
