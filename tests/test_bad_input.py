@@ -132,6 +132,11 @@ def test_bad_run_options(refused, args, expected):
     assert refused("run", *args, "--data", "synthetic").startswith(expected)
 
 
+@pytest.mark.parametrize("idle", ["nan", "inf", "-1", "1e9", "soon"])
+def test_a_worker_wait_that_could_never_end_or_was_never_a_time_is_refused(refused, idle):
+    assert refused("worker", "--idle", idle) == f"--idle {idle}: give a number of seconds from 0 to 86,400."
+
+
 def test_an_unknown_id_names_the_ids_there_are_with_their_gaps(refused, tiny_experiments):
     with_gap = tiny_experiments.parent / "gap.toml"
     with_gap.write_text(tiny_experiments.read_text().replace("id = 4\n", "id = 7\n"))

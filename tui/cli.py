@@ -12,7 +12,7 @@ from typing import NoReturn
 
 from engine.errors import UserError
 from tui import exit_codes
-from tui.options import MAX_SEED, add_command, add_shared, settle, some_path
+from tui.options import MAX_SEED, add_command, add_shared, seconds, settle, some_path
 
 FORMATS = ("table", "csv", "json", "markdown")
 RESULT_COLUMNS = {"run": "run_id", "#": "experiment_id", "name": "name", "seed": "seed", "status": "status",
@@ -67,7 +67,7 @@ def build_parser() -> Parser:
                      help="queue the runs for the background worker, print their job ids and return at once")
 
     worker = add_command(commands, "worker", help="train the queued jobs; stops once the queue has been empty a while")
-    worker.add_argument("--idle", type=float, default=None, metavar="SECONDS",
+    worker.add_argument("--idle", type=seconds("--idle", high=86_400), default=None, metavar="SECONDS",
                         help="how long to wait for more jobs before stopping (default 60)")
 
     queue = add_command(commands, "queue", help="the jobs waiting and running, with their progress")

@@ -8,6 +8,7 @@ To add an option, add an Option below and name the commands that take it; to add
 from __future__ import annotations
 
 import argparse
+import math
 import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -32,6 +33,19 @@ def whole_number(flag: str, low: int, high: int, unit: str = "") -> Callable[[st
             return int(text)
         noun = f" {unit}" if unit else ""
         raise UserError(f"{flag} {text}: give a whole number{noun} from {low:,} to {high:,}.")
+    return parse
+
+
+def seconds(flag: str, high: float) -> Callable[[str], float]:
+    """A finite, non-negative number of seconds: float() would also take 'nan' (never reached) and 'inf'."""
+    def parse(text: str) -> float:
+        try:
+            value = float(text)
+        except ValueError:
+            value = math.nan
+        if not 0 <= value <= high:
+            raise UserError(f"{flag} {text}: give a number of seconds from 0 to {high:,.0f}.")
+        return value
     return parse
 
 
