@@ -54,10 +54,12 @@ class EpochEnded:
 
 @dataclass(frozen=True)
 class RunFinished:
-    """The run ended normally; metrics are on the val split after the last epoch."""
+    """The run ended normally; metrics are on the val split after the last epoch. Notes say briefly how the run
+    actually ran where that differs from what was asked (a fallback, a substitution)."""
     run_id: str
     metrics: dict[str, Any]
     probabilities: list[list[float]] = field(repr=False)
+    notes: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)

@@ -9,6 +9,7 @@ from dataclasses import dataclass
 from engine.errors import UserError
 
 DEVICE_NAME = re.compile(r"auto|cpu|mps|cuda(:\d+)?")
+PRECISIONS = ("bf16", "fp32")  # bf16: autocast to bfloat16 around the model step; fp32: no autocast
 
 
 @dataclass(frozen=True)
@@ -17,6 +18,7 @@ class RunOptions:
     device: str = "auto"
     epochs: int | None = None  # overrides the experiment's epochs (quick looks, tests)
     pretrained: bool = True  # False: --no-pretrained, ResNet18 from scratch
+    precision: str = "auto"  # one of PRECISIONS, or auto: the device's default (engine.train.run_precision)
     debug: bool = False  # print the traceback of a failed run
 
 
@@ -24,3 +26,10 @@ def check_device_name(name: str) -> None:
     """The form of a --device value; whether this machine has that device, only the training process can tell."""
     if not DEVICE_NAME.fullmatch(name):
         raise UserError(f"--device {name}: unknown device; use auto, cpu, cuda, cuda:N or mps.")
+
+
+def check_precision(name: str) -> str:
+    """A --precision value (auto, the default, is not named to users: leaving the option out means it)."""
+    if name not in ("auto", *PRECISIONS):
+        raise UserError(f"--precision {name}: unknown precision; use {' or '.join(PRECISIONS)}.")
+    return name

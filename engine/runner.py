@@ -6,6 +6,7 @@ from __future__ import annotations
 import contextlib
 import time
 import traceback
+from dataclasses import replace
 from collections.abc import Callable, Iterable
 
 from engine.data import Dataset
@@ -16,7 +17,7 @@ from engine.fetch import Progress
 from engine.queue import CANCELLED, Job, JobQueue
 from engine.store import Store, StoreUnwritable
 from engine.options import RunOptions
-from engine.train import train
+from engine.train import run_precision, train
 
 Sink = Callable[[Event], None]
 BEAT_SECONDS = 0.5  # at most two heartbeats a second: live enough for bars, and a cancel lands within a second
@@ -114,6 +115,7 @@ def status_of(outcome: Event) -> tuple[str, str]:
 
 def run_one(run_id: str, experiment: Experiment, dataset: Dataset, options: RunOptions, store: Store,
             sink: Sink) -> Event:
+    options = replace(options, precision=run_precision(options))  # auto becomes what the run uses, as stored
     spec = experiment.spec
     used_pretrained = spec.model.pretrained and options.pretrained
     state = {"started": False, "epoch": 0}

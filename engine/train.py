@@ -74,6 +74,20 @@ def memory_layout(device: torch.device) -> torch.memory_format:
     return torch.contiguous_format if device.type == "mps" else torch.channels_last
 
 
+def run_precision(options: RunOptions) -> str:
+    """The precision a run trains in: the one asked for, else its device's default: bf16 on CUDA cards that
+    compute it natively, fp32 elsewhere (on the CPU until bf16 is shown to keep results there; see the README)."""
+    if options.precision != "auto":
+        return options.precision
+    device = resolve_device("auto") if options.device == "auto" else torch.device(options.device)
+    return "bf16" if device.type == "cuda" and torch.cuda.is_bf16_supported(including_emulation=False) else "fp32"
+
+
+def autocast(device: torch.device, precision: str) -> torch.autocast:
+    """bf16: matrix products and convolutions in bfloat16, losses and reductions kept in float32 by autocast."""
+    return torch.autocast(device.type, dtype=torch.bfloat16, enabled=precision == "bf16")
+
+
 def class_weights(labels: torch.Tensor) -> torch.Tensor:
     """Inverse frequency, scaled so a class of average size weighs 1: N / (classes * n_c)."""
     counts = torch.bincount(labels, minlength=len(CLASSES)).float()
@@ -85,6 +99,7 @@ def train(spec: ExperimentSpec, dataset: Dataset, options: RunOptions, run_id: s
     torch.manual_seed(options.seed)
     generator = torch.Generator(device=device).manual_seed(options.seed)
     epochs = options.epochs or spec.training.epochs
+    precision = run_precision(options)
 
     train_images, train_labels = on_device(dataset, "train", device)
     val_images, val_labels = on_device(dataset, "val", device)
@@ -112,7 +127,8 @@ def train(spec: ExperimentSpec, dataset: Dataset, options: RunOptions, run_id: s
         for batch in range(batches):
             index = order[batch * batch_size:(batch + 1) * batch_size]
             images = transform(augment.to_float(train_images[index]), generator).contiguous(memory_format=layout)
-            loss = criterion(model(images), train_labels[index])
+            with autocast(device, precision):
+                loss = criterion(model(images), train_labels[index])
             optimizer.zero_grad(set_to_none=True)
             loss.backward()
             optimizer.step()
@@ -134,7 +150,8 @@ def train(spec: ExperimentSpec, dataset: Dataset, options: RunOptions, run_id: s
         lr = optimizer.param_groups[0]["lr"]
         if scheduler:
             scheduler.step()
-        probabilities, val_loss = predict(model, val_images, val_labels, criterion, layout)
+        with autocast(device, precision):
+            probabilities, val_loss = predict(model, val_images, val_labels, criterion, layout)
         labels = dataset.labels["val"]
         yield EpochEnded(run_id, epoch, epochs, train_loss, val_loss, macro_auc(labels, probabilities),
                          float((probabilities.argmax(1) == labels).mean()), lr, time.perf_counter() - epoch_start)
@@ -164,6 +181,7 @@ def predict(model: nn.Module, images: torch.Tensor, labels: torch.Tensor, criter
     model.eval()
     logits = torch.cat([model(augment.to_float(images[i:i + EVAL_BATCH]).contiguous(memory_format=layout))
                         for i in range(0, len(images), EVAL_BATCH)])
+    logits = logits.float()
     loss = criterion(logits, labels).item()
     probabilities = torch.softmax(logits.double(), dim=1).cpu().numpy()
     return probabilities, loss

@@ -60,7 +60,8 @@ class JobSource:
     def from_args(cls, args: Namespace) -> JobSource:
         data = args.data if args.data in ("auto", "synthetic") else str(Path(args.data).resolve())
         experiments = args.experiments
-        options = RunOptions(device=args.device, epochs=args.epochs, pretrained=not args.no_pretrained, debug=args.debug)
+        options = RunOptions(device=args.device, epochs=args.epochs, pretrained=not args.no_pretrained,
+                             precision=args.precision, debug=args.debug)
         return cls(data, experiments and str(Path(experiments).resolve()), options)
 
 

@@ -17,7 +17,7 @@ from typing import Any
 
 from engine.errors import UserError
 from engine.experiments import MAX_EPOCHS
-from engine.options import check_device_name
+from engine.options import check_device_name, check_precision
 
 APP = "app"  # `dermalab` without a command
 EVERYWHERE = frozenset({"*"})
@@ -95,6 +95,9 @@ OPTIONS = (
                 help="override every experiment's epochs")),
     Option(("--no-pretrained",), TRAINING, False,
            dict(action="store_true", help="train ResNet18 from scratch (marked in results)")),
+    Option(("--precision",), TRAINING, "auto",
+           dict(type=check_precision, metavar="bf16|fp32",
+                help="bf16 (bfloat16 autocast) or fp32; default: bf16 on CUDA, fp32 elsewhere")),
     Option(("--seed",), frozenset({"run"}), 0,
            dict(type=whole_number("--seed", 0, MAX_SEED), metavar="S", help="first seed (default 0)")),
     Option(("--seeds",), frozenset({"run"}), 1,
