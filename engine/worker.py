@@ -3,7 +3,9 @@ from itself. Importing this module imports torch, once, before any CUDA initiali
 at once; a crash or an out-of-memory kill in one child ends that run only.
 
 One worker serves a store from a machine (engine.queue.WorkerLock). Each running child holds a slot handed out by
-the worker; today there is one, the whole machine. The worker exits once the queue has been empty `idle` seconds.
+the worker (engine.slots: its GPU, its share of the cores), so up to one job per slot trains at once. The worker exits
+once the queue has been empty `idle` seconds. A foreground `dermalab run --jobs N` uses the same machinery for its
+own jobs only, without the lock.
 """
 
 from __future__ import annotations
@@ -31,13 +33,13 @@ from engine.experiments import Experiment, load
 from engine.queue import CANCELLED, Job, JobQueue, WorkerLock
 from engine.runner import CancelSwitch, RunCancelled, preflight, progress_to, run_job
 from engine.options import RunOptions
+from engine.slots import Slot
 from engine.store import Store
 
 POLL_SECONDS = 0.1  # how soon a child's end, a cancel or a new job is noticed
 IDLE_SECONDS = 60.0  # an idle worker waits this long for more jobs, so a second `r` does not import torch again
 NICENESS = 10  # training gives way to interactive programs (the app) when both want the CPU
 STOP_SECONDS = 10.0  # a cancelled child has this long to store its run as cancelled before it is killed
-WHOLE_MACHINE = "machine"  # the one slot for now: a child uses every core or the default GPU
 
 Say = Callable[[str], None]
 
@@ -48,28 +50,45 @@ class Child:
 
     pid: int
     job: Job
-    slot: str
+    slot: Slot
     cancelled_at: float | None = None
 
 
-def serve(lock: WorkerLock, store_path: Path, sink_of: Callable[[], Callable], say: Say,
+def serve(lock: WorkerLock, store_path: Path, sink_of: Callable[[], Callable], say: Say, slots: list[Slot],
           idle: float = IDLE_SECONDS) -> None:
     """Serve the queue, holding `lock` (acquired before torch was imported, so a second worker gives way at once),
     until it has been empty for `idle` seconds. `sink_of` makes, in each child, the sink its run's events go to
     after the store (the worker's log)."""
     try:
         os.nice(NICENESS)
-        worker = Worker(Store(store_path), lock, sink_of, say)
-        say(f"worker {os.getpid()} on {socket.gethostname()} serves {store_path}")
+        worker = Worker(Store(store_path), lock, sink_of, say, slots)
+        say(f"worker {os.getpid()} on {socket.gethostname()} serves {store_path} in {len(slots)} slot(s): "
+            + ", ".join(f"{slot.name} ({slot.threads} threads)" for slot in slots))
         worker.serve(idle)
     finally:
         lock.release()
 
 
+def serve_own(store: Store, datasets: dict[str, Dataset], sink_of: Callable[[], Callable], say: Say,
+              slots: list[Slot]) -> bool:
+    """A foreground `dermalab run --jobs N`: trains the jobs this process queued for itself, one child per slot, on
+    the data it loaded already; returns whether it was interrupted (the jobs left are then cancelled)."""
+    worker = Worker(store, None, sink_of, say, slots)
+    worker.datasets.update(datasets)
+    worker.serve(idle=0)
+    if worker.stopping:
+        worker.queue.end_own("cancelled", CANCELLED)
+    return worker.stopping
+
+
 class Worker:
-    def __init__(self, store: Store, lock: WorkerLock, sink_of: Callable[[], Callable], say: Say):
+    """Trains waiting jobs in forked children, one per free slot. `lock` None: a foreground `dermalab run`, which
+    takes only the jobs it queued for itself (`JobQueue.add(keep=True)`) and stops when they are done."""
+
+    def __init__(self, store: Store, lock: WorkerLock | None, sink_of: Callable[[], Callable], say: Say,
+                 slots: list[Slot]):
         self.store, self.queue, self.lock, self.sink_of, self.say = store, JobQueue(store), lock, sink_of, say
-        self.free = [WHOLE_MACHINE]
+        self.free = slots[::-1]  # taken from the end: the first slot first
         self.children: dict[int, Child] = {}
         self.datasets: dict[str, Dataset] = {}
         self.stopping = False
@@ -87,7 +106,8 @@ class Worker:
             elif self.stopping or (time.monotonic() - idle_since >= idle and not self._work_came()):
                 break
             time.sleep(POLL_SECONDS)
-        self.say("worker stops, as asked" if self.stopping else "worker stops: the queue is empty")
+        if self.lock is not None:
+            self.say("worker stops, as asked" if self.stopping else "worker stops: the queue is empty")
 
     def _stop(self, signum: int, frame: object) -> None:
         """SIGTERM or SIGINT: cancel the running children (they store their runs), leave waiting jobs queued."""
@@ -98,12 +118,14 @@ class Worker:
     def _work_came(self) -> bool:
         """About to leave: let go of the lock first, then look once more, so a job queued by someone who saw the
         lock still held is not left waiting for a worker that has gone."""
+        if self.lock is None:
+            return False
         self.lock.release()
         return self.queue.waiting() and self.lock.acquire(tries=1)
 
     def _start_jobs(self) -> bool:
         started = False
-        while self.free and (job := self.queue.claim(self.free[-1])) is not None:
+        while self.free and (job := self.queue.claim(self.free[-1].name, kept=self.lock is None)) is not None:
             started = True
             slot = self.free.pop()
             try:
@@ -117,9 +139,9 @@ class Worker:
             worker = os.getpid()
             pid = os.fork()
             if pid == 0:
-                self._child(worker, job, *prepared)
+                self._child(worker, job, slot, *prepared)
             self.children[pid] = Child(pid, job, slot)
-            self.say(f"job {job.job_id} #{job.experiment_id} {job.name} seed {job.seed}: child {pid}")
+            self.say(f"job {job.job_id} #{job.experiment_id} {job.name} seed {job.seed}: child {pid} in {slot.name}")
         return started
 
     def _prepare(self, job: Job) -> tuple[Experiment, Dataset]:
@@ -139,12 +161,14 @@ class Worker:
             self.datasets[job.data] = data.load(job.data, on_progress=progress_to(progress, "DermaMNIST"))
         return experiment, self.datasets[job.data]
 
-    def _child(self, worker: int, job: Job, experiment: Experiment, dataset: Dataset) -> NoReturn:
-        """The forked child: trains the job and exits, never returning into the worker's loop."""
+    def _child(self, worker: int, job: Job, slot: Slot, experiment: Experiment, dataset: Dataset) -> NoReturn:
+        """The forked child: trains the job in its slot and exits, never returning into the worker's loop."""
         code = 1
         try:
             die_with(worker)
-            os.close(self.lock.fd)  # the lock is the worker's: a child left behind must not keep it held
+            if self.lock is not None:  # the lock is the worker's: a child left behind must not keep it held
+                os.close(self.lock.fd)
+            enter(slot)
             switch = CancelSwitch()
             signal.signal(signal.SIGINT, lambda *_: switch.trip())
             signal.signal(signal.SIGTERM, signal.SIG_DFL)
@@ -224,6 +248,16 @@ def ending(code: int, cancel_asked: bool) -> tuple[str, str]:
     if -code == signal.SIGKILL:
         reason += " (by hand, or by the system when memory ran out)"
     return "failed", reason
+
+
+def enter(slot: Slot) -> None:
+    """In the child, before anything touches CUDA (the worker never does): it sees its own GPU only, so "auto" and
+    "cuda" mean that one, and it takes its share of the cores."""
+    import torch
+
+    if slot.gpu is not None:
+        os.environ["CUDA_VISIBLE_DEVICES"] = slot.gpu
+    torch.set_num_threads(slot.threads)
 
 
 def die_with(worker: int) -> None:

@@ -16,11 +16,12 @@ from textual.worker import Worker, WorkerState, get_current_worker
 from engine.errors import UserError
 from engine.experiments import load
 from engine.queue import ACTIVE
+from engine.slots import SlotRequest, machine_slots
 from engine.store import Store
 from tui import numbers
 from tui.background import child_environment, ensure_worker
 from tui.commands import LabCommands
-from tui.lab import JobSource, Lab, describe_data
+from tui.lab import JobSource, Lab, describe_data, slot_request
 from tui.messages import StoreChanged
 from tui.ranking import Ranking
 from tui.screens.charts import ChartsScreen
@@ -61,9 +62,9 @@ class DermalabApp(App):
                 tooltip="Quit; while runs go, asks whether they keep training in the background"),
     ]
 
-    def __init__(self, lab: Lab, accelerator: str | None = None):
+    def __init__(self, lab: Lab, accelerator: str | None = None, slots: SlotRequest = SlotRequest()):
         super().__init__()
-        self.lab = lab
+        self.lab, self.slots = lab, slots
         self.ranking = Ranking()
         self.data_label, self.data_warning = describe_data(lab.source.data)
         self.accelerator = accelerator or "finding the accelerator…"
@@ -132,7 +133,7 @@ class DermalabApp(App):
     @work(thread=True, group="start-worker")
     def start_worker(self) -> None:
         """A worker trains the queue; start one when none serves the store (it goes on after the app quits)."""
-        self.worker_process = ensure_worker(self.lab.store.path).process or self.worker_process
+        self.worker_process = ensure_worker(self.lab.store.path, self.slots).process or self.worker_process
 
     def on_store_changed(self, message: StoreChanged) -> None:
         lab = self.lab
@@ -199,7 +200,9 @@ def create_app(args: Namespace, accelerator: str | None = None) -> DermalabApp:
     the probe (snapshots)."""
     lab = Lab(load(args.experiments), Store(), JobSource.from_args(args))
     lab.reload()  # here, so that an unreadable store is one sentence from the command line, not a traceback
-    return DermalabApp(lab, accelerator)
+    slots = slot_request(args)
+    machine_slots(slots)  # a request this machine cannot meet is one sentence before the app opens
+    return DermalabApp(lab, accelerator, slots)
 
 
 def run_app(args: Namespace) -> int:

@@ -14,6 +14,7 @@ from pathlib import Path
 from engine.errors import UserError
 from engine.paths import home
 from engine.queue import serving
+from engine.slots import SlotRequest
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -27,7 +28,8 @@ class Worker:
     process: subprocess.Popen | None = None
 
 
-def ensure_worker(store_path: Path) -> Worker:
+def ensure_worker(store_path: Path, slots: SlotRequest = SlotRequest()) -> Worker:
+    """The worker serving the store; one started now takes the slots asked for (one already there keeps its own)."""
     pid = serving(store_path)
     if pid is not None:
         return Worker(pid)
@@ -40,7 +42,7 @@ def ensure_worker(store_path: Path) -> Worker:
         raise UserError(f"The worker's log {log} could not be written ({error.strerror}); set DERMALAB_HOME to a "
                         "writable folder, then run again.") from None
     with out:
-        process = subprocess.Popen([sys.executable, "-m", "tui.cli", "worker"], stdin=subprocess.DEVNULL, stdout=out,
+        process = subprocess.Popen([sys.executable, "-m", "tui.cli", "worker", *slots.arguments()], stdin=subprocess.DEVNULL, stdout=out,
                                    stderr=subprocess.STDOUT, env=child_environment(), cwd=logs, start_new_session=True)
     return Worker(process.pid, log, process)
 

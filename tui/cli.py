@@ -215,12 +215,18 @@ def cmd_run(args: argparse.Namespace) -> int:
     source = JobSource.from_args(args)
     chosen = [experiments[i] for i in ids]
     jobs = plan(chosen, range(args.seed, args.seed + args.seeds), source.data, source.experiments_file, source.options)
-    return run_detached(args, jobs) if args.detach else run_here(args, jobs, source.options, chosen, experiments)
+    if args.detach:
+        return run_detached(args, jobs)
+    from tui.lab import slot_request
+
+    if slot_request(args).asked():
+        return run_in_slots(args, jobs, source.options, chosen)
+    return run_here(args, jobs, source.options, chosen, experiments)
 
 
 def run_here(args: argparse.Namespace, jobs, options, chosen, experiments) -> int:
     """The foreground `dermalab run`: this process trains its jobs, with bars; Ctrl-C cancels (exit 130)."""
-    from engine import data, runner
+    from engine import runner
     from engine.events import RunFailed
     from engine.queue import JobQueue
     from engine.train import resolve_device
@@ -231,24 +237,58 @@ def run_here(args: argparse.Namespace, jobs, options, chosen, experiments) -> in
     queue = JobQueue(store)
     sink = JsonResults(HeadlessProgress(len(jobs))) if args.json else HeadlessProgress(len(jobs))
     with sink:  # entered before the download, so its bar is cleared and the cursor shown again whatever fails
-        runner.preflight(chosen, options, sink)  # before the data, so a missing file is named before a long download
-        dataset = data.load(args.data, on_progress=runner.progress_to(sink, "DermaMNIST"))
+        dataset = prepare(args, options, chosen, sink)
         queue.add(jobs, keep=True)
         outcomes = runner.run_kept(queue, experiments, dataset, store, sink)
     return exit_codes.RUN_FAILED if any(isinstance(o, RunFailed) for o in outcomes) else exit_codes.OK
+
+
+def prepare(args: argparse.Namespace, options, chosen, sink):
+    """What every run needs, fetched before any starts: the weights first, so a missing file is named before a
+    long download of the data."""
+    from engine import data, runner
+
+    runner.preflight(chosen, options, sink)
+    return data.load(args.data, on_progress=runner.progress_to(sink, "DermaMNIST"))
+
+
+def run_in_slots(args: argparse.Namespace, jobs, options, chosen) -> int:
+    """`run --jobs N` (or --gpus, --per-gpu) in the foreground: this process forks a child per slot, as the worker
+    does, for its own jobs only; a line for each run's start and end. Ctrl-C cancels them all (exit 130)."""
+    from engine import worker
+    from engine.queue import JobQueue
+    from engine.slots import machine_slots
+    from tui.lab import slot_request
+    from tui.progress import HeadlessProgress, WorkerLog
+
+    slots = machine_slots(slot_request(args), args.device)
+    store = open_store()
+    with HeadlessProgress(0) as bars:  # the downloads' bars only
+        dataset = prepare(args, options, chosen, bars)
+    queue = JobQueue(store)
+    queue.add(jobs, keep=True)
+    log = WorkerLog(sys.stderr, json_results=args.json)
+    if worker.serve_own(store, {args.data: dataset}, log.sink, log.say, slots):
+        return exit_codes.INTERRUPTED
+    failed = [job for job in jobs if queue.get(job.job_id)["status"] != "finished"]
+    return exit_codes.RUN_FAILED if failed else exit_codes.OK
 
 
 def run_detached(args: argparse.Namespace, jobs) -> int:
     """`run --detach`: the jobs join the store's queue, a worker is made sure of, their ids are printed."""
     from engine.data import require_file
     from engine.queue import JobQueue
+    from engine.slots import machine_slots
     from tui.background import ensure_worker
+    from tui.lab import slot_request
 
+    request = slot_request(args)
+    machine_slots(request, args.device)  # a request this machine cannot meet is refused before anything is queued
     if args.data not in ("auto", "synthetic"):
         require_file(Path(args.data))
     store = open_store()
     JobQueue(store).add(jobs)
-    worker = ensure_worker(store.path)
+    worker = ensure_worker(store.path, request)
     if args.json:
         print(json.dumps([{"job_id": job.job_id, "id": job.experiment_id, "name": job.name, "seed": job.seed}
                           for job in jobs], indent=1))
@@ -257,6 +297,8 @@ def run_detached(args: argparse.Namespace, jobs) -> int:
     from tui.numbers import plural
 
     started = f"started worker {worker.pid} (log: {worker.log})" if worker.log else f"worker {worker.pid} takes them"
+    if request.asked() and not worker.log:
+        started += " in the slots it started with (stop it, or let it finish, for new --jobs/--gpus to apply)"
     print(f"Queued {plural(len(jobs), 'job')}; {started}. 'dermalab queue' shows their progress, 'dermalab cancel ID' "
           "stops one.", file=sys.stderr)
     return exit_codes.OK
@@ -264,10 +306,13 @@ def run_detached(args: argparse.Namespace, jobs) -> int:
 
 def cmd_worker(args: argparse.Namespace) -> int:
     from engine.queue import WorkerLock, serving
+    from engine.slots import machine_slots
     from engine.store import default_path
+    from tui.lab import slot_request
     from tui.progress import WorkerLog
 
     path = default_path()
+    slots = machine_slots(slot_request(args))
     lock = WorkerLock(path)
     if not lock.acquire():
         print(f"dermalab: worker {serving(path)} already serves {path}; it takes the jobs.", file=sys.stderr)
@@ -275,13 +320,13 @@ def cmd_worker(args: argparse.Namespace) -> int:
     from engine import worker  # torch, once the lock says this process is the one worker
 
     log = WorkerLog()
-    worker.serve(lock, path, log.sink, log.say, worker.IDLE_SECONDS if args.idle is None else args.idle)
+    worker.serve(lock, path, log.sink, log.say, slots, worker.IDLE_SECONDS if args.idle is None else args.idle)
     return exit_codes.OK
 
 
 QUEUE_COLUMNS = {"job": "job_id", "#": "id", "name": "name", "seed": "seed", "status": "status", "epoch": "epoch_text",
                  "batch": "batch_text", "img/s": "images_per_second", "ETA": "eta", "device": "device",
-                 "worker": "worker"}
+                 "slot": "slot", "worker": "worker"}
 
 
 def cmd_queue(args: argparse.Namespace) -> int:

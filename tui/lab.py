@@ -14,6 +14,7 @@ from engine.experiments import Experiment
 from engine.options import RunOptions
 from engine.paths import dermamnist_path, missing_data_hint
 from engine.queue import ACTIVE, Job, JobQueue, plan
+from engine.slots import SlotRequest
 from engine.store import Store
 
 if TYPE_CHECKING:
@@ -63,6 +64,11 @@ class JobSource:
         options = RunOptions(device=args.device, epochs=args.epochs, pretrained=not args.no_pretrained,
                              precision=args.precision, debug=args.debug)
         return cls(data, experiments and str(Path(experiments).resolve()), options)
+
+
+def slot_request(args: Namespace) -> SlotRequest:
+    """--jobs, --gpus and --per-gpu, for the worker that trains the runs (absent: its defaults)."""
+    return SlotRequest(args.jobs, args.gpus, args.per_gpu)
 
 
 class Lab:

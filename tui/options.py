@@ -80,6 +80,8 @@ class Option:
 
 
 TRAINING = frozenset({APP, "run"})
+SLOTS = TRAINING | {"worker"}  # where runs are trained: the app and `run --detach` through the worker they start
+MAX_JOBS = 1024  # runs at once on one machine; far more than its cores or GPUs
 READING_EXPERIMENTS = TRAINING | {"list", "results", "compare", "operating-point", "ensemble", "report"}
 OPTIONS = (
     Option(("--experiments",), READING_EXPERIMENTS, None,
@@ -98,6 +100,13 @@ OPTIONS = (
     Option(("--precision",), TRAINING, "auto",
            dict(type=check_precision, metavar="bf16|fp32",
                 help="bf16 (bfloat16 autocast) or fp32; default: bf16 on CUDA, fp32 elsewhere")),
+    Option(("--jobs",), SLOTS, None,
+           dict(type=whole_number("--jobs", 1, MAX_JOBS), metavar="N",
+                help="train up to N runs at once, each in its own process (default: one per GPU, else 1)")),
+    Option(("--gpus",), SLOTS, None, dict(metavar="0,2", help="the GPUs to hand out (default: every one)")),
+    Option(("--per-gpu",), SLOTS, None,
+           dict(type=whole_number("--per-gpu", 1, MAX_JOBS), metavar="K",
+                help="runs training at once on each GPU (default 1; more for the small CNNs)")),
     Option(("--seed",), frozenset({"run"}), 0,
            dict(type=whole_number("--seed", 0, MAX_SEED), metavar="S", help="first seed (default 0)")),
     Option(("--seeds",), frozenset({"run"}), 1,

@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import json
+import sys
 import time
 from collections.abc import Callable
-from typing import Any
+from typing import Any, TextIO
 
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
@@ -100,10 +101,14 @@ def result_json(started: RunStarted, event: RunFinished | RunFailed) -> dict[str
 
 
 class WorkerLog:
-    """The worker's log (its output, a file): a line for what the worker does, and for each run's start and end."""
+    """The worker's log (its output, a file): a line for what the worker does, and for each run's start and end.
+    A foreground `run --jobs N` writes the same lines on stderr, and with --json each result on stdout too."""
+
+    def __init__(self, stream: TextIO | None = None, json_results: bool = False):
+        self.stream, self.json_results = stream, json_results
 
     def say(self, line: str) -> None:
-        print(f"{time.strftime('%Y-%m-%d %H:%M:%S')} {line}", flush=True)
+        print(f"{time.strftime('%Y-%m-%d %H:%M:%S')} {line}", file=self.stream or sys.stdout, flush=True)
 
     def sink(self) -> Callable[[Event], None]:
         """A sink for one child's run."""
@@ -116,5 +121,7 @@ class WorkerLog:
                          f"{event.device} · {event.data} · {event.epochs} epochs")
             elif isinstance(event, (RunFinished, RunFailed)):
                 self.say(outcome_line(started.get(event.run_id), event))
+                if self.json_results and event.run_id in started:
+                    print(json.dumps(result_json(started[event.run_id], event)), flush=True)
 
         return log

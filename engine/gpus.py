@@ -1,0 +1,72 @@
+"""NVIDIA GPUs as their driver sees them, through NVML (nvidia-ml-py): which the worker may hand out, and each one's
+utilisation and memory for the header. Neither torch nor CUDA is touched, so a worker can count its GPUs and still
+fork children that use them; without an NVIDIA driver NVML is not even imported, and there are no GPUs."""
+
+from __future__ import annotations
+
+import contextlib
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+DRIVER = Path("/proc/driver/nvidia/version")  # present only where the NVIDIA kernel driver is loaded
+
+
+@dataclass(frozen=True)
+class GpuSample:
+    """One GPU at one moment: its id (as CUDA_VISIBLE_DEVICES names it), utilisation in %, memory in bytes."""
+
+    gpu: str
+    utilisation: int
+    memory_used: int
+    memory_total: int
+
+
+def driver_present() -> bool:
+    return DRIVER.exists()
+
+
+def visible() -> list[str]:
+    """The GPUs this process may use, by the names CUDA_VISIBLE_DEVICES takes: those it already lists when set,
+    else every GPU the driver has (none without a driver)."""
+    listed = os.environ.get("CUDA_VISIBLE_DEVICES")
+    if listed is not None:
+        return [name.strip() for name in listed.split(",") if name.strip() and name.strip() != "-1"]
+    if not driver_present():
+        return []
+    with nvml() as pynvml:
+        return [str(index) for index in range(pynvml.nvmlDeviceGetCount())] if pynvml else []
+
+
+def samples() -> list[GpuSample]:
+    """Utilisation and memory of each visible GPU; none without a driver, or when NVML will not answer."""
+    if not driver_present():
+        return []
+    with nvml() as pynvml:
+        if pynvml is None:
+            return []
+        found = []
+        for gpu in visible():
+            with contextlib.suppress(pynvml.NVMLError, ValueError):  # a UUID, or a GPU gone since the count
+                handle = pynvml.nvmlDeviceGetHandleByIndex(int(gpu))
+                memory = pynvml.nvmlDeviceGetMemoryInfo(handle)
+                used = pynvml.nvmlDeviceGetUtilizationRates(handle).gpu
+                found.append(GpuSample(gpu, used, memory.used, memory.total))
+        return found
+
+
+@contextlib.contextmanager
+def nvml():
+    """The pynvml module, initialised for the block, or None when the library or the driver will not load."""
+    try:
+        import pynvml
+
+        pynvml.nvmlInit()
+    except Exception:  # no nvidia-ml-py, or a driver without its libnvidia-ml: the machine has no GPUs for us
+        yield None
+        return
+    try:
+        yield pynvml
+    finally:
+        with contextlib.suppress(Exception):
+            pynvml.nvmlShutdown()

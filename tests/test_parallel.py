@@ -1,0 +1,120 @@
+"""Several runs at once: the slots handed out for a faked list of GPUs (no GPU is needed), the header's GPU figures
+absent without an NVIDIA driver, `run --jobs 2` end to end with results that do not depend on --jobs, and the bad
+input of the slot options."""
+
+from __future__ import annotations
+
+import json
+import sys
+
+import numpy as np
+import pytest
+
+from engine import data, gpus, runner
+from engine.experiments import load
+from engine.options import RunOptions
+from engine.slots import Slot, SlotRequest, hand_out
+from engine.store import Store
+
+FOUR_GPUS = ["0", "1", "2", "3"]
+
+
+@pytest.fixture
+def no_driver(monkeypatch, tmp_path):
+    """This machine as one without an NVIDIA driver, whatever it has."""
+    monkeypatch.setattr(gpus, "DRIVER", tmp_path / "no driver")
+    monkeypatch.delenv("CUDA_VISIBLE_DEVICES", raising=False)
+
+
+def names(slots: list[Slot]) -> list[tuple[str, str | None, int]]:
+    return [(slot.name, slot.gpu, slot.threads) for slot in slots]
+
+
+def test_on_the_cpu_jobs_share_the_cores():
+    assert names(hand_out(SlotRequest(), [], cores=8)) == [("cpu", None, 8)]
+    assert names(hand_out(SlotRequest(jobs=2), [], cores=2)) == [("cpu 1", None, 1), ("cpu 2", None, 1)]
+    assert names(hand_out(SlotRequest(jobs=3), [], cores=8)) == [(f"cpu {n}", None, 2) for n in (1, 2, 3)]
+    assert names(hand_out(SlotRequest(jobs=4), [], cores=2))[-1] == ("cpu 4", None, 1)  # never 0 threads
+
+
+def test_gpus_are_handed_out_one_job_each_by_default_or_k_each_or_the_chosen_ones():
+    assert names(hand_out(SlotRequest(), FOUR_GPUS, cores=16)) == [(f"gpu {g}", g, 4) for g in FOUR_GPUS]
+    assert names(hand_out(SlotRequest(gpus="0,2"), FOUR_GPUS, cores=16)) == [("gpu 0", "0", 8), ("gpu 2", "2", 8)]
+    assert names(hand_out(SlotRequest(gpus="0,2", per_gpu=2), FOUR_GPUS, cores=16)) == [
+        ("gpu 0 #1", "0", 4), ("gpu 2 #1", "2", 4), ("gpu 0 #2", "0", 4), ("gpu 2 #2", "2", 4)]
+    assert [slot.gpu for slot in hand_out(SlotRequest(jobs=3), ["0", "1"], cores=6)] == ["0", "1", "0"]
+    # GPUs named as CUDA_VISIBLE_DEVICES lists them (here by a scheduler that gave this job GPUs 5 and 7)
+    assert [slot.gpu for slot in hand_out(SlotRequest(per_gpu=2), ["5", "7"], cores=4)] == ["5", "7", "5", "7"]
+
+
+def test_the_device_decides_whether_gpus_are_handed_out():
+    assert names(hand_out(SlotRequest(jobs=2), FOUR_GPUS, cores=4, device="cpu")) == [("cpu 1", None, 2),
+                                                                                       ("cpu 2", None, 2)]
+    assert [slot.gpu for slot in hand_out(SlotRequest(), FOUR_GPUS, cores=4, device="cuda")] == FOUR_GPUS
+
+
+def test_the_gpus_a_process_may_use_follow_cuda_visible_devices(no_driver, monkeypatch):
+    assert gpus.visible() == []
+    monkeypatch.setenv("CUDA_VISIBLE_DEVICES", "2,3")
+    assert gpus.visible() == ["2", "3"]
+    monkeypatch.setenv("CUDA_VISIBLE_DEVICES", "")
+    assert gpus.visible() == []
+
+
+def test_without_an_nvidia_driver_nvml_is_never_imported_and_there_is_nothing_to_show(no_driver):
+    sys.modules.pop("pynvml", None)
+    assert gpus.samples() == [] and gpus.visible() == []
+    assert "pynvml" not in sys.modules
+
+
+def test_bad_slot_requests_are_one_sentence(refused, no_driver):
+    assert refused("run", "1", "--jobs", "0") == "--jobs 0: give a whole number from 1 to 1,024."
+    assert refused("worker", "--per-gpu", "0") == "--per-gpu 0: give a whole number from 1 to 1,024."
+    assert refused("--jobs", "2", "list").startswith("--jobs does nothing for 'dermalab list'")
+    assert refused("run", "1", "--jobs", "2", "--per-gpu", "2").startswith("--jobs and --per-gpu both set")
+    assert refused("run", "1", "--detach", "--gpus", "0").startswith("--gpus: this machine has no NVIDIA GPU")
+    assert refused("run", "1", "--device", "cuda:1", "--jobs", "2").startswith("--device cuda:1 names one GPU")
+    with pytest.raises(Exception, match="--gpus 0,9: name each GPU once, out of 0, 1, 2, 3"):
+        hand_out(SlotRequest(gpus="0,9"), FOUR_GPUS, cores=4)
+    with pytest.raises(Exception, match="--device cpu keeps every run on the CPU"):
+        hand_out(SlotRequest(gpus="0"), FOUR_GPUS, cores=4, device="cpu")
+
+
+def test_the_worker_started_for_a_request_is_asked_for_the_same_slots():
+    assert SlotRequest(jobs=2).arguments() == ["--jobs", "2"]
+    assert SlotRequest(gpus="0,2", per_gpu=4).arguments() == ["--gpus", "0,2", "--per-gpu", "4"]
+    assert SlotRequest().arguments() == [] and not SlotRequest().asked()
+
+
+def test_two_jobs_at_once_store_both_runs_with_the_metrics_of_one_at_a_time(tiny_experiments, cli, stored):
+    done = cli("run", "1", "--seeds", "2", "--jobs", "2", "--json", "--data", "synthetic", "--experiments",
+               str(tiny_experiments))
+    assert done.returncode == 0, done.stderr
+    results = {row["seed"]: row for row in map(json.loads, done.stdout.splitlines())}
+    jobs = stored.jobs()
+    assert sorted(job["slot"] for job in jobs.values()) == ["cpu 1", "cpu 2"]
+    first, second = sorted(jobs.values(), key=lambda job: job["claimed_at"])
+    assert second["claimed_at"] < first["ended_at"]  # both slots were taken before either run ended
+
+    experiment, dataset = load(tiny_experiments)[1], data.synthetic()
+    for seed, result in results.items():  # the same (experiment, seed) trained alone, in this process
+        runner.run_one(f"alone-{seed}", experiment, dataset, RunOptions(seed=seed, device="cpu"), Store(),
+                       lambda event: None)
+        together, alone = stored.get(result["run_id"]), stored.get(f"alone-{seed}")
+        assert together["status"] == alone["status"] == "finished"
+        assert learned(together) == learned(alone)
+        # a child took half the cores, this process all: sums split over threads differ in the last digit
+        assert np.allclose(together["probabilities"], alone["probabilities"], rtol=0, atol=1e-5)
+
+
+TIMINGS = {"train_seconds", "wall_seconds", "images_per_second", "seconds"}
+
+
+def learned(run: dict) -> tuple:
+    """What a run scored and its epochs' figures, without how long they took."""
+    return untimed(run["metrics"]), [untimed(epoch) for epoch in run["history"]]
+
+
+def untimed(row: dict) -> dict:
+    return {key: value for key, value in row.items() if key not in TIMINGS}
+
