@@ -17,7 +17,8 @@ from tests.conftest import one_sentence
 # A value for each option that is not its default (an option added without one here fails the tests below).
 SAMPLES = {"experiments": ["--experiments", "mine.toml"], "debug": ["--debug"], "data": ["--data", "synthetic"],
            "device": ["--device", "cpu"], "epochs": ["--epochs", "3"], "no_pretrained": ["--no-pretrained"],
-           "precision": ["--precision", "bf16"], "seed": ["--seed", "5"], "seeds": ["--seeds", "2"]}
+           "precision": ["--precision", "bf16"], "seed": ["--seed", "5"], "seeds": ["--seeds", "2"],
+           "jobs": ["--jobs", "2"], "gpus": ["--gpus", "0,2"], "per_gpu": ["--per-gpu", "2"]}
 # What each command needs beside its options.
 POSITIONALS = {"run": ["1"], "operating-point": ["abc"], "ensemble": ["abc", "def"], "report": ["--out", "folder"]}
 COMMANDS = [APP, *build_parser()._subparsers._group_actions[0].choices]
