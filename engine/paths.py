@@ -34,18 +34,34 @@ def make_folder(folder: Path, holds: str, way_out: str) -> None:
         raise UserError(f"{folder} cannot hold {holds}: {why_not(folder, error)}; {way_out}.") from None
 
 
-def why_not(path: Path, error: OSError) -> str:
-    """What an OSError on `path` means, said for a person: which file is in the way, or what the system refused."""
-    blocker = next((p for p in (path, *path.parents) if p.exists() and not p.is_dir()), None)
-    if blocker is not None:
-        return f"{blocker} is a file, not a folder"
-    if error.errno in (errno.EACCES, errno.EPERM):
-        return f"no permission to write in {next(p for p in path.parents if p.exists())}"
-    if error.errno == errno.EROFS:
-        return "the file system is read-only"
-    if error.errno in (errno.ENOSPC, errno.EDQUOT):
+def why_not(folder: Path, error: Exception) -> str:
+    """What an error on writing in `folder` means, said for a person: what blocks the place, a full disk, or else
+    the system's own words."""
+    if place := blocked(folder):
+        return place
+    if getattr(error, "errno", None) in (errno.ENOSPC, errno.EDQUOT):
         return "the disk is full"
-    return error.strerror or str(error)
+    return getattr(error, "strerror", None) or str(error)
+
+
+def blocked(folder: Path) -> str | None:
+    """What keeps anyone from writing in `folder`: a file in its way, a read-only file system, no permission.
+    Asked of the place itself, as SQLite's errors carry no errno (a store it cannot open is 'unable to open
+    database file', whatever the cause)."""
+    existing = next(p for p in (folder, *folder.parents) if p.exists())
+    if not existing.is_dir():
+        return f"{existing} is a file, not a folder"
+    if os.statvfs(existing).f_flag & os.ST_RDONLY:
+        return f"{existing} is on a read-only file system"
+    if not os.access(existing, os.W_OK):
+        return f"no permission to write in {existing}"
+    return None
+
+
+def disk_full(error: Exception) -> bool:
+    """The system's or SQLite's word that there is no room (SQLite's own sentence says 'database or disk')."""
+    return getattr(error, "errno", None) in (errno.ENOSPC, errno.EDQUOT) or \
+        getattr(error, "sqlite_errorname", None) == "SQLITE_FULL"
 
 
 def dermamnist_path() -> Path:

@@ -14,7 +14,7 @@ from typing import Any, Iterator
 
 from engine.errors import UserError
 from engine.events import EpochEnded, RunFailed, RunFinished, RunStarted
-from engine.paths import home
+from engine.paths import blocked, disk_full, home, why_not
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS runs (
@@ -70,14 +70,16 @@ class Store:
     def __init__(self, path: Path | str | None = None):
         self.path = Path(path or default_path())
         self.recovered_from: Path | None = None  # set when a corrupt file was moved aside
+        self.read_only_because: Exception | None = None  # set when the store could only be opened to read
         try:
             self.path.parent.mkdir(parents=True, exist_ok=True)
             self._db = self._open()
         except (sqlite3.OperationalError, OSError) as error:  # read-only, full, or locked too long: not damage
-            raise self._unwritable("opened", error) from None
+            self._db = self._open_to_read(error)
         except sqlite3.DatabaseError:
             self._db = self._recover()
-        self._mark_interrupted()
+        if self.read_only_because is None:
+            self._mark_interrupted()
 
     def _open(self) -> sqlite3.Connection:
         db = sqlite3.connect(self.path, timeout=30, isolation_level=None)
@@ -89,6 +91,21 @@ class Store:
         db.execute("PRAGMA synchronous=NORMAL")
         db.execute(SCHEMA)
         return db
+
+    def _open_to_read(self, error: Exception) -> sqlite3.Connection:
+        """Stored runs stay readable where the store cannot be written (a read-only folder or file system); a
+        write then says why. Without its -shm file SQLite opens a WAL store there only as immutable."""
+        for mode in ("mode=ro", "immutable=1") if self.path.is_file() else ():
+            db = sqlite3.connect(f"{self.path.resolve().as_uri()}?{mode}", uri=True, timeout=30, isolation_level=None)
+            try:
+                db.execute("SELECT 1 FROM runs LIMIT 1")
+            except sqlite3.DatabaseError:
+                db.close()
+                continue
+            db.row_factory = sqlite3.Row
+            self.read_only_because = error
+            return db
+        raise self._unwritable("opened", error) from None
 
     def _recover(self) -> sqlite3.Connection:
         """Keep the damaged file (renamed, never deleted) and start a fresh store beside it."""
@@ -111,8 +128,11 @@ class Store:
                 "nothing was deleted.")
 
     def _unwritable(self, action: str, error: Exception) -> StoreUnwritable:
-        return StoreUnwritable(f"The run store {self.path} could not be {action} ({error}); free some disk space "
-                               "or set DERMALAB_HOME to a writable folder, then run again.")
+        error = self.read_only_because or error  # a write to a store opened to read fails for the reason it was
+        way_out = ("free some disk space" if disk_full(error) else "set DERMALAB_HOME to a writable folder"
+                   if blocked(self.path.parent) else "free some disk space or set DERMALAB_HOME to a writable folder")
+        return StoreUnwritable(f"The run store {self.path} could not be {action} ({why_not(self.path.parent, error)}); "
+                               f"{way_out}, then run again.")
 
     @contextmanager
     def _writing(self) -> Iterator[sqlite3.Connection]:
@@ -196,8 +216,8 @@ class Store:
         """One statement on its own (reads, and schema that may exist already), its rows fetched."""
         try:
             return self._db.execute(sql, parameters).fetchall()
-        except sqlite3.OperationalError as error:
-            raise self._unwritable("read", error) from None
+        except sqlite3.OperationalError as error:  # schema on a store opened to read is a write
+            raise self._unwritable("written" if error.sqlite_errorname == "SQLITE_READONLY" else "read", error) from None
 
 
 def _decode(row: sqlite3.Row) -> dict[str, Any]:

@@ -10,7 +10,11 @@ import json
 import os
 import pickle
 import socket
+import sqlite3
+import subprocess
 import zipfile
+from collections.abc import Iterator
+from contextlib import closing, contextmanager
 from pathlib import Path
 
 import numpy as np
@@ -20,7 +24,8 @@ import torch
 from engine.errors import UserError
 from tui.cli import main
 
-from tests.conftest import medmnist_arrays, one_sentence
+from tests.conftest import medmnist_arrays, noisy_predictions, one_sentence
+from tests.test_app import SIZE, app_with, notices, synchronous
 
 MINE = '\n[[experiment]]\nid = 26\nextends = 1\nname = "Mine"\n'  # appended to the real file, then made bad
 
@@ -219,10 +224,73 @@ def test_a_home_that_cannot_be_a_folder_is_refused_without_a_row(refused, tmp_pa
     blocker.write_text("not a folder")
     monkeypatch.setenv("DERMALAB_HOME", str(blocker / "home"))
     for command in (["run", "1", "--data", "synthetic"], ["results"]):
-        message = refused(*command)
-        assert message.startswith(f"The run store {blocker / 'home' / 'runs.sqlite'} could not be opened (")
-        assert "set DERMALAB_HOME to a writable folder" in message
+        assert refused(*command) == (f"The run store {blocker / 'home' / 'runs.sqlite'} could not be opened ({blocker} "
+                                     "is a file, not a folder); set DERMALAB_HOME to a writable folder, then run again.")
     assert blocker.read_text() == "not a folder"
+
+
+@contextmanager
+def unwritable(folder: Path) -> Iterator[None]:
+    """Nothing may be written in `folder` meanwhile, by root either: root ignores permissions, not the immutable
+    flag (which needs chattr and a file system that keeps it)."""
+    if os.geteuid():
+        folder.chmod(0o555)
+        try:
+            yield
+        finally:
+            folder.chmod(0o755)
+        return
+    try:
+        subprocess.run(["chattr", "+i", str(folder)], check=True, capture_output=True)
+    except (OSError, subprocess.CalledProcessError) as error:
+        pytest.skip(f"as root, a folder is made unwritable with chattr +i, which failed here: {error}")
+    try:
+        yield
+    finally:
+        subprocess.run(["chattr", "-i", str(folder)], check=True)
+
+
+@pytest.fixture
+def unwritable_home(store_run, stored, dermalab_home, tmp_path, monkeypatch) -> Iterator[tuple[Path, str]]:
+    """DERMALAB_HOME holding one stored run, closed as a finished process leaves it (no -wal or -shm file beside
+    it), in a folder nothing may be written in; yields the folder and the run's id."""
+    labels, probabilities = noisy_predictions(3)
+    run_id = store_run(labels, probabilities)
+    stored.jobs()  # the queue's tables, as any run makes them
+    home = tmp_path / "read-only home"
+    home.mkdir()
+    with closing(sqlite3.connect(dermalab_home / "runs.sqlite")) as source, \
+            closing(sqlite3.connect(home / "runs.sqlite")) as copy:
+        source.backup(copy)
+        copy.execute("PRAGMA journal_mode=WAL")
+    assert [path.name for path in home.iterdir()] == ["runs.sqlite"]
+    monkeypatch.setenv("DERMALAB_HOME", str(home))
+    with unwritable(home):
+        yield home, run_id
+
+
+def test_a_home_nothing_may_be_written_in_shows_its_runs_and_says_why_no_run_can_be_stored(unwritable_home, refused,
+                                                                                          capsys, stored):
+    home, run_id = unwritable_home
+    assert main(["results", "--format", "json"]) == 0
+    assert [run["run_id"] for run in json.loads(capsys.readouterr().out)] == [run_id]
+    assert main(["results", run_id[:4]]) == 0 and run_id in capsys.readouterr().out
+    assert refused("run", "1", "--data", "synthetic") == (
+        f"The run store {home / 'runs.sqlite'} could not be written (no permission to write in {home}); set "
+        "DERMALAB_HOME to a writable folder, then run again.")
+    assert [run["run_id"] for run in stored.runs()] == [run_id] and stored.jobs() == {}
+
+
+@synchronous
+async def test_the_app_opens_on_a_home_nothing_may_be_written_in_and_says_why_no_run_can_start(unwritable_home):
+    home, run_id = unwritable_home
+    app = app_with("--data", "synthetic")
+    async with app.run_test(size=SIZE) as pilot:
+        assert [run["run_id"] for run in app.lab.runs] == [run_id]
+        await pilot.press("down", "space", "r")
+        assert app.is_running and app.lab.selected and app.lab.jobs == []  # the selection stays for another try
+        assert notices(app)[-1] == (f"The run store {home / 'runs.sqlite'} could not be written (no permission to "
+                                    f"write in {home}); set DERMALAB_HOME to a writable folder, then run again.")
 
 
 @pytest.mark.parametrize("command, folder, environment", [
@@ -293,8 +361,6 @@ def test_debug_lets_the_traceback_through():
     (["operating-point", "aaa", "--target", "nan"], "Target sensitivity nan is outside (0, 1]"),
 ], ids=["a nested column", "a column of names", "no such column", "per experiment", "one run twice", "a NaN target"])
 def test_stored_runs_asked_for_the_impossible(refused, store_run, args, expected):
-    from tests.conftest import noisy_predictions
-
     labels, probabilities = noisy_predictions(8)
     store_run(labels, probabilities, run_id="aaa111111111")
     store_run(labels, probabilities, run_id="bbb222222222", seed=1)

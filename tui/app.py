@@ -17,7 +17,7 @@ from engine.errors import UserError
 from engine.experiments import load
 from engine.queue import ACTIVE
 from engine.slots import SlotRequest, machine_slots
-from engine.store import Store
+from engine.store import Store, StoreUnwritable
 from tui import numbers
 from tui.background import child_environment, ensure_worker
 from tui.commands import LabCommands
@@ -119,7 +119,11 @@ class DermalabApp(App):
             self.notify(said, title="The worker could not start", severity="error", timeout=30)
 
     def run_selection(self) -> None:
-        added = self.lab.enqueue_selection()
+        try:
+            added = self.lab.enqueue_selection()
+        except StoreUnwritable as error:  # a store that can only be read: the selection stays, and why is said
+            self.notify(str(error), title="Nothing can be queued", severity="error", timeout=30)
+            return
         if not added:
             self.notify("Nothing selected: space selects the highlighted experiment, c its chapter, a all.",
                         severity="warning")
