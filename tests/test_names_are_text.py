@@ -75,3 +75,11 @@ async def test_the_app_draws_the_name_as_written_on_every_screen(tiny_experiment
         await pilot.press("escape", "v", "e")
         await wait_for(pilot, lambda: app.current_mode == "experiments", timeout=5)
         assert app.is_running
+
+
+def test_a_long_name_leaves_every_figure_in_view_in_piped_output(tiny_experiments, capsys):
+    tiny_experiments.write_text(tiny_experiments.read_text().replace('name = "Tiny"', f'name = "{"Long " * 60}"'))
+    says(capsys, "run", "1", "--data", "synthetic", "--experiments", str(tiny_experiments))
+    [run] = json.loads(says(capsys, "results", "--format", "json"))
+    [row] = [line for line in says(capsys, "results").splitlines() if "Long Long" in line]  # capsys: a pipe
+    assert row.split()[0] == run["run_id"] and f"{run['auc']:.3f}" in row.split() and str(run["params"]) in row.split()
