@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import pytest
 
-from engine.events import RunFailed, RunFinished, RunStarted
+from engine.events import BatchProgress, RunFailed, RunFinished, RunStarted
 from engine.experiments import CLASSES, load
 from engine.options import RunOptions
 from engine.queue import JobQueue, plan
@@ -22,6 +22,14 @@ RESULTS = [(1, 0, False, 0.0), (2, 0, False, 0.0), (8, 0, False, 0.0), (8, 1, Fa
            (1, 0, True, -0.09)]
 CANCELLED = 14  # one run that never finished: it has no figures and sorts last
 SIZES = {"small": (80, 24), "large": (120, 40)}
+
+
+@pytest.fixture(autouse=True)
+def no_gpus(monkeypatch, tmp_path):
+    """The header as on a machine without an NVIDIA driver, whatever this one has."""
+    from engine import gpus
+
+    monkeypatch.setattr(gpus, "DRIVER", tmp_path / "no driver")
 
 
 def fill_store() -> None:
@@ -135,3 +143,24 @@ def test_run_view_of_a_waiting_queue(snap_compare):
 
 def test_quitting_while_jobs_wait_asks_whether_they_keep_training(snap_compare):
     assert snap_compare(queued_app(), terminal_size=SIZES["small"], press=["q"])
+
+
+def running_app() -> DermalabApp:
+    """Two jobs training at once in two CPU slots (claimed by this process, which lives, so none is taken for
+    interrupted), mid-epoch, and a third waiting."""
+    fill_store()
+    experiments, store = load(), Store()
+    queue = JobQueue(store)
+    queue.add(plan([experiments[8], experiments[20], experiments[21]], [3], "synthetic", None, RunOptions()))
+    for slot, (experiment_id, epoch, batch, speed) in zip(("cpu 1", "cpu 2"), ((8, 3, 110, 2150.0), (20, 1, 40, 870.0))):
+        job = queue.claim(slot)
+        start(store, experiments[experiment_id], job.job_id, 3, True)
+        queue.started(RunStarted(job.job_id, experiment_id, job.name, 3, "CPU · 1 threads", "synthetic",
+                                 experiments[experiment_id].spec.training.epochs, 220))
+        queue.beat(BatchProgress(job.job_id, epoch, batch, 220, 0.9, speed))
+    store.close()
+    return create_app(build_parser().parse_args(["--data", "synthetic"]), accelerator=ACCELERATOR)
+
+
+def test_run_view_of_two_jobs_at_once_follows_the_one_under_the_cursor(snap_compare):
+    assert snap_compare(running_app(), terminal_size=SIZES["small"], press=["v", "down"])

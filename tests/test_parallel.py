@@ -4,6 +4,7 @@ input of the slot options."""
 
 from __future__ import annotations
 
+import asyncio
 import json
 import sys
 
@@ -118,3 +119,26 @@ def learned(run: dict) -> tuple:
 def untimed(row: dict) -> dict:
     return {key: value for key, value in row.items() if key not in TIMINGS}
 
+
+
+def test_the_header_shows_each_gpus_utilisation_and_memory_once_sampled(no_driver):
+    from textual.widgets import Static
+
+    from tui.app import create_app
+    from tui.cli import build_parser
+    from tui.messages import GpusSampled
+
+    async def drive() -> tuple[str, str, set[str]]:
+        app = create_app(build_parser().parse_args(["--data", "synthetic"]), accelerator="CUDA · test")
+        async with app.run_test(size=(120, 30)) as pilot:
+            header = app.screen.query_one("#header-line", Static)
+            before = str(header.content)
+            groups = {worker.group for worker in app.workers}
+            app.post_message(GpusSampled([gpus.GpuSample("0", 87, int(3.1 * 2**30), 80 * 2**30),
+                                          gpus.GpuSample("2", 4, 2**29, 80 * 2**30)]))
+            await pilot.pause()
+            return before, str(header.content), groups
+
+    before, after, groups = asyncio.run(drive())
+    assert "gpus" not in groups and "GPU" not in before  # without a driver nothing samples, the header is as it was
+    assert after == f"{before} │ GPU 0 87% 3.1/80G · GPU 2 4% 0.5/80G"

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import subprocess
 import sys
+import time
 from argparse import Namespace
 
 from textual import work
@@ -13,6 +14,7 @@ from textual.notifications import SeverityLevel
 from textual.signal import Signal
 from textual.worker import Worker, WorkerState, get_current_worker
 
+from engine import gpus
 from engine.errors import UserError
 from engine.experiments import load
 from engine.queue import ACTIVE
@@ -22,7 +24,7 @@ from tui import numbers
 from tui.background import child_environment, ensure_worker
 from tui.commands import LabCommands
 from tui.lab import JobSource, Lab, describe_data, slot_request
-from tui.messages import StoreChanged
+from tui.messages import GpusSampled, StoreChanged
 from tui.ranking import Ranking
 from tui.screens.charts import ChartsScreen
 from tui.screens.experiments import ExperimentsScreen
@@ -34,6 +36,7 @@ from tui.screens.run import RunScreen
 from tui.training import StoreFeed
 
 PROBE_SECONDS = 120  # importing torch and waking a GPU can be slow, but not this slow
+GPU_SECONDS = 2.0  # how often the header's GPU figures are sampled: NVML's utilisation is itself a 1-2 s average
 
 
 class DermalabApp(App):
@@ -71,6 +74,7 @@ class DermalabApp(App):
         self.probing = accelerator is None
         self.probe_process: subprocess.Popen[str] | None = None
         self.worker_process: subprocess.Popen | None = None  # a worker this app started, reaped when it ends
+        self.gpu_samples: list[gpus.GpuSample] = []
         self.reasons_said: set[str] = set()  # why jobs could not start, each said once
         self.lab_changed: Signal[str] = Signal(self, "lab-changed")  # what changed: store, queue, live, epoch, ...
 
@@ -89,13 +93,27 @@ class DermalabApp(App):
         """After the first frame: the accelerator probe imports torch, which must not delay that frame; the feed
         reads the store, which need not either."""
         self.follow_store()
+        if gpus.driver_present():  # elsewhere NVML is never imported, and the header stays as it is
+            self.sample_gpus()
         if self.probing:
             self.find_accelerator()
 
     @work(thread=True, group="feed")
     def follow_store(self) -> None:
         worker = get_current_worker()
-        StoreFeed(self.lab.opened_at, self.post_message).follow(lambda: worker.is_cancelled)
+        StoreFeed(self.lab.opened_at, self.post_message, lambda: self.lab.chosen).follow(lambda: worker.is_cancelled)
+
+    @work(thread=True, group="gpus")
+    def sample_gpus(self) -> None:
+        worker = get_current_worker()
+        while not worker.is_cancelled:
+            self.post_message(GpusSampled(gpus.samples()))
+            time.sleep(GPU_SECONDS)
+
+    def on_gpus_sampled(self, message: GpusSampled) -> None:
+        if message.samples != self.gpu_samples:
+            self.gpu_samples = message.samples
+            self.lab_changed.publish("gpus")
 
     @work(thread=True, group="probe")
     def find_accelerator(self) -> str:

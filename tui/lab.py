@@ -79,6 +79,7 @@ class Lab:
         self.runs: list[dict[str, Any]] = []
         self.jobs: list[dict[str, Any]] = []  # the store's queue: waiting, running, and lately ended jobs
         self.live: LiveRun | None = None
+        self.chosen: str | None = None  # the running job the user put the cursor on, when several run at once
         self.wrote_at = 0.0  # time.monotonic() of this app's last write to the queue
         self.selected: set[int] = set()
         self.marked: list[str] = []  # run ids marked for an ensemble, oldest first
@@ -92,7 +93,7 @@ class Lab:
 
     def _read_queue(self) -> None:
         self.jobs = self.queue.current(self.opened_at)
-        followed = followed_job(self.jobs)
+        followed = followed_job(self.jobs, self.chosen)
         self.live = LiveRun(followed, history_of(self.store, followed)) if followed else None
 
     def apply(self, snapshot: StoreSnapshot) -> set[str]:
@@ -169,6 +170,15 @@ class Lab:
         seeds += [job["seed"] for job in self.jobs if job["experiment_id"] == experiment_id]
         return max(seeds) + 1 if seeds else 0
 
+    def follow(self, job_id: str) -> None:
+        """Show this running job's bars and curves (read at once, so the screen need not wait for the feed)."""
+        self.chosen = job_id
+        self.wrote_at = time.monotonic()  # a snapshot read before now follows the job followed before
+        self._read_queue()
+
+    def running(self) -> list[dict[str, Any]]:
+        return [job for job in self.jobs if job["status"] == "running"]
+
     def active_jobs(self) -> list[dict[str, Any]]:
         return [job for job in self.jobs if job["status"] in ACTIVE]
 
@@ -204,8 +214,12 @@ class Lab:
         return [run for run in self.runs if run["run_id"] in ids]
 
 
-def followed_job(jobs: list[dict[str, Any]]) -> dict[str, Any] | None:
-    """The job the run view shows: the first running, else the next waiting, else the last that ended."""
+def followed_job(jobs: list[dict[str, Any]], chosen: str | None = None) -> dict[str, Any] | None:
+    """The job the run view shows: the running job chosen, else the first running, else the next waiting, else the
+    last that ended."""
+    for job in jobs:
+        if job["job_id"] == chosen and job["status"] == "running":
+            return job
     for status in ("running", "queued"):
         found = [job for job in jobs if job["status"] == status]
         if found:

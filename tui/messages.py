@@ -1,4 +1,4 @@
-"""Messages the store feed's thread sends the app."""
+"""Messages the app's feeds (the store's, the GPUs') send it from their threads."""
 
 from __future__ import annotations
 
@@ -6,6 +6,7 @@ from dataclasses import dataclass
 
 from textual.message import Message
 
+from engine.gpus import GpuSample
 from tui.lab import StoreSnapshot
 
 
@@ -18,3 +19,13 @@ class StoreChanged(Message):
 
     def can_replace(self, message: Message) -> bool:
         return isinstance(message, StoreChanged) and self.snapshot.runs is None
+
+
+@dataclass
+class GpusSampled(Message):
+    """Each NVIDIA GPU's utilisation and memory now; a newer sample supersedes one still waiting."""
+
+    samples: list[GpuSample]
+
+    def can_replace(self, message: Message) -> bool:
+        return isinstance(message, GpusSampled)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from engine.gpus import GpuSample
+
 MISSING = "–"
 
 
@@ -25,6 +27,12 @@ def signed_points(value: float | None) -> str:
 def plural(n: int, thing: str) -> str:
     """'1 run', '2 runs', '0 runs'."""
     return f"{n} {thing}{'' if n == 1 else 's'}"
+
+
+def gpus(samples: list[GpuSample]) -> str:
+    """The header's GPU figures: 'GPU 0 87% 3.1/80G · GPU 1 2% 0.4/80G'."""
+    return " · ".join(f"GPU {sample.gpu} {sample.utilisation}% {sample.memory_used / 2**30:.1f}/"
+                      f"{sample.memory_total / 2**30:.0f}G" for sample in samples)
 
 
 def count(value: int | None) -> str:

@@ -22,8 +22,8 @@ class StoreFeed:
     """Runs in a thread worker: reads the queue every POLL_SECONDS, the followed job's epochs when they may have
     grown, and the runs only when a job started or ended; posts a StoreChanged when anything differs."""
 
-    def __init__(self, opened_at: float, post: Callable[[Message], object]):
-        self.opened_at, self.post = opened_at, post
+    def __init__(self, opened_at: float, post: Callable[[Message], object], chosen: Callable[[], str | None]):
+        self.opened_at, self.post, self.chosen = opened_at, post, chosen
         self.last: StoreSnapshot | None = None
         self.runs_key: Any = None
         self.history_key: Any = None
@@ -43,7 +43,7 @@ class StoreFeed:
         read_at = time.monotonic()
         queue.recover()
         jobs = queue.current(self.opened_at)
-        followed = followed_job(jobs)
+        followed = followed_job(jobs, self.chosen())
         runs_key = [(job["job_id"], job["status"], job["started_at"]) for job in jobs]
         runs = store.runs() if runs_key != self.runs_key else None
         self.runs_key = runs_key

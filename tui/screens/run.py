@@ -1,4 +1,4 @@
-"""The run view: the followed job's progress and curves, and the store's queue."""
+"""The run view: the jobs running at once, the followed job's progress and curves, and the store's queue."""
 
 from __future__ import annotations
 
@@ -6,12 +6,14 @@ from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal
 from textual.screen import Screen
+from textual.widgets import OptionList
 
 from tui.widgets.curves import Curves
 from tui.widgets.header import LabHeader
 from tui.widgets.key_line import KeyLine
 from tui.widgets.queue_list import QueueList
 from tui.widgets.run_progress import RunProgress
+from tui.widgets.running_jobs import RunningJobs
 
 
 class RunScreen(Screen):
@@ -25,6 +27,7 @@ class RunScreen(Screen):
 
     def compose(self) -> ComposeResult:
         yield LabHeader("run")
+        yield RunningJobs(id="running-jobs")
         yield RunProgress()
         with Horizontal(id="curves"):
             yield Curves("train and val loss", [("train_loss", "train"), ("val_loss", "val")], id="loss-curves")
@@ -41,10 +44,18 @@ class RunScreen(Screen):
         lab = self.app.lab
         if what in ("live", "epoch", "queue"):
             self.query_one(RunProgress).show(lab.live, lab.experiments)
+            self.query_one(RunningJobs).show(lab.running(), lab.live and lab.live.job["job_id"])
         if what in ("queue", "store"):
             self.query_one(QueueList).show(lab.jobs, lab.experiments, lab.runs)
         if what in ("epoch", "store"):
             self._draw_curves()
+
+    def on_option_list_option_highlighted(self, event: OptionList.OptionHighlighted) -> None:
+        lab = self.app.lab
+        if event.option_id and event.option_id != (lab.live and lab.live.job["job_id"]):
+            lab.follow(event.option_id)
+            for what in ("live", "epoch"):
+                self.app.lab_changed.publish(what)
 
     def _draw_curves(self) -> None:
         lab = self.app.lab

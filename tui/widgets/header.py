@@ -1,4 +1,5 @@
-"""The top line of every screen: the view, the accelerator, the data and the stored runs; below it, a data warning."""
+"""The top line of every screen: the view, the accelerator, the data and the stored runs, and where an NVIDIA driver
+is, each GPU's utilisation and memory; below it, a data warning."""
 
 from __future__ import annotations
 
@@ -23,13 +24,15 @@ class LabHeader(Vertical):
         self.redraw()
 
     def changed(self, what: str) -> None:
-        if what in ("store", "accelerator"):
+        if what in ("store", "accelerator", "gpus"):
             self.redraw()
 
     def redraw(self) -> None:
         app = self.app
         parts = [self.view, app.accelerator, f"data: {app.data_label}",
                  f"{numbers.plural(len(app.lab.runs), 'run')} stored"]
+        if app.gpu_samples:
+            parts.append(numbers.gpus(app.gpu_samples))
         self.query_one("#header-line", Static).update(" │ ".join(parts))
         warning = self.query_one("#data-warning", Static)
         warning.display = app.data_warning is not None

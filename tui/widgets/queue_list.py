@@ -39,5 +39,5 @@ def details(job: dict[str, Any], auc: dict[str, float | None]) -> list[str]:
         return [f"AUC {numbers.auc(auc.get(job['job_id']))}"]
     if job["status"] == "running":
         cancelling = "cancelling" if job["cancel_requested"] else ""
-        return [f"epoch {job['epoch']}/{job['epochs']}" if job["epochs"] else "starting", cancelling]
+        return [f"epoch {job['epoch']}/{job['epochs']}" if job["epochs"] else "starting", job["slot"], cancelling]
     return [job["reason"] or ""]
