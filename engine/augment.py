@@ -8,6 +8,7 @@ in for the page's per-image PIL pipeline.
 
 from __future__ import annotations
 
+import functools
 import math
 from collections.abc import Callable, Sequence
 
@@ -64,9 +65,15 @@ def flip(images: torch.Tensor, chosen: torch.Tensor, dim: int) -> torch.Tensor:
     return torch.where(chosen.view(-1, 1, 1, 1), images.flip(dim), images)
 
 
+@functools.cache
+def constant(values: tuple[float, ...], device: torch.device) -> torch.Tensor:
+    """A small constant on the device, copied there once: a copy from the host for every batch would make the
+    host wait for a GPU's queue each time."""
+    return torch.tensor(values, device=device)
+
+
 def normalize(images: torch.Tensor, mean: Sequence[float], std: Sequence[float]) -> torch.Tensor:
-    mean_t = torch.tensor(mean, device=images.device).view(1, -1, 1, 1)
-    std_t = torch.tensor(std, device=images.device).view(1, -1, 1, 1)
+    mean_t, std_t = (constant(tuple(values), images.device).view(1, -1, 1, 1) for values in (mean, std))
     return (images - mean_t) / std_t
 
 
@@ -102,7 +109,7 @@ def affine(images: torch.Tensor, angle: torch.Tensor, shift=None, scale=None) ->
     ys = torch.linspace(-height * 0.5 + 0.5, height * 0.5 - 0.5, height, device=images.device)
     grid_y, grid_x = torch.meshgrid(ys, xs, indexing="ij")
     base = torch.stack([grid_x, grid_y, torch.ones_like(grid_x)], -1).view(1, -1, 3).expand(batch, -1, -1)
-    half = torch.tensor([0.5 * width, 0.5 * height], device=images.device)
+    half = constant((0.5 * width, 0.5 * height), images.device)
     grid = base.bmm(theta.transpose(1, 2)) / half
     return F.grid_sample(images, grid.view(batch, height, width, 2), mode="nearest",
                          padding_mode="zeros", align_corners=False)
@@ -142,7 +149,7 @@ def adjust_hue(images: torch.Tensor, factor: torch.Tensor) -> torch.Tensor:
     saturation = chroma / torch.where(chroma == 0, 1.0, value)
     hue = (_hue(images, value, chroma) + factor.view(-1, 1, 1, 1)) % 1.0
     # HSV -> RGB per channel n in (5, 3, 1) for R, G, B: v - v*s*clamp(min(k, 4 - k), 0, 1), k = (n + 6h) mod 6.
-    k = (torch.tensor([5.0, 3.0, 1.0], device=images.device).view(1, 3, 1, 1) + hue * 6.0) % 6.0
+    k = (constant((5.0, 3.0, 1.0), images.device).view(1, 3, 1, 1) + hue * 6.0) % 6.0
     return value - value * saturation * torch.clamp(torch.minimum(k, 4.0 - k), 0.0, 1.0)
 
 
@@ -174,12 +181,29 @@ def draw_jitter(images: torch.Tensor, generator: torch.Generator, spec: ColorJit
     return order, [_uniform(images, generator, *bounds) if bounds else None for bounds in ranges]
 
 
-def apply_jitter(images: torch.Tensor, order: torch.Tensor, factors: list[torch.Tensor | None]) -> torch.Tensor:
+def apply_jitter(images: torch.Tensor, order: torch.Tensor, factors: list[torch.Tensor | None],
+                 keep: Keep | None = None) -> torch.Tensor:
+    """Each image gets each adjustment in use once, in its own order. `keep` chooses how the images an adjustment
+    is for get it: by default keep_indexed on the CPU, keep_where elsewhere (the two agree)."""
+    keep = keep or (keep_indexed if images.device.type == "cpu" else keep_where)
     for step in range(4):
         for which, (adjust, factor) in enumerate(zip(JITTERS, factors)):
-            if factor is None:
-                continue
-            chosen = (order[:, step] == which).nonzero().squeeze(1)
-            if chosen.numel():
-                images = images.index_copy(0, chosen, adjust(images[chosen], factor[chosen]))
+            if factor is not None:
+                images = keep(images, order[:, step] == which, adjust, factor)
     return images
+
+
+Keep = Callable[[torch.Tensor, torch.Tensor, Callable, torch.Tensor], torch.Tensor]
+
+
+def keep_indexed(images: torch.Tensor, chosen: torch.Tensor, adjust: Callable, factor: torch.Tensor) -> torch.Tensor:
+    """Adjusts the chosen images only: least work, but finding them (nonzero) waits for the device, which on a
+    CPU costs nothing."""
+    rows = chosen.nonzero().squeeze(1)
+    return images.index_copy(0, rows, adjust(images[rows], factor[rows])) if rows.numel() else images
+
+
+def keep_where(images: torch.Tensor, chosen: torch.Tensor, adjust: Callable, factor: torch.Tensor) -> torch.Tensor:
+    """Adjusts every image and keeps it where chosen: four times the arithmetic, which a GPU does sooner than it
+    would answer which images are chosen."""
+    return torch.where(chosen.view(-1, 1, 1, 1), adjust(images, factor), images)

@@ -66,10 +66,11 @@ def test_hue_of_greys_and_saturated_edges_matches_torchvision():
         torch.testing.assert_close(ours, theirs, atol=1e-5, rtol=0)
 
 
-def test_colour_jitter_applies_each_images_own_order(images):
+@pytest.mark.parametrize("keep", [augment.keep_indexed, augment.keep_where], ids=["indexed (CPU)", "where (GPU)"])
+def test_colour_jitter_applies_each_images_own_order(images, keep):
     spec = ColorJitter(op="color_jitter", brightness=0.2, contrast=0.2, saturation=0.2, hue=0.05)
     order, factors = augment.draw_jitter(images, generator(), spec)
-    batch = augment.apply_jitter(images, order, factors)
+    batch = augment.apply_jitter(images, order, factors, keep)
     for i, image in enumerate(images):
         for which in order[i].tolist():
             image = TORCHVISION_JITTER[which](image, float(factors[which][i]))
