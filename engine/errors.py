@@ -1,5 +1,10 @@
-"""The one exception type for mistakes a user can make and fix: bad files, options, data or paths."""
+"""The exceptions that cross module lines: UserError for mistakes a user can make and fix (bad files, options, data
+or paths), and RunCancelled for a cancel asked for while a run trains."""
 
 
 class UserError(Exception):
     """Carries one sentence saying what is wrong and how to fix it; the CLI prints it and exits 2."""
+
+
+class RunCancelled(Exception):
+    """A cancel was asked for (`dermalab cancel`, the app, or a worker's SIGINT to its child)."""

@@ -10,7 +10,7 @@ from dataclasses import replace
 from collections.abc import Callable, Iterable
 
 from engine.data import Dataset
-from engine.errors import UserError
+from engine.errors import RunCancelled, UserError
 from engine.events import BatchProgress, DataProgress, EpochEnded, Event, RunFailed, RunFinished, RunStarted
 from engine.experiments import Experiment
 from engine.fetch import Progress
@@ -21,10 +21,6 @@ from engine.train import run_precision, train
 
 Sink = Callable[[Event], None]
 BEAT_SECONDS = 0.5  # at most two heartbeats a second: live enough for bars, and a cancel lands within a second
-
-
-class RunCancelled(Exception):
-    """A cancel was asked for (`dermalab cancel`, the app, or a worker's SIGINT to its child)."""
 
 
 class CancelSwitch:

@@ -7,8 +7,10 @@ generator, or a KeyboardInterrupt, ends the run between two batches).
 from __future__ import annotations
 
 import math
+import os
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Generator, Iterator
+from dataclasses import dataclass, field
 
 import numpy as np
 import torch
@@ -16,14 +18,15 @@ from torch import nn
 
 from engine import augment, bootstrap, models
 from engine.data import Dataset
-from engine.errors import UserError
+from engine.errors import RunCancelled, UserError
 from engine.events import BatchProgress, EpochEnded, Event, RunFailed, RunFinished, RunStarted
 from engine.experiments import CLASSES, ExperimentSpec
 from engine.metrics import evaluate, macro_auc
 from engine.options import RunOptions
 
 EVAL_BATCH = 1024  # images per forward pass when evaluating; memory only, no effect on results
-PROGRESS_EVERY = 0.1  # seconds between BatchProgress events
+PROGRESS_EVERY = 0.25  # seconds between BatchProgress events: each waits for the device (a GPU's queue drains)
+COMPILE_VARIABLE = "DERMALAB_COMPILE"  # off (default), default, reduce-overhead (with CUDA graphs), max-autotune
 
 # fused: one kernel per step instead of a few per parameter tensor; same update, available on CPU and CUDA.
 OPTIMIZERS: dict[str, Callable[..., torch.optim.Optimizer]] = {
@@ -94,13 +97,73 @@ def class_weights(labels: torch.Tensor) -> torch.Tensor:
     return labels.numel() / (len(CLASSES) * counts.clamp(min=1))
 
 
+@dataclass
+class Setup:
+    """What a run trains with, made once before its first epoch (torchvision's reference scripts keep these in
+    main() and hand them to train_one_epoch and evaluate)."""
+
+    device: torch.device
+    layout: torch.memory_format
+    precision: str
+    generator: torch.Generator
+    train_images: torch.Tensor
+    train_labels: torch.Tensor
+    val_images: torch.Tensor
+    val_labels: torch.Tensor
+    model: nn.Module
+    forward: Callable[[torch.Tensor], torch.Tensor]  # the model, or its compiled form while that works
+    optimizer: torch.optim.Optimizer
+    scheduler: torch.optim.lr_scheduler.LRScheduler | None
+    criterion: nn.Module
+    transform: augment.Op
+    batch_size: int
+    notes: list[str] = field(default_factory=list)  # what ran unlike what was asked (RunFinished.notes)
+
+    @property
+    def batches(self) -> int:
+        return math.ceil(len(self.train_labels) / self.batch_size)
+
+
 def train(spec: ExperimentSpec, dataset: Dataset, options: RunOptions, run_id: str) -> Iterator[Event]:
+    epochs = options.epochs or spec.training.epochs
+    setup = prepare(spec, dataset, options, epochs)
+    size = len(setup.train_labels)
+    yield RunStarted(run_id, spec.id, spec.name, options.seed, describe_device(setup.device), dataset.source, epochs,
+                     setup.batches)
+
+    train_seconds = 0.0
+    started = time.perf_counter()
+    for epoch in range(1, epochs + 1):
+        epoch_start = time.perf_counter()
+        train_loss = yield from train_one_epoch(setup, run_id, epoch, epoch_start)
+        train_seconds += time.perf_counter() - epoch_start
+        if not math.isfinite(train_loss):
+            yield diverged(run_id, train_loss, epoch)
+            return
+        lr = setup.optimizer.param_groups[0]["lr"]
+        if setup.scheduler:
+            setup.scheduler.step()
+        probabilities, val_loss = predict(setup.model, setup.val_images, setup.val_labels, setup.criterion,
+                                          setup.layout, setup.precision)
+        labels = dataset.labels["val"]
+        yield EpochEnded(run_id, epoch, epochs, train_loss, val_loss, macro_auc(labels, probabilities),
+                         float((probabilities.argmax(1) == labels).mean()), lr, time.perf_counter() - epoch_start)
+
+    metrics = evaluate(dataset.labels["val"], probabilities)
+    metrics.update(bootstrap.intervals(dataset.labels["val"], probabilities))
+    metrics.update(params=models.count_parameters(setup.model), train_seconds=train_seconds,
+                   wall_seconds=time.perf_counter() - started,
+                   images_per_second=size * epochs / train_seconds if train_seconds else 0.0)
+    yield RunFinished(run_id, metrics, probabilities.round(6).tolist(), tuple(setup.notes))
+
+
+def prepare(spec: ExperimentSpec, dataset: Dataset, options: RunOptions, epochs: int) -> Setup:
+    """The data on the device, the model, its optimizer, scheduler and loss, and the augmentation, seeded."""
     device = resolve_device(options.device)
+    if device.type == "cuda":
+        torch.backends.cudnn.benchmark = True  # fixed shapes: cuDNN times its algorithms once and keeps the fastest
     torch.manual_seed(options.seed)
     generator = torch.Generator(device=device).manual_seed(options.seed)
-    epochs = options.epochs or spec.training.epochs
-    precision = run_precision(options)
-
     train_images, train_labels = on_device(dataset, "train", device)
     val_images, val_labels = on_device(dataset, "val", device)
 
@@ -111,57 +174,84 @@ def train(spec: ExperimentSpec, dataset: Dataset, options: RunOptions, run_id: s
     scheduler = torch.optim.lr_scheduler.CosineAnnealingLR(optimizer, T_max=epochs) if spec.training.scheduler == "cosine" else None
     weight = class_weights(train_labels) if spec.loss.class_weights == "inverse_frequency" else None
     criterion = nn.CrossEntropyLoss(weight=weight, label_smoothing=spec.loss.label_smoothing)
-    transform = augment.pipeline(spec.augment)
+    setup = Setup(device, layout, run_precision(options), generator, train_images, train_labels, val_images,
+                  val_labels, model, model, optimizer, scheduler, criterion, augment.pipeline(spec.augment),
+                  spec.training.batch_size)
+    setup.forward = compiled(model, os.environ.get(COMPILE_VARIABLE, "off"), setup.notes)
+    return setup
 
-    size, batch_size = len(train_labels), spec.training.batch_size
-    batches = math.ceil(size / batch_size)
-    yield RunStarted(run_id, spec.id, spec.name, options.seed, describe_device(device), dataset.source, epochs, batches)
 
-    train_seconds = 0.0
-    started = time.perf_counter()
-    for epoch in range(1, epochs + 1):
-        model.train()
-        epoch_start = last_report = time.perf_counter()
-        loss_sum = torch.zeros((), device=device)
-        order = torch.randperm(size, generator=generator, device=device)
-        for batch in range(batches):
-            index = order[batch * batch_size:(batch + 1) * batch_size]
-            images = transform(augment.to_float(train_images[index]), generator).contiguous(memory_format=layout)
-            with autocast(device, precision):
-                loss = criterion(model(images), train_labels[index])
-            optimizer.zero_grad(set_to_none=True)
-            loss.backward()
-            optimizer.step()
-            loss_sum += loss.detach() * len(index)
-            now = time.perf_counter()
-            if now - last_report >= PROGRESS_EVERY or batch == batches - 1:
-                last_report = now
-                current = loss.item()
-                if not math.isfinite(current):
-                    yield diverged(run_id, current, epoch)
-                    return
-                seen = min((batch + 1) * batch_size, size)
-                yield BatchProgress(run_id, epoch, batch + 1, batches, current, seen / (now - epoch_start))
-        train_seconds += time.perf_counter() - epoch_start
-        train_loss = (loss_sum / size).item()
-        if not math.isfinite(train_loss):  # one batch went non-finite between two progress reports
-            yield diverged(run_id, train_loss, epoch)
-            return
-        lr = optimizer.param_groups[0]["lr"]
-        if scheduler:
-            scheduler.step()
-        with autocast(device, precision):
-            probabilities, val_loss = predict(model, val_images, val_labels, criterion, layout)
-        labels = dataset.labels["val"]
-        yield EpochEnded(run_id, epoch, epochs, train_loss, val_loss, macro_auc(labels, probabilities),
-                         float((probabilities.argmax(1) == labels).mean()), lr, time.perf_counter() - epoch_start)
+def train_one_epoch(setup: Setup, run_id: str, epoch: int, epoch_start: float) -> Generator[Event, None, float]:
+    """One pass over the training images in a fresh order; yields BatchProgress a few times a second and returns
+    the epoch's mean loss (a non-finite batch loss seen in a report ends the epoch there, returned as it is).
+    Nothing in the loop waits for the device but those reports, so a GPU is never left waiting for Python."""
+    setup.model.train()
+    size, batch_size, batches, layout = len(setup.train_labels), setup.batch_size, setup.batches, setup.layout
+    last_report = epoch_start
+    loss_sum = torch.zeros((), device=setup.device)
+    order = torch.randperm(size, generator=setup.generator, device=setup.device)
+    for batch in range(batches):
+        index = order[batch * batch_size:(batch + 1) * batch_size]
+        images = setup.transform(augment.to_float(setup.train_images[index]), setup.generator)
+        with autocast(setup.device, setup.precision):
+            loss = setup.criterion(step_forward(setup, images.contiguous(memory_format=layout)),
+                                   setup.train_labels[index])
+        setup.optimizer.zero_grad(set_to_none=True)
+        loss.backward()
+        setup.optimizer.step()
+        loss_sum += loss.detach() * len(index)
+        if time.perf_counter() - last_report >= PROGRESS_EVERY or batch == batches - 1:
+            current = loss.item()  # waits for the device: the only place in the loop that does
+            last_report = time.perf_counter()
+            if not math.isfinite(current):
+                return current
+            seen = min((batch + 1) * batch_size, size)
+            yield BatchProgress(run_id, epoch, batch + 1, batches, current, seen / (last_report - epoch_start))
+    return (loss_sum / size).item()
 
-    metrics = evaluate(dataset.labels["val"], probabilities)
-    metrics.update(bootstrap.intervals(dataset.labels["val"], probabilities))
-    metrics.update(params=models.count_parameters(model), train_seconds=train_seconds,
-                   wall_seconds=time.perf_counter() - started,
-                   images_per_second=size * epochs / train_seconds if train_seconds else 0.0)
-    yield RunFinished(run_id, metrics, probabilities.round(6).tolist())
+
+def compiled(model: nn.Module, mode: str, notes: list[str]) -> Callable[[torch.Tensor], torch.Tensor]:
+    """The model's training forward as torch.compile makes it in `mode` (reduce-overhead adds CUDA graphs), or
+    the model itself for off. Compiling happens at the first batch; see step_forward for when it fails."""
+    if mode == "off":
+        return model
+    try:
+        return torch.compile(model, mode=None if mode == "default" else mode)
+    except RuntimeError as error:  # an unknown mode, or no compiler for this platform
+        notes.append(f"torch.compile ({mode}) failed ({first_line(error)}); ran eager")
+        return model
+
+
+def step_forward(setup: Setup, images: torch.Tensor) -> torch.Tensor:
+    """The forward pass of a training step. A compiled forward that fails (at its first batch, or when a new
+    shape recompiles it) gives way to the eager model for the rest of the run, noted: a compile failure never
+    fails a run. Torch's compile errors, CUDA graph errors and out-of-memory are all RuntimeErrors; a cancel or
+    Ctrl-C that arrived while compiling is re-raised as itself."""
+    if setup.forward is setup.model:
+        return setup.model(images)
+    try:
+        torch.compiler.cudagraph_mark_step_begin()  # this step's outputs may overwrite the last step's
+        return setup.forward(images)
+    except RuntimeError as error:
+        if (stop := stop_within(error)) is not None:
+            raise stop from None
+        setup.notes.append(f"torch.compile failed ({first_line(error)}); ran eager")
+        setup.forward = setup.model
+        return setup.model(images)
+
+
+def stop_within(error: BaseException) -> BaseException | None:
+    """A cancel or Ctrl-C that torch wrapped into a compile error (a signal handler raised it mid-compile)."""
+    while error is not None:
+        if isinstance(error, (RunCancelled, KeyboardInterrupt)):
+            return error
+        error = error.__cause__ or error.__context__
+    return None
+
+
+def first_line(error: Exception) -> str:
+    text = str(error).strip()
+    return f"{type(error).__name__}: {text.splitlines()[0]}" if text else type(error).__name__
 
 
 def on_device(dataset: Dataset, split: str, device: torch.device) -> tuple[torch.Tensor, torch.Tensor]:
@@ -176,12 +266,13 @@ def diverged(run_id: str, loss: float, epoch: int) -> RunFailed:
 
 @torch.no_grad()
 def predict(model: nn.Module, images: torch.Tensor, labels: torch.Tensor, criterion: nn.Module,
-            layout: torch.memory_format = torch.contiguous_format) -> tuple[np.ndarray, float]:
-    """Val images go through ToTensor only, as in the page's locked val transform (no Normalize)."""
+            layout: torch.memory_format = torch.contiguous_format, precision: str = "fp32") -> tuple[np.ndarray, float]:
+    """Val images go through ToTensor only, as in the page's locked val transform (no Normalize). The eager model
+    (never the compiled one): evaluation runs once an epoch, and in eval mode a compiled model would compile again."""
     model.eval()
-    logits = torch.cat([model(augment.to_float(images[i:i + EVAL_BATCH]).contiguous(memory_format=layout))
-                        for i in range(0, len(images), EVAL_BATCH)])
-    logits = logits.float()
+    with autocast(images.device, precision):
+        logits = torch.cat([model(augment.to_float(images[i:i + EVAL_BATCH]).contiguous(memory_format=layout))
+                            for i in range(0, len(images), EVAL_BATCH)]).float()
     loss = criterion(logits, labels).item()
     probabilities = torch.softmax(logits.double(), dim=1).cpu().numpy()
     return probabilities, loss

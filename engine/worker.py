@@ -27,11 +27,11 @@ import torch._dynamo  # noqa: F401  (torch.optim imports it when the first optim
 
 from engine import data
 from engine.data import Dataset
-from engine.errors import UserError
+from engine.errors import RunCancelled, UserError
 from engine.events import DataProgress, RunFailed
 from engine.experiments import Experiment, load
 from engine.queue import CANCELLED, Job, JobQueue, WorkerLock
-from engine.runner import CancelSwitch, RunCancelled, preflight, progress_to, run_job
+from engine.runner import CancelSwitch, preflight, progress_to, run_job
 from engine.options import RunOptions
 from engine.slots import Slot
 from engine.store import Store

@@ -1,0 +1,90 @@
+"""The training loop in its parts (prepare, train_one_epoch, predict): the events a run sends, a compiled forward
+that fails giving way to the eager model (noted, never failing the run), and an augmentation that never waits for
+the device."""
+
+from __future__ import annotations
+
+import time
+from dataclasses import replace
+
+import pytest
+import torch
+
+from engine import augment
+from engine.data import synthetic
+from engine.errors import RunCancelled
+from engine.events import BatchProgress, EpochEnded, RunFinished, RunStarted
+from engine.experiments import load
+from engine.options import RunOptions
+from engine.train import COMPILE_VARIABLE, prepare, train, train_one_epoch
+
+
+@pytest.fixture(scope="module")
+def dataset():
+    """Two batches of the tiny experiment an epoch."""
+    full = synthetic()
+    return replace(full, images={**full.images, "train": full.images["train"][:1024]},
+                   labels={**full.labels, "train": full.labels["train"][:1024]})
+
+
+@pytest.fixture
+def tiny(tiny_experiments):
+    return load(tiny_experiments)[1].spec
+
+
+def test_a_run_sends_its_start_progress_each_epoch_and_its_end(tiny, dataset):
+    events = list(train(tiny, dataset, RunOptions(seed=2, device="cpu", epochs=2), "r"))
+    kinds = [type(event) for event in events]
+    ends = [i for i, kind in enumerate(kinds) if kind is EpochEnded]
+    assert kinds[0] is RunStarted and kinds[-1] is RunFinished and len(ends) == 2, kinds
+    for epoch, end in enumerate(ends, 1):
+        last = events[end - 1]  # every epoch's last batch is reported, just before the epoch's end
+        assert isinstance(last, BatchProgress) and (last.epoch, last.batch) == (epoch, last.batches)
+    assert all(kind is BatchProgress for kind in kinds[1:ends[0]] + kinds[ends[0] + 1:ends[1]])
+    assert events[-1].notes == ()
+
+
+def broken(graph, inputs):
+    raise ValueError("this backend compiles nothing")
+
+
+def cancelled(graph, inputs):
+    raise RunCancelled
+
+
+def test_a_compiled_forward_that_fails_gives_way_to_the_eager_model(tiny, dataset):
+    options = RunOptions(seed=4, device="cpu")
+    eager, failing = prepare(tiny, dataset, options, 1), prepare(tiny, dataset, options, 1)
+    failing.forward = torch.compile(failing.model, backend=broken)
+    for setup in (eager, failing):
+        *_, = train_one_epoch(setup, "r", 1, time.perf_counter())
+    assert failing.forward is failing.model
+    assert len(failing.notes) == 1 and failing.notes[0].startswith("torch.compile failed (BackendCompilerFailed")
+    for ours, theirs in zip(eager.model.parameters(), failing.model.parameters(), strict=True):
+        torch.testing.assert_close(ours, theirs, rtol=0, atol=0)  # the failed batch was not lost nor done twice
+
+
+def test_a_cancel_that_arrives_while_compiling_cancels(tiny, dataset):
+    setup = prepare(tiny, dataset, RunOptions(seed=4, device="cpu"), 1)
+    setup.forward = torch.compile(setup.model, backend=cancelled)
+    with pytest.raises(RunCancelled):
+        list(train_one_epoch(setup, "r", 1, time.perf_counter()))
+
+
+def test_a_compile_mode_torch_refuses_is_noted_on_the_finished_run(tiny, dataset, monkeypatch):
+    monkeypatch.setenv(COMPILE_VARIABLE, "fastest-please")
+    finished = list(train(tiny, dataset, RunOptions(seed=1, device="cpu"), "r"))[-1]
+    assert isinstance(finished, RunFinished)
+    assert len(finished.notes) == 1 and finished.notes[0].startswith("torch.compile (fastest-please) failed (")
+    assert finished.notes[0].endswith("); ran eager")
+
+
+def test_no_augmentation_of_any_experiment_waits_for_the_device():
+    """On the meta device every op whose result depends on the data (nonzero, item, a branch on a value) raises:
+    an augmentation that runs there never makes the host wait for a GPU's queue in the batch loop."""
+    images = torch.zeros(64, 3, 28, 28, dtype=torch.uint8, device="meta")
+    for experiment in load().values():
+        batch = augment.pipeline(experiment.spec.augment)(augment.to_float(images), torch.Generator())
+        assert (batch.device.type, batch.shape) == ("meta", images.shape), experiment.id
+    with pytest.raises(NotImplementedError):  # the CPU's way of jittering asks the data which images to adjust
+        augment.keep_indexed(images.float(), torch.zeros(64, dtype=torch.bool, device="meta"), None, None)
