@@ -59,8 +59,9 @@ def download(url: str, md5: str, destination: Path, on_progress: Progress | None
 
 
 def require_file(path: Path) -> None:
-    if not path.is_file():
-        raise UserError(f"--data {path}: no such file; give the path of a medmnist-format .npz, 'auto' or 'synthetic'.")
+    if not path.is_file():  # a folder, or a pipe that reading would wait on forever
+        what = "not a regular file" if path.exists() else "no such file"
+        raise UserError(f"--data {path}: {what}; give the path of a medmnist-format .npz, 'auto' or 'synthetic'.")
 
 
 def read_npz(path: Path, source: str) -> Dataset:

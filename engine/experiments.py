@@ -35,6 +35,7 @@ Whole = Annotated[int, Field(strict=True)]
 Number = Annotated[float, Field(strict=True)]
 Flag = Annotated[bool, Field(strict=True)]
 Probability = Annotated[Number, Field(ge=0, le=1)]
+DropRate = Annotated[Number, Field(ge=0, lt=1)]  # a rate of 1 zeroes every unit, so nothing could be learned
 
 
 class HFlip(Strict):
@@ -81,9 +82,9 @@ class ModelSpec(Strict):
     channels: list[Annotated[Whole, Field(ge=1)]]  # cnn: conv widths, one conv block each
     batchnorm: Flag  # cnn: BatchNorm2d after each conv
     pool: Literal["flatten", "global_avg"]  # cnn: flatten the feature map, or AdaptiveAvgPool2d(1)
-    dropout: Probability  # before the classifier
+    dropout: DropRate  # before the classifier
     hidden: Annotated[Whole, Field(ge=0)]  # width of a hidden FC layer; 0 = none
-    hidden_dropout: Probability
+    hidden_dropout: DropRate
     pretrained: Flag  # resnet18: ImageNet weights
     freeze_backbone: Flag  # resnet18: train only the classifier
     small_stem: Flag  # resnet18: 3x3 stride-1 conv1, no maxpool

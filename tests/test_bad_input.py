@@ -60,6 +60,7 @@ BAD_EXPERIMENTS = {
     "batchnorm as 1": (MINE + "model.batchnorm = 1\n", ["'model.batchnorm'", "valid boolean", "got 1"]),
     "lr as inf": (MINE + "optimizer.lr = inf\n", ["'optimizer.lr'", "finite number", "inf"]),
     "dropout as nan": (MINE + "model.dropout = nan\n", ["'model.dropout'", "finite number", "nan"]),
+    "a dropout that drops all": (MINE + "model.hidden_dropout = 1.0\n", ["'model.hidden_dropout'", "less than 1"]),
     "an id past the store's integers": (MINE.replace("id = 26", "id = 9223372036854775808"),
                                         ["experiment number 26", "whole-number 'id' from 1 to 9,223,372,036,854,775,807"]),
     "one translate value": (MINE + 'augment = [{ op = "affine", translate = [0.1] }]\n',
@@ -216,6 +217,13 @@ def test_bad_data_files_are_refused_and_left_as_they_were(refused, tmp_path, wri
     message = refused("run", "1", "--data", str(path))
     assert message.startswith(f"--data {path}: ") and expected in message, message
     assert {p.name: p.read_bytes() for p in folder.iterdir()} == before  # only read; no code in it ran
+
+
+def test_a_pipe_or_a_folder_as_the_data_file_is_refused_at_once(refused, tmp_path):
+    os.mkfifo(tmp_path / "fifo.npz")  # reading it would wait for a writer forever
+    for path in (tmp_path / "fifo.npz", tmp_path):
+        assert refused("run", "1", "--data", str(path)) == (
+            f"--data {path}: not a regular file; give the path of a medmnist-format .npz, 'auto' or 'synthetic'.")
 
 
 def test_a_home_that_cannot_be_a_folder_is_refused_without_a_row(refused, tmp_path, monkeypatch):
