@@ -11,11 +11,17 @@ from engine.errors import UserError
 
 
 def home() -> Path:
-    return Path(os.environ.get("DERMALAB_HOME") or user_data_dir("dermalab", appauthor=False))
+    return folder_named(os.environ.get("DERMALAB_HOME") or user_data_dir("dermalab", appauthor=False))
 
 
 def data_dir() -> Path:
-    return Path(os.environ.get("DERMALAB_DATA_DIR") or home() / "data")
+    return folder_named(os.environ.get("DERMALAB_DATA_DIR") or home() / "data")
+
+
+def folder_named(name: str | Path) -> Path:
+    """Absolute, with '~' read as the home folder even where no shell expanded it: a relative folder would mean
+    another one to the worker, which starts in a folder of its own."""
+    return Path(name).expanduser().absolute()
 
 
 # medmnist.INFO["dermamnist"] for the 28x28 file, which the download reads (engine.data.medmnist_source). Copied

@@ -12,6 +12,7 @@ import pickle
 import socket
 import sqlite3
 import subprocess
+import sys
 import zipfile
 from collections.abc import Iterator
 from contextlib import closing, contextmanager
@@ -235,6 +236,21 @@ def test_a_home_that_cannot_be_a_folder_is_refused_without_a_row(refused, tmp_pa
         assert refused(*command) == (f"The run store {blocker / 'home' / 'runs.sqlite'} could not be opened ({blocker} "
                                      "is a file, not a folder); set DERMALAB_HOME to a writable folder, then run again.")
     assert blocker.read_text() == "not a folder"
+
+
+@pytest.mark.parametrize("named, folder", [("relative home", "relative home"), ("~/lab", "lab")],
+                         ids=["relative", "with a tilde no shell expanded"])
+def test_a_home_named_loosely_is_one_folder_for_the_worker_started_elsewhere(tmp_path, monkeypatch, named, folder):
+    from tui.background import child_environment
+
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("HOME", str(tmp_path))
+    monkeypatch.setenv("DERMALAB_HOME", named)
+    elsewhere = tmp_path / "logs"  # the worker starts in its log folder
+    elsewhere.mkdir()
+    said = subprocess.run([sys.executable, "-c", "from engine.store import default_path; print(default_path())"],
+                          cwd=elsewhere, env=child_environment(), capture_output=True, text=True, check=True)
+    assert said.stdout.strip() == str(tmp_path / folder / "runs.sqlite")
 
 
 @contextmanager

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from engine.errors import UserError
-from engine.paths import home
+from engine.paths import data_dir, home
 from engine.queue import serving
 from engine.slots import SlotRequest
 
@@ -48,6 +48,9 @@ def ensure_worker(store_path: Path, slots: SlotRequest = SlotRequest()) -> Worke
 
 
 def child_environment() -> dict[str, str]:
-    """This environment, with the project importable however this process was started."""
+    """This environment, with the project importable however this process was started, and its folders as this
+    process reads them (a child starts elsewhere, where a relative DERMALAB_HOME would name another folder)."""
     path = os.environ.get("PYTHONPATH")
-    return {**os.environ, "PYTHONPATH": f"{ROOT}{os.pathsep}{path}" if path else str(ROOT)}
+    folders = {"DERMALAB_HOME": str(home()), **({"DERMALAB_DATA_DIR": str(data_dir())}
+                                                 if os.environ.get("DERMALAB_DATA_DIR") else {})}
+    return {**os.environ, **folders, "PYTHONPATH": f"{ROOT}{os.pathsep}{path}" if path else str(ROOT)}
