@@ -1,0 +1,48 @@
+"""tests/bench/suite.py on the CPU: one `dermalab run` of experiments x seeds, its figures per run, and each
+experiment's AUC beside a store's CPU runs (here the store it just filled, so the two must agree exactly)."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+
+import pytest
+
+from engine import gpus
+from engine.store import Store
+from tests.conftest import REPO
+
+
+def suite(*args: str) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "tests/bench/suite.py", *args], cwd=REPO, capture_output=True, text=True,
+                          timeout=300)
+
+
+def test_the_suite_times_each_run_and_sets_its_auc_beside_the_baselines(tiny_experiments, tmp_path):
+    home = tmp_path / "suite-home"
+    Store(home / "runs.sqlite").close()  # the baseline must exist before the suite starts; its runs come later
+    done = suite("--ids", "1", "--seeds", "2", "--data", "synthetic", "--device", "cpu", "--precision", "fp32",
+                 "--experiments", str(tiny_experiments), "--home", str(home), "--baseline",
+                 str(home / "runs.sqlite"), "--format", "json")
+    assert done.returncode == 0, done.stderr
+    report = json.loads(done.stdout)
+    assert report["command"][report["command"].index("run"):] == [
+        "run", "1", "--seed", "0", "--seeds", "2", "--data", "synthetic", "--json", "--device", "cpu",
+        "--precision", "fp32", "--experiments", str(tiny_experiments)]
+    runs = report["runs"]
+    assert [(run["id"], run["seed"], run["status"]) for run in runs] == [(1, 0, "finished"), (1, 1, "finished")]
+    assert all(run["train_seconds"] > 0 and run["images_per_second"] > 0 for run in runs)
+    assert report["wall_seconds"] > max(run["train_seconds"] for run in runs)
+    (experiment,) = report["experiments"]
+    aucs = [run["auc"] for run in runs]
+    assert (experiment["id"], experiment["epochs"], experiment["n"], experiment["cpu_n"]) == (1, 1, 2, 2)
+    assert experiment["auc"] == pytest.approx(sum(aucs) / 2) == experiment["cpu_auc"]
+    assert experiment["difference"] == pytest.approx(0)
+    if not gpus.driver_present():
+        assert report["gpu_utilisation"] == {}
+
+
+def test_a_missing_baseline_is_named(tmp_path):
+    done = suite("--ids", "1", "--data", "synthetic", "--baseline", str(tmp_path / "none.sqlite"))
+    assert done.returncode != 0 and f"--baseline {tmp_path / 'none.sqlite'}: no such file" in done.stderr
