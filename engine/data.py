@@ -12,7 +12,7 @@ import numpy as np
 from engine.errors import UserError
 from engine.experiments import CLASSES
 from engine.fetch import Progress, fetch
-from engine.paths import dermamnist_path
+from engine.paths import dermamnist_path, require_data_file
 
 SPLITS = ("train", "val", "test")
 TRAINED_AND_SCORED = ("train", "val")  # the page never scores on test, so an empty test split is no obstacle
@@ -58,14 +58,8 @@ def download(url: str, md5: str, destination: Path, on_progress: Progress | None
     fetch(url, destination, "md5", md5, on_progress, way_out=", or use --data synthetic")
 
 
-def require_file(path: Path) -> None:
-    if not path.is_file():  # a folder, or a pipe that reading would wait on forever
-        what = "not a regular file" if path.exists() else "no such file"
-        raise UserError(f"--data {path}: {what}; give the path of a medmnist-format .npz, 'auto' or 'synthetic'.")
-
-
 def read_npz(path: Path, source: str) -> Dataset:
-    require_file(path)
+    require_data_file(path)  # it may have gone since the command was given
     # np.load would read a .npy as one bare array and try to unpickle a text file, so check for a zip first.
     if not zipfile.is_zipfile(path):
         raise UserError(f"--data {path}: not an .npz archive (another format, or cut short); "

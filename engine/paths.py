@@ -70,6 +70,13 @@ def disk_full(error: Exception) -> bool:
         getattr(error, "sqlite_errorname", None) == "SQLITE_FULL"
 
 
+def require_data_file(path: Path) -> None:
+    """--data PATH names a regular file: not a folder, nor a pipe that reading would wait on forever."""
+    if not path.is_file():
+        what = "not a regular file" if path.exists() else "no such file"
+        raise UserError(f"--data {path}: {what}; give the path of a medmnist-format .npz, 'auto' or 'synthetic'.")
+
+
 def dermamnist_path() -> Path:
     return data_dir() / FILE_NAME
 

@@ -76,8 +76,10 @@ def test_options_before_run_reach_the_training_and_the_store(cli, tiny_experimen
     (["--epochs", "0"], "--epochs 0: give a whole number of epochs from 1 to 10,000."),
     (["--epochs", "-1"], "--epochs -1: give a whole number of epochs from 1 to 10,000."),
     (["--device", "bogus"], "--device bogus: unknown device; use auto, cpu, cuda, cuda:N or mps."),
+    (["--data", "nowhere.npz"], "--data nowhere.npz: no such file; give the path of a medmnist-format .npz, 'auto' or "
+                                "'synthetic'."),
     (["--seed", "3"], "--seed does nothing in the app; it is for 'dermalab run'."),
-], ids=["no epochs", "negative epochs", "unknown device", "a seed"])
+], ids=["no epochs", "negative epochs", "unknown device", "a missing data file", "a seed"])
 def test_the_app_checks_its_options_before_it_opens(refused, args, expected):
     assert refused(*args) == expected
 

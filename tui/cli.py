@@ -276,7 +276,6 @@ def run_in_slots(args: argparse.Namespace, jobs, options, chosen) -> int:
 
 def run_detached(args: argparse.Namespace, jobs) -> int:
     """`run --detach`: the jobs join the store's queue, a worker is made sure of, their ids are printed."""
-    from engine.data import require_file
     from engine.queue import JobQueue
     from engine.slots import machine_slots
     from tui.background import ensure_worker
@@ -284,8 +283,6 @@ def run_detached(args: argparse.Namespace, jobs) -> int:
 
     request = slot_request(args)
     machine_slots(request, args.device)  # a request this machine cannot meet is refused before anything is queued
-    if args.data not in ("auto", "synthetic"):
-        require_file(Path(args.data))
     store = open_store()
     JobQueue(store).add(jobs)
     worker = ensure_worker(store.path, request)

@@ -18,6 +18,7 @@ from typing import Any
 from engine.errors import UserError
 from engine.experiments import MAX_EPOCHS
 from engine.options import check_device_name, check_precision
+from engine.paths import require_data_file
 
 APP = "app"  # `dermalab` without a command
 EVERYWHERE = frozenset({"*"})
@@ -56,6 +57,13 @@ def device_name(text: str) -> str:
     return text
 
 
+def data_source(text: str) -> str:
+    """A file is checked as it is named, for the app as for 'run'; 'auto' downloads when a run needs it."""
+    if text not in ("auto", "synthetic"):
+        require_data_file(Path(text))
+    return text
+
+
 def some_path(flag: str) -> Callable[[str], Path]:
     def parse(text: str) -> Path:
         if not text.strip():
@@ -88,7 +96,7 @@ OPTIONS = (
            dict(type=some_path("--experiments"), metavar="PATH", help="experiments file (default: the repository's experiments.toml)")),
     Option(("--debug",), EVERYWHERE, False, dict(action="store_true", help="show tracebacks")),
     Option(("--data",), TRAINING, "auto",
-           dict(metavar="auto|synthetic|PATH",
+           dict(type=data_source, metavar="auto|synthetic|PATH",
                 help="DermaMNIST via medmnist (default), the synthetic stand-in, or a medmnist-format .npz")),
     Option(("--device",), TRAINING, "auto",
            dict(type=device_name, metavar="DEVICE", help="auto (CUDA > MPS > CPU), cpu, cuda, cuda:N or mps")),
