@@ -22,7 +22,7 @@ def fetch(url: str, destination: Path, algorithm: str, expected: str, on_progres
     """`expected` may be a prefix of the hex digest (torch.hub names weights files by their sha256 prefix);
     `way_out` ends the error sentences with what else the user can do."""
     by_hand = f"put {destination.name} ({algorithm} {expected}) into {destination.parent} by hand{way_out}"
-    make_folder(destination.parent, destination.name, f"move it aside, or {by_hand}")
+    make_folder(destination.parent, destination.name, by_hand)
     partial = destination.with_name(destination.name + ".part")
     digest = hashlib.new(algorithm)
     try:

@@ -33,11 +33,13 @@ FILE_NAME = "dermamnist.npz"
 
 def make_folder(folder: Path, holds: str, way_out: str) -> None:
     """mkdir -p, or one sentence with the real reason the folder cannot be made (a file in its place is the
-    common one); `holds` says what goes into it, `way_out` what else the user can do."""
+    common one, and moving it aside the first way out); `holds` says what goes into it, `way_out` what else the
+    user can do."""
     try:
         folder.mkdir(parents=True, exist_ok=True)
     except OSError as error:
-        raise UserError(f"{folder} cannot hold {holds}: {why_not(folder, error)}; {way_out}.") from None
+        aside = "move it aside, or " if in_the_way(folder) else ""
+        raise UserError(f"{folder} cannot hold {holds}: {why_not(folder, error)}; {aside}{way_out}.") from None
 
 
 def why_not(folder: Path, error: Exception) -> str:
@@ -54,14 +56,25 @@ def blocked(folder: Path) -> str | None:
     """What keeps anyone from writing in `folder`: a file in its way, a read-only file system, no permission.
     Asked of the place itself, as SQLite's errors carry no errno (a store it cannot open is 'unable to open
     database file', whatever the cause)."""
-    existing = next(p for p in (folder, *folder.parents) if p.exists())
-    if not existing.is_dir():
-        return f"{existing} is a file, not a folder"
+    if blocker := in_the_way(folder):
+        return f"{blocker} is a file, not a folder"
+    existing = nearest(folder)
     if os.statvfs(existing).f_flag & os.ST_RDONLY:
         return f"{existing} is on a read-only file system"
     if not os.access(existing, os.W_OK):
         return f"no permission to write in {existing}"
     return None
+
+
+def in_the_way(folder: Path) -> Path | None:
+    """The file standing where `folder` or one of the folders above it should be."""
+    existing = nearest(folder)
+    return None if existing.is_dir() else existing
+
+
+def nearest(path: Path) -> Path:
+    """`path` or the closest folder above it that exists."""
+    return next(p for p in (path, *path.parents) if p.exists())
 
 
 def disk_full(error: Exception) -> bool:

@@ -332,6 +332,16 @@ def test_a_file_where_a_download_folder_belongs_is_named(refused, dermalab_home,
     assert blocker.read_text() == "not a folder"
 
 
+def test_a_download_folder_nothing_may_be_written_in_is_named_as_such(refused, tmp_path, monkeypatch):
+    torch_home = tmp_path / "torch"
+    torch_home.mkdir()
+    monkeypatch.setenv("TORCH_HOME", str(torch_home))
+    with unwritable(torch_home):
+        message = refused("run", "23", "--data", "synthetic")
+    assert "checkpoints cannot hold resnet18-" in message, message
+    assert f": no permission to write in {torch_home}; put resnet18-" in message  # nothing to move aside
+
+
 def test_weights_that_hold_more_than_tensors_are_refused_unrun(refused, tmp_path, monkeypatch):
     from torchvision.models import ResNet18_Weights
 
