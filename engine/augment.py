@@ -39,6 +39,13 @@ def pipeline(specs: Sequence[Augmentation]) -> Op:
     return apply
 
 
+def preview(specs: Sequence[Augmentation], images: torch.Tensor, draws: int, generator: torch.Generator) -> torch.Tensor:
+    """`draws` passes of the train transform over uint8 images, made as training makes them (ToTensor, then the
+    batched ops on one batch, randomness per image): draws x N x C x H x W floats."""
+    batch = to_float(images).repeat(draws, 1, 1, 1)
+    return pipeline(specs)(batch, generator).unflatten(0, (draws, len(images)))
+
+
 def _build(spec: Augmentation) -> Op:
     if isinstance(spec, HFlip):
         return lambda x, g: flip(x, _uniform(x, g, 0, 1) < spec.p, dim=-1)

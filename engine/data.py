@@ -32,6 +32,9 @@ class Dataset:
     labels: dict[str, np.ndarray]  # split -> int64 N
 
 
+MEDMNIST_SOURCE = "dermamnist (medmnist)"  # the source of --data auto
+
+
 def load(data: str = "auto", on_progress: Progress | None = None) -> Dataset:
     """`data` is "auto" (download on first use), "synthetic", or the path of a medmnist-format npz."""
     if data == "synthetic":
@@ -41,7 +44,7 @@ def load(data: str = "auto", on_progress: Progress | None = None) -> Dataset:
         if not path.exists():
             url, md5 = medmnist_source()
             download(os.environ.get("DERMALAB_DATA_URL", url), md5, path, on_progress)
-        return read_npz(path, source="dermamnist (medmnist)")
+        return read_npz(path, source=MEDMNIST_SOURCE)
     return read_npz(Path(data), source=str(data))
 
 
@@ -52,6 +55,22 @@ def medmnist_source() -> tuple[str, str]:
 
     record = INFO["dermamnist"]
     return record["url"], record["MD5"]
+
+
+def at_hand(data: str) -> Dataset:
+    """Like `load`, but never downloads: for showing images, where a download would be a surprise."""
+    if data == "synthetic":
+        return synthetic()
+    path = dermamnist_path() if data == "auto" else Path(data)
+    if not path.exists():  # anything else there is for read_npz to name
+        raise UserError(f"The images are not at hand: {path} is missing, so put the file back there "
+                        "(or let a run with that --data download DermaMNIST) to see them.")
+    return load(data)
+
+
+def recorded(source: str) -> Dataset:
+    """The data a run records as its source, read again without downloading anything."""
+    return at_hand("auto" if source == MEDMNIST_SOURCE else source)
 
 
 def download(url: str, md5: str, destination: Path, on_progress: Progress | None = None) -> None:

@@ -35,7 +35,11 @@ class Predictions:
 
 def load(store: Store, run_id: str) -> Predictions:
     """The predictions of the finished run whose id is or starts with `run_id`."""
-    run = store.find(run_id)
+    return from_run(store.find(run_id))
+
+
+def from_run(run: dict[str, Any]) -> Predictions:
+    """The predictions of a run as `Store.get` returns it (UserError unless it finished with finite ones)."""
     if run["status"] != "finished":
         raise UserError(f"Run {run['run_id']} is {run['status']}; only finished runs have val predictions.")
     probabilities = np.asarray(run["probabilities"], dtype=float)
@@ -148,9 +152,7 @@ def ensemble(first: Predictions, second: Predictions, rule: str = "or") -> Ensem
         raise UserError(f"Unknown ensemble rule '{rule}'; use one of {', '.join(RULES)}.")
     if first.run_id == second.run_id:
         raise UserError(f"Both ids name run {first.run_id}; an ensemble combines two different runs.")
-    if not np.array_equal(first.labels, second.labels):
-        raise UserError(f"Runs {first.run_id} and {second.run_id} were scored on different val sets "
-                        "(real and synthetic, or different data files), so they cannot be combined.")
+    same_val_set(first, second)
     labels = first.labels
     if rule == "mean":
         figures = by_argmax(labels, (first.probabilities + second.probabilities) / 2)
@@ -160,6 +162,13 @@ def ensemble(first: Predictions, second: Predictions, rule: str = "or") -> Ensem
                             (calls[0] == MEL) | (calls[1] == MEL), None)
     members = tuple(Member(p.run_id, p.name, by_argmax(p.labels, p.probabilities)) for p in (first, second))
     return Ensemble(rule, members, figures)
+
+
+def same_val_set(first: Predictions, second: Predictions) -> None:
+    """Two runs can be set side by side lesion by lesion only when they were scored on the same val set."""
+    if not np.array_equal(first.labels, second.labels):
+        raise UserError(f"Runs {first.run_id} and {second.run_id} were scored on different val sets "
+                        "(real and synthetic, or different data files), so they cannot be combined.")
 
 
 def _share(hits: np.ndarray) -> float | None:

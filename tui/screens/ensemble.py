@@ -24,6 +24,8 @@ FIGURES = [("malignant sensitivity", "malignant_sensitivity", numbers.percent),
 class EnsembleScreen(Screen):
     BINDINGS = [
         Binding("r", "toggle_rule", "Or/mean", id="rule", tooltip="Switch between the OR rule and the mean of probabilities"),
+        Binding("i", "differences", "Lesions", id="differences",
+                tooltip="The val lesions one run catches and the other misses, as images: what the OR rule gains"),
         BACK,
     ]
 
@@ -36,13 +38,16 @@ class EnsembleScreen(Screen):
 
     def compose(self) -> ComposeResult:
         yield LabHeader("ensemble")
-        for letter, member in zip("AB", self.members):
-            yield Static(f"{letter}: {member.name} · run {member.run_id}", classes="title", markup=False)
+        for title in self.titles():
+            yield Static(title, classes="title", markup=False)
         yield Static(id="ensemble-rule", classes="caption", markup=False)
         yield FigureTable(id="ensemble-figures")
         yield Static("malignant: akiec, bcc or mel · sensitivity: share of those flagged as any of the three · "
                      "specificity: share of benign lesions not flagged", classes="legend", markup=False)
         yield KeyLine()
+
+    def titles(self) -> list[str]:
+        return [f"{letter}: {member.name} · run {member.run_id}" for letter, member in zip("AB", self.members)]
 
     def on_mount(self) -> None:
         self.redraw()
@@ -57,3 +62,11 @@ class EnsembleScreen(Screen):
     def action_toggle_rule(self) -> None:
         self.rule = "mean" if self.rule == "or" else "or"
         self.redraw()
+
+    def action_differences(self) -> None:
+        from tui import galleries
+        from tui.screens.gallery import DifferenceScreen
+
+        first, second = (member.run_id for member in self.members)
+        path = self.app.lab.store.path
+        self.app.push_screen(DifferenceScreen(self.titles(), lambda: galleries.differences(path, first, second)))

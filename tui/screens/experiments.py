@@ -22,6 +22,9 @@ class ExperimentsScreen(Screen):
                 tooltip="Select or unselect every experiment of the highlighted one's chapter"),
         Binding("a", "toggle_all", "All", id="select-all", tooltip="Select all experiments, or none when all are"),
         Binding("r", "run", "Run", id="run", tooltip="Queue the selected experiments in id order and start them"),
+        Binding("p", "preview", "Preview aug", id="augment-preview",
+                tooltip="Four train images, each as it goes in and after four draws of the highlighted "
+                        "experiment's train transform"),
     ]
 
     def compose(self) -> ComposeResult:
@@ -63,3 +66,12 @@ class ExperimentsScreen(Screen):
 
     def action_run(self) -> None:
         self.app.run_selection()
+
+    def action_preview(self) -> None:
+        from tui.screens.gallery import AugmentPreviewScreen
+
+        chapter, ids = self.query_one(ExperimentTable).highlighted()
+        if chapter is not None or not ids:
+            self.notify("Highlight one experiment first: its train transform is what p shows.", severity="warning")
+            return
+        self.app.push_screen(AugmentPreviewScreen(self.app.lab.experiments[ids[0]], self.app.lab.source))

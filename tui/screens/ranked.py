@@ -14,7 +14,7 @@ from textual.widgets import DataTable, Static
 
 from engine.errors import UserError
 from tui import numbers
-from tui.screens.run_detail import RunDetailScreen
+from tui.screens.run_detail import MISSED_MELANOMAS, RunDetailScreen, missed_melanomas
 from tui.widgets.header import LabHeader
 from tui.widgets.key_line import KeyLine
 
@@ -44,6 +44,7 @@ class RankedScreen(Screen):
                 tooltip="The highlighted run's threshold for a target sensitivity, on its ROC curve"),
         Binding("m", "mark", "Mark", id="mark", tooltip="Mark or unmark the highlighted run for an ensemble"),
         Binding("c", "ensemble", "Ensemble", id="ensemble", tooltip="The two marked runs combined, beside each alone"),
+        MISSED_MELANOMAS,
     ]
 
     def rows_widget(self) -> Widget:
@@ -74,13 +75,19 @@ class RankedScreen(Screen):
 
     def highlighted_run(self) -> str | None:
         """The highlighted row's run id; per-experiment rows have none, and say how to get one."""
+        row = self.highlighted_row()
+        return row["run_id"] if row else None
+
+    def highlighted_row(self) -> dict[str, Any] | None:
+        """The highlighted row if it is one run's (per-experiment rows are not; a notice says how to get one)."""
         table = self.query_one(DataTable)
         rows = table.rows_shown
-        run_id = rows[table.cursor_row].get("run_id") if rows else None
-        if run_id is None:
+        row = rows[table.cursor_row] if rows else None
+        if row is None or row.get("run_id") is None:
             self.notify("Highlight one run first: t switches to one row per run." if rows else "No runs stored yet.",
                         severity="warning")
-        return run_id
+            return None
+        return row
 
     def open(self, make: Callable[[], Screen]) -> None:
         """Push the screen `make` builds from the store; a run it cannot use is one sentence, not a crash."""
@@ -118,3 +125,7 @@ class RankedScreen(Screen):
             self.notify("Mark two runs first: m marks the highlighted run.", severity="warning")
             return
         self.open(lambda: EnsembleScreen(*self.app.lab.predictions(marked)))
+
+    def action_missed_melanomas(self) -> None:
+        if row := self.highlighted_row():
+            missed_melanomas(self, row)

@@ -28,8 +28,27 @@ def run_title(row: dict[str, Any]) -> str:
     return f"#{row['experiment_id']} {row['name']} · seed {row['seed']} · {data} · run {row['run_id']}"
 
 
+MISSED_MELANOMAS = Binding("M", "missed_melanomas", "Missed mel", id="missed-melanomas",
+                           tooltip="The run's missed melanomas as images, the nearest misses first")
+
+
+def missed_melanomas(screen: Screen, row: dict[str, Any]) -> None:
+    """Open the gallery of a run's melanomas called something else."""
+    from tui import galleries
+    from tui.screens.gallery import GalleryScreen
+
+    path = screen.app.lab.store.path
+    screen.app.push_screen(GalleryScreen("lesions", [run_title(row)],
+                                         lambda: galleries.missed_melanomas(path, row["run_id"])))
+
+
 class RunDetailScreen(Screen):
-    BINDINGS = [BACK]
+    BINDINGS = [
+        Binding("enter", "cell_lesions", "Lesions", id="cell-lesions",
+                tooltip="The val images of the highlighted cell of the confusion matrix (arrow keys move)"),
+        MISSED_MELANOMAS,
+        BACK,
+    ]
 
     def __init__(self, row: dict[str, Any], confusion: list[dict[str, Any]]):
         super().__init__()
@@ -40,7 +59,7 @@ class RunDetailScreen(Screen):
         yield Static(run_title(self.row), classes="title", markup=False)
         yield FigureTable(id="run-figures")
         yield Static(id="run-recall", markup=False)
-        yield Static("confusion matrix: count and share of the true class's row; shade = that share",
+        yield Static("confusion matrix: count, share of the true row (shade) · arrows, enter: images",
                      classes="caption", markup=False)
         yield ConfusionMatrix(id="confusion-matrix")
         yield KeyLine()
@@ -52,3 +71,15 @@ class RunDetailScreen(Screen):
         recalls = " · ".join(f"{name} {numbers.percent(row['recall'].get(name))}" for name in CLASSES)
         self.query_one("#run-recall", Static).update(f"recall: {recalls}")
         self.query_one(ConfusionMatrix).show(self.confusion)
+
+    def action_cell_lesions(self) -> None:
+        from tui import galleries
+        from tui.screens.gallery import GalleryScreen
+
+        true, predicted = self.query_one(ConfusionMatrix).cursor
+        run_id, path = self.row["run_id"], self.app.lab.store.path
+        self.app.push_screen(GalleryScreen("lesions", [run_title(self.row)],
+                                           lambda: galleries.confusion_cell(path, run_id, true, predicted)))
+
+    def action_missed_melanomas(self) -> None:
+        missed_melanomas(self, self.row)

@@ -1,0 +1,177 @@
+"""The lesion galleries and the augmentation preview in the app, driven by their keys (Pilot), on runs stored
+over the tiny lesion file; images and probabilities load in a worker, the preview's draws in a child process."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import subprocess
+import sys
+import time
+
+import numpy as np
+from textual.widgets import Static
+
+from tests.conftest import REPO
+from tests.lesion_set import C, VAL_TABLE, lesion_file, val_labels, val_probabilities  # noqa: F401 (a fixture)
+from tui.app import create_app
+from tui.cli import build_parser
+from tui.screens.gallery import AugmentPreviewScreen, GalleryScreen
+from tui.widgets.experiment_table import ExperimentTable
+from tui.widgets.image_grid import ImageGrid
+
+SIZE = (80, 24)
+LOADING_SECONDS = 120  # a preview child imports torch on a busy 2-core machine
+LOADING = "Loading the images…"
+
+
+def app():
+    return create_app(build_parser().parse_args(["--data", "synthetic"]), accelerator="CPU · test")
+
+
+async def wait_for_gallery(pilot) -> str:
+    """Waits until the gallery on screen has loaded or said why not; returns its legend."""
+    deadline = time.monotonic() + LOADING_SECONDS
+    while (said := legend(pilot.app.screen)) == LOADING:
+        assert time.monotonic() < deadline, "the gallery never loaded"
+        await pilot.pause(0.1)
+    return said
+
+
+def legend(screen: GalleryScreen) -> str:
+    return str(screen.query_one("#gallery-legend", Static).render())
+
+
+def shown(screen: GalleryScreen) -> list[list[int]]:
+    """The val index of each image, section by section, as its caption says it."""
+    return [[int(tile.caption[0].split()[1]) for tile in section.tiles] for section in screen.query_one(ImageGrid).sections]
+
+
+def test_enter_on_a_confusion_cell_shows_exactly_its_lesions(store_run, lesion_file):
+    store_run(val_labels(), val_probabilities(), synthetic=False)
+    val_images = np.load(lesion_file)["val_images"]
+
+    async def drive():
+        async with app().run_test(size=SIZE) as pilot:
+            await pilot.press("l", "enter", "enter")  # the cursor starts on true mel, called nv
+            await wait_for_gallery(pilot)
+            assert shown(pilot.app.screen) == [[2, 0, 13]]  # by hand from VAL_TABLE, highest P(mel) first
+            tiles = pilot.app.screen.query_one(ImageGrid).sections[0].tiles
+            assert all(np.array_equal(tile.image, val_images[i]) for tile, i in zip(tiles, [2, 0, 13]))
+            assert tiles[0].caption == ("val 2 · mel → nv", "P(mel) 0.40  P(nv) 0.45")
+            await pilot.press("escape", "up", "up", "up", "enter")  # mel -> df -> bkl -> bcc, still called nv
+            await wait_for_gallery(pilot)
+            assert shown(pilot.app.screen) == [[8]]
+            await pilot.press("escape", "right", "right", "enter")  # bcc called vasc (the last column): none
+            await wait_for_gallery(pilot)
+            assert pilot.app.screen.query_one(ImageGrid).sections[0].title == "true bcc, called vasc: 0 lesions"
+
+    asyncio.run(drive())
+
+
+def test_M_jumps_to_the_missed_melanomas(store_run, lesion_file):
+    store_run(val_labels(), val_probabilities(), synthetic=False)
+
+    async def drive():
+        async with app().run_test(size=SIZE) as pilot:
+            await pilot.press("l", "M")
+            await wait_for_gallery(pilot)
+            assert shown(pilot.app.screen) == [[2, 0, 3, 13]]
+            assert pilot.app.screen.query_one(ImageGrid).sections[0].title == "melanomas called something else: 4 of 5"
+
+    asyncio.run(drive())
+
+
+def other_run() -> np.ndarray:
+    """The table's run with three calls changed: it catches melanoma 0 and bcc 8, and misses melanoma 1."""
+    table = list(VAL_TABLE)
+    table[0], table[1], table[8] = ("mel", "mel", 0.55, 0.55), ("mel", "nv", 0.30, 0.50), ("bcc", "bcc", 0.50, 0.50)
+    return val_probabilities(table)
+
+
+def test_two_marked_runs_show_what_one_catches_and_the_other_misses(store_run, lesion_file):
+    store_run(val_labels(), val_probabilities(), synthetic=False, run_id="first", seed=0)
+    store_run(val_labels(), other_run(), synthetic=False, run_id="second", seed=1)
+
+    async def drive():
+        async with app().run_test(size=SIZE) as pilot:
+            await pilot.press("l", "m", "down", "m", "c", "i")
+            await wait_for_gallery(pilot)
+            screen = pilot.app.screen
+            a_is_first = "run first" in str(screen.query(".title").first(Static).render())
+            mel = [[1], [0]] if a_is_first else [[0], [1]]
+            assert shown(screen) == mel
+            await pilot.press("c")  # any cancer: bcc 8 joins the second run's catches
+            assert shown(screen) == ([[1], [0, 8]] if a_is_first else [[0, 8], [1]])
+
+    asyncio.run(drive())
+
+
+def test_a_missing_data_file_is_one_sentence_on_screen(store_run, lesion_file):
+    store_run(val_labels(), val_probabilities(), synthetic=False)
+    lesion_file.unlink()
+
+    async def drive():
+        async with app().run_test(size=SIZE) as pilot:
+            await pilot.press("l", "M")
+            said = await wait_for_gallery(pilot)
+            assert said.startswith("The images are not at hand: ") and said.endswith("to see them.")
+            assert not pilot.app.screen.query_one(ImageGrid).sections
+
+    asyncio.run(drive())
+
+
+def test_leaving_the_preview_stops_its_child(lesion_file):
+    async def drive():
+        async with create_app(build_parser().parse_args([]), accelerator="CPU · test").run_test(size=SIZE) as pilot:
+            table = pilot.app.screen.query_one(ExperimentTable)
+            table.move_cursor(row=table.get_row_index("14"))
+            await pilot.press("p")
+            screen = pilot.app.screen
+            assert isinstance(screen, AugmentPreviewScreen)
+            deadline = time.monotonic() + LOADING_SECONDS
+            while screen.child.process is None:  # the worker thread starts the child
+                assert time.monotonic() < deadline, "the preview's child never started"
+                await pilot.pause(0.05)
+            assert screen.child.process.poll() is None  # importing torch takes longer than this
+            await pilot.press("escape")
+            assert screen.child.process.poll() is not None
+
+    asyncio.run(drive())
+
+
+PREVIEW = """
+import asyncio, json, sys
+from textual.widgets import Static
+from tests.test_lesion_app import wait_for_gallery, shown
+from tui.app import create_app
+from tui.cli import build_parser
+from tui.widgets.experiment_table import ExperimentTable
+from tui.widgets.image_grid import ImageGrid
+
+async def main():
+    async with create_app(build_parser().parse_args([]), accelerator="CPU").run_test(size=(80, 24)) as pilot:
+        table = pilot.app.screen.query_one(ExperimentTable)
+        table.move_cursor(row=table.get_row_index("14"))
+        await pilot.press("p")
+        said = await wait_for_gallery(pilot)
+        sections = pilot.app.screen.query_one(ImageGrid).sections
+        print(json.dumps({"torch": "torch" in sys.modules, "legend": said, "titles": [s.title for s in sections],
+                          "captions": [[list(t.caption) for t in s.tiles] for s in sections]}))
+
+asyncio.run(main())
+"""
+
+
+def test_the_preview_draws_in_a_child_and_the_app_never_imports_torch(lesion_file):
+    """Experiment 14's Normalize: every draw leaves 0…1, while each image goes in within it."""
+    done = subprocess.run([sys.executable, "-c", PREVIEW], cwd=REPO, capture_output=True, text=True,
+                          timeout=LOADING_SECONDS + 60, check=True)
+    seen = json.loads(done.stdout.strip().splitlines()[-1])
+    assert seen["torch"] is False
+    assert seen["titles"] == [f"train image {i} ({name}): as it goes in, then 4 draws"
+                              for i, name in enumerate(("mel", "nv", "bkl", "bcc"))]
+    for captions in seen["captions"]:
+        assert captions[0][0] == "as it goes in" and "clipped" not in captions[0][1]
+        assert [c[0] for c in captions[1:]] == ["draw 1", "draw 2", "draw 3", "draw 4"]
+        assert all(c[1].endswith(" clipped") for c in captions[1:])

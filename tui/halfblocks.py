@@ -1,0 +1,37 @@
+"""Images as text: two pixel rows per terminal row, the upper pixel as the foreground colour of "▀" and the lower
+one as its background, so a 28 × 28 lesion fills 28 columns × 14 rows at full resolution, over SSH and inside
+tmux, with no graphics protocol. Without colour, each cell becomes a character of a brightness ramp instead."""
+
+from __future__ import annotations
+
+from functools import lru_cache
+from typing import Any
+
+from rich.color import Color
+from rich.segment import Segment
+from rich.style import Style
+
+UPPER_HALF = "▀"
+RAMP = " .:-=+*#%@"  # dark to bright: on a terminal without colour, more ink reads as more light
+LUMA = (0.299, 0.587, 0.114)  # ITU-R 601, the weights of torchvision's rgb_to_grayscale
+
+Pixel = tuple[int, int, int]
+
+
+def cell_rows(image: Any, scale: int = 1, colour: bool = True) -> list[list[Segment]]:
+    """The terminal rows of an H × W × 3 uint8 image (H even), each pixel repeated `scale` times each way."""
+    pixels = [[tuple(pixel) for pixel in row for _ in range(scale)] for row in image.tolist() for _ in range(scale)]
+    pairs = zip(pixels[0::2], pixels[1::2])
+    if colour:
+        return [[Segment(UPPER_HALF, _style(top, bottom)) for top, bottom in zip(*pair)] for pair in pairs]
+    return [[Segment("".join(_shade(top, bottom) for top, bottom in zip(*pair)))] for pair in pairs]
+
+
+@lru_cache(maxsize=65536)  # lesions share many colours, and a Style costs more to build than to look up
+def _style(top: Pixel, bottom: Pixel) -> Style:
+    return Style(color=Color.from_rgb(*top), bgcolor=Color.from_rgb(*bottom))
+
+
+def _shade(top: Pixel, bottom: Pixel) -> str:
+    brightness = sum(weight * (a + b) for weight, a, b in zip(LUMA, top, bottom)) / (2 * 255)
+    return RAMP[round(brightness * (len(RAMP) - 1))]
