@@ -13,6 +13,8 @@ from tui import report
 
 PICTURES = ["clinical.png", "metrics.png", "auc_ranked.png", "chapters.png", "arc.png", "auc_time.png",
             "auc_params.png"]
+# No epochs stored, so no AUC curves; and these runs' 112 labels are not the synthetic val set, so no sheet.
+LESION_PICTURES = ["recall_heatmap.png", "roc_melanoma.png"]
 SECTIONS = ["## Leaderboard", "## Recall per class", "## Against the course page",
             "## The best run by AUC beside the best by cancer sensitivity", "## Operating points at 90% melanoma sensitivity"]
 
@@ -38,7 +40,7 @@ def read_csv(path):
 def test_sections_and_numbers(fixed_store, tmp_path, stored):
     written = report.write(tmp_path / "out", Store(), load())
     assert [p.name for p in written] == ["report.md", "leaderboard.csv", "recall_grid.csv", "compare.csv",
-                                         "best_runs.csv", "operating_points.csv", *PICTURES]
+                                         "best_runs.csv", "operating_points.csv", *PICTURES, *LESION_PICTURES]
     text = written[0].read_text()
     assert [text.index(s) for s in SECTIONS] == sorted(text.index(s) for s in SECTIONS)
     assert "4 finished runs of 2 experiments on synthetic images" in text
@@ -92,7 +94,7 @@ def test_the_command_writes_the_files_or_says_why_not(cli, store_run, tmp_path):
 def test_figures_are_drawn_and_linked(fixed_store, tmp_path):
     written = report.write(tmp_path, Store(), load())
     pictures = [p for p in written if p.suffix == ".png"]
-    assert [p.name for p in pictures] == PICTURES  # the charts, in the app's order
+    assert [p.name for p in pictures] == PICTURES + LESION_PICTURES  # the charts, in the app's order, then the lesions'
     text = written[0].read_text()
     links = [text.index(f"]({picture.name})") for picture in pictures]
     assert links == sorted(links) and text.index("## Figures") < links[0]

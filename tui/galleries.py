@@ -129,8 +129,8 @@ def load(store_path: Path, run_id: str) -> Scored:
     predictions = screening.from_run(run)
     images, labels = _val_split(run["data"])
     if not np.array_equal(labels, predictions.labels):
-        raise UserError(f"The val set in {run['data']} is not the one run {run_id} was scored on (the file changed "
-                        "since), so its lesions cannot be shown.")
+        raise UserError(f"The val set of {run['data']} is not the one run {run_id} was scored on, so its lesions "
+                        "cannot be shown.")
     return Scored(predictions, images)
 
 

@@ -14,7 +14,7 @@ from engine.errors import UserError
 from engine.experiments import CLASSES, Experiment
 from engine.paths import why_not
 from engine.store import Store
-from tui import chart_pngs, charts, png
+from tui import chart_pngs, charts, png, report_figures
 from tui.numbers import plural
 from tui.tables import cell, flatten, markdown, sort_rows, write_csv
 
@@ -62,9 +62,11 @@ def write(out: Path, store: Store, experiments: dict[int, Experiment], force: bo
     """Writes report.md, the CSVs and (with matplotlib) the PNGs into `out`; returns their paths, the report first.
     A file of an earlier report in `out` is written over only with `force`."""
     runs, synthetic = _reported_runs(store)
+    top = sort_rows(summary.run_rows(runs, experiments), "auc", descending=True)[:TOP_RUNS]
     sections = [leaderboard(runs, experiments), recall_grid(runs, experiments), comparison(runs, experiments),
-                best_runs(runs, store, experiments), operating_points(runs, store, experiments)]
-    pictures = chart_pngs.pngs(charts.build(runs, experiments))
+                best_runs(runs, store, experiments), operating_points(top, store)]
+    lesion_pictures, left_out = report_figures.pngs(runs, top, highest(runs, "auc"), TARGET, store, experiments)
+    pictures = chart_pngs.pngs(charts.build(runs, experiments)) + lesion_pictures
     drawn = png.available()
     _check_place(out, [REPORT, *(s.csv for s in sections), *(p.file for p in pictures if drawn)], force)
     try:
@@ -74,7 +76,7 @@ def write(out: Path, store: Store, experiments: dict[int, Experiment], force: bo
                 write_csv(section.csv_rows(), stream)
         images = png.write(out, pictures) if drawn else []
         (out / REPORT).write_text("\n".join([_opening(runs, synthetic), *(s.markdown() for s in sections),
-                                             png.markdown(pictures, drawn)]))
+                                             png.markdown(pictures, drawn), *(left_out if drawn else [])]))
     except OSError as error:
         raise UserError(f"The report cannot be written to {out} ({why_not(out, error)}); choose a writable folder.") from None
     return [out / REPORT, *(out / s.csv for s in sections), *images]
@@ -139,7 +141,7 @@ def comparison(runs: list[dict[str, Any]], experiments: dict[int, Experiment]) -
 
 
 def best_runs(runs: list[dict[str, Any]], store: Store, experiments: dict[int, Experiment]) -> Section:
-    chosen = [max(runs, key=lambda r: r[key] or 0) for key in ("auc", "cancer_sensitivity")]
+    chosen = [highest(runs, key) for key in ("auc", "cancer_sensitivity")]
     rows = summary.run_rows(bootstrap.with_intervals(chosen, store), experiments)
     picks = [{"pick": pick, **row} for pick, row in zip(("highest AUC", "highest cancer sensitivity"), rows)]
     return Section(
@@ -153,8 +155,12 @@ def best_runs(runs: list[dict[str, Any]], store: Store, experiments: dict[int, E
          Column("cancer sens", "cancer_sensitivity"), Column("accuracy", "accuracy")], picks)
 
 
-def operating_points(runs: list[dict[str, Any]], store: Store, experiments: dict[int, Experiment]) -> Section:
-    top = sort_rows(summary.run_rows(runs, experiments), "auc", descending=True)[:TOP_RUNS]
+def highest(runs: list[dict[str, Any]], key: str) -> dict[str, Any]:
+    return max(runs, key=lambda r: r[key] or 0)
+
+
+def operating_points(top: list[dict[str, Any]], store: Store) -> Section:
+    """`top`: the run rows with the highest AUC, best first."""
     rows, left_out = [], []
     for run in top:  # a run without one (no melanoma in its val set) is named, and the others still shown
         try:

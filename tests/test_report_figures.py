@@ -1,0 +1,43 @@
+"""The report's pictures of runs and lesions: drawn as PNG files beside report.md and linked from it, from runs
+stored over the tiny lesion file; and without the images, a sentence instead of the sheet."""
+
+from __future__ import annotations
+
+from engine.events import EpochEnded
+from engine.experiments import load
+from engine.store import Store
+from tests.lesion_set import lesion_file, val_labels, val_probabilities  # noqa: F401 (a fixture)
+from tests.test_lesion_app import other_run
+from tui import report
+
+OURS = ["auc_curves.png", "recall_heatmap.png", "roc_melanoma.png", "missed_melanomas.png"]
+
+
+def two_runs_with_epochs(store_run) -> None:
+    for seed, probabilities in enumerate((val_probabilities(), other_run())):
+        run_id = store_run(val_labels(), probabilities, synthetic=False, seed=seed)
+        store = Store()
+        for epoch, auc in enumerate((0.6, 0.7, 0.75), start=1):
+            store.epoch(EpochEnded(run_id, epoch, 3, 1.0, 1.0, auc + seed / 100, 0.5, 0.1, 1.0))
+        store.close()
+
+
+def test_the_lesion_figures_are_drawn_and_linked(store_run, lesion_file, tmp_path):
+    two_runs_with_epochs(store_run)
+    written = report.write(tmp_path / "out", Store(), load())
+    pictures = {p.name: p for p in written if p.suffix == ".png"}
+    assert set(OURS) <= set(pictures)
+    text = written[0].read_text()
+    for name in OURS:
+        assert pictures[name].read_bytes().startswith(b"\x89PNG\r\n\x1a\n") and pictures[name].stat().st_size > 10_000
+        assert f"]({name})\n\n" in text
+    assert "sheet of missed melanomas is left out" not in text
+
+
+def test_without_the_images_the_sheet_is_a_sentence(store_run, lesion_file, tmp_path):
+    two_runs_with_epochs(store_run)
+    lesion_file.unlink()
+    written = report.write(tmp_path / "out", Store(), load())
+    assert not (tmp_path / "out" / "missed_melanomas.png").exists()
+    assert {"auc_curves.png", "roc_melanoma.png"} <= {p.name for p in written}
+    assert "The sheet of missed melanomas is left out. The images are not at hand: " in written[0].read_text()
