@@ -89,13 +89,35 @@ class JobQueue:
     def add(self, jobs: list[Job], keep: bool = False) -> None:
         """Queue `jobs` in order; `keep`: this process trains them itself (a foreground `dermalab run`)."""
         host, pid = (socket.gethostname(), os.getpid()) if keep else (None, None)
+        self._insert(jobs, host, pid, [None] * len(jobs))
+
+    def add_submitted(self, jobs: list[Job], host: str, task_ids: list[str]) -> None:
+        """Jobs a cluster trains (engine.cluster): `host` names the executor, each slot its task; worker pid 0, so
+        no worker here claims them."""
+        self._insert(jobs, host, 0, task_ids)
+
+    def _insert(self, jobs: list[Job], host: str | None, pid: int | None, slots: list[str | None]) -> None:
         now = time.time()
         with self.store.transaction() as db:
             db.executemany(
                 "INSERT INTO jobs (job_id, experiment_id, name, seed, data, experiments, options, status, host,"
-                " worker_pid, queued_at) VALUES (?,?,?,?,?,?,?,'queued',?,?,?)",
+                " worker_pid, slot, queued_at) VALUES (?,?,?,?,?,?,?,'queued',?,?,?,?)",
                 [(job.job_id, job.experiment_id, job.name, job.seed, job.data, job.experiments,
-                  json.dumps(job.options), host, pid, now + order * 1e-6) for order, job in enumerate(jobs)])
+                  json.dumps(job.options), host, pid, slot, now + order * 1e-6)
+                 for order, (job, slot) in enumerate(zip(jobs, slots))])
+
+    def submitted(self) -> list[dict[str, Any]]:
+        """Cluster jobs still going, or ended without their run in the store yet."""
+        rows = self.store.execute(
+            "SELECT * FROM jobs WHERE host LIKE 'cluster:%' AND worker_pid=0 AND (status IN ('queued','running')"
+            " OR job_id NOT IN (SELECT run_id FROM runs)) ORDER BY queued_at")
+        return [row_of(row) for row in rows]
+
+    def task_state(self, job_id: str, words: str, running: bool) -> None:
+        """What the cluster says of a submitted job's task (pending, running...), as its phase."""
+        with self.store.transaction() as db:
+            db.execute("UPDATE jobs SET phase=?, beat_at=?, status=CASE WHEN ? AND status='queued' THEN 'running'"
+                       " ELSE status END WHERE job_id=?", (words, time.time(), running, job_id))
 
     def claim(self, slot: str, kept: bool = False) -> Job | None:
         """The oldest waiting job, now running under this process: finding and taking it is one transaction,

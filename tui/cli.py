@@ -12,7 +12,7 @@ from typing import NoReturn
 
 from engine.errors import UserError
 from tui import exit_codes
-from tui.options import MAX_SEED, add_command, add_shared, seconds, settle, some_path
+from tui.options import MAX_SEED, add_command, add_shared, seconds, settle, some_path, whole_number
 
 FORMATS = ("table", "csv", "json", "markdown")
 RESULT_COLUMNS = {"run": "run_id", "#": "experiment_id", "name": "name", "seed": "seed", "status": "status",
@@ -65,10 +65,22 @@ def build_parser() -> Parser:
     run.add_argument("--json", action="store_true", help="one JSON object per finished run on stdout")
     run.add_argument("--detach", action="store_true",
                      help="queue the runs for the background worker, print their job ids and return at once")
+    cluster = run.add_argument_group("on a cluster, through submitit (pip install -e '.[slurm]')")
+    cluster.add_argument("--executor", choices=("slurm", "local"),
+                         help="slurm: one job array, a task per run; local: the same path on this machine")
+    cluster.add_argument("--partition", metavar="P", help="the Slurm partition (default: the cluster's)")
+    cluster.add_argument("--gpus-per-task", type=whole_number("--gpus-per-task", 0, 16), default=0, metavar="G",
+                         help="GPUs each task asks for (default 0)")
+    cluster.add_argument("--time", type=whole_number("--time", 1, 7 * 24 * 60, "of minutes"), default=60,
+                         metavar="MIN", help="each task's time limit in minutes (default 60)")
+    cluster.add_argument("--array-parallelism", type=whole_number("--array-parallelism", 1, 10_000), default=64,
+                         metavar="K", help="tasks of the array running at once (default 64)")
 
     worker = add_command(commands, "worker", help="train the queued jobs; stops once the queue has been empty a while")
     worker.add_argument("--idle", type=seconds("--idle", high=86_400), default=None, metavar="SECONDS",
                         help="how long to wait for more jobs before stopping (default 60)")
+
+    add_command(commands, "sync", help="import the results of runs finished on a cluster (queue and the app do it too)")
 
     queue = add_command(commands, "queue", help="the jobs waiting and running, with their progress")
     queue.add_argument("--json", action="store_true")
@@ -117,7 +129,7 @@ def main(argv: list[str] | None = None) -> int:
     debug = "--debug" in raw
     try:
         args = build_parser().parse_args(raw)
-        handler = {"list": cmd_list, "run": cmd_run, "worker": cmd_worker, "queue": cmd_queue, "cancel": cmd_cancel,
+        handler = {"list": cmd_list, "run": cmd_run, "worker": cmd_worker, "queue": cmd_queue, "cancel": cmd_cancel, "sync": cmd_sync,
                    "results": cmd_results, "compare": cmd_compare, "operating-point": cmd_operating_point,
                    "ensemble": cmd_ensemble, "report": cmd_report}.get(args.command, cmd_app)
         return handler(args)
@@ -215,9 +227,15 @@ def cmd_run(args: argparse.Namespace) -> int:
     source = JobSource.from_args(args)
     chosen = [experiments[i] for i in ids]
     jobs = plan(chosen, range(args.seed, args.seed + args.seeds), source.data, source.experiments_file, source.options)
+    from tui.lab import slot_request
+
+    if args.executor:
+        if slot_request(args).asked():
+            raise UserError("--jobs, --gpus and --per-gpu share out this machine, while on a cluster each run is a "
+                            "task of its own (--gpus-per-task G); give one or the other.")
+        return run_on_cluster(args, jobs)
     if args.detach:
         return run_detached(args, jobs)
-    from tui.lab import slot_request
 
     if slot_request(args).asked():
         return run_in_slots(args, jobs, source.options, chosen)
@@ -272,6 +290,93 @@ def run_in_slots(args: argparse.Namespace, jobs, options, chosen) -> int:
         return exit_codes.INTERRUPTED
     failed = [job for job in jobs if queue.get(job.job_id)["status"] != "finished"]
     return exit_codes.RUN_FAILED if failed else exit_codes.OK
+
+
+def run_on_cluster(args: argparse.Namespace, jobs) -> int:
+    """`run --executor slurm|local`: one job array through submitit; follows its tasks unless --detach."""
+    from engine import cluster
+    from engine.queue import JobQueue
+
+    cluster.require(args.executor)
+    store = open_store()
+    queue = JobQueue(store)
+    request = cluster.ClusterRequest(args.executor, args.partition, args.gpus_per_task, args.time,
+                                     args.array_parallelism)
+    task_ids = cluster.submit(queue, jobs, request)
+    print(f"Submitted {len(jobs)} task(s) to {args.executor} (submitit job {task_ids[0]}"
+          f"{'…' if len(set(task_ids)) > 1 else ''}); their files are in {cluster.folder()}.", file=sys.stderr)
+    if args.detach:
+        print("\n".join(job.job_id for job in jobs))
+        print("'dermalab queue' shows them (and imports what finished), 'dermalab cancel ID' stops one.",
+              file=sys.stderr)
+        return exit_codes.OK
+    return follow_cluster(args, store, [job.job_id for job in jobs])
+
+
+def follow_cluster(args: argparse.Namespace, store, job_ids: list[str]) -> int:
+    """A line as each task changes state or ends (tasks send no heartbeat, so there are no batch bars); Ctrl-C
+    cancels the tasks left."""
+    import time
+
+    from engine import cluster
+    from engine.queue import ACTIVE, JobQueue
+
+    queue = JobQueue(store)
+    said: dict[str, str] = {}
+    try:
+        while True:
+            cluster.sync(store)
+            jobs = [queue.get(job_id) for job_id in job_ids]
+            for job in jobs:
+                line = cluster_line(job, store.get(job["job_id"]))
+                if said.get(job["job_id"]) != line:
+                    said[job["job_id"]] = line
+                    print(line, file=sys.stderr, flush=True)
+                    if args.json and job["status"] not in ACTIVE:
+                        print(json.dumps(cluster_json(job, store.get(job["job_id"]))), flush=True)
+            if all(job["status"] not in ACTIVE for job in jobs):
+                break
+            time.sleep(1.0)
+    except KeyboardInterrupt:
+        cluster.cancel(store, [job for job in map(queue.get, job_ids) if job["status"] in ACTIVE])
+        raise
+    return exit_codes.OK if all(queue.get(job_id)["status"] == "finished" for job_id in job_ids) else exit_codes.RUN_FAILED
+
+
+def cluster_line(job: dict, run: dict | None) -> str:
+    label = f"[{job['experiment_id']}] {job['name']} seed {job['seed']}"
+    if job["status"] == "finished" and run:
+        return f"{label}: AUC {run['auc']:.3f} · mel recall {run['mel_recall']:.0%} · {run['train_seconds']:.1f} s"
+    if job["status"] in ("queued", "running"):
+        return f"{label}: {job['phase'] or 'submitted'}"
+    return f"{label}: {job['status']}: {job['reason'] or ''}".rstrip(": ")
+
+
+def cluster_json(job: dict, run: dict | None) -> dict:
+    keys = ("auc", "accuracy", "mel_recall", "cancer_sensitivity", "balanced_accuracy", "train_seconds")
+    return {"run_id": job["job_id"], "id": job["experiment_id"], "name": job["name"], "seed": job["seed"],
+            "status": job["status"], "reason": job["reason"], **{key: run and run[key] for key in keys}}
+
+
+def sync_cluster(store) -> int:
+    """Imports what the cluster finished, when this store has submitted jobs (without them, submitit is not needed)."""
+    from engine.queue import JobQueue
+
+    if not JobQueue(store).submitted():
+        return 0
+    from engine import cluster
+
+    return cluster.sync(store)
+
+
+def cmd_sync(args: argparse.Namespace) -> int:
+    from engine.queue import ACTIVE, JobQueue
+
+    store = open_store()
+    count = sync_cluster(store)
+    going = [job for job in JobQueue(store).submitted() if job["status"] in ACTIVE]
+    print(f"Imported {count} run(s) from the cluster; {len(going)} task(s) still waiting or running.")
+    return exit_codes.OK
 
 
 def run_detached(args: argparse.Namespace, jobs) -> int:
@@ -333,6 +438,7 @@ def cmd_queue(args: argparse.Namespace) -> int:
     from tui.tables import print_table
 
     store = open_store()
+    sync_cluster(store)
     queue = JobQueue(store)
     queue.recover()
     now = time.time()
@@ -379,14 +485,21 @@ def cmd_cancel(args: argparse.Namespace) -> int:
 
     if bool(args.ids) == args.all:
         raise UserError("Name the jobs to cancel (ids from 'dermalab queue', or runs' ids) or pass --all, not both.")
-    queue = JobQueue(open_store())
+    store = open_store()
+    sync_cluster(store)
+    queue = JobQueue(store)
     queue.recover()
     targets = queue.active() if args.all else [queue.find(prefix) for prefix in args.ids]
     for job in targets:
         if job["status"] not in ACTIVE:
             raise UserError(f"Job {job['job_id']} (#{job['experiment_id']} seed {job['seed']}) has already ended "
                             f"({job['status']}); nothing to cancel.")
-    queue.cancel([job["job_id"] for job in targets])
+    submitted = [job for job in targets if job["worker_pid"] == 0]
+    if submitted:
+        from engine import cluster
+
+        cluster.cancel(store, submitted)
+    queue.cancel([job["job_id"] for job in targets if job["worker_pid"] != 0])
     deadline = time.monotonic() + CANCEL_WAIT_SECONDS
     while any(queue.get(job["job_id"])["status"] in ACTIVE for job in targets) and time.monotonic() < deadline:
         time.sleep(0.1)

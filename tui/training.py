@@ -16,6 +16,7 @@ from tui.lab import LiveRun, StoreSnapshot, followed_job, history_of
 from tui.messages import StoreChanged
 
 POLL_SECONDS = 0.25  # heartbeats come at most twice a second; a cancel from another viewer shows well within 2 s
+SYNC_SECONDS = 10.0  # how often a cluster's results are looked for: Slurm's accounting is not to be asked 4 times a second
 
 
 class StoreFeed:
@@ -28,6 +29,7 @@ class StoreFeed:
         self.runs_key: Any = None
         self.history_key: Any = None
         self.history: list[dict[str, Any]] = []
+        self.synced_at = -SYNC_SECONDS
 
     def follow(self, cancelled: Callable[[], bool]) -> None:
         store = Store()  # opened here: a connection belongs to the thread that made it
@@ -41,6 +43,12 @@ class StoreFeed:
 
     def _read(self, store: Store, queue: JobQueue) -> None:
         read_at = time.monotonic()
+        if read_at - self.synced_at >= SYNC_SECONDS:
+            self.synced_at = read_at
+            if queue.submitted():
+                from engine import cluster  # submitit: only for a store with jobs on a cluster
+
+                cluster.sync(store)
         queue.recover()
         jobs = queue.current(self.opened_at)
         followed = followed_job(jobs, self.chosen())

@@ -1,0 +1,253 @@
+"""Runs on a Slurm cluster through submitit (or its local executor, for tests and a first try): one job array, one
+task per queued job. A task trains its run on its node into a store of its own on local disk and leaves the outcome
+(the run's row with its history, labels and probabilities, or the task's error sentence) as a JSON file in the
+submitit folder, which lies on the shared file system; the submitting side imports those files into its store
+(`sync`), so SQLite never runs over a network file system.
+
+A submitted job's row in the queue has the executor as its host ("cluster:slurm"), worker pid 0 (no worker on this
+machine claims it) and submitit's job id as its slot."""
+
+from __future__ import annotations
+
+import base64
+import contextlib
+import json
+import os
+import shutil
+import signal
+import sys
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from engine.errors import UserError
+from engine.events import RunFailed, RunStarted
+from engine.options import RunOptions
+from engine.paths import home
+from engine.queue import CANCELLED, Job, JobQueue
+from engine.store import Store, process_alive
+
+EXECUTORS = ("slurm", "local")
+HOST = "cluster:"  # + the executor: the queue's host column of a submitted job
+INSTALL = "pip install -e '.[slurm]'"
+ENDED_STATES = {"COMPLETED", "FAILED", "CANCELLED", "TIMEOUT", "NODE_FAIL", "OUT_OF_MEMORY", "PREEMPTED", "BOOT_FAIL",
+                "DEADLINE", "FINISHED", "INTERRUPTED"}  # Slurm's, and the local executor's last two
+
+
+@dataclass(frozen=True)
+class ClusterRequest:
+    """--executor and its options, as the command line gave them."""
+
+    executor: str
+    partition: str | None = None
+    gpus_per_task: int = 0
+    minutes: int = 60
+    array_parallelism: int = 64
+
+
+def folder() -> Path:
+    """submitit's folder: job scripts, logs, and the tasks' results. On a cluster DERMALAB_HOME must be on a file
+    system the nodes share."""
+    return home() / "cluster"
+
+
+def results_folder() -> Path:
+    return folder() / "results"
+
+
+def require(executor: str) -> None:
+    """submitit, and for Slurm its sbatch, before anything is queued."""
+    if executor not in EXECUTORS:
+        raise UserError(f"--executor {executor}: use slurm, or local to try the same path on this machine.")
+    try:
+        import submitit  # noqa: F401
+    except ImportError:
+        raise UserError(f"--executor {executor} needs submitit, which is an extra: {INSTALL}, then run again.") from None
+    if executor == "slurm" and shutil.which("sbatch") is None:
+        raise UserError("--executor slurm: this machine has no 'sbatch' on its PATH; submit from a Slurm login node, "
+                        "or try --executor local.")
+
+
+def submit(queue: JobQueue, jobs: list[Job], request: ClusterRequest) -> list[str]:
+    """One job array (on Slurm) for `jobs`; they join the queue as the array's tasks. Returns submitit's job ids."""
+    require(request.executor)
+    executor = make_executor(request)
+    with quiet_children(), executor.batch():
+        handles = [executor.submit(task, job, str(results_folder())) for job in jobs]
+    task_ids = [handle.job_id for handle in handles]
+    queue.add_submitted(jobs, HOST + request.executor, task_ids)
+    return task_ids
+
+
+@contextlib.contextmanager
+def quiet_children():
+    """The local executor's controllers would inherit this process's stdout and stderr (their tasks log to files):
+    a script reading `run --executor local --detach` through a pipe would wait for the last task to end."""
+    for stream in (sys.stdout, sys.stderr):
+        stream.flush()
+    saved = [os.dup(1), os.dup(2)]
+    nowhere = os.open(os.devnull, os.O_WRONLY)
+    try:
+        os.dup2(nowhere, 1)
+        os.dup2(nowhere, 2)
+        yield
+    finally:
+        os.dup2(saved[0], 1)
+        os.dup2(saved[1], 2)
+        for fd in (*saved, nowhere):
+            os.close(fd)
+
+
+def make_executor(request: ClusterRequest):
+    import submitit
+
+    results_folder().mkdir(parents=True, exist_ok=True)
+    if request.executor == "local":
+        executor = submitit.LocalExecutor(folder=folder() / "%j")
+        executor.update_parameters(timeout_min=request.minutes, gpus_per_node=request.gpus_per_task)
+        return executor
+    executor = submitit.SlurmExecutor(folder=folder() / "%j")
+    executor.update_parameters(time=request.minutes, gpus_per_task=request.gpus_per_task or None,
+                               array_parallelism=request.array_parallelism,
+                               **({"partition": request.partition} if request.partition else {}))
+    return executor
+
+
+def task(job: Job, results: str) -> str:
+    """On the node: train the job's run into a store on local disk, and leave its outcome in `results`. An error
+    before the run begins (data missing on the node, say) is left as its sentence, then raised for submitit."""
+    from engine import data, runner
+    from engine.experiments import load
+
+    outcome: dict[str, Any] = {"job_id": job.job_id}
+    with tempfile.TemporaryDirectory(prefix="dermalab-task-") as scratch:
+        store = Store(Path(scratch) / "runs.sqlite")
+        try:
+            experiment = load(job.experiments)[job.experiment_id]
+            dataset = data.load(job.data)
+            try:
+                runner.run_one(job.job_id, experiment, dataset, RunOptions(seed=job.seed, **job.options), store,
+                               lambda event: None)
+            except KeyboardInterrupt:  # cancelled (the local executor's SIGINT): its row says so
+                pass
+            outcome["run"] = exported(store, job.job_id)
+        except Exception as error:
+            outcome["reason"] = str(error) if isinstance(error, UserError) else f"{type(error).__name__}: {error}"
+            raise
+        finally:
+            write_atomically(Path(results) / f"{job.job_id}.json", json.dumps(outcome))
+    return job.job_id
+
+
+def exported(store: Store, run_id: str) -> dict[str, Any]:
+    """A run's row as stored, column by column (blobs as base64), for another store to take as it is."""
+    [row] = store.execute("SELECT * FROM runs WHERE run_id=?", (run_id,))
+    return {key: {"base64": base64.b64encode(value).decode()} if isinstance(value, bytes) else value
+            for key, value in dict(row).items()}
+
+
+def imported(store: Store, row: dict[str, Any]) -> bool:
+    """Takes an exported row, once: returns False when the store has that run already."""
+    columns = [column["name"] for column in store.execute("PRAGMA table_info(runs)") if column["name"] in row]
+    values = [base64.b64decode(row[c]["base64"]) if isinstance(row[c], dict) else row[c] for c in columns]
+    with store.transaction() as db:
+        added = db.execute(f"INSERT OR IGNORE INTO runs ({', '.join(columns)}) VALUES ({', '.join('?' * len(columns))})",
+                           values).rowcount
+    return added == 1
+
+
+def write_atomically(path: Path, text: str) -> None:
+    """Written whole or not at all: `sync` may read the folder at any moment."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    partial = path.with_name(f".{path.name}.{os.getpid()}")
+    partial.write_text(text)
+    os.replace(partial, path)
+
+
+def sync(store: Store) -> int:
+    """Imports each result of this store's submitted jobs once, settles their jobs, and asks submitit how the others
+    are; returns how many runs it imported."""
+    queue = JobQueue(store)
+    count = 0
+    for job in queue.submitted():
+        path = results_folder() / f"{job['job_id']}.json"
+        if path.exists():
+            count += take(store, queue, job, json.loads(path.read_text()))
+        elif job["status"] in ("queued", "running"):
+            follow(store, queue, job)
+    return count
+
+
+def take(store: Store, queue: JobQueue, job: dict[str, Any], outcome: dict[str, Any]) -> int:
+    """A task's outcome into the store; a cancelled job keeps its ending, but its run (if it began) is kept too."""
+    run = outcome.get("run")
+    if run is None and job["status"] == "cancelled":  # stopped before its run began
+        fail(store, queue, job, "cancelled", CANCELLED)
+        return 0
+    if run is None:
+        fail(store, queue, job, "failed", outcome.get("reason") or "the task ended without a result")
+        return 0
+    added = imported(store, run)
+    queue.settle(job["job_id"], run["status"], run["reason"] or "")
+    return int(added)
+
+
+def follow(store: Store, queue: JobQueue, job: dict[str, Any]) -> None:
+    """A job without a result yet: submitit's state in its phase; an ended task that left no result failed."""
+    state = task_state(job)
+    queue.task_state(job["job_id"], f"{job['host'].removeprefix(HOST)} {job['slot']}: {state.lower()}",
+                     running=state == "RUNNING")
+    if state in ENDED_STATES and not (results_folder() / f"{job['job_id']}.json").exists():
+        minutes = "" if state != "TIMEOUT" else " (give it more with --time MINUTES)"
+        fail(store, queue, job, "failed", f"the cluster ended its task: {state.lower()}{minutes}")
+
+
+def task_state(job: dict[str, Any]) -> str:
+    import submitit
+
+    if job["host"] == HOST + "local":  # no handle on the process once its submitter has gone: ask the kernel
+        return "RUNNING" if process_alive(int(job["slot"])) else "FINISHED"
+    return submitit.SlurmJob(folder() / "%j", job["slot"]).state
+
+
+def fail(store: Store, queue: JobQueue, job: dict[str, Any], status: str, reason: str) -> None:
+    """A task that ended without a run: the run is stored failed with the task's sentence, as a worker's would be."""
+    from engine.experiments import load
+
+    with contextlib.suppress(UserError, KeyError):  # the experiment may be gone from its file since
+        spec = load(job["experiments"])[job["experiment_id"]].spec
+        if store.get(job["job_id"]) is None:
+            store.start(RunStarted(job["job_id"], spec.id, spec.name, job["seed"], job["host"], job["data"],
+                                   job["options"].get("epochs") or spec.training.epochs, 0),
+                        spec.chapter, spec.config(), spec.config_hash(), job["data"] == "synthetic",
+                        spec.model.pretrained and job["options"].get("pretrained", True))
+            store.fail(RunFailed(job["job_id"], status, reason, 1))
+    queue.settle(job["job_id"], status, reason)
+
+
+def local_tasks(controller: int) -> list[int]:
+    """The task processes of a local executor's controller (its children, from /proc); the controller itself when
+    they cannot be read, whose own end stops them too."""
+    try:
+        children = Path(f"/proc/{controller}/task/{controller}/children").read_text().split()
+    except OSError:
+        return [controller] if process_alive(controller) else []
+    return [int(pid) for pid in children] or ([controller] if process_alive(controller) else [])
+
+
+def cancel(store: Store, jobs: list[dict[str, Any]]) -> None:
+    """Cancels submitted tasks through submitit (Slurm's scancel); the local executor's tasks, once their submitter
+    has gone with its handles, get the SIGINT submitit would send, so each stores its run as cancelled. Their jobs
+    end cancelled at once."""
+    import submitit
+
+    queue = JobQueue(store)
+    for job in jobs:
+        if job["host"] == HOST + "local":
+            for pid in local_tasks(int(job["slot"])):
+                with contextlib.suppress(ProcessLookupError):
+                    os.kill(pid, signal.SIGINT)
+        else:
+            submitit.SlurmJob(folder() / "%j", job["slot"]).cancel(check=False)
+        queue.settle(job["job_id"], "cancelled", CANCELLED)

@@ -1,0 +1,104 @@
+"""Runs on a cluster through submitit, tested with its local executor (real controller and task processes, tiny
+synthetic runs): a finished task and a cancelled one imported by `sync` exactly once, a task that fails with its own
+sentence, and the refusals of --executor where submitit or sbatch is missing."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from engine import cluster, data, runner
+from engine.experiments import load
+from engine.options import RunOptions
+from engine.store import Store
+
+WAIT_SECONDS = 240  # each task imports torch in a process of its own on a busy 2-core box
+
+
+@pytest.fixture(autouse=True)
+def no_task_left(dermalab_home: Path):
+    """However a test ends, no local executor's controller or task of its home lives on."""
+    yield
+    for entry in Path("/proc").iterdir():
+        try:
+            command = (entry / "cmdline").read_bytes()
+        except OSError:
+            continue
+        if b"submitit" in command and str(dermalab_home).encode() in command:
+            os.kill(int(entry.name), signal.SIGKILL)
+
+
+def synced_jobs() -> dict[str, dict]:
+    """The queue after a look, which imports what the tasks finished (as `dermalab queue` does)."""
+    from engine.queue import JobQueue
+
+    store = Store()
+    try:
+        cluster.sync(store)
+        return {job["job_id"]: job for job in JobQueue(store).current(0)}
+    finally:
+        store.close()
+
+
+def wait_for(condition, what: str) -> None:
+    deadline = time.monotonic() + WAIT_SECONDS
+    while not condition():
+        assert time.monotonic() < deadline, f"no {what} after {WAIT_SECONDS} s; the jobs: {synced_jobs()}"
+        time.sleep(0.5)
+
+
+def test_tasks_finish_or_are_cancelled_and_each_result_is_imported_once(tiny_experiments, cli, stored):
+    submitted = cli("run", "1", "2", "--executor", "local", "--detach", "--data", "synthetic", "--experiments",
+                    str(tiny_experiments))
+    assert submitted.returncode == 0, submitted.stderr
+    short, long = submitted.stdout.split()  # one epoch, and 10000 epochs
+    wait_for(lambda: synced_jobs()[short]["status"] == "finished", "finished task")
+    assert stored.status(short) == "finished" and len(stored.get(short)["history"]) == 1
+
+    cancelled = cli("cancel", long, "--json")
+    assert cancelled.returncode == 0, cancelled.stderr
+    assert json.loads(cancelled.stdout)[0]["status"] == "cancelled"
+    wait_for(lambda: synced_jobs() and stored.status(long) == "cancelled", "cancelled run")  # the task stored it so
+
+    again = cli("sync")
+    assert again.returncode == 0 and again.stdout.startswith("Imported 0 run(s)"), again.stdout + again.stderr
+    assert sorted(run["run_id"] for run in stored.runs()) == sorted([short, long])
+    listed = json.loads(cli("queue", "--json").stdout)
+    assert listed == []  # nothing left going
+
+
+def test_a_failing_task_is_stored_failed_with_its_own_sentence(tiny_experiments, cli, stored, tmp_path):
+    broken = tmp_path / "broken.npz"
+    broken.write_text("not an npz")  # there at submission, unreadable on the node
+    done = cli("run", "1", "--executor", "local", "--json", "--data", str(broken), "--experiments",
+               str(tiny_experiments), timeout=WAIT_SECONDS)
+    assert done.returncode == 1, done.stderr
+    [result] = map(json.loads, done.stdout.splitlines())
+    assert result["status"] == "failed" and result["reason"].startswith(f"--data {broken}: not an .npz archive")
+    run = stored.get(result["run_id"])
+    assert (run["status"], run["reason"]) == ("failed", result["reason"])
+
+
+def test_a_result_file_is_imported_exactly_once(tiny_experiments, tmp_path):
+    node = Store(tmp_path / "node.sqlite")
+    runner.run_one("r1", load(tiny_experiments)[1], data.synthetic(), RunOptions(device="cpu"), node, lambda e: None)
+    row = json.loads(json.dumps(cluster.exported(node, "r1")))  # through a file's JSON
+    home = Store(tmp_path / "home.sqlite")
+    assert cluster.imported(home, row) is True
+    assert cluster.imported(home, row) is False
+    assert home.get("r1") == node.get("r1") and len(home.runs()) == 1
+
+
+def test_executor_refusals_are_one_sentence(refused, monkeypatch, tmp_path):
+    assert refused("run", "1", "--executor", "local", "--jobs", "2").startswith("--jobs, --gpus and --per-gpu")
+    monkeypatch.setenv("PATH", str(tmp_path))  # no sbatch here
+    assert refused("run", "1", "--executor", "slurm").startswith("--executor slurm: this machine has no 'sbatch'")
+    monkeypatch.setitem(sys.modules, "submitit", None)  # as where the extra is not installed
+    assert refused("run", "1", "--executor", "local") == (
+        "--executor local needs submitit, which is an extra: pip install -e '.[slurm]', then run again.")
