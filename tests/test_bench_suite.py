@@ -36,8 +36,8 @@ def test_the_suite_times_each_run_and_sets_its_auc_beside_the_baselines(tiny_exp
     assert report["wall_seconds"] > max(run["train_seconds"] for run in runs)
     (experiment,) = report["experiments"]
     aucs = [run["auc"] for run in runs]
-    assert (experiment["id"], experiment["epochs"], experiment["n"], experiment["cpu_n"]) == (1, 1, 2, 2)
-    assert experiment["auc"] == pytest.approx(sum(aucs) / 2) == experiment["cpu_auc"]
+    assert (experiment["id"], experiment["epochs"], experiment["n"], experiment["baseline_n"]) == (1, 1, 2, 2)
+    assert experiment["auc"] == pytest.approx(sum(aucs) / 2) == experiment["baseline_auc"]
     assert experiment["difference"] == pytest.approx(0)
     if not gpus.driver_present():
         assert report["gpu_utilisation"] == {}

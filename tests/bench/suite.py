@@ -2,7 +2,8 @@
 device, slot and precision options. Prints the total wall time (from the command's start to its exit, after its
 last run is stored: torch's import and the data's load included), each run's training seconds and images per
 second, each GPU's utilisation sampled through the command (nvidia-ml-py, where an NVIDIA driver is), and each
-experiment's AUC beside a given store's CPU runs of it (same data kind and epochs).
+experiment's AUC beside a given store's runs of it on another device (the CPU unless --baseline-device says
+otherwise), with the same kind of data, epochs and pretrained weights.
 
     # issue 14, on one GPU: the page with one seed, then with three (23-24 have no ImageNet weights there)
     .venv/bin/python tests/bench/suite.py --ids 1-25 --data ../shared/data/dermamnist_rebuilt.npz --device cuda \\
@@ -42,7 +43,7 @@ PASSED_ON = ("device", "jobs", "gpus", "per_gpu", "precision", "epochs", "experi
 def main() -> int:
     args = parser().parse_args()
     if args.baseline and not args.baseline.exists():  # said before the runs, not after them
-        sys.exit(f"--baseline {args.baseline}: no such file; give the runs.sqlite of a store with CPU runs.")
+        sys.exit(f"--baseline {args.baseline}: no such file; give the runs.sqlite of a store with runs to compare with.")
     data = args.data if args.data in ("auto", "synthetic") else str(Path(args.data).resolve())
     command = run_command(args, data)
     with tempfile.TemporaryDirectory(prefix="dermalab-suite-") as scratch:
@@ -56,15 +57,16 @@ def main() -> int:
         return outcome.returncode
     runs = [json.loads(line) for line in outcome.stdout.splitlines() if line.startswith("{")]
     experiments = load(args.experiments)
-    epochs = {run["id"]: args.epochs or experiments[run["id"]].spec.training.epochs for run in runs}
-    baseline = cpu_figures(args.baseline, data == "synthetic") if args.baseline else {}
+    run_as = {run["id"]: (args.epochs or experiments[run["id"]].spec.training.epochs,
+                          experiments[run["id"]].spec.model.pretrained and not args.no_pretrained) for run in runs}
+    baseline = figures_of(args.baseline, data == "synthetic", args.baseline_device) if args.baseline else {}
     report = {"command": command, "load_average_before": load_before, "load_average_after": load_after,
               "wall_seconds": wall, "runs": runs, "gpu_utilisation": utilisation,
-              "experiments": beside_baseline(runs, epochs, baseline)}
+              "experiments": beside_baseline(runs, run_as, baseline)}
     if args.format == "json":
         print(json.dumps(report, indent=1))
     else:
-        show(report, args.format, args.baseline)
+        show(report, args.format, args.baseline and f"the {args.baseline_device.upper()} runs of {args.baseline}")
     return 0
 
 
@@ -84,6 +86,8 @@ def parser() -> argparse.ArgumentParser:
     parser.add_argument("--experiments", help="an experiments file (default: the repository's)")
     parser.add_argument("--baseline", type=Path, metavar="RUNS.SQLITE",
                         help="a store whose finished CPU runs give each experiment's AUC to compare with")
+    parser.add_argument("--baseline-device", default="cpu", metavar="cpu|cuda",
+                        help="the baseline's runs on this kind of device only (default cpu)")
     parser.add_argument("--home", type=Path, help="DERMALAB_HOME for the runs, kept afterwards (default: a "
                         "temporary one)")
     parser.add_argument("--sample-every", type=float, default=0.5, metavar="SECONDS", help="GPU sampling interval")
@@ -124,8 +128,8 @@ def timed(command: list[str], home: Path, every: float) -> tuple[float, subproce
                            for gpu, values in samples.items()}
 
 
-def cpu_figures(path: Path, synthetic: bool) -> dict[tuple[int, int], list[float]]:
-    """(experiment, epochs) -> the AUCs of the store's finished CPU runs on the same kind of data."""
+def figures_of(path: Path, synthetic: bool, device: str) -> dict[tuple[int, int, bool], list[float]]:
+    """(experiment, epochs, pretrained) -> the AUCs of the store's finished runs on this kind of device and data."""
     from engine.store import Store
 
     store = Store(path)
@@ -133,30 +137,31 @@ def cpu_figures(path: Path, synthetic: bool) -> dict[tuple[int, int], list[float
         rows = store.runs()
     finally:
         store.close()
-    figures: dict[tuple[int, int], list[float]] = {}
+    figures: dict[tuple[int, int, bool], list[float]] = {}
     for row in rows:
         if (row["status"] == "finished" and row["auc"] is not None and bool(row["synthetic"]) == synthetic
-                and str(row["device"]).lower().startswith("cpu")):
-            figures.setdefault((row["experiment_id"], row["epochs"]), []).append(row["auc"])
+                and str(row["device"]).lower().startswith(device.lower())):
+            figures.setdefault((row["experiment_id"], row["epochs"], bool(row["pretrained"])), []).append(row["auc"])
     return figures
 
 
-def beside_baseline(runs: list[dict[str, Any]], epochs: dict[int, int],
-                    baseline: dict[tuple[int, int], list[float]]) -> list[dict[str, Any]]:
+def beside_baseline(runs: list[dict[str, Any]], run_as: dict[int, tuple[int, bool]],
+                    baseline: dict[tuple[int, int, bool], list[float]]) -> list[dict[str, Any]]:
     """Each experiment's mean AUC over its finished runs here, and the baseline's mean, spread and count."""
     rows = []
     for experiment in dict.fromkeys(run["id"] for run in runs):
         ours = [run["auc"] for run in runs if run["id"] == experiment and run["status"] == "finished"]
-        theirs = baseline.get((experiment, epochs[experiment]), [])
+        theirs = baseline.get((experiment, *run_as[experiment]), [])
         mean = statistics.fmean(ours) if ours else None
-        cpu = statistics.fmean(theirs) if theirs else None
-        rows.append({"id": experiment, "epochs": epochs[experiment], "n": len(ours), "auc": mean,
-                     "cpu_auc": cpu, "cpu_sd": statistics.stdev(theirs) if len(theirs) > 1 else None,
-                     "cpu_n": len(theirs), "difference": mean - cpu if mean is not None and cpu is not None else None})
+        other = statistics.fmean(theirs) if theirs else None
+        rows.append({"id": experiment, "epochs": run_as[experiment][0], "n": len(ours), "auc": mean,
+                     "baseline_auc": other, "baseline_sd": statistics.stdev(theirs) if len(theirs) > 1 else None,
+                     "baseline_n": len(theirs),
+                     "difference": mean - other if mean is not None and other is not None else None})
     return rows
 
 
-def show(report: dict[str, Any], fmt: str, baseline: Path | None) -> None:
+def show(report: dict[str, Any], fmt: str, baseline: str | None) -> None:
     from tui.tables import print_table
 
     print(" ".join(report["command"]))
@@ -169,11 +174,11 @@ def show(report: dict[str, Any], fmt: str, baseline: Path | None) -> None:
     for gpu, figures in report["gpu_utilisation"].items() or [(None, None)]:
         print(f"  GPU {gpu}: mean {figures['mean']:.0f} %, highest {figures['max']} %, {figures['samples']} samples"
               if gpu is not None else "  none sampled (no NVIDIA driver or nvidia-ml-py here)")
-    print(f"\nAUC per experiment, beside the CPU runs of {baseline}:" if baseline else
-          "\nAUC per experiment (give --baseline RUNS.SQLITE to set CPU runs beside it):")
+    print(f"\nAUC per experiment, beside {baseline}:" if baseline else
+          "\nAUC per experiment (give --baseline RUNS.SQLITE to set another device's runs beside it):")
     print_table(report["experiments"], fmt, {"#": "id", "epochs": "epochs", "n": "n", "AUC": "auc",
-                                             "CPU AUC": "cpu_auc", "CPU sd": "cpu_sd", "CPU n": "cpu_n",
-                                             "difference": "difference"})
+                                             "baseline AUC": "baseline_auc", "baseline sd": "baseline_sd",
+                                             "baseline n": "baseline_n", "difference": "difference"})
 
 
 if __name__ == "__main__":
