@@ -26,7 +26,7 @@ from engine.errors import UserError
 from tui.cli import main
 
 from tests.conftest import medmnist_arrays, noisy_predictions, one_sentence
-from tests.test_app import SIZE, app_with, notices, synchronous
+from tests.test_app import SIZE, app_with, notices, synchronous, wait_for
 
 MINE = '\n[[experiment]]\nid = 26\nextends = 1\nname = "Mine"\n'  # appended to the real file, then made bad
 
@@ -154,6 +154,17 @@ def test_an_unknown_id_names_the_ids_there_are_with_their_gaps(refused, tiny_exp
 @pytest.mark.skipif(torch.cuda.is_available(), reason="this machine has CUDA, so asking for it is not a mistake")
 def test_cuda_without_cuda_says_which_devices_exist(refused):
     assert refused("run", "1", "--device", "cuda") == "--device cuda: not available on this machine; it has auto, cpu."
+
+
+@pytest.mark.skipif(torch.cuda.is_available(), reason="this machine has CUDA, so asking for it is not a mistake")
+@synchronous
+async def test_the_app_without_cuda_queues_nothing_for_cuda_and_says_why():
+    app = app_with("--data", "synthetic", "--device", "cuda", accelerator=None)
+    async with app.run_test(size=SIZE) as pilot:
+        await wait_for(pilot, lambda: "finding" not in app.accelerator)  # its probe imports torch: slow when busy
+        await pilot.press("down", "space", "r")
+        assert app.is_running and app.lab.selected and app.lab.jobs == []  # no job queued only to fail on it
+        assert notices(app)[-1] == "--device cuda: not available on this machine; it has auto, cpu."
 
 
 def npz(path: Path, **changes) -> Path:

@@ -19,12 +19,13 @@ from engine.errors import UserError
 from engine.experiments import load
 from engine.queue import ACTIVE
 from engine.slots import SlotRequest, machine_slots
-from engine.store import Store, StoreUnwritable
+from engine.store import Store
 from tui import numbers
 from tui.background import child_environment, ensure_worker
 from tui.commands import LabCommands
 from tui.lab import JobSource, Lab, describe_data, slot_request
 from tui.messages import GpusSampled, StoreChanged
+from tui.probe import NO_DEVICE
 from tui.ranking import Ranking
 from tui.screens.charts import ChartsScreen
 from tui.screens.experiments import ExperimentsScreen
@@ -138,8 +139,10 @@ class DermalabApp(App):
 
     def run_selection(self) -> None:
         try:
+            if self.accelerator.startswith(NO_DEVICE):  # every run would fail on a --device this machine lacks
+                raise UserError(self.accelerator.removeprefix(NO_DEVICE))
             added = self.lab.enqueue_selection()
-        except StoreUnwritable as error:  # a store that can only be read: the selection stays, and why is said
+        except UserError as error:  # or a store that can only be read: the selection stays, and why is said
             self.notify(str(error), title="Nothing can be queued", severity="error", timeout=30)
             return
         if not added:

@@ -7,6 +7,8 @@ import sys
 
 from engine.errors import UserError
 
+NO_DEVICE = "no device: "  # how the answer begins when --device names one this machine lacks
+
 
 def main(argv: list[str]) -> int:
     from engine.train import describe_device, resolve_device
@@ -14,7 +16,7 @@ def main(argv: list[str]) -> int:
     try:
         print(describe_device(resolve_device(argv[0] if argv else "auto")))
     except UserError as error:
-        print(f"no device: {error}")
+        print(f"{NO_DEVICE}{error}")
     return 0
 
 
