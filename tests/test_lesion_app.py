@@ -16,6 +16,7 @@ from tests.conftest import REPO
 from tests.lesion_set import C, VAL_TABLE, lesion_file, val_labels, val_probabilities  # noqa: F401 (a fixture)
 from tui.app import create_app
 from tui.cli import build_parser
+from tui.halfblocks import UPPER_HALF
 from tui.screens.gallery import AugmentPreviewScreen, GalleryScreen
 from tui.widgets.experiment_table import ExperimentTable
 from tui.widgets.image_grid import ImageGrid
@@ -80,6 +81,25 @@ def test_M_jumps_to_the_missed_melanomas(store_run, lesion_file):
             assert pilot.app.screen.query_one(ImageGrid).sections[0].title == "melanomas called something else: 4 of 5"
 
     asyncio.run(drive())
+
+
+def images_across(grid: ImageGrid) -> tuple[int, int]:
+    """The half-block cells on the grid's first line of images (the line under the section title), and the scale."""
+    line = grid.render_line(1)
+    return sum(segment.text.count(UPPER_HALF) for segment in line), grid.scale
+
+
+def test_two_lesions_across_at_80x24_and_twice_the_size_on_a_big_terminal(store_run, lesion_file):
+    store_run(val_labels(), val_probabilities(), synthetic=False)
+
+    async def drive(size):
+        async with app().run_test(size=size) as pilot:
+            await pilot.press("l", "M")
+            await wait_for_gallery(pilot)
+            return images_across(pilot.app.screen.query_one(ImageGrid))
+
+    assert asyncio.run(drive(SIZE)) == (2 * 28, 1)
+    assert asyncio.run(drive((130, 45))) == (2 * 2 * 28, 2)
 
 
 def other_run() -> np.ndarray:
