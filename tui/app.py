@@ -15,6 +15,7 @@ from textual.signal import Signal
 from textual.worker import Worker, WorkerState, get_current_worker
 
 from engine import gpus
+from engine.estimate import ASK_ABOVE_SECONDS
 from engine.errors import UserError
 from engine.experiments import load
 from engine.queue import ACTIVE
@@ -28,6 +29,7 @@ from tui.messages import GpusSampled, StoreChanged
 from tui.probe import NO_DEVICE
 from tui.ranking import Ranking
 from tui.screens.charts import ChartsScreen
+from tui.screens.confirm_queue import ConfirmQueueScreen
 from tui.screens.experiments import ExperimentsScreen
 from tui.screens.help import HelpScreen
 from tui.screens.leaderboard import LeaderboardScreen
@@ -138,6 +140,14 @@ class DermalabApp(App):
             self.notify(said, title="The worker could not start", severity="error", timeout=30)
 
     def run_selection(self) -> None:
+        """Queues the selection; one estimated over ASK_ABOVE_SECONDS is confirmed first."""
+        words, seconds = self.lab.selection_estimate()
+        if self.lab.selected and seconds > ASK_ABOVE_SECONDS:
+            self.push_screen(ConfirmQueueScreen(f"Queue {words}?"), lambda yes: self._enqueue() if yes else None)
+            return
+        self._enqueue()
+
+    def _enqueue(self) -> None:
         try:
             if self.accelerator.startswith(NO_DEVICE):  # every run would fail on a --device this machine lacks
                 raise UserError(self.accelerator.removeprefix(NO_DEVICE))
@@ -151,7 +161,8 @@ class DermalabApp(App):
             return
         for what in ("selection", "queue", "live"):
             self.lab_changed.publish(what)
-        self.notify(f"Queued {numbers.plural(len(added), 'run')}.")
+        self.notify(f"Queued {numbers.plural(len(added), 'run')}; in the run view d drops the newest waiting, D clears "
+                    "the queue.")
         self.start_worker()
         self.switch_mode("run")
 

@@ -16,6 +16,7 @@ from engine.paths import dermamnist_path, missing_data_hint
 from engine.queue import ACTIVE, Job, JobQueue, plan
 from engine.slots import SlotRequest
 from engine.store import Store
+from tui import numbers
 
 if TYPE_CHECKING:
     from engine.screening import Predictions
@@ -164,6 +165,24 @@ class Lab:
         self._read_queue()
         self.selected.clear()
         return added
+
+    def selection_estimate(self) -> tuple[str, float]:
+        """The selection's size and its training time on this machine in words, and the seconds alone:
+        '3 runs selected · about 12m00s on this machine'."""
+        from engine.estimate import estimate
+
+        guess = estimate([self.experiments[i] for i in sorted(self.selected)], self.experiments, self.runs)
+        basis = " (rough: the page's times, as nothing ran here yet)" if guess.rough else " on this machine"
+        words = f"{numbers.plural(len(self.selected), 'run')} selected · about {numbers.duration(guess.seconds)}{basis}"
+        return words, guess.seconds
+
+    def drop_waiting(self, every: bool) -> list[dict[str, Any]]:
+        """The newest waiting job leaves the queue (`every`: all waiting jobs); returns those dropped."""
+        waiting = [job for job in self.jobs if job["status"] == "queued"]
+        dropped = waiting if every else waiting[-1:]
+        if dropped:
+            self.cancel(dropped)
+        return dropped
 
     def next_seed(self, experiment_id: int) -> int:
         seeds = [run["seed"] for run in self.runs if run["experiment_id"] == experiment_id]

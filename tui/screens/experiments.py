@@ -6,7 +6,7 @@ from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Container
 from textual.screen import Screen
-from textual.widgets import DataTable
+from textual.widgets import DataTable, Static
 
 from tui.widgets.experiment_detail import ExperimentDetail
 from tui.widgets.experiment_table import ExperimentTable
@@ -32,6 +32,7 @@ class ExperimentsScreen(Screen):
         with Container(id="experiments-body"):
             yield ExperimentTable(self.app.lab)
             yield ExperimentDetail()
+        yield Static(id="selection-line", markup=False)
         yield KeyLine()
 
     def on_mount(self) -> None:
@@ -40,6 +41,14 @@ class ExperimentsScreen(Screen):
     def changed(self, what: str) -> None:
         if what in ("store", "queue", "selection"):
             self.query_one(ExperimentTable).redraw()
+        if what in ("store", "selection"):
+            self._say_selection()
+
+    def _say_selection(self) -> None:
+        """How many runs are selected and how long they would train, while any are."""
+        line = self.query_one("#selection-line", Static)
+        line.display = bool(self.app.lab.selected)
+        line.update(self.app.lab.selection_estimate()[0] if self.app.lab.selected else "")
 
     def on_data_table_row_highlighted(self, event: DataTable.RowHighlighted) -> None:
         chapter, ids = self.query_one(ExperimentTable).highlighted()
@@ -63,6 +72,7 @@ class ExperimentsScreen(Screen):
     def _toggle(self, ids: list[int]) -> None:
         self.app.lab.toggle(ids)
         self.app.lab_changed.publish("selection")
+
 
     def action_run(self) -> None:
         self.app.run_selection()

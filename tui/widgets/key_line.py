@@ -20,7 +20,7 @@ def our_bindings(active: dict[str, ActiveBinding]) -> list[Binding]:
 class KeyLine(Static):
     def on_mount(self) -> None:
         pairs = [(self.app.get_key_display(binding), binding.description)
-                 for binding in our_bindings(self.screen.active_bindings)]
+                 for binding in our_bindings(self.screen.active_bindings) if binding.show]  # the rest: in '?' only
         line = Text(no_wrap=True, overflow="ellipsis")
         for key, description in [*pairs, PALETTE]:
             line.append(f" {key}", style="bold")
