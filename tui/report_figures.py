@@ -43,6 +43,8 @@ def auc_curves(runs: list[dict[str, Any]], experiments: dict[int, Experiment]) -
         return None
 
     def draw(figure: Any) -> None:
+        from matplotlib.ticker import MaxNLocator  # only drawing needs matplotlib, which is an extra
+
         across = min(PANELS_ACROSS, len(by_experiment))
         down = math.ceil(len(by_experiment) / across)
         figure.set_size_inches(2.2 * across, 1.6 * down + 0.4)
@@ -56,6 +58,7 @@ def auc_curves(runs: list[dict[str, Any]], experiments: dict[int, Experiment]) -
             if spec and spec.published:
                 axes.axhline(spec.published.auc, color=PAGE_LINE, linestyle=":", linewidth=1)
             axes.tick_params(labelsize=SMALL)
+            axes.xaxis.set_major_locator(MaxNLocator(integer=True))  # epochs are whole
         for axes in panels[len(by_experiment):]:  # the grid's empty places
             axes.set_visible(False)
         figure.supxlabel("epoch", fontsize=SMALL + 1)
@@ -73,18 +76,20 @@ def recall_heatmap(runs: list[dict[str, Any]], experiments: dict[int, Experiment
         figure.set_size_inches(7, 0.3 * len(rows) + 1.4)
         axes = figure.add_subplot()
         grid = [[row["recall"].get(name) for name in CLASSES] for row in rows]
-        shown = axes.imshow([[math.nan if v is None else v for v in line] for line in grid], cmap="RdYlGn",
+        shown = axes.imshow([[math.nan if v is None else v for v in line] for line in grid], cmap="viridis",
                             vmin=0, vmax=1, aspect="auto")
         for y, line in enumerate(grid):
             for x, value in enumerate(line):
-                axes.text(x, y, "–" if value is None else f"{value:.0%}", ha="center", va="center", fontsize=SMALL)
+                ink = "white" if value is not None and value <= 0.5 else "black"  # legible on viridis's dark end
+                axes.text(x, y, "–" if value is None else f"{value:.0%}", ha="center", va="center", fontsize=SMALL,
+                          color=ink)
         axes.set_xticks(range(len(CLASSES)), CLASSES)
         axes.set_yticks(range(len(rows)), [f"#{row['experiment_id']} {row['name']}" for row in rows], fontsize=SMALL)
         axes.xaxis.tick_top()
         figure.colorbar(shown, ax=axes, label="recall (mean over seeds)")
 
-    return Png("recall_heatmap.png", "Recall per class as a heatmap", "Read the mel column against the others: red "
-               "there, beside a fine AUC, is the share of melanomas a model still calls something else.", draw)
+    return Png("recall_heatmap.png", "Recall per class as a heatmap", "Read the mel column against the others: a "
+               "dark cell there, beside a fine AUC, is a model that still calls many melanomas something else.", draw)
 
 
 def roc_curves(top: list[dict[str, Any]], target: float, store: Store) -> Png | None:
