@@ -169,14 +169,19 @@ from tui.cli import build_parser
 from tui.widgets.experiment_table import ExperimentTable
 from tui.widgets.image_grid import ImageGrid
 
+def loaded():
+    return [m for m in ("tui.galleries", "engine.lesions") if m in sys.modules]
+
 async def main():
     async with create_app(build_parser().parse_args([]), accelerator="CPU").run_test(size=(80, 24)) as pilot:
+        at_first_paint = loaded()
         table = pilot.app.screen.query_one(ExperimentTable)
         table.move_cursor(row=table.get_row_index("14"))
         await pilot.press("p")
         said = await wait_for_gallery(pilot)
         sections = pilot.app.screen.query_one(ImageGrid).sections
-        print(json.dumps({"torch": "torch" in sys.modules, "legend": said, "titles": [s.title for s in sections],
+        print(json.dumps({"torch": "torch" in sys.modules, "at_first_paint": at_first_paint, "opened": loaded(),
+                          "legend": said, "titles": [s.title for s in sections],
                           "captions": [[list(t.caption) for t in s.tiles] for s in sections]}))
 
 asyncio.run(main())
@@ -189,6 +194,7 @@ def test_the_preview_draws_in_a_child_and_the_app_never_imports_torch(lesion_fil
                           timeout=LOADING_SECONDS + 60, check=True)
     seen = json.loads(done.stdout.strip().splitlines()[-1])
     assert seen["torch"] is False
+    assert seen["at_first_paint"] == [] and "tui.galleries" in seen["opened"]  # images load when a gallery opens
     assert seen["titles"] == [f"train image {i} ({name}): as it goes in, then 4 draws"
                               for i, name in enumerate(("mel", "nv", "bkl", "bcc"))]
     for captions in seen["captions"]:
