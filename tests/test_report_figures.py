@@ -8,7 +8,7 @@ from engine.experiments import load
 from engine.store import Store
 from tests.lesion_set import lesion_file, val_labels, val_probabilities  # noqa: F401 (a fixture)
 from tests.test_lesion_app import other_run
-from tui import report
+from tui import png, report
 
 OURS = ["auc_curves.png", "recall_heatmap.png", "roc_melanoma.png", "missed_melanomas.png"]
 
@@ -41,3 +41,12 @@ def test_without_the_images_the_sheet_is_a_sentence(store_run, lesion_file, tmp_
     assert not (tmp_path / "out" / "missed_melanomas.png").exists()
     assert {"auc_curves.png", "roc_melanoma.png"} <= {p.name for p in written}
     assert "The sheet of missed melanomas is left out. The images are not at hand: " in written[0].read_text()
+
+
+def test_a_name_with_dollar_signs_is_a_title_not_math(tmp_path):
+    """matplotlib reads text between two $ as math; an experiment called 'a $^$ b' must not break the report."""
+    def draw(figure):
+        figure.add_subplot().set_title("#26 a $^$ b")
+
+    [path] = png.write(tmp_path, [png.Png("named.png", "t", "r", draw)])
+    assert path.read_bytes().startswith(b"\x89PNG")

@@ -32,14 +32,16 @@ def available() -> bool:
 def write(out: Path, pngs: list[Png]) -> list[Path]:
     """Draws each picture into `out`; call only when `available()`."""
     # A bare Figure, not pyplot: no global state and no GUI backend, so it works over SSH and in threads.
+    from matplotlib import rc_context
     from matplotlib.figure import Figure
 
     paths = []
-    for png in pngs:
-        figure = Figure(figsize=SIZE_INCHES, layout="constrained")
-        png.draw(figure)
-        figure.savefig(out / png.file, dpi=DOTS_PER_INCH)
-        paths.append(out / png.file)
+    with rc_context({"text.parse_math": False}):  # names are text: "a $^$ b" would be broken math, not a title
+        for png in pngs:
+            figure = Figure(figsize=SIZE_INCHES, layout="constrained")
+            png.draw(figure)
+            figure.savefig(out / png.file, dpi=DOTS_PER_INCH)
+            paths.append(out / png.file)
     return paths
 
 
