@@ -158,6 +158,9 @@ def running_app() -> DermalabApp:
         queue.started(RunStarted(job.job_id, experiment_id, job.name, 3, "CPU · 1 threads", "synthetic",
                                  experiments[experiment_id].spec.training.epochs, 220))
         queue.beat(BatchProgress(job.job_id, epoch, batch, 220, 0.9, speed))
+    # Ten minutes into each run, so the ETA (its pace since then) stays the same while the test takes its seconds.
+    with store.transaction() as db:
+        db.execute("UPDATE jobs SET started_at = beat_at - 600 WHERE status = 'running'")
     store.close()
     return create_app(build_parser().parse_args(["--data", "synthetic"]), accelerator=ACCELERATOR)
 

@@ -81,6 +81,7 @@ class Lab:
         self.jobs: list[dict[str, Any]] = []  # the store's queue: waiting, running, and lately ended jobs
         self.live: LiveRun | None = None
         self.chosen: str | None = None  # the running job the user put the cursor on, when several run at once
+        self.beats: dict[str, list[tuple[float, float]]] = {}  # job id -> (epochs done, loss) at each heartbeat seen
         self.wrote_at = 0.0  # time.monotonic() of this app's last write to the queue
         self.selected: set[int] = set()
         self.marked: list[str] = []  # run ids marked for an ensemble, oldest first
@@ -94,6 +95,7 @@ class Lab:
 
     def _read_queue(self) -> None:
         self.jobs = self.queue.current(self.opened_at)
+        self._note_beats()
         followed = followed_job(self.jobs, self.chosen)
         self.live = LiveRun(followed, history_of(self.store, followed)) if followed else None
 
@@ -109,12 +111,28 @@ class Lab:
         if snapshot.jobs != self.jobs:
             self.jobs = snapshot.jobs
             changed |= {"queue", "live"}
+            if self._note_beats():
+                changed.add("beats")
         if snapshot.live != self.live:
             if curve_key(snapshot.live) != curve_key(self.live):
                 changed.add("epoch")
             self.live = snapshot.live
             changed.add("live")
         return changed
+
+    def _note_beats(self) -> bool:
+        """Each running job's training loss at each heartbeat, as the curves draw it within an epoch; returns
+        whether any job gained a point."""
+        grew = False
+        for job in self.running():
+            if not (job["epochs"] and job["batch"] and job["loss"] is not None):
+                continue
+            x = job["epoch"] - 1 + job["batch"] / job["batches"]
+            points = self.beats.setdefault(job["job_id"], [])
+            if not points or x > points[-1][0]:
+                points.append((x, job["loss"]))
+                grew = True
+        return grew
 
     def run_detail(self, run_id: str) -> tuple[dict[str, Any], list[dict[str, Any]]]:
         """A stored run's row, with its bootstrap intervals, and its confusion rows (UserError if unfinished)."""

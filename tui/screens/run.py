@@ -34,7 +34,8 @@ class RunScreen(Screen):
         yield RunningJobs(id="running-jobs")
         yield RunProgress()
         with Horizontal(id="curves"):
-            yield Curves("train and val loss", [("train_loss", "train"), ("val_loss", "val")], id="loss-curves")
+            yield Curves("train and val loss", [("train_loss", "train"), ("val_loss", "val")], id="loss-curves",
+                         beats_label="train, by batch")
             yield Curves("val AUC", [("val_auc", "val AUC")], id="auc-curves")
         yield QueueList()
         yield KeyLine()
@@ -51,7 +52,7 @@ class RunScreen(Screen):
             self.query_one(RunningJobs).show(lab.running(), lab.live and lab.live.job["job_id"])
         if what in ("queue", "store"):
             self.query_one(QueueList).show(lab.jobs, lab.experiments, lab.runs)
-        if what in ("epoch", "store"):
+        if what in ("epoch", "store", "beats"):
             self._draw_curves()
 
     def on_option_list_option_highlighted(self, event: OptionList.OptionHighlighted) -> None:
@@ -69,8 +70,9 @@ class RunScreen(Screen):
         shown = live.job["job_id"] if live else None
         overlays = [(f"#{run['experiment_id']} s{run['seed']}", run["history"])
                     for run in lab.finished_in_queue() if self.overlay and run["run_id"] != shown]
+        beats = lab.beats.get(shown, []) if shown else []
         for curves in self.query(Curves):
-            curves.draw(history, epochs, overlays)
+            curves.draw(history, epochs, overlays, beats)
 
     def action_drop(self, every: bool) -> None:
         dropped = self.app.lab.drop_waiting(every)

@@ -1,8 +1,10 @@
-"""The followed job's bars, from the store: epochs and batches with ETA, img/s and loss, and the last epoch's
-numbers; before its run starts, what it waits for."""
+"""The followed job's bars, from the store: epochs (moving with each batch) with the run's ETA, batches with img/s
+and loss, and the last epoch's numbers; before its run starts, what it waits for. The ETA comes from the run's pace
+since its start (so it shows from the first batch on) and stands still once a cancel is asked for."""
 
 from __future__ import annotations
 
+import time
 from typing import Any
 
 from textual.app import ComposeResult
@@ -10,6 +12,7 @@ from textual.containers import Horizontal, Vertical
 from textual.widgets import Label, ProgressBar, Static
 
 from engine.experiments import Experiment
+from engine.queue import eta_seconds
 from tui import numbers
 from tui.lab import STATUS_WORDS, LiveRun
 
@@ -19,12 +22,16 @@ STARTING = "starting: the worker prepares the data (a first run may be downloadi
 
 
 class RunProgress(Vertical):
+    def __init__(self) -> None:
+        super().__init__()
+        self.etas: dict[str, str] = {}  # job id -> the ETA last shown, kept once its run is cancelling or over
+
     def compose(self) -> ComposeResult:
         yield Static(IDLE, id="run-title", markup=False)
         for name in ("epoch", "batch"):
             with Horizontal(id=f"{name}-row", classes="bar-row"):
                 yield Label(name, classes="bar-label")
-                yield ProgressBar(id=f"{name}-bar", show_eta=True)
+                yield ProgressBar(id=f"{name}-bar", show_eta=False)
                 yield Label("", id=f"{name}-info", classes="bar-info", markup=False)
         yield Static("", id="last-epoch", markup=False)
 
@@ -41,13 +48,20 @@ class RunProgress(Vertical):
         if not started:
             return
         done = len(live.history)
-        self._bar("epoch", job["epochs"], done, f"{done}/{job['epochs']}")
-        if job["status"] == "running" and job["epoch"] > done and job["batch"]:
+        going = job["status"] == "running" and job["epoch"] > done and job["batch"]
+        within = job["batch"] / job["batches"] if going and job["batches"] else 0.0
+        self._bar("epoch", job["epochs"], done + within, f"{done}/{job['epochs']} · ETA {self._eta(job)}")
+        if going:
             self._bar("batch", job["batches"], job["batch"], f"{job['batch']}/{job['batches']} · "
                       f"{job['images_per_second'] or 0:,.0f} img/s · loss {job['loss']:.3f}")
         else:  # between epochs (evaluating), or after the last one
             full = job["batches"] if done == job["epochs"] else 0
             self._bar("batch", job["batches"], full, f"{full}/{job['batches']}")
+
+    def _eta(self, job: dict[str, Any]) -> str:
+        if job["status"] == "running" and not job["cancel_requested"]:
+            self.etas[job["job_id"]] = numbers.duration(eta_seconds(job, time.time()))
+        return self.etas.get(job["job_id"], numbers.MISSING)
 
     def _bar(self, name: str, total: float | None, done: float, info: str) -> None:
         self.query_one(f"#{name}-bar", ProgressBar).update(total=total, progress=done)
