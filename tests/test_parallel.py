@@ -103,22 +103,29 @@ def test_two_jobs_at_once_store_both_runs_with_the_metrics_of_one_at_a_time(tiny
                        lambda event: None)
         together, alone = stored.get(result["run_id"]), stored.get(f"alone-{seed}")
         assert together["status"] == alone["status"] == "finished"
-        assert learned(together) == learned(alone)
-        # a child took half the cores, this process all: sums split over threads differ in the last digit
+        ours, theirs = learned(together), learned(alone)
+        assert ours.keys() == theirs.keys() and {"metrics.auc", "metrics.recall.mel", "epoch 1.val_loss"} <= ours.keys()
+        # A child takes half the cores, this process all of them: sums split over other threads can differ in the
+        # last digits (here they match to the stored precision; elsewhere an AUC tie could flip, 1e-5 or so).
+        assert all(abs(ours[key] - theirs[key]) <= 1e-4 for key in ours), {
+            key: (ours[key], theirs[key]) for key in ours if ours[key] != theirs[key]}
         assert np.allclose(together["probabilities"], alone["probabilities"], rtol=0, atol=1e-5)
 
 
 TIMINGS = {"train_seconds", "wall_seconds", "images_per_second", "seconds"}
 
 
-def learned(run: dict) -> tuple:
-    """What a run scored and its epochs' figures, without how long they took."""
-    return untimed(run["metrics"]), [untimed(epoch) for epoch in run["history"]]
+def learned(run: dict) -> dict[str, float]:
+    """Every figure a run scored and its epochs' figures, by path, without how long they took."""
+    return {**leaves("metrics", run["metrics"]),
+            **{key: value for epoch in run["history"] for key, value in leaves(f"epoch {epoch['epoch']}", epoch).items()}}
 
 
-def untimed(row: dict) -> dict:
-    return {key: value for key, value in row.items() if key not in TIMINGS}
-
+def leaves(path: str, value) -> dict[str, float]:
+    if isinstance(value, dict):
+        return {key: leaf for name, inner in value.items() if name not in TIMINGS
+                for key, leaf in leaves(f"{path}.{name}", inner).items()}
+    return {path: float(value)} if isinstance(value, (int, float)) else {}
 
 
 def test_the_header_shows_each_gpus_utilisation_and_memory_once_sampled(no_driver):
