@@ -102,6 +102,23 @@ def test_two_lesions_across_at_80x24_and_twice_the_size_on_a_big_terminal(store_
     assert asyncio.run(drive((130, 45))) == (2 * 2 * 28, 2)
 
 
+def test_the_gallery_scrolls_from_the_keyboard_to_the_lesions_below(store_run, lesion_file):
+    store_run(val_labels(), val_probabilities(), synthetic=False)
+
+    async def drive():
+        async with app().run_test(size=SIZE) as pilot:
+            await pilot.press("l", "M")  # four lesions, two across: the second row starts below the screen
+            await wait_for_gallery(pilot)
+            grid = pilot.app.screen.query_one(ImageGrid)
+            assert grid.has_focus and grid.max_scroll_y > 0
+            await pilot.press("end")
+            await pilot.pause()
+            lines = [grid.render_line(y).text for y in range(grid.size.height)]
+            assert any("val 13 · mel → nv" in line for line in lines)  # the last lesion's caption
+
+    asyncio.run(drive())
+
+
 def other_run() -> np.ndarray:
     """The table's run with three calls changed: it catches melanoma 0 and bcc 8, and misses melanoma 1."""
     table = list(VAL_TABLE)
