@@ -80,8 +80,10 @@ def with_intervals(runs: list[dict[str, Any]], store: Store) -> list[dict[str, A
 
 
 def _filled(run: dict[str, Any], store: Store) -> dict[str, Any]:
-    metrics = run.get("metrics") or {}
-    if run["status"] != "finished" or all(key in metrics for key in KEYS):
+    if run["status"] != "finished" or all(run[key] is not None for key in KEYS):
         return run
     stored = store.get(run["run_id"])
-    return {**run, "metrics": {**metrics, **intervals(stored["labels"], stored["probabilities"])}}
+    metrics = stored["metrics"] or {}
+    if all(key in metrics for key in KEYS):  # computed at finish, and undefined (a class missing from val)
+        return run
+    return {**run, **intervals(stored["labels"], stored["probabilities"])}

@@ -136,8 +136,26 @@ class ExperimentSpec(Strict):
         return self.model_dump(mode="json", exclude=set(OWN_KEYS) | {"chapter"})
 
     def config_hash(self) -> str:
-        blob = json.dumps(self.config(), sort_keys=True).encode()
-        return hashlib.sha256(blob).hexdigest()[:12]
+        return config_hash(self.config())
+
+    def run_config(self, epochs: int, pretrained: bool, precision: str) -> dict[str, Any]:
+        """The config as one run ran it: with the epochs it ran (--epochs may override them), whether ImageNet
+        weights were loaded (--no-pretrained), and the arithmetic precision. Runs with equal run configs on
+        equal data are comparable; their seeds are what varies."""
+        config = self.config()
+        config["training"]["epochs"] = epochs
+        config["model"]["pretrained"] = pretrained
+        config["precision"] = precision
+        return config
+
+    def page_config(self, precision: str) -> dict[str, Any]:
+        """The run config of the page's own run: its epochs and weights (the page does not name a precision)."""
+        return self.run_config(self.training.epochs, self.model.pretrained, precision)
+
+
+def config_hash(config: dict[str, Any]) -> str:
+    blob = json.dumps(config, sort_keys=True).encode()
+    return hashlib.sha256(blob).hexdigest()[:12]
 
 
 @dataclass(frozen=True)

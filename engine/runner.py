@@ -8,6 +8,7 @@ import time
 import traceback
 from dataclasses import replace
 from collections.abc import Callable, Iterable
+from typing import Any
 
 from engine.data import Dataset
 from engine.errors import RunCancelled, UserError
@@ -109,16 +110,22 @@ def status_of(outcome: Event) -> tuple[str, str]:
     return (outcome.status, outcome.reason) if isinstance(outcome, RunFailed) else ("finished", "")
 
 
+def run_config(experiment: Experiment, options: RunOptions) -> dict[str, Any]:
+    """The config as a run with these options runs it (see ExperimentSpec.run_config); every run is fp32 so far."""
+    spec = experiment.spec
+    return spec.run_config(options.epochs or spec.training.epochs, spec.model.pretrained and options.pretrained, "fp32")
+
+
 def run_one(run_id: str, experiment: Experiment, dataset: Dataset, options: RunOptions, store: Store,
             sink: Sink) -> Event:
     options = replace(options, precision=run_precision(options))  # auto becomes what the run uses, as stored
     spec = experiment.spec
-    used_pretrained = spec.model.pretrained and options.pretrained
+    config = run_config(experiment, options)
     state = {"started": False, "epoch": 0}
 
     def record(event: Event) -> None:
         if isinstance(event, RunStarted):
-            store.start(event, spec.chapter, spec.config(), spec.config_hash(), dataset.synthetic, used_pretrained)
+            store.start(event, spec.chapter, config, dataset.synthetic, dataset.fingerprint)
             state["started"] = True
         elif isinstance(event, EpochEnded):
             store.epoch(event)

@@ -1,4 +1,7 @@
-"""The run store: one SQLite row per run, written as the run goes, so nothing finished is ever lost."""
+"""The run store: a SQLite file written as each run goes, so nothing finished is ever lost. Its tables and their
+upgrades are `engine.schema`'s; this module writes runs and reads them back: a summary row per run for the
+views, a run in full (config, every metric, per-epoch history, val labels and probabilities) when one is opened.
+"""
 
 from __future__ import annotations
 
@@ -12,50 +15,20 @@ from contextlib import AbstractContextManager, contextmanager
 from pathlib import Path
 from typing import Any, Iterator
 
+from engine import schema
 from engine.errors import UserError
 from engine.events import EpochEnded, RunFailed, RunFinished, RunStarted
+from engine.experiments import config_hash
 from engine.paths import blocked, disk_full, home, why_not
 
-SCHEMA = """
-CREATE TABLE IF NOT EXISTS runs (
-    run_id TEXT PRIMARY KEY,
-    experiment_id INTEGER NOT NULL,
-    name TEXT NOT NULL,
-    chapter TEXT NOT NULL,
-    config_hash TEXT NOT NULL,
-    config TEXT NOT NULL,
-    seed INTEGER NOT NULL,
-    device TEXT NOT NULL,
-    data TEXT NOT NULL,
-    synthetic INTEGER NOT NULL,
-    pretrained INTEGER NOT NULL,
-    epochs INTEGER NOT NULL,
-    status TEXT NOT NULL,
-    reason TEXT,
-    stopped_epoch INTEGER,
-    pid INTEGER,
-    host TEXT,
-    started_at REAL NOT NULL,
-    finished_at REAL,
-    train_seconds REAL,
-    images_per_second REAL,
-    auc REAL,
-    accuracy REAL,
-    mel_recall REAL,
-    cancer_sensitivity REAL,
-    balanced_accuracy REAL,
-    params INTEGER,
-    metrics TEXT,
-    history TEXT NOT NULL DEFAULT '[]',
-    labels TEXT,
-    probabilities TEXT
-)
-"""
 HEADLINE = ("auc", "accuracy", "mel_recall", "cancer_sensitivity", "balanced_accuracy", "params",
             "train_seconds", "images_per_second")
-SUMMARY_COLUMNS = ("run_id", "experiment_id", "name", "chapter", "config_hash", "seed", "device", "data", "synthetic",
-                   "pretrained", "epochs", "status", "reason", "stopped_epoch", "started_at", "finished_at", *HEADLINE,
-                   "metrics", "history")
+# Read straight into a summary row; the interval and recall columns are gathered into `auc_ci`, ... and `recall`.
+SUMMARY_COLUMNS = ("run_id", "experiment_id", "name", "chapter", "config_hash", "seed", "device", "data",
+                   "data_fingerprint", "synthetic", "pretrained", "precision", "epochs", "status", "reason",
+                   "stopped_epoch", "notes", "started_at", "finished_at", *HEADLINE)
+FIGURE_COLUMNS = (*(c for pair in schema.CI_COLUMNS.values() for c in pair), *schema.RECALL_COLUMNS.values())
+SELECT_SUMMARY = f"SELECT {', '.join(SUMMARY_COLUMNS + FIGURE_COLUMNS)} FROM runs"
 
 
 class StoreUnwritable(UserError):
@@ -71,6 +44,7 @@ class Store:
         self.path = Path(path or default_path())
         self.recovered_from: Path | None = None  # set when a corrupt file was moved aside
         self.read_only_because: Exception | None = None  # set when the store could only be opened to read
+        self.upgraded_from: Path | None = None  # the backup of an older store, set when this open upgraded it
         try:
             self.path.parent.mkdir(parents=True, exist_ok=True)
             self._db = self._open()
@@ -84,12 +58,14 @@ class Store:
     def _open(self) -> sqlite3.Connection:
         db = sqlite3.connect(self.path, timeout=30, isolation_level=None)
         db.row_factory = sqlite3.Row
-        if db.execute("PRAGMA quick_check").fetchone()[0] != "ok":
+        # The summary table only: checking every page would read the whole file, predictions included, at each
+        # start (a third of a second at 10,000 runs); a damaged page elsewhere is found when that run is opened.
+        if schema.has_table(db, "runs") and db.execute("PRAGMA quick_check(runs)").fetchone()[0] != "ok":
             db.close()
             raise sqlite3.DatabaseError("quick_check failed")
         db.execute("PRAGMA journal_mode=WAL")
         db.execute("PRAGMA synchronous=NORMAL")
-        db.execute(SCHEMA)
+        self.upgraded_from = schema.prepare(db, self.path)
         return db
 
     def _open_to_read(self, error: Exception) -> sqlite3.Connection:
@@ -102,6 +78,11 @@ class Store:
             except sqlite3.DatabaseError:
                 db.close()
                 continue
+            version = db.execute("PRAGMA user_version").fetchone()[0]
+            if version != schema.VERSION:  # an older store is read as this one only once upgraded: a write
+                db.close()
+                schema.refuse_newer(version, self.path)
+                raise self._unwritable("upgraded", error) from None
             db.row_factory = sqlite3.Row
             self.read_only_because = error
             return db
@@ -120,12 +101,16 @@ class Store:
         self.recovered_from = aside
         return self._open()
 
-    def recovery_notice(self) -> str | None:
-        """What to tell the user once a damaged file was set aside (the store itself prints nothing)."""
-        if self.recovered_from is None:
-            return None
-        return (f"the run store was damaged, so it was kept as {self.recovered_from} and a fresh one was started; "
-                "nothing was deleted.")
+    def notice(self) -> str | None:
+        """What to tell the user once a damaged file was set aside or an older store upgraded (the store itself
+        prints nothing)."""
+        if self.recovered_from is not None:
+            return (f"the run store was damaged, so it was kept as {self.recovered_from} and a fresh one was "
+                    "started; nothing was deleted.")
+        if self.upgraded_from is not None:
+            return (f"the run store was upgraded to this version of dermalab, keeping every run; the store as it "
+                    f"was is kept as {self.upgraded_from}.")
+        return None
 
     def _unwritable(self, action: str, error: Exception) -> StoreUnwritable:
         error = self.read_only_because or error  # a write to a store opened to read fails for the reason it was
@@ -153,30 +138,37 @@ class Store:
                 db.execute("UPDATE runs SET status='interrupted', reason=?, finished_at=? WHERE run_id=? AND status='running'",
                            ("the process running it ended without finishing (killed or crashed)", time.time(), run_id))
 
-    def start(self, event: RunStarted, chapter: str, config: dict[str, Any], config_hash: str,
-              synthetic: bool, pretrained: bool) -> None:
+    def start(self, event: RunStarted, chapter: str, config: dict[str, Any], synthetic: bool,
+              data_fingerprint: str | None) -> None:
+        """`config` is the config as run (ExperimentSpec.run_config): it holds the epochs, the weights and the
+        precision, so its hash tells which runs are comparable."""
         with self._writing() as db:
             db.execute(
-                "INSERT INTO runs (run_id, experiment_id, name, chapter, config_hash, config, seed, device, data, synthetic,"
-                " pretrained, epochs, status, pid, host, started_at) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,'running',?,?,?)",
-                (event.run_id, event.experiment_id, event.name, chapter, config_hash, json.dumps(config), event.seed,
-                 event.device, event.data, int(synthetic), int(pretrained), event.epochs, os.getpid(),
-                 socket.gethostname(), time.time()))
+                "INSERT INTO runs (run_id, experiment_id, name, chapter, config_hash, seed, device, data, data_fingerprint,"
+                " synthetic, pretrained, precision, epochs, status, pid, host, started_at)"
+                " VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,'running',?,?,?)",
+                (event.run_id, event.experiment_id, event.name, chapter, config_hash(config), event.seed, event.device,
+                 event.data, data_fingerprint, int(synthetic), int(config["model"]["pretrained"]), config["precision"],
+                 event.epochs, os.getpid(), socket.gethostname(), time.time()))
+            db.execute("INSERT INTO run_details (run_id, config) VALUES (?, ?)", (event.run_id, json.dumps(config)))
 
     def epoch(self, event: EpochEnded) -> None:
-        entry = {k: _finite(v) for k, v in vars(event).items() if k not in ("run_id", "epochs")}
         with self._writing() as db:
-            db.execute("UPDATE runs SET history = json_insert(history, '$[#]', json(?)) WHERE run_id=?",
-                       (json.dumps(entry), event.run_id))
+            db.execute(f"INSERT OR REPLACE INTO history (run_id, epoch, {', '.join(schema.HISTORY_COLUMNS)})"
+                       f" VALUES (?, ?, {', '.join('?' * len(schema.HISTORY_COLUMNS))})",
+                       (event.run_id, event.epoch, *(_finite(getattr(event, k)) for k in schema.HISTORY_COLUMNS)))
 
     def finish(self, event: RunFinished, labels: list[int]) -> None:
+        from engine import blobs  # numpy: the app's first screen reads summaries only
+
         metrics = event.metrics
+        figures = {**{k: _finite(metrics.get(k)) for k in HEADLINE}, **_clean(schema.figure_columns(metrics))}
         with self._writing() as db:
-            db.execute(
-                f"UPDATE runs SET status='finished', finished_at=?, {', '.join(f'{k}=?' for k in HEADLINE)},"
-                " metrics=?, labels=?, probabilities=? WHERE run_id=?",
-                (time.time(), *(_finite(metrics.get(k)) for k in HEADLINE), json.dumps(_clean(metrics)),
-                 json.dumps(labels), json.dumps(event.probabilities), event.run_id))
+            db.execute(f"UPDATE runs SET status='finished', finished_at=?, {', '.join(f'{k}=?' for k in figures)}"
+                       " WHERE run_id=?", (time.time(), *figures.values(), event.run_id))
+            db.execute("UPDATE run_details SET metrics=?, labels=?, probabilities=? WHERE run_id=?",
+                       (json.dumps(_clean(metrics)), blobs.pack_labels(labels),
+                        blobs.pack_probabilities(event.probabilities), event.run_id))
 
     def fail(self, event: RunFailed) -> None:
         with self._writing() as db:
@@ -185,13 +177,30 @@ class Store:
                        (event.status, event.reason, event.epoch, time.time(), event.run_id))
 
     def runs(self) -> list[dict[str, Any]]:
-        """Every run, oldest first, without the per-image probabilities."""
-        rows = self._db.execute(f"SELECT {', '.join(SUMMARY_COLUMNS)} FROM runs ORDER BY started_at")
-        return [_decode(row) for row in rows]
+        """Every run's summary row, oldest first: what the tables show, without history or predictions."""
+        return [summary_row(row) for row in self._db.execute(f"{SELECT_SUMMARY} ORDER BY started_at")]
 
     def get(self, run_id: str) -> dict[str, Any] | None:
-        row = self._db.execute("SELECT * FROM runs WHERE run_id=?", (run_id,)).fetchone()
-        return _decode(row) if row else None
+        """One run in full: its summary row with its config, every metric, its history, and its val labels and
+        probabilities as arrays (None for a run that did not finish)."""
+        from engine import blobs  # numpy, only once a run is opened
+
+        row = self._db.execute(f"{SELECT_SUMMARY} WHERE run_id=?", (run_id,)).fetchone()
+        if row is None:
+            return None
+        details = self._db.execute("SELECT config, metrics, labels, probabilities FROM run_details WHERE run_id=?",
+                                   (run_id,)).fetchone()
+        config, metrics, labels, probabilities = details or (None, None, None, None)
+        return {**summary_row(row), "config": json.loads(config) if config else {},
+                "metrics": json.loads(metrics) if metrics else None, "history": self.history(run_id),
+                "labels": None if labels is None else blobs.unpack(labels),
+                "probabilities": None if probabilities is None else blobs.unpack(probabilities)}
+
+    def history(self, run_id: str) -> list[dict[str, Any]]:
+        """A run's figures at the end of each epoch, first epoch first."""
+        rows = self._db.execute(f"SELECT epoch, {', '.join(schema.HISTORY_COLUMNS)} FROM history WHERE run_id=?"
+                                " ORDER BY epoch", (run_id,))
+        return [dict(row) for row in rows]
 
     def find(self, prefix: str) -> dict[str, Any]:
         """The one run whose id starts with `prefix` (a whole id works too), like git's short hashes."""
@@ -220,11 +229,16 @@ class Store:
             raise self._unwritable("written" if error.sqlite_errorname == "SQLITE_READONLY" else "read", error) from None
 
 
-def _decode(row: sqlite3.Row) -> dict[str, Any]:
-    data = dict(row)
-    for key in ("metrics", "history", "labels", "probabilities", "config"):
-        if isinstance(data.get(key), str):
-            data[key] = json.loads(data[key])
+def summary_row(row: sqlite3.Row) -> dict[str, Any]:
+    data = dict(zip(SUMMARY_COLUMNS, row))
+    figures = row[len(SUMMARY_COLUMNS):]
+    data["synthetic"], data["pretrained"] = bool(data["synthetic"]), bool(data["pretrained"])
+    data["notes"] = json.loads(data["notes"])
+    for position, key in enumerate(schema.CI_COLUMNS):
+        interval = figures[2 * position:2 * position + 2]
+        data[key] = list(interval) if interval[0] is not None else None
+    recalls = figures[2 * len(schema.CI_COLUMNS):]
+    data["recall"] = dict(zip(schema.RECALL_COLUMNS, recalls)) if any(r is not None for r in recalls) else {}
     return data
 
 

@@ -17,13 +17,10 @@ def run_rows(runs: list[dict[str, Any]], experiments: dict[int, Experiment]) -> 
     """One flat row per stored run, with the deltas against the published figures where those exist."""
     rows = []
     for run in runs:
-        metrics = run.get("metrics") or {}
         row = {key: run.get(key) for key in ("run_id", "experiment_id", "name", "chapter", "seed", "status", "data",
                                              "synthetic", "pretrained", "device", "params", "train_seconds",
-                                             "images_per_second", "reason", *METRICS)}
-        row["synthetic"], row["pretrained"] = bool(run["synthetic"]), bool(run["pretrained"])
-        row["recall"] = metrics.get("recall") or {}
-        row["auc_ci"], row["mel_recall_ci"] = metrics.get("auc_ci"), metrics.get("mel_recall_ci")
+                                             "images_per_second", "reason", *METRICS, "recall", "auc_ci",
+                                             "mel_recall_ci")}
         rows.append(_with_deltas(row, experiments))
     return rows
 
@@ -44,7 +41,7 @@ def experiment_rows(runs: list[dict[str, Any]], experiments: dict[int, Experimen
         for metric in METRICS:
             values = [m.get(metric) for m in members]
             row[metric], row[f"{metric}_std"] = _mean(values), _std(values)
-        recalls = [(m.get("metrics") or {}).get("recall") or {} for m in members]
+        recalls = [m["recall"] for m in members]
         row["recall"] = {c: _mean([r.get(c) for r in recalls]) for c in CLASSES}
         rows.append(_with_deltas(row, experiments))
     return rows

@@ -205,9 +205,11 @@ def store_run(dermalab_home):
     import uuid
 
     from engine import bootstrap
+    from engine.data import MEDMNIST_SOURCE
     from engine.events import RunFinished, RunStarted
     from engine.experiments import load
     from engine.metrics import evaluate
+    from engine.paths import DERMAMNIST_MD5
     from engine.store import Store
 
     store, experiments = Store(), load()
@@ -219,9 +221,9 @@ def store_run(dermalab_home):
         computed = {**evaluate(labels, probabilities), "params": 94599, "train_seconds": 1.0}
         if intervals:
             computed.update(bootstrap.intervals(labels, probabilities))
-        data = "synthetic" if synthetic else "dermamnist (medmnist)"
-        store.start(RunStarted(run_id, experiment_id, spec.name, seed, "cpu", data, 1, 1), spec.chapter, spec.config(),
-                    spec.config_hash(), synthetic, False)
+        data, fingerprint = ("synthetic", "synthetic") if synthetic else (MEDMNIST_SOURCE, DERMAMNIST_MD5)
+        store.start(RunStarted(run_id, experiment_id, spec.name, seed, "cpu", data, 1, 1), spec.chapter,
+                    spec.run_config(1, False, "fp32"), synthetic, fingerprint)
         store.finish(RunFinished(run_id, {**computed, **metrics}, probabilities.tolist()), labels.tolist())
         return run_id
 

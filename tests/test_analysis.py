@@ -77,7 +77,7 @@ def test_a_finished_training_run_carries_its_intervals():
     rng = np.random.default_rng(0)
     labels = {split: np.repeat(np.arange(7), 4) for split in ("train", "val", "test")}
     images = {split: rng.integers(0, 256, size=(28, 28, 28, 3), dtype=np.uint8) for split in labels}
-    dataset = Dataset("tiny", True, images, labels)
+    dataset = Dataset("tiny", True, images, labels, "synthetic")
     events = list(train(load()[1].spec, dataset, RunOptions(device="cpu", epochs=1), "tiny"))
     finished = events[-1]
     assert isinstance(finished, RunFinished)
@@ -195,8 +195,8 @@ def test_only_finished_runs_have_predictions(store_run):
     from engine.experiments import load
 
     spec, store = load()[8].spec, Store()
-    store.start(RunStarted("broke", 8, spec.name, 0, "cpu", "synthetic", 5, 1), spec.chapter, spec.config(),
-                spec.config_hash(), True, False)
+    store.start(RunStarted("broke", 8, spec.name, 0, "cpu", "synthetic", 5, 1), spec.chapter,
+                spec.run_config(5, False, "fp32"), True, "synthetic")
     store.fail(RunFailed("broke", "diverged", "the training loss became nan in epoch 2", 2))
     with pytest.raises(UserError, match="Run broke is diverged; only finished runs"):
         screening.load(store, "bro")

@@ -6,6 +6,7 @@ from __future__ import annotations
 import pytest
 
 from engine import screening, summary
+from engine.experiments import load
 from tests.conftest import noisy_predictions
 from tests.test_app import app_with, synchronous
 from tui import numbers
@@ -114,7 +115,8 @@ async def test_rows_without_predictions_open_nothing_and_say_why(two_runs, store
     from engine.events import RunFailed, RunStarted
 
     with stored.opened() as store:
-        store.start(RunStarted("cancelled1", 2, "Stopped", 0, "cpu", "synthetic", 1, 1), "c", {}, "h", True, False)
+        store.start(RunStarted("cancelled1", 2, "Stopped", 0, "cpu", "synthetic", 1, 1), "c",
+                    load()[2].spec.run_config(1, False, "fp32"), True, "synthetic")
         store.fail(RunFailed("cancelled1", "cancelled", "cancelled by the user", 1))
     app = app_with("--data", "synthetic")
     async with app.run_test(size=SIZE) as pilot:

@@ -10,6 +10,7 @@ from engine.events import BatchProgress, RunFailed, RunFinished, RunStarted
 from engine.experiments import CLASSES, load
 from engine.options import RunOptions
 from engine.queue import JobQueue, plan
+from engine.paths import DERMAMNIST_MD5
 from engine.store import Store
 from tests.conftest import noisy_predictions
 from tui.app import DermalabApp, create_app
@@ -49,7 +50,7 @@ def start(store: Store, experiment, run_id: str, seed: int, synthetic: bool) -> 
     spec = experiment.spec
     event = RunStarted(run_id, spec.id, spec.name, seed, "MPS", "synthetic" if synthetic else "dermamnist (medmnist)",
                        spec.training.epochs, 220)
-    store.start(event, spec.chapter, spec.config(), spec.config_hash(), synthetic, spec.model.pretrained)
+    store.start(event, spec.chapter, spec.page_config("fp32"), synthetic, "synthetic" if synthetic else DERMAMNIST_MD5)
 
 
 def metrics(experiment, nudge: float) -> dict:

@@ -24,8 +24,8 @@ def test_run_stores_every_run_and_results_reads_them_back(cli, stored, edited_ex
     assert set(lines[0]["recall"]) == set(CLASSES) and lines[0]["params"] == 6887
 
     runs = [stored.get(run["run_id"]) for run in stored.runs()]
-    assert [(r["run_id"], r["status"], r["synthetic"], len(r["history"]), len(r["probabilities"])) for r in runs] == [
-        (r["run_id"], "finished", 1, 1, 1003) for r in lines]
+    assert [(r["run_id"], r["status"], r["synthetic"], len(r["history"]), r["probabilities"].shape) for r in runs] == [
+        (r["run_id"], "finished", True, 1, (1003, 7)) for r in lines]
 
     results = json.loads(cli("results", "--format", "json", "--sort", "auc", "--asc").stdout)
     aucs = [r["auc"] for r in results]

@@ -152,11 +152,12 @@ def experiments_of(args: argparse.Namespace):
 
 
 def open_store():
-    """The run store; the store only records that it set a damaged file aside, so the user hears it here."""
+    """The run store; the store only records that it set a damaged file aside or upgraded an older one, so the
+    user hears it here."""
     from engine.store import Store
 
     store = Store()
-    if notice := store.recovery_notice():
+    if notice := store.notice():
         print(f"dermalab: warning: {notice}", file=sys.stderr)
     return store
 

@@ -85,7 +85,7 @@ class Lab:
         self.wrote_at = 0.0  # time.monotonic() of this app's last write to the queue
         self.selected: set[int] = set()
         self.marked: list[str] = []  # run ids marked for an ensemble, oldest first
-        self.store_notice: str | None = store.recovery_notice()  # said once there is a screen to say it on
+        self.store_notice: str | None = store.notice()  # said once there is a screen to say it on
 
     def reload(self) -> None:
         """Read the runs, the queue and the followed job, so the first screen shows them (the store feed keeps
@@ -133,6 +133,10 @@ class Lab:
                 points.append((x, job["loss"]))
                 grew = True
         return grew
+
+    def history(self, run_id: str) -> list[dict[str, Any]]:
+        """A stored run's figures at the end of each epoch."""
+        return self.store.history(run_id)
 
     def run_detail(self, run_id: str) -> tuple[dict[str, Any], list[dict[str, Any]]]:
         """A stored run's row, with its bootstrap intervals, and its confusion rows (UserError if unfinished)."""
@@ -266,8 +270,7 @@ def followed_job(jobs: list[dict[str, Any]], chosen: str | None = None) -> dict[
 
 def history_of(store: Store, job: dict[str, Any]) -> list[dict[str, Any]]:
     """The epochs a job's run has stored so far (none before it starts)."""
-    run = store.get(job["job_id"])
-    return run["history"] if run else []
+    return store.history(job["job_id"])
 
 
 def describe_data(data: str) -> tuple[str, str | None]:

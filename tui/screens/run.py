@@ -68,7 +68,7 @@ class RunScreen(Screen):
         history = live.history if live else []
         epochs = (live.job["epochs"] or 1) if live else 1
         shown = live.job["job_id"] if live else None
-        overlays = [(f"#{run['experiment_id']} s{run['seed']}", run["history"])
+        overlays = [(f"#{run['experiment_id']} s{run['seed']}", lab.history(run["run_id"]))
                     for run in lab.finished_in_queue() if self.overlay and run["run_id"] != shown]
         beats = lab.beats.get(shown, []) if shown else []
         for curves in self.query(Curves):

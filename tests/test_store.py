@@ -1,0 +1,196 @@
+"""The store's own contract: compact predictions that every metric reads as before, a version of its own, and the
+upgrade of a store written before versions (by raw SQL, in that exact schema) that never loses a run."""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import json
+import os
+import socket
+import sqlite3
+import time
+
+import numpy as np
+import pytest
+
+from engine import blobs, bootstrap, schema, screening
+from engine.errors import UserError
+from engine.events import EpochEnded
+from engine.experiments import load
+from engine.metrics import evaluate
+from engine.store import Store
+from tests import version_0_store as version_0
+from tests.conftest import noisy_predictions
+
+
+def realistic_predictions(seed: int) -> tuple[np.ndarray, np.ndarray]:
+    """1,003 val lesions in DermaMNIST's mix, and softmax outputs kept to 6 decimals as training keeps them."""
+    from engine.data import CLASS_COUNTS
+
+    rng = np.random.default_rng(seed)
+    labels = np.repeat(np.arange(7), CLASS_COUNTS["val"])
+    logits = rng.normal(0, 1.5, size=(len(labels), 7))
+    logits[np.arange(len(labels)), labels] += 2.5
+    probabilities = np.exp(logits) / np.exp(logits).sum(axis=1, keepdims=True)
+    return labels, probabilities.round(6)
+
+
+def figures(labels: np.ndarray, probabilities: np.ndarray) -> list[float]:
+    """Every figure computed from stored predictions: the metrics, both intervals, an operating point per
+    condition, and the mean ensemble of the run with itself reversed."""
+    metrics = evaluate(labels, probabilities)
+    values = [metrics[k] for k in ("auc", "accuracy", "mel_recall", "cancer_sensitivity", "balanced_accuracy")]
+    values += list(metrics["recall"].values()) + [v for pair in bootstrap.intervals(labels, probabilities).values()
+                                                  for v in pair]
+    run = screening.Predictions("r", "n", labels, probabilities)
+    for condition in screening.CONDITIONS:
+        point = screening.operating_point(run, 0.9, condition)
+        values += [point.threshold, point.sensitivity, point.specificity, point.flagged_per_1000]
+    other = screening.Predictions("s", "n", labels, probabilities[::-1].copy())
+    values += [v for v in dataclasses.asdict(screening.ensemble(run, other, "mean").figures).values()]
+    return values
+
+
+def test_predictions_read_back_as_the_six_decimals_that_were_stored():
+    labels, probabilities = realistic_predictions(0)
+    as_json = np.asarray(json.loads(json.dumps(probabilities.tolist())))  # what a version-0 store read back
+    packed = blobs.pack_probabilities(probabilities)
+    assert np.array_equal(blobs.unpack(packed), as_json) and np.array_equal(blobs.unpack(blobs.pack_labels(labels)), labels)
+    assert len(packed) < len(json.dumps(probabilities.tolist())) / 3
+    assert figures(labels, blobs.unpack(packed)) == pytest.approx(figures(labels, as_json), abs=1e-6)
+    with_nan = probabilities.copy()
+    with_nan[3, 2] = np.nan
+    assert np.isnan(blobs.unpack(blobs.pack_probabilities(with_nan))[3, 2])
+    assert blobs.unpack(blobs.pack_probabilities([])).shape == (0,)
+    unrounded = noisy_predictions(1)[1]  # any other probabilities are kept as they are, too
+    assert np.array_equal(blobs.unpack(blobs.pack_probabilities(unrounded)), unrounded)
+
+
+def test_every_epoch_figure_has_a_history_column():
+    reported = {field.name for field in dataclasses.fields(EpochEnded)} - {"run_id", "epochs", "epoch"}
+    assert reported == set(schema.HISTORY_COLUMNS)
+
+
+def write_version_0(path, data_file) -> list[dict]:
+    """Runs of every kind, as the old Store wrote them: finished (real and synthetic, with and without
+    intervals, one whose AUC was undefined), cancelled, diverged, and one left running by a killed process."""
+    experiments, now = load(), time.time() - 3600
+    db = version_0.connect(path)
+    written = []
+
+    def run(run_id, experiment_id, seed, predictions=None, synthetic=True, data="synthetic", status="finished",
+            intervals=True, epochs=2, metrics=None):
+        spec = experiments[experiment_id].spec
+        version_0.start(db, run_id, spec, seed, data, synthetic, spec.model.pretrained, epochs, now + len(written),
+                        pid=2**22 + 7, host=socket.gethostname())  # above Linux's highest pid: long dead
+        history = [{"epoch": e, "train_loss": 1.0 / e, "val_loss": 1.1 / e, "val_auc": 0.7 + e / 100,
+                    "val_accuracy": 0.6, "lr": 1e-3, "seconds": 2.5} for e in range(1, 3)]
+        for entry in history[:1 if status != "finished" else epochs]:
+            version_0.epoch(db, run_id, entry)
+        if status == "finished":
+            labels, probabilities = predictions
+            computed = metrics or {**evaluate(labels, probabilities), "params": 94599, "train_seconds": 3.0,
+                                   "images_per_second": 900.0}
+            if intervals and metrics is None:
+                computed.update(bootstrap.intervals(labels, probabilities))
+            version_0.finish(db, run_id, computed, labels.tolist(), probabilities.tolist(), now + len(written) + 0.5)
+        elif status != "running":
+            version_0.fail(db, run_id, status, f"the run was {status}", 2, now + len(written) + 0.5)
+        written.append({"run_id": run_id, "status": status, "predictions": predictions})
+
+    run("fin000", 8, 0, realistic_predictions(1))
+    run("fin001", 8, 1, noisy_predictions(2), intervals=False)
+    run("real00", 20, 0, noisy_predictions(3), synthetic=False, data=str(data_file))
+    run("nanauc", 1, 0, noisy_predictions(4), metrics={"auc": None, "accuracy": 0.5, "recall": {}})
+    run("cancel", 8, 2, status="cancelled")
+    run("diverg", 3, 0, status="diverged")
+    run("killed", 8, 3, status="running")
+    db.close()
+    return written
+
+
+def test_a_version_0_store_is_upgraded_in_place_after_a_backup_and_keeps_every_run(dermalab_home, tmp_path):
+    data_file = tmp_path / "mine.npz"
+    data_file.write_bytes(b"a data file that has not changed since the run")
+    os.utime(data_file, (time.time() - 7200,) * 2)
+    path = dermalab_home / "runs.sqlite"
+    dermalab_home.mkdir()
+    written = write_version_0(path, data_file)
+    with sqlite3.connect(path) as db:
+        db.row_factory = sqlite3.Row
+        before = {row["run_id"]: dict(row) for row in db.execute("SELECT * FROM runs")}
+
+    store = Store()
+    backup = store.upgraded_from
+    assert backup.parent == path.parent and "kept as" in store.notice()
+    assert store._db.execute("PRAGMA user_version").fetchone()[0] == schema.VERSION
+    with sqlite3.connect(backup) as db:
+        db.row_factory = sqlite3.Row
+        assert {row["run_id"]: dict(row) for row in db.execute("SELECT * FROM runs")} == before
+
+    runs = {run["run_id"]: run for run in store.runs()}
+    assert list(runs) == [w["run_id"] for w in written]  # every run, in the order they started
+    for run_id, old in before.items():
+        run = store.get(run_id)
+        same = ("experiment_id", "name", "chapter", "seed", "device", "data", "epochs", "stopped_epoch", "started_at",
+                *version_0.HEADLINE, *(() if run_id == "killed" else ("status", "reason", "finished_at")))
+        assert {k: run[k] for k in same} == {k: old[k] for k in same}
+        assert (run["synthetic"], run["pretrained"], run["precision"]) == (bool(old["synthetic"]), bool(old["pretrained"]), "fp32")
+        assert run["metrics"] == (json.loads(old["metrics"]) if old["metrics"] else None)
+        assert run["history"] == json.loads(old["history"])
+        config = json.loads(old["config"])
+        config["training"]["epochs"], config["model"]["pretrained"], config["precision"] = old["epochs"], False, "fp32"
+        assert run["config"] == config
+        if old["probabilities"]:
+            labels, probabilities = np.asarray(json.loads(old["labels"])), np.asarray(json.loads(old["probabilities"]))
+            assert np.array_equal(run["labels"], labels) and np.array_equal(run["probabilities"], probabilities)
+            if run_id != "nanauc":
+                assert figures(run["labels"], run["probabilities"]) == pytest.approx(figures(labels, probabilities),
+                                                                                    abs=1e-6)
+        else:
+            assert run["labels"] is None and run["probabilities"] is None
+    assert runs["killed"]["status"] == "interrupted"  # its process is gone, as after any open
+    assert runs["fin000"]["auc_ci"] == json.loads(before["fin000"]["metrics"])["auc_ci"]
+    assert runs["fin001"]["auc_ci"] is None and runs["fin000"]["recall"]["mel"] == runs["fin000"]["mel_recall"]
+    assert runs["real00"]["data_fingerprint"] == hashlib.md5(data_file.read_bytes()).hexdigest()
+    assert runs["fin000"]["data_fingerprint"] == "synthetic"
+    assert runs["fin000"]["config_hash"] == runs["fin001"]["config_hash"] != runs["real00"]["config_hash"]
+    store.close()
+
+    again = Store()  # upgraded once: no second backup
+    assert again.upgraded_from is None and len(list(dermalab_home.glob("runs.sqlite.version-0-backup-*"))) == 1
+    again.close()
+
+
+def test_an_upgrade_that_fails_half_way_changes_nothing(dermalab_home, tmp_path, monkeypatch):
+    path = dermalab_home / "runs.sqlite"
+    dermalab_home.mkdir()
+    write_version_0(path, tmp_path / "gone.npz")
+    with sqlite3.connect(path) as db:
+        before = db.execute("SELECT * FROM runs ORDER BY run_id").fetchall()
+    pack, packed = blobs.pack_probabilities, []
+
+    def pack_then_fail(probabilities):
+        packed.append(probabilities)
+        if len(packed) == 3:
+            raise OSError("the disk filled up half way")
+        return pack(probabilities)
+
+    with monkeypatch.context() as patched:
+        patched.setattr(blobs, "pack_probabilities", pack_then_fail)
+        with pytest.raises(UserError, match="could not be upgraded"):
+            Store()
+    with sqlite3.connect(path) as db:
+        assert db.execute("PRAGMA user_version").fetchone()[0] == 0
+        assert db.execute("SELECT * FROM runs ORDER BY run_id").fetchall() == before
+        assert {name for (name,) in db.execute("SELECT name FROM sqlite_master WHERE type='table'")} == {"runs"}
+    assert len(Store().runs()) == len(before)
+
+
+def test_a_store_from_a_newer_dermalab_is_refused_in_one_sentence(dermalab_home):
+    dermalab_home.mkdir()
+    with sqlite3.connect(dermalab_home / "runs.sqlite") as db:
+        db.execute(f"PRAGMA user_version = {schema.VERSION + 1}")
+    with pytest.raises(UserError, match=f"newer dermalab \\(store version {schema.VERSION + 1}"):
+        Store()
