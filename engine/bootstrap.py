@@ -12,7 +12,6 @@ from typing import Any
 import numpy as np
 
 from engine.experiments import CLASSES, MEL
-from engine.store import Store
 
 RESAMPLES = 1000
 SEED = 0  # fixed, so computing a run's interval again (on read, or in a test) gives the same interval
@@ -71,19 +70,3 @@ def _central(values: np.ndarray) -> list[float] | None:
     """The central 95 % of the defined resamples (a resample without some class has no AUC)."""
     defined = values[np.isfinite(values)]
     return [float(np.percentile(defined, LOW)), float(np.percentile(defined, HIGH))] if defined.size else None
-
-
-def with_intervals(runs: list[dict[str, Any]], store: Store) -> list[dict[str, Any]]:
-    """The runs, each finished one with both intervals in its metrics: runs stored before intervals were
-    computed at finish get them now, from their stored predictions (the store itself is left unchanged)."""
-    return [_filled(run, store) for run in runs]
-
-
-def _filled(run: dict[str, Any], store: Store) -> dict[str, Any]:
-    if run["status"] != "finished" or all(run[key] is not None for key in KEYS):
-        return run
-    stored = store.get(run["run_id"])
-    metrics = stored["metrics"] or {}
-    if all(key in metrics for key in KEYS):  # computed at finish, and undefined (a class missing from val)
-        return run
-    return {**run, **intervals(stored["labels"], stored["probabilities"])}

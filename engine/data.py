@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import os
 import zipfile
@@ -83,9 +84,27 @@ def source_path(source: str) -> Path | None:
 
 
 def fingerprint(path: Path) -> str:
-    """The MD5 of the file's bytes (about 50 ms for DermaMNIST): the official file's is DERMAMNIST_MD5."""
+    """The MD5 of the file's bytes (about 50 ms for DermaMNIST; once per file version in a process): the
+    official file's is DERMAMNIST_MD5."""
+    status = path.stat()
+    return _md5(str(path.resolve()), status.st_size, status.st_mtime_ns)
+
+
+@functools.cache
+def _md5(path: str, size: int, modified: int) -> str:
     with open(path, "rb") as stream:
         return hashlib.file_digest(stream, "md5").hexdigest()
+
+
+def fingerprint_for(data: str) -> str | None:
+    """The fingerprint the dataset `load(data)` gives will have, before loading it (None where it cannot load):
+    DermaMNIST not downloaded yet will be the official file, which its download checks."""
+    if data == "synthetic":
+        return "synthetic"
+    path = dermamnist_path() if data == "auto" else Path(data)
+    if path.is_file():
+        return fingerprint(path)
+    return DERMAMNIST_MD5 if data == "auto" else None
 
 
 def download(url: str, md5: str, destination: Path, on_progress: Progress | None = None) -> None:

@@ -5,8 +5,10 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+from typing import Any
 
 from engine.errors import UserError
+from engine.experiments import Experiment
 
 DEVICE_NAME = re.compile(r"auto|cpu|mps|cuda(:\d+)?")
 PRECISIONS = ("bf16", "fp32")  # bf16: autocast to bfloat16 around the model step; fp32: no autocast
@@ -33,3 +35,13 @@ def check_precision(name: str) -> str:
     if name not in ("auto", *PRECISIONS):
         raise UserError(f"--precision {name}: unknown precision; use {' or '.join(PRECISIONS)}.")
     return name
+
+
+def run_config(experiment: Experiment, options: RunOptions) -> dict[str, Any]:
+    """The config as a run with these options runs it (see ExperimentSpec.run_config); the precision must be
+    resolved already (engine.train.run_precision), as each run stores the one it used."""
+    if options.precision not in PRECISIONS:
+        raise ValueError(f"precision {options.precision} is not resolved")
+    spec = experiment.spec
+    return spec.run_config(options.epochs or spec.training.epochs, spec.model.pretrained and options.pretrained,
+                           options.precision)

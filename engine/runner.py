@@ -8,7 +8,6 @@ import time
 import traceback
 from dataclasses import replace
 from collections.abc import Callable, Iterable
-from typing import Any
 
 from engine.data import Dataset
 from engine.errors import RunCancelled, UserError
@@ -17,7 +16,7 @@ from engine.experiments import Experiment
 from engine.fetch import Progress
 from engine.queue import CANCELLED, Job, JobQueue
 from engine.store import Store, StoreUnwritable
-from engine.options import RunOptions
+from engine.options import RunOptions, run_config
 from engine.train import run_precision, train
 
 Sink = Callable[[Event], None]
@@ -108,12 +107,6 @@ def run_job(job: Job, experiment: Experiment, dataset: Dataset, store: Store, qu
 
 def status_of(outcome: Event) -> tuple[str, str]:
     return (outcome.status, outcome.reason) if isinstance(outcome, RunFailed) else ("finished", "")
-
-
-def run_config(experiment: Experiment, options: RunOptions) -> dict[str, Any]:
-    """The config as a run with these options runs it (see ExperimentSpec.run_config); every run is fp32 so far."""
-    spec = experiment.spec
-    return spec.run_config(options.epochs or spec.training.epochs, spec.model.pretrained and options.pretrained, "fp32")
 
 
 def run_one(run_id: str, experiment: Experiment, dataset: Dataset, options: RunOptions, store: Store,

@@ -105,8 +105,6 @@ def prepare(db: sqlite3.Connection, path: Path) -> Path | None:
     except BaseException:
         db.execute("ROLLBACK")
         raise
-    if backup:
-        db.execute("VACUUM")  # the JSON text of version 0 leaves most pages free
     return backup
 
 

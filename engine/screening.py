@@ -16,7 +16,6 @@ import numpy as np
 from engine.errors import UserError
 from engine.experiments import CANCER_CLASSES, CLASSES, MEL
 from engine.metrics import macro_auc
-from engine.store import Store
 
 # What an operating point screens for: the classes whose lesions count as having the condition.
 CONDITIONS = {"mel": ("mel",), "cancer": CANCER_CLASSES}
@@ -31,21 +30,6 @@ class Predictions:
     name: str
     labels: np.ndarray
     probabilities: np.ndarray
-
-
-def load(store: Store, run_id: str) -> Predictions:
-    """The predictions of the finished run whose id is or starts with `run_id`."""
-    return from_run(store.find(run_id))
-
-
-def from_run(run: dict[str, Any]) -> Predictions:
-    """The predictions of a run as `Store.get` returns it (UserError unless it finished with finite ones)."""
-    if run["status"] != "finished":
-        raise UserError(f"Run {run['run_id']} is {run['status']}; only finished runs have val predictions.")
-    probabilities = np.asarray(run["probabilities"], dtype=float)
-    if not np.isfinite(probabilities).all():
-        raise UserError(f"Run {run['run_id']} stored non-finite probabilities, so no threshold or ensemble can use it.")
-    return Predictions(run["run_id"], run["name"], np.asarray(run["labels"]), probabilities)
 
 
 @dataclass(frozen=True)

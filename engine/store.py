@@ -6,6 +6,7 @@ views, a run in full (config, every metric, per-epoch history, val labels and pr
 from __future__ import annotations
 
 import json
+import math
 import os
 import socket
 import sqlite3
@@ -26,9 +27,13 @@ HEADLINE = ("auc", "accuracy", "mel_recall", "cancer_sensitivity", "balanced_acc
 # Read straight into a summary row; the interval and recall columns are gathered into `auc_ci`, ... and `recall`.
 SUMMARY_COLUMNS = ("run_id", "experiment_id", "name", "chapter", "config_hash", "seed", "device", "data",
                    "data_fingerprint", "synthetic", "pretrained", "precision", "epochs", "status", "reason",
-                   "stopped_epoch", "notes", "started_at", "finished_at", *HEADLINE)
+                   "stopped_epoch", "notes", "pid", "host", "started_at", "finished_at", *HEADLINE)
 FIGURE_COLUMNS = (*(c for pair in schema.CI_COLUMNS.values() for c in pair), *schema.RECALL_COLUMNS.values())
 SELECT_SUMMARY = f"SELECT {', '.join(SUMMARY_COLUMNS + FIGURE_COLUMNS)} FROM runs"
+# Finished runs are averaged only within these: the experiment, its config as run, and the data it ran on.
+GROUP_KEY = "experiment_id, config_hash, coalesce(data_fingerprint, data)"
+AVERAGED = ("auc", "mel_recall", "cancer_sensitivity", "accuracy", "balanced_accuracy", "train_seconds",
+            *schema.RECALL_COLUMNS.values())
 
 
 class StoreUnwritable(UserError):
@@ -196,6 +201,83 @@ class Store:
                 "labels": None if labels is None else blobs.unpack(labels),
                 "probabilities": None if probabilities is None else blobs.unpack(probabilities)}
 
+    def summaries(self, run_ids: list[str]) -> list[dict[str, Any]]:
+        """The summary rows of these runs (those that exist), oldest first."""
+        marks = ", ".join("?" * len(run_ids))
+        rows = self._db.execute(f"{SELECT_SUMMARY} WHERE run_id IN ({marks}) ORDER BY started_at", run_ids)
+        return [summary_row(row) for row in rows]
+
+    def count(self) -> int:
+        return self._db.execute("SELECT count(*) FROM runs").fetchone()[0]
+
+    def ranked(self, key: str, descending: bool, limit: int, baseline: dict[str, float] | None = None
+               ) -> list[dict[str, Any]]:
+        """The first `limit` summary rows in the order of column `key`, runs without a value last, ties oldest
+        first. With a `baseline` (config hash -> a figure), the order of `key` minus the figure of the run's
+        config hash, for runs on real data whose hash has one; the others go last."""
+        if key not in SUMMARY_COLUMNS:
+            raise ValueError(f"no summary column {key}")
+        value = key
+        if baseline is not None:
+            figures = " ".join(f"WHEN '{digest}' THEN {float(figure)!r}" for digest, figure in baseline.items()
+                               if digest.isalnum())
+            value = f"(CASE WHEN synthetic THEN NULL ELSE {key} - (CASE config_hash {figures} END) END)"
+        order = f"{value} IS NULL, {value} {'DESC' if descending else 'ASC'}, started_at"
+        return [summary_row(row) for row in self._db.execute(f"{SELECT_SUMMARY} ORDER BY {order} LIMIT ?", (limit,))]
+
+    def speeds(self) -> list[dict[str, Any]]:
+        """Each run's experiment and training speed (img/s), where it has one: two columns, however many runs."""
+        rows = self._db.execute("SELECT experiment_id, images_per_second FROM runs WHERE images_per_second IS NOT NULL")
+        return [dict(row) for row in rows]
+
+    def overview(self) -> dict[int, dict[str, Any]]:
+        """Per experiment with runs: how many, the status of its latest run, the seed after its highest, its best
+        AUC on real data and on synthetic data, and the parameter count of its latest run that counted them."""
+        rows = self._db.execute(
+            "SELECT experiment_id, count(*) AS runs, max(seed) + 1 AS next_seed,"
+            " max(CASE WHEN synthetic THEN NULL ELSE auc END) AS best_real_auc,"
+            " max(CASE WHEN synthetic THEN auc END) AS best_synthetic_auc,"
+            " (SELECT status FROM runs AS latest WHERE latest.experiment_id = runs.experiment_id"
+            "  ORDER BY started_at DESC LIMIT 1) AS status,"
+            " (SELECT params FROM runs AS counted WHERE counted.experiment_id = runs.experiment_id AND params"
+            "  ORDER BY started_at DESC LIMIT 1) AS params"
+            " FROM runs GROUP BY experiment_id")
+        return {row["experiment_id"]: dict(row) for row in rows}
+
+    def groups(self) -> list[dict[str, Any]]:
+        """Finished runs averaged per group of comparable runs (GROUP_KEY), each seed once (its latest run): n,
+        and per figure its mean and its standard deviation over seeds (None below two), the mean recall per
+        class, and the descriptive columns of the group's latest run. By experiment, real data first."""
+        figures = ", ".join(f"avg({c}) AS {c}, (sum({c} * {c}) - sum({c}) * sum({c}) / count({c})) / (count({c}) - 1)"
+                            f" AS {c}_variance" for c in AVERAGED)
+        rows = self._db.execute(
+            f"WITH seeds AS (SELECT *, row_number() OVER (PARTITION BY {GROUP_KEY}, seed ORDER BY started_at DESC)"
+            "  AS nth FROM runs WHERE status = 'finished')"
+            # SQLite takes the bare columns from the row holding max(started_at): the latest run's.
+            " SELECT max(started_at) AS latest, experiment_id, name, chapter, config_hash, data, data_fingerprint,"
+            f" synthetic, pretrained, precision, epochs, params, count(*) AS n, {figures}"
+            f" FROM seeds WHERE nth = 1 GROUP BY {GROUP_KEY} ORDER BY experiment_id, synthetic, latest")
+        return [_group(row) for row in rows]
+
+    def finished_run(self, experiment_id: int, seed: int, config_hash: str, data_fingerprint: str) -> str | None:
+        """The id of the latest finished run of this experiment and seed with this config as run, on this data."""
+        row = self._db.execute(
+            "SELECT run_id FROM runs WHERE status = 'finished' AND experiment_id = ? AND config_hash = ?"
+            " AND data_fingerprint = ? AND seed = ? ORDER BY started_at DESC LIMIT 1",
+            (experiment_id, config_hash, data_fingerprint, seed)).fetchone()
+        return row and row[0]
+
+    def delete(self, run_ids: list[str]) -> None:
+        """Remove these runs with their history and predictions, then give the space back to the file system."""
+        with self._writing() as db:
+            for table in ("runs", "history", "run_details"):
+                db.executemany(f"DELETE FROM {table} WHERE run_id = ?", [(run_id,) for run_id in run_ids])
+        try:
+            self._db.execute("VACUUM")
+            self._db.execute("PRAGMA wal_checkpoint(TRUNCATE)")  # the file itself shrinks only at a checkpoint
+        except sqlite3.OperationalError as error:
+            raise self._unwritable("compacted", error) from None
+
     def history(self, run_id: str) -> list[dict[str, Any]]:
         """A run's figures at the end of each epoch, first epoch first."""
         rows = self._db.execute(f"SELECT epoch, {', '.join(schema.HISTORY_COLUMNS)} FROM history WHERE run_id=?"
@@ -239,6 +321,19 @@ def summary_row(row: sqlite3.Row) -> dict[str, Any]:
         data[key] = list(interval) if interval[0] is not None else None
     recalls = figures[2 * len(schema.CI_COLUMNS):]
     data["recall"] = dict(zip(schema.RECALL_COLUMNS, recalls)) if any(r is not None for r in recalls) else {}
+    return data
+
+
+def _group(row: sqlite3.Row) -> dict[str, Any]:
+    data = {key: row[key] for key in ("experiment_id", "name", "chapter", "config_hash", "data", "data_fingerprint",
+                                      "precision", "epochs", "params", "n")}
+    data["synthetic"], data["pretrained"] = bool(row["synthetic"]), bool(row["pretrained"])
+    for column in AVERAGED:
+        variance = row[f"{column}_variance"]
+        data[column], data[f"{column}_std"] = row[column], None if variance is None else math.sqrt(max(variance, 0))
+    data["recall"] = {name: data.pop(column) for name, column in schema.RECALL_COLUMNS.items()}
+    for column in schema.RECALL_COLUMNS.values():
+        del data[f"{column}_std"]
     return data
 
 

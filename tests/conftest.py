@@ -166,10 +166,10 @@ class StoredRuns:
             return store.recovered_from is None and store._db.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
 
     def predictions(self, run_id: str):
-        from engine import screening
+        from engine import summary
 
         with self.opened() as store:
-            return screening.load(store, run_id)
+            return summary.predictions(store, run_id)
 
     def jobs(self) -> dict[str, dict[str, Any]]:
         """Every job of the store's queue, by id."""
@@ -199,9 +199,10 @@ def noisy_predictions(seed: int) -> tuple[np.ndarray, np.ndarray]:
 
 @pytest.fixture
 def store_run(dermalab_home):
-    """Writes a finished run into this test's store through the Store's own methods, as the runner does.
-    `metrics` replace what evaluate() makes of the predictions; intervals=False stores the run the way runs
-    were stored before bootstrap intervals were computed at finish."""
+    """Writes a finished run into this test's store through the Store's own methods, as the runner does: by default
+    run as the page ran it (its epochs and weights), on synthetic data. `metrics` replace what evaluate() makes of
+    the predictions; intervals=False stores the run the way runs were stored before bootstrap intervals were
+    computed at finish."""
     import uuid
 
     from engine import bootstrap
@@ -215,15 +216,17 @@ def store_run(dermalab_home):
     store, experiments = Store(), load()
 
     def write(labels, probabilities, experiment_id=8, seed=0, run_id=None, intervals=True, synthetic=True,
-              **metrics) -> str:
+              epochs=None, pretrained=None, **metrics) -> str:
         spec, run_id = experiments[experiment_id].spec, run_id or uuid.uuid4().hex[:12]
         labels, probabilities = np.asarray(labels), np.asarray(probabilities, dtype=float)
         computed = {**evaluate(labels, probabilities), "params": 94599, "train_seconds": 1.0}
         if intervals:
             computed.update(bootstrap.intervals(labels, probabilities))
         data, fingerprint = ("synthetic", "synthetic") if synthetic else (MEDMNIST_SOURCE, DERMAMNIST_MD5)
-        store.start(RunStarted(run_id, experiment_id, spec.name, seed, "cpu", data, 1, 1), spec.chapter,
-                    spec.run_config(1, False, "fp32"), synthetic, fingerprint)
+        epochs = epochs or spec.training.epochs
+        pretrained = spec.model.pretrained if pretrained is None else pretrained
+        store.start(RunStarted(run_id, experiment_id, spec.name, seed, "cpu", data, epochs, 1), spec.chapter,
+                    spec.run_config(epochs, pretrained, "fp32"), synthetic, fingerprint)
         store.finish(RunFinished(run_id, {**computed, **metrics}, probabilities.tolist()), labels.tolist())
         return run_id
 

@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 from sklearn.metrics import roc_auc_score
 
-from engine import bootstrap, screening
+from engine import bootstrap, screening, summary
 from engine.errors import UserError
 from engine.metrics import evaluate, macro_auc
 from engine.store import Store
@@ -199,22 +199,22 @@ def test_only_finished_runs_have_predictions(store_run):
                 spec.run_config(5, False, "fp32"), True, "synthetic")
     store.fail(RunFailed("broke", "diverged", "the training loss became nan in epoch 2", 2))
     with pytest.raises(UserError, match="Run broke is diverged; only finished runs"):
-        screening.load(store, "bro")
+        summary.predictions(store, "bro")
 
 
 def test_seed_spread_and_verdicts_per_experiment(cli, store_run):
     labels, probabilities = noisy_predictions(4)
     # Experiment 8's page figures: AUC 0.8966, mel recall 0.41, cancer sensitivity 0.5667.
     for seed, (auc, mel, cancer) in enumerate([(0.89, 0.1, 0.5), (0.90, 0.2, 0.6), (0.91, 0.3, 0.7)]):
-        store_run(labels, probabilities, seed=seed, auc=auc, mel_recall=mel, cancer_sensitivity=cancer)
-    store_run(labels, probabilities, experiment_id=20)
+        store_run(labels, probabilities, seed=seed, auc=auc, mel_recall=mel, cancer_sensitivity=cancer, synthetic=False)
+    store_run(labels, probabilities, experiment_id=20, synthetic=False)
 
     grouped = json.loads(cli("results", "--per-experiment", "--format", "json").stdout)
-    assert [(g["experiment_id"], g["n"]) for g in grouped] == [(8, 3), (20, 1)]
+    assert [(g["id"], g["n"]) for g in grouped] == [(8, 3), (20, 1)]
     assert grouped[0]["auc"] == pytest.approx(0.90) and grouped[0]["auc_std"] == pytest.approx(0.01)
     assert grouped[0]["mel_recall_std"] == pytest.approx(statistics.stdev([0.1, 0.2, 0.3]))
 
-    compared = {c["experiment_id"]: c for c in json.loads(cli("compare", "--format", "json").stdout)}
+    compared = {c["id"]: c for c in json.loads(cli("compare", "--format", "json").stdout)}
     # 0.8966 lies in 0.90 ± 0.02 and 0.5667 in 0.6 ± 0.2; 0.41 lies outside 0.2 ± 0.2.
     assert [compared[8][f"{m}_verdict"] for m in ("auc", "mel_recall", "cancer_sensitivity")] == \
         ["consistent", "different", "consistent"]

@@ -94,7 +94,7 @@ async def test_select_run_and_sort_the_leaderboard(edited_experiments):
         assert app.lab.selected == {1, 2, 3, 4, 5}
         await pilot.press("r")
         assert [job["experiment_id"] for job in app.lab.jobs] == [1, 2, 3, 4, 5]
-        await wait_for(pilot, lambda: not app.lab.active_jobs() and len(app.lab.runs) == 5, timeout=5 * CHILD_SECONDS)
+        await wait_for(pilot, lambda: not app.lab.active_jobs() and app.lab.overview.stored == 5, timeout=5 * CHILD_SECONDS)
         assert [job["status"] for job in app.lab.jobs] == ["finished"] * 5
         assert "The queue is done: 5 runs finished of 5." in notices(app)
 

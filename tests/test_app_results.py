@@ -127,3 +127,28 @@ async def test_rows_without_predictions_open_nothing_and_say_why(two_runs, store
         await pilot.press("question_mark")  # the help lists the new keys (the palette reads the same bindings)
         listed = {binding.id for binding in our_bindings(app.screen.bindings)}
         assert {"run-detail", "operating-point", "mark", "ensemble"} <= listed
+
+
+@synchronous
+async def test_the_leaderboard_reads_runs_a_window_at_a_time(stored):
+    from engine.events import RunFinished, RunStarted
+    from tui.ranking import PAGE
+
+    spec = load()[1].spec
+    with stored.opened() as store:
+        for number in range(2 * PAGE + 50):  # runs without predictions: all the leaderboard reads
+            run_id = f"run{number:04d}"
+            store.start(RunStarted(run_id, 1, spec.name, number, "cpu", "synthetic", 5, 1), spec.chapter,
+                        spec.page_config("fp32"), True, "synthetic")
+            store.finish(RunFinished(run_id, {"auc": number / 1000}, []), [])
+    app = app_with("--data", "synthetic")
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.press("l")
+        table = app.screen.query_one(LeaderboardTable)
+        assert table.row_count == PAGE and table.rows_shown[0]["run_id"] == f"run{2 * PAGE + 49:04d}"
+        assert f"first {PAGE} of {2 * PAGE + 50}" in str(app.screen.query_one("#order-caption").render())
+        for shown in (2 * PAGE, 2 * PAGE + 50, 2 * PAGE + 50):
+            await pilot.press("ctrl+end")  # the cursor at the last row read brings the next rows
+            await pilot.pause()
+            assert table.row_count == shown
+        assert table.rows_shown[-1]["run_id"] == "run0000"

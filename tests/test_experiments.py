@@ -58,7 +58,7 @@ def test_experiment_14_trains_on_normalised_images_and_is_evaluated_on_plain_one
 
     hook = torch.nn.modules.module.register_module_forward_pre_hook(record)
     try:
-        events = list(train(load()[14].spec, Dataset("tiny", True, images, labels), RunOptions(device="cpu", epochs=1), "n"))
+        events = list(train(load()[14].spec, Dataset("tiny", True, images, labels, "synthetic"), RunOptions(device="cpu", epochs=1), "n"))
     finally:
         hook.remove()
     assert isinstance(events[-1], RunFinished)

@@ -12,3 +12,10 @@ def test_engine_never_imports_textual():
             "print([m for m in sys.modules if m.split('.')[0] in ('textual', 'textual_plotext', 'plotext')])")
     loaded = subprocess.run([sys.executable, "-c", code], cwd=REPO, capture_output=True, text=True, check=True)
     assert loaded.stdout.strip() == "[]"
+
+
+def test_the_numerical_modules_read_no_store():
+    """Intervals and screening work on arrays; reading runs for them is engine.summary's, beside the store."""
+    code = "import sys, engine.bootstrap, engine.screening; print('engine.store' in sys.modules)"
+    loaded = subprocess.run([sys.executable, "-c", code], cwd=REPO, capture_output=True, text=True, check=True)
+    assert loaded.stdout.strip() == "False"

@@ -87,7 +87,7 @@ def test_a_detached_run_survives_the_hang_up_of_its_terminal(tiny, dermalab_home
     worker = serving(dermalab_home / "runs.sqlite")
     assert session_and_terminal(worker) == (worker, 0)  # a session of its own, and no terminal to lose
     wait_until(lambda: jobs()[job_id.decode()]["status"] == "finished", "finished run")
-    run = runs()[job_id.decode()]
+    run = StoredRuns().get(job_id.decode())
     assert run["status"] == "finished" and run["auc"] is not None and len(run["history"]) == 3
     assert list((dermalab_home / "logs").glob("worker-*.log"))
 
@@ -98,7 +98,7 @@ def test_a_worker_killed_mid_run_leaves_the_rest_queued_for_the_next_which_runs_
               for ids in (["2"], ["1", "--seeds", "2"])]
     assert [done.returncode for done in queued] == [0, 0], [done.stderr for done in queued]
     long, *rest = (job_id for done in queued for job_id in done.stdout.split())  # 10000 epochs, then two short runs
-    wait_until(lambda: runs().get(long) and runs()[long]["history"], "epoch of the long run")
+    wait_until(lambda: long in runs() and StoredRuns().get(long)["history"], "epoch of the long run")
     worker = serving(dermalab_home / "runs.sqlite")
     child = StoredRuns().get(long)["pid"]
     os.kill(worker, signal.SIGKILL)

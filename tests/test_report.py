@@ -5,7 +5,7 @@ import sys
 
 import pytest
 
-from engine import screening
+from engine import screening, summary
 from engine.experiments import CLASSES, load
 from engine.store import Store
 from tests.conftest import noisy_predictions, one_sentence
@@ -22,13 +22,16 @@ SECTIONS = ["## Leaderboard", "## Recall per class", "## Against the course page
 @pytest.fixture
 def fixed_store(store_run):
     """Experiment 8 over three seeds (page: AUC 0.8966, mel recall 0.41, cancer sensitivity 0.5667) and one run
-    of experiment 21 with the lower AUC but the highest cancer sensitivity."""
+    of experiment 21 with the lower AUC but the highest cancer sensitivity, all on real data as the page ran them;
+    and a quick look at experiment 8 (one epoch), which is no fourth seed."""
     labels, probabilities = noisy_predictions(0)
     ids = [store_run(labels, noisy_predictions(seed)[1], seed=seed, run_id=f"bn{seed}", auc=auc, mel_recall=mel,
-                     cancer_sensitivity=cancer, recall={**dict.fromkeys(CLASSES, 0.5), "mel": mel})
+                     cancer_sensitivity=cancer, recall={**dict.fromkeys(CLASSES, 0.5), "mel": mel}, synthetic=False)
            for seed, (auc, mel, cancer) in enumerate([(0.89, 0.1, 0.5), (0.90, 0.2, 0.6), (0.91, 0.3, 0.7)])]
     ids.append(store_run(labels, probabilities, experiment_id=21, run_id="best21", auc=0.80, mel_recall=0.6,
-                         cancer_sensitivity=0.9))
+                         cancer_sensitivity=0.9, synthetic=False))
+    ids.append(store_run(labels, probabilities, run_id="quick8", seed=3, epochs=1, auc=0.70, mel_recall=0.05,
+                         cancer_sensitivity=0.1, synthetic=False))
     return ids
 
 
@@ -43,7 +46,7 @@ def test_sections_and_numbers(fixed_store, tmp_path, stored):
                                          "best_runs.csv", "operating_points.csv", *PICTURES, *LESION_PICTURES]
     text = written[0].read_text()
     assert [text.index(s) for s in SECTIONS] == sorted(text.index(s) for s in SECTIONS)
-    assert "4 finished runs of 2 experiments on synthetic images" in text
+    assert "5 finished runs of 2 experiments on DermaMNIST" in text
 
     # Leaderboard: seed means ± std, best mean AUC first.
     assert "| 8 | BatchNorm | 3 | 0.900 ± 0.010 | 0.200 ± 0.100 | 0.600 ± 0.100 |" in text
@@ -53,13 +56,14 @@ def test_sections_and_numbers(fixed_store, tmp_path, stored):
     assert ("| 0.900 ± 0.010 | 0.897 | consistent | 0.200 ± 0.100 | 0.410 | different | 0.600 ± 0.100 | 0.567 | "
             "consistent |") in text
     assert "| Best Custom CNN | 1 | 0.800 | 0.891 | too few runs |" in text
-
+    # The quick look is its own row, without the page's figures, saying why.
+    assert "| 8 | BatchNorm | 1 | 0.700 |  |  | 0.050 |  |  | 0.100 |  |  | 1/5 epochs |" in text
     best = read_csv(tmp_path / "out" / "best_runs.csv")
     assert [(b["pick"], b["run_id"]) for b in best] == [("highest AUC", "bn2"), ("highest cancer sensitivity", "best21")]
     assert float(best[0]["auc_ci_low"]) < float(best[0]["auc_ci_high"])
 
     points = read_csv(tmp_path / "out" / "operating_points.csv")
-    assert [p["run_id"] for p in points] == ["bn2", "bn1", "bn0", "best21"]  # by AUC
+    assert [p["run_id"] for p in points] == ["bn2", "bn1", "bn0", "best21", "quick8"]  # by AUC
     for row in points:
         expected = screening.operating_point(stored.predictions(row["run_id"]), 0.9, "mel")
         assert float(row["threshold"]) == pytest.approx(expected.threshold)
@@ -67,7 +71,8 @@ def test_sections_and_numbers(fixed_store, tmp_path, stored):
         assert f"| {expected.threshold:.3f} | {expected.sensitivity:.3f} | {expected.specificity:.3f} |" in text
 
     compared = read_csv(tmp_path / "out" / "compare.csv")
-    assert [(c["experiment_id"], c["mel_recall_verdict"]) for c in compared] == [("8", "different"), ("21", "too few runs")]
+    assert [(c["experiment_id"], c["mel_recall_verdict"], c["differs"]) for c in compared] == [
+        ("8", "different", ""), ("8", "", "1/5 epochs"), ("21", "too few runs", "")]
 
 
 def test_real_runs_leave_synthetic_ones_out(store_run, tmp_path):

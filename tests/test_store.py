@@ -194,3 +194,44 @@ def test_a_store_from_a_newer_dermalab_is_refused_in_one_sentence(dermalab_home)
         db.execute(f"PRAGMA user_version = {schema.VERSION + 1}")
     with pytest.raises(UserError, match=f"newer dermalab \\(store version {schema.VERSION + 1}"):
         Store()
+
+
+def test_only_comparable_runs_are_averaged_and_each_seed_counts_once(store_run):
+    labels, probabilities = noisy_predictions(5)
+    for seed, auc in enumerate([0.80, 0.90]):
+        store_run(labels, probabilities, experiment_id=23, seed=seed, auc=auc, synthetic=False)
+    store_run(labels, probabilities, experiment_id=23, seed=1, auc=0.86, synthetic=False)  # seed 1 again: it replaces
+    store_run(labels, probabilities, experiment_id=23, seed=2, auc=0.50, synthetic=False, pretrained=False)
+    store_run(labels, probabilities, experiment_id=23, seed=3, auc=0.60, synthetic=False, epochs=1)
+    store_run(labels, probabilities, experiment_id=23, seed=4, auc=0.70)  # synthetic
+    groups = Store().groups()
+    assert [(g["n"], g["auc"], g["pretrained"], g["epochs"], g["synthetic"]) for g in groups] == [
+        (2, pytest.approx(0.83), True, 10, False), (1, 0.50, False, 10, False), (1, 0.60, True, 1, False),
+        (1, 0.70, True, 10, True)]
+    assert groups[0]["auc_std"] == pytest.approx(np.std([0.80, 0.86], ddof=1)) and groups[1]["auc_std"] is None
+    assert groups[0]["recall"]["mel"] == pytest.approx(evaluate(labels, probabilities)["recall"]["mel"])
+
+
+def test_runs_on_another_data_file_are_another_group(store_run, dermalab_home):
+    labels, probabilities = noisy_predictions(6)
+    store_run(labels, probabilities, synthetic=False, auc=0.9)
+    store_run(labels, probabilities, synthetic=False, auc=0.7, run_id="other")
+    with sqlite3.connect(dermalab_home / "runs.sqlite") as db:
+        db.execute("UPDATE runs SET data='mine.npz', data_fingerprint='0123' WHERE run_id='other'")
+    assert sorted((g["data"], g["n"], g["auc"]) for g in Store().groups()) == [
+        ("dermamnist (medmnist)", 1, 0.9), ("mine.npz", 1, 0.7)]
+
+
+def test_views_read_runs_in_the_store_s_order_a_window_at_a_time(store_run):
+    from engine import summary
+
+    labels, probabilities = noisy_predictions(7)
+    for seed, auc in enumerate([0.7, None, 0.9, 0.8]):
+        store_run(labels, probabilities, seed=seed, run_id=f"run{seed}", auc=auc, synthetic=seed == 3)
+    store = Store()
+    assert [r["run_id"] for r in store.ranked("auc", True, 10)] == ["run2", "run3", "run0", "run1"]
+    assert [r["run_id"] for r in store.ranked("auc", False, 2)] == ["run0", "run3"]
+    baseline = summary.Page(load()).baseline("auc")  # experiment 8's page AUC is 0.8966; synthetic runs have none
+    assert [r["run_id"] for r in store.ranked("auc", True, 10, baseline)] == ["run2", "run0", "run1", "run3"]
+    assert store.overview()[8] == {"experiment_id": 8, "runs": 4, "next_seed": 4, "best_real_auc": 0.9,
+                                   "best_synthetic_auc": 0.8, "status": "finished", "params": 94599}

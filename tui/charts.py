@@ -76,17 +76,19 @@ class Chart:
         return sorted({(p.x, p.label) for s in self.ours for p in s.points})
 
 
-def one_data_kind(runs: list[Row]) -> tuple[list[Row], bool]:
-    """Finished runs of one kind of data, and whether it is synthetic: real runs when there are any, else the
-    synthetic ones (the two never mix in one chart or table)."""
-    finished = [r for r in runs if r["status"] == "finished"]
-    synthetic = all(r["synthetic"] for r in finished)
-    return [r for r in finished if bool(r["synthetic"]) == synthetic], synthetic
+def one_data_kind(groups: list[Row]) -> tuple[list[Row], bool]:
+    """Store.groups() of one kind of data, and whether it is synthetic: real data when there is some, else the
+    synthetic (the two never mix in one chart or table)."""
+    synthetic = all(g["synthetic"] for g in groups)
+    return [g for g in groups if g["synthetic"] == synthetic], synthetic
 
 
-def build(runs: list[Row], experiments: dict[int, Experiment]) -> list[Chart]:
-    """Every chart, in the order the app steps through them and the report shows them."""
-    rows = [r for r in summary.experiment_rows(one_data_kind(runs)[0], experiments) if r["auc"] is not None]
+def build(groups: list[Row], experiments: dict[int, Experiment]) -> list[Chart]:
+    """Every chart, in the order the app steps through them and the report shows them. They draw the page's
+    figures: only groups run as the page ran them (quick looks, runs from scratch and edited configs are left
+    out; synthetic data is said in the caption)."""
+    rows = [r for r in summary.experiment_rows(one_data_kind(groups)[0], experiments)
+            if r["auc"] is not None and set(r["differs"]) <= {summary.SYNTHETIC_DATA}]
     return [clinical(rows, experiments), metrics(rows), ranked(rows), chapters(rows, experiments),
             arc(rows, experiments), against_time(rows, experiments), against_params(rows, experiments)]
 

@@ -18,7 +18,7 @@ FORMATS = ("table", "csv", "json", "markdown")
 RESULT_COLUMNS = {"run": "run_id", "#": "experiment_id", "name": "name", "seed": "seed", "status": "status",
                   "synthetic": "synthetic", "AUC": "auc", "mel rec": "mel_recall", "cancer": "cancer_sensitivity",
                   "acc": "accuracy", "bal acc": "balanced_accuracy", "ΔAUC": "delta_auc", "params": "params",
-                  "secs": "train_seconds"}
+                  "secs": "train_seconds", "unlike the page": "differs"}
 RUN_COLUMNS = {**RESULT_COLUMNS, "AUC 95% CI": "auc_ci", "mel rec 95% CI": "mel_recall_ci"}
 ID_OR_RANGE = re.compile(r"([0-9]+)(?:-([0-9]+))?")  # ASCII digits: isdigit() also passes '²', which int() refuses
 HEADLINE_LABELS = {"auc": "AUC", "mel_recall": "mel rec", "cancer_sensitivity": "cancer"}
@@ -32,9 +32,10 @@ def spread_columns(labels: dict[str, str], parts: dict[str, str]) -> dict[str, s
 
 GROUP_COLUMNS = {"#": "experiment_id", "name": "name", "synthetic": "synthetic", "n": "n"}
 EXPERIMENT_COLUMNS = {**GROUP_COLUMNS, **spread_columns({**HEADLINE_LABELS, "accuracy": "acc"}, {"": "", "±": "_std"}),
-                      "ΔAUC": "delta_auc", "params": "params"}
+                      "ΔAUC": "delta_auc", "params": "params", "unlike the page": "differs"}
 COMPARE_COLUMNS = {**GROUP_COLUMNS, **spread_columns(HEADLINE_LABELS, {"": "", "±": "_std", "page": "_published",
-                                                                       "verdict": "_verdict"})}
+                                                                       "verdict": "_verdict"}),
+                   "unlike the page": "differs"}
 SCREENING_COLUMNS = {"model": "model", "run": "run_id", "malignant sens": "malignant_sensitivity",
                      "specificity": "specificity", "mel rec": "mel_recall", "AUC": "auc"}
 
@@ -62,7 +63,9 @@ def build_parser() -> Parser:
     run = add_command(commands, "run", help="train experiments headless")
     run.add_argument("ids", nargs="*", metavar="IDS", help="ids and ranges such as 8 11-14")
     run.add_argument("--all", action="store_true", help="every experiment")
-    run.add_argument("--json", action="store_true", help="one JSON object per finished run on stdout")
+    run.add_argument("--again", action="store_true",
+                     help="run seeds that already finished with the same config and data (skipped otherwise)")
+    run.add_argument("--json", action="store_true", help="one JSON object per run on stdout, as 'results' gives it")
     run.add_argument("--detach", action="store_true",
                      help="queue the runs for the background worker, print their job ids and return at once")
     cluster = run.add_argument_group("on a cluster, through submitit (pip install -e '.[slurm]')")
@@ -121,6 +124,11 @@ def build_parser() -> Parser:
     report.add_argument("--out", type=some_path("--out"), required=True, metavar="DIR",
                         help="folder to write report.md and the CSVs into")
     report.add_argument("--force", action="store_true", help="write over a report already in DIR")
+
+    prune = add_command(commands, "prune", help="delete runs that did not finish (and quick looks), then reclaim the space")
+    prune.add_argument("--quick", action="store_true",
+                       help="also finished runs that ran fewer epochs than their experiment (--epochs looks)")
+    prune.add_argument("--yes", action="store_true", help="delete without asking (for scripts)")
     return parser
 
 
@@ -131,7 +139,8 @@ def main(argv: list[str] | None = None) -> int:
         args = build_parser().parse_args(raw)
         handler = {"list": cmd_list, "run": cmd_run, "worker": cmd_worker, "queue": cmd_queue, "cancel": cmd_cancel, "sync": cmd_sync,
                    "results": cmd_results, "compare": cmd_compare, "operating-point": cmd_operating_point,
-                   "ensemble": cmd_ensemble, "report": cmd_report}.get(args.command, cmd_app)
+                   "ensemble": cmd_ensemble, "report": cmd_report,
+                   "prune": cmd_prune}.get(args.command, cmd_app)
         return handler(args)
     except UserError as error:
         if debug:
@@ -228,22 +237,29 @@ def cmd_run(args: argparse.Namespace) -> int:
     source = JobSource.from_args(args)
     chosen = [experiments[i] for i in ids]
     jobs = plan(chosen, range(args.seed, args.seed + args.seeds), source.data, source.experiments_file, source.options)
+    store = open_store()
+    if not args.again:
+        from engine.data import fingerprint_for
+
+        jobs = without_finished(jobs, experiments, fingerprint_for(source.data), store)
+        if not jobs:
+            return exit_codes.OK
     from tui.lab import slot_request
 
     if args.executor:
         if slot_request(args).asked():
             raise UserError("--jobs, --gpus and --per-gpu share out this machine, while on a cluster each run is a "
                             "task of its own (--gpus-per-task G); give one or the other.")
-        return run_on_cluster(args, jobs)
+        return run_on_cluster(args, jobs, store)
     if args.detach:
-        return run_detached(args, jobs)
+        return run_detached(args, jobs, store)
 
     if slot_request(args).asked():
-        return run_in_slots(args, jobs, source.options, chosen)
-    return run_here(args, jobs, source.options, chosen, experiments)
+        return run_in_slots(args, jobs, source.options, chosen, experiments, store)
+    return run_here(args, jobs, source.options, chosen, experiments, store)
 
 
-def run_here(args: argparse.Namespace, jobs, options, chosen, experiments) -> int:
+def run_here(args: argparse.Namespace, jobs, options, chosen, experiments, store) -> int:
     """The foreground `dermalab run`: this process trains its jobs, with bars; Ctrl-C cancels (exit 130)."""
     from engine import runner
     from engine.events import RunFailed
@@ -252,9 +268,9 @@ def run_here(args: argparse.Namespace, jobs, options, chosen, experiments) -> in
     from tui.progress import HeadlessProgress, JsonResults
 
     resolve_device(args.device)
-    store = open_store()
     queue = JobQueue(store)
-    sink = JsonResults(HeadlessProgress(len(jobs))) if args.json else HeadlessProgress(len(jobs))
+    bars = HeadlessProgress(len(jobs))
+    sink = JsonResults(bars, store, experiments) if args.json else bars
     with sink:  # entered before the download, so its bar is cleared and the cursor shown again whatever fails
         dataset = prepare(args, options, chosen, sink)
         queue.add(jobs, keep=True)
@@ -271,35 +287,33 @@ def prepare(args: argparse.Namespace, options, chosen, sink):
     return data.load(args.data, on_progress=runner.progress_to(sink, "DermaMNIST"))
 
 
-def run_in_slots(args: argparse.Namespace, jobs, options, chosen) -> int:
+def run_in_slots(args: argparse.Namespace, jobs, options, chosen, experiments, store) -> int:
     """`run --jobs N` (or --gpus, --per-gpu) in the foreground: this process forks a child per slot, as the worker
     does, for its own jobs only; a line for each run's start and end. Ctrl-C cancels them all (exit 130)."""
     from engine import worker
     from engine.queue import JobQueue
     from engine.slots import machine_slots
     from tui.lab import slot_request
-    from tui.progress import HeadlessProgress, WorkerLog
+    from tui.progress import HeadlessProgress, WorkerLog, stored_row_printer
 
     slots = machine_slots(slot_request(args), args.device)
-    store = open_store()
     with HeadlessProgress(0) as bars:  # the downloads' bars only
         dataset = prepare(args, options, chosen, bars)
     queue = JobQueue(store)
     queue.add(jobs, keep=True)
-    log = WorkerLog(sys.stderr, json_results=args.json)
+    log = WorkerLog(sys.stderr, json_results=stored_row_printer(store, experiments) if args.json else None)
     if worker.serve_own(store, {args.data: dataset}, log.sink, log.say, slots):
         return exit_codes.INTERRUPTED
     failed = [job for job in jobs if queue.get(job.job_id)["status"] != "finished"]
     return exit_codes.RUN_FAILED if failed else exit_codes.OK
 
 
-def run_on_cluster(args: argparse.Namespace, jobs) -> int:
+def run_on_cluster(args: argparse.Namespace, jobs, store) -> int:
     """`run --executor slurm|local`: one job array through submitit; follows its tasks unless --detach."""
     from engine import cluster
     from engine.queue import JobQueue
 
     cluster.require(args.executor)
-    store = open_store()
     queue = JobQueue(store)
     request = cluster.ClusterRequest(args.executor, args.partition, args.gpus_per_task, args.time,
                                      args.array_parallelism)
@@ -380,7 +394,7 @@ def cmd_sync(args: argparse.Namespace) -> int:
     return exit_codes.OK
 
 
-def run_detached(args: argparse.Namespace, jobs) -> int:
+def run_detached(args: argparse.Namespace, jobs, store) -> int:
     """`run --detach`: the jobs join the store's queue, a worker is made sure of, their ids are printed."""
     from engine.queue import JobQueue
     from engine.slots import machine_slots
@@ -389,7 +403,6 @@ def run_detached(args: argparse.Namespace, jobs) -> int:
 
     request = slot_request(args)
     machine_slots(request, args.device)  # a request this machine cannot meet is refused before anything is queued
-    store = open_store()
     JobQueue(store).add(jobs)
     worker = ensure_worker(store.path, request)
     if args.json:
@@ -517,8 +530,27 @@ def cmd_cancel(args: argparse.Namespace) -> int:
     return exit_codes.OK
 
 
+def without_finished(jobs: list, experiments: dict, fingerprint: str | None, store) -> list:
+    """The jobs whose (experiment, seed) has not finished yet with the same config as run and the same data;
+    each one left out is said on stderr."""
+    from engine.experiments import config_hash
+    from engine.options import RunOptions, run_config
+
+    kept = []
+    for job in jobs:
+        experiment = experiments[job.experiment_id]
+        config = run_config(experiment, RunOptions(seed=job.seed, **job.options))
+        done = fingerprint and store.finished_run(job.experiment_id, job.seed, config_hash(config), fingerprint)
+        if done:
+            print(f"dermalab: skipped #{job.experiment_id} {job.name} seed {job.seed}: run {done} finished it with "
+                  "the same config and data (--again runs it anyway).", file=sys.stderr)
+        else:
+            kept.append(job)
+    return kept
+
+
 def cmd_results(args: argparse.Namespace) -> int:
-    from engine import bootstrap, summary
+    from engine import summary
     from tui.tables import check_sort_column, print_table, sort_rows
 
     store = open_store()
@@ -527,13 +559,13 @@ def cmd_results(args: argparse.Namespace) -> int:
     if args.confusion:
         raise UserError("--confusion shows one run's matrix; name the run, e.g. 'dermalab results 3f2a --confusion'.")
     if args.per_experiment:
-        rows, shown = summary.experiment_rows(store.runs(), experiments_of(args)), EXPERIMENT_COLUMNS
+        rows, shown = summary.experiment_rows(store.groups(), experiments_of(args)), EXPERIMENT_COLUMNS
     else:
-        runs = store.runs()
+        rows = summary.run_rows(store.runs(), experiments_of(args))
         # Runs stored before intervals were computed at finish need a resample each; only JSON and CSV show them.
         if args.format in ("json", "csv"):
-            runs = bootstrap.with_intervals(runs, store)
-        rows, shown = summary.run_rows(runs, experiments_of(args)), RESULT_COLUMNS
+            rows = summary.with_intervals(rows, store)
+        shown = RESULT_COLUMNS
     check_sort_column(rows, args.sort)
     print_table(sort_rows(rows, args.sort, args.descending), args.format, shown)
     return exit_codes.OK
@@ -541,7 +573,7 @@ def cmd_results(args: argparse.Namespace) -> int:
 
 def show_run(args: argparse.Namespace, store) -> int:
     """`results RUN_ID`: the run's row with its bootstrap intervals, or with --confusion its confusion matrix."""
-    from engine import bootstrap, summary
+    from engine import summary
     from engine.experiments import CLASSES
     from tui.tables import print_table
 
@@ -549,7 +581,7 @@ def show_run(args: argparse.Namespace, store) -> int:
         raise UserError("--per-experiment summarises every run; leave out the run id to use it.")
     run = store.find(args.run_id)
     if not args.confusion:
-        print_table(summary.run_rows(bootstrap.with_intervals([run], store), experiments_of(args)), args.format, RUN_COLUMNS)
+        print_table(summary.with_intervals(summary.run_rows([run], experiments_of(args)), store), args.format, RUN_COLUMNS)
         return exit_codes.OK
     rows = summary.confusion_rows(run)
     if args.format in ("json", "csv"):
@@ -568,17 +600,17 @@ def cmd_compare(args: argparse.Namespace) -> int:
     from engine import summary
     from tui.tables import print_table
 
-    print_table(summary.compare_rows(open_store().runs(), experiments_of(args)), args.format, COMPARE_COLUMNS)
+    print_table(summary.compare_rows(open_store().groups(), experiments_of(args)), args.format, COMPARE_COLUMNS)
     return exit_codes.OK
 
 
 def cmd_operating_point(args: argparse.Namespace) -> int:
-    from engine import screening
-    from tui.tables import print_table
+    from engine import screening, summary
+    from tui.tables import dumps, print_table
 
-    point = screening.operating_point(screening.load(open_store(), args.run_id), args.target, args.condition).to_dict()
+    point = screening.operating_point(summary.predictions(open_store(), args.run_id), args.target, args.condition).to_dict()
     if args.json:
-        print(json.dumps(point, indent=1))
+        print(dumps(point))
         return exit_codes.OK
     print_table([point], "table")
     print("flagged_per_1000: benign lesions (not akiec, bcc or mel) flagged per 1,000 patients at the val set's mix.")
@@ -588,14 +620,14 @@ def cmd_operating_point(args: argparse.Namespace) -> int:
 def cmd_ensemble(args: argparse.Namespace) -> int:
     from dataclasses import asdict
 
-    from engine import screening
-    from tui.tables import print_table
+    from engine import screening, summary
+    from tui.tables import dumps, print_table
 
     store = open_store()
-    first, second = (screening.load(store, run_id) for run_id in args.run_ids)
+    first, second = (summary.predictions(store, run_id) for run_id in args.run_ids)
     result = screening.ensemble(first, second, args.rule)
     if args.json:
-        print(json.dumps(result.to_dict(), indent=1))
+        print(dumps(result.to_dict()))
         return exit_codes.OK
     rows = [{"model": m.name, "run_id": m.run_id, **asdict(m.figures)} for m in result.members]
     rows.append({"model": f"{args.rule} ensemble", **asdict(result.figures)})
@@ -612,6 +644,40 @@ def cmd_report(args: argparse.Namespace) -> int:
         print(f"dermalab: the report has no figures, as matplotlib is not installed; '{png.INSTALL}' adds them.",
               file=sys.stderr)
     return exit_codes.OK
+
+
+UNFINISHED = ("failed", "cancelled", "diverged", "interrupted")
+
+
+def cmd_prune(args: argparse.Namespace) -> int:
+    from tui.numbers import plural
+
+    experiments, store = experiments_of(args), open_store()
+    doomed = [run for run in store.runs() if run["status"] in UNFINISHED or (args.quick and quick(run, experiments))]
+    if not doomed:
+        print("Nothing to prune: every stored run finished" + (" its experiment's epochs." if args.quick else "."))
+        return exit_codes.OK
+    if not (args.yes or sys.stdin.isatty()):
+        raise UserError(f"prune would delete {plural(len(doomed), 'run')} and cannot ask here; add --yes to delete them.")
+    unfinished = sum(run["status"] in UNFINISHED for run in doomed)
+    print(f"{plural(unfinished, 'run')} that did not finish" +
+          (f" and {plural(len(doomed) - unfinished, 'quick look')} (fewer epochs than the experiment)" if args.quick else "")
+          + f" would be deleted, of {plural(store.count(), 'stored run')}.")
+    if not args.yes:
+        if input("Delete them? [y/N] ").strip().lower() not in ("y", "yes"):
+            print("Nothing deleted.")
+            return exit_codes.OK
+    before = store.path.stat().st_size
+    store.delete([run["run_id"] for run in doomed])
+    print(f"Deleted {plural(len(doomed), 'run')}; the store went from {before / 1e6:.1f} MB to "
+          f"{store.path.stat().st_size / 1e6:.1f} MB.")
+    return exit_codes.OK
+
+
+def quick(run: dict, experiments: dict) -> bool:
+    """A finished run of fewer epochs than its experiment's: a quick look with --epochs."""
+    experiment = experiments.get(run["experiment_id"])
+    return run["status"] == "finished" and experiment is not None and run["epochs"] < experiment.spec.training.epochs
 
 
 def cmd_app(args: argparse.Namespace) -> int:

@@ -120,13 +120,13 @@ def load(store_path: Path, run_id: str) -> Scored:
     no longer holds the val set the run was scored on). A connection of its own: it runs in a worker thread."""
     import numpy as np
 
-    from engine import screening
+    from engine import summary
 
     with closing(Store(store_path)) as store:
         run = store.get(run_id)
     if run is None:
         raise UserError(f"Run {run_id} is no longer in the store; it may have been pruned.")
-    predictions = screening.from_run(run)
+    predictions = summary.predictions_of(run)
     images, labels = _val_split(run["data"])
     if not np.array_equal(labels, predictions.labels):
         raise UserError(f"The val set of {run['data']} is not the one run {run_id} was scored on, so its lesions "

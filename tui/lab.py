@@ -20,6 +20,7 @@ from tui import numbers
 
 if TYPE_CHECKING:
     from engine.screening import Predictions
+    from tui.ranking import Ranking
 
 ENSEMBLE_SIZE = 2  # an ensemble combines two runs
 
@@ -36,13 +37,27 @@ class LiveRun:
 
 
 @dataclass(frozen=True)
+class Overview:
+    """What the first screen and the header show of the stored runs, read without reading every run: how many
+    there are, and per experiment Store.overview()'s status, next seed, best AUC and parameter count."""
+
+    stored: int
+    experiments: dict[int, dict[str, Any]]
+
+    @classmethod
+    def read(cls, store: Store) -> Overview:
+        return cls(store.count(), store.overview())
+
+
+@dataclass(frozen=True)
 class StoreSnapshot:
-    """What the store feed read (tui.training): the queue, the followed job, and the runs when they changed."""
+    """What the store feed read (tui.training): the queue, the followed job, and the runs' overview when it
+    changed."""
 
     read_at: float  # time.monotonic() when the reading began
     jobs: list[dict[str, Any]]
     live: LiveRun | None
-    runs: list[dict[str, Any]] | None  # None: unchanged
+    overview: Overview | None  # None: unchanged
 
 
 def curve_key(live: LiveRun | None) -> tuple[str, int] | None:
@@ -77,7 +92,7 @@ class Lab:
         self.experiments, self.store, self.source = experiments, store, source
         self.queue = JobQueue(store)
         self.opened_at = time.time()  # the queue shows the jobs that ended since
-        self.runs: list[dict[str, Any]] = []
+        self.overview = Overview(0, {})
         self.jobs: list[dict[str, Any]] = []  # the store's queue: waiting, running, and lately ended jobs
         self.live: LiveRun | None = None
         self.chosen: str | None = None  # the running job the user put the cursor on, when several run at once
@@ -88,9 +103,9 @@ class Lab:
         self.store_notice: str | None = store.notice()  # said once there is a screen to say it on
 
     def reload(self) -> None:
-        """Read the runs, the queue and the followed job, so the first screen shows them (the store feed keeps
-        them fresh afterwards)."""
-        self.runs = self.store.runs()
+        """Read the runs' overview, the queue and the followed job, so the first screen shows them (the store
+        feed keeps them fresh afterwards)."""
+        self.overview = Overview.read(self.store)
         self._read_queue()
 
     def _read_queue(self) -> None:
@@ -101,10 +116,10 @@ class Lab:
 
     def apply(self, snapshot: StoreSnapshot) -> set[str]:
         """Take what the feed read; returns what changed: queue, live, epoch, store. A snapshot read before this
-        app's own last write to the queue would undo it on screen, so only its runs count."""
+        app's own last write to the queue would undo it on screen, so only its overview counts."""
         changed = set()
-        if snapshot.runs is not None:
-            self.runs = snapshot.runs
+        if snapshot.overview is not None:
+            self.overview = snapshot.overview
             changed.add("store")
         if snapshot.read_at < self.wrote_at:
             return changed
@@ -134,23 +149,27 @@ class Lab:
                 grew = True
         return grew
 
+    def groups(self) -> list[dict[str, Any]]:
+        """Finished runs averaged per group of comparable runs (Store.groups)."""
+        return self.store.groups()
+
+    def ranked(self, ranking: Ranking) -> list[dict[str, Any]]:
+        """The rows the leaderboard and the recall grid show, in the ranking's order."""
+        return ranking.rows(self.store, self.experiments)
+
     def history(self, run_id: str) -> list[dict[str, Any]]:
         """A stored run's figures at the end of each epoch."""
         return self.store.history(run_id)
 
     def run_detail(self, run_id: str) -> tuple[dict[str, Any], list[dict[str, Any]]]:
         """A stored run's row, with its bootstrap intervals, and its confusion rows (UserError if unfinished)."""
-        from engine import bootstrap  # it imports numpy, which the first screen does not need
-
         run = self.store.get(run_id)
-        row = summary.run_rows(bootstrap.with_intervals([run], self.store), self.experiments)[0]
+        [row] = summary.with_intervals(summary.run_rows([run], self.experiments), self.store)
         return row, summary.confusion_rows(run)
 
     def predictions(self, run_ids: list[str]) -> list[Predictions]:
         """The stored val predictions of finished runs (UserError for any other)."""
-        from engine import screening  # it imports scikit-learn, which the first screen does not need
-
-        return [screening.load(self.store, run_id) for run_id in run_ids]
+        return [summary.predictions(self.store, run_id) for run_id in run_ids]
 
     def toggle_mark(self, run_id: str) -> None:
         """Mark a run for the ensemble, or unmark it; a third mark replaces the oldest."""
@@ -193,7 +212,7 @@ class Lab:
         '3 runs selected · about 12m00s on this machine'."""
         from engine.estimate import estimate
 
-        guess = estimate([self.experiments[i] for i in sorted(self.selected)], self.experiments, self.runs)
+        guess = estimate([self.experiments[i] for i in sorted(self.selected)], self.experiments, self.store.speeds())
         basis = " (rough: the page's times, as nothing ran here yet)" if guess.rough else " on this machine"
         words = f"{numbers.plural(len(self.selected), 'run')} selected · about {numbers.duration(guess.seconds)}{basis}"
         return words, guess.seconds
@@ -207,9 +226,9 @@ class Lab:
         return dropped
 
     def next_seed(self, experiment_id: int) -> int:
-        seeds = [run["seed"] for run in self.runs if run["experiment_id"] == experiment_id]
-        seeds += [job["seed"] for job in self.jobs if job["experiment_id"] == experiment_id]
-        return max(seeds) + 1 if seeds else 0
+        seeds = [self.overview.experiments.get(experiment_id, {}).get("next_seed", 0)]
+        seeds += [job["seed"] + 1 for job in self.jobs if job["experiment_id"] == experiment_id]
+        return max(seeds)
 
     def follow(self, job_id: str) -> None:
         """Show this running job's bars and curves (read at once, so the screen need not wait for the feed)."""
@@ -230,29 +249,28 @@ class Lab:
 
     def status(self, experiment_id: int) -> str:
         """The newest word for an experiment: its latest job of this session, else its latest stored run."""
-        statuses = [run["status"] for run in self.runs if run["experiment_id"] == experiment_id]
-        statuses += [job["status"] for job in self.jobs if job["experiment_id"] == experiment_id]
-        return STATUS_WORDS.get(statuses[-1], statuses[-1]) if statuses else "never run"
+        jobs = [job["status"] for job in self.jobs if job["experiment_id"] == experiment_id]
+        status = jobs[-1] if jobs else self.overview.experiments.get(experiment_id, {}).get("status")
+        return STATUS_WORDS.get(status, status) if status else "never run"
 
     def best_auc(self, experiment_id: int) -> tuple[float, bool] | None:
         """The best stored AUC and whether it came from synthetic data; real data wins when there is some."""
-        scored = [(not run["synthetic"], run["auc"]) for run in self.runs
-                  if run["experiment_id"] == experiment_id and run["auc"] is not None]
-        if not scored:
-            return None
-        real, best = max(scored)
-        return best, not real
+        figures = self.overview.experiments.get(experiment_id, {})
+        if figures.get("best_real_auc") is not None:
+            return figures["best_real_auc"], False
+        if figures.get("best_synthetic_auc") is not None:
+            return figures["best_synthetic_auc"], True
+        return None
 
     def params(self, experiment_id: int) -> int | None:
         """Our own count from a stored run, else the page's: counting needs torch, which the app never imports."""
-        counted = [run["params"] for run in self.runs if run["experiment_id"] == experiment_id and run["params"]]
+        counted = self.overview.experiments.get(experiment_id, {}).get("params")
         published = self.experiments[experiment_id].spec.published
-        return counted[-1] if counted else published.params if published else None
+        return counted or (published.params if published else None)
 
     def finished_in_queue(self) -> list[dict[str, Any]]:
         """Stored runs of the queue's finished jobs, oldest first: the curves the run view can overlay."""
-        ids = {job["job_id"] for job in self.jobs if job["status"] == "finished"}
-        return [run for run in self.runs if run["run_id"] in ids]
+        return self.store.summaries([job["job_id"] for job in self.jobs if job["status"] == "finished"])
 
 
 def followed_job(jobs: list[dict[str, Any]], chosen: str | None = None) -> dict[str, Any] | None:

@@ -90,7 +90,7 @@ class Option:
 TRAINING = frozenset({APP, "run"})
 SLOTS = TRAINING | {"worker"}  # where runs are trained: the app and `run --detach` through the worker they start
 MAX_JOBS = 1024  # runs at once on one machine; far more than its cores or GPUs
-READING_EXPERIMENTS = TRAINING | {"list", "results", "compare", "operating-point", "ensemble", "report"}
+READING_EXPERIMENTS = TRAINING | {"list", "results", "compare", "operating-point", "ensemble", "report", "prune"}
 OPTIONS = (
     Option(("--experiments",), READING_EXPERIMENTS, None,
            dict(type=some_path("--experiments"), metavar="PATH", help="experiments file (default: the repository's experiments.toml)")),

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import sys
 import time
 from collections.abc import Callable
@@ -11,7 +10,11 @@ from typing import Any, TextIO
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 
+from engine import summary
 from engine.events import BatchProgress, DataProgress, EpochEnded, Event, RunFailed, RunFinished, RunStarted
+from engine.experiments import Experiment
+from engine.store import Store
+from tui.tables import dumps, machine
 
 
 class HeadlessProgress:
@@ -71,10 +74,11 @@ def outcome_line(started: RunStarted | None, event: RunFinished | RunFailed) -> 
 
 
 class JsonResults:
-    """One JSON object per finished (or failed) run on stdout; the bars still go to stderr."""
+    """Each run as one JSON object on stdout once it has ended, read back from the store so that it is the very
+    row `results --format json` gives; the bars still go to stderr."""
 
-    def __init__(self, bars: HeadlessProgress):
-        self.bars = bars
+    def __init__(self, bars: HeadlessProgress, store: Store, experiments: dict[int, Experiment]):
+        self.bars, self.show = bars, stored_row_printer(store, experiments)
 
     def __enter__(self) -> "JsonResults":
         self.bars.__enter__()
@@ -86,25 +90,24 @@ class JsonResults:
     def __call__(self, event: Event) -> None:
         self.bars(event)
         if isinstance(event, (RunFinished, RunFailed)):
-            started = self.bars.started[event.run_id]
-            print(json.dumps(result_json(started, event)), flush=True)
+            self.show(event.run_id)
 
 
-def result_json(started: RunStarted, event: RunFinished | RunFailed) -> dict[str, Any]:
-    metrics = event.metrics if isinstance(event, RunFinished) else {}
-    keys = ("auc", "accuracy", "mel_recall", "cancer_sensitivity", "balanced_accuracy", "recall", "params",
-            "train_seconds", "images_per_second")
-    return {"run_id": event.run_id, "id": started.experiment_id, "name": started.name, "seed": started.seed,
-            "device": started.device, "data": started.data,
-            "status": "finished" if isinstance(event, RunFinished) else event.status,
-            **{key: metrics.get(key) for key in keys}}
+def stored_row_printer(store: Store, experiments: dict[int, Experiment]) -> Callable[[str], None]:
+    """Prints an ended run's stored row on stdout as one JSON line: the very row `results --format json` gives
+    (the store has it before the event reaches a sink)."""
+    def show(run_id: str) -> None:
+        [row] = summary.run_rows(store.summaries([run_id]), experiments)
+        print(dumps(machine(row), indent=None), flush=True)
+    return show
 
 
 class WorkerLog:
     """The worker's log (its output, a file): a line for what the worker does, and for each run's start and end.
-    A foreground `run --jobs N` writes the same lines on stderr, and with --json each result on stdout too."""
+    A foreground `run --jobs N` writes the same lines on stderr, and with --json each result on stdout too
+    (`json_results`, e.g. stored_row_printer)."""
 
-    def __init__(self, stream: TextIO | None = None, json_results: bool = False):
+    def __init__(self, stream: TextIO | None = None, json_results: Callable[[str], None] | None = None):
         self.stream, self.json_results = stream, json_results
 
     def say(self, line: str) -> None:
@@ -122,6 +125,6 @@ class WorkerLog:
             elif isinstance(event, (RunFinished, RunFailed)):
                 self.say(outcome_line(started.get(event.run_id), event))
                 if self.json_results and event.run_id in started:
-                    print(json.dumps(result_json(started[event.run_id], event)), flush=True)
+                    self.json_results(event.run_id)
 
         return log

@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from engine import bootstrap, screening, summary
+from engine import screening, summary
 from engine.errors import UserError
 from engine.experiments import CLASSES, Experiment
 from engine.paths import why_not
@@ -56,17 +56,22 @@ class Section:
 
 EXPERIMENT = [Column("#", "experiment_id"), Column("experiment", "name"), Column("n", "n")]
 RUN = [Column("run", "run_id"), Column("#", "experiment_id"), Column("experiment", "name"), Column("seed", "seed")]
+UNLIKE_PAGE = Column("unlike the page", "differs")  # the last column of every table
 
 
 def write(out: Path, store: Store, experiments: dict[int, Experiment], force: bool = False) -> list[Path]:
     """Writes report.md, the CSVs and (with matplotlib) the PNGs into `out`; returns their paths, the report first.
     A file of an earlier report in `out` is written over only with `force`."""
-    runs, synthetic = _reported_runs(store)
+    groups, synthetic = charts.one_data_kind(store.groups())
+    if not groups:
+        raise UserError("There are no finished runs to report on; train some first, e.g. 'dermalab run 8 11 --seeds 3'.")
+    runs = [r for r in store.runs() if r["status"] == "finished" and r["synthetic"] == synthetic]
     top = sort_rows(summary.run_rows(runs, experiments), "auc", descending=True)[:TOP_RUNS]
-    sections = [leaderboard(runs, experiments), recall_grid(runs, experiments), comparison(runs, experiments),
+    sections = [leaderboard(groups, experiments), recall_grid(groups, experiments), comparison(groups, experiments),
                 best_runs(runs, store, experiments), operating_points(top, store)]
-    lesion_pictures, left_out = report_figures.pngs(runs, top, highest(runs, "auc"), TARGET, store, experiments)
-    pictures = chart_pngs.pngs(charts.build(runs, experiments)) + lesion_pictures
+    lesion_pictures, left_out = report_figures.pngs(groups, runs, top, highest(runs, "auc"), TARGET, store,
+                                                    experiments)
+    pictures = chart_pngs.pngs(charts.build(groups, experiments)) + lesion_pictures
     drawn = png.available()
     _check_place(out, [REPORT, *(s.csv for s in sections), *(p.file for p in pictures if drawn)], force)
     try:
@@ -91,14 +96,8 @@ def _check_place(out: Path, files: list[str], force: bool) -> None:
                         "give a new folder, or add --force to write over it.")
 
 
-def _reported_runs(store: Store) -> tuple[list[dict[str, Any]], bool]:
-    runs, synthetic = charts.one_data_kind(store.runs())
-    if not runs:
-        raise UserError("There are no finished runs to report on; train some first, e.g. 'dermalab run 8 11 --seeds 3'.")
-    return runs, synthetic
-
-
 def _opening(runs: list[dict[str, Any]], synthetic: bool) -> str:
+    """`runs`: every finished run of the reported kind of data."""
     data = ("synthetic images: they test the program, and say nothing about skin lesions" if synthetic
             else "DermaMNIST (synthetic runs are left out)")
     experiments = len({r["experiment_id"] for r in runs})
@@ -107,28 +106,30 @@ def _opening(runs: list[dict[str, Any]], synthetic: bool) -> str:
             "Every figure is measured on the validation split, as on the course page.\n")
 
 
-def leaderboard(runs: list[dict[str, Any]], experiments: dict[int, Experiment]) -> Section:
-    rows = sort_rows(summary.experiment_rows(runs, experiments), "auc", descending=True)
+def leaderboard(groups: list[dict[str, Any]], experiments: dict[int, Experiment]) -> Section:
+    rows = sort_rows(summary.experiment_rows(groups, experiments), "auc", descending=True)
     return Section(
         "Leaderboard", "Each experiment over its seeds: the mean ± the standard deviation between seeds, over n "
-        "finished runs (a lone run has no spread). Ordered by mean macro AUC; ΔAUC is our mean minus the page's "
-        "figure. Cancer sensitivity is the mean recall of akiec, bcc and mel, as the page defines it.",
+        "finished runs (a lone run has no spread). Runs are averaged only with runs of the same config, epochs, "
+        "weights and data; a row run unlike the page says how, and has no ΔAUC. Ordered by mean macro AUC; ΔAUC "
+        "is our mean minus the page's figure. Cancer sensitivity is the mean recall of akiec, bcc and mel, as the "
+        "page defines it.",
         "leaderboard.csv",
         [*EXPERIMENT, Column("AUC", "auc", True), Column("mel recall", "mel_recall", True),
          Column("cancer sens", "cancer_sensitivity", True), Column("accuracy", "accuracy", True),
-         Column("ΔAUC", "delta_auc")], rows)
+         Column("ΔAUC", "delta_auc"), UNLIKE_PAGE], rows)
 
 
-def recall_grid(runs: list[dict[str, Any]], experiments: dict[int, Experiment]) -> Section:
-    rows = [flatten(r) for r in summary.experiment_rows(runs, experiments)]
+def recall_grid(groups: list[dict[str, Any]], experiments: dict[int, Experiment]) -> Section:
+    rows = [flatten(r) for r in summary.experiment_rows(groups, experiments)]
     return Section(
         "Recall per class", "Of the val lesions of each class, the share the model names correctly (mean over "
         "seeds), in experiment order. Read the mel column beside the leaderboard: a high AUC can come with most "
         "melanomas called something else.",
-        "recall_grid.csv", [*EXPERIMENT, *(Column(c, f"recall_{c}") for c in CLASSES)], rows)
+        "recall_grid.csv", [*EXPERIMENT, *(Column(c, f"recall_{c}") for c in CLASSES), UNLIKE_PAGE], rows)
 
 
-def comparison(runs: list[dict[str, Any]], experiments: dict[int, Experiment]) -> Section:
+def comparison(groups: list[dict[str, Any]], experiments: dict[int, Experiment]) -> Section:
     columns = [*EXPERIMENT]
     for key, header in (("auc", "AUC"), ("mel_recall", "mel recall"), ("cancer_sensitivity", "cancer sens")):
         columns += [Column(header, key, True), Column(f"{header} page", f"{key}_published"),
@@ -136,13 +137,14 @@ def comparison(runs: list[dict[str, Any]], experiments: dict[int, Experiment]) -
     return Section(
         "Against the course page", "Our seed mean beside the single figure the page reports. *consistent*: the "
         f"page's figure lies within our mean ± 2 standard deviations over at least {summary.CONSISTENT_MIN_RUNS} "
-        "seeds; *different*: it lies outside; *too few runs*: fewer seeds than that, so the spread is unknown.",
-        "compare.csv", columns, summary.compare_rows(runs, experiments))
+        "seeds; *different*: it lies outside; *too few runs*: fewer seeds than that, so the spread is unknown. "
+        "Rows run unlike the page (other epochs, no ImageNet weights, a changed config) get no page figure.",
+        "compare.csv", [*columns, UNLIKE_PAGE], summary.compare_rows(groups, experiments))
 
 
 def best_runs(runs: list[dict[str, Any]], store: Store, experiments: dict[int, Experiment]) -> Section:
     chosen = [highest(runs, key) for key in ("auc", "cancer_sensitivity")]
-    rows = summary.run_rows(bootstrap.with_intervals(chosen, store), experiments)
+    rows = summary.with_intervals(summary.run_rows(chosen, experiments), store)
     picks = [{"pick": pick, **row} for pick, row in zip(("highest AUC", "highest cancer sensitivity"), rows)]
     return Section(
         "The best run by AUC beside the best by cancer sensitivity", "Single runs, not seed means. The 95% CI columns "
@@ -152,7 +154,7 @@ def best_runs(runs: list[dict[str, Any]], store: Store, experiments: dict[int, E
         "best_runs.csv",
         [Column("pick", "pick"), *RUN, Column("AUC", "auc"), Column("AUC 95% CI", "auc_ci"),
          Column("mel recall", "mel_recall"), Column("mel recall 95% CI", "mel_recall_ci"),
-         Column("cancer sens", "cancer_sensitivity"), Column("accuracy", "accuracy")], picks)
+         Column("cancer sens", "cancer_sensitivity"), Column("accuracy", "accuracy"), UNLIKE_PAGE], picks)
 
 
 def highest(runs: list[dict[str, Any]], key: str) -> dict[str, Any]:
@@ -164,7 +166,7 @@ def operating_points(top: list[dict[str, Any]], store: Store) -> Section:
     rows, left_out = [], []
     for run in top:  # a run without one (no melanoma in its val set) is named, and the others still shown
         try:
-            point = screening.operating_point(screening.load(store, run["run_id"]), TARGET, "mel")
+            point = screening.operating_point(summary.predictions(store, run["run_id"]), TARGET, "mel")
         except UserError as error:
             left_out.append(str(error).rstrip("."))
             continue
@@ -180,4 +182,4 @@ def operating_points(top: list[dict[str, Any]], store: Store) -> Section:
         "operating_points.csv",
         [*RUN, Column("AUC", "auc"), Column("mel recall", "mel_recall"), Column("threshold", "threshold"),
          Column("sensitivity", "sensitivity"),
-         Column("specificity", "specificity"), Column("benign flagged /1000", "flagged_per_1000")], rows)
+         Column("specificity", "specificity"), Column("benign flagged /1000", "flagged_per_1000"), UNLIKE_PAGE], rows)

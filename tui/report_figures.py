@@ -20,11 +20,12 @@ SMALL = 7  # points: panel titles, captions
 PAGE_LINE = "#888888"
 
 
-def pngs(runs: list[dict[str, Any]], top: list[dict[str, Any]], best: dict[str, Any], target: float, store: Store,
-         experiments: dict[int, Experiment]) -> tuple[list[Png], list[str]]:
+def pngs(groups: list[dict[str, Any]], runs: list[dict[str, Any]], top: list[dict[str, Any]], best: dict[str, Any],
+         target: float, store: Store, experiments: dict[int, Experiment]) -> tuple[list[Png], list[str]]:
     """The pictures, and a sentence for each one that cannot be drawn (the missed melanomas need the images the
-    run was trained on)."""
-    drawable = [auc_curves(runs, experiments), recall_heatmap(runs, experiments), roc_curves(top, target, store)]
+    run was trained on). `groups`: Store.groups() of the reported data; `runs`: its finished runs."""
+    drawable = [auc_curves(runs, experiments, store), recall_heatmap(groups, experiments),
+                roc_curves(top, target, store)]
     pictures = [picture for picture in drawable if picture is not None]
     try:
         pictures.append(missed_melanomas(best, store))
@@ -33,14 +34,15 @@ def pngs(runs: list[dict[str, Any]], top: list[dict[str, Any]], best: dict[str, 
     return pictures, []
 
 
-def auc_curves(runs: list[dict[str, Any]], experiments: dict[int, Experiment]) -> Png | None:
+def auc_curves(runs: list[dict[str, Any]], experiments: dict[int, Experiment], store: Store) -> Png | None:
     """None when no run has an epoch recorded."""
-    by_experiment: dict[int, list[dict[str, Any]]] = {}
+    by_experiment: dict[int, list[list[dict[str, Any]]]] = {}
     for run in runs:
-        if run["history"]:
-            by_experiment.setdefault(run["experiment_id"], []).append(run)
+        if history := store.history(run["run_id"]):
+            by_experiment.setdefault(run["experiment_id"], []).append(history)
     if not by_experiment:
         return None
+    names = {run["experiment_id"]: run["name"] for run in runs}  # each experiment's latest run's name
 
     def draw(figure: Any) -> None:
         from matplotlib.ticker import MaxNLocator  # only drawing needs matplotlib, which is an extra
@@ -51,9 +53,8 @@ def auc_curves(runs: list[dict[str, Any]], experiments: dict[int, Experiment]) -
         panels = list(figure.subplots(down, across, sharey=True, squeeze=False).flat)
         for axes, (experiment_id, members) in zip(panels, sorted(by_experiment.items())):
             spec = experiments[experiment_id].spec if experiment_id in experiments else None
-            axes.set_title(f"#{experiment_id} {members[-1]['name']}", fontsize=SMALL)
-            for run in members:
-                epochs = run["history"]
+            axes.set_title(f"#{experiment_id} {names[experiment_id]}", fontsize=SMALL)
+            for epochs in members:
                 axes.plot([e["epoch"] for e in epochs], [e["val_auc"] for e in epochs], linewidth=1)
             if spec and spec.published:
                 axes.axhline(spec.published.auc, color=PAGE_LINE, linestyle=":", linewidth=1)
@@ -69,8 +70,8 @@ def auc_curves(runs: list[dict[str, Any]], experiments: dict[int, Experiment]) -
                "the page's final AUC (dotted).", draw)
 
 
-def recall_heatmap(runs: list[dict[str, Any]], experiments: dict[int, Experiment]) -> Png:
-    rows = summary.experiment_rows(runs, experiments)
+def recall_heatmap(groups: list[dict[str, Any]], experiments: dict[int, Experiment]) -> Png:
+    rows = summary.experiment_rows(groups, experiments)
 
     def draw(figure: Any) -> None:
         figure.set_size_inches(7, 0.3 * len(rows) + 1.4)
@@ -84,12 +85,18 @@ def recall_heatmap(runs: list[dict[str, Any]], experiments: dict[int, Experiment
                 axes.text(x, y, "–" if value is None else f"{value:.0%}", ha="center", va="center", fontsize=SMALL,
                           color=ink)
         axes.set_xticks(range(len(CLASSES)), CLASSES)
-        axes.set_yticks(range(len(rows)), [f"#{row['experiment_id']} {row['name']}" for row in rows], fontsize=SMALL)
+        axes.set_yticks(range(len(rows)), [_group_label(row) for row in rows], fontsize=SMALL)
         axes.xaxis.tick_top()
         figure.colorbar(shown, ax=axes, label="recall (mean over seeds)")
 
     return Png("recall_heatmap.png", "Recall per class as a heatmap", "Read the mel column against the others: a "
                "dark cell there, beside a fine AUC, is a model that still calls many melanomas something else.", draw)
+
+
+def _group_label(row: dict[str, Any]) -> str:
+    """An experiment's row, with what its group ran unlike the page (the data kind is said once, in the report)."""
+    unlike = [words for words in row["differs"] if words != summary.SYNTHETIC_DATA]
+    return f"#{row['experiment_id']} {row['name']}" + (f" ({', '.join(unlike)})" if unlike else "")
 
 
 def roc_curves(top: list[dict[str, Any]], target: float, store: Store) -> Png | None:
@@ -98,7 +105,7 @@ def roc_curves(top: list[dict[str, Any]], target: float, store: Store) -> Png | 
 
     curves = []
     for row in top:
-        predictions = screening.load(store, row["run_id"])
+        predictions = summary.predictions(store, row["run_id"])
         try:
             point = screening.operating_point(predictions, target, "mel")
         except UserError:  # no melanoma to be sensitive to: the operating points table says so

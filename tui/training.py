@@ -12,7 +12,7 @@ from textual.message import Message
 
 from engine.queue import JobQueue
 from engine.store import Store
-from tui.lab import LiveRun, StoreSnapshot, followed_job, history_of
+from tui.lab import LiveRun, Overview, StoreSnapshot, followed_job, history_of
 from tui.messages import StoreChanged
 
 POLL_SECONDS = 0.25  # heartbeats come at most twice a second; a cancel from another viewer shows well within 2 s
@@ -21,7 +21,7 @@ SYNC_SECONDS = 10.0  # how often a cluster's results are looked for: Slurm's acc
 
 class StoreFeed:
     """Runs in a thread worker: reads the queue every POLL_SECONDS, the followed job's epochs when they may have
-    grown, and the runs only when a job started or ended; posts a StoreChanged when anything differs."""
+    grown, and the runs' overview only when a job started or ended; posts a StoreChanged when anything differs."""
 
     def __init__(self, opened_at: float, post: Callable[[Message], object], chosen: Callable[[], str | None]):
         self.opened_at, self.post, self.chosen = opened_at, post, chosen
@@ -53,11 +53,11 @@ class StoreFeed:
         jobs = queue.current(self.opened_at)
         followed = followed_job(jobs, self.chosen())
         runs_key = [(job["job_id"], job["status"], job["started_at"]) for job in jobs]
-        runs = store.runs() if runs_key != self.runs_key else None
+        overview = Overview.read(store) if runs_key != self.runs_key else None
         self.runs_key = runs_key
         live = LiveRun(followed, self._history(store, followed)) if followed else None
-        snapshot = StoreSnapshot(read_at, jobs, live, runs)
-        if self.last is None or runs is not None or (jobs, live) != (self.last.jobs, self.last.live):
+        snapshot = StoreSnapshot(read_at, jobs, live, overview)
+        if self.last is None or overview is not None or (jobs, live) != (self.last.jobs, self.last.live):
             self.post(StoreChanged(snapshot))
         self.last = snapshot
 

@@ -45,10 +45,10 @@ class ChartsScreen(Screen):
             self.load()
 
     def load(self) -> None:
-        """The charts from the runs the app holds now: built when the view opens and after each run ends."""
+        """The charts from the stored runs: built when the view opens and after each run ends."""
         lab = self.app.lab
-        runs, self.synthetic = charts.one_data_kind(lab.runs)
-        self.charts = charts.build(runs, lab.experiments)
+        groups, self.synthetic = charts.one_data_kind(lab.groups())
+        self.charts = charts.build(groups, lab.experiments)
         self.show()
 
     def show(self) -> None:

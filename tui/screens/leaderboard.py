@@ -13,7 +13,8 @@ from tui.widgets.leaderboard_table import LeaderboardTable
 
 class LeaderboardScreen(RankedScreen):
     VIEW = "leaderboard"
-    LEGEND = "synth: synthetic data, not comparable with the page · Δ: ours minus the page's figure"
+    LEGEND = ("synth: synthetic data · after a name: how it ran unlike the page (from scratch: no ImageNet weights), "
+              "so no Δ · Δ: ours minus the page's figure")
     BINDINGS = [
         Binding("s", "cycle_sort", "Sort", id="sort", tooltip="Sort by the next column"),
         Binding("S", "reverse_sort", "Reverse", id="reverse", tooltip="Reverse the sort order"),

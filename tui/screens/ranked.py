@@ -24,13 +24,15 @@ SORT_NAMES = {"auc": "AUC", "mel_recall": "mel recall", "cancer_sensitivity": "c
               "synthetic": "data"}
 
 
-def order_caption(app: Any) -> str:
-    if not app.lab.runs:
+def order_caption(app: Any, shown: int) -> str:
+    stored = app.lab.overview.stored
+    if not stored:
         return "No runs stored yet: select experiments (e), then press r."
     ranking = app.ranking
     rows = "per experiment (mean ± std over seeds, n runs)" if ranking.per_experiment else "per run"
     direction = "descending" if ranking.descending else "ascending"
-    return f"{rows} · sorted by {SORT_NAMES.get(ranking.key, ranking.key)}, {direction}"
+    window = f" · first {shown:,} of {stored:,}, more below" if not ranking.per_experiment and shown < stored else ""
+    return f"{rows} · sorted by {SORT_NAMES.get(ranking.key, ranking.key)}, {direction}{window}"
 
 
 class RankedScreen(Screen):
@@ -70,8 +72,17 @@ class RankedScreen(Screen):
 
     def redraw(self) -> None:
         app = self.app
-        self.query_one("#order-caption", Static).update(order_caption(app))
-        self.show(app.ranking.rows(app.lab.runs, app.lab.experiments))
+        rows = app.lab.ranked(app.ranking)
+        self.query_one("#order-caption", Static).update(order_caption(app, len(rows)))
+        self.show(rows)
+
+    def on_data_table_row_highlighted(self, event: DataTable.RowHighlighted) -> None:
+        """At the last row read, the next rows are read."""
+        ranking = self.app.ranking
+        if (not ranking.per_experiment and event.cursor_row == event.data_table.row_count - 1
+                and ranking.limit < self.app.lab.overview.stored):
+            ranking.more()
+            self.redraw()
 
     def highlighted_run(self) -> str | None:
         """The highlighted row's run id; per-experiment rows have none, and say how to get one."""

@@ -51,7 +51,7 @@ class RunScreen(Screen):
             self.query_one(RunProgress).show(lab.live, lab.experiments)
             self.query_one(RunningJobs).show(lab.running(), lab.live and lab.live.job["job_id"])
         if what in ("queue", "store"):
-            self.query_one(QueueList).show(lab.jobs, lab.experiments, lab.runs)
+            self.query_one(QueueList).show(lab.jobs, lab.experiments, lab.finished_in_queue())
         if what in ("epoch", "store", "beats"):
             self._draw_curves()
 

@@ -15,6 +15,7 @@ from tui.widgets.confusion_matrix import ConfusionMatrix
 from tui.widgets.figures import FigureTable
 from tui.widgets.header import LabHeader
 from tui.widgets.key_line import KeyLine
+from tui.widgets.leaderboard_table import unlike_page
 
 BACK = Binding("escape", "app.pop_screen", "Back", id="back", tooltip="Back to the leaderboard or recall grid")
 # (label, row key, how it reads): the figures that have a bootstrap interval carry it in `{key}_ci`.
@@ -25,7 +26,7 @@ FIGURES = [("AUC (macro)", "auc", numbers.auc), ("melanoma recall", "mel_recall"
 
 def run_title(row: dict[str, Any]) -> str:
     data = "synthetic data" if row["synthetic"] else "real data"
-    return f"#{row['experiment_id']} {row['name']} · seed {row['seed']} · {data} · run {row['run_id']}"
+    return f"#{row['experiment_id']} {row['name']}{unlike_page(row)} · seed {row['seed']} · {data} · run {row['run_id']}"
 
 
 MISSED_MELANOMAS = Binding("M", "missed_melanomas", "Missed mel", id="missed-melanomas",

@@ -30,7 +30,7 @@ class LabHeader(Vertical):
     def redraw(self) -> None:
         app = self.app
         parts = [self.view, app.accelerator, f"data: {app.data_label}",
-                 f"{numbers.plural(len(app.lab.runs), 'run')} stored"]
+                 f"{numbers.plural(app.lab.overview.stored, 'run')} stored"]
         if app.gpu_samples:
             parts.append(numbers.gpus(app.gpu_samples))
         self.query_one("#header-line", Static).update(" │ ".join(parts))

@@ -10,6 +10,7 @@ from rich.text import Text
 from textual import events
 from textual.widgets import DataTable
 
+from engine import summary
 from tui import numbers
 from tui.ranking import Ranking
 
@@ -33,8 +34,9 @@ def metric(key: str, show: Callable[[Any], str], scale: float = 1, places: int =
 
 
 def versus_page(key: str, show: Callable[[Any], str]) -> Callable[[Row], str]:
-    """A difference from the page's figure; blank for synthetic data, where it would mean nothing."""
-    return lambda row: numbers.MISSING if row["synthetic"] else show(row[key])
+    """A difference from the page's figure; blank for runs unlike the page's (synthetic data among them), where it
+    would mean nothing."""
+    return lambda row: show(row[key])
 
 
 def run_auc(row: Row) -> str:
@@ -42,9 +44,15 @@ def run_auc(row: Row) -> str:
     return numbers.auc(row["auc"]) if row["status"] == "finished" else row["status"]
 
 
+def unlike_page(row: Row) -> str:
+    """What differs from the page's run, to follow the experiment's name (the data column shows synthetic)."""
+    words = [word for word in row["differs"] if word != summary.SYNTHETIC_DATA]
+    return f" · {', '.join(words)}" if words else ""
+
+
 def name_cell(marked: list[str]) -> Callable[[Row], str]:
-    """The experiment's name, after a dot when the run is marked for an ensemble."""
-    return lambda row: f"● {row['name']}" if row.get("run_id") in marked else row["name"]
+    """The experiment's name and how it ran unlike the page, after a dot when the run is marked for an ensemble."""
+    return lambda row: ("● " if row.get("run_id") in marked else "") + row["name"] + unlike_page(row)
 
 
 def columns(per_experiment: bool, marked: list[str]) -> list[Column]:

@@ -20,6 +20,7 @@ class QueueList(VerticalScroll):
         yield Static("Queue: empty.", id="queue-text", markup=False)
 
     def show(self, jobs: list[dict[str, Any]], experiments: dict[int, Experiment], runs: list[dict[str, Any]]) -> None:
+        """`runs`: the stored rows of the jobs that finished."""
         auc = {run["run_id"]: run["auc"] for run in runs}
         waiting = sum(job["status"] == "queued" for job in jobs)
         running = sum(job["status"] == "running" for job in jobs)

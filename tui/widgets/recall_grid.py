@@ -11,6 +11,7 @@ from textual.color import Color
 from textual.widgets import DataTable
 
 from engine.experiments import CLASSES
+from tui.widgets.leaderboard_table import unlike_page
 
 RED, AMBER, GREEN = Color.parse("#c62828"), Color.parse("#f0a202"), Color.parse("#2e7d32")
 STANDOUT = "mel"
@@ -34,7 +35,7 @@ def cell(recall: float | None, width: int, bold: bool = False) -> Text:
 
 def label(row: dict[str, Any], per_experiment: bool) -> Text:
     suffix = f" n={row['n']}" if per_experiment else f" s{row['seed']}"
-    return Text(f" {row['name']}{suffix}{' synth' if row['synthetic'] else ''} ")  # a name is text, never markup
+    return Text(f" {row['name']}{suffix}{unlike_page(row)}{' synth' if row['synthetic'] else ''} ")  # text, never markup
 
 
 class RecallGrid(DataTable):
