@@ -14,7 +14,7 @@ import numpy as np
 from engine.errors import UserError
 from engine.experiments import CLASSES
 from engine.fetch import Progress, fetch
-from engine.paths import dermamnist_path, require_data_file
+from engine.paths import DERMAMNIST_MD5, dermamnist_path, require_data_file
 
 SPLITS = ("train", "val", "test")
 TRAINED_AND_SCORED = ("train", "val")  # the page never scores on test, so an empty test split is no obstacle
@@ -98,7 +98,8 @@ def _md5(path: str, size: int, modified: int) -> str:
 
 def fingerprint_for(data: str) -> str | None:
     """The fingerprint the dataset `load(data)` gives will have, before loading it (None where it cannot load):
-    DermaMNIST not downloaded yet will be the official file, which its download checks."""
+    DermaMNIST not downloaded yet will be the official file, which its download checks (engine.paths's copy of
+    medmnist's MD5, held to it by a test)."""
     if data == "synthetic":
         return "synthetic"
     path = dermamnist_path() if data == "auto" else Path(data)

@@ -17,7 +17,6 @@ from engine.errors import UserError
 CLASSES = ("akiec", "bcc", "bkl", "df", "mel", "nv", "vasc")
 CANCER_CLASSES = ("akiec", "bcc", "mel")
 MEL = CLASSES.index("mel")  # the class the page's punchline is about
-PRECISIONS = ("fp32",)  # the arithmetic a run may use; each run records its own
 DEFAULT_EXPERIMENTS = Path(__file__).resolve().parent.parent / "experiments.toml"
 
 # Keys that describe one experiment and are never inherited through `extends`.

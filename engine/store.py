@@ -169,8 +169,8 @@ class Store:
         metrics = event.metrics
         figures = {**{k: _finite(metrics.get(k)) for k in HEADLINE}, **_clean(schema.figure_columns(metrics))}
         with self._writing() as db:
-            db.execute(f"UPDATE runs SET status='finished', finished_at=?, {', '.join(f'{k}=?' for k in figures)}"
-                       " WHERE run_id=?", (time.time(), *figures.values(), event.run_id))
+            db.execute(f"UPDATE runs SET status='finished', finished_at=?, notes=?, {', '.join(f'{k}=?' for k in figures)}"
+                       " WHERE run_id=?", (time.time(), json.dumps(list(event.notes)), *figures.values(), event.run_id))
             db.execute("UPDATE run_details SET metrics=?, labels=?, probabilities=? WHERE run_id=?",
                        (json.dumps(_clean(metrics)), blobs.pack_labels(labels),
                         blobs.pack_probabilities(event.probabilities), event.run_id))

@@ -13,7 +13,8 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 from engine.errors import UserError
-from engine.experiments import CLASSES, PRECISIONS, Experiment, config_hash
+from engine.experiments import CLASSES, Experiment, config_hash
+from engine.options import PRECISIONS
 
 if TYPE_CHECKING:
     from engine.screening import Predictions

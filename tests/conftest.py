@@ -216,7 +216,7 @@ def store_run(dermalab_home):
     store, experiments = Store(), load()
 
     def write(labels, probabilities, experiment_id=8, seed=0, run_id=None, intervals=True, synthetic=True,
-              epochs=None, pretrained=None, **metrics) -> str:
+              epochs=None, pretrained=None, precision="fp32", **metrics) -> str:
         spec, run_id = experiments[experiment_id].spec, run_id or uuid.uuid4().hex[:12]
         labels, probabilities = np.asarray(labels), np.asarray(probabilities, dtype=float)
         computed = {**evaluate(labels, probabilities), "params": 94599, "train_seconds": 1.0}
@@ -226,7 +226,7 @@ def store_run(dermalab_home):
         epochs = epochs or spec.training.epochs
         pretrained = spec.model.pretrained if pretrained is None else pretrained
         store.start(RunStarted(run_id, experiment_id, spec.name, seed, "cpu", data, epochs, 1), spec.chapter,
-                    spec.run_config(epochs, pretrained, "fp32"), synthetic, fingerprint)
+                    spec.run_config(epochs, pretrained, precision), synthetic, fingerprint)
         store.finish(RunFinished(run_id, {**computed, **metrics}, probabilities.tolist()), labels.tolist())
         return run_id
 

@@ -24,7 +24,7 @@ async def test_a_corrupt_store_at_start_is_said_in_one_sentence_and_a_fresh_one_
         aside = next(dermalab_home.glob("runs.sqlite.corrupt-*"))
         assert notices(app) == [f"Warning: the run store was damaged, so it was kept as {aside} and a fresh one was started; "
                         "nothing was deleted."]
-        assert aside.read_bytes() == damaged and app.lab.stored == 0 and app.current_mode == "leaderboard"
+        assert aside.read_bytes() == damaged and app.lab.overview.stored == 0 and app.current_mode == "leaderboard"
 
 
 @synchronous

@@ -152,3 +152,11 @@ async def test_the_leaderboard_reads_runs_a_window_at_a_time(stored):
             await pilot.pause()
             assert table.row_count == shown
         assert table.rows_shown[-1]["run_id"] == "run0000"
+
+
+@synchronous
+async def test_an_app_training_without_imagenet_weights_says_so_in_its_header():
+    for options, said in ((["--no-pretrained"], True), ([], False)):
+        app = app_with("--data", "synthetic", *options)
+        async with app.run_test(size=SIZE):
+            assert ("from scratch" in str(app.screen.query_one("#header-line").render())) == said

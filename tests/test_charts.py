@@ -108,6 +108,23 @@ def test_unfinished_runs_are_left_out(store_run, dermalab_home):
     assert [p.label for p in ranked.series[0].points] == ["20", "23", "8"]
 
 
+def test_groups_of_one_experiment_are_labelled_by_what_tells_them_apart(store_run, dermalab_home):
+    labels, probabilities = noisy_predictions(2)
+    store_run(labels, probabilities, synthetic=False, auc=0.90)
+    store_run(labels, probabilities, synthetic=False, auc=0.91, precision="bf16")
+    store_run(labels, probabilities, synthetic=False, auc=0.70, run_id="mine")
+    store_run(labels, probabilities, experiment_id=20, synthetic=False, auc=0.93)
+    store_run(labels, probabilities, experiment_id=20, synthetic=False, auc=0.80, run_id="mine, changed")
+    with sqlite3.connect(dermalab_home / "runs.sqlite") as db:
+        db.execute("UPDATE runs SET data = '/data/mine.npz', data_fingerprint = '0123456789' WHERE run_id = 'mine'")
+        db.execute("UPDATE runs SET data = 'dermamnist (medmnist)', data_fingerprint = 'abcdef0123'"
+                   " WHERE run_id = 'mine, changed'")
+    ranked = charts.build(Store().groups(), load())[2]
+    assert [(p.label, p.y) for p in ranked.series[0].points] == [
+        ("20 md5 074469", 0.93), ("8 dermamnist bf16", 0.91), ("8 dermamnist fp32", 0.90),
+        ("20 md5 abcdef", 0.80), ("8 mine.npz fp32", 0.70)]
+
+
 def test_an_empty_store_says_what_to_run_for_every_chart():
     for chart in charts.build([], load()):
         assert not chart.has_points and "dermalab run" in chart.empty

@@ -77,10 +77,13 @@ def test_seeds_that_finished_are_not_run_again_unless_asked(tiny_experiments, on
 
     assert main([*run, "--seed", "1"]) == exit_codes.OK  # nothing left to run: no data is even made
     assert main([*run, "--seed", "1", "--again"]) == exit_codes.OK
-    assert [r["seed"] for r in stored.runs()] == [0, 1, 2, 1]
+    assert main([*run, "--seed", "1", "--precision", "bf16"]) == exit_codes.OK  # another config as run
+    assert [(r["seed"], r["precision"]) for r in stored.runs()] == [(0, "fp32"), (1, "fp32"), (2, "fp32"),
+                                                                     (1, "fp32"), (1, "bf16")]
     capsys.readouterr()
-    [group] = strict(output(capsys, "results", "--per-experiment", "--format", "json", "--experiments", tiny))
-    assert group["n"] == 3  # seeds 0, 1 and 2: the second seed-1 run replaces the first in the mean
+    groups = strict(output(capsys, "results", "--per-experiment", "--format", "json", "--experiments", tiny))
+    # Seeds 0, 1 and 2: the second seed-1 run replaces the first in the mean; the bf16 run is a group of its own.
+    assert [(g["precision"], g["n"]) for g in groups] == [("fp32", 3), ("bf16", 1)]
 
 
 class Terminal(io.StringIO):

@@ -25,7 +25,8 @@ def test_run_stores_every_run_and_results_reads_them_back(cli, stored, edited_ex
     assert [(r["run_id"], r["status"], r["synthetic"], len(r["history"]), r["probabilities"].shape) for r in runs] == [
         (r["run_id"], "finished", True, 1, (1003, 7)) for r in lines]
 
-    results = json.loads(cli("results", "--format", "json", "--sort", "auc", "--asc").stdout)
+    results = json.loads(cli("results", "--format", "json", "--sort", "auc", "--asc", "--experiments",
+                             str(quick)).stdout)
     aucs = [r["auc"] for r in results]
     assert aucs == sorted(aucs) and {r["run_id"] for r in results} == {r["run_id"] for r in lines}
     assert sorted(lines, key=lambda r: r["run_id"]) == sorted(results, key=lambda r: r["run_id"])  # one vocabulary

@@ -69,7 +69,8 @@ def test_options_before_run_reach_the_training_and_the_store(cli, tiny_experimen
     assert done.returncode == 0, done.stderr
     printed = [json.loads(line) for line in done.stdout.splitlines()]
     assert [(r["name"], r["seed"], r["data"]) for r in printed] == [("Tiny", 7, "synthetic"), ("Tiny", 8, "synthetic")]
-    assert [(r["epochs"], len(r["history"]), r["synthetic"]) for r in stored.runs()] == [(2, 2, 1)] * 2
+    assert [(r["epochs"], len(stored.get(r["run_id"])["history"]), r["synthetic"]) for r in stored.runs()] == [
+        (2, 2, True)] * 2
 
 
 @pytest.mark.parametrize("args, expected", [

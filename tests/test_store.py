@@ -67,6 +67,20 @@ def test_predictions_read_back_as_the_six_decimals_that_were_stored():
     assert np.array_equal(blobs.unpack(blobs.pack_probabilities(unrounded)), unrounded)
 
 
+def test_a_run_keeps_its_notes(dermalab_home):
+    from engine.events import RunFinished, RunStarted
+
+    labels, probabilities = noisy_predictions(8)
+    spec = load()[8].spec
+    store = Store()
+    store.start(RunStarted("noted", 8, spec.name, 0, "cpu", "synthetic", 5, 1), spec.chapter, spec.page_config("fp32"),
+                True, "synthetic")
+    store.finish(RunFinished("noted", evaluate(labels, probabilities), probabilities.tolist(),
+                             notes=("torch.compile failed, ran eager",)), labels.tolist())
+    assert store.runs()[0]["notes"] == store.get("noted")["notes"] == ["torch.compile failed, ran eager"]
+    store.close()
+
+
 def test_every_epoch_figure_has_a_history_column():
     reported = {field.name for field in dataclasses.fields(EpochEnded)} - {"run_id", "epochs", "epoch"}
     assert reported == set(schema.HISTORY_COLUMNS)

@@ -4,7 +4,9 @@ and the report with matplotlib; neither computes anything itself."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
+from pathlib import PurePath
 from typing import Any, Literal
 
 from engine import summary
@@ -23,7 +25,7 @@ Row = dict[str, Any]
 
 @dataclass(frozen=True)
 class Point:
-    label: str  # the experiment id, written beside the point or under the bar
+    label: str  # the experiment id (with what tells its groups apart), written beside the point or under the bar
     x: float  # a bar's slot (1, 2, …), or the point's value
     y: float
     x_spread: float | None = None  # the standard deviation between seeds; None for a lone run
@@ -87,10 +89,49 @@ def build(groups: list[Row], experiments: dict[int, Experiment]) -> list[Chart]:
     """Every chart, in the order the app steps through them and the report shows them. They draw the page's
     figures: only groups run as the page ran them (quick looks, runs from scratch and edited configs are left
     out; synthetic data is said in the caption)."""
-    rows = [r for r in summary.experiment_rows(one_data_kind(groups)[0], experiments)
-            if r["auc"] is not None and set(r["differs"]) <= {summary.SYNTHETIC_DATA}]
+    rows = labelled([r for r in summary.experiment_rows(one_data_kind(groups)[0], experiments)
+                     if r["auc"] is not None and set(r["differs"]) <= {summary.SYNTHETIC_DATA}])
     return [clinical(rows, experiments), metrics(rows), ranked(rows), chapters(rows, experiments),
             arc(rows, experiments), against_time(rows, experiments), against_params(rows, experiments)]
+
+
+def labelled(rows: list[Row]) -> list[Row]:
+    """Each row with its label: the experiment id, and where an experiment has several groups (run on other data
+    files, or in another precision), what tells each apart: '8 mine.npz', '8 bf16'."""
+    by_experiment: dict[int, list[Row]] = {}
+    for row in rows:
+        by_experiment.setdefault(row["experiment_id"], []).append(row)
+    for members in by_experiment.values():
+        telling: list[Callable[[Row], str]] = []
+        for part in (_data_name, _data_fingerprint, _precision):
+            if _splits(part, members, telling):
+                telling.append(part)
+        for row in members:
+            row["label"] = " ".join([str(row["experiment_id"]), *(part(row) for part in telling)])
+    return rows
+
+
+def _splits(part: Callable[[Row], str], members: list[Row], telling: list[Callable[[Row], str]]) -> bool:
+    """Whether `part` tells apart some groups that the parts chosen so far leave alike."""
+    seen: dict[tuple[str, ...], str] = {}
+    for row in members:
+        alike = tuple(chosen(row) for chosen in telling)
+        if seen.setdefault(alike, part(row)) != part(row):
+            return True
+    return False
+
+
+def _data_name(row: Row) -> str:
+    return "synthetic" if row["synthetic"] else PurePath(row["data"]).name.removesuffix(" (medmnist)")
+
+
+def _data_fingerprint(row: Row) -> str:
+    """For a file of one name whose bytes changed between runs: its MD5's first digits."""
+    return f"md5 {row['data_fingerprint'][:6]}" if row["data_fingerprint"] else "md5 unknown"
+
+
+def _precision(row: Row) -> str:
+    return row["precision"]
 
 
 def clinical(rows: list[Row], experiments: dict[int, Experiment]) -> Chart:
@@ -169,7 +210,7 @@ def _beside_page(rows: list[Row], experiments: dict[int, Experiment], x: str, y:
 
 def _ours(rows: list[Row], x: str, y: str) -> Series:
     """A point per row with both values: the means, and the spreads where the row has them."""
-    points = tuple(Point(str(r["experiment_id"]), r[x], r[y], r.get(f"{x}_std"), r.get(f"{y}_std"), r["n"])
+    points = tuple(Point(r["label"], r[x], r[y], r.get(f"{x}_std"), r.get(f"{y}_std"), r["n"])
                    for r in rows if r.get(x) is not None and r.get(y) is not None)
     return Series("ours", points)
 
@@ -187,7 +228,7 @@ def _page(rows: list[Row], experiments: dict[int, Experiment], x: str, y: str) -
 
 def _bars(rows: list[Row], key: str = "auc", first: int = 1) -> tuple[Point, ...]:
     """A bar per row in slots from `first` on; a row without the figure keeps its slot empty."""
-    return tuple(Point(str(r["experiment_id"]), slot, r[key], y_spread=r[f"{key}_std"], n=r["n"])
+    return tuple(Point(r["label"], slot, r[key], y_spread=r[f"{key}_std"], n=r["n"])
                  for slot, r in enumerate(rows, start=first) if r[key] is not None)
 
 

@@ -19,7 +19,7 @@ RESULT_COLUMNS = {"run": "run_id", "#": "experiment_id", "name": "name", "seed":
                   "synthetic": "synthetic", "AUC": "auc", "mel rec": "mel_recall", "cancer": "cancer_sensitivity",
                   "acc": "accuracy", "bal acc": "balanced_accuracy", "ΔAUC": "delta_auc", "params": "params",
                   "secs": "train_seconds", "unlike the page": "differs"}
-RUN_COLUMNS = {**RESULT_COLUMNS, "AUC 95% CI": "auc_ci", "mel rec 95% CI": "mel_recall_ci"}
+RUN_COLUMNS = {**RESULT_COLUMNS, "AUC 95% CI": "auc_ci", "mel rec 95% CI": "mel_recall_ci", "notes": "notes"}
 ID_OR_RANGE = re.compile(r"([0-9]+)(?:-([0-9]+))?")  # ASCII digits: isdigit() also passes '²', which int() refuses
 HEADLINE_LABELS = {"auc": "AUC", "mel_recall": "mel rec", "cancer_sensitivity": "cancer"}
 
@@ -533,20 +533,37 @@ def cmd_cancel(args: argparse.Namespace) -> int:
 def without_finished(jobs: list, experiments: dict, fingerprint: str | None, store) -> list:
     """The jobs whose (experiment, seed) has not finished yet with the same config as run and the same data;
     each one left out is said on stderr."""
-    from engine.experiments import config_hash
-    from engine.options import RunOptions, run_config
-
     kept = []
     for job in jobs:
-        experiment = experiments[job.experiment_id]
-        config = run_config(experiment, RunOptions(seed=job.seed, **job.options))
-        done = fingerprint and store.finished_run(job.experiment_id, job.seed, config_hash(config), fingerprint)
+        done = fingerprint and finished_before(job, experiments[job.experiment_id], fingerprint, store)
         if done:
             print(f"dermalab: skipped #{job.experiment_id} {job.name} seed {job.seed}: run {done} finished it with "
                   "the same config and data (--again runs it anyway).", file=sys.stderr)
         else:
             kept.append(job)
     return kept
+
+
+def finished_before(job, experiment, fingerprint: str, store) -> str | None:
+    """The run that finished this job's experiment and seed with its config as run, on this data. With the
+    precision left to the device, the precision the device picks; torch tells which only when there is a run."""
+    from dataclasses import replace
+
+    from engine.experiments import config_hash
+    from engine.options import PRECISIONS, RunOptions, run_config
+
+    options = RunOptions(seed=job.seed, **job.options)
+    found = {}
+    for precision in PRECISIONS if options.precision == "auto" else (options.precision,):
+        config = run_config(experiment, replace(options, precision=precision))
+        found[precision] = store.finished_run(job.experiment_id, job.seed, config_hash(config), fingerprint)
+    if not any(found.values()):
+        return None
+    if options.precision == "auto":
+        from engine.train import run_precision  # torch, to tell which precision the device picks
+
+        return found[run_precision(options)]
+    return found[options.precision]
 
 
 def cmd_results(args: argparse.Namespace) -> int:

@@ -11,7 +11,8 @@ own methods. Then it measures, on the fresh store:
 - first paint: `dermalab --data synthetic` in an 80x24 pseudo-terminal until the experiments list shows;
 - opening the leaderboard (`l`) and the recall grid (`g`), and a sort key (`S`) on the leaderboard, each from
   the key to the text only its answer paints (as tests/bench/app_latency.py times keys);
-- `dermalab results` and `dermalab compare` (tables, to a pipe), and `results --per-experiment`, wall time.
+- `dermalab results` and `dermalab compare` (tables, to a pipe), and `results --per-experiment`, wall time, with
+  `dermalab list` beside them (it reads no runs, so it shows the start-up every command pays).
 
     .venv/bin/python tests/bench/store_scale.py [--sizes 100 1000 10000] [--launches 3] [--keys 10]
 """
@@ -210,7 +211,7 @@ def measure(count: int, made: list[dict], launches: int, keys: int, work: Path) 
           f"= {now_size / old_size:.0%} of version 0")
     for name, seconds in app_timings(home, launches, keys).items():
         print(describe(name, seconds))
-    for args in (["results"], ["results", "--per-experiment"], ["compare"]):
+    for args in (["list"], ["results"], ["results", "--per-experiment"], ["compare"]):
         print(describe(f"dermalab {' '.join(args)}", [timed_command(home, *args) for _ in range(3)]))
 
 

@@ -30,6 +30,7 @@ class LabHeader(Vertical):
     def redraw(self) -> None:
         app = self.app
         parts = [self.view, app.accelerator, f"data: {app.data_label}",
+                 *([] if app.lab.source.options.pretrained else ["from scratch"]),  # --no-pretrained, said as results say it
                  f"{numbers.plural(app.lab.overview.stored, 'run')} stored"]
         if app.gpu_samples:
             parts.append(numbers.gpus(app.gpu_samples))
