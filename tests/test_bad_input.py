@@ -321,7 +321,7 @@ async def test_the_app_opens_on_a_home_nothing_may_be_written_in_and_says_why_no
     home, run_id = unwritable_home
     app = app_with("--data", "synthetic")
     async with app.run_test(size=SIZE) as pilot:
-        assert [run["run_id"] for run in app.lab.runs] == [run_id]
+        assert app.lab.overview.stored == 1 and [run["run_id"] for run in app.lab.store.runs()] == [run_id]
         await pilot.press("down", "space", "r")
         assert app.is_running and app.lab.selected and app.lab.jobs == []  # the selection stays for another try
         assert notices(app)[-1] == (f"The run store {home / 'runs.sqlite'} could not be written (no permission to "
