@@ -9,7 +9,6 @@ machine claims it) and submitit's job id as its slot."""
 
 from __future__ import annotations
 
-import base64
 import contextlib
 import json
 import os
@@ -131,30 +130,13 @@ def task(job: Job, results: str) -> str:
                                lambda event: None)
             except KeyboardInterrupt:  # cancelled (the local executor's SIGINT): its row says so
                 pass
-            outcome["run"] = exported(store, job.job_id)
+            outcome["run"] = store.exported(job.job_id)
         except Exception as error:
             outcome["reason"] = str(error) if isinstance(error, UserError) else f"{type(error).__name__}: {error}"
             raise
         finally:
             write_atomically(Path(results) / f"{job.job_id}.json", json.dumps(outcome))
     return job.job_id
-
-
-def exported(store: Store, run_id: str) -> dict[str, Any]:
-    """A run's row as stored, column by column (blobs as base64), for another store to take as it is."""
-    [row] = store.execute("SELECT * FROM runs WHERE run_id=?", (run_id,))
-    return {key: {"base64": base64.b64encode(value).decode()} if isinstance(value, bytes) else value
-            for key, value in dict(row).items()}
-
-
-def imported(store: Store, row: dict[str, Any]) -> bool:
-    """Takes an exported row, once: returns False when the store has that run already."""
-    columns = [column["name"] for column in store.execute("PRAGMA table_info(runs)") if column["name"] in row]
-    values = [base64.b64decode(row[c]["base64"]) if isinstance(row[c], dict) else row[c] for c in columns]
-    with store.transaction() as db:
-        added = db.execute(f"INSERT OR IGNORE INTO runs ({', '.join(columns)}) VALUES ({', '.join('?' * len(columns))})",
-                           values).rowcount
-    return added == 1
 
 
 def write_atomically(path: Path, text: str) -> None:
@@ -188,8 +170,9 @@ def take(store: Store, queue: JobQueue, job: dict[str, Any], outcome: dict[str, 
     if run is None:
         fail(store, queue, job, "failed", outcome.get("reason") or "the task ended without a result")
         return 0
-    added = imported(store, run)
-    queue.settle(job["job_id"], run["status"], run["reason"] or "")
+    added = store.imported(run)
+    [row] = run["runs"]
+    queue.settle(job["job_id"], row["status"], row["reason"] or "")
     return int(added)
 
 
@@ -218,10 +201,12 @@ def fail(store: Store, queue: JobQueue, job: dict[str, Any], status: str, reason
     with contextlib.suppress(UserError, KeyError):  # the experiment may be gone from its file since
         spec = load(job["experiments"])[job["experiment_id"]].spec
         if store.get(job["job_id"]) is None:
-            store.start(RunStarted(job["job_id"], spec.id, spec.name, job["seed"], job["host"], job["data"],
-                                   job["options"].get("epochs") or spec.training.epochs, 0),
-                        spec.chapter, spec.config(), spec.config_hash(), job["data"] == "synthetic",
-                        spec.model.pretrained and job["options"].get("pretrained", True))
+            options = RunOptions(seed=job["seed"], **job["options"])
+            epochs = options.epochs or spec.training.epochs
+            # Never trained, so the precision stays as asked ('auto' included): no device resolved it.
+            config = spec.run_config(epochs, spec.model.pretrained and options.pretrained, options.precision)
+            store.start(RunStarted(job["job_id"], spec.id, spec.name, job["seed"], job["host"], job["data"], epochs, 0),
+                        spec.chapter, config, job["data"] == "synthetic", None)
             store.fail(RunFailed(job["job_id"], status, reason, 1))
     queue.settle(job["job_id"], status, reason)
 

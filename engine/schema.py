@@ -8,6 +8,7 @@ in one `runs` row, so each view read ~100 KB per run.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import socket
@@ -74,6 +75,7 @@ TABLES = [
         probabilities BLOB
     )""",
 ]
+RUN_TABLES = ("runs", "history", "run_details")  # the tables holding a run's rows, each keyed by its run_id
 # Index name -> what it orders. Missing ones are made on open, so an index added later needs no new version.
 INDEXES = {
     "runs_by_start": "runs (started_at)",
@@ -105,6 +107,9 @@ def prepare(db: sqlite3.Connection, path: Path) -> Path | None:
     except BaseException:
         db.execute("ROLLBACK")
         raise
+    if backup is not None:  # the version-0 table's pages back to the file system, or the file keeps its size
+        with contextlib.suppress(sqlite3.OperationalError):  # no room to compact: nothing is lost, only space
+            db.execute("VACUUM")
     return backup
 
 
@@ -171,12 +176,12 @@ def _move_version_0(db: sqlite3.Connection) -> None:
     names = [column[0] for column in rows.description]
     for row in rows:  # one at a time: a version-0 run holds ~100 KB of JSON
         old = dict(zip(names, row))
-        _insert(db, "runs_new", _summary_from_version_0(old, fingerprints))
+        insert(db, "runs_new", _summary_from_version_0(old, fingerprints))
         for entry in _json(old.get("history")) or []:
-            _insert(db, "history", {"run_id": old["run_id"], "epoch": entry.get("epoch"),
+            insert(db, "history", {"run_id": old["run_id"], "epoch": entry.get("epoch"),
                                     **{k: entry.get(k) for k in HISTORY_COLUMNS}})
         labels, probabilities = _json(old.get("labels")), _json(old.get("probabilities"))
-        _insert(db, "run_details", {
+        insert(db, "run_details", {
             "run_id": old["run_id"], "config": json.dumps(_config_as_run(old)), "metrics": old.get("metrics"),
             "labels": None if labels is None else blobs.pack_labels(labels),
             "probabilities": None if probabilities is None else blobs.pack_probabilities(probabilities)})
@@ -229,7 +234,7 @@ def _version_0_fingerprint(old: dict[str, Any], known: dict[str, str | None]) ->
     return known[str(path)]
 
 
-def _insert(db: sqlite3.Connection, table: str, row: dict[str, Any]) -> None:
+def insert(db: sqlite3.Connection, table: str, row: dict[str, Any]) -> None:
     db.execute(f"INSERT INTO {table} ({', '.join(row)}) VALUES ({', '.join('?' * len(row))})", tuple(row.values()))
 
 

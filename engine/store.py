@@ -5,6 +5,7 @@ views, a run in full (config, every metric, per-epoch history, val labels and pr
 
 from __future__ import annotations
 
+import base64
 import json
 import math
 import os
@@ -277,6 +278,26 @@ class Store:
             self._db.execute("PRAGMA wal_checkpoint(TRUNCATE)")  # the file itself shrinks only at a checkpoint
         except sqlite3.OperationalError as error:
             raise self._unwritable("compacted", error) from None
+
+    def exported(self, run_id: str) -> dict[str, Any]:
+        """A run's rows as stored, table by table (blobs as base64, so the whole is JSON), for another store to
+        take as they are: a cluster task's store, brought home."""
+        return {table: [{key: {"base64": base64.b64encode(value).decode()} if isinstance(value, bytes) else value
+                         for key, value in dict(row).items()}
+                        for row in self._db.execute(f"SELECT * FROM {table} WHERE run_id=?", (run_id,))]
+                for table in schema.RUN_TABLES}
+
+    def imported(self, rows: dict[str, Any]) -> bool:
+        """Takes a run exported by a store of this version, once: False when this store has that run already."""
+        run_id = rows["runs"][0]["run_id"]
+        with self._writing() as db:
+            if db.execute("SELECT 1 FROM runs WHERE run_id=?", (run_id,)).fetchone():
+                return False
+            for table in schema.RUN_TABLES:
+                for row in rows[table]:
+                    schema.insert(db, table, {key: base64.b64decode(value["base64"]) if isinstance(value, dict)
+                                              else value for key, value in row.items()})
+        return True
 
     def history(self, run_id: str) -> list[dict[str, Any]]:
         """A run's figures at the end of each epoch, first epoch first."""

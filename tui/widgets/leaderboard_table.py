@@ -78,18 +78,20 @@ def columns(per_experiment: bool, marked: list[str]) -> list[Column]:
 
 
 def fitting(candidates: list[Column], cells: dict[str, list[str]], width: int, keep: str) -> list[Column]:
-    """The columns of the highest priority level whose total width fits, plus the sorted one."""
+    """Those of priority 0 and the sorted one, then each of priority 1, 2 and 3 in turn that still fits: a long
+    name (a run marked 'from scratch') costs the last columns, not a whole level of them."""
     def needed(column: Column) -> int:
         header = len(column.header) + (2 if column.key == keep else 0)  # the sorted one carries an arrow
         return max([header, *map(len, cells[column.key])]) + 2 * PADDING
 
-    chosen = [c for c in candidates if c.priority == 0 or c.key == keep]
+    chosen = {c.key for c in candidates if c.priority == 0 or c.key == keep}
+    used = sum(needed(c) for c in candidates if c.key in chosen)
     for level in (1, 2, 3):
-        wider = [c for c in candidates if c.priority <= level or c.key == keep]
-        if sum(map(needed, wider)) > width:
-            break
-        chosen = wider
-    return chosen
+        for column in candidates:
+            if column.priority == level and column.key not in chosen and used + needed(column) <= width:
+                chosen.add(column.key)
+                used += needed(column)
+    return [c for c in candidates if c.key in chosen]
 
 
 class LeaderboardTable(DataTable):
