@@ -2,7 +2,8 @@
 task per queued job. A task trains its run on its node into a store of its own on local disk and leaves the outcome
 (the run's row with its history, labels and probabilities, or the task's error sentence) as a JSON file in the
 submitit folder, which lies on the shared file system; the submitting side imports those files into its store
-(`sync`), so SQLite never runs over a network file system.
+(`sync`), so SQLite never runs over a network file system. A running task's progress travels the same way: a
+small file it rewrites every few seconds, which `sync` turns into the job's heartbeat (bars, img/s, ETA).
 
 A submitted job's row in the queue has the executor as its host ("cluster:slurm"), worker pid 0 (no worker on this
 machine claims it) and submitit's job id as its slot."""
@@ -16,12 +17,13 @@ import shutil
 import signal
 import sys
 import tempfile
-from dataclasses import dataclass
+import time
+from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
 from engine.errors import UserError
-from engine.events import RunFailed, RunStarted
+from engine.events import BatchProgress, Event, RunFailed, RunStarted
 from engine.options import RunOptions
 from engine.paths import home
 from engine.queue import CANCELLED, Job, JobQueue
@@ -30,6 +32,7 @@ from engine.store import Store, process_alive
 EXECUTORS = ("slurm", "local")
 HOST = "cluster:"  # + the executor: the queue's host column of a submitted job
 INSTALL = "pip install -e '.[slurm]'"
+PROGRESS_SECONDS = 2.0  # how often a task rewrites its progress file: bars that move, without flooding the file system
 ENDED_STATES = {"COMPLETED", "FAILED", "CANCELLED", "TIMEOUT", "NODE_FAIL", "OUT_OF_MEMORY", "PREEMPTED", "BOOT_FAIL",
                 "DEADLINE", "FINISHED", "INTERRUPTED"}  # Slurm's, and the local executor's last two
 
@@ -127,7 +130,7 @@ def task(job: Job, results: str) -> str:
             dataset = data.load(job.data)
             try:
                 runner.run_one(job.job_id, experiment, dataset, RunOptions(seed=job.seed, **job.options), store,
-                               lambda event: None)
+                               TaskProgress(progress_path(Path(results), job.job_id)))
             except KeyboardInterrupt:  # cancelled (the local executor's SIGINT): its row says so
                 pass
             outcome["run"] = store.exported(job.job_id)
@@ -137,6 +140,29 @@ def task(job: Job, results: str) -> str:
         finally:
             write_atomically(Path(results) / f"{job.job_id}.json", json.dumps(outcome))
     return job.job_id
+
+
+def progress_path(results: Path, job_id: str) -> Path:
+    return results / f"{job_id}.progress.json"
+
+
+class TaskProgress:
+    """A task's sink: its run's start and latest batch, rewritten at most every PROGRESS_SECONDS."""
+
+    def __init__(self, path: Path):
+        self.path, self.written, self.state = path, 0.0, {}
+
+    def __call__(self, event: Event) -> None:
+        if isinstance(event, RunStarted):
+            self.state["started"] = asdict(event)
+        elif isinstance(event, BatchProgress):
+            self.state["batch"] = asdict(event)
+        else:
+            return
+        now = time.monotonic()
+        if isinstance(event, RunStarted) or now - self.written >= PROGRESS_SECONDS:
+            self.written = now
+            write_atomically(self.path, json.dumps(self.state))
 
 
 def write_atomically(path: Path, text: str) -> None:
@@ -158,6 +184,7 @@ def sync(store: Store) -> int:
             count += take(store, queue, job, json.loads(path.read_text()))
         elif job["status"] in ("queued", "running"):
             follow(store, queue, job)
+            beat(queue, job)
     return count
 
 
@@ -174,6 +201,18 @@ def take(store: Store, queue: JobQueue, job: dict[str, Any], outcome: dict[str, 
     [row] = run["runs"]
     queue.settle(job["job_id"], row["status"], row["reason"] or "")
     return int(added)
+
+
+def beat(queue: JobQueue, job: dict[str, Any]) -> None:
+    """A running task's progress file as its job's heartbeat."""
+    try:
+        progress = json.loads(progress_path(results_folder(), job["job_id"]).read_text())
+    except (OSError, ValueError):  # none yet (still starting), or not readable over the network this time
+        return
+    if "started" in progress and job["epochs"] is None:
+        queue.started(RunStarted(**progress["started"]))
+    if "batch" in progress:
+        queue.beat(BatchProgress(**progress["batch"]))
 
 
 def follow(store: Store, queue: JobQueue, job: dict[str, Any]) -> None:

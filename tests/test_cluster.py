@@ -61,6 +61,9 @@ def test_tasks_finish_or_are_cancelled_and_each_result_is_imported_once(tiny_exp
     short, long = submitted.stdout.split()  # one epoch, and 10000 epochs
     wait_for(lambda: synced_jobs()[short]["status"] == "finished", "finished task")
     assert stored.status(short) == "finished" and len(stored.get(short)["history"]) == 1
+    wait_for(lambda: synced_jobs()[long]["batch"], "heartbeat of the long task")  # from its progress file
+    beating = synced_jobs()[long]
+    assert (beating["status"], beating["epochs"]) == ("running", 10000) and beating["batches"] > 0
 
     cancelled = cli("cancel", long, "--json")
     assert cancelled.returncode == 0, cancelled.stderr
