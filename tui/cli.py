@@ -250,7 +250,7 @@ def cmd_run(args: argparse.Namespace) -> int:
         if slot_request(args).asked():
             raise UserError("--jobs, --gpus and --per-gpu share out this machine, while on a cluster each run is a "
                             "task of its own (--gpus-per-task G); give one or the other.")
-        return run_on_cluster(args, jobs, store)
+        return run_on_cluster(args, jobs, store, experiments)
     if args.detach:
         return run_detached(args, jobs, store)
 
@@ -308,7 +308,7 @@ def run_in_slots(args: argparse.Namespace, jobs, options, chosen, experiments, s
     return exit_codes.RUN_FAILED if failed else exit_codes.OK
 
 
-def run_on_cluster(args: argparse.Namespace, jobs, store) -> int:
+def run_on_cluster(args: argparse.Namespace, jobs, store, experiments) -> int:
     """`run --executor slurm|local`: one job array through submitit; follows its tasks unless --detach."""
     from engine import cluster
     from engine.queue import JobQueue
@@ -325,30 +325,38 @@ def run_on_cluster(args: argparse.Namespace, jobs, store) -> int:
         print("'dermalab queue' shows them (and imports what finished), 'dermalab cancel ID' stops one.",
               file=sys.stderr)
         return exit_codes.OK
-    return follow_cluster(args, store, [job.job_id for job in jobs])
+    return follow_cluster(args, store, [job.job_id for job in jobs], experiments)
 
 
-def follow_cluster(args: argparse.Namespace, store, job_ids: list[str]) -> int:
-    """A line as each task changes state or ends (tasks send no heartbeat, so there are no batch bars); Ctrl-C
-    cancels the tasks left."""
+def follow_cluster(args: argparse.Namespace, store, job_ids: list[str], experiments) -> int:
+    """A line as each task changes state, starts an epoch or ends (its heartbeat reaches us every few seconds, through
+    a file: too seldom for bars); with --json each ended run's stored row on stdout. Ctrl-C cancels the tasks left."""
     import time
 
     from engine import cluster
     from engine.queue import ACTIVE, JobQueue
+    from tui.progress import stored_row_printer
 
     queue = JobQueue(store)
+    show = stored_row_printer(store, experiments)
     said: dict[str, str] = {}
+    ended: set[str] = set()
     try:
         while True:
             cluster.sync(store)
             jobs = [queue.get(job_id) for job_id in job_ids]
             for job in jobs:
-                line = cluster_line(job, store.get(job["job_id"]))
+                if job["job_id"] in ended:
+                    continue
+                run = store.get(job["job_id"]) if job["status"] not in ACTIVE else None
+                line = cluster_line(job, run)
                 if said.get(job["job_id"]) != line:
                     said[job["job_id"]] = line
                     print(line, file=sys.stderr, flush=True)
-                    if args.json and job["status"] not in ACTIVE:
-                        print(json.dumps(cluster_json(job, store.get(job["job_id"]))), flush=True)
+                if job["status"] not in ACTIVE:
+                    ended.add(job["job_id"])
+                    if args.json and run:
+                        show(job["job_id"])
             if all(job["status"] not in ACTIVE for job in jobs):
                 break
             time.sleep(1.0)
@@ -363,14 +371,9 @@ def cluster_line(job: dict, run: dict | None) -> str:
     if job["status"] == "finished" and run:
         return f"{label}: AUC {run['auc']:.3f} · mel recall {run['mel_recall']:.0%} · {run['train_seconds']:.1f} s"
     if job["status"] in ("queued", "running"):
-        return f"{label}: {job['phase'] or 'submitted'}"
+        epoch = f" · epoch {job['epoch']}/{job['epochs']}" if job["epochs"] else ""
+        return f"{label}: {job['phase'] or 'submitted'}{epoch}"
     return f"{label}: {job['status']}: {job['reason'] or ''}".rstrip(": ")
-
-
-def cluster_json(job: dict, run: dict | None) -> dict:
-    keys = ("auc", "accuracy", "mel_recall", "cancer_sensitivity", "balanced_accuracy", "train_seconds")
-    return {"run_id": job["job_id"], "id": job["experiment_id"], "name": job["name"], "seed": job["seed"],
-            "status": job["status"], "reason": job["reason"], **{key: run and run[key] for key in keys}}
 
 
 def sync_cluster(store) -> int:
