@@ -221,8 +221,17 @@ def follow(store: Store, queue: JobQueue, job: dict[str, Any]) -> None:
     queue.task_state(job["job_id"], f"{job['host'].removeprefix(HOST)} {job['slot']}: {state.lower()}",
                      running=state == "RUNNING")
     if state in ENDED_STATES and not (results_folder() / f"{job['job_id']}.json").exists():
-        minutes = "" if state != "TIMEOUT" else " (give it more with --time MINUTES)"
-        fail(store, queue, job, "failed", f"the cluster ended its task: {state.lower()}{minutes}")
+        fail(store, queue, job, "failed", ended_without_result(state, job["slot"]))
+
+
+def ended_without_result(state: str, task_id: str) -> str:
+    """Why a task that left no result failed, in the words of its state, with where its log is."""
+    log = folder() / task_id
+    if state == "TIMEOUT":
+        return f"the task ran out of its time on the cluster; give it more with --time MINUTES (its log: {log})"
+    if state in ("FINISHED", "INTERRUPTED"):  # the local executor's words for a process that is gone
+        return f"the task ended without leaving a result (killed, or out of memory or time; its log: {log})"
+    return f"the cluster ended the task as {state.lower().replace('_', ' ')} (its log: {log})"
 
 
 def task_state(job: dict[str, Any]) -> str:

@@ -109,3 +109,10 @@ def test_executor_refusals_are_one_sentence(refused, monkeypatch, tmp_path):
     monkeypatch.setitem(sys.modules, "submitit", None)  # as where the extra is not installed
     assert refused("run", "1", "--executor", "local") == (
         "--executor local needs submitit, which is an extra: pip install -e '.[slurm]', then run again.")
+
+
+def test_a_task_that_ended_without_a_result_says_how_the_cluster_ended_it():
+    assert cluster.ended_without_result("TIMEOUT", "4242_3").startswith(
+        "the task ran out of its time on the cluster; give it more with --time MINUTES (its log: ")
+    assert cluster.ended_without_result("OUT_OF_MEMORY", "4242_3").startswith("the cluster ended the task as out of memory")
+    assert cluster.ended_without_result("INTERRUPTED", "17").startswith("the task ended without leaving a result")

@@ -489,7 +489,7 @@ def queue_cells(row: dict) -> dict:
     return {**row, "status": status, "eta": duration(row["eta_seconds"]),
             "epoch_text": f"{row['epoch']}/{row['epochs']}" if row["epochs"] else "",
             "batch_text": f"{row['batch']}/{row['batches']}" if row["batches"] else "",
-            "worker": f"{row['worker_pid']}@{row['host']}" if running else ""}
+            "worker": (f"{row['worker_pid']}@{row['host']}" if row["worker_pid"] else row["host"]) if running else ""}
 
 
 CANCEL_WAIT_SECONDS = 15  # a running job stops at its next heartbeat, a child still starting on the worker's SIGINT
