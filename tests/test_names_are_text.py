@@ -16,7 +16,9 @@ from tui.screens.ensemble import EnsembleScreen
 from tui.screens.operating_point import OperatingPointScreen
 from tui.screens.run_detail import RunDetailScreen
 
-NAME = "Adam [lr=1e-3] [/bold] | [red]x"  # markup would drop the brackets, and the stray tag would raise
+# Markup would drop the brackets and the stray tag would raise; matplotlib would read $...$ as maths, and raise on
+# the unclosed brace.
+NAME = "Adam [lr=1e-3] [/bold] | [red]x $x^{$"
 IN_MARKDOWN = NAME.replace("|", "\\|")  # a bare pipe would end the table cell
 
 
@@ -45,7 +47,7 @@ def test_every_command_shows_the_name_as_written(tiny_experiments, capsys, tmp_p
     assert IN_MARKDOWN in says(capsys, "results", "--format", "markdown")
     for args in (["compare"], ["results", first, "--confusion"], ["operating-point", first]):
         says(capsys, *args)
-    says(capsys, "report", "--out", str(tmp_path / "report"))
+    says(capsys, "report", "--out", str(tmp_path / "report"), "--experiments", experiments)  # its charts name it too
     assert f"| {IN_MARKDOWN} |" in (tmp_path / "report" / "report.md").read_text()
 
 

@@ -50,3 +50,19 @@ def test_a_name_with_dollar_signs_is_a_title_not_math(tmp_path):
 
     [path] = png.write(tmp_path, [png.Png("named.png", "t", "r", draw)])
     assert path.read_bytes().startswith(b"\x89PNG")
+
+
+def test_a_log_axis_keeps_the_maths_of_its_own_tick_labels(tmp_path):
+    """Only text given to a figure is made literal: the powers of ten a log axis labels itself with (below a decade
+    it labels its minor ticks '2×10³') are mathtext of matplotlib's own, and would print as '$\\mathdefault{...}$'."""
+    drawn = []
+
+    def draw(figure):
+        axes = figure.add_subplot()
+        axes.plot([2000, 5000], [0.5, 0.7])
+        axes.set_xscale("log")
+        drawn.append(axes)
+
+    png.write(tmp_path, [png.Png("log.png", "t", "r", draw)])
+    labels = [label for label in drawn[0].get_xticklabels(minor=True) if label.get_text()]
+    assert labels and all(label.get_text().startswith("$") and label.get_parse_math() for label in labels)

@@ -32,17 +32,36 @@ def available() -> bool:
 def write(out: Path, pngs: list[Png]) -> list[Path]:
     """Draws each picture into `out`; call only when `available()`."""
     # A bare Figure, not pyplot: no global state and no GUI backend, so it works over SSH and in threads.
-    from matplotlib import rc_context
     from matplotlib.figure import Figure
 
     paths = []
-    with rc_context({"text.parse_math": False}):  # names are text: "a $^$ b" would be broken math, not a title
-        for png in pngs:
-            figure = Figure(figsize=SIZE_INCHES, layout="constrained")
-            png.draw(figure)
-            figure.savefig(out / png.file, dpi=DOTS_PER_INCH)
-            paths.append(out / png.file)
+    for png in pngs:
+        figure = Figure(figsize=SIZE_INCHES, layout="constrained")
+        png.draw(figure)
+        _as_written(figure)
+        figure.savefig(out / png.file, dpi=DOTS_PER_INCH)
+        paths.append(out / png.file)
     return paths
+
+
+def _as_written(figure: Any) -> None:
+    """Every text given to the figure is drawn as written: matplotlib reads what stands between two '$' as maths, and
+    raises on what is not, while names come from files and the store. Tick labels matplotlib makes itself (a log
+    axis's powers of ten) keep their maths: only labels given with set_xticks are ours."""
+    from matplotlib.text import Text
+    from matplotlib.ticker import FixedFormatter, FuncFormatter
+
+    for text in figure.findobj(Text):
+        text.set_text(_dollars_as_written(text.get_text()))
+    for axis in (axis for axes in figure.axes for axis in (axes.xaxis, axes.yaxis)):
+        for get, set_ in ((axis.get_major_formatter, axis.set_major_formatter),
+                          (axis.get_minor_formatter, axis.set_minor_formatter)):
+            if isinstance(given := get(), (FixedFormatter, FuncFormatter)):  # labels given, drawn later
+                set_(FuncFormatter(lambda x, pos, given=given: _dollars_as_written(given(x, pos))))
+
+
+def _dollars_as_written(text: str) -> str:
+    return text.replace("$", r"\$")
 
 
 def markdown(pngs: list[Png], drawn: bool) -> str:
