@@ -7,6 +7,7 @@ from __future__ import annotations
 import asyncio
 import json
 import sys
+import time
 
 import numpy as np
 import pytest
@@ -149,3 +150,18 @@ def test_the_header_shows_each_gpus_utilisation_and_memory_once_sampled(no_drive
     before, after, groups = asyncio.run(drive())
     assert "gpus" not in groups and "GPU" not in before  # without a driver nothing samples, the header is as it was
     assert after == f"{before} │ GPU 0 87% 3.1/80G · GPU 2 4% 0.5/80G"
+
+
+def test_a_worker_started_for_two_jobs_trains_them_in_two_slots_at_once(tiny_experiments, cli, stored, dermalab_home):
+    queued = cli("run", "1", "--seeds", "2", "--detach", "--jobs", "2", "--data", "synthetic", "--experiments",
+                 str(tiny_experiments))
+    assert queued.returncode == 0, queued.stderr
+    deadline = time.monotonic() + 240  # the worker imports torch and trains two tiny runs on a busy 2-core box
+    while any(job["status"] != "finished" for job in stored.jobs().values()):
+        assert time.monotonic() < deadline, stored.jobs()
+        time.sleep(0.2)
+    jobs = sorted(stored.jobs().values(), key=lambda job: job["claimed_at"])
+    assert sorted(job["slot"] for job in jobs) == ["cpu 1", "cpu 2"]
+    assert jobs[1]["claimed_at"] < jobs[0]["ended_at"]  # the second began before the first ended
+    [log] = (dermalab_home / "logs").glob("worker-*.log")
+    assert "in 2 slot(s): cpu 1 (" in log.read_text()
