@@ -30,6 +30,7 @@ SUMMARY_COLUMNS = ("run_id", "experiment_id", "name", "chapter", "config_hash", 
                    "data_fingerprint", "synthetic", "pretrained", "precision", "epochs", "status", "reason",
                    "stopped_epoch", "notes", "pid", "host", "started_at", "finished_at", *HEADLINE)
 FIGURE_COLUMNS = (*(c for pair in schema.CI_COLUMNS.values() for c in pair), *schema.RECALL_COLUMNS.values())
+RANKABLE = (*SUMMARY_COLUMNS, *schema.RECALL_COLUMNS.values())  # what ranked() can order runs by
 SELECT_SUMMARY = f"SELECT {', '.join(SUMMARY_COLUMNS + FIGURE_COLUMNS)} FROM runs"
 # Finished runs are averaged only within these: the experiment, its config as run, and the data it ran on.
 GROUP_KEY = "experiment_id, config_hash, coalesce(data_fingerprint, data)"
@@ -216,7 +217,7 @@ class Store:
         """The first `limit` summary rows in the order of column `key`, runs without a value last, ties oldest
         first. With a `baseline` (config hash -> a figure), the order of `key` minus the figure of the run's
         config hash, for runs on real data whose hash has one; the others go last."""
-        if key not in SUMMARY_COLUMNS:
+        if key not in RANKABLE:
             raise ValueError(f"no summary column {key}")
         value = key
         if baseline is not None:

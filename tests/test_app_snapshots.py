@@ -100,6 +100,10 @@ def test_recall_grid_screen(snap_compare, size):
     assert snap_compare(lab_app(), terminal_size=SIZES[size], press=["g"])
 
 
+def test_recall_grid_sorted_by_melanoma(snap_compare):
+    assert snap_compare(lab_app(), terminal_size=SIZES["small"], press=["g", "s"])
+
+
 def test_missing_data_is_explained(snap_compare, monkeypatch):
     monkeypatch.setenv("DERMALAB_DATA_DIR", "/nonexistent/dermalab-data")
     fill_store()

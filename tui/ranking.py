@@ -10,8 +10,8 @@ from typing import Any
 
 from engine import summary
 from engine.experiments import Experiment
-from engine.store import SUMMARY_COLUMNS, Store
-from tui.tables import sort_rows
+from engine.store import RANKABLE, Store
+from tui.tables import sort_rows, sortable
 
 # These sort A-Z (or by id) when first chosen; every number sorts best-first, i.e. descending.
 ASCENDING_FIRST = ("experiment_id", "name", "chapter", "seed")
@@ -29,10 +29,10 @@ class Ranking:
     def rows(self, store: Store, experiments: dict[int, Experiment]) -> list[dict[str, Any]]:
         if self.per_experiment:
             rows = summary.experiment_rows(store.groups(), experiments)
-            if rows and self.key not in rows[0]:  # e.g. seed, after switching to per-experiment rows
+            if rows and self.key not in sortable(rows[0]):  # e.g. seed, after switching to per-experiment rows
                 self._choose("auc")
             return sort_rows(rows, self.key, self.descending)
-        if self.key not in SUMMARY_COLUMNS and self.key not in VERSUS_PAGE_KEYS:  # e.g. n
+        if self.key not in RANKABLE and self.key not in VERSUS_PAGE_KEYS:  # e.g. n
             self._choose("auc")
         if self.key in VERSUS_PAGE_KEYS:
             metric = VERSUS_PAGE_KEYS[self.key]

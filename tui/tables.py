@@ -12,8 +12,9 @@ import sys
 from typing import Any, TextIO
 
 from engine.errors import UserError
+from engine.experiments import CLASSES
 
-NESTED = ("recall",)
+NESTED = ("recall",)  # per-class dicts; a column names one class as CSV does: recall_mel
 INTERVALS = ("auc_ci", "mel_recall_ci")  # [low, high]: one cell in tables, two columns in CSV
 NAME_WIDTH = 40  # a longer cell (a name, a reason) is cut with an ellipsis, so the figures after it stay in view
 MACHINE_NAMES = {"experiment_id": "id"}
@@ -21,28 +22,41 @@ MACHINE_NAMES = {"experiment_id": "id"}
 
 def numeric_columns(rows: list[dict[str, Any]]) -> list[str]:
     """The columns --sort offers: those holding a number in some row and nothing else in any."""
-    return [key for key in rows[0] if _numbers_only(rows, key)] if rows else []
+    return [key for key in sortable(rows[0]) if _numbers_only(rows, key)] if rows else []
 
 
 def _numbers_only(rows: list[dict[str, Any]], key: str) -> bool:
     def number(value: Any) -> bool:
         return isinstance(value, (int, float)) and not isinstance(value, bool)
 
-    return all(number(r.get(key)) or r.get(key) is None for r in rows) and any(number(r.get(key)) for r in rows)
+    return all(number(value(r, key)) or value(r, key) is None for r in rows) and any(number(value(r, key)) for r in rows)
 
 
 def check_sort_column(rows: list[dict[str, Any]], column: str) -> None:
     """A column of names, flags or nested tables has no order to sort by: say which columns have one (looked for
     only then: one column is quick to check at 10,000 rows, all of them are not)."""
-    if rows and not (column in rows[0] and _numbers_only(rows, column)):
-        reason = "no such column" if column not in rows[0] else "not a column of numbers"
+    if rows and not (column in sortable(rows[0]) and _numbers_only(rows, column)):
+        reason = "no such column" if column not in {*rows[0], *sortable(rows[0])} else "not a column of numbers"
         raise UserError(f"--sort {column}: {reason}; use one of {', '.join(numeric_columns(rows))}.")
 
 
+def sortable(row: dict[str, Any]) -> list[str]:
+    """The columns a row has to sort by: its flat keys, and each class of its nested ones."""
+    return [k for k in row if k not in NESTED] + [f"{key}_{name}" for key in NESTED if key in row for name in CLASSES]
+
+
+def value(row: dict[str, Any], column: str) -> Any:
+    """A row's value in `column`, reaching into a nested dict for a column such as recall_mel."""
+    for key in NESTED:
+        if column not in row and column.startswith(f"{key}_"):
+            return (row.get(key) or {}).get(column.removeprefix(f"{key}_"))
+    return row.get(column)
+
+
 def sort_rows(rows: list[dict[str, Any]], column: str, descending: bool) -> list[dict[str, Any]]:
-    present = [r for r in rows if r.get(column) is not None]
-    missing = [r for r in rows if r.get(column) is None]
-    return sorted(present, key=lambda r: r[column], reverse=descending) + missing
+    present = [r for r in rows if value(r, column) is not None]
+    missing = [r for r in rows if value(r, column) is None]
+    return sorted(present, key=lambda r: value(r, column), reverse=descending) + missing
 
 
 def flatten(row: dict[str, Any]) -> dict[str, Any]:

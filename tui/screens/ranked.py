@@ -13,6 +13,7 @@ from textual.widget import Widget
 from textual.widgets import DataTable, Static
 
 from engine.errors import UserError
+from engine.experiments import CLASSES
 from tui import numbers
 from tui.screens.run_detail import MISSED_MELANOMAS, RunDetailScreen, missed_melanomas
 from tui.widgets.header import LabHeader
@@ -21,7 +22,7 @@ from tui.widgets.key_line import KeyLine
 SORT_NAMES = {"auc": "AUC", "mel_recall": "mel recall", "cancer_sensitivity": "cancer sensitivity",
               "accuracy": "accuracy", "balanced_accuracy": "balanced accuracy", "train_seconds": "time",
               "delta_auc": "Δ AUC vs the page", "delta_mel_recall": "Δ mel recall vs the page", "experiment_id": "#",
-              "synthetic": "data"}
+              "synthetic": "data", **{f"recall_{name}": f"{name} recall" for name in CLASSES}}
 
 
 def order_caption(app: Any, shown: int) -> str:
@@ -39,6 +40,10 @@ class RankedScreen(Screen):
     VIEW = ""
     LEGEND = ""
     BINDINGS = [
+        Binding("s", "cycle_sort", "Sort", id="sort", tooltip="Sort by the next column"),
+        Binding("S", "reverse_sort", "Reverse", id="reverse", tooltip="Reverse the sort order"),
+        Binding("t", "toggle_rows", "Runs/experiments", id="per-experiment",
+                tooltip="Switch between one row per run and one row per experiment (mean ± std over seeds)"),
         # A priority binding: the table would otherwise take enter for itself.
         Binding("enter", "detail", "Detail", id="run-detail", priority=True,
                 tooltip="The highlighted run's figures, 95 % intervals and confusion matrix"),
@@ -53,6 +58,10 @@ class RankedScreen(Screen):
         raise NotImplementedError
 
     def show(self, rows: list[dict[str, Any]]) -> None:
+        raise NotImplementedError
+
+    def sort_keys(self) -> list[str]:
+        """The columns `s` steps through, in order."""
         raise NotImplementedError
 
     def compose(self) -> ComposeResult:
@@ -83,6 +92,22 @@ class RankedScreen(Screen):
                 and ranking.limit < self.app.lab.overview.stored):
             ranking.more()
             self.redraw()
+
+    def on_data_table_header_selected(self, event: DataTable.HeaderSelected) -> None:
+        self.app.ranking.sort_by(str(event.column_key.value))
+        self.app.lab_changed.publish("ranking")
+
+    def action_cycle_sort(self) -> None:
+        self.app.ranking.cycle(self.sort_keys())
+        self.app.lab_changed.publish("ranking")
+
+    def action_reverse_sort(self) -> None:
+        self.app.ranking.descending = not self.app.ranking.descending
+        self.app.lab_changed.publish("ranking")
+
+    def action_toggle_rows(self) -> None:
+        self.app.ranking.per_experiment = not self.app.ranking.per_experiment
+        self.app.lab_changed.publish("ranking")
 
     def highlighted_run(self) -> str | None:
         """The highlighted row's run id; per-experiment rows have none, and say how to get one."""

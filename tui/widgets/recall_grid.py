@@ -11,11 +11,16 @@ from textual.color import Color
 from textual.widgets import DataTable
 
 from engine.experiments import CLASSES
+from tui.ranking import Ranking
 from tui.widgets.leaderboard_table import unlike_page
 
 RED, AMBER, GREEN = Color.parse("#c62828"), Color.parse("#f0a202"), Color.parse("#2e7d32")
 STANDOUT = "mel"
 WIDTH, WIDE = 6, 8  # cells of a class; of melanoma and cancer sensitivity
+# Each class's column is keyed by what it sorts by; melanoma's recall is the leaderboard's own mel_recall.
+CLASS_KEYS = {name: "mel_recall" if name == STANDOUT else f"recall_{name}" for name in CLASSES}
+# What `s` steps through here: melanoma first (the page's punchline), then cancer, the other classes, and AUC.
+SORT_KEYS = ["mel_recall", "cancer_sensitivity", *(key for key in CLASS_KEYS.values() if key != "mel_recall"), "auc"]
 
 
 def colour(recall: float) -> Color:
@@ -43,17 +48,24 @@ class RecallGrid(DataTable):
         super().__init__(cursor_type="row", cell_padding=0, id="recall-grid")
         self.rows_shown: list[dict[str, Any]] = []
 
-    def show(self, rows: list[dict[str, Any]], per_experiment: bool) -> None:
-        """Rows without per-class figures (runs that did not finish) are left out."""
+    def show(self, rows: list[dict[str, Any]], ranking: Ranking) -> None:
+        """Rows without per-class figures (runs that did not finish) are left out. The sorted column's header
+        carries an arrow; a header click sorts by that column."""
+        per_experiment = ranking.per_experiment
         self.rows_shown = [row for row in rows if row.get("recall")]
         self.clear(columns=True)
-        self.add_column(" # ", key="id")
-        self.add_column(" experiment ", key="name")
+
+        def column(label: str, key: str, width: int, bold: bool = False) -> None:
+            if key == ranking.key:
+                label, bold = f"{label}{'▼' if ranking.descending else '▲'}", True
+            self.add_column(Text(label.center(width), style="bold" if bold else ""), key=key)
+
+        column("#", "experiment_id", 4)
+        column("experiment", "name", 12)
         for name in CLASSES:
             standout = name == STANDOUT
-            header = (name.upper() if standout else name).center(WIDE if standout else WIDTH)
-            self.add_column(Text(header, style="bold" if standout else ""), key=name)
-        self.add_column("cancer".center(WIDE), key="cancer")
+            column(name.upper() if standout else name, CLASS_KEYS[name], WIDE if standout else WIDTH, standout)
+        column("cancer", "cancer_sensitivity", WIDE)
         for row in self.rows_shown:
             self.add_row(f" {row['experiment_id']:>2} ", label(row, per_experiment),
                          *(cell(row["recall"].get(name), WIDE if name == STANDOUT else WIDTH, name == STANDOUT)

@@ -1,0 +1,45 @@
+"""The leaderboard and the recall grid driven by their keys over fixed stored results: both sort by the same keys,
+and the grid's `s` goes to melanoma first."""
+
+from __future__ import annotations
+
+from tests.test_app import synchronous
+from tests.test_app_snapshots import SIZES, lab_app
+from tui.widgets.recall_grid import RecallGrid
+
+
+def grid_column(grid: RecallGrid, key: str) -> list[float]:
+    return [float(str(cell)) for cell in grid.get_column(key)]
+
+
+@synchronous
+async def test_the_recall_grid_sorts_by_melanoma_reverses_and_shows_experiments():
+    app = lab_app()
+    async with app.run_test(size=SIZES["small"]) as pilot:
+        await pilot.press("g", "s")
+        grid = app.screen.query_one(RecallGrid)
+        assert (app.ranking.key, app.ranking.descending) == ("mel_recall", True)
+        melanoma = grid_column(grid, "mel_recall")
+        assert melanoma == sorted(melanoma, reverse=True) and len(set(melanoma)) > 1
+        assert "sorted by mel recall, descending" in str(app.screen.query_one("#order-caption").render())
+        await pilot.press("S")
+        assert grid_column(grid, "mel_recall") == sorted(melanoma)
+        await pilot.press("s")  # then cancer sensitivity, best first
+        cancer = grid_column(grid, "cancer_sensitivity")
+        assert app.ranking.key == "cancer_sensitivity" and cancer == sorted(cancer, reverse=True)
+        await pilot.press("s")  # then the other classes, as the CSV names them
+        akiec = grid_column(grid, "recall_akiec")
+        assert app.ranking.key == "recall_akiec" and akiec == sorted(akiec, reverse=True)
+        runs = grid.row_count
+        await pilot.press("t")
+        assert app.ranking.per_experiment and grid.row_count < runs
+        assert all(" n=" in str(grid.get_row_at(index)[1]) for index in range(grid.row_count))
+        await pilot.press("l")  # the leaderboard keeps the grid's order
+        assert app.ranking.key == "recall_akiec"
+
+
+def test_rows_sort_by_one_class_of_their_recall():
+    from tui.tables import sort_rows
+
+    rows = [{"name": name, "recall": {"bcc": bcc}} for name, bcc in (("a", 0.2), ("b", None), ("c", 0.9))]
+    assert [row["name"] for row in sort_rows(rows, "recall_bcc", descending=True)] == ["c", "a", "b"]
