@@ -104,6 +104,11 @@ def test_recall_grid_sorted_by_melanoma(snap_compare):
     assert snap_compare(lab_app(), terminal_size=SIZES["small"], press=["g", "s"])
 
 
+def test_run_view_notices_leave_the_queue_clear(snap_compare):
+    # o says whether it overlays: the notice shows over the curves' corner, not over the queue below them.
+    assert snap_compare(lab_app(), terminal_size=SIZES["small"], press=["v", "o"])
+
+
 def test_missing_data_is_explained(snap_compare, monkeypatch):
     monkeypatch.setenv("DERMALAB_DATA_DIR", "/nonexistent/dermalab-data")
     fill_store()

@@ -35,7 +35,7 @@ from tui.screens.help import HelpScreen
 from tui.screens.leaderboard import LeaderboardScreen
 from tui.screens.quit import QuitAnswer, QuitScreen
 from tui.screens.recall_grid import RecallGridScreen
-from tui.screens.run import RunScreen
+from tui.screens.run import CANCEL_RUN, RunScreen
 from tui.training import StoreFeed
 
 PROBE_SECONDS = 120  # importing torch and waking a GPU can be slow, but not this slow
@@ -62,8 +62,7 @@ class DermalabApp(App):
                 tooltip="Per-class recall of the leaderboard's rows"),
         Binding("f", "switch_mode('charts')", "Charts", id="charts",
                 tooltip="The course page's charts, drawn from your runs"),
-        Binding("x", "cancel_run", "Cancel run", id="cancel",
-                tooltip="Stop the running job the run view shows (stored as cancelled); the queue goes on"),
+        CANCEL_RUN,
         Binding("q", "quit", "Quit", id="quit",
                 tooltip="Quit; while runs go, asks whether they keep training in the background"),
     ]

@@ -298,5 +298,5 @@ def describe_data(data: str) -> tuple[str, str | None]:
     if data == "auto":
         return ("DermaMNIST", None) if dermamnist_path().exists() else ("DermaMNIST missing", missing_data_hint())
     if Path(data).is_file():
-        return data, None
-    return f"{data} missing", f"--data {data}: no such file; give a medmnist-format .npz, or start with --data synthetic."
+        return Path(data).name, None  # the folder would push the rest of the header off an 80-column line
+    return f"{Path(data).name} missing", f"--data {data}: no such file; give a medmnist-format .npz, or start with --data synthetic."

@@ -42,15 +42,17 @@ class RankedScreen(Screen):
     BINDINGS = [
         Binding("s", "cycle_sort", "Sort", id="sort", tooltip="Sort by the next column"),
         Binding("S", "reverse_sort", "Reverse", id="reverse", tooltip="Reverse the sort order"),
-        Binding("t", "toggle_rows", "Runs/experiments", id="per-experiment",
+        Binding("t", "toggle_rows", "Runs/means", id="per-experiment",
                 tooltip="Switch between one row per run and one row per experiment (mean ± std over seeds)"),
         # A priority binding: the table would otherwise take enter for itself.
         Binding("enter", "detail", "Detail", id="run-detail", priority=True,
                 tooltip="The highlighted run's figures, 95 % intervals and confusion matrix"),
-        Binding("o", "operating_point", "Operating point", id="operating-point",
+        Binding("o", "operating_point", "Op. point", id="operating-point",
                 tooltip="The highlighted run's threshold for a target sensitivity, on its ROC curve"),
-        Binding("m", "mark", "Mark", id="mark", tooltip="Mark or unmark the highlighted run for an ensemble"),
-        Binding("c", "ensemble", "Ensemble", id="ensemble", tooltip="The two marked runs combined, beside each alone"),
+        # show=False: the key line shows this pair after the views' keys, both or neither.
+        Binding("m", "mark", "Mark", id="mark", show=False, tooltip="Mark or unmark the highlighted run for an ensemble"),
+        Binding("c", "ensemble", "Ensemble", id="ensemble", show=False,
+                tooltip="The two marked runs combined, beside each alone"),
         MISSED_MELANOMAS,
     ]
 

@@ -15,16 +15,21 @@ from tui.widgets.queue_list import QueueList
 from tui.widgets.run_progress import RunProgress
 from tui.widgets.running_jobs import RunningJobs
 
+CANCEL_RUN = Binding("x", "app.cancel_run", "Cancel run", id="cancel",
+                     tooltip="Stop the running job the run view shows (stored as cancelled); the queue goes on")
+
 
 class RunScreen(Screen):
     BINDINGS = [
         Binding("o", "toggle_overlay", "Overlay", id="overlay",
                 tooltip="Overlay the curves of the queue's finished runs"),
-        # Off the key line, which 80 columns cannot fit (the help screen lists them, and queuing names them).
+        CANCEL_RUN,  # the app's key everywhere, and one of this screen's own: the key line keeps it before the views
+        # show=False: the key line shows this pair after the screen's other keys, both or neither.
         Binding("d", "drop(False)", "Drop", id="drop", show=False, tooltip="Take the newest waiting job off the queue"),
         Binding("D", "drop(True)", "Clear", id="clear", show=False,
                 tooltip="Take every waiting job off the queue (running ones go on)"),
     ]
+
     def __init__(self) -> None:
         super().__init__()
         self.overlay = False

@@ -1,4 +1,4 @@
-"""The top line of every screen: the view, the accelerator, the data and the stored runs, and where an NVIDIA driver
+"""The top line of every screen: the view, the data, the stored runs and the accelerator, and where an NVIDIA driver
 is, each GPU's utilisation and memory; below it, a data warning."""
 
 from __future__ import annotations
@@ -29,9 +29,10 @@ class LabHeader(Vertical):
 
     def redraw(self) -> None:
         app = self.app
-        parts = [self.view, app.accelerator, f"data: {app.data_label}",
+        # The accelerator comes after what a newcomer needs most: the longest part, one an 80-column line may cut.
+        parts = [self.view, f"data: {app.data_label}",
                  *([] if app.lab.source.options.pretrained else ["from scratch"]),  # --no-pretrained, said as results say it
-                 f"{numbers.plural(app.lab.overview.stored, 'run')} stored"]
+                 f"{numbers.plural(app.lab.overview.stored, 'run')} stored", app.accelerator]
         if app.gpu_samples:
             parts.append(numbers.gpus(app.gpu_samples))
         self.query_one("#header-line", Static).update(" │ ".join(parts))

@@ -1,0 +1,47 @@
+"""At 80×24, as a newcomer over SSH meets it: every screen's key line shows the screen's own keys and `?` and `q`,
+each key whole, and the header names the data file and the stored runs."""
+
+from __future__ import annotations
+
+from tests.conftest import noisy_predictions
+from tests.test_app import app_with, synchronous
+from tests.test_app_snapshots import ACCELERATOR, SIZES
+from tui.widgets.key_line import KeyLine
+
+# The keys that take each screen there, from the experiments screen; the ranked screens' mark and ensemble keys
+# are a pair that makes way for the views' keys (see KeyLine).
+SCREENS = {"experiments": [], "run": ["v"], "leaderboard": ["l"], "recall grid": ["g"], "run detail": ["l", "enter"],
+           "operating point": ["l", "o"], "ensemble": ["l", "m", "down", "m", "c"]}
+
+
+def key_line(app) -> str:
+    return str(app.screen.query_one(KeyLine).render()).rstrip()
+
+
+@synchronous
+async def test_every_screen_shows_its_own_keys_and_help_and_quit_whole(store_run):
+    labels, probabilities = noisy_predictions(0)
+    for seed in (0, 1):
+        store_run(labels, probabilities, seed=seed)
+    for screen, keys in SCREENS.items():
+        app = app_with("--data", "synthetic")
+        async with app.run_test(size=SIZES["small"]) as pilot:
+            await pilot.press(*keys)
+            line = key_line(app)
+            own = [binding for binding in app.screen.BINDINGS if binding.show]
+            wanted = [f"{app.get_key_display(b)} {b.description}" for b in own] + ["? Keys", "q Quit"]
+            assert all(f" {entry}" in f" {line}" for entry in wanted), (screen, line)
+            assert len(line) <= SIZES["small"][0] and "…" not in line, (screen, line)
+
+
+@synchronous
+async def test_the_header_names_the_data_file_and_keeps_the_run_count(tmp_path, store_run):
+    store_run(*noisy_predictions(0))
+    data = tmp_path / "a" / "folder" / "deep" / "enough" / "to" / "fill" / "the" / "line" / "dermamnist_rebuilt.npz"
+    data.parent.mkdir(parents=True)
+    data.write_bytes(b"")
+    app = app_with("--data", str(data), accelerator=ACCELERATOR)
+    async with app.run_test(size=SIZES["small"]) as pilot:
+        await pilot.press("l")
+        header = str(app.screen.query_one("#header-line").render())
+        assert "data: dermamnist_rebuilt.npz │ 1 run stored" in header and "folder" not in header
