@@ -202,12 +202,13 @@ def store_run(dermalab_home):
     """Writes a finished run into this test's store through the Store's own methods, as the runner does: by default
     run as the page ran it (its epochs and weights), on synthetic data. `metrics` replace what evaluate() makes of
     the predictions; intervals=False stores the run the way runs were stored before bootstrap intervals were
-    computed at finish."""
+    computed at finish; history=True stores its epochs as a run's ends of epoch would, each a smooth step from
+    the last."""
     import uuid
 
     from engine import bootstrap
     from engine.data import MEDMNIST_SOURCE
-    from engine.events import RunFinished, RunStarted
+    from engine.events import EpochEnded, RunFinished, RunStarted
     from engine.experiments import load
     from engine.metrics import evaluate
     from engine.paths import DERMAMNIST_MD5
@@ -216,7 +217,7 @@ def store_run(dermalab_home):
     store, experiments = Store(), load()
 
     def write(labels, probabilities, experiment_id=8, seed=0, run_id=None, intervals=True, synthetic=True,
-              epochs=None, pretrained=None, precision="fp32", **metrics) -> str:
+              epochs=None, pretrained=None, precision="fp32", history=False, **metrics) -> str:
         spec, run_id = experiments[experiment_id].spec, run_id or uuid.uuid4().hex[:12]
         labels, probabilities = np.asarray(labels), np.asarray(probabilities, dtype=float)
         computed = {**evaluate(labels, probabilities), "params": 94599, "train_seconds": 1.0}
@@ -227,6 +228,9 @@ def store_run(dermalab_home):
         pretrained = spec.model.pretrained if pretrained is None else pretrained
         store.start(RunStarted(run_id, experiment_id, spec.name, seed, "cpu", data, epochs, 1), spec.chapter,
                     spec.run_config(epochs, pretrained, precision), synthetic, fingerprint)
+        for epoch in range(1, epochs + 1 if history else 1):
+            store.epoch(EpochEnded(run_id, epoch, epochs, 1.5 / epoch, 1.2 / epoch ** 0.5, 0.9 - 0.2 / epoch,
+                                   0.6 + 0.02 * epoch, 1e-3, 2.0))
         store.finish(RunFinished(run_id, {**computed, **metrics}, probabilities.tolist()), labels.tolist())
         return run_id
 

@@ -3,6 +3,8 @@ methods: every number shown must be the engine's."""
 
 from __future__ import annotations
 
+import time
+
 import pytest
 
 from engine import screening, summary
@@ -14,6 +16,7 @@ from tui.screens.ensemble import EnsembleScreen
 from tui.screens.operating_point import OperatingPointScreen
 from tui.screens.run_detail import RunDetailScreen
 from tui.widgets.confusion_matrix import ConfusionMatrix
+from tui.widgets.curves import Curves
 from tui.widgets.figures import FigureTable
 from tui.widgets.key_line import our_bindings
 from tui.widgets.leaderboard_table import LeaderboardTable
@@ -58,6 +61,32 @@ async def test_enter_shows_the_run_with_its_intervals_and_confusion_matrix(two_r
         assert matrix[5][6] == f"{nevus['nv']} {numbers.percent(nevus['nv_share']):>4}"
         await pilot.press("escape")
         assert app.current_mode == "leaderboard" and not isinstance(app.screen, RunDetailScreen)
+
+
+@synchronous
+async def test_a_past_run_shows_when_where_and_how_it_ran_and_opens_its_operating_point(store_run, monkeypatch):
+    monkeypatch.setenv("TZ", "UTC")
+    time.tzset()
+    labels, probabilities = noisy_predictions(0)
+    run_id = store_run(labels, probabilities, experiment_id=11, epochs=4, history=True)
+    run = stored(run_id)
+    app = app_with("--data", "synthetic")
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.press("l", "enter")
+        facts = str(app.screen.query_one("#run-facts").render())
+        started = time.strftime("%Y-%m-%d %H:%M", time.gmtime(run["started_at"]))
+        assert f"done · started {started} · 4 of 4 epochs · took " in facts and ", 1.0s training" in facts
+        assert "device cpu · data synthetic" in facts
+        loss, auc = app.screen.query(Curves)
+        plotted = loss.plt.monitor  # what plotext was given: the epochs and values of each line
+        assert plotted.x[0] == [1, 2, 3, 4] and plotted.y[0] == [entry["train_loss"] for entry in run["history"]]
+        assert auc.plt.monitor.y[0] == [entry["val_auc"] for entry in run["history"]]
+        config = str(app.screen.query_one("#run-config").render())
+        assert "augment" in config and "hflip(p=0.5)" in config
+        await pilot.press("o")
+        assert isinstance(app.screen, OperatingPointScreen) and app.screen.predictions.run_id == run_id
+        await pilot.press("escape")
+        assert isinstance(app.screen, RunDetailScreen)
 
 
 def point_figures(point: screening.OperatingPoint) -> list[list[str]]:
@@ -120,8 +149,13 @@ async def test_rows_without_predictions_open_nothing_and_say_why(two_runs, store
         store.fail(RunFailed("cancelled1", "cancelled", "cancelled by the user", 1))
     app = app_with("--data", "synthetic")
     async with app.run_test(size=SIZE) as pilot:
-        await pilot.press("l", "down", "down", "enter", "o")  # a cancelled run sorts last, and has no predictions
-        assert len(app.screen_stack) == 1 and "cancelled" in notices(app)
+        await pilot.press("l", "down", "down", "enter")  # a cancelled run sorts last: its detail says why it stopped
+        assert isinstance(app.screen, RunDetailScreen) and not app.screen.query(ConfusionMatrix)
+        assert "cancelled by the user" in str(app.screen.query_one("#run-facts").render())
+        await pilot.press("o")  # it has no predictions
+        assert isinstance(app.screen, RunDetailScreen) and "cancelled" in notices(app)
+        await pilot.press("escape", "o")
+        assert len(app.screen_stack) == 1
         await pilot.press("t", "enter", "o", "m")  # per-experiment rows are no one run
         assert len(app.screen_stack) == 1 and app.lab.marked == [] and "t switches" in notices(app)
         await pilot.press("question_mark")  # the help lists the new keys (the palette reads the same bindings)

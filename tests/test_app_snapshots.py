@@ -4,6 +4,8 @@ store's timestamps only order the runs, and they are written in a fixed order.""
 
 from __future__ import annotations
 
+import time
+
 import pytest
 
 from engine.events import BatchProgress, RunFailed, RunFinished, RunStarted
@@ -24,6 +26,7 @@ RESULTS = [(1, 0, False, 0.0), (2, 0, False, 0.0), (8, 0, False, 0.0), (8, 1, Fa
 CANCELLED = 14  # one run that never finished: it has no figures and sorts last
 FROM_SCRATCH = 25  # one more run of it without ImageNet weights (--no-pretrained): a group of its own, marked
 SIZES = {"small": (80, 24), "large": (120, 40)}
+STORED_AT = 1_750_000_000.0  # 2025-06-15 15:06:40 UTC: when one_run_app's run started and finished
 
 
 @pytest.fixture(autouse=True)
@@ -121,25 +124,36 @@ def test_recall_grid_without_colour(snap_compare, monkeypatch):
     assert snap_compare(lab_app(), terminal_size=SIZES["small"], press=["g"])
 
 
-def one_run_app(store_run) -> DermalabApp:
-    """One run with stored predictions (the fixed noisy val set of the tests), for the screens that need them."""
+def one_run_app(store_run, monkeypatch) -> DermalabApp:
+    """One run of five epochs with stored predictions (the fixed noisy val set of the tests), for the screens that
+    need them; stored at a fixed time, since the run detail shows when it ran."""
     labels, probabilities = noisy_predictions(0)
-    store_run(labels, probabilities, experiment_id=8, run_id="fixed0run")
+    monkeypatch.setenv("TZ", "UTC")
+    time.tzset()
+    with monkeypatch.context() as clock:
+        clock.setattr(time, "time", lambda: STORED_AT)
+        store_run(labels, probabilities, experiment_id=8, run_id="fixed0run", epochs=5, history=True)
     return create_app(build_parser().parse_args(["--data", "synthetic"]), accelerator=ACCELERATOR)
 
 
-def test_run_detail_with_confusion_matrix(snap_compare, store_run):
-    assert snap_compare(one_run_app(store_run), terminal_size=SIZES["small"], press=["l", "enter"])
+def test_run_detail_with_confusion_matrix(snap_compare, store_run, monkeypatch):
+    assert snap_compare(one_run_app(store_run, monkeypatch), terminal_size=SIZES["small"], press=["l", "enter"])
+
+
+def test_run_detail_curves_and_config(snap_compare, store_run, monkeypatch):
+    app = one_run_app(store_run, monkeypatch)
+    assert snap_compare(app, terminal_size=SIZES["small"], press=["l", "enter", "pagedown"])
 
 
 def test_run_detail_without_colour(snap_compare, store_run, monkeypatch):
     monkeypatch.setenv("NO_COLOR", "1")
-    assert snap_compare(one_run_app(store_run), terminal_size=SIZES["small"], press=["l", "enter"])
+    assert snap_compare(one_run_app(store_run, monkeypatch), terminal_size=SIZES["small"], press=["l", "enter"])
 
 
-def test_operating_point_screen(snap_compare, store_run):
+def test_operating_point_screen(snap_compare, store_run, monkeypatch):
     # 85 % for cancer: a point off the corner of the curve.
-    assert snap_compare(one_run_app(store_run), terminal_size=SIZES["small"], press=["l", "o", "c", "minus"])
+    app = one_run_app(store_run, monkeypatch)
+    assert snap_compare(app, terminal_size=SIZES["small"], press=["l", "o", "c", "minus"])
 
 
 def queued_app() -> DermalabApp:

@@ -87,6 +87,15 @@ def slot_request(args: Namespace) -> SlotRequest:
     return SlotRequest(args.jobs, args.gpus, args.per_gpu)
 
 
+@dataclass(frozen=True)
+class RunDetail:
+    """One stored run as the run detail shows it."""
+
+    run: dict[str, Any]  # the store's record in full: config, per-epoch history, dates, device, data
+    row: dict[str, Any]  # its summary row, with bootstrap intervals
+    confusion: list[dict[str, Any]]  # empty for a run that did not finish
+
+
 class Lab:
     def __init__(self, experiments: dict[int, Experiment], store: Store, source: JobSource):
         self.experiments, self.store, self.source = experiments, store, source
@@ -161,11 +170,10 @@ class Lab:
         """A stored run's figures at the end of each epoch."""
         return self.store.history(run_id)
 
-    def run_detail(self, run_id: str) -> tuple[dict[str, Any], list[dict[str, Any]]]:
-        """A stored run's row, with its bootstrap intervals, and its confusion rows (UserError if unfinished)."""
+    def run_detail(self, run_id: str) -> RunDetail:
         run = self.store.get(run_id)
         [row] = summary.with_intervals(summary.run_rows([run], self.experiments), self.store)
-        return row, summary.confusion_rows(run)
+        return RunDetail(run, row, summary.confusion_rows(run) if run["status"] == "finished" else [])
 
     def predictions(self, run_ids: list[str]) -> list[Predictions]:
         """The stored val predictions of finished runs (UserError for any other)."""

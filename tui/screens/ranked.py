@@ -3,7 +3,6 @@ which rows and which order, above a legend."""
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from typing import Any
 
 from textual.app import ComposeResult
@@ -12,10 +11,9 @@ from textual.screen import Screen
 from textual.widget import Widget
 from textual.widgets import DataTable, Static
 
-from engine.errors import UserError
 from engine.experiments import CLASSES
 from tui import numbers
-from tui.screens.run_detail import MISSED_MELANOMAS, RunDetailScreen, missed_melanomas
+from tui.screens.run_detail import MISSED_MELANOMAS, RunDetailScreen, missed_melanomas, open_screen
 from tui.widgets.header import LabHeader
 from tui.widgets.key_line import KeyLine
 
@@ -127,24 +125,15 @@ class RankedScreen(Screen):
             return None
         return row
 
-    def open(self, make: Callable[[], Screen]) -> None:
-        """Push the screen `make` builds from the store; a run it cannot use is one sentence, not a crash."""
-        try:
-            screen = make()
-        except UserError as error:
-            self.notify(str(error), severity="warning", timeout=10)
-            return
-        self.app.push_screen(screen)
-
     def action_detail(self) -> None:
         if run_id := self.highlighted_run():
-            self.open(lambda: RunDetailScreen(*self.app.lab.run_detail(run_id)))
+            open_screen(self, lambda: RunDetailScreen(self.app.lab.run_detail(run_id), self.app.lab.experiments))
 
     def action_operating_point(self) -> None:
         from tui.screens.operating_point import OperatingPointScreen  # see its docstring
 
         if run_id := self.highlighted_run():
-            self.open(lambda: OperatingPointScreen(*self.app.lab.predictions([run_id])))
+            open_screen(self, lambda: OperatingPointScreen(*self.app.lab.predictions([run_id])))
 
     def action_mark(self) -> None:
         lab = self.app.lab
@@ -162,7 +151,7 @@ class RankedScreen(Screen):
         if len(marked) < 2:
             self.notify("Mark two runs first: m marks the highlighted run.", severity="warning")
             return
-        self.open(lambda: EnsembleScreen(*self.app.lab.predictions(marked)))
+        open_screen(self, lambda: EnsembleScreen(*self.app.lab.predictions(marked)))
 
     def action_missed_melanomas(self) -> None:
         if row := self.highlighted_row():

@@ -1,27 +1,47 @@
-"""One stored run in detail: its figures with bootstrap 95 % intervals, per-class recall and confusion matrix."""
+"""One stored run in detail: when, where and how long it ran, its figures with bootstrap 95 % intervals, per-class
+recall, confusion matrix, per-epoch curves and the config it ran with."""
 
 from __future__ import annotations
 
+import time
+from collections.abc import Callable, Iterator
 from typing import Any
 
+from rich.text import Text
 from textual.app import ComposeResult
 from textual.binding import Binding
+from textual.containers import Horizontal, VerticalScroll
 from textual.screen import Screen
+from textual.widget import Widget
 from textual.widgets import Static
 
-from engine.experiments import CLASSES
+from engine.errors import UserError
+from engine.experiments import CLASSES, Experiment
 from tui import numbers
+from tui.lab import STATUS_WORDS, RunDetail
 from tui.widgets.confusion_matrix import ConfusionMatrix
+from tui.widgets.curves import Curves
+from tui.widgets.experiment_detail import lookup, shown
 from tui.widgets.figures import FigureTable
 from tui.widgets.header import LabHeader
 from tui.widgets.key_line import KeyLine
 from tui.widgets.leaderboard_table import unlike_page
 
-BACK = Binding("escape", "app.pop_screen", "Back", id="back", tooltip="Back to the leaderboard or recall grid")
+BACK = Binding("escape", "app.pop_screen", "Back", id="back", tooltip="Back to the screen this one was opened from")
 # (label, row key, how it reads): the figures that have a bootstrap interval carry it in `{key}_ci`.
 FIGURES = [("AUC (macro)", "auc", numbers.auc), ("melanoma recall", "mel_recall", numbers.percent),
            ("cancer sensitivity", "cancer_sensitivity", numbers.percent), ("accuracy", "accuracy", numbers.percent),
            ("balanced accuracy", "balanced_accuracy", numbers.percent)]
+
+
+def open_screen(opener: Widget, make: Callable[[], Screen]) -> None:
+    """Push the screen `make` builds from the store; a run it cannot use is one sentence, not a crash."""
+    try:
+        screen = make()
+    except UserError as error:
+        opener.notify(str(error), severity="warning", timeout=10)
+        return
+    opener.app.push_screen(screen)
 
 
 def run_title(row: dict[str, Any]) -> str:
@@ -43,44 +63,105 @@ def missed_melanomas(screen: Screen, row: dict[str, Any]) -> None:
                                          lambda: galleries.missed_melanomas(path, row["run_id"])))
 
 
+def facts(run: dict[str, Any]) -> Text:
+    """The run's circumstances, and why it stopped when it did not finish."""
+    started = time.strftime("%Y-%m-%d %H:%M", time.localtime(run["started_at"]))
+    epochs = f"{len(run['history'])} of {run['epochs']} epochs"
+    text = Text(f"{STATUS_WORDS.get(run['status'], run['status'])} · started {started} · {epochs}")
+    if run["finished_at"] is not None:
+        training = f", {numbers.seconds(run['train_seconds'])} training" if run.get("train_seconds") is not None else ""
+        text.append(f" · took {numbers.seconds(run['finished_at'] - run['started_at'])}{training}")
+    text.append(f"\ndevice {run['device']} · data {run['data']}")
+    if run.get("reason"):
+        text.append(f"\n{run['reason']}")
+    return text
+
+
+def dotted(config: dict[str, Any], prefix: str = "") -> Iterator[tuple[str, Any]]:
+    for key, value in config.items():
+        if isinstance(value, dict):
+            yield from dotted(value, f"{prefix}{key}.")
+        else:
+            yield f"{prefix}{key}", value
+
+
+def config_text(run: dict[str, Any], experiment: Experiment | None) -> Text:
+    """The config the run trained with; a value the experiments file has changed since says what it is now."""
+    now = experiment.spec.config() if experiment else None
+    text = Text.assemble(("Config it ran with", "bold"), "\n")
+    pairs = list(dotted(run["config"]))
+    width = max((len(key) for key, _ in pairs), default=0)
+    for key, value in pairs:
+        text.append(f"  {key:<{width}} {shown(value)}")
+        if key == "training.epochs" and value != run["epochs"]:
+            text.append(f" (this run: {run['epochs']}, from --epochs)", style="bold")
+        if now is not None and lookup(now, key) != value:
+            text.append(f" (experiments file now: {shown(lookup(now, key))})", style="bold")
+        text.append("\n")
+    return text
+
+
 class RunDetailScreen(Screen):
     BINDINGS = [
-        Binding("enter", "cell_lesions", "Lesions", id="cell-lesions",
-                tooltip="The val images of the highlighted cell of the confusion matrix (arrow keys move)"),
-        MISSED_MELANOMAS,
+        Binding("o", "operating_point", "Op. point", id="detail-operating-point",
+                tooltip="This run's threshold for a target sensitivity, on its ROC curve"),
         BACK,
     ]
 
-    def __init__(self, row: dict[str, Any], confusion: list[dict[str, Any]]):
+    def __init__(self, detail: RunDetail, experiments: dict[int, Experiment]):
         super().__init__()
-        self.row, self.confusion = row, confusion
+        self.detail, self.experiments = detail, experiments
 
     def compose(self) -> ComposeResult:
         yield LabHeader("run detail")
-        yield Static(run_title(self.row), classes="title", markup=False)
-        yield FigureTable(id="run-figures")
-        yield Static(id="run-recall", markup=False)
-        yield Static("confusion matrix: count, share of the true row (shade) · arrows, enter: images",
-                     classes="caption", markup=False)
-        yield ConfusionMatrix(id="confusion-matrix")
+        yield Static(run_title(self.detail.row), classes="title", markup=False)
+        with VerticalScroll(id="run-body"):
+            yield Static(facts(self.detail.run), id="run-facts")
+            if self.detail.confusion:
+                yield FigureTable(id="run-figures")
+                yield Static(id="run-recall", markup=False)
+                yield Static("confusion matrix: count, share of the true row (shade) · arrows, enter: images",
+                             classes="caption", markup=False)
+                yield ConfusionMatrix(id="confusion-matrix")
+            with Horizontal(id="run-curves"):
+                yield Curves("train and val loss", [("train_loss", "train"), ("val_loss", "val")], id="run-loss")
+                yield Curves("val AUC", [("val_auc", "val AUC")], id="run-auc")
+            yield Static(config_text(self.detail.run, self.experiments.get(self.detail.run["experiment_id"])),
+                         id="run-config")
         yield KeyLine()
 
     def on_mount(self) -> None:
-        row = self.row
+        detail = self.detail
+        for curves in self.query(Curves):
+            curves.draw(detail.run["history"], detail.run["epochs"], [])
+        self.query_one("#run-body").focus()
+        if not detail.confusion:
+            return
+        row = detail.row
         self.query_one(FigureTable).show(["val", "95 % interval"], [
             (label, [show(row[key]), numbers.interval(row.get(f"{key}_ci"), show)]) for label, key, show in FIGURES])
         recalls = " · ".join(f"{name} {numbers.percent(row['recall'].get(name))}" for name in CLASSES)
         self.query_one("#run-recall", Static).update(f"recall: {recalls}")
-        self.query_one(ConfusionMatrix).show(self.confusion)
+        self.query_one(ConfusionMatrix).show(detail.confusion)
+
+    def action_operating_point(self) -> None:
+        from tui.screens.operating_point import OperatingPointScreen  # see its docstring
+
+        run_id = self.detail.run["run_id"]
+        open_screen(self, lambda: OperatingPointScreen(*self.app.lab.predictions([run_id])))
 
     def action_cell_lesions(self) -> None:
         from tui import galleries
         from tui.screens.gallery import GalleryScreen
 
+        if not self.detail.confusion:
+            self.notify("This run did not finish, so it has no confusion matrix to pick images from.",
+                        severity="warning")
+            return
         true, predicted = self.query_one(ConfusionMatrix).cursor
-        run_id, path = self.row["run_id"], self.app.lab.store.path
-        self.app.push_screen(GalleryScreen("lesions", [run_title(self.row)],
-                                           lambda: galleries.confusion_cell(path, run_id, true, predicted)))
+        row, path = self.detail.row, self.app.lab.store.path
+        self.app.push_screen(GalleryScreen("lesions", [run_title(row)],
+                                           lambda: galleries.confusion_cell(path, row["run_id"], true, predicted)))
 
     def action_missed_melanomas(self) -> None:
-        missed_melanomas(self, self.row)
+        missed_melanomas(self, self.detail.row)
