@@ -134,9 +134,9 @@ def train(spec: ExperimentSpec, dataset: Dataset, options: RunOptions, run_id: s
     train_seconds = 0.0
     started = time.perf_counter()
     for epoch in range(1, epochs + 1):
-        epoch_start = time.perf_counter()
-        train_loss = yield from train_one_epoch(setup, run_id, epoch, epoch_start)
-        train_seconds += time.perf_counter() - epoch_start
+        train_loss, seconds = yield from train_one_epoch(setup, run_id, epoch, time.perf_counter())
+        train_seconds += seconds
+        trained_at = time.perf_counter()
         if not math.isfinite(train_loss):
             yield diverged(run_id, train_loss, epoch)
             return
@@ -147,7 +147,8 @@ def train(spec: ExperimentSpec, dataset: Dataset, options: RunOptions, run_id: s
                                           setup.layout, setup.precision)
         labels = dataset.labels["val"]
         yield EpochEnded(run_id, epoch, epochs, train_loss, val_loss, macro_auc(labels, probabilities),
-                         float((probabilities.argmax(1) == labels).mean()), lr, time.perf_counter() - epoch_start)
+                         float((probabilities.argmax(1) == labels).mean()), lr,
+                         seconds + time.perf_counter() - trained_at)
 
     metrics = evaluate(dataset.labels["val"], probabilities)
     metrics.update(bootstrap.intervals(dataset.labels["val"], probabilities))
@@ -181,13 +182,16 @@ def prepare(spec: ExperimentSpec, dataset: Dataset, options: RunOptions, epochs:
     return setup
 
 
-def train_one_epoch(setup: Setup, run_id: str, epoch: int, epoch_start: float) -> Generator[Event, None, float]:
+def train_one_epoch(setup: Setup, run_id: str, epoch: int,
+                    epoch_start: float) -> Generator[Event, None, tuple[float, float]]:
     """One pass over the training images in a fresh order; yields BatchProgress a few times a second and returns
-    the epoch's mean loss (a non-finite batch loss seen in a report ends the epoch there, returned as it is).
-    Nothing in the loop waits for the device but those reports, so a GPU is never left waiting for Python."""
+    the epoch's mean loss (a non-finite batch loss seen in a report ends the epoch there, returned as it is) and
+    its training seconds. Nothing in the loop waits for the device but those reports, so a GPU is never left
+    waiting for Python. The caller's time with each report (a progress bar on a slow terminal, a full pipe) is
+    not training: images/s and the seconds leave it out."""
     setup.model.train()
     size, batch_size, batches, layout = len(setup.train_labels), setup.batch_size, setup.batches, setup.layout
-    last_report = epoch_start
+    last_report, held = epoch_start, 0.0  # held: the caller's time with the reports so far
     loss_sum = torch.zeros((), device=setup.device)
     order = torch.randperm(size, generator=setup.generator, device=setup.device)
     for batch in range(batches):
@@ -204,10 +208,12 @@ def train_one_epoch(setup: Setup, run_id: str, epoch: int, epoch_start: float) -
             current = loss.item()  # waits for the device: the only place in the loop that does
             last_report = time.perf_counter()
             if not math.isfinite(current):
-                return current
+                return current, last_report - epoch_start - held
             seen = min((batch + 1) * batch_size, size)
-            yield BatchProgress(run_id, epoch, batch + 1, batches, current, seen / (last_report - epoch_start))
-    return (loss_sum / size).item()
+            yield BatchProgress(run_id, epoch, batch + 1, batches, current,
+                                seen / (last_report - epoch_start - held))
+            held += time.perf_counter() - last_report
+    return (loss_sum / size).item(), time.perf_counter() - epoch_start - held
 
 
 def compiled(model: nn.Module, mode: str, notes: list[str]) -> Callable[[torch.Tensor], torch.Tensor]:
