@@ -79,6 +79,18 @@ class DermalabApp(App):
         self.gpu_samples: list[gpus.GpuSample] = []
         self.reasons_said: set[str] = set()  # why jobs could not start, each said once
         self.lab_changed: Signal[str] = Signal(self, "lab-changed")  # what changed: store, queue, live, epoch, ...
+        self.serious_until = 0.0  # while a warning or error is shown, a new notice does not clear it away
+
+    def notify(self, message: str, *, title: str = "", severity: SeverityLevel = "information",
+               timeout: float | None = None, markup: bool = True) -> None:
+        """A new notice takes the place of the ones still shown, so toasts never pile up over a screen; only a
+        warning or an error stays for its whole time."""
+        now = time.monotonic()
+        if now >= self.serious_until:
+            self.clear_notifications()
+        if severity != "information":
+            self.serious_until = now + (timeout or self.NOTIFICATION_TIMEOUT)
+        super().notify(message, title=title, severity=severity, timeout=timeout, markup=markup)
 
     def notify(self, message: str, *, title: str = "", severity: SeverityLevel = "information",
                timeout: float | None = None, markup: bool = False) -> None:
