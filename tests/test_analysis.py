@@ -219,8 +219,10 @@ def test_seed_spread_and_verdicts_per_experiment(cli, store_run):
     assert [compared[8][f"{m}_verdict"] for m in ("auc", "mel_recall", "cancer_sensitivity")] == \
         ["consistent", "different", "consistent"]
     assert compared[20]["auc_verdict"] == "too few runs"
-    table = cli("compare").stdout
-    assert "mel rec verdict" in table and "different" in table
+    table = cli("compare", "--wide").stdout.splitlines()
+    assert table[0].split() == ["#", "name", "data", "n", *["AUC", "page", "agrees", "mel", "rec", "page", "agrees"],
+                                "cancer", "page", "agrees"]
+    assert table[1].split()[4:] == ["0.900±0.010", "0.897", "yes", "20%±10%", "41%", "no", "60%±10%", "57%", "yes"]
 
 
 def test_results_show_intervals_for_new_and_old_runs(cli, store_run, stored):

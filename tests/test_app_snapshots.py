@@ -124,15 +124,16 @@ def test_recall_grid_without_colour(snap_compare, monkeypatch):
     assert snap_compare(lab_app(), terminal_size=SIZES["small"], press=["g"])
 
 
-def one_run_app(store_run, monkeypatch) -> DermalabApp:
-    """One run of five epochs with stored predictions (the fixed noisy val set of the tests), for the screens that
+def one_run_app(store_run, monkeypatch, runs: int = 1) -> DermalabApp:
+    """Runs of five epochs with stored predictions (the fixed noisy val sets of the tests), for the screens that
     need them; stored at a fixed time, since the run detail shows when it ran."""
-    labels, probabilities = noisy_predictions(0)
     monkeypatch.setenv("TZ", "UTC")
     time.tzset()
     with monkeypatch.context() as clock:
         clock.setattr(time, "time", lambda: STORED_AT)
-        store_run(labels, probabilities, experiment_id=8, run_id="fixed0run", epochs=5, history=True)
+        for number in range(runs):
+            labels, probabilities = noisy_predictions(number)
+            store_run(labels, probabilities, experiment_id=8, seed=number, run_id=f"fixed{number}run", epochs=5, history=True)
     return create_app(build_parser().parse_args(["--data", "synthetic"]), accelerator=ACCELERATOR)
 
 
@@ -148,6 +149,11 @@ def test_run_detail_curves_and_config(snap_compare, store_run, monkeypatch):
 def test_run_detail_without_colour(snap_compare, store_run, monkeypatch):
     monkeypatch.setenv("NO_COLOR", "1")
     assert snap_compare(one_run_app(store_run, monkeypatch), terminal_size=SIZES["small"], press=["l", "enter"])
+
+
+def test_ensemble_names_and_explains_its_measures(snap_compare, store_run, monkeypatch):
+    app = one_run_app(store_run, monkeypatch, runs=2)
+    assert snap_compare(app, terminal_size=SIZES["small"], press=["l", "m", "down", "m", "c"])
 
 
 def test_operating_point_screen(snap_compare, store_run, monkeypatch):

@@ -49,12 +49,12 @@ def test_sections_and_numbers(fixed_store, tmp_path, stored):
     assert "5 finished runs of 2 experiments on DermaMNIST" in text
 
     # Leaderboard: seed means ± std, best mean AUC first.
-    assert "| 8 | BatchNorm | 3 | 0.900 ± 0.010 | 0.200 ± 0.100 | 0.600 ± 0.100 |" in text
+    # Proportions read as percents, as in the app and the command line's tables (the CSVs keep fractions).
+    assert "| 8 | BatchNorm | 3 | 0.900±0.010 | 20%±10% | 60%±10% |" in text
     assert text.index("| 8 | BatchNorm | 3 | 0.900") < text.index("| 21 | Best Custom CNN | 1 | 0.800 |")
-    assert "| 8 | BatchNorm | 3 | 0.500 | 0.500 | 0.500 | 0.500 | 0.200 | 0.500 | 0.500 |" in text  # recall grid
+    assert "| 8 | BatchNorm | 3 | 50% | 50% | 50% | 50% | 20% | 50% | 50% |" in text  # recall grid
     # 0.8966 lies in 0.90 ± 0.02 and 0.5667 in 0.6 ± 0.2; 0.41 lies outside 0.2 ± 0.2.
-    assert ("| 0.900 ± 0.010 | 0.897 | consistent | 0.200 ± 0.100 | 0.410 | different | 0.600 ± 0.100 | 0.567 | "
-            "consistent |") in text
+    assert "| 0.900±0.010 | 0.897 | consistent | 20%±10% | 41% | different | 60%±10% | 57% | consistent |" in text
     assert "| Best Custom CNN | 1 | 0.800 | 0.891 | too few runs |" in text
     # The quick look is its own row, without the page's figures, saying why.
     assert "| 8 | BatchNorm | 1 | 0.700 |  |  | 0.050 |  |  | 0.100 |  |  | 1/5 epochs |" in text
@@ -68,7 +68,7 @@ def test_sections_and_numbers(fixed_store, tmp_path, stored):
         expected = screening.operating_point(stored.predictions(row["run_id"]), 0.9, "mel")
         assert float(row["threshold"]) == pytest.approx(expected.threshold)
         assert float(row["flagged_per_1000"]) == pytest.approx(expected.flagged_per_1000)
-        assert f"| {expected.threshold:.3f} | {expected.sensitivity:.3f} | {expected.specificity:.3f} |" in text
+        assert f"| {expected.threshold:.3f} | {expected.sensitivity:.0%} | {expected.specificity:.0%} |" in text
 
     compared = read_csv(tmp_path / "out" / "compare.csv")
     assert [(c["experiment_id"], c["mel_recall_verdict"], c["differs"]) for c in compared] == [

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import re
 import sys
 from pathlib import Path
@@ -15,29 +16,8 @@ from tui import exit_codes
 from tui.options import MAX_SEED, add_command, add_shared, seconds, settle, some_path, whole_number
 
 FORMATS = ("table", "csv", "json", "markdown")
-RESULT_COLUMNS = {"run": "run_id", "#": "experiment_id", "name": "name", "seed": "seed", "status": "status",
-                  "synthetic": "synthetic", "AUC": "auc", "mel rec": "mel_recall", "cancer": "cancer_sensitivity",
-                  "acc": "accuracy", "bal acc": "balanced_accuracy", "ΔAUC": "delta_auc", "params": "params",
-                  "secs": "train_seconds", "unlike the page": "differs"}
-RUN_COLUMNS = {**RESULT_COLUMNS, "AUC 95% CI": "auc_ci", "mel rec 95% CI": "mel_recall_ci", "notes": "notes"}
 ID_OR_RANGE = re.compile(r"([0-9]+)(?:-([0-9]+))?")  # ASCII digits: isdigit() also passes '²', which int() refuses
-HEADLINE_LABELS = {"auc": "AUC", "mel_recall": "mel rec", "cancer_sensitivity": "cancer"}
-
-
-def spread_columns(labels: dict[str, str], parts: dict[str, str]) -> dict[str, str]:
-    """Header -> key for every part of every metric: 'AUC', 'AUC ±', 'mel rec', 'mel rec ±', ..."""
-    return {f"{label} {part}".rstrip(): f"{metric}{suffix}" for metric, label in labels.items()
-            for part, suffix in parts.items()}
-
-
-GROUP_COLUMNS = {"#": "experiment_id", "name": "name", "synthetic": "synthetic", "n": "n"}
-EXPERIMENT_COLUMNS = {**GROUP_COLUMNS, **spread_columns({**HEADLINE_LABELS, "accuracy": "acc"}, {"": "", "±": "_std"}),
-                      "ΔAUC": "delta_auc", "params": "params", "unlike the page": "differs"}
-COMPARE_COLUMNS = {**GROUP_COLUMNS, **spread_columns(HEADLINE_LABELS, {"": "", "±": "_std", "page": "_published",
-                                                                       "verdict": "_verdict"}),
-                   "unlike the page": "differs"}
-SCREENING_COLUMNS = {"model": "model", "run": "run_id", "malignant sens": "malignant_sensitivity",
-                     "specificity": "specificity", "mel rec": "mel_recall", "AUC": "auc"}
+WIDE_HELP = "every column, however wide (a table otherwise keeps to the terminal's width)"
 
 
 class Parser(argparse.ArgumentParser):
@@ -95,6 +75,7 @@ def build_parser() -> Parser:
 
     results = add_command(commands, "results", help="every stored run, or one")
     results.add_argument("run_id", nargs="?", metavar="RUN_ID", help="one run (an id, or its first characters)")
+    results.add_argument("--experiment", type=int, metavar="ID", help="only this experiment's runs")
     results.add_argument("--per-experiment", action="store_true", help="mean ± std and n over each experiment's seeds")
     results.add_argument("--confusion", action="store_true", help="the run's confusion matrix (needs RUN_ID)")
     results.add_argument("--sort", default="auc", metavar="COL", help="a column of numbers (default auc)")
@@ -102,9 +83,11 @@ def build_parser() -> Parser:
     order.add_argument("--asc", dest="descending", action="store_false")
     order.add_argument("--desc", dest="descending", action="store_true", default=True)
     results.add_argument("--format", choices=FORMATS, default="table")
+    results.add_argument("--wide", action="store_true", help=WIDE_HELP)
 
     compare = add_command(commands, "compare", help="our figures against the published ones")
     compare.add_argument("--format", choices=FORMATS, default="table")
+    compare.add_argument("--wide", action="store_true", help=WIDE_HELP)
 
     point = add_command(commands, "operating-point",
                         help="the threshold reaching a target sensitivity on val, and its cost")
@@ -141,7 +124,9 @@ def main(argv: list[str] | None = None) -> int:
                    "results": cmd_results, "compare": cmd_compare, "operating-point": cmd_operating_point,
                    "ensemble": cmd_ensemble, "report": cmd_report,
                    "prune": cmd_prune}.get(args.command, cmd_app)
-        return handler(args)
+        code = handler(args)
+        sys.stdout.flush()  # here, so that a reader who went away is met inside this try, not at exit
+        return code
     except UserError as error:
         if debug:
             raise
@@ -152,6 +137,11 @@ def main(argv: list[str] | None = None) -> int:
             raise
         print("dermalab: interrupted; finished runs are stored.", file=sys.stderr)
         return exit_codes.INTERRUPTED
+    except BrokenPipeError:
+        # The reader went away (`| head -1`): stop quietly, as cat does. Whatever is still buffered goes to
+        # /dev/null, so that Python's own flush at exit cannot fail again.
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return exit_codes.PIPE_CLOSED
 
 
 def experiments_of(args: argparse.Namespace):
@@ -443,15 +433,11 @@ def cmd_worker(args: argparse.Namespace) -> int:
     return exit_codes.OK
 
 
-QUEUE_COLUMNS = {"job": "job_id", "#": "id", "name": "name", "seed": "seed", "status": "status", "epoch": "epoch_text",
-                 "batch": "batch_text", "img/s": "images_per_second", "ETA": "eta", "device": "device",
-                 "slot": "slot", "worker": "worker"}
-
-
 def cmd_queue(args: argparse.Namespace) -> int:
     import time
 
     from engine.queue import JobQueue, eta_seconds, serving
+    from tui import cli_tables
     from tui.tables import print_table
 
     store = open_store()
@@ -465,7 +451,7 @@ def cmd_queue(args: argparse.Namespace) -> int:
     elif not rows:
         print("Nothing is waiting or running; 'dermalab run IDS --detach' queues runs.")
     else:
-        print_table([queue_cells(row) for row in rows], "table", QUEUE_COLUMNS)
+        print_table([queue_cells(row) for row in rows], "table", cli_tables.QUEUE)
     if queue.waiting() and serving(store.path) is None:  # a worker was killed, say, and nobody started another
         print("dermalab: no worker serves this store, so the waiting jobs wait; 'dermalab worker' (or the app's r, or "
               "any 'run --detach') starts one.", file=sys.stderr)
@@ -571,6 +557,7 @@ def finished_before(job, experiment, fingerprint: str, store) -> str | None:
 
 def cmd_results(args: argparse.Namespace) -> int:
     from engine import summary
+    from tui import cli_tables
     from tui.tables import check_sort_column, print_table, sort_rows
 
     store = open_store()
@@ -578,16 +565,23 @@ def cmd_results(args: argparse.Namespace) -> int:
         return show_run(args, store)
     if args.confusion:
         raise UserError("--confusion shows one run's matrix; name the run, e.g. 'dermalab results 3f2a --confusion'.")
+    experiments = experiments_of(args)
+    if args.experiment is not None and args.experiment not in experiments:
+        raise UserError(f"--experiment {args.experiment}: there is no such experiment; 'dermalab list' shows their ids.")
+
+    def chosen(rows: list[dict]) -> list[dict]:
+        return [row for row in rows if args.experiment in (None, row["experiment_id"])]
+
     if args.per_experiment:
-        rows, shown = summary.experiment_rows(store.groups(), experiments_of(args)), EXPERIMENT_COLUMNS
+        rows, columns = summary.experiment_rows(chosen(store.groups()), experiments), cli_tables.PER_EXPERIMENT
     else:
-        rows = summary.run_rows(store.runs(), experiments_of(args))
+        rows = summary.run_rows(chosen(store.runs()), experiments)
         # Runs stored before intervals were computed at finish need a resample each; only JSON and CSV show them.
         if args.format in ("json", "csv"):
             rows = summary.with_intervals(rows, store)
-        shown = RESULT_COLUMNS
+        columns = cli_tables.RESULTS
     check_sort_column(rows, args.sort)
-    print_table(sort_rows(rows, args.sort, args.descending), args.format, shown)
+    print_table(sort_rows(rows, args.sort, args.descending), args.format, columns, args.wide, cli_tables.RESULT_NOTES)
     return exit_codes.OK
 
 
@@ -595,13 +589,27 @@ def show_run(args: argparse.Namespace, store) -> int:
     """`results RUN_ID`: the run's row with its bootstrap intervals, or with --confusion its confusion matrix."""
     from engine import summary
     from engine.experiments import CLASSES
+    from tui import cli_tables
     from tui.tables import print_table
 
-    if args.per_experiment:
-        raise UserError("--per-experiment summarises every run; leave out the run id to use it.")
-    run = store.find(args.run_id)
+    if args.per_experiment or args.experiment is not None:
+        raise UserError("--per-experiment and --experiment summarise many runs; leave out the run id to use them.")
+    experiments = experiments_of(args)
+    # A number can start a run id as well as name an experiment: say which one it was taken for.
+    number = args.run_id.isdigit() and int(args.run_id) in experiments
+    try:
+        run = store.find(args.run_id)
+    except UserError:
+        if number:
+            raise UserError(f"No run id starts with '{args.run_id}'; for experiment {args.run_id}'s runs, use "
+                            f"'dermalab results --experiment {args.run_id}'.") from None
+        raise
+    if number:
+        print(f"dermalab: '{args.run_id}' is the start of run {run['run_id']} (#{run['experiment_id']} {run['name']}); "
+              f"for experiment {args.run_id}'s runs, use --experiment {args.run_id}.", file=sys.stderr)
     if not args.confusion:
-        print_table(summary.with_intervals(summary.run_rows([run], experiments_of(args)), store), args.format, RUN_COLUMNS)
+        print_table(summary.with_intervals(summary.run_rows([run], experiments), store), args.format,
+                    cli_tables.ONE_RUN, args.wide, cli_tables.RESULT_NOTES)
         return exit_codes.OK
     rows = summary.confusion_rows(run)
     if args.format in ("json", "csv"):
@@ -612,15 +620,20 @@ def show_run(args: argparse.Namespace, store) -> int:
               "rows are the true class, columns the predicted one; each row's share in brackets.")
     # Counts with their row share in one cell, for reading; CSV and JSON keep the two apart.
     print_table([{"true": r["true"], "n": r["n"], **{c: f"{r[c]} ({r[c + '_share'] or 0:.0%})" for c in CLASSES}}
-                 for r in rows], args.format)
+                 for r in rows], args.format, wide=True)
     return exit_codes.OK
 
 
 def cmd_compare(args: argparse.Namespace) -> int:
     from engine import summary
+    from tui import cli_tables
     from tui.tables import print_table
 
-    print_table(summary.compare_rows(open_store().groups(), experiments_of(args)), args.format, COMPARE_COLUMNS)
+    rows = summary.compare_rows(open_store().groups(), experiments_of(args))
+    if args.format in ("table", "markdown"):  # the verdict in the few letters of the 'agrees' column
+        rows = [{k: cli_tables.VERDICTS.get(v, v) if k.endswith("_verdict") else v for k, v in row.items()}
+                for row in rows]
+    print_table(rows, args.format, cli_tables.COMPARE, args.wide, cli_tables.COMPARE_NOTES)
     return exit_codes.OK
 
 
@@ -641,6 +654,7 @@ def cmd_ensemble(args: argparse.Namespace) -> int:
     from dataclasses import asdict
 
     from engine import screening, summary
+    from tui import cli_tables
     from tui.tables import dumps, print_table
 
     store = open_store()
@@ -651,7 +665,7 @@ def cmd_ensemble(args: argparse.Namespace) -> int:
         return exit_codes.OK
     rows = [{"model": m.name, "run_id": m.run_id, **asdict(m.figures)} for m in result.members]
     rows.append({"model": f"{args.rule} ensemble", **asdict(result.figures)})
-    print_table(rows, "table", SCREENING_COLUMNS)
+    print_table(rows, "table", cli_tables.SCREENING, notes=cli_tables.SCREENING_NOTES)
     return exit_codes.OK
 
 

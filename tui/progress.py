@@ -9,11 +9,14 @@ from typing import Any, TextIO
 
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
+from rich.table import Column
 
 from engine import summary
 from engine.events import BatchProgress, DataProgress, EpochEnded, Event, RunFailed, RunFinished, RunStarted
 from engine.experiments import Experiment
 from engine.store import Store
+from tui import numbers
+from tui.measures import MEASURES
 from tui.tables import dumps, machine
 
 
@@ -22,10 +25,14 @@ class HeadlessProgress:
 
     def __init__(self, runs: int):
         self.console = Console(stderr=True)
-        # markup=False: the labels hold experiment names from the experiments file, which are text.
-        self.progress = Progress(TextColumn("{task.description}", markup=False), BarColumn(), MofNCompleteColumn(),
-                                 TimeRemainingColumn(), TextColumn("{task.fields[info]}", markup=False),
-                                 console=self.console,
+        # The counts and times keep their width; the text after them takes what is left of the line and is cut
+        # short at its edge rather than wrapped into a second, misaligned line. markup=False: the labels hold
+        # experiment names from the experiments file, which are text.
+        info = Column(no_wrap=True, overflow="ellipsis", ratio=1)
+        self.progress = Progress(TextColumn("{task.description}", markup=False), BarColumn(bar_width=20),
+                                 MofNCompleteColumn(), TimeRemainingColumn(),
+                                 TextColumn("{task.fields[info]}", markup=False, table_column=info),
+                                 console=self.console, expand=True,
                                  # bars only on a terminal: in a pipe or a log they leave blank lines behind
                                  transient=True, disable=not self.console.is_terminal)
         self.queue = self.progress.add_task("runs", total=runs, info="")
@@ -61,16 +68,35 @@ class HeadlessProgress:
                                  info=f"val loss {event.val_loss:.3f} · val AUC {event.val_auc:.3f}")
         elif isinstance(event, (RunFinished, RunFailed)):
             self.progress.advance(self.queue)
-            self.console.print(outcome_line(self.started.get(event.run_id), event), markup=False)
+            # One line in a log; on a terminal, folded between two fields, never inside one.
+            width = self.console.width if self.console.is_terminal else None
+            self.console.print(fold(outcome_fields(self.started.get(event.run_id), event), width), markup=False,
+                               highlight=False, soft_wrap=True)
 
 
-def outcome_line(started: RunStarted | None, event: RunFinished | RunFailed) -> str:
-    label = f"[{started.experiment_id}] {started.name} seed {started.seed}" if started else event.run_id
+def outcome_fields(started: RunStarted | None, event: RunFinished | RunFailed) -> list[str]:
+    """'[8] BatchNorm seed 0:', then each figure of the run, or what stopped it."""
+    label = f"[{started.experiment_id}] {started.name} seed {started.seed}:" if started else f"{event.run_id}:"
     if isinstance(event, RunFailed):
-        return f"{label}: {event.status} at epoch {event.epoch}: {event.reason}"
+        return [label, f"{event.status} at epoch {event.epoch}: {event.reason}"]
     m = event.metrics
-    return (f"{label}: AUC {m['auc']:.3f} · mel recall {m['mel_recall']:.0%} · cancer sens "
-            f"{m['cancer_sensitivity']:.0%} · acc {m['accuracy']:.1%} · {m['train_seconds']:.1f} s")
+    return [label, *(f"{MEASURES[key].header} {numbers.auc(m[key]) if key == 'auc' else numbers.percent(m[key])}"
+                     for key in ("auc", "mel_recall", "cancer_sensitivity", "accuracy")),
+            f"{numbers.seconds(m['train_seconds'])} training"]
+
+
+def fold(fields: list[str], width: int | None) -> str:
+    """The label and the fields after it, joined by ' · ' and broken between two fields where a line would pass
+    `width`; the lines after the first are indented."""
+    line, lines = fields[0], []
+    for index, field in enumerate(fields[1:]):
+        piece = f" {field}" if index == 0 else f" · {field}"
+        if width and len(line) + len(piece) > width and line.strip():
+            lines.append(line)
+            line = f"  {field}"
+        else:
+            line += piece
+    return "\n".join([*lines, line])
 
 
 class JsonResults:
@@ -123,7 +149,7 @@ class WorkerLog:
                 self.say(f"[{event.experiment_id}] {event.name} seed {event.seed} started as run {event.run_id}: "
                          f"{event.device} · {event.data} · {event.epochs} epochs")
             elif isinstance(event, (RunFinished, RunFailed)):
-                self.say(outcome_line(started.get(event.run_id), event))
+                self.say(fold(outcome_fields(started.get(event.run_id), event), None))
                 if self.json_results and event.run_id in started:
                     self.json_results(event.run_id)
 

@@ -16,26 +16,11 @@ from engine.paths import why_not
 from engine.store import Store
 from tui import chart_pngs, charts, png, report_figures
 from tui.numbers import plural
-from tui.tables import cell, flatten, markdown, sort_rows, write_csv
+from tui.tables import Column, flatten, markdown, sort_rows, write_csv
 
 TOP_RUNS = 5  # runs by AUC that get an operating point
 TARGET = 0.9  # melanoma sensitivity of those operating points
 REPORT = "report.md"
-
-
-@dataclass(frozen=True)
-class Column:
-    header: str
-    key: str
-    spread: bool = False  # a seed mean: show "mean ± std", and keep key_std as its own CSV column
-
-    def shown(self, row: dict[str, Any]) -> str:
-        std = row.get(f"{self.key}_std") if self.spread else None
-        return cell(row.get(self.key)) + (f" ± {cell(std)}" if std is not None else "")
-
-    def raw(self, row: dict[str, Any]) -> dict[str, Any]:
-        keys = (self.key, f"{self.key}_std") if self.spread else (self.key,)
-        return {key: row.get(key) for key in keys}
 
 
 @dataclass(frozen=True)

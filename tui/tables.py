@@ -8,14 +8,23 @@ from __future__ import annotations
 import csv
 import json
 import math
+import shutil
 import sys
+import textwrap
+from dataclasses import dataclass
 from typing import Any, TextIO
 
 from engine.errors import UserError
 from engine.experiments import CLASSES
+from tui import numbers
+from tui.measures import measure_of
 
 NESTED = ("recall",)  # per-class dicts; a column names one class as CSV does: recall_mel
 INTERVALS = ("auc_ci", "mel_recall_ci")  # [low, high]: one cell in tables, two columns in CSV
+GAP = 2  # spaces between two columns of a table
+# Keys that read in tables as they do in the app.
+SHOWN_AS = {"synthetic": lambda synthetic: "synth" if synthetic else "real", "params": numbers.count,
+            "train_seconds": numbers.seconds, "delta_auc": numbers.signed_auc}
 NAME_WIDTH = 40  # a longer cell (a name, a reason) is cut with an ellipsis, so the figures after it stay in view
 MACHINE_NAMES = {"experiment_id": "id"}
 
@@ -67,48 +76,101 @@ def flatten(row: dict[str, Any]) -> dict[str, Any]:
     return flat
 
 
-def cell(value: Any) -> str:
+def cell(value: Any, key: str = "") -> str:
+    """A value as tables show it; `key` names what it holds: proportions read as percents, and a few keys read
+    as the app shows them."""
     if value is None:
         return ""
+    if key in SHOWN_AS:
+        return SHOWN_AS[key](value)
     if isinstance(value, list):  # an interval, or words (what differs from the page, notes)
-        return ("; " if all(isinstance(v, str) for v in value) else "–").join(cell(v) for v in value)
+        return ("; " if all(isinstance(v, str) for v in value) else "–").join(cell(v, key) for v in value)
     if isinstance(value, bool):
         return "yes" if value else ""
     if isinstance(value, float):
+        measure = measure_of(key)
+        if measure and measure.percent:
+            return f"{value:.0%}"
         return f"{value:.3f}" if abs(value) < 100 else f"{value:.0f}"
     return str(value)
 
 
-def print_table(rows: list[dict[str, Any]], fmt: str, shown: dict[str, str] | None = None) -> None:
-    """`shown` (header -> key) picks the columns of the table and markdown formats; CSV and JSON keep all."""
+@dataclass(frozen=True)
+class Column:
+    header: str
+    key: str
+    spread: bool = False  # a seed mean: "mean±std" in one cell, and key_std as its own CSV column
+    priority: int = 0  # 0: always shown; 1, 2 and 3 only while the table still fits the terminal
+    otherwise: str | None = None  # the key shown when this one has no value (a cancelled run's status for its AUC)
+
+    def shown(self, row: dict[str, Any]) -> str:
+        if row.get(self.key) is None and self.otherwise:
+            return cell(row.get(self.otherwise), self.otherwise)
+        std = row.get(f"{self.key}_std") if self.spread else None
+        return cell(row.get(self.key), self.key) + (f"±{cell(std, f'{self.key}_std')}" if std is not None else "")
+
+    def raw(self, row: dict[str, Any]) -> dict[str, Any]:
+        keys = (self.key, f"{self.key}_std") if self.spread else (self.key,)
+        return {key: row.get(key) for key in keys}
+
+
+def terminal_width() -> int | None:
+    """The terminal's columns (or $COLUMNS); None when the output goes to a pipe or a file."""
+    return shutil.get_terminal_size((0, 0)).columns or None
+
+
+def fitting(columns: list[Column], rows: list[dict[str, Any]], width: int | None) -> list[Column]:
+    """The columns of the highest priority level whose table fits `width` (all of them when None)."""
+    if width is None:
+        return columns
+
+    def needed(column: Column) -> int:
+        return min(max([len(column.header), *(len(column.shown(row)) for row in rows)]), NAME_WIDTH) + GAP
+
+    chosen = [c for c in columns if c.priority == 0]
+    for level in (1, 2, 3):
+        wider = [c for c in columns if c.priority <= level]
+        if sum(map(needed, wider)) - GAP > width:
+            break
+        chosen = wider
+    return chosen
+
+
+def print_table(rows: list[dict[str, Any]], fmt: str, columns: list[Column] | None = None, wide: bool = False,
+                notes: tuple[str, ...] = ()) -> None:
+    """`columns` pick and order what the table and markdown formats show (every key when None); a table keeps to
+    the terminal's width unless `wide`. CSV and JSON keep every key, as fractions; `notes` follow a table."""
     if fmt == "json":
         print(dumps([machine(row) for row in rows]))
         return
     if fmt == "csv":
         write_csv([machine(row) for row in rows], sys.stdout)
         return
-    if shown:  # flattened only where a shown column is a nested one (recall_mel): 10,000 rows add up
-        nested = rows and any(key not in rows[0] for key in shown.values())
-        source = map(flatten, rows) if nested else rows
-        flat = [{header: r.get(key) for header, key in shown.items()} for r in source]
-        columns = list(shown)
+    if columns:  # flattened only where a shown column is a nested one (recall_mel): 10,000 rows add up
+        nested = rows and any(column.key not in rows[0] for column in columns)
+        flat = [flatten(r) for r in rows] if nested else rows
     else:
         flat = [flatten(r) for r in rows]
-        columns = list(dict.fromkeys(k for r in flat for k in r))
+        columns = [Column(key, key) for key in dict.fromkeys(k for r in flat for k in r)]
     if fmt == "markdown":
-        print(markdown(flat, columns))
+        print(markdown([{c.header: c.shown(r) for c in columns} for r in flat], [c.header for c in columns]))
     elif not flat:
         print("No runs stored yet; start one with 'dermalab run 8 --data synthetic --epochs 1'.")
     else:
-        print(aligned(flat, columns))
+        columns = fitting(columns, flat, None if wide else terminal_width())
+        print(aligned([[c.header for c in columns], *([c.shown(r) for c in columns] for r in flat)]))
+        width = terminal_width()
+        for note in notes:
+            print(textwrap.fill(note, width, subsequent_indent="  ") if width else note)
 
 
-def aligned(rows: list[dict[str, Any]], columns: list[str]) -> str:
-    """Each column as wide as its widest cell, two spaces apart: plain text, quick for 10,000 rows (a rich table
-    takes about 2 ms a row), and never read as markup."""
-    lines = [columns] + [[_cut(cell(row.get(column))) for column in columns] for row in rows]
-    widths = [max(len(line[i]) for line in lines) for i in range(len(columns))]
-    return "\n".join(" " + "  ".join(text.ljust(width) for text, width in zip(line, widths)).rstrip() for line in lines)
+def aligned(lines: list[list[str]]) -> str:
+    """The header line and the rows' cells, each column as wide as its widest cell, GAP spaces apart: plain text,
+    quick for 10,000 rows (a rich table takes about 2 ms a row), and never read as markup."""
+    lines = [[_cut(text) for text in line] for line in lines]
+    widths = [max(len(line[i]) for line in lines) for i in range(len(lines[0]))]
+    return "\n".join(" " + (" " * GAP).join(text.ljust(width) for text, width in zip(line, widths)).rstrip()
+                     for line in lines)
 
 
 def _cut(text: str) -> str:
@@ -150,9 +212,10 @@ def write_csv(rows: list[dict[str, Any]], stream: TextIO) -> None:
     writer.writerows(flat)
 
 
-def markdown(rows: list[dict[str, Any]], columns: list[str]) -> str:
+def markdown(rows: list[dict[str, str]], columns: list[str]) -> str:
+    """`rows` of cells already formatted, under the `columns` headers."""
     lines = ["| " + " | ".join(columns) + " |", "|" + "---|" * len(columns)]
-    lines += ["| " + " | ".join(markdown_cell(cell(r.get(c))) for c in columns) + " |" for r in rows]
+    lines += ["| " + " | ".join(markdown_cell(r.get(c, "")) for c in columns) + " |" for r in rows]
     return "\n".join(lines)
 
 

@@ -10,15 +10,15 @@ from textual.widgets import Static
 
 from engine import screening
 from tui import numbers
+from tui.measures import MEASURES, explained
 from tui.screens.run_detail import BACK
 from tui.widgets.figures import FigureTable
 from tui.widgets.header import LabHeader
 from tui.widgets.key_line import KeyLine
 
 RULES = {"or": "flagged when either run calls it akiec, bcc or mel (no probabilities, so no AUC)", "mean": "the argmax of the mean probabilities"}
-FIGURES = [("malignant sensitivity", "malignant_sensitivity", numbers.percent),
-           ("specificity", "specificity", numbers.percent), ("melanoma recall", "mel_recall", numbers.percent),
-           ("AUC (macro)", "auc", numbers.auc)]
+FIGURES = [("malignant_sensitivity", numbers.percent), ("specificity", numbers.percent),
+           ("mel_recall", numbers.percent), ("auc", numbers.auc)]
 
 
 class EnsembleScreen(Screen):
@@ -40,10 +40,11 @@ class EnsembleScreen(Screen):
         yield LabHeader("ensemble")
         for title in self.titles():
             yield Static(title, classes="title", markup=False)
-        yield Static(id="ensemble-rule", classes="caption", markup=False)
+        yield Static(id="ensemble-rule", classes="legend", markup=False)
         yield FigureTable(id="ensemble-figures")
-        yield Static("malignant: akiec, bcc or mel · sensitivity: share of those flagged as any of the three · "
-                     "specificity: share of benign lesions not flagged", classes="legend", markup=False)
+        malignant, cancer = MEASURES["malignant_sensitivity"], MEASURES["cancer_sensitivity"]
+        yield Static(f"{malignant.name}: {malignant.meaning} · unlike the leaderboard's {cancer.name}: "
+                     f"{cancer.meaning} · {explained('specificity')}", id="ensemble-legend", classes="legend", markup=False)
         yield KeyLine()
 
     def titles(self) -> list[str]:
@@ -57,7 +58,7 @@ class EnsembleScreen(Screen):
         self.query_one("#ensemble-rule", Static).update(f"rule {self.rule}: {RULES[self.rule]}")
         columns = [member.figures for member in result.members] + [result.figures]
         self.query_one(FigureTable).show(["A", "B", f"{self.rule} ensemble"], [
-            (label, [show(getattr(figures, key)) for figures in columns]) for label, key, show in FIGURES])
+            (MEASURES[key].name, [show(getattr(figures, key)) for figures in columns]) for key, show in FIGURES])
 
     def action_toggle_rule(self) -> None:
         self.rule = "mean" if self.rule == "or" else "or"

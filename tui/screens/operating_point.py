@@ -22,7 +22,7 @@ from tui.widgets.key_line import KeyLine
 from tui.widgets.roc_plot import RocPlot
 
 STEP = 0.05  # of the target sensitivity, per key press
-NAMES = {"mel": "melanoma", "cancer": "cancer (akiec, bcc, mel)"}
+NAMES = {"mel": "melanoma", "cancer": "any cancer (akiec, bcc or mel, as one)"}
 
 
 class OperatingPointScreen(Screen):

@@ -13,6 +13,7 @@ from textual.widgets import DataTable, Static
 
 from engine.experiments import CLASSES
 from tui import numbers
+from tui.measures import SYNTHETIC
 from tui.screens.run_detail import MISSED_MELANOMAS, RunDetailScreen, missed_melanomas, open_screen
 from tui.widgets.header import LabHeader
 from tui.widgets.key_line import KeyLine
@@ -36,7 +37,6 @@ def order_caption(app: Any, shown: int) -> str:
 
 class RankedScreen(Screen):
     VIEW = ""
-    LEGEND = ""
     BINDINGS = [
         Binding("s", "cycle_sort", "Sort", id="sort", tooltip="Sort by the next column"),
         Binding("S", "reverse_sort", "Reverse", id="reverse", tooltip="Reverse the sort order"),
@@ -64,11 +64,15 @@ class RankedScreen(Screen):
         """The columns `s` steps through, in order."""
         raise NotImplementedError
 
+    def legend(self) -> list[str]:
+        """What the rows' words and colours mean; the legend adds synth's when synthetic runs are shown."""
+        raise NotImplementedError
+
     def compose(self) -> ComposeResult:
         yield LabHeader(self.VIEW)
         yield Static(id="order-caption", classes="caption", markup=False)
         yield self.rows_widget()
-        yield Static(self.LEGEND, classes="legend", markup=False)
+        yield Static(id="legend", classes="legend", markup=False)
         yield KeyLine()
 
     def on_mount(self) -> None:
@@ -84,6 +88,8 @@ class RankedScreen(Screen):
         rows = app.lab.ranked(app.ranking)
         self.query_one("#order-caption", Static).update(order_caption(app, len(rows)))
         self.show(rows)
+        synthetic = [SYNTHETIC] if any(row["synthetic"] for row in rows) else []
+        self.query_one("#legend", Static).update(" · ".join([*self.legend(), *synthetic]))
 
     def on_data_table_row_highlighted(self, event: DataTable.RowHighlighted) -> None:
         """At the last row read, the next rows are read."""

@@ -4,20 +4,23 @@ from __future__ import annotations
 
 from typing import Any
 
+from tui.measures import explained
 from tui.screens.ranked import RankedScreen
 from tui.widgets.recall_grid import SORT_KEYS, RecallGrid
 
 
 class RecallGridScreen(RankedScreen):
     VIEW = "recall grid"
-    LEGEND = ("recall in %: red 0 → amber 50 → green 100 · MEL = melanoma · cancer = mean recall of akiec, bcc, mel "
-              "· s sorts by MEL first · rows as on the leaderboard")
 
     def rows_widget(self) -> RecallGrid:
         return RecallGrid()
 
     def show(self, rows: list[dict[str, Any]]) -> None:
         self.query_one(RecallGrid).show(rows, self.app.ranking)
+
+    def legend(self) -> list[str]:
+        return ["recall in %: red 0 → amber 50 → green 100 · MEL = melanoma", explained("cancer_sensitivity"),
+                "s sorts by MEL first"]
 
     def sort_keys(self) -> list[str]:
         return SORT_KEYS

@@ -19,6 +19,7 @@ from engine.errors import UserError
 from engine.experiments import CLASSES, Experiment
 from tui import numbers
 from tui.lab import STATUS_WORDS, RunDetail
+from tui.measures import MEASURES
 from tui.widgets.confusion_matrix import ConfusionMatrix
 from tui.widgets.curves import Curves
 from tui.widgets.experiment_detail import lookup, shown
@@ -28,10 +29,9 @@ from tui.widgets.key_line import KeyLine
 from tui.widgets.leaderboard_table import unlike_page
 
 BACK = Binding("escape", "app.pop_screen", "Back", id="back", tooltip="Back to the screen this one was opened from")
-# (label, row key, how it reads): the figures that have a bootstrap interval carry it in `{key}_ci`.
-FIGURES = [("AUC (macro)", "auc", numbers.auc), ("melanoma recall", "mel_recall", numbers.percent),
-           ("cancer sensitivity", "cancer_sensitivity", numbers.percent), ("accuracy", "accuracy", numbers.percent),
-           ("balanced accuracy", "balanced_accuracy", numbers.percent)]
+# (row key, how it reads): the figures that have a bootstrap interval carry it in `{key}_ci`.
+FIGURES = [("auc", numbers.auc), ("mel_recall", numbers.percent), ("cancer_sensitivity", numbers.percent),
+           ("accuracy", numbers.percent), ("balanced_accuracy", numbers.percent)]
 
 
 def open_screen(opener: Widget, make: Callable[[], Screen]) -> None:
@@ -120,6 +120,8 @@ class RunDetailScreen(Screen):
             if self.detail.confusion:
                 yield FigureTable(id="run-figures")
                 yield Static(id="run-recall", markup=False)
+                yield Static(f"{MEASURES['cancer_sensitivity'].name}: {MEASURES['cancer_sensitivity'].meaning}",
+                             classes="legend", markup=False)
                 yield Static("confusion matrix: count, share of the true row (shade) · arrows, enter: images",
                              classes="caption", markup=False)
                 yield ConfusionMatrix(id="confusion-matrix")
@@ -139,7 +141,8 @@ class RunDetailScreen(Screen):
             return
         row = detail.row
         self.query_one(FigureTable).show(["val", "95 % interval"], [
-            (label, [show(row[key]), numbers.interval(row.get(f"{key}_ci"), show)]) for label, key, show in FIGURES])
+            (MEASURES[key].name, [show(row[key]), numbers.interval(row.get(f"{key}_ci"), show)])
+            for key, show in FIGURES])
         recalls = " · ".join(f"{name} {numbers.percent(row['recall'].get(name))}" for name in CLASSES)
         self.query_one("#run-recall", Static).update(f"recall: {recalls}")
         self.query_one(ConfusionMatrix).show(detail.confusion)

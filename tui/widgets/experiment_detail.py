@@ -12,6 +12,7 @@ from textual.widgets import Static
 
 from engine.experiments import Experiment
 from tui import numbers
+from tui.measures import MEASURES
 
 
 class ExperimentDetail(VerticalScroll):
@@ -65,7 +66,7 @@ def published(experiment: Experiment) -> str:
     if figures is None:
         return "  none for this experiment"
     return (f"  AUC {numbers.auc(figures.auc)} · mel recall {numbers.percent(figures.mel_recall)} · "
-            f"cancer sens {numbers.percent(figures.cancer_sensitivity)}\n"
+            f"{MEASURES['cancer_sensitivity'].name} {numbers.percent(figures.cancer_sensitivity)}\n"
             f"  accuracy {numbers.percent(figures.accuracy)} · balanced acc {numbers.percent(figures.balanced_accuracy)}\n"
             f"  params {numbers.count(figures.params)} · trained in {numbers.seconds(figures.time_s)}")
 

@@ -1,0 +1,51 @@
+"""What each measure is called and what it means, said once for every screen, table and legend.
+
+Two measures of cancer sit side by side and differ for the same run: the page's cancer sensitivity averages the
+three cancer classes' own recalls (a bcc called mel is a miss), while screening's malignant sensitivity counts a
+cancer as caught when it is called any of the three (that bcc is caught). Each is always shown under its own
+name, with its meaning beside it."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class Measure:
+    header: str  # a table's column header
+    name: str  # a figure's label, or in a sentence
+    meaning: str  # one line: how it is computed
+    percent: bool = True  # a proportion: a percent in every table (JSON and CSV keep the fraction)
+
+
+MEASURES = {
+    "auc": Measure("AUC", "AUC (macro)", "the mean of the 7 one-vs-rest ROC AUCs", percent=False),
+    "mel_recall": Measure("mel rec", "melanoma recall", "share of melanomas called mel"),
+    "cancer_sensitivity": Measure("cancer", "cancer sensitivity",
+                                  "mean of the akiec, bcc and mel recalls, as the page defines it"),
+    "malignant_sensitivity": Measure("malignant", "malignant sensitivity",
+                                     "share of akiec, bcc and mel lesions called any one of the three"),
+    "specificity": Measure("specificity", "specificity", "share of benign lesions not flagged"),
+    "sensitivity": Measure("sensitivity", "sensitivity", "share of the lesions screened for that are flagged"),
+    "accuracy": Measure("acc", "accuracy", "share of val lesions called right"),
+    "balanced_accuracy": Measure("bal acc", "balanced accuracy", "mean of the 7 classes' recalls"),
+    "recall": Measure("recall", "recall", "share of a class's lesions called that class"),
+    "target": Measure("target", "target sensitivity", "the sensitivity asked for"),
+}
+# Keys that name a measure and say which of its numbers: its spread, the page's figure, an interval, ...
+SUFFIXES = ("_std", "_published", "_ci", "_low", "_high")
+
+
+def measure_of(key: str) -> Measure | None:
+    """The measure a row key holds: 'mel_recall_std' and 'recall_bcc' are proportions too."""
+    for suffix in SUFFIXES:
+        key = key.removesuffix(suffix)
+    return MEASURES.get(key) or (MEASURES["recall"] if key.startswith("recall_") else None)
+
+
+SYNTHETIC = "synth: synthetic data, not comparable with the page"  # the legend of rows from synthetic runs
+
+
+def explained(*keys: str) -> str:
+    """'cancer: mean of ...' for each key, in one line for a legend or below a table."""
+    return " · ".join(f"{MEASURES[key].header}: {MEASURES[key].meaning}" for key in keys)
