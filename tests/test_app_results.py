@@ -64,12 +64,12 @@ async def test_enter_shows_the_run_with_its_intervals_and_confusion_matrix(two_r
 
 
 @synchronous
-async def test_a_past_run_shows_when_where_and_how_it_ran_and_opens_its_operating_point(store_run, monkeypatch):
+async def test_a_past_run_shows_when_where_and_how_it_ran_and_opens_its_operating_point(store_run, stored, monkeypatch):
     monkeypatch.setenv("TZ", "UTC")
     time.tzset()
     labels, probabilities = noisy_predictions(0)
     run_id = store_run(labels, probabilities, experiment_id=11, epochs=4, history=True)
-    run = stored(run_id)
+    run = stored.get(run_id)
     app = app_with("--data", "synthetic")
     async with app.run_test(size=SIZE) as pilot:
         await pilot.press("l", "enter")
