@@ -212,11 +212,12 @@ class Store:
     def count(self) -> int:
         return self._db.execute("SELECT count(*) FROM runs").fetchone()[0]
 
-    def ranked(self, key: str, descending: bool, limit: int, baseline: dict[str, float] | None = None
-               ) -> list[dict[str, Any]]:
+    def ranked(self, key: str, descending: bool, limit: int, baseline: dict[str, float] | None = None,
+               only: list[int] | None = None) -> list[dict[str, Any]]:
         """The first `limit` summary rows in the order of column `key`, runs without a value last, ties oldest
         first. With a `baseline` (config hash -> a figure), the order of `key` minus the figure of the run's
-        config hash, for runs on real data whose hash has one; the others go last."""
+        config hash, for runs on real data whose hash has one; the others go last. With `only`, the runs of
+        those experiments alone."""
         if key not in RANKABLE:
             raise ValueError(f"no summary column {key}")
         value = key
@@ -226,7 +227,9 @@ class Store:
             value = f"(CASE WHEN synthetic THEN NULL ELSE {key} - (CASE config_hash {figures} END) END)"
         # NULLS LAST rather than 'value IS NULL' first: an expression there would keep SQLite from the column's index.
         order = f"{value} {'DESC' if descending else 'ASC'} NULLS LAST, started_at"
-        return [summary_row(row) for row in self._db.execute(f"{SELECT_SUMMARY} ORDER BY {order} LIMIT ?", (limit,))]
+        where = "" if only is None else f" WHERE experiment_id IN ({', '.join('?' * len(only))})"
+        rows = self._db.execute(f"{SELECT_SUMMARY}{where} ORDER BY {order} LIMIT ?", (*(only or ()), limit))
+        return [summary_row(row) for row in rows]
 
     def speeds(self) -> list[dict[str, Any]]:
         """Each run's experiment and training speed (img/s), where it has one: two columns, however many runs."""

@@ -3,6 +3,8 @@ each key whole, and the header names the data file and the stored runs."""
 
 from __future__ import annotations
 
+from pathlib import Path
+
 from tests.conftest import noisy_predictions
 from tests.test_app import app_with, synchronous
 from tests.test_app_snapshots import ACCELERATOR, SIZES
@@ -45,3 +47,46 @@ async def test_the_header_names_the_data_file_and_keeps_the_run_count(tmp_path, 
         await pilot.press("l")
         header = str(app.screen.query_one("#header-line").render())
         assert "data: dermamnist_rebuilt.npz │ 1 run stored" in header and "folder" not in header
+
+
+def palette_titles(app) -> list[str]:
+    from tui.commands import LabCommands
+
+    return ([command.title for command in app.get_system_commands(app.screen)] +
+            [title for title, _, _ in LabCommands(app.screen)._entries()])
+
+
+@synchronous
+async def test_the_palette_names_each_action_once_with_report_refresh_and_run(store_run):
+    store_run(*noisy_predictions(0))
+    app = app_with("--data", "synthetic")
+    async with app.run_test(size=SIZES["small"]) as pilot:
+        await pilot.press("l")
+        titles = palette_titles(app)
+        names = [title.split(" (")[0] for title in titles]
+        assert len(names) == len(set(names)), titles
+        assert {"Keys (?)", "Quit (q)", "Refresh (^r)", "Run the selection", "Report"} <= set(titles)
+        await pilot.press("e")  # here r runs the selection, so the palette names that key instead
+        assert "Run (r)" in palette_titles(app) and "Run the selection" not in palette_titles(app)
+        report = next(c for c in app.get_system_commands(app.screen) if c.title == "Report")
+        report.callback()
+        await app.workers.wait_for_complete()
+        await pilot.pause()
+        written = [str(n.message) for n in app._notifications]
+        assert len(written) == 1 and written[0].startswith("Written to ") and "reports" in written[0]
+        assert Path(written[0].removeprefix("Written to ").split(", with")[0]).read_text().startswith("# dermalab report")
+
+
+@synchronous
+async def test_refresh_shows_runs_stored_from_another_terminal(store_run):
+    from tui.widgets.leaderboard_table import LeaderboardTable
+
+    store_run(*noisy_predictions(0))
+    app = app_with("--data", "synthetic")
+    async with app.run_test(size=SIZES["small"]) as pilot:
+        await pilot.press("l")
+        table = app.screen.query_one(LeaderboardTable)
+        assert table.row_count == 1
+        store_run(*noisy_predictions(1), experiment_id=21)  # as `dermalab run 21` in another terminal would
+        await pilot.press("ctrl+r")
+        assert table.row_count == 2 and "2 runs stored" in str(app.screen.query_one("#header-line").render())

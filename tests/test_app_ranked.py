@@ -43,3 +43,32 @@ def test_rows_sort_by_one_class_of_their_recall():
 
     rows = [{"name": name, "recall": {"bcc": bcc}} for name, bcc in (("a", 0.2), ("b", None), ("c", 0.9))]
     assert [row["name"] for row in sort_rows(rows, "recall_bcc", descending=True)] == ["c", "a", "b"]
+
+
+@synchronous
+async def test_slash_filters_the_experiments_and_the_leaderboard():
+    from tui.screens.run_detail import RunDetailScreen
+    from tui.widgets.experiment_table import ExperimentTable
+    from tui.widgets.filter_bar import FilterBar
+    from tui.widgets.leaderboard_table import LeaderboardTable
+
+    app = lab_app()
+    async with app.run_test(size=SIZES["small"]) as pilot:
+        table = app.screen.query_one(ExperimentTable)
+        everything = table.row_count
+        await pilot.press("slash", *"resnet", "enter")
+        assert table.shown == {"Transfer Learning": [23, 24]} and table.row_count == 3  # its chapter's row too
+        await pilot.press("a")  # all: all that the filter shows
+        assert app.lab.selected == {23, 24}
+        await pilot.press("slash", "escape")
+        assert table.row_count == everything and not app.screen.query_one(FilterBar).display
+
+        await pilot.press("l", "slash", *"batchnorm", "enter")
+        assert not isinstance(app.screen, RunDetailScreen)  # enter ends the typing; it opens nothing
+        names = [str(cell) for cell in app.screen.query_one(LeaderboardTable).get_column("name")]
+        assert names == ["BatchNorm"] * 3
+        assert "filter 'batchnorm': 3 shown" in str(app.screen.query_one("#order-caption").render())
+        await pilot.press("g")  # the grid shows the same rows, and its bar says why
+        assert app.screen.query_one(RecallGrid).row_count == 3 and app.screen.query_one(FilterBar).display
+        await pilot.press("slash", "escape")
+        assert app.screen.query_one(RecallGrid).row_count == 11

@@ -112,6 +112,11 @@ def test_run_view_notices_leave_the_queue_clear(snap_compare):
     assert snap_compare(lab_app(), terminal_size=SIZES["small"], press=["v", "o"])
 
 
+def test_leaderboard_filtered(snap_compare):
+    # Only experiment 8's three seeds; the bar shows the filter and the legend has no synth: none are shown.
+    assert snap_compare(lab_app(), terminal_size=SIZES["small"], press=["l", "slash", *"batch", "enter"])
+
+
 def test_missing_data_is_explained(snap_compare, monkeypatch):
     monkeypatch.setenv("DERMALAB_DATA_DIR", "/nonexistent/dermalab-data")
     fill_store()

@@ -6,11 +6,14 @@ import subprocess
 import sys
 import time
 from argparse import Namespace
+from collections.abc import Iterable
+from pathlib import Path
 
 from textual import work
-from textual.app import App
+from textual.app import App, SystemCommand
 from textual.binding import Binding
 from textual.notifications import SeverityLevel
+from textual.screen import Screen
 from textual.signal import Signal
 from textual.worker import Worker, WorkerState, get_current_worker
 
@@ -18,6 +21,7 @@ from engine import gpus
 from engine.estimate import ASK_ABOVE_SECONDS
 from engine.errors import UserError
 from engine.experiments import load
+from engine.paths import home
 from engine.queue import ACTIVE
 from engine.slots import SlotRequest, machine_slots
 from engine.store import Store
@@ -37,6 +41,7 @@ from tui.screens.quit import QuitAnswer, QuitScreen
 from tui.screens.recall_grid import RecallGridScreen
 from tui.screens.run import CANCEL_RUN, RunScreen
 from tui.training import StoreFeed
+from tui.widgets.key_line import our_bindings
 
 PROBE_SECONDS = 120  # importing torch and waking a GPU can be slow, but not this slow
 GPU_SECONDS = 2.0  # how often the header's GPU figures are sampled: NVML's utilisation is itself a 1-2 s average
@@ -63,6 +68,8 @@ class DermalabApp(App):
         Binding("f", "switch_mode('charts')", "Charts", id="charts",
                 tooltip="The course page's charts, drawn from your runs"),
         CANCEL_RUN,
+        Binding("ctrl+r", "refresh", "Refresh", id="refresh",
+                tooltip="Read the store again now (the views also follow it on their own)"),
         Binding("q", "quit", "Quit", id="quit",
                 tooltip="Quit; while runs go, asks whether they keep training in the background"),
     ]
@@ -149,6 +156,11 @@ class DermalabApp(App):
             error = worker.error
             said = str(error) if isinstance(error, UserError) else f"{type(error).__name__}: {error}"
             self.notify(said, title="The worker could not start", severity="error", timeout=30)
+        elif worker.group == "report" and event.state in (WorkerState.SUCCESS, WorkerState.ERROR):
+            if event.state == WorkerState.SUCCESS:
+                self.notify(f"Written to {worker.result}, with its tables as CSV beside it.", title="Report", timeout=20)
+            else:
+                self.notify(str(worker.error), title="No report", severity="warning", timeout=20)
 
     def run_selection(self) -> None:
         """Queues the selection; one estimated over ASK_ABOVE_SECONDS is confirmed first."""
@@ -217,6 +229,34 @@ class DermalabApp(App):
         self.lab.cancel([live.job])
         self.lab_changed.publish("queue")
         self.notify(f"Cancelling #{live.job['experiment_id']}; the queue goes on.")
+
+    def action_refresh(self) -> None:
+        self.lab.reload()
+        for what in ("store", "queue", "live"):
+            self.lab_changed.publish(what)
+        self.notify(f"Read the store again: {numbers.plural(len(self.lab.runs), 'run')}.")
+
+    @work(thread=True, group="report", exit_on_error=False)
+    def write_report(self) -> Path:
+        """report.md and its CSVs (and figures) into a new folder of DERMALAB_HOME's reports, off the UI thread."""
+        from tui import report
+
+        store = Store()
+        try:
+            return report.write(home() / "reports" / time.strftime("%Y%m%d-%H%M%S"), store, self.lab.experiments)[0]
+        finally:
+            store.close()
+
+    def get_system_commands(self, screen: Screen) -> Iterable[SystemCommand]:
+        """Textual's own commands, less those our keys already give (Keys, Quit), and the lab's without a key here:
+        run the selection from any screen, and write the report."""
+        keyed = {binding.description for binding in our_bindings(screen.active_bindings)}
+        yield from (command for command in super().get_system_commands(screen) if command.title not in keyed)
+        if "run" not in {binding.id for binding in our_bindings(screen.active_bindings)}:
+            yield SystemCommand("Run the selection", "Queue the experiments selected on the experiments screen",
+                                self.run_selection)
+        yield SystemCommand("Report", "Write report.md, its CSVs and figures into a new folder of the lab's home",
+                            self.write_report)
 
     def action_keys(self) -> None:
         self.push_screen(HelpScreen(self.screen.active_bindings))

@@ -299,6 +299,13 @@ def history_of(store: Store, job: dict[str, Any]) -> list[dict[str, Any]]:
     return store.history(job["job_id"])
 
 
+def matches(query: str, experiment: Experiment) -> bool:
+    """The `/` filter: an experiment's id, or a part of its name or its chapter, in any case."""
+    query = query.strip().lower()
+    spec = experiment.spec
+    return not query or query == str(spec.id) or query in spec.name.lower() or query in spec.chapter.lower()
+
+
 def describe_data(data: str) -> tuple[str, str | None]:
     """The header's name for --data, and the sentence to show when a run would not find it."""
     if data == "synthetic":

@@ -11,6 +11,7 @@ from typing import Any
 from engine import summary
 from engine.experiments import Experiment
 from engine.store import RANKABLE, Store
+from tui.lab import matches
 from tui.tables import sort_rows, sortable
 
 # These sort A-Z (or by id) when first chosen; every number sorts best-first, i.e. descending.
@@ -25,10 +26,14 @@ class Ranking:
     key: str = "auc"
     descending: bool = True
     limit: int = PAGE  # runs shown, in per-run rows
+    query: str = ""  # the `/` filter: only rows of experiments that match it (lab.matches)
 
     def rows(self, store: Store, experiments: dict[int, Experiment]) -> list[dict[str, Any]]:
+        only = [i for i, experiment in experiments.items() if matches(self.query, experiment)] \
+            if self.query.strip() else None
         if self.per_experiment:
-            rows = summary.experiment_rows(store.groups(), experiments)
+            groups = [group for group in store.groups() if only is None or group["experiment_id"] in only]
+            rows = summary.experiment_rows(groups, experiments)
             if rows and self.key not in sortable(rows[0]):  # e.g. seed, after switching to per-experiment rows
                 self._choose("auc")
             return sort_rows(rows, self.key, self.descending)
@@ -36,9 +41,9 @@ class Ranking:
             self._choose("auc")
         if self.key in VERSUS_PAGE_KEYS:
             metric = VERSUS_PAGE_KEYS[self.key]
-            runs = store.ranked(metric, self.descending, self.limit, summary.Page(experiments).baseline(metric))
+            runs = store.ranked(metric, self.descending, self.limit, summary.Page(experiments).baseline(metric), only)
         else:
-            runs = store.ranked(self.key, self.descending, self.limit)
+            runs = store.ranked(self.key, self.descending, self.limit, only=only)
         return summary.run_rows(runs, experiments)
 
     def more(self) -> None:

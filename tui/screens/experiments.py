@@ -6,15 +6,17 @@ from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Container
 from textual.screen import Screen
-from textual.widgets import DataTable, Static
+from textual.widgets import DataTable, Input, Static
 
 from tui.widgets.experiment_detail import ExperimentDetail
 from tui.widgets.experiment_table import ExperimentTable
+from tui.widgets.filter_bar import FILTER, FilterBar
 from tui.widgets.header import LabHeader
 from tui.widgets.key_line import KeyLine
 
 
 class ExperimentsScreen(Screen):
+    AUTO_FOCUS = "#experiment-table"  # not the filter bar, hidden until / opens it
     BINDINGS = [
         Binding("space", "toggle_highlighted", "Select", id="select",
                 tooltip="Select or unselect the highlighted experiment (on a chapter row: the chapter)"),
@@ -25,10 +27,12 @@ class ExperimentsScreen(Screen):
         Binding("p", "preview", "Preview aug", id="augment-preview",
                 tooltip="Four train images, each as it goes in and after four draws of the highlighted "
                         "experiment's train transform"),
+        FILTER,
     ]
 
     def compose(self) -> ComposeResult:
         yield LabHeader("experiments")
+        yield FilterBar()
         with Container(id="experiments-body"):
             yield ExperimentTable(self.app.lab)
             yield ExperimentDetail()
@@ -67,12 +71,18 @@ class ExperimentsScreen(Screen):
         self._toggle(self.app.lab.chapter_of(ids[0]) if ids else [])
 
     def action_toggle_all(self) -> None:
-        self._toggle(list(self.app.lab.experiments))
+        """All experiments, or all that the filter shows."""
+        self._toggle([i for ids in self.query_one(ExperimentTable).shown.values() for i in ids])
+
+    def action_filter(self) -> None:
+        self.query_one(FilterBar).open()
+
+    def on_input_changed(self, event: Input.Changed) -> None:
+        self.query_one(ExperimentTable).show(event.value)
 
     def _toggle(self, ids: list[int]) -> None:
         self.app.lab.toggle(ids)
         self.app.lab_changed.publish("selection")
-
 
     def action_run(self) -> None:
         self.app.run_selection()

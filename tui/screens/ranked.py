@@ -9,12 +9,13 @@ from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.screen import Screen
 from textual.widget import Widget
-from textual.widgets import DataTable, Static
+from textual.widgets import DataTable, Input, Static
 
 from engine.experiments import CLASSES
 from tui import numbers
 from tui.measures import SYNTHETIC
 from tui.screens.run_detail import MISSED_MELANOMAS, RunDetailScreen, missed_melanomas, open_screen
+from tui.widgets.filter_bar import FILTER, FilterBar
 from tui.widgets.header import LabHeader
 from tui.widgets.key_line import KeyLine
 
@@ -32,11 +33,14 @@ def order_caption(app: Any, shown: int) -> str:
     rows = "per experiment (mean ± std over seeds, n runs)" if ranking.per_experiment else "per run"
     direction = "descending" if ranking.descending else "ascending"
     window = f" · first {shown:,} of {stored:,}, more below" if not ranking.per_experiment and shown < stored else ""
+    if ranking.query.strip():
+        window = f" · filter '{ranking.query.strip()}': {shown:,} shown"
     return f"{rows} · sorted by {SORT_NAMES.get(ranking.key, ranking.key)}, {direction}{window}"
 
 
 class RankedScreen(Screen):
     VIEW = ""
+    AUTO_FOCUS = "DataTable"  # not the filter bar, hidden until / opens it
     BINDINGS = [
         Binding("s", "cycle_sort", "Sort", id="sort", tooltip="Sort by the next column"),
         Binding("S", "reverse_sort", "Reverse", id="reverse", tooltip="Reverse the sort order"),
@@ -52,6 +56,7 @@ class RankedScreen(Screen):
         Binding("c", "ensemble", "Ensemble", id="ensemble", show=False,
                 tooltip="The two marked runs combined, beside each alone"),
         MISSED_MELANOMAS,
+        FILTER,
     ]
 
     def rows_widget(self) -> Widget:
@@ -70,6 +75,7 @@ class RankedScreen(Screen):
 
     def compose(self) -> ComposeResult:
         yield LabHeader(self.VIEW)
+        yield FilterBar()
         yield Static(id="order-caption", classes="caption", markup=False)
         yield self.rows_widget()
         yield Static(id="legend", classes="legend", markup=False)
@@ -98,6 +104,22 @@ class RankedScreen(Screen):
                 and ranking.limit < self.app.lab.overview.stored):
             ranking.more()
             self.redraw()
+
+    def on_screen_resume(self) -> None:
+        """The leaderboard and the grid share one filter: the bar shows it on whichever is in view."""
+        bar = self.query_one(FilterBar)
+        bar.value, bar.display = self.app.ranking.query, bool(self.app.ranking.query.strip())
+
+    def action_filter(self) -> None:
+        self.query_one(FilterBar).open()
+
+    def on_input_changed(self, event: Input.Changed) -> None:
+        self.app.ranking.query = event.value
+        self.app.lab_changed.publish("ranking")
+
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        """Enter in the filter bar ends the filter's typing; it opens a run's detail only from the list."""
+        return not (action == "detail" and isinstance(self.focused, FilterBar))
 
     def on_data_table_header_selected(self, event: DataTable.HeaderSelected) -> None:
         self.app.ranking.sort_by(str(event.column_key.value))

@@ -7,6 +7,7 @@ from typing import Any
 from tui.measures import explained
 from tui.screens.ranked import RankedScreen
 from tui.widgets.recall_grid import SORT_KEYS, RecallGrid
+from tui.widgets.scale import WORDS
 
 
 class RecallGridScreen(RankedScreen):
@@ -19,7 +20,7 @@ class RecallGridScreen(RankedScreen):
         self.query_one(RecallGrid).show(rows, self.app.ranking)
 
     def legend(self) -> list[str]:
-        return ["recall in %: red 0 → amber 50 → green 100 · MEL = melanoma", explained("cancer_sensitivity"),
+        return [f"recall in %: {WORDS} · MEL = melanoma", explained("cancer_sensitivity"),
                 "s sorts by MEL first"]
 
     def sort_keys(self) -> list[str]:

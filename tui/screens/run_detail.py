@@ -27,6 +27,7 @@ from tui.widgets.figures import FigureTable
 from tui.widgets.header import LabHeader
 from tui.widgets.key_line import KeyLine
 from tui.widgets.leaderboard_table import unlike_page
+from tui.widgets.scale import WORDS
 
 BACK = Binding("escape", "app.pop_screen", "Back", id="back", tooltip="Back to the screen this one was opened from")
 # (row key, how it reads): the figures that have a bootstrap interval carry it in `{key}_ci`.
@@ -122,8 +123,8 @@ class RunDetailScreen(Screen):
                 yield Static(id="run-recall", markup=False)
                 yield Static(f"{MEASURES['cancer_sensitivity'].name}: {MEASURES['cancer_sensitivity'].meaning}",
                              classes="legend", markup=False)
-                yield Static("confusion matrix: count, share of the true row (shade) · arrows, enter: images",
-                             classes="caption", markup=False)
+                yield Static("confusion matrix: count and share of the true class's row; bold on colour: right "
+                             f"({WORDS}), grey: wrong · arrows, enter: images", classes="legend", markup=False)
                 yield ConfusionMatrix(id="confusion-matrix")
             with Horizontal(id="run-curves"):
                 yield Curves("train and val loss", [("train_loss", "train"), ("val_loss", "val")], id="run-loss")

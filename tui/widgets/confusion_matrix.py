@@ -1,6 +1,7 @@
-"""A run's confusion matrix: true classes down, predicted across. Each cell is shaded by its share of the row,
-so rare classes read as clearly as nevi, and prints its count and that share, so it reads without colour too.
-The arrow keys move a cursor over the cells (the screen opens the highlighted cell's lesions)."""
+"""A run's confusion matrix: true classes down, predicted across. Each cell prints its count and its share of the
+row, so rare classes read as clearly as nevi. The diagonal (each class's recall) is bold and on the recall grid's
+colour scale; the errors around it are in greys, darker the fewer, so the diagonal stands out with or without
+colour. The arrow keys move a cursor over the cells (the screen opens the highlighted cell's lesions)."""
 
 from __future__ import annotations
 
@@ -10,24 +11,21 @@ from rich.style import Style
 from rich.table import Table
 from rich.text import Text
 from textual.binding import Binding
-from textual.color import Color
 from textual.reactive import reactive
 from textual.widgets import Static
 
 from engine.experiments import CLASSES, MEL
 from tui import numbers
+from tui.widgets.scale import GREYS, VIRIDIS, on_shade
 
-NONE, ALL = Color.parse("#1b1f24"), Color.parse("#1e88e5")  # a share of 0 and of 1
 CURSOR = Style(reverse=True, bold=True, underline=True)  # underlined too: reverse alone can vanish without colour
 START = (MEL, CLASSES.index("nv"))  # true mel, called nv: the misses the page is about
 
 
-def cell(count: int, share: float | None) -> Text:
+def cell(count: int, share: float | None, diagonal: bool) -> Text:
     if share is None:  # a class absent from this val set
         return Text(numbers.MISSING)
-    background = NONE.blend(ALL, share)
-    style = Style(bgcolor=background.rich_color, color=background.get_contrast_text().rich_color)
-    return Text(f"{count} {numbers.percent(share):>4}", style=style)
+    return on_shade(f"{count} {numbers.percent(share):>4}", share, VIRIDIS if diagonal else GREYS, bold=diagonal)
 
 
 class ConfusionMatrix(Static, can_focus=True):
@@ -59,7 +57,7 @@ class ConfusionMatrix(Static, can_focus=True):
             table.add_column(name, justify="right", no_wrap=True)
         table.add_column("n", justify="right", no_wrap=True)
         for true, row in enumerate(self.rows):
-            cells = [cell(row[name], row[f"{name}_share"]) for name in CLASSES]
+            cells = [cell(row[name], row[f"{name}_share"], name == row["true"]) for name in CLASSES]
             if true == self.cursor[0]:
                 cells[self.cursor[1]].stylize(CURSOR)
             table.add_row(row["true"], *cells, str(row["n"]))

@@ -6,7 +6,7 @@ from rich.text import Text
 from textual.widgets import DataTable
 
 from tui import numbers
-from tui.lab import Lab
+from tui.lab import Lab, matches
 
 CHAPTER_PREFIX = "chapter:"
 # Selected, not selected, and (for a chapter) partly selected. Cells are Text, as a str cell is read as markup:
@@ -22,20 +22,31 @@ class ExperimentTable(DataTable):
     def __init__(self, lab: Lab):
         super().__init__(cursor_type="row", zebra_stripes=False, id="experiment-table")
         self.lab = lab
+        self.shown = lab.chapters()  # chapter -> ids of the experiments the filter lets through
 
     def on_mount(self) -> None:
         for label, key in COLUMNS:
             self.add_column(label, key=key)
-        for number, (chapter, ids) in enumerate(self.lab.chapters().items(), start=1):
+        self.show("")
+
+    def show(self, query: str) -> None:
+        """Only the experiments that match `query` (see lab.matches), under their chapters' rows."""
+        chapters = self.lab.chapters()
+        self.shown = {chapter: kept for chapter, ids in chapters.items()
+                      if (kept := [i for i in ids if matches(query, self.lab.experiments[i])])}
+        self.clear()
+        for number, chapter in enumerate(chapters, start=1):
+            if chapter not in self.shown:
+                continue
             self.add_row("", "", Text(f"{number}. {chapter}", style="bold"), "", "", "", key=CHAPTER_PREFIX + chapter)
-            for experiment_id in ids:
+            for experiment_id in self.shown[chapter]:
                 self.add_row("", str(experiment_id), Text(self.lab.experiments[experiment_id].spec.name), "", "", "",
                              key=str(experiment_id))
         self.redraw()
 
     def redraw(self) -> None:
-        for chapter, ids in self.lab.chapters().items():
-            self._set(CHAPTER_PREFIX + chapter, "mark", self._chapter_mark(ids))
+        for chapter, ids in self.shown.items():
+            self._set(CHAPTER_PREFIX + chapter, "mark", self._chapter_mark(self.lab.chapters()[chapter]))
             for experiment_id in ids:
                 key = str(experiment_id)
                 best = self.lab.best_auc(experiment_id)

@@ -1,20 +1,18 @@
-"""Per-class recall as a grid: each cell's background runs red → amber → green and the number is printed,
+"""Per-class recall as a grid: each cell on the colour of its share (tui.widgets.scale), with its number printed,
 so it still reads without colour. The melanoma column is bold, wider and capitalised."""
 
 from __future__ import annotations
 
 from typing import Any
 
-from rich.style import Style
 from rich.text import Text
-from textual.color import Color
 from textual.widgets import DataTable
 
 from engine.experiments import CLASSES
 from tui.ranking import Ranking
 from tui.widgets.leaderboard_table import unlike_page
+from tui.widgets.scale import on_shade
 
-RED, AMBER, GREEN = Color.parse("#c62828"), Color.parse("#f0a202"), Color.parse("#2e7d32")
 STANDOUT = "mel"
 WIDTH, WIDE = 6, 8  # cells of a class; of melanoma and cancer sensitivity
 # Each class's column is keyed by what it sorts by; melanoma's recall is the leaderboard's own mel_recall.
@@ -23,19 +21,11 @@ CLASS_KEYS = {name: "mel_recall" if name == STANDOUT else f"recall_{name}" for n
 SORT_KEYS = ["mel_recall", "cancer_sensitivity", *(key for key in CLASS_KEYS.values() if key != "mel_recall"), "auc"]
 
 
-def colour(recall: float) -> Color:
-    """Red at 0, amber at 0.5, green at 1."""
-    recall = min(max(recall, 0.0), 1.0)
-    return RED.blend(AMBER, recall * 2) if recall < 0.5 else AMBER.blend(GREEN, recall * 2 - 1)
-
-
 def cell(recall: float | None, width: int, bold: bool = False) -> Text:
     """The percentage right-aligned in the middle of the cell, on its colour."""
     if recall is None:
         return Text("  –".center(width))
-    background = colour(recall)
-    style = Style(bgcolor=background.rich_color, color=background.get_contrast_text().rich_color, bold=bold)
-    return Text(f"{round(recall * 100):>3}".center(width), style=style)
+    return on_shade(f"{round(recall * 100):>3}".center(width), recall, bold=bold)
 
 
 def label(row: dict[str, Any], per_experiment: bool) -> Text:
