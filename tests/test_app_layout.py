@@ -13,7 +13,7 @@ from tui.widgets.key_line import KeyLine
 # The keys that take each screen there, from the experiments screen; the ranked screens' mark and ensemble keys
 # are a pair that makes way for the views' keys (see KeyLine).
 SCREENS = {"experiments": [], "run": ["v"], "leaderboard": ["l"], "recall grid": ["g"], "run detail": ["l", "enter"],
-           "operating point": ["l", "o"], "ensemble": ["l", "m", "down", "m", "c"]}
+           "operating point": ["l", "o"], "ensemble": ["l", "m", "down", "m", "c"], "charts": ["f"]}
 
 
 def key_line(app) -> str:

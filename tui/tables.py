@@ -38,7 +38,8 @@ def _numbers_only(rows: list[dict[str, Any]], key: str) -> bool:
     def number(value: Any) -> bool:
         return isinstance(value, (int, float)) and not isinstance(value, bool)
 
-    return all(number(value(r, key)) or value(r, key) is None for r in rows) and any(number(value(r, key)) for r in rows)
+    values = [column_value(r, key) for r in rows]
+    return all(number(v) or v is None for v in values) and any(map(number, values))
 
 
 def check_sort_column(rows: list[dict[str, Any]], column: str) -> None:
@@ -54,7 +55,7 @@ def sortable(row: dict[str, Any]) -> list[str]:
     return [k for k in row if k not in NESTED] + [f"{key}_{name}" for key in NESTED if key in row for name in CLASSES]
 
 
-def value(row: dict[str, Any], column: str) -> Any:
+def column_value(row: dict[str, Any], column: str) -> Any:
     """A row's value in `column`, reaching into a nested dict for a column such as recall_mel."""
     for key in NESTED:
         if column not in row and column.startswith(f"{key}_"):
@@ -63,9 +64,9 @@ def value(row: dict[str, Any], column: str) -> Any:
 
 
 def sort_rows(rows: list[dict[str, Any]], column: str, descending: bool) -> list[dict[str, Any]]:
-    present = [r for r in rows if value(r, column) is not None]
-    missing = [r for r in rows if value(r, column) is None]
-    return sorted(present, key=lambda r: value(r, column), reverse=descending) + missing
+    present = [r for r in rows if column_value(r, column) is not None]
+    missing = [r for r in rows if column_value(r, column) is None]
+    return sorted(present, key=lambda r: column_value(r, column), reverse=descending) + missing
 
 
 def flatten(row: dict[str, Any]) -> dict[str, Any]:
@@ -90,7 +91,7 @@ def cell(value: Any, key: str = "") -> str:
     if isinstance(value, float):
         measure = measure_of(key)
         if measure and measure.percent:
-            return f"{value:.0%}"
+            return numbers.percent(value)
         return f"{value:.3f}" if abs(value) < 100 else f"{value:.0f}"
     return str(value)
 
