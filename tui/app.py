@@ -241,7 +241,7 @@ class DermalabApp(App):
         """report.md and its CSVs (and figures) into a new folder of DERMALAB_HOME's reports, off the UI thread."""
         from tui import report
 
-        store = Store()
+        store = Store(self.lab.store.path)  # a connection of this thread's own
         try:
             return report.write(home() / "reports" / time.strftime("%Y%m%d-%H%M%S"), store, self.lab.experiments)[0]
         finally:
