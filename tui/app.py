@@ -89,20 +89,15 @@ class DermalabApp(App):
         self.serious_until = 0.0  # while a warning or error is shown, a new notice does not clear it away
 
     def notify(self, message: str, *, title: str = "", severity: SeverityLevel = "information",
-               timeout: float | None = None, markup: bool = True) -> None:
-        """A new notice takes the place of the ones still shown, so toasts never pile up over a screen; only a
-        warning or an error stays for its whole time."""
+               timeout: float | None = None, markup: bool = False) -> None:
+        """Every notification here is a sentence that may quote a name, a path or a reason from a file or the
+        store, so none is read as markup, whatever the caller asked. A new notice takes the place of the ones still
+        shown, so toasts never pile up over a screen; only a warning or an error stays for its whole time."""
         now = time.monotonic()
         if now >= self.serious_until:
             self.clear_notifications()
         if severity != "information":
             self.serious_until = now + (timeout or self.NOTIFICATION_TIMEOUT)
-        super().notify(message, title=title, severity=severity, timeout=timeout, markup=markup)
-
-    def notify(self, message: str, *, title: str = "", severity: SeverityLevel = "information",
-               timeout: float | None = None, markup: bool = False) -> None:
-        """Every notification here is a sentence that may quote a name, a path or a reason from a file or the
-        store, so none is read as markup, whatever the caller asked."""
         super().notify(message, title=title, severity=severity, timeout=timeout, markup=False)
 
     def on_mount(self) -> None:
