@@ -49,6 +49,11 @@ async def test_the_header_names_the_data_file_and_keeps_the_run_count(tmp_path, 
         assert "data: dermamnist_rebuilt.npz │ 1 run stored" in header and "folder" not in header
 
 
+def one_run_app(store_run):
+    store_run(*noisy_predictions(0))
+    return app_with("--data", "synthetic")
+
+
 def palette_titles(app) -> list[str]:
     from tui.commands import LabCommands
 
@@ -58,8 +63,7 @@ def palette_titles(app) -> list[str]:
 
 @synchronous
 async def test_the_palette_names_each_action_once_with_report_refresh_and_run(store_run):
-    store_run(*noisy_predictions(0))
-    app = app_with("--data", "synthetic")
+    app = one_run_app(store_run)
     async with app.run_test(size=SIZES["small"]) as pilot:
         await pilot.press("l")
         titles = palette_titles(app)
@@ -81,8 +85,7 @@ async def test_the_palette_names_each_action_once_with_report_refresh_and_run(st
 async def test_refresh_shows_runs_stored_from_another_terminal(store_run):
     from tui.widgets.leaderboard_table import LeaderboardTable
 
-    store_run(*noisy_predictions(0))
-    app = app_with("--data", "synthetic")
+    app = one_run_app(store_run)
     async with app.run_test(size=SIZES["small"]) as pilot:
         await pilot.press("l")
         table = app.screen.query_one(LeaderboardTable)
