@@ -106,6 +106,9 @@ class RunDetailScreen(Screen):
     BINDINGS = [
         Binding("o", "operating_point", "Op. point", id="detail-operating-point",
                 tooltip="This run's threshold for a target sensitivity, on its ROC curve"),
+        Binding("enter", "cell_lesions", "Lesions", id="cell-lesions",
+                tooltip="The val images of the highlighted cell of the confusion matrix (arrow keys move)"),
+        MISSED_MELANOMAS,
         BACK,
     ]
 
@@ -137,7 +140,7 @@ class RunDetailScreen(Screen):
         detail = self.detail
         for curves in self.query(Curves):
             curves.draw(detail.run["history"], detail.run["epochs"], [])
-        self.query_one("#run-body").focus()
+        self.query_one("#run-body").focus()  # arrows scroll the page of a run that has no matrix
         if not detail.confusion:
             return
         row = detail.row
@@ -146,7 +149,9 @@ class RunDetailScreen(Screen):
             for key, show in FIGURES])
         recalls = " · ".join(f"{name} {numbers.percent(row['recall'].get(name))}" for name in CLASSES)
         self.query_one("#run-recall", Static).update(f"recall: {recalls}")
-        self.query_one(ConfusionMatrix).show(detail.confusion)
+        matrix = self.query_one(ConfusionMatrix)
+        matrix.show(detail.confusion)
+        matrix.focus(scroll_visible=False)  # arrows move over its cells; pgup/pgdn scroll the page, from its top
 
     def action_operating_point(self) -> None:
         from tui.screens.operating_point import OperatingPointScreen  # see its docstring
