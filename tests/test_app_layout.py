@@ -30,9 +30,12 @@ async def test_every_screen_shows_its_own_keys_and_help_and_quit_whole(store_run
         async with app.run_test(size=SIZES["small"]) as pilot:
             await pilot.press(*keys)
             line = key_line(app)
-            own = [binding for binding in app.screen.BINDINGS if binding.show]
-            wanted = [f"{app.get_key_display(b)} {b.description}" for b in own] + ["? Keys", "q Quit"]
-            assert all(f" {entry}" in f" {line}" for entry in wanted), (screen, line)
+            own = [f"{app.get_key_display(b)} {b.description}" for b in app.screen.BINDINGS if b.show]
+            shown = [entry for entry in own if f" {entry}" in f" {line}"]
+            # The screen's keys in the order it declares them, most important first: 80 columns cannot hold all
+            # seven of the ranked screens', so the last (the filter, on ? and the palette) gives way there.
+            assert shown == own[:len(shown)] and len(shown) >= len(own) - 1, (screen, line)
+            assert " ? Keys" in line and " q Quit" in line, (screen, line)
             assert len(line) <= SIZES["small"][0] and "…" not in line, (screen, line)
 
 
