@@ -221,7 +221,7 @@ def test_seed_spread_and_verdicts_per_experiment(cli, store_run):
     assert compared[20]["auc_verdict"] == "too few runs"
     table = cli("compare", "--wide").stdout.splitlines()
     assert table[0].split() == ["#", "name", "data", "n", *["AUC", "page", "agrees", "mel", "rec", "page", "agrees"],
-                                "cancer", "page", "agrees"]
+                                "cancer", "page", "agrees", "unlike", "the", "page"]
     assert table[1].split()[4:] == ["0.900±0.010", "0.897", "yes", "20%±10%", "41%", "no", "60%±10%", "57%", "yes"]
 
 

@@ -57,7 +57,7 @@ def test_sections_and_numbers(fixed_store, tmp_path, stored):
     assert "| 0.900±0.010 | 0.897 | consistent | 20%±10% | 41% | different | 60%±10% | 57% | consistent |" in text
     assert "| Best Custom CNN | 1 | 0.800 | 0.891 | too few runs |" in text
     # The quick look is its own row, without the page's figures, saying why.
-    assert "| 8 | BatchNorm | 1 | 0.700 |  |  | 0.050 |  |  | 0.100 |  |  | 1/5 epochs |" in text
+    assert "| 8 | BatchNorm | 1 | 0.700 |  |  | 5% |  |  | 10% |  |  | 1/5 epochs |" in text
     best = read_csv(tmp_path / "out" / "best_runs.csv")
     assert [(b["pick"], b["run_id"]) for b in best] == [("highest AUC", "bn2"), ("highest cancer sensitivity", "best21")]
     assert float(best[0]["auc_ci_low"]) < float(best[0]["auc_ci_high"])

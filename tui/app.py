@@ -229,7 +229,7 @@ class DermalabApp(App):
         self.lab.reload()
         for what in ("store", "queue", "live"):
             self.lab_changed.publish(what)
-        self.notify(f"Read the store again: {numbers.plural(len(self.lab.runs), 'run')}.")
+        self.notify(f"Read the store again: {numbers.plural(self.lab.overview.stored, 'run')}.")
 
     @work(thread=True, group="report", exit_on_error=False)
     def write_report(self) -> Path:
