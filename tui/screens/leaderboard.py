@@ -19,8 +19,8 @@ class LeaderboardScreen(RankedScreen):
         self.query_one(LeaderboardTable).show(rows, self.app.ranking, self.app.lab.marked)
 
     def legend(self) -> list[str]:
-        return [explained("cancer_sensitivity"), "after a name: how it ran unlike the page (from scratch: no ImageNet "
-                "weights), so no Δ", "Δ: ours minus the page's figure"]
+        return [explained("cancer_sensitivity"), "after a name: unlike the page (from scratch: no ImageNet weights), "
+                "so no Δ", "Δ: ours minus the page's figure"]
 
     def sort_keys(self) -> list[str]:
         return [column.key for column in self.query_one(LeaderboardTable).shown]
