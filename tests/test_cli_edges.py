@@ -66,3 +66,14 @@ def test_result_lines_break_between_fields_on_a_narrow_terminal():
     assert " · ".join(field.strip() for line in lines for field in line.split(" · ")) == \
         "[21] Best Custom CNN seed 0: AUC 0.789 · mel rec 68% · cancer 54% · acc 35% · 38.4s training"
     assert fold(fields, None).count("\n") == 0  # a log or a pipe gets one line per run
+
+
+def test_a_column_with_nothing_to_show_makes_way_for_figures():
+    from tui.tables import Column, fitting
+
+    columns = [Column("name", "name"), Column("acc", "accuracy", priority=1),
+               Column("unlike the page", "differs", priority=1)]
+    rows = [{"name": "Baseline", "accuracy": 0.67, "differs": None}]
+    assert [c.header for c in fitting(columns, rows, 16)] == ["name", "acc"]  # 'unlike the page' would not fit
+    rows[0]["differs"] = ["1/5 epochs"]
+    assert [c.header for c in fitting(columns, rows, 16)] == ["name"]

@@ -121,9 +121,11 @@ def terminal_width() -> int | None:
 
 
 def fitting(columns: list[Column], rows: list[dict[str, Any]], width: int | None) -> list[Column]:
-    """The columns of the highest priority level whose table fits `width` (all of them when None)."""
+    """The columns of the highest priority level whose table fits `width` (all of them when None). A column that
+    may give way and has nothing to show in any row does so first: its header alone would crowd out figures."""
     if width is None:
         return columns
+    columns = [c for c in columns if c.priority == 0 or any(c.shown(row) for row in rows)]
 
     def needed(column: Column) -> int:
         return min(max([len(column.header), *(len(column.shown(row)) for row in rows)]), NAME_WIDTH) + GAP
