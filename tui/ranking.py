@@ -16,7 +16,7 @@ from tui.tables import sort_rows, sortable
 
 # These sort A-Z (or by id) when first chosen; every number sorts best-first, i.e. descending.
 ASCENDING_FIRST = ("experiment_id", "name", "chapter", "seed")
-PAGE = 200  # rows of runs read at a time: a screenful many times over, and quick to lay out
+PAGE = 100  # rows of runs read at a time: a screenful several times over, and quick to lay out again on each sort
 VERSUS_PAGE_KEYS = {f"delta_{metric}": metric for metric in summary.VERSUS_PAGE}
 
 
