@@ -169,6 +169,22 @@ async def test_the_app_follows_a_run_started_elsewhere_and_quitting_keeps_it_tra
 
 
 @synchronous
+async def test_a_cancel_from_another_terminal_shows_in_the_open_app(tiny_experiments, cli, stored):
+    detached = cli("run", "2", "--detach", "--data", "synthetic", "--experiments", str(tiny_experiments))
+    assert detached.returncode == 0, detached.stderr
+    [job_id] = detached.stdout.split()
+    app = app_on_tiny(tiny_experiments)
+    async with app.run_test(size=SIZE) as pilot:
+        await wait_for(pilot, lambda: (job_id, "running") in {(job["job_id"], job["status"]) for job in app.lab.jobs})
+        cancelled = await asyncio.to_thread(cli, "cancel", job_id)  # as from a second SSH session
+        assert cancelled.returncode == 0, cancelled.stderr
+        await wait_for(pilot, lambda: job_of(app, job_id)["status"] == "cancelled")
+        await pilot.press("q")  # nothing runs any more: the app quits without asking
+        await wait_for(pilot, lambda: not app.is_running, timeout=10)
+    assert stored.status(job_id) == "cancelled"
+
+
+@synchronous
 async def test_without_data_a_run_says_how_to_get_it(monkeypatch, stored):
     monkeypatch.setenv("DERMALAB_DATA_URL", "file:///nonexistent/dermamnist.npz")
     app = app_with()

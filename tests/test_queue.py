@@ -27,7 +27,7 @@ from engine.store import Store, process_alive
 from engine.worker import ending
 from tests.conftest import REPO, StoredRuns
 
-WAIT_SECONDS = 180  # a worker imports torch and trains a tiny run on a busy 2-core box
+WAIT_SECONDS = 300  # a worker imports torch and trains a tiny run on a busy 2-core box (180 s was too few at load 10)
 QUEUE_KEYS = {"job_id", "id", "name", "seed", "status", "reason", "phase", "device", "epoch", "epochs", "batch",
               "batches", "loss", "images_per_second", "eta_seconds", "worker_pid", "host", "slot", "queued_at",
               "started_at", "cancel_requested"}
