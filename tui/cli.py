@@ -285,7 +285,8 @@ def prepare(args: argparse.Namespace, options, chosen, sink):
 def run_in_slots(args: argparse.Namespace, jobs, options, chosen, experiments, store) -> int:
     """`run --jobs N` (or --gpus, --per-gpu) in the foreground: this process forks a child per slot, as the worker
     does, for its own jobs only; a line for each run's start and end. Ctrl-C cancels them all (exit 130)."""
-    from engine import worker
+    with collector_paused():
+        from engine import worker
     from engine.queue import JobQueue
     from engine.slots import machine_slots
     from tui.lab import slot_request
@@ -431,7 +432,8 @@ def cmd_worker(args: argparse.Namespace) -> int:
     if not lock.acquire():
         print(f"dermalab: worker {serving(path)} already serves {path}; it takes the jobs.", file=sys.stderr)
         return exit_codes.OK
-    from engine import worker  # torch, once the lock says this process is the one worker
+    with collector_paused():
+        from engine import worker  # torch, once the lock says this process is the one worker
 
     log = WorkerLog()
     worker.serve(lock, path, log.sink, log.say, slots, worker.IDLE_SECONDS if args.idle is None else args.idle)
