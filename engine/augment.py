@@ -107,24 +107,22 @@ def affine(images: torch.Tensor, angle: torch.Tensor, shift=None, scale=None) ->
     scale = torch.ones_like(rad) if scale is None else scale
     tx, ty = (torch.zeros_like(rad), torch.zeros_like(rad)) if shift is None else shift
     # Inverse of T * R * S about the centre, as in torchvision's _get_inverse_affine_matrix without shear.
-    m0, m1 = torch.cos(rad) / scale, torch.sin(rad) / scale
-    m3, m4 = -torch.sin(rad) / scale, torch.cos(rad) / scale
-    m2 = -m0 * tx - m1 * ty
-    m5 = -m3 * tx - m4 * ty
-    theta = torch.stack([torch.stack([m0, m1, m2], -1), torch.stack([m3, m4, m5], -1)], 1)  # B x 2 x 3
-    xs = torch.linspace(-width * 0.5 + 0.5, width * 0.5 - 0.5, width, device=images.device)
-    ys = torch.linspace(-height * 0.5 + 0.5, height * 0.5 - 0.5, height, device=images.device)
-    grid_y, grid_x = torch.meshgrid(ys, xs, indexing="ij")
-    base = torch.stack([grid_x, grid_y, torch.ones_like(grid_x)], -1).view(1, -1, 3).expand(batch, -1, -1)
+    cos, sin = torch.cos(rad) / scale, torch.sin(rad) / scale
+    theta = torch.stack([cos, sin, -cos * tx - sin * ty, -sin, cos, sin * tx - cos * ty], -1).view(-1, 2, 3)
+    base = _pixel_grid(height, width, images.device).expand(batch, -1, -1)
     half = constant((0.5 * width, 0.5 * height), images.device)
     grid = base.bmm(theta.transpose(1, 2)) / half
     return F.grid_sample(images, grid.view(batch, height, width, 2), mode="nearest",
                          padding_mode="zeros", align_corners=False)
 
 
-def _blend(images: torch.Tensor, other: torch.Tensor, ratio: torch.Tensor) -> torch.Tensor:
-    ratio = ratio.view(-1, 1, 1, 1)
-    return (ratio * images + (1.0 - ratio) * other).clamp(0, 1)
+@functools.cache
+def _pixel_grid(height: int, width: int, device: torch.device) -> torch.Tensor:
+    """Every pixel's centre as (x, y, 1) about the image's centre, 1 x HW x 3: made once, not for every batch."""
+    xs = torch.linspace(-width * 0.5 + 0.5, width * 0.5 - 0.5, width, device=device)
+    ys = torch.linspace(-height * 0.5 + 0.5, height * 0.5 - 0.5, height, device=device)
+    grid_y, grid_x = torch.meshgrid(ys, xs, indexing="ij")
+    return torch.stack([grid_x, grid_y, torch.ones_like(grid_x)], -1).view(1, -1, 3)
 
 
 def rgb_to_grayscale(images: torch.Tensor) -> torch.Tensor:
@@ -134,42 +132,22 @@ def rgb_to_grayscale(images: torch.Tensor) -> torch.Tensor:
     return (0.2989 * red + 0.587 * green + 0.114 * blue).unsqueeze(dim=-3)
 
 
-def adjust_brightness(images: torch.Tensor, factor: torch.Tensor) -> torch.Tensor:
-    return _blend(images, torch.zeros_like(images), factor)
-
-
-def adjust_contrast(images: torch.Tensor, factor: torch.Tensor) -> torch.Tensor:
-    mean = rgb_to_grayscale(images).mean(dim=(-3, -2, -1), keepdim=True)
-    return _blend(images, mean, factor)
-
-
-def adjust_saturation(images: torch.Tensor, factor: torch.Tensor) -> torch.Tensor:
-    return _blend(images, rgb_to_grayscale(images), factor)
-
-
 def adjust_hue(images: torch.Tensor, factor: torch.Tensor) -> torch.Tensor:
     """torchvision's adjust_hue (RGB -> HSV, shift H, back), written as a few whole-tensor ops: torchvision's
     own helpers take about 30 small ops each and made hue 90 % of the augmentation time. Equal to them within
     float rounding (the tests hold it to 1e-5)."""
     value = images.amax(dim=-3, keepdim=True)
     chroma = value - images.amin(dim=-3, keepdim=True)
-    saturation = chroma / torch.where(chroma == 0, 1.0, value)
-    hue = (_hue(images, value, chroma) + factor.view(-1, 1, 1, 1)) % 1.0
-    # HSV -> RGB per channel n in (5, 3, 1) for R, G, B: v - v*s*clamp(min(k, 4 - k), 0, 1), k = (n + 6h) mod 6.
-    k = (constant((5.0, 3.0, 1.0), images.device).view(1, 3, 1, 1) + hue * 6.0) % 6.0
-    return value - value * saturation * torch.clamp(torch.minimum(k, 4.0 - k), 0.0, 1.0)
-
-
-def _hue(images: torch.Tensor, value: torch.Tensor, chroma: torch.Tensor) -> torch.Tensor:
-    """Hue in [0, 1) as torchvision's _rgb2hsv computes it (0 for greys)."""
-    red, green, blue = images.unbind(dim=-3)
-    value, chroma = value.squeeze(-3), torch.where(chroma == 0, 1.0, chroma).squeeze(-3)
-    hue = torch.where(value == red, (green - blue) / chroma,
-                      torch.where(value == green, 2.0 + (blue - red) / chroma, 4.0 + (red - green) / chroma))
-    return (hue / 6.0 % 1.0).unsqueeze(-3)
-
-
-JITTERS = (adjust_brightness, adjust_contrast, adjust_saturation, adjust_hue)
+    # H in sixths from the brightest channel (the first of equals, as torchvision picks): (g - b) / chroma from
+    # red, 2 + (b - r) / chroma from green, 4 + (r - g) / chroma from blue.
+    spread = (images.roll(-1, dims=-3) - images.roll(1, dims=-3)) / torch.where(chroma == 0, 1.0, chroma)
+    red, green, blue = (spread + constant((0.0, 2.0, 4.0), images.device).view(1, 3, 1, 1)).unbind(dim=-3)
+    is_red, is_green, _ = (images == value).unbind(dim=-3)
+    sixths = torch.where(is_red, red, torch.where(is_green, green, blue)).unsqueeze(-3)
+    sixths = sixths + 6.0 * factor.view(-1, 1, 1, 1)
+    # HSV -> RGB per channel n in (5, 3, 1) for R, G, B: v - chroma * clamp(min(k, 4 - k), 0, 1), k = (n + 6h) mod 6.
+    k = (constant((5.0, 3.0, 1.0), images.device).view(1, 3, 1, 1) + sixths) % 6.0
+    return torch.addcmul(value, chroma, torch.clamp(torch.minimum(k, 4.0 - k), 0.0, 1.0), value=-1)
 
 
 def color_jitter(images: torch.Tensor, generator: torch.Generator, spec: ColorJitter) -> torch.Tensor:
@@ -190,13 +168,24 @@ def draw_jitter(images: torch.Tensor, generator: torch.Generator, spec: ColorJit
 
 def apply_jitter(images: torch.Tensor, order: torch.Tensor, factors: list[torch.Tensor | None],
                  keep: Keep | None = None) -> torch.Tensor:
-    """Each image gets each adjustment in use once, in its own order. `keep` chooses how the images an adjustment
-    is for get it: by default keep_indexed on the CPU, keep_where elsewhere (the two agree)."""
+    """Each image gets each adjustment in use once, in its own order. Brightness, contrast and saturation are one
+    blend, clamp(ratio * image + (1 - ratio) * other), towards black, the image's mean grey or its grey: each of
+    the four steps does them as a single blend with every image's own ratio and target (ratio 1, no change, for
+    an image whose step is hue or an adjustment not in use), a quarter of the ops of adjusting each in turn. Hue
+    goes to the images whose step it is through `keep`: by default keep_indexed on the CPU, keep_where elsewhere
+    (the two agree)."""
     keep = keep or (keep_indexed if images.device.type == "cpu" else keep_where)
+    steps = order.T  # step x image: which adjustment
+    unchanged = torch.ones_like(steps[0], dtype=images.dtype)
+    ratios = torch.stack([unchanged if factor is None else factor for factor in factors[:3]] + [unchanged])
+    ratios, to_mean, to_grey = (table.view(4, -1, 1, 1, 1) for table in
+                                (ratios.gather(0, steps), (steps == 1).to(images.dtype), (steps == 2).to(images.dtype)))
     for step in range(4):
-        for which, (adjust, factor) in enumerate(zip(JITTERS, factors)):
-            if factor is not None:
-                images = keep(images, order[:, step] == which, adjust, factor)
+        grey = rgb_to_grayscale(images)
+        target = torch.addcmul(grey.mean(dim=(-2, -1), keepdim=True) * to_mean[step], grey, to_grey[step])
+        images = torch.lerp(target, images, ratios[step]).clamp_(0, 1)
+        if factors[3] is not None:
+            images = keep(images, steps[step] == 3, adjust_hue, factors[3])
     return images
 
 
