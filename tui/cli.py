@@ -230,25 +230,28 @@ def cmd_run(args: argparse.Namespace) -> int:
     chosen = [experiments[i] for i in ids]
     jobs = plan(chosen, range(args.seed, args.seed + args.seeds), source.data, source.experiments_file, source.options)
     store = open_store()
-    if not args.again:
-        from engine.data import fingerprint_for
+    try:
+        if not args.again:
+            from engine.data import fingerprint_for
 
-        jobs = without_finished(jobs, experiments, fingerprint_for(source.data), store)
-        if not jobs:
-            return exit_codes.OK
-    from tui.lab import slot_request
+            jobs = without_finished(jobs, experiments, fingerprint_for(source.data), store)
+            if not jobs:
+                return exit_codes.OK
+        from tui.lab import slot_request
 
-    if args.executor:
+        if args.executor:
+            if slot_request(args).asked():
+                raise UserError("--jobs, --gpus and --per-gpu share out this machine, while on a cluster each run is a "
+                                "task of its own (--gpus-per-task G); give one or the other.")
+            return run_on_cluster(args, jobs, store, experiments)
+        if args.detach:
+            return run_detached(args, jobs, store)
+
         if slot_request(args).asked():
-            raise UserError("--jobs, --gpus and --per-gpu share out this machine, while on a cluster each run is a "
-                            "task of its own (--gpus-per-task G); give one or the other.")
-        return run_on_cluster(args, jobs, store, experiments)
-    if args.detach:
-        return run_detached(args, jobs, store)
-
-    if slot_request(args).asked():
-        return run_in_slots(args, jobs, source.options, chosen, experiments, store)
-    return run_here(args, jobs, source.options, chosen, experiments, store)
+            return run_in_slots(args, jobs, source.options, chosen, experiments, store)
+        return run_here(args, jobs, source.options, chosen, experiments, store)
+    finally:
+        store.close()  # here, not at exit: a store open while torch was imported is frozen with it (collector_paused)
 
 
 def run_here(args: argparse.Namespace, jobs, options, chosen, experiments, store) -> int:
@@ -742,7 +745,10 @@ def collector_paused() -> Iterator[None]:
 
 def entry() -> NoReturn:
     code = main()
-    gc.freeze()  # the collections of the interpreter's exit, over torch's objects, took a second and freed nothing
+    # The interpreter's exit would walk torch's objects again, for a second, freeing nothing: collect once what
+    # the command left (its store connection closes cleanly, with no WAL files left), then freeze the rest.
+    gc.collect()
+    gc.freeze()
     sys.exit(code)
 
 
