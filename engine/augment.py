@@ -8,9 +8,10 @@ in for the page's per-image PIL pipeline.
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import math
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 
 import torch
 import torch.nn.functional as F
@@ -25,6 +26,22 @@ def to_float(images: torch.Tensor) -> torch.Tensor:
     if images.shape[-1] == 3:
         images = images.permute(0, 3, 1, 2)
     return images.float().div_(255)
+
+
+@contextlib.contextmanager
+def small_ops(device: torch.device) -> Iterator[None]:
+    """One intra-op thread on the CPU while a batch is cut and augmented: its ops are small (tens of thousands of
+    numbers), and splitting each across threads costs more in waiting than it saves, many times more when another
+    process holds a core. The model step gets every thread back."""
+    if device.type != "cpu":
+        yield
+        return
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    try:
+        yield
+    finally:
+        torch.set_num_threads(threads)
 
 
 def pipeline(specs: Sequence[Augmentation]) -> Op:

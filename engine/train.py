@@ -196,7 +196,8 @@ def train_one_epoch(setup: Setup, run_id: str, epoch: int,
     order = torch.randperm(size, generator=setup.generator, device=setup.device)
     for batch in range(batches):
         index = order[batch * batch_size:(batch + 1) * batch_size]
-        images = setup.transform(augment.to_float(setup.train_images[index]), setup.generator)
+        with augment.small_ops(setup.device):
+            images = setup.transform(augment.to_float(setup.train_images[index]), setup.generator)
         with autocast(setup.device, setup.precision):
             loss = setup.criterion(step_forward(setup, images.contiguous(memory_format=layout)),
                                    setup.train_labels[index])
