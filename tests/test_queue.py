@@ -131,7 +131,8 @@ def test_queue_and_cancel_end_to_end_with_their_json(tiny, cli, refused, dermala
     assert (queue_waiting["job_id"], queue_waiting["status"]) == (waiting["job_id"], "queued")
     assert queue_waiting["worker_pid"] is None
     table = cli("queue").stdout
-    assert running["job_id"] in table and "running" in table and "1/10000" in table
+    [row] = [line for line in table.splitlines() if running["job_id"] in line]
+    assert "running" in row and "/10000" in row, table  # which epoch depends on the machine's pace
 
     cancelled = json.loads(cli("cancel", waiting["job_id"], "--json").stdout)
     assert cancelled == [{**waiting, "was": "queued", "status": "cancelled"}]
