@@ -3,6 +3,7 @@ experiment's AUC beside a store's CPU runs (here the store it just filled, so th
 
 from __future__ import annotations
 
+import importlib.util
 import json
 import subprocess
 import sys
@@ -19,7 +20,7 @@ def suite(*args: str) -> subprocess.CompletedProcess:
                           timeout=300)
 
 
-def test_the_suite_times_each_run_and_sets_its_auc_beside_the_baselines(tiny_experiments, tmp_path):
+def test_the_suite_times_each_run_and_sets_its_auc_beside_the_baselines(tiny_experiments, tmp_path, capsys):
     home = tmp_path / "suite-home"
     Store(home / "runs.sqlite").close()  # the baseline must exist before the suite starts; its runs come later
     done = suite("--ids", "1", "--seeds", "2", "--data", "synthetic", "--device", "cpu", "--precision", "fp32",
@@ -41,6 +42,18 @@ def test_the_suite_times_each_run_and_sets_its_auc_beside_the_baselines(tiny_exp
     assert experiment["difference"] == pytest.approx(0)
     if not gpus.driver_present():
         assert report["gpu_utilisation"] == {}
+
+    bench_suite().show(report, "table", "the CPU runs")  # the tables a person reads, from the same report
+    printed = capsys.readouterr().out
+    assert "baseline AUC" in printed and f"{experiment['auc']:.3f}" in printed
+
+
+def bench_suite():
+    """tests/bench/suite.py as a module."""
+    spec = importlib.util.spec_from_file_location("bench_suite", REPO / "tests" / "bench" / "suite.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
 
 
 def test_a_missing_baseline_is_named(tmp_path):

@@ -168,17 +168,24 @@ def show(report: dict[str, Any], fmt: str, baseline: str | None) -> None:
     runs = report["runs"]
     print(f"\ntotal wall: {report['wall_seconds']:.1f} s for {len(runs)} runs (load average before "
           f"{report['load_average_before'][0]:.2f}, after {report['load_average_after'][0]:.2f})\n")
-    print_table(runs, fmt, {"#": "id", "name": "name", "seed": "seed", "device": "device", "status": "status",
-                            "train s": "train_seconds", "img/s": "images_per_second", "AUC": "auc"})
+    print_table(runs, fmt, columns({"#": "id", "name": "name", "seed": "seed", "device": "device", "status": "status",
+                                    "train s": "train_seconds", "img/s": "images_per_second", "AUC": "auc"}))
     print("\nGPU utilisation, sampled through the command:")
     for gpu, figures in report["gpu_utilisation"].items() or [(None, None)]:
         print(f"  GPU {gpu}: mean {figures['mean']:.0f} %, highest {figures['max']} %, {figures['samples']} samples"
               if gpu is not None else "  none sampled (no NVIDIA driver or nvidia-ml-py here)")
     print(f"\nAUC per experiment, beside {baseline}:" if baseline else
           "\nAUC per experiment (give --baseline RUNS.SQLITE to set another device's runs beside it):")
-    print_table(report["experiments"], fmt, {"#": "id", "epochs": "epochs", "n": "n", "AUC": "auc",
-                                             "baseline AUC": "baseline_auc", "baseline sd": "baseline_sd",
-                                             "baseline n": "baseline_n", "difference": "difference"})
+    print_table(report["experiments"], fmt, columns({"#": "id", "epochs": "epochs", "n": "n", "AUC": "auc",
+                                                     "baseline AUC": "baseline_auc", "baseline sd": "baseline_sd",
+                                                     "baseline n": "baseline_n", "difference": "difference"}))
+
+
+def columns(headers: dict[str, str]) -> list:
+    """Every column shown whatever the terminal's width: a benchmark's figures are read whole."""
+    from tui.tables import Column
+
+    return [Column(header, key) for header, key in headers.items()]
 
 
 if __name__ == "__main__":
