@@ -22,7 +22,7 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
-from engine.errors import UserError
+from engine.errors import UserError, said
 from engine.events import BatchProgress, Event, RunFailed, RunStarted
 from engine.options import RunOptions
 from engine.paths import home
@@ -135,7 +135,7 @@ def task(job: Job, results: str) -> str:
                 pass
             outcome["run"] = store.exported(job.job_id)
         except Exception as error:
-            outcome["reason"] = str(error) if isinstance(error, UserError) else f"{type(error).__name__}: {error}"
+            outcome["reason"] = said(error)
             raise
         finally:
             write_atomically(Path(results) / f"{job.job_id}.json", json.dumps(outcome))

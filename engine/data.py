@@ -64,11 +64,16 @@ def at_hand(data: str) -> Dataset:
     """Like `load`, but never downloads: for showing images, where a download would be a surprise."""
     if data == "synthetic":
         return synthetic()
-    path = dermamnist_path() if data == "auto" else Path(data)
+    path = data_path(data)
     if not path.exists():  # anything else there is for read_npz to name
         raise UserError(f"The images are not at hand: {path} is missing, so put the file back there "
                         "(or let a run with that --data download DermaMNIST) to see them.")
     return load(data)
+
+
+def data_path(data: str) -> Path:
+    """The file a --data value other than 'synthetic' names."""
+    return dermamnist_path() if data == "auto" else Path(data)
 
 
 def recorded(source: str) -> Dataset:
@@ -102,7 +107,7 @@ def fingerprint_for(data: str) -> str | None:
     medmnist's MD5, held to it by a test)."""
     if data == "synthetic":
         return "synthetic"
-    path = dermamnist_path() if data == "auto" else Path(data)
+    path = data_path(data)
     if path.is_file():
         return fingerprint(path)
     return DERMAMNIST_MD5 if data == "auto" else None

@@ -106,6 +106,15 @@ class JobQueue:
                   json.dumps(job.options), host, pid, slot, now + order * 1e-6)
                  for order, (job, slot) in enumerate(zip(jobs, slots))])
 
+    def sync_cluster(self) -> int:
+        """Imports what the cluster finished, when this store has submitted jobs (without them, submitit is not
+        needed); returns how many runs came home."""
+        if not self.submitted():
+            return 0
+        from engine import cluster
+
+        return cluster.sync(self.store)
+
     def submitted(self) -> list[dict[str, Any]]:
         """Cluster jobs still going, or ended without their run in the store yet."""
         rows = self.store.execute(

@@ -276,7 +276,7 @@ class Store:
     def delete(self, run_ids: list[str]) -> None:
         """Remove these runs with their history and predictions, then give the space back to the file system."""
         with self._writing() as db:
-            for table in ("runs", "history", "run_details"):
+            for table in schema.RUN_TABLES:
                 db.executemany(f"DELETE FROM {table} WHERE run_id = ?", [(run_id,) for run_id in run_ids])
         try:
             self._db.execute("VACUUM")

@@ -27,7 +27,7 @@ import torch._dynamo  # noqa: F401  (torch.optim imports it when the first optim
 
 from engine import data
 from engine.data import Dataset
-from engine.errors import RunCancelled, UserError
+from engine.errors import RunCancelled, UserError, said
 from engine.events import DataProgress, RunFailed
 from engine.experiments import Experiment, load
 from engine.queue import CANCELLED, Job, JobQueue, WorkerLock
@@ -234,7 +234,7 @@ def unprepared(error: Exception) -> tuple[str, str]:
     """The status and reason of a job that could not be prepared (its data missing, say)."""
     if isinstance(error, RunCancelled):
         return "cancelled", CANCELLED
-    return "failed", str(error) if isinstance(error, UserError) else f"{type(error).__name__}: {error}"
+    return "failed", said(error)
 
 
 def ending(code: int, cancel_asked: bool) -> tuple[str, str]:

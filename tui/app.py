@@ -19,7 +19,7 @@ from textual.worker import Worker, WorkerState, get_current_worker
 
 from engine import gpus
 from engine.estimate import ASK_ABOVE_SECONDS
-from engine.errors import UserError
+from engine.errors import UserError, said
 from engine.experiments import load
 from engine.paths import home
 from engine.queue import ACTIVE
@@ -138,8 +138,8 @@ class DermalabApp(App):
                                               stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
                                               env=child_environment())
         out, errors = self.probe_process.communicate(timeout=PROBE_SECONDS)
-        said = (out.strip() or errors.strip()).splitlines()
-        return said[-1] if said else "no accelerator found"
+        lines = (out.strip() or errors.strip()).splitlines()
+        return lines[-1] if lines else "no accelerator found"
 
     def on_worker_state_changed(self, event: Worker.StateChanged) -> None:
         """The one place that hears how thread workers end: the probe's answer, and a worker that failed to start."""
@@ -148,9 +148,7 @@ class DermalabApp(App):
             self.accelerator = worker.result if event.state == WorkerState.SUCCESS else f"no accelerator: {worker.error}"
             self.lab_changed.publish("accelerator")
         elif worker.group == "start-worker" and event.state == WorkerState.ERROR:
-            error = worker.error
-            said = str(error) if isinstance(error, UserError) else f"{type(error).__name__}: {error}"
-            self.notify(said, title="The worker could not start", severity="error", timeout=30)
+            self.notify(said(worker.error), title="The worker could not start", severity="error", timeout=30)
         elif worker.group == "report" and event.state in (WorkerState.SUCCESS, WorkerState.ERROR):
             if event.state == WorkerState.SUCCESS:
                 self.notify(f"Written to {worker.result}, with its tables as CSV beside it.", title="Report", timeout=20)

@@ -375,23 +375,12 @@ def cluster_line(job: dict, run: dict | None) -> str:
     return f"{label}: {job['status']}: {job['reason'] or ''}".rstrip(": ")
 
 
-def sync_cluster(store) -> int:
-    """Imports what the cluster finished, when this store has submitted jobs (without them, submitit is not needed)."""
-    from engine.queue import JobQueue
-
-    if not JobQueue(store).submitted():
-        return 0
-    from engine import cluster
-
-    return cluster.sync(store)
-
-
 def cmd_sync(args: argparse.Namespace) -> int:
     from engine.queue import ACTIVE, JobQueue
 
-    store = open_store()
-    count = sync_cluster(store)
-    going = [job for job in JobQueue(store).submitted() if job["status"] in ACTIVE]
+    queue = JobQueue(open_store())
+    count = queue.sync_cluster()
+    going = [job for job in queue.submitted() if job["status"] in ACTIVE]
     print(f"Imported {count} run(s) from the cluster; {len(going)} task(s) still waiting or running.")
     return exit_codes.OK
 
@@ -451,8 +440,8 @@ def cmd_queue(args: argparse.Namespace) -> int:
     from tui.tables import print_table
 
     store = open_store()
-    sync_cluster(store)
     queue = JobQueue(store)
+    queue.sync_cluster()
     queue.recover()
     now = time.time()
     rows = [queue_json(job, eta_seconds(job, now)) for job in queue.active()]
@@ -499,8 +488,8 @@ def cmd_cancel(args: argparse.Namespace) -> int:
     if bool(args.ids) == args.all:
         raise UserError("Name the jobs to cancel (ids from 'dermalab queue', or runs' ids) or pass --all, not both.")
     store = open_store()
-    sync_cluster(store)
     queue = JobQueue(store)
+    queue.sync_cluster()
     queue.recover()
     targets = queue.active() if args.all else [queue.find(prefix) for prefix in args.ids]
     for job in targets:

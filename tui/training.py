@@ -45,10 +45,7 @@ class StoreFeed:
         read_at = time.monotonic()
         if read_at - self.synced_at >= SYNC_SECONDS:
             self.synced_at = read_at
-            if queue.submitted():
-                from engine import cluster  # submitit: only for a store with jobs on a cluster
-
-                cluster.sync(store)
+            queue.sync_cluster()
         queue.recover()
         jobs = queue.current(self.opened_at)
         followed = followed_job(jobs, self.chosen())

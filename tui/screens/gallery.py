@@ -14,7 +14,7 @@ from textual.screen import Screen
 from textual.widgets import Static
 from textual.worker import Worker, WorkerState
 
-from engine.errors import UserError
+from engine.errors import UserError, said
 from engine.experiments import Experiment
 from tui.lab import JobSource
 from tui.widgets.header import LabHeader
@@ -56,8 +56,8 @@ class GalleryScreen(Screen):
             self.present(event.worker.result)
         elif event.state == WorkerState.ERROR:
             error = event.worker.error
-            self.say(str(error) if isinstance(error, UserError) else
-                     f"The images could not be loaded ({type(error).__name__}: {error}).")
+            wrapped = not isinstance(error, UserError)
+            self.say(f"The images could not be loaded ({said(error)})." if wrapped else said(error))
 
     def present(self, gallery: Gallery) -> None:
         self.say(gallery.legend)
