@@ -8,10 +8,9 @@ in for the page's per-image PIL pipeline.
 
 from __future__ import annotations
 
-import contextlib
 import functools
 import math
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Sequence
 
 import torch
 import torch.nn.functional as F
@@ -28,20 +27,11 @@ def to_float(images: torch.Tensor) -> torch.Tensor:
     return images.float().div_(255)
 
 
-@contextlib.contextmanager
-def small_ops(device: torch.device) -> Iterator[None]:
-    """One intra-op thread on the CPU while a batch is cut and augmented: its ops are small (tens of thousands of
-    numbers), and splitting each across threads costs more in waiting than it saves, many times more when another
-    process holds a core. The model step gets every thread back."""
-    if device.type != "cpu":
-        yield
-        return
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    try:
-        yield
-    finally:
-        torch.set_num_threads(threads)
+def chunk_images(device: torch.device) -> int:
+    """About how many images to augment at once. On the CPU a chunk's floats (256 x 3 x 28 x 28, 2.4 MB) stay in
+    the cache between the pipeline's ops, which measured fastest here (18 us an image on two threads, against 36
+    batch by batch and 56 for a whole epoch at once); a GPU gains from fewer, larger launches."""
+    return 256 if device.type == "cpu" else 4096
 
 
 def pipeline(specs: Sequence[Augmentation]) -> Op:

@@ -126,12 +126,3 @@ def test_same_seed_same_augmentation(images):
     run = augment.pipeline(specs)
     assert torch.equal(run(images, generator(7)), run(images, generator(7)))
     assert not torch.equal(run(images, generator(7)), run(images, generator(8)))
-
-
-def test_a_batch_is_augmented_on_one_thread_and_the_model_step_gets_them_all_back():
-    threads = torch.get_num_threads()
-    with pytest.raises(KeyboardInterrupt):
-        with augment.small_ops(torch.device("cpu")):
-            assert torch.get_num_threads() == 1
-            raise KeyboardInterrupt
-    assert torch.get_num_threads() == threads

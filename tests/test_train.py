@@ -16,7 +16,7 @@ from engine.errors import RunCancelled
 from engine.events import BatchProgress, EpochEnded, RunFinished, RunStarted
 from engine.experiments import load
 from engine.options import RunOptions
-from engine.train import COMPILE_VARIABLE, prepare, train, train_one_epoch
+from engine.train import COMPILE_VARIABLE, augmented_batches, prepare, train, train_one_epoch
 
 
 @pytest.fixture(scope="module")
@@ -88,3 +88,19 @@ def test_no_augmentation_of_any_experiment_waits_for_the_device():
         assert (batch.device.type, batch.shape) == ("meta", images.shape), experiment.id
     with pytest.raises(NotImplementedError):  # the CPU's way of jittering asks the data which images to adjust
         augment.keep_indexed(images.float(), torch.zeros(64, dtype=torch.bool, device="meta"), None, None)
+
+
+def test_an_epoch_cut_into_chunks_gives_every_image_once_with_its_label_in_batches_of_its_size(tiny, dataset):
+    setup = prepare(tiny, dataset, RunOptions(seed=3, device="cpu"), 1)
+    numbered = torch.arange(1000)  # each image carries its index in its first two pixels
+    setup.train_images = torch.zeros(1000, 3, 28, 28, dtype=torch.uint8)
+    setup.train_images[:, 0, 0, 0], setup.train_images[:, 0, 0, 1] = numbered % 256, numbered // 256
+    setup.train_labels, setup.batch_size = setup.train_labels[:1000], 48  # 5 batches a chunk, and a short last one
+    setup.transform = lambda images, generator: images
+    batches = list(augmented_batches(setup))
+    assert [len(labels) for _, labels in batches] == [48] * 20 + [40]
+    assert all(images.is_contiguous(memory_format=setup.layout) for images, _ in batches)
+    seen = torch.cat([(images[:, 0, 0, 0] * 255 + images[:, 0, 0, 1] * 255 * 256).round().long()
+                      for images, _ in batches])
+    assert sorted(seen.tolist()) == list(range(1000)) and seen.tolist() != list(range(1000))
+    assert torch.equal(torch.cat([labels for _, labels in batches]), setup.train_labels[seen])
