@@ -141,21 +141,28 @@ def rgb_to_grayscale(images: torch.Tensor) -> torch.Tensor:
 
 
 def adjust_hue(images: torch.Tensor, factor: torch.Tensor) -> torch.Tensor:
-    """torchvision's adjust_hue (RGB -> HSV, shift H, back), written as a few whole-tensor ops: torchvision's
-    own helpers take about 30 small ops each and made hue 90 % of the augmentation time. Equal to them within
-    float rounding (the tests hold it to 1e-5)."""
+    """torchvision's adjust_hue (RGB -> HSV, shift H, back) in whole-tensor arithmetic: torchvision's own helpers
+    take about 30 small ops each, and on the CPU `where` and `%` cost five to ten times a product, so the channel
+    choices below are products with 0/1 masks. Equal to torchvision within float rounding (the tests hold it to
+    1e-5)."""
+    dtype = images.dtype
     value = images.amax(dim=-3, keepdim=True)
     chroma = value - images.amin(dim=-3, keepdim=True)
-    # H in sixths from the brightest channel (the first of equals, as torchvision picks): (g - b) / chroma from
-    # red, 2 + (b - r) / chroma from green, 4 + (r - g) / chroma from blue.
-    spread = (images.roll(-1, dims=-3) - images.roll(1, dims=-3)) / torch.where(chroma == 0, 1.0, chroma)
-    red, green, blue = (spread + constant((0.0, 2.0, 4.0), images.device).view(1, 3, 1, 1)).unbind(dim=-3)
-    is_red, is_green, _ = (images == value).unbind(dim=-3)
-    sixths = torch.where(is_red, red, torch.where(is_green, green, blue)).unsqueeze(-3)
-    sixths = sixths + 6.0 * factor.view(-1, 1, 1, 1)
-    # HSV -> RGB per channel n in (5, 3, 1) for R, G, B: v - chroma * clamp(min(k, 4 - k), 0, 1), k = (n + 6h) mod 6.
-    k = (constant((5.0, 3.0, 1.0), images.device).view(1, 3, 1, 1) + sixths) % 6.0
-    return torch.addcmul(value, chroma, torch.clamp(torch.minimum(k, 4.0 - k), 0.0, 1.0), value=-1)
+    red, green, blue = images.unbind(dim=-3)
+    brightest, spread = value.squeeze(-3), chroma.squeeze(-3)
+    # H in sixths x chroma from the brightest channel: g - b from red, 2c + b - r from green, 4c + r - g from blue.
+    # Where two channels tie for brightest their formulas give the same hue (mod 6), so which one counts is moot.
+    is_red = (red == brightest).to(dtype)
+    is_green = (green == brightest).to(dtype) * (1 - is_red)
+    from_blue = 4 * spread + red - green
+    hue = from_blue + is_red * (green - blue - from_blue) + is_green * (2 * spread + blue - red - from_blue)
+    sixths = hue / (spread + (spread == 0).to(dtype)) + 6.0 * factor.view(-1, 1, 1)  # in [-4, 8] for |factor| <= 0.5
+    sixths = sixths + 6.0 * ((sixths < 0).to(dtype) - (sixths >= 6).to(dtype))  # in [0, 6)
+    # HSV -> RGB per channel n in (5, 3, 1) for R, G, B: v - chroma * clamp(min(k, 4 - k), 0, 1), k = (n + H) mod 6;
+    # k runs over [1, 11) here, and the second ramp is the first one turned by 6.
+    k = constant((5.0, 3.0, 1.0), images.device).view(1, 3, 1, 1) + sixths.unsqueeze(-3)
+    ramp = torch.minimum(k, 4.0 - k).clamp_(0.0, 1.0) + torch.minimum(k - 6.0, 10.0 - k).clamp_(0.0, 1.0)
+    return torch.addcmul(value, chroma, ramp, value=-1)
 
 
 def color_jitter(images: torch.Tensor, generator: torch.Generator, spec: ColorJitter) -> torch.Tensor:
