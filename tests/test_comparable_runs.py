@@ -10,6 +10,8 @@ import pytest
 
 from engine.events import RunFailed, RunStarted
 from engine.experiments import load
+from engine.options import RunOptions
+from engine.train import run_precision
 from tests.conftest import noisy_predictions
 from tests.test_faults import one_thread  # noqa: F401  (a fixture)
 from tui import exit_codes
@@ -77,13 +79,15 @@ def test_seeds_that_finished_are_not_run_again_unless_asked(tiny_experiments, on
 
     assert main([*run, "--seed", "1"]) == exit_codes.OK  # nothing left to run: no data is even made
     assert main([*run, "--seed", "1", "--again"]) == exit_codes.OK
-    assert main([*run, "--seed", "1", "--precision", "bf16"]) == exit_codes.OK  # another config as run
-    assert [(r["seed"], r["precision"]) for r in stored.runs()] == [(0, "fp32"), (1, "fp32"), (2, "fp32"),
-                                                                     (1, "fp32"), (1, "bf16")]
+    default = run_precision(RunOptions(device="cpu"))  # bf16 on a CPU that computes it natively, else fp32
+    other = "fp32" if default == "bf16" else "bf16"
+    assert main([*run, "--seed", "1", "--precision", other]) == exit_codes.OK  # another config as run
+    assert [(r["seed"], r["precision"]) for r in stored.runs()] == [(0, default), (1, default), (2, default),
+                                                                     (1, default), (1, other)]
     capsys.readouterr()
     groups = strict(output(capsys, "results", "--per-experiment", "--format", "json", "--experiments", tiny))
-    # Seeds 0, 1 and 2: the second seed-1 run replaces the first in the mean; the bf16 run is a group of its own.
-    assert [(g["precision"], g["n"]) for g in groups] == [("fp32", 3), ("bf16", 1)]
+    # Seeds 0, 1 and 2: the second seed-1 run replaces the first in the mean; the other precision is a group apart.
+    assert [(g["precision"], g["n"]) for g in groups] == [(default, 3), (other, 1)]
 
 
 class Terminal(io.StringIO):

@@ -3,6 +3,8 @@ there for its device, and bf16 really autocasts."""
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import numpy as np
 import pytest
 import torch
@@ -13,7 +15,7 @@ from engine.experiments import load
 from engine.options import RunOptions
 from engine.queue import JobQueue, plan
 from engine.store import Store
-from engine.train import autocast, run_precision, train
+from engine.train import autocast, cpu_computes_bf16, run_precision, train
 from tui.cli import build_parser
 from tui.lab import JobSource
 
@@ -33,12 +35,23 @@ def test_each_queued_job_carries_the_precision_to_its_training_process(given, ca
     assert RunOptions(seed=job.seed, **job.options) == RunOptions(seed=3, precision=carried)
 
 
-@pytest.mark.parametrize("device, asked, used", [("cpu", "auto", "fp32"), ("auto", "auto", "fp32"),
-                                                 ("cpu", "bf16", "bf16"), ("cuda", "fp32", "fp32")])
-def test_auto_becomes_the_devices_default_and_a_precision_asked_for_stays(device, asked, used):
+@pytest.mark.parametrize("native", [True, False], ids=["native bf16", "no bf16"])
+@pytest.mark.parametrize("device, asked, used", [("cpu", "auto", "bf16"), ("auto", "auto", "bf16"),
+                                                 ("cpu", "bf16", "bf16"), ("cpu", "fp32", "fp32"),
+                                                 ("cuda", "fp32", "fp32")])
+def test_auto_becomes_the_cpus_default_and_a_precision_asked_for_stays(monkeypatch, native, device, asked, used):
     if device == "auto" and torch.cuda.is_available():
         pytest.skip("auto means CUDA on this machine")
-    assert run_precision(RunOptions(device=device, precision=asked)) == used
+    monkeypatch.setattr(torch.cpu, "_is_avx512_bf16_supported", lambda: native)
+    expected = used if asked != "auto" or native else "fp32"
+    assert run_precision(RunOptions(device=device, precision=asked)) == expected
+
+
+def test_the_cpu_is_said_to_compute_bf16_exactly_when_it_has_the_instructions():
+    flags = Path("/proc/cpuinfo")
+    if not flags.exists():
+        pytest.skip("no /proc/cpuinfo to check against")
+    assert cpu_computes_bf16() == ("avx512_bf16" in flags.read_text().split())
 
 
 @pytest.mark.parametrize("native, used", [(True, "bf16"), (False, "fp32")])
