@@ -5,12 +5,19 @@ and runs torchvision transforms on it, a DataLoader (shuffle, default collate, n
 same model, optimizer and loss. Both sides time the training loop only (no evaluation), on the same data
 and device, and train the same number of images.
 
-    .venv/bin/python tests/bench/train_speed.py --data ../shared/data/dermamnist_rebuilt.npz
+    .venv/bin/python tests/bench/train_speed.py --data ../shared/data/dermamnist_rebuilt.npz --repeat 2
+    .venv/bin/python tests/bench/train_speed.py --data ../shared/data/dermamnist_rebuilt.npz --experiments $(seq 1 22)
+
+The engine times each precision asked for (auto, as a run without --precision, and fp32 by default). Both sides
+run in one process, so the plain loop gets what the engine sets process-wide (freed memory kept on the heap):
+the ratios leave that gain out. With several experiments it also adds up each one's epochs at the speed of its
+one timed epoch, for a whole page's training time on each side.
 """
 
 from __future__ import annotations
 
 import argparse
+import os
 import time
 
 import numpy as np
@@ -23,7 +30,7 @@ from torchvision import transforms
 from engine import data, models
 from engine.events import RunFinished
 from engine.experiments import ColorJitter, HFlip, Normalize, Rotation, VFlip, load
-from engine.train import OPTIMIZERS, RunOptions, class_weights, resolve_device, train
+from engine.train import OPTIMIZERS, RunOptions, class_weights, resolve_device, run_precision, train
 
 TORCHVISION = {
     HFlip: lambda s: transforms.RandomHorizontalFlip(s.p),
@@ -73,8 +80,9 @@ def plain_epoch(spec, dataset, device: torch.device, seed: int) -> float:
     return len(labels) / (time.perf_counter() - start)
 
 
-def engine_epoch(spec, dataset, device: str, seed: int) -> float:
-    events = list(train(spec, dataset, RunOptions(seed=seed, device=device, epochs=1, pretrained=False), "bench"))
+def engine_epoch(spec, dataset, device: str, seed: int, precision: str) -> float:
+    options = RunOptions(seed=seed, device=device, epochs=1, pretrained=False, precision=precision)
+    events = list(train(spec, dataset, options, "bench"))
     assert isinstance(events[-1], RunFinished), events[-1]
     return events[-1].metrics["images_per_second"]
 
@@ -84,18 +92,32 @@ def main() -> None:
     parser.add_argument("--data", default="synthetic")
     parser.add_argument("--device", default="auto")
     parser.add_argument("--experiments", nargs="*", type=int, default=[8, 13, 21])
+    parser.add_argument("--precision", nargs="+", default=["auto", "fp32"], choices=("auto", "bf16", "fp32"),
+                        help="the engine's precisions to time (auto: the device's default, as a run uses it)")
     parser.add_argument("--repeat", type=int, default=1, help="epochs per side; the best is reported")
     args = parser.parse_args()
     dataset = data.load(args.data)
     device = resolve_device(args.device)
     experiments = load()
-    print(f"device {device} · torch threads {torch.get_num_threads()} · data {dataset.source}")
-    print(f"{'exp':>4} {'name':<18} {'engine img/s':>13} {'plain img/s':>12} {'ratio':>6}")
+    size = len(dataset.labels["train"])
+    names = [f"{p} ({run_precision(RunOptions(device=args.device, precision=p))})" if p == "auto" else p
+             for p in args.precision]
+    print(f"device {device} · torch threads {torch.get_num_threads()} · data {dataset.source} · load {os.getloadavg()}")
+    print("| # | name | " + " | ".join(f"engine {n} img/s | ratio" for n in names) + " | plain img/s |")
+    print("|---|---|" + "---|---|" * len(names) + "---|")
+    page = dict.fromkeys([*names, "plain"], 0.0)  # seconds for each experiment's epochs, at one epoch's speed
     for experiment_id in args.experiments:
         spec = experiments[experiment_id].spec
-        ours = max(engine_epoch(spec, dataset, args.device, seed) for seed in range(args.repeat))
+        ours = [max(engine_epoch(spec, dataset, args.device, seed, p) for seed in range(args.repeat))
+                for p in args.precision]
         plain = max(plain_epoch(spec, dataset, device, seed) for seed in range(args.repeat))
-        print(f"{experiment_id:>4} {spec.name:<18} {ours:>13,.0f} {plain:>12,.0f} {ours / plain:>5.2f}x")
+        for name, speed in zip([*names, "plain"], [*ours, plain]):
+            page[name] += spec.training.epochs * size / speed
+        print(f"| {experiment_id} | {spec.name} | " + " | ".join(f"{o:,.0f} | {o / plain:.2f}x" for o in ours)
+              + f" | {plain:,.0f} |", flush=True)
+    if len(args.experiments) > 1:
+        print("\nAll their epochs at these speeds (training only): " + ", ".join(
+            f"{name} {seconds:,.0f} s ({page['plain'] / seconds:.2f}x)" for name, seconds in page.items()))
 
 
 if __name__ == "__main__":
