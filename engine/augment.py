@@ -143,8 +143,8 @@ def rgb_to_grayscale(images: torch.Tensor) -> torch.Tensor:
 def adjust_hue(images: torch.Tensor, factor: torch.Tensor) -> torch.Tensor:
     """torchvision's adjust_hue (RGB -> HSV, shift H, back) in whole-tensor arithmetic: torchvision's own helpers
     take about 30 small ops each, and on the CPU `where` and `%` cost five to ten times a product, so the channel
-    choices below are products with 0/1 masks. Equal to torchvision within float rounding (the tests hold it to
-    1e-5)."""
+    choices below are products with 0/1 masks and the wrap round the hue circle is a floor. Equal to torchvision
+    within float rounding (the tests hold it to 1e-5)."""
     dtype = images.dtype
     value = images.amax(dim=-3, keepdim=True)
     chroma = value - images.amin(dim=-3, keepdim=True)
@@ -156,12 +156,13 @@ def adjust_hue(images: torch.Tensor, factor: torch.Tensor) -> torch.Tensor:
     is_green = (green == brightest).to(dtype) * (1 - is_red)
     from_blue = 4 * spread + red - green
     hue = from_blue + is_red * (green - blue - from_blue) + is_green * (2 * spread + blue - red - from_blue)
-    sixths = hue / (spread + (spread == 0).to(dtype)) + 6.0 * factor.view(-1, 1, 1)  # in [-4, 8] for |factor| <= 0.5
-    sixths = sixths + 6.0 * ((sixths < 0).to(dtype) - (sixths >= 6).to(dtype))  # in [0, 6)
-    # HSV -> RGB per channel n in (5, 3, 1) for R, G, B: v - chroma * clamp(min(k, 4 - k), 0, 1), k = (n + H) mod 6;
-    # k runs over [1, 11) here, and the second ramp is the first one turned by 6.
-    k = constant((5.0, 3.0, 1.0), images.device).view(1, 3, 1, 1) + sixths.unsqueeze(-3)
-    ramp = torch.minimum(k, 4.0 - k).clamp_(0.0, 1.0) + torch.minimum(k - 6.0, 10.0 - k).clamp_(0.0, 1.0)
+    sixths = hue / (spread + (spread == 0).to(dtype)) + 6.0 * factor.view(-1, 1, 1)
+    # HSV -> RGB per channel n in (5, 3, 1) for R, G, B: v - chroma * clamp(2 - |k - 2|, 0, 1), k = (n + H) mod 6.
+    # |k - 2| is taken round the circle, y - 3 with y = (n + H + 1) mod 6: where that differs from the plain
+    # distance (over 3), both are over 2 and the ramp is 0 either way.
+    y = constant((6.0, 4.0, 2.0), images.device).view(1, 3, 1, 1) + sixths.unsqueeze(-3)
+    y = y.add_(torch.floor(y * (1 / 6)), alpha=-6.0)
+    ramp = (2.0 - y.sub_(3.0).abs_()).clamp_(0.0, 1.0)
     return torch.addcmul(value, chroma, ramp, value=-1)
 
 
