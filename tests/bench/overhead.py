@@ -6,7 +6,7 @@ precision) and train as many batches as one epoch:
   model steps: forward, loss, backward and optimizer step on batches cut beforehand from the training images
                (ToTensor done, no augmentation), nothing else in the loop;
   epoch:       `engine.train.train_one_epoch`, as a run trains (augmentation and progress reports included).
-Best of --repeat; the load average is printed beside the figures.
+Best of --repeat, the two sides taken in turn; the load average is printed beside the figures.
 
     .venv/bin/python tests/bench/overhead.py --data ../shared/data/dermamnist_rebuilt.npz --ids 8 13 21 \\
         --precision fp32 bf16
@@ -78,8 +78,10 @@ def main() -> None:
         for precision in args.precision:
             options = RunOptions(seed=0, device=args.device, precision=precision, pretrained=False)
             spec, size = experiments[experiment_id].spec, len(dataset.labels["train"])
-            steps = min(model_steps(prepare(spec, dataset, options, 1)) for _ in range(args.repeat))
-            whole = min(epoch(prepare(spec, dataset, options, 1)) for _ in range(args.repeat))
+            # Alternating, so a slow spell of a shared machine falls on both sides alike.
+            timed = [(model_steps(prepare(spec, dataset, options, 1)), epoch(prepare(spec, dataset, options, 1)))
+                     for _ in range(args.repeat)]
+            steps, whole = (min(side) for side in zip(*timed))
             print(f"| {experiment_id} | {precision} | {size / steps:,.0f} | {size / whole:,.0f} | "
                   f"{(whole - steps) / steps:+.0%} |", flush=True)
     print(f"load average after: {os.getloadavg()}")
