@@ -173,10 +173,11 @@ def train(spec: ExperimentSpec, dataset: Dataset, options: RunOptions, run_id: s
 
 
 def keep_freed_memory() -> None:
-    """glibc returns a freed block of over 128 KB (a batch's activations, a chunk of images) to the kernel at once,
-    so the next tensor of that size faults every page in afresh: on this CPU that was half the augmentation's time
-    and a sixth of the model step's. Up to 32 MB a block, freed memory stays with the process for reuse instead, as
-    PyTorch's CUDA allocator keeps GPU memory. A no-op where the C library has no mallopt (macOS, musl)."""
+    """glibc maps a block over its threshold (128 KB, moved up by its own guesses) and hands it back to the kernel
+    when freed, and trims the heap's freed top too, so a batch's activations or a chunk of images faulted their
+    pages in afresh again and again: on this CPU half the augmentation's time and a sixth of the model step's. Up to
+    32 MB a block, freed memory now stays with the process for reuse, as PyTorch's CUDA allocator keeps GPU memory:
+    a training process holds on to its peak heap until it exits. A no-op where the C library has no mallopt."""
     mallopt = getattr(ctypes.CDLL(None), "mallopt", None)
     if mallopt is not None:
         mallopt(M_MMAP_THRESHOLD, 32 << 20)

@@ -67,6 +67,14 @@ def test_hue_of_greys_and_saturated_edges_matches_torchvision():
         torch.testing.assert_close(ours, theirs, atol=1e-5, rtol=0)
 
 
+def test_hue_over_its_whole_range_matches_torchvision(images):
+    """Shifts up to half the circle, both ways, carry hues past red in either direction."""
+    shifts = torch.linspace(-0.5, 0.5, len(images))
+    ours = augment.adjust_hue(images, shifts)
+    for i, image in enumerate(images):
+        torch.testing.assert_close(ours[i], TF.adjust_hue(image, float(shifts[i])), atol=1e-5, rtol=0)
+
+
 @pytest.mark.parametrize("keep", [augment.keep_indexed, augment.keep_where], ids=["indexed (CPU)", "where (GPU)"])
 def test_colour_jitter_applies_each_images_own_order(images, keep):
     spec = ColorJitter(op="color_jitter", brightness=0.2, contrast=0.2, saturation=0.2, hue=0.05)

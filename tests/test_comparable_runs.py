@@ -79,7 +79,7 @@ def test_seeds_that_finished_are_not_run_again_unless_asked(tiny_experiments, on
 
     assert main([*run, "--seed", "1"]) == exit_codes.OK  # nothing left to run: no data is even made
     assert main([*run, "--seed", "1", "--again"]) == exit_codes.OK
-    default = run_precision(RunOptions(device="cpu"))  # bf16 on a CPU that computes it natively, else fp32
+    default = run_precision(RunOptions())  # bf16 where the device computes it natively, else fp32
     other = "fp32" if default == "bf16" else "bf16"
     assert main([*run, "--seed", "1", "--precision", other]) == exit_codes.OK  # another config as run
     assert [(r["seed"], r["precision"]) for r in stored.runs()] == [(0, default), (1, default), (2, default),

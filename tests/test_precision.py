@@ -15,7 +15,7 @@ from engine.experiments import load
 from engine.options import RunOptions
 from engine.queue import JobQueue, plan
 from engine.store import Store
-from engine.train import autocast, cpu_computes_bf16, run_precision, train
+from engine.train import autocast, cpu_computes_bf16, resolve_device, run_precision, train
 from tui.cli import build_parser
 from tui.lab import JobSource
 
@@ -40,8 +40,8 @@ def test_each_queued_job_carries_the_precision_to_its_training_process(given, ca
                                                  ("cpu", "bf16", "bf16"), ("cpu", "fp32", "fp32"),
                                                  ("cuda", "fp32", "fp32")])
 def test_auto_becomes_the_cpus_default_and_a_precision_asked_for_stays(monkeypatch, native, device, asked, used):
-    if device == "auto" and torch.cuda.is_available():
-        pytest.skip("auto means CUDA on this machine")
+    if device == "auto" and resolve_device("auto").type != "cpu":
+        pytest.skip("auto means a GPU on this machine")
     monkeypatch.setattr(torch.cpu, "_is_avx512_bf16_supported", lambda: native)
     expected = used if asked != "auto" or native else "fp32"
     assert run_precision(RunOptions(device=device, precision=asked)) == expected

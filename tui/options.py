@@ -107,7 +107,7 @@ OPTIONS = (
            dict(action="store_true", help="train ResNet18 from scratch (marked in results)")),
     Option(("--precision",), TRAINING, "auto",
            dict(type=check_precision, metavar="bf16|fp32",
-                help="bf16 (bfloat16 autocast) or fp32; default: bf16 on CUDA, fp32 elsewhere")),
+                help="bf16 (bfloat16 autocast) or fp32; default: bf16 where the device computes it natively")),
     Option(("--jobs",), SLOTS, None,
            dict(type=whole_number("--jobs", 1, MAX_JOBS), metavar="N",
                 help="train up to N runs at once, each in its own process (default: one per GPU, else 1)")),

@@ -6,7 +6,10 @@ precision) and train as many batches as one epoch:
   model steps: forward, loss, backward and optimizer step on batches cut beforehand from the training images
                (ToTensor done, no augmentation), nothing else in the loop;
   epoch:       `engine.train.train_one_epoch`, as a run trains (augmentation and progress reports included).
-Best of --repeat, the two sides taken in turn; the load average is printed beside the figures.
+The difference of the two is the overhead; on a shared machine it swings by several points from run to run, as
+each side's best does. So the batches alone (`engine.train.augmented_batches`: cut, ToTensor, augmentation and
+layout, no model) are timed too, a direct measure of the largest part, shown as a share of the model steps.
+Best of --repeat, the three taken in turn; the load average is printed beside the figures.
 
     .venv/bin/python tests/bench/overhead.py --data ../shared/data/dermamnist_rebuilt.npz --ids 8 13 21 \\
         --precision fp32 bf16
@@ -29,7 +32,7 @@ import torch  # noqa: E402
 from engine import augment, data  # noqa: E402
 from engine.experiments import load  # noqa: E402
 from engine.options import RunOptions  # noqa: E402
-from engine.train import Setup, autocast, prepare, train_one_epoch  # noqa: E402
+from engine.train import Setup, augmented_batches, autocast, prepare, train_one_epoch  # noqa: E402
 
 
 def model_steps(setup: Setup) -> float:
@@ -50,6 +53,13 @@ def model_steps(setup: Setup) -> float:
     return time.perf_counter() - started
 
 
+def batches_alone(setup: Setup) -> float:
+    started = time.perf_counter()
+    for _ in augmented_batches(setup):
+        pass
+    return time.perf_counter() - started
+
+
 def epoch(setup: Setup) -> float:
     started = time.perf_counter()
     for _ in train_one_epoch(setup, "bench", 1, started):
@@ -63,7 +73,7 @@ def main() -> None:
     parser.add_argument("--ids", type=int, nargs="+", default=[8, 13, 21])
     parser.add_argument("--precision", nargs="+", default=["fp32", "bf16"], choices=("fp32", "bf16"))
     parser.add_argument("--device", default="auto")
-    parser.add_argument("--repeat", type=int, default=2, help="best of this many (default 2)")
+    parser.add_argument("--repeat", type=int, default=3, help="best of this many (default 3)")
     parser.add_argument("--limit", type=int, help="train on the first N training images only (to check the script)")
     args = parser.parse_args()
     dataset = data.load(args.data)
@@ -73,17 +83,17 @@ def main() -> None:
     experiments = load()
     print(f"{len(dataset.labels['train'])} training images, {torch.get_num_threads()} threads, "
           f"load average before: {os.getloadavg()}")
-    print("| # | precision | model steps img/s | epoch img/s | overhead |\n|---|---|---|---|---|")
+    print("| # | precision | model steps img/s | epoch img/s | overhead | batches alone |\n|---|---|---|---|---|---|")
     for experiment_id in args.ids:
         for precision in args.precision:
             options = RunOptions(seed=0, device=args.device, precision=precision, pretrained=False)
             spec, size = experiments[experiment_id].spec, len(dataset.labels["train"])
-            # Alternating, so a slow spell of a shared machine falls on both sides alike.
-            timed = [(model_steps(prepare(spec, dataset, options, 1)), epoch(prepare(spec, dataset, options, 1)))
+            # In turn, so a slow spell of a shared machine falls on every side alike.
+            timed = [tuple(side(prepare(spec, dataset, options, 1)) for side in (model_steps, epoch, batches_alone))
                      for _ in range(args.repeat)]
-            steps, whole = (min(side) for side in zip(*timed))
+            steps, whole, alone = (min(side) for side in zip(*timed))
             print(f"| {experiment_id} | {precision} | {size / steps:,.0f} | {size / whole:,.0f} | "
-                  f"{(whole - steps) / steps:+.0%} |", flush=True)
+                  f"{(whole - steps) / steps:+.0%} | {alone / steps:.0%} |", flush=True)
     print(f"load average after: {os.getloadavg()}")
 
 

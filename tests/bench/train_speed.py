@@ -102,7 +102,8 @@ def main() -> None:
     size = len(dataset.labels["train"])
     names = [f"{p} ({run_precision(RunOptions(device=args.device, precision=p))})" if p == "auto" else p
              for p in args.precision]
-    print(f"device {device} · torch threads {torch.get_num_threads()} · data {dataset.source} · load {os.getloadavg()}")
+    print(f"device {device} · torch threads {torch.get_num_threads()} · data {dataset.source}"
+          f" · load {os.getloadavg()}")
     print("| # | name | " + " | ".join(f"engine {n} img/s | ratio" for n in names) + " | plain img/s |")
     print("|---|---|" + "---|---|" * len(names) + "---|")
     page = dict.fromkeys([*names, "plain"], 0.0)  # seconds for each experiment's epochs, at one epoch's speed
