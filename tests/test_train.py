@@ -99,7 +99,7 @@ def test_an_epoch_cut_into_chunks_gives_every_image_once_with_its_label_in_batch
     numbered = torch.arange(1000)  # each image carries its index in its first two pixels
     setup.train_images = torch.zeros(1000, 3, 28, 28, dtype=torch.uint8)
     setup.train_images[:, 0, 0, 0], setup.train_images[:, 0, 0, 1] = numbered % 256, numbered // 256
-    setup.train_labels, setup.batch_size = setup.train_labels[:1000], 48  # 5 batches a chunk, and a short last one
+    setup.train_labels, setup.batch_size = setup.train_labels[:1000], 48  # 10 batches a chunk, and a short last one
     setup.transform = lambda images, generator: images
     batches = list(augmented_batches(setup))
     assert [len(labels) for _, labels in batches] == [48] * 20 + [40] and len(batches) == setup.batches
