@@ -122,6 +122,9 @@ def task(job: Job, results: str) -> str:
     from engine import data, runner
     from engine.experiments import load
 
+    # A cancel arrives as SIGINT. A shell ignores SIGINT in what it starts in the background (`nohup dermalab run
+    # ... &` in a script), the task inherits that, and Python then leaves it ignored: take it back.
+    signal.signal(signal.SIGINT, signal.default_int_handler)
     outcome: dict[str, Any] = {"job_id": job.job_id}
     with tempfile.TemporaryDirectory(prefix="dermalab-task-") as scratch:
         store = Store(Path(scratch) / "runs.sqlite")

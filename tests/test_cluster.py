@@ -54,9 +54,16 @@ def wait_for(condition, what: str) -> None:
         time.sleep(0.5)
 
 
-def test_tasks_finish_or_are_cancelled_and_each_result_is_imported_once(tiny_experiments, cli, stored):
-    submitted = cli("run", "1", "2", "--executor", "local", "--detach", "--data", "synthetic", "--experiments",
-                    str(tiny_experiments))
+@pytest.mark.parametrize("sigint", [signal.SIG_DFL, signal.SIG_IGN], ids=["from a terminal", "in the background"])
+def test_tasks_finish_or_are_cancelled_and_each_result_is_imported_once(tiny_experiments, cli, stored, sigint):
+    """In the background of a script (`nohup dermalab run ... &`), every process started inherits SIGINT ignored;
+    the cancel, which reaches a task as SIGINT, must still stop it."""
+    previous = signal.signal(signal.SIGINT, sigint)
+    try:
+        submitted = cli("run", "1", "2", "--executor", "local", "--detach", "--data", "synthetic", "--experiments",
+                        str(tiny_experiments))
+    finally:
+        signal.signal(signal.SIGINT, previous)
     assert submitted.returncode == 0, submitted.stderr
     short, long = submitted.stdout.split()  # one epoch, and 10000 epochs
     wait_for(lambda: synced_jobs()[short]["status"] == "finished", "finished task")
