@@ -67,6 +67,7 @@ def test_a_detached_run_survives_the_hang_up_of_its_terminal(tiny, dermalab_home
     def login() -> None:  # a session of its own whose controlling terminal is the pty, as an SSH login's shell
         os.setsid()
         fcntl.ioctl(0, termios.TIOCSCTTY, 0)
+        signal.signal(signal.SIGHUP, signal.SIG_DFL)  # as a login's: not the ignored one of a suite run under nohup
 
     command = (f"{sys.executable} -m tui.cli run 1 --epochs 3 --detach --data synthetic --experiments {tiny}; "
                "exec sleep 600")
