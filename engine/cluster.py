@@ -141,8 +141,12 @@ def task(job: Job, results: str) -> str:
             outcome["reason"] = said(error)
             raise
         finally:
-            write_atomically(Path(results) / f"{job.job_id}.json", json.dumps(outcome))
+            write_atomically(result_path(Path(results), job.job_id), json.dumps(outcome))
     return job.job_id
+
+
+def result_path(results: Path, job_id: str) -> Path:
+    return results / f"{job_id}.json"
 
 
 def progress_path(results: Path, job_id: str) -> Path:
@@ -182,7 +186,7 @@ def sync(store: Store) -> int:
     queue = JobQueue(store)
     count = 0
     for job in queue.submitted():
-        path = results_folder() / f"{job['job_id']}.json"
+        path = result_path(results_folder(), job["job_id"])
         if path.exists():
             count += take(store, queue, job, json.loads(path.read_text()))
         elif job["status"] in ("queued", "running"):
@@ -223,7 +227,7 @@ def follow(store: Store, queue: JobQueue, job: dict[str, Any]) -> None:
     state = task_state(job)
     queue.task_state(job["job_id"], f"{job['host'].removeprefix(HOST)} {job['slot']}: {state.lower()}",
                      running=state == "RUNNING")
-    if state in ENDED_STATES and not (results_folder() / f"{job['job_id']}.json").exists():
+    if state in ENDED_STATES and not result_path(results_folder(), job["job_id"]).exists():
         fail(store, queue, job, "failed", ended_without_result(state, job["slot"]))
 
 

@@ -29,13 +29,22 @@ def driver_present() -> bool:
 def visible() -> list[str]:
     """The GPUs this process may use, by the names CUDA_VISIBLE_DEVICES takes: those it already lists when set,
     else every GPU the driver has (none without a driver)."""
-    listed = os.environ.get("CUDA_VISIBLE_DEVICES")
+    listed = _listed()
     if listed is not None:
-        return [name.strip() for name in listed.split(",") if name.strip() and name.strip() != "-1"]
+        return listed
     if not driver_present():
         return []
     with nvml() as pynvml:
-        return [str(index) for index in range(pynvml.nvmlDeviceGetCount())] if pynvml else []
+        return _every(pynvml) if pynvml else []
+
+
+def _listed() -> list[str] | None:
+    listed = os.environ.get("CUDA_VISIBLE_DEVICES")
+    return None if listed is None else [name.strip() for name in listed.split(",") if name.strip() not in ("", "-1")]
+
+
+def _every(pynvml) -> list[str]:
+    return [str(index) for index in range(pynvml.nvmlDeviceGetCount())]
 
 
 def samples() -> list[GpuSample]:
@@ -45,8 +54,8 @@ def samples() -> list[GpuSample]:
     with nvml() as pynvml:
         if pynvml is None:
             return []
-        found = []
-        for gpu in visible():
+        found, listed = [], _listed()
+        for gpu in _every(pynvml) if listed is None else listed:
             with contextlib.suppress(pynvml.NVMLError, ValueError):  # a UUID, or a GPU gone since the count
                 handle = pynvml.nvmlDeviceGetHandleByIndex(int(gpu))
                 memory = pynvml.nvmlDeviceGetMemoryInfo(handle)

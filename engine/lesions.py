@@ -15,17 +15,19 @@ PREVIEW_CLASSES = ("mel", "nv", "bkl", "bcc")  # the preview's train images: the
 def confusion_cell(predictions: Predictions, true: int, predicted: int) -> np.ndarray:
     """Val lesions of class `true` whose likeliest class is `predicted`, nearest to the other side of the
     decision first: a miss with the highest probability of the true class first, a hit with the lowest."""
-    probabilities = predictions.probabilities
-    chosen = np.flatnonzero((predictions.labels == true) & (probabilities.argmax(axis=1) == predicted))
-    return _ordered(chosen, probabilities[chosen, true], highest_first=true != predicted)
+    return _of_class(predictions, true, predictions.probabilities.argmax(axis=1) == predicted,
+                     highest_first=true != predicted)
 
 
 def missed(predictions: Predictions, true: int) -> np.ndarray:
     """Val lesions of class `true` called anything else, the nearest misses (highest P(true)) first: the whole
     row of the confusion matrix but its diagonal."""
-    probabilities = predictions.probabilities
-    chosen = np.flatnonzero((predictions.labels == true) & (probabilities.argmax(axis=1) != true))
-    return _ordered(chosen, probabilities[chosen, true], highest_first=True)
+    return _of_class(predictions, true, predictions.probabilities.argmax(axis=1) != true, highest_first=True)
+
+
+def _of_class(predictions: Predictions, true: int, called: np.ndarray, highest_first: bool) -> np.ndarray:
+    chosen = np.flatnonzero((predictions.labels == true) & called)
+    return _ordered(chosen, predictions.probabilities[chosen, true], highest_first=highest_first)
 
 
 def caught(predictions: Predictions, condition: str) -> np.ndarray:

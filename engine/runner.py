@@ -10,7 +10,7 @@ from dataclasses import replace
 from collections.abc import Callable, Iterable
 
 from engine.data import Dataset
-from engine.errors import RunCancelled, UserError
+from engine.errors import RunCancelled, UserError, said
 from engine.events import BatchProgress, DataProgress, EpochEnded, Event, RunFailed, RunFinished, RunStarted
 from engine.experiments import Experiment
 from engine.fetch import Progress
@@ -159,6 +159,6 @@ def run_one(run_id: str, experiment: Experiment, dataset: Dataset, options: RunO
     except Exception as error:  # a crash in one run (CUDA out of memory included) must not end the queue
         if options.debug:
             traceback.print_exc()
-        return stop("failed", f"{type(error).__name__}: {error}".strip())
+        return stop("failed", said(error).strip())
     assert last is not None
     return last

@@ -34,8 +34,7 @@ RANKABLE = (*SUMMARY_COLUMNS, *schema.RECALL_COLUMNS.values())  # what ranked() 
 SELECT_SUMMARY = f"SELECT {', '.join(SUMMARY_COLUMNS + FIGURE_COLUMNS)} FROM runs"
 # Finished runs are averaged only within these: the experiment, its config as run, and the data it ran on.
 GROUP_KEY = "experiment_id, config_hash, coalesce(data_fingerprint, data)"
-AVERAGED = ("auc", "mel_recall", "cancer_sensitivity", "accuracy", "balanced_accuracy", "train_seconds",
-            *schema.RECALL_COLUMNS.values())
+SPREAD = ("auc", "mel_recall", "cancer_sensitivity", "accuracy", "balanced_accuracy", "train_seconds")  # mean and sd
 
 
 class StoreUnwritable(UserError):
@@ -254,8 +253,9 @@ class Store:
         """Finished runs averaged per group of comparable runs (GROUP_KEY), each seed once (its latest run): n,
         and per figure its mean and its standard deviation over seeds (None below two), the mean recall per
         class, and the descriptive columns of the group's latest run. By experiment, real data first."""
-        figures = ", ".join(f"avg({c}) AS {c}, (sum({c} * {c}) - sum({c}) * sum({c}) / count({c})) / (count({c}) - 1)"
-                            f" AS {c}_variance" for c in AVERAGED)
+        spread = (f"(sum({c} * {c}) - sum({c}) * sum({c}) / count({c})) / (count({c}) - 1) AS {c}_variance"
+                  for c in SPREAD)
+        figures = ", ".join([*(f"avg({c}) AS {c}" for c in (*SPREAD, *schema.RECALL_COLUMNS.values())), *spread])
         rows = self._db.execute(
             f"WITH seeds AS (SELECT *, row_number() OVER (PARTITION BY {GROUP_KEY}, seed ORDER BY started_at DESC)"
             "  AS nth FROM runs WHERE status = 'finished')"
@@ -354,12 +354,10 @@ def _group(row: sqlite3.Row) -> dict[str, Any]:
     data = {key: row[key] for key in ("experiment_id", "name", "chapter", "config_hash", "data", "data_fingerprint",
                                       "precision", "epochs", "params", "n")}
     data["synthetic"], data["pretrained"] = bool(row["synthetic"]), bool(row["pretrained"])
-    for column in AVERAGED:
+    for column in SPREAD:
         variance = row[f"{column}_variance"]
         data[column], data[f"{column}_std"] = row[column], None if variance is None else math.sqrt(max(variance, 0))
-    data["recall"] = {name: data.pop(column) for name, column in schema.RECALL_COLUMNS.items()}
-    for column in schema.RECALL_COLUMNS.values():
-        del data[f"{column}_std"]
+    data["recall"] = {name: row[column] for name, column in schema.RECALL_COLUMNS.items()}
     return data
 
 
