@@ -153,7 +153,7 @@ class DermalabApp(App):
             if event.state == WorkerState.SUCCESS:
                 self.notify(f"Written to {worker.result}, with its tables as CSV beside it.", title="Report", timeout=20)
             else:
-                self.notify(str(worker.error), title="No report", severity="warning", timeout=20)
+                self.notify(said(worker.error), title="No report", severity="warning", timeout=20)
 
     def run_selection(self) -> None:
         """Queues the selection; one estimated over ASK_ABOVE_SECONDS is confirmed first."""

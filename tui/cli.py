@@ -6,7 +6,6 @@ from __future__ import annotations
 import argparse
 import contextlib
 import gc
-import json
 import os
 import re
 import sys
@@ -203,11 +202,11 @@ def cmd_list(args: argparse.Namespace) -> int:
         rows.append({"id": spec.id, "name": spec.name, "chapter": spec.chapter,
                      "params": parameter_count(spec.model),
                      "epochs": spec.training.epochs, "published": published})
-    if args.json:
-        print(json.dumps(rows, indent=1))
-        return exit_codes.OK
-    from tui.tables import print_table
+    from tui.tables import dumps, print_table
 
+    if args.json:
+        print(dumps(rows))
+        return exit_codes.OK
     print_table([{**{k: v for k, v in r.items() if k != "published"},
                   "pub_auc": r["published"] and r["published"]["auc"],
                   "pub_mel_recall": r["published"] and r["published"]["mel_recall"]} for r in rows], "table")
@@ -397,8 +396,10 @@ def run_detached(args: argparse.Namespace, jobs, store) -> int:
     JobQueue(store).add(jobs)
     worker = ensure_worker(store.path, request)
     if args.json:
-        print(json.dumps([{"job_id": job.job_id, "id": job.experiment_id, "name": job.name, "seed": job.seed}
-                          for job in jobs], indent=1))
+        from tui.tables import dumps
+
+        print(dumps([{"job_id": job.job_id, "id": job.experiment_id, "name": job.name, "seed": job.seed}
+                     for job in jobs]))
     else:
         print("\n".join(job.job_id for job in jobs))
     from tui.numbers import plural
@@ -446,7 +447,9 @@ def cmd_queue(args: argparse.Namespace) -> int:
     now = time.time()
     rows = [queue_json(job, eta_seconds(job, now)) for job in queue.active()]
     if args.json:
-        print(json.dumps(rows, indent=1))
+        from tui.tables import dumps
+
+        print(dumps(rows))
     elif not rows:
         print("Nothing is waiting or running; 'dermalab run IDS --detach' queues runs.")
     else:
@@ -509,7 +512,9 @@ def cmd_cancel(args: argparse.Namespace) -> int:
     rows = [{"job_id": job["job_id"], "id": job["experiment_id"], "name": job["name"], "seed": job["seed"],
              "was": job["status"], "status": queue.get(job["job_id"])["status"]} for job in targets]
     if args.json:
-        print(json.dumps(rows, indent=1))
+        from tui.tables import dumps
+
+        print(dumps(rows))
     elif not rows:
         print("Nothing was waiting or running.")
     for row in [] if args.json else rows:
@@ -548,8 +553,8 @@ def finished_before(job, experiment, fingerprint: str, store) -> str | None:
     if not any(found.values()):
         return None
     if options.precision == "auto":
-        from engine.train import run_precision  # torch, to tell which precision the device picks
-
+        with collector_paused():
+            from engine.train import run_precision  # torch, to tell which precision the device picks
         return found[run_precision(options)]
     return found[options.precision]
 

@@ -8,7 +8,7 @@ from textual.containers import Horizontal
 from textual.screen import Screen
 from textual.widgets import OptionList
 
-from tui.widgets.curves import Curves
+from tui.widgets.curves import OVERLAY_LIMIT, Curves
 from tui.widgets.header import LabHeader
 from tui.widgets.key_line import KeyLine
 from tui.widgets.queue_list import QueueList
@@ -73,8 +73,10 @@ class RunScreen(Screen):
         history = live.history if live else []
         epochs = (live.job["epochs"] or 1) if live else 1
         shown = live.job["job_id"] if live else None
-        overlays = [(f"#{run['experiment_id']} s{run['seed']}", lab.history(run["run_id"]))
-                    for run in lab.finished_in_queue() if self.overlay and run["run_id"] != shown]
+        # Only the runs Curves will draw: the store is read on every heartbeat, and not at all with the overlay off.
+        runs = [run for run in lab.finished_in_queue() if run["run_id"] != shown] if self.overlay else []
+        runs = runs[-OVERLAY_LIMIT:]
+        overlays = [(f"#{run['experiment_id']} s{run['seed']}", lab.history(run["run_id"])) for run in runs]
         beats = lab.beats.get(shown, []) if shown else []
         for curves in self.query(Curves):
             curves.draw(history, epochs, overlays, beats)

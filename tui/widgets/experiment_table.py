@@ -45,8 +45,9 @@ class ExperimentTable(DataTable):
         self.redraw()
 
     def redraw(self) -> None:
+        chapters = self.lab.chapters()
         for chapter, ids in self.shown.items():
-            self._set(CHAPTER_PREFIX + chapter, "mark", self._chapter_mark(self.lab.chapters()[chapter]))
+            self._set(CHAPTER_PREFIX + chapter, "mark", self._chapter_mark(chapters[chapter]))
             for experiment_id in ids:
                 key = str(experiment_id)
                 best = self.lab.best_auc(experiment_id)
