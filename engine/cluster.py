@@ -24,7 +24,7 @@ from typing import Any
 
 from engine.errors import UserError, said
 from engine.events import BatchProgress, Event, RunFailed, RunStarted
-from engine.options import RunOptions
+from engine.options import RunOptions, run_config
 from engine.paths import home
 from engine.queue import CANCELLED, Job, JobQueue
 from engine.store import Store, process_alive
@@ -180,12 +180,13 @@ def write_atomically(path: Path, text: str) -> None:
     os.replace(partial, path)
 
 
-def sync(store: Store) -> int:
+def sync(store: Store, queue: JobQueue | None = None, jobs: list[dict[str, Any]] | None = None) -> int:
     """Imports each result of this store's submitted jobs once, settles their jobs, and asks submitit how the others
-    are; returns how many runs it imported."""
-    queue = JobQueue(store)
+    are; returns how many runs it imported. A caller that has the queue and its submitted jobs at hand passes
+    them."""
+    queue = queue or JobQueue(store)
     count = 0
-    for job in queue.submitted():
+    for job in queue.submitted() if jobs is None else jobs:
         path = result_path(results_folder(), job["job_id"])
         if path.exists():
             count += take(store, queue, job, json.loads(path.read_text()))
@@ -254,12 +255,11 @@ def fail(store: Store, queue: JobQueue, job: dict[str, Any], status: str, reason
     from engine.experiments import load
 
     with contextlib.suppress(UserError, KeyError):  # the experiment may be gone from its file since
-        spec = load(job["experiments"])[job["experiment_id"]].spec
+        experiment = load(job["experiments"])[job["experiment_id"]]
         if store.get(job["job_id"]) is None:
-            options = RunOptions(seed=job["seed"], **job["options"])
-            epochs = options.epochs or spec.training.epochs
-            # Never trained, so the precision stays as asked ('auto' included): no device resolved it.
-            config = spec.run_config(epochs, spec.model.pretrained and options.pretrained, options.precision)
+            spec, config = experiment.spec, run_config(experiment, RunOptions(seed=job["seed"], **job["options"]),
+                                                       as_asked=True)
+            epochs = config["training"]["epochs"]
             store.start(RunStarted(job["job_id"], spec.id, spec.name, job["seed"], job["host"], job["data"], epochs, 0),
                         spec.chapter, config, job["data"] == "synthetic", None)
             store.fail(RunFailed(job["job_id"], status, reason, 1))

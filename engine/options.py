@@ -37,10 +37,11 @@ def check_precision(name: str) -> str:
     return name
 
 
-def run_config(experiment: Experiment, options: RunOptions) -> dict[str, Any]:
+def run_config(experiment: Experiment, options: RunOptions, as_asked: bool = False) -> dict[str, Any]:
     """The config as a run with these options runs it (see ExperimentSpec.run_config); the precision must be
-    resolved already (engine.train.run_precision), as each run stores the one it used."""
-    if options.precision not in PRECISIONS:
+    resolved already (engine.train.run_precision), as each run stores the one it used, unless `as_asked`: a run
+    that never trained keeps the precision asked for ('auto' included), as no device resolved it."""
+    if options.precision not in PRECISIONS and not as_asked:
         raise ValueError(f"precision {options.precision} is not resolved")
     spec = experiment.spec
     return spec.run_config(options.epochs or spec.training.epochs, spec.model.pretrained and options.pretrained,

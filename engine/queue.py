@@ -109,11 +109,12 @@ class JobQueue:
     def sync_cluster(self) -> int:
         """Imports what the cluster finished, when this store has submitted jobs (without them, submitit is not
         needed); returns how many runs came home."""
-        if not self.submitted():
+        jobs = self.submitted()
+        if not jobs:
             return 0
         from engine import cluster
 
-        return cluster.sync(self.store)
+        return cluster.sync(self.store, self, jobs)
 
     def submitted(self) -> list[dict[str, Any]]:
         """Cluster jobs still going, or ended without their run in the store yet."""
