@@ -20,7 +20,6 @@ from tui import numbers
 
 if TYPE_CHECKING:
     from engine.screening import Predictions
-    from tui.ranking import Ranking
 
 ENSEMBLE_SIZE = 2  # an ensemble combines two runs
 
@@ -121,7 +120,7 @@ class Lab:
         self.jobs = self.queue.current(self.opened_at)
         self._note_beats()
         followed = followed_job(self.jobs, self.chosen)
-        self.live = LiveRun(followed, history_of(self.store, followed)) if followed else None
+        self.live = LiveRun(followed, self.store.history(followed["job_id"])) if followed else None
 
     def apply(self, snapshot: StoreSnapshot) -> set[str]:
         """Take what the feed read; returns what changed: queue, live, epoch, store. A snapshot read before this
@@ -157,18 +156,6 @@ class Lab:
                 points.append((x, job["loss"]))
                 grew = True
         return grew
-
-    def groups(self) -> list[dict[str, Any]]:
-        """Finished runs averaged per group of comparable runs (Store.groups)."""
-        return self.store.groups()
-
-    def ranked(self, ranking: Ranking) -> list[dict[str, Any]]:
-        """The rows the leaderboard and the recall grid show, in the ranking's order."""
-        return ranking.rows(self.store, self.experiments)
-
-    def history(self, run_id: str) -> list[dict[str, Any]]:
-        """A stored run's figures at the end of each epoch."""
-        return self.store.history(run_id)
 
     def run_detail(self, run_id: str) -> RunDetail:
         run = self.store.get(run_id)
@@ -292,11 +279,6 @@ def followed_job(jobs: list[dict[str, Any]], chosen: str | None = None) -> dict[
         if found:
             return found[0]
     return jobs[-1] if jobs else None
-
-
-def history_of(store: Store, job: dict[str, Any]) -> list[dict[str, Any]]:
-    """The epochs a job's run has stored so far (none before it starts)."""
-    return store.history(job["job_id"])
 
 
 def matches(query: str, experiment: Experiment) -> bool:

@@ -12,7 +12,7 @@ from textual.message import Message
 
 from engine.queue import JobQueue
 from engine.store import Store
-from tui.lab import LiveRun, Overview, StoreSnapshot, followed_job, history_of
+from tui.lab import LiveRun, Overview, StoreSnapshot, followed_job
 from tui.messages import StoreChanged
 
 POLL_SECONDS = 0.25  # heartbeats come at most twice a second; a cancel from another viewer shows well within 2 s
@@ -63,6 +63,6 @@ class StoreFeed:
         on or it ended."""
         key = (job["job_id"], job["epoch"], job["status"], job["started_at"] is not None)
         if key != self.history_key:
-            self.history, self.history_key = history_of(store, job), key
+            self.history, self.history_key = store.history(job["job_id"]), key
         return self.history
 

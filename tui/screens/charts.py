@@ -47,7 +47,7 @@ class ChartsScreen(Screen):
     def load(self) -> None:
         """The charts from the stored runs: built when the view opens and after each run ends."""
         lab = self.app.lab
-        groups, self.synthetic = charts.one_data_kind(lab.groups())
+        groups, self.synthetic = charts.one_data_kind(lab.store.groups())
         self.charts = charts.build(groups, lab.experiments)
         self.show()
 

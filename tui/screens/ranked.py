@@ -91,7 +91,7 @@ class RankedScreen(Screen):
 
     def redraw(self) -> None:
         app = self.app
-        rows = app.lab.ranked(app.ranking)
+        rows = app.ranking.rows(app.lab.store, app.lab.experiments)
         self.query_one("#order-caption", Static).update(order_caption(app, len(rows)))
         self.show(rows)
         synthetic = [SYNTHETIC] if any(row["synthetic"] for row in rows) else []

@@ -76,7 +76,7 @@ class RunScreen(Screen):
         # Only the runs Curves will draw: the store is read on every heartbeat, and not at all with the overlay off.
         runs = [run for run in lab.finished_in_queue() if run["run_id"] != shown] if self.overlay else []
         runs = runs[-OVERLAY_LIMIT:]
-        overlays = [(f"#{run['experiment_id']} s{run['seed']}", lab.history(run["run_id"])) for run in runs]
+        overlays = [(f"#{run['experiment_id']} s{run['seed']}", lab.store.history(run["run_id"])) for run in runs]
         beats = lab.beats.get(shown, []) if shown else []
         for curves in self.query(Curves):
             curves.draw(history, epochs, overlays, beats)
