@@ -1,1 +1,10 @@
-"""dermalab's engine: experiments, data, training, metrics and the run store, without any user interface."""
+"""dermalab's engine, without any user interface. Its layers import downwards only:
+
+- `analysis`: pure numerics over val predictions (metrics, bootstrap intervals, screening, lesions); reads no store.
+- `experiments`: experiments.toml as validated specs (spec, load, architecture arithmetic).
+- `training`: one run on one device (data and its download, batched augmentation, models, run options, the loop).
+- `store`: the SQLite run store (its schema and upgrades, blobs) and the readers that summarise stored runs.
+- `jobs`: the queue in the store, the worker and its slots, the runner, GPUs, estimates and the Slurm path.
+
+At the top, what every layer may use: `errors`, `paths`, `events`, `classes` and `processes`.
+"""

@@ -73,7 +73,7 @@ def workers_of(home: Path) -> list[int]:
             environment = (entry / "environ").read_bytes().split(b"\0")
         except (OSError, ValueError):  # not a process, one that has ended, or another user's
             continue
-        if b"worker" in command and b"tui.cli" in command and f"DERMALAB_HOME={home}".encode() in environment:
+        if b"worker" in command and b"tui.cli.main" in command and f"DERMALAB_HOME={home}".encode() in environment:
             found.append(int(entry.name))
     return found
 
@@ -92,7 +92,7 @@ def stop_workers(home: Path, timeout: float = 60) -> None:
 
 def dermalab(*args: str, timeout: float = 300, env: dict[str, str] | None = None) -> subprocess.CompletedProcess:
     """Run the CLI in a child process, as a user would, with this test's environment."""
-    return subprocess.run([sys.executable, "-m", "tui.cli", *args], cwd=REPO, capture_output=True, text=True,
+    return subprocess.run([sys.executable, "-m", "tui.cli.main", *args], cwd=REPO, capture_output=True, text=True,
                           timeout=timeout, env={**os.environ, **(env or {})})
 
 
@@ -104,7 +104,7 @@ def cli():
 @pytest.fixture
 def experiments_toml() -> Path:
     """The repository's experiments.toml, found from this file rather than the working directory."""
-    from engine.experiments import DEFAULT_EXPERIMENTS
+    from engine.experiments.load import DEFAULT_EXPERIMENTS
 
     return DEFAULT_EXPERIMENTS
 
@@ -140,7 +140,7 @@ class StoredRuns:
     @staticmethod
     @contextmanager
     def opened() -> Iterator[Any]:
-        from engine.store import Store
+        from engine.store.runs import Store
 
         store = Store()
         try:
@@ -166,14 +166,14 @@ class StoredRuns:
             return store.recovered_from is None and store._db.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
 
     def predictions(self, run_id: str):
-        from engine import summary
+        from engine.store import summary
 
         with self.opened() as store:
             return summary.predictions(store, run_id)
 
     def jobs(self) -> dict[str, dict[str, Any]]:
         """Every job of the store's queue, by id."""
-        from engine.queue import JobQueue
+        from engine.jobs.queue import JobQueue
 
         with self.opened() as store:
             return {job["job_id"]: job for job in JobQueue(store).current(0)}
@@ -206,13 +206,13 @@ def store_run(dermalab_home):
     the last."""
     import uuid
 
-    from engine import bootstrap
-    from engine.data import MEDMNIST_SOURCE
+    from engine.analysis import bootstrap
+    from engine.analysis.metrics import evaluate
     from engine.events import EpochEnded, RunFinished, RunStarted
-    from engine.experiments import load
-    from engine.metrics import evaluate
+    from engine.experiments.load import load
     from engine.paths import DERMAMNIST_MD5
-    from engine.store import Store
+    from engine.store.runs import Store
+    from engine.training.data import MEDMNIST_SOURCE
 
     store, experiments = Store(), load()
 
@@ -263,7 +263,7 @@ def refused(capsys):
     """Runs `dermalab ARGS` in this process and returns what it said, after checking the contract for bad input:
     exit 2, nothing on stdout, one sentence on stderr."""
     from tui import exit_codes
-    from tui.cli import main
+    from tui.cli.main import main
 
     def run(*args: str) -> str:
         code = main(list(args))

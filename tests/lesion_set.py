@@ -9,7 +9,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from engine.experiments import CLASSES
+from engine.classes import CLASSES
 from engine.paths import FILE_NAME
 
 C = {name: number for number, name in enumerate(CLASSES)}

@@ -8,10 +8,11 @@ import numpy as np
 import pytest
 from sklearn.metrics import roc_auc_score
 
-from engine import bootstrap, screening, summary
+from engine.analysis import bootstrap, screening
+from engine.analysis.metrics import evaluate, macro_auc
 from engine.errors import UserError
-from engine.metrics import evaluate, macro_auc
-from engine.store import Store
+from engine.store import summary
+from engine.store.runs import Store
 from tests.conftest import VAL_COUNTS, noisy_predictions
 
 AKIEC, BCC, BKL, DF, MEL, NV, VASC = range(7)
@@ -69,10 +70,10 @@ def test_a_perfect_model_has_no_spread_and_a_broken_one_no_auc_interval():
 
 
 def test_a_finished_training_run_carries_its_intervals():
-    from engine.data import Dataset
     from engine.events import RunFinished
-    from engine.experiments import load
-    from engine.train import RunOptions, train
+    from engine.experiments.load import load
+    from engine.training.data import Dataset
+    from engine.training.train import RunOptions, train
 
     rng = np.random.default_rng(0)
     labels = {split: np.repeat(np.arange(7), 4) for split in ("train", "val", "test")}
@@ -192,7 +193,7 @@ def test_run_ids_resolve_by_prefix(store_run):
 
 def test_only_finished_runs_have_predictions(store_run):
     from engine.events import RunFailed, RunStarted
-    from engine.experiments import load
+    from engine.experiments.load import load
 
     spec, store = load()[8].spec, Store()
     store.start(RunStarted("broke", 8, spec.name, 0, "cpu", "synthetic", 5, 1), spec.chapter,

@@ -13,12 +13,12 @@ from pathlib import Path
 from textual.command import CommandPalette
 from textual.widgets import ProgressBar, Static
 
-from engine.queue import ACTIVE
-from tui.app import DermalabApp, create_app
-from tui.cli import build_parser
-from tui.screens.help import HelpScreen
-from tui.screens.quit import QuitScreen
-from tui.widgets.leaderboard_table import LeaderboardTable
+from engine.jobs.queue import ACTIVE
+from tui.app.main import DermalabApp, create_app
+from tui.app.screens.help import HelpScreen
+from tui.app.screens.quit import QuitScreen
+from tui.app.widgets.results.leaderboard_table import LeaderboardTable
+from tui.cli.main import build_parser
 
 SIZE = (100, 30)
 CHILD_SECONDS = 120  # a worker imports torch, builds the synthetic data and trains an epoch on a busy 2-core box
@@ -228,6 +228,6 @@ async def test_keys_help_palette_and_plain_quit():
 
 def test_the_app_leaves_torch_to_its_child_processes():
     """Importing torch would cost seconds before the first screen; only the probe and the runs need it."""
-    code = "import sys, tui.app; print(sorted(m for m in ('torch', 'engine.train', 'engine.models') if m in sys.modules))"
+    code = "import sys, tui.app.main; print(sorted(m for m in ('torch', 'engine.training.train', 'engine.training.models') if m in sys.modules))"
     imported = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert imported.stdout.strip() == "[]"

@@ -6,9 +6,18 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from tests.test_app import CHILD_SECONDS, app_on_tiny, app_with, ended, job_of, notices, synchronous, wait_for
-from tui.screens.quit import QuitScreen
-from tui.screens.run import RunScreen
+from tests.test_app import (
+    CHILD_SECONDS,
+    app_on_tiny,
+    app_with,
+    ended,
+    job_of,
+    notices,
+    synchronous,
+    wait_for,
+)
+from tui.app.screens.quit import QuitScreen
+from tui.app.screens.run import RunScreen
 
 SMALL, LARGE = (60, 20), (100, 30)
 

@@ -8,7 +8,7 @@ from pathlib import Path
 from tests.conftest import noisy_predictions
 from tests.test_app import app_with, synchronous
 from tests.test_app_snapshots import ACCELERATOR, SIZES
-from tui.widgets.key_line import KeyLine
+from tui.app.widgets.frame.key_line import KeyLine
 
 # The keys that take each screen there, from the experiments screen; the ranked screens' mark and ensemble keys
 # are a pair that makes way for the views' keys (see KeyLine).
@@ -58,7 +58,7 @@ def one_run_app(store_run):
 
 
 def palette_titles(app) -> list[str]:
-    from tui.commands import LabCommands
+    from tui.app.commands import LabCommands
 
     return ([command.title for command in app.get_system_commands(app.screen)] +
             [title for title, _, _ in LabCommands(app.screen)._entries()])
@@ -86,7 +86,7 @@ async def test_the_palette_names_each_action_once_with_report_refresh_and_run(st
 
 @synchronous
 async def test_refresh_shows_runs_stored_from_another_terminal(store_run):
-    from tui.widgets.leaderboard_table import LeaderboardTable
+    from tui.app.widgets.results.leaderboard_table import LeaderboardTable
 
     app = one_run_app(store_run)
     async with app.run_test(size=SIZES["small"]) as pilot:

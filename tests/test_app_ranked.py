@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from tests.test_app import synchronous
 from tests.test_app_snapshots import SIZES, lab_app
-from tui.widgets.recall_grid import RecallGrid
+from tui.app.widgets.results.recall_grid import RecallGrid
 
 
 def grid_column(grid: RecallGrid, key: str) -> list[float]:
@@ -39,7 +39,7 @@ async def test_the_recall_grid_sorts_by_melanoma_reverses_and_shows_experiments(
 
 
 def test_rows_sort_by_one_class_of_their_recall():
-    from tui.tables import sort_rows
+    from tui.text.tables import sort_rows
 
     rows = [{"name": name, "recall": {"bcc": bcc}} for name, bcc in (("a", 0.2), ("b", None), ("c", 0.9))]
     assert [row["name"] for row in sort_rows(rows, "recall_bcc", descending=True)] == ["c", "a", "b"]
@@ -47,10 +47,10 @@ def test_rows_sort_by_one_class_of_their_recall():
 
 @synchronous
 async def test_slash_filters_the_experiments_and_the_leaderboard():
-    from tui.screens.run_detail import RunDetailScreen
-    from tui.widgets.experiment_table import ExperimentTable
-    from tui.widgets.filter_bar import FilterBar
-    from tui.widgets.leaderboard_table import LeaderboardTable
+    from tui.app.screens.run_detail import RunDetailScreen
+    from tui.app.widgets.experiments.experiment_table import ExperimentTable
+    from tui.app.widgets.frame.filter_bar import FilterBar
+    from tui.app.widgets.results.leaderboard_table import LeaderboardTable
 
     app = lab_app()
     async with app.run_test(size=SIZES["small"]) as pilot:

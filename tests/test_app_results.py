@@ -7,20 +7,21 @@ import time
 
 import pytest
 
-from engine import screening, summary
-from engine.experiments import load
+from engine.analysis import screening
+from engine.experiments.load import load
+from engine.store import summary
 from tests.conftest import noisy_predictions
 from tests.test_app import app_with, synchronous
-from tui import numbers
-from tui.screens.ensemble import EnsembleScreen
-from tui.screens.operating_point import OperatingPointScreen
-from tui.screens.run_detail import RunDetailScreen
-from tui.widgets.confusion_matrix import ConfusionMatrix
-from tui.widgets.curves import Curves
-from tui.widgets.figures import FigureTable
-from tui.widgets.key_line import our_bindings
-from tui.widgets.leaderboard_table import LeaderboardTable
-from tui.widgets.roc_plot import RocPlot
+from tui.app.screens.ensemble import EnsembleScreen
+from tui.app.screens.operating_point import OperatingPointScreen
+from tui.app.screens.run_detail import RunDetailScreen
+from tui.app.widgets.frame.key_line import our_bindings
+from tui.app.widgets.results.confusion_matrix import ConfusionMatrix
+from tui.app.widgets.results.figures import FigureTable
+from tui.app.widgets.results.leaderboard_table import LeaderboardTable
+from tui.app.widgets.results.roc_plot import RocPlot
+from tui.app.widgets.run.curves import Curves
+from tui.text import numbers
 
 SIZE = (80, 24)
 
@@ -166,7 +167,7 @@ async def test_rows_without_predictions_open_nothing_and_say_why(two_runs, store
 @synchronous
 async def test_the_leaderboard_reads_runs_a_window_at_a_time(stored):
     from engine.events import RunFinished, RunStarted
-    from tui.ranking import PAGE
+    from tui.views.ranking import PAGE
 
     spec = load()[1].spec
     with stored.opened() as store:

@@ -8,16 +8,17 @@ import time
 
 import pytest
 
+from engine.classes import CLASSES
 from engine.events import BatchProgress, RunFailed, RunFinished, RunStarted
-from engine.experiments import CLASSES, load
-from engine.options import RunOptions
-from engine.queue import JobQueue, eta_seconds, plan
+from engine.experiments.load import load
+from engine.jobs.queue import JobQueue, eta_seconds, plan
 from engine.paths import DERMAMNIST_MD5
-from engine.store import Store
+from engine.store.runs import Store
+from engine.training.options import RunOptions
 from tests.conftest import noisy_predictions
-from tui.app import DermalabApp, create_app
-from tui.cli import build_parser
-from tui.widgets import run_progress
+from tui.app.main import DermalabApp, create_app
+from tui.app.widgets.run import run_progress
+from tui.cli.main import build_parser
 
 ACCELERATOR = "CPU · 2 threads"
 # (experiment, seed, synthetic, nudge): a nudge moves the page's figures a little, as another seed would.
@@ -33,7 +34,7 @@ STORED_AT = 1_750_000_000.0  # 2025-06-15 15:06:40 UTC: when one_run_app's run s
 @pytest.fixture(autouse=True)
 def no_gpus(monkeypatch, tmp_path):
     """The header as on a machine without an NVIDIA driver, whatever this one has."""
-    from engine import gpus
+    from engine.jobs import gpus
 
     monkeypatch.setattr(gpus, "DRIVER", tmp_path / "no driver")
 

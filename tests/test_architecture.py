@@ -9,10 +9,10 @@ import sys
 import pytest
 import torch
 
-from engine import architecture
-from engine.experiments import ModelSpec, load
-from engine.models import build, count_parameters
-
+from engine.experiments import architecture
+from engine.experiments.load import load
+from engine.experiments.spec import ModelSpec
+from engine.training.models import build, count_parameters
 from tests.conftest import REPO
 
 EXPERIMENTS = load()
@@ -58,7 +58,7 @@ def built_sizes(network: torch.nn.Module, model: ModelSpec) -> list[tuple[int, i
 
 
 def test_the_published_counts_need_no_torch():
-    code = ("import sys; from engine import architecture; from engine.experiments import load; "
+    code = ("import sys; from engine.experiments import architecture; from engine.experiments.load import load; "
             "print([architecture.parameter_count(e.spec.model) for e in load().values()]); "
             "print('torch' in sys.modules)")
     done = subprocess.run([sys.executable, "-c", code], cwd=REPO, capture_output=True, text=True, check=True)

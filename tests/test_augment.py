@@ -8,8 +8,8 @@ import torch
 import torchvision.transforms.functional as TF
 from torchvision.transforms import InterpolationMode
 
-from engine import augment
-from engine.experiments import Affine, ColorJitter, HFlip, Normalize, Rotation
+from engine.experiments.spec import Affine, ColorJitter, HFlip, Normalize, Rotation
+from engine.training import augment
 
 NEAREST = InterpolationMode.NEAREST
 TORCHVISION_JITTER = (TF.adjust_brightness, TF.adjust_contrast, TF.adjust_saturation, TF.adjust_hue)

@@ -23,10 +23,9 @@ import pytest
 import torch
 
 from engine.errors import UserError
-from tui.cli import main
-
 from tests.conftest import medmnist_arrays, noisy_predictions, one_sentence
 from tests.test_app import SIZE, app_with, notices, synchronous, wait_for
+from tui.cli.main import main
 
 MINE = '\n[[experiment]]\nid = 26\nextends = 1\nname = "Mine"\n'  # appended to the real file, then made bad
 
@@ -252,14 +251,14 @@ def test_a_home_that_cannot_be_a_folder_is_refused_without_a_row(refused, tmp_pa
 @pytest.mark.parametrize("named, folder", [("relative home", "relative home"), ("~/lab", "lab")],
                          ids=["relative", "with a tilde no shell expanded"])
 def test_a_home_named_loosely_is_one_folder_for_the_worker_started_elsewhere(tmp_path, monkeypatch, named, folder):
-    from tui.background import child_environment
+    from tui.app.background import child_environment
 
     monkeypatch.chdir(tmp_path)
     monkeypatch.setenv("HOME", str(tmp_path))
     monkeypatch.setenv("DERMALAB_HOME", named)
     elsewhere = tmp_path / "logs"  # the worker starts in its log folder
     elsewhere.mkdir()
-    said = subprocess.run([sys.executable, "-c", "from engine.store import default_path; print(default_path())"],
+    said = subprocess.run([sys.executable, "-c", "from engine.store.runs import default_path; print(default_path())"],
                           cwd=elsewhere, env=child_environment(), capture_output=True, text=True, check=True)
     assert said.stdout.strip() == str(tmp_path / folder / "runs.sqlite")
 
@@ -356,7 +355,7 @@ def test_a_download_folder_nothing_may_be_written_in_is_named_as_such(refused, t
 def test_weights_that_hold_more_than_tensors_are_refused_unrun(refused, tmp_path, monkeypatch):
     from torchvision.models import ResNet18_Weights
 
-    from engine.models import weights_path
+    from engine.training.models import weights_path
 
     monkeypatch.setenv("TORCH_HOME", str(tmp_path / "torch"))
     weights = weights_path(ResNet18_Weights.IMAGENET1K_V1)

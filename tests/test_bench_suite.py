@@ -10,8 +10,8 @@ import sys
 
 import pytest
 
-from engine import gpus
-from engine.store import Store
+from engine.jobs import gpus
+from engine.store.runs import Store
 from tests.conftest import REPO
 
 

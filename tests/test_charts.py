@@ -5,10 +5,10 @@ import sqlite3
 
 import pytest
 
-from engine.experiments import load
-from engine.store import Store
+from engine.experiments.load import load
+from engine.store.runs import Store
 from tests.conftest import noisy_predictions
-from tui import charts
+from tui.views import charts
 
 # (experiment, seed, AUC, mel recall, cancer sensitivity, train seconds, params)
 RUNS = [(8, 0, 0.89, 0.1, 0.5, 10.0, 94599), (8, 1, 0.90, 0.2, 0.6, 12.0, 94599), (8, 2, 0.91, 0.3, 0.7, 14.0, 94599),

@@ -6,14 +6,14 @@ from __future__ import annotations
 import asyncio
 
 from tests.conftest import noisy_predictions
-from tests.test_charts import fill
 from tests.test_app_snapshots import ACCELERATOR, SIZES, lab_app
-from tui.app import create_app
-from tui.cli import build_parser
-from tui.screens.charts import ChartsScreen
-from tui.screens.help import HelpScreen
-from tui.widgets.chart_plot import ChartPlot, thin
-from tui.widgets.key_line import our_bindings
+from tests.test_charts import fill
+from tui.app.main import create_app
+from tui.app.screens.charts import ChartsScreen
+from tui.app.screens.help import HelpScreen
+from tui.app.widgets.frame.key_line import our_bindings
+from tui.app.widgets.pictures.chart_plot import ChartPlot, thin
+from tui.cli.main import build_parser
 
 COUNT = 7  # the page's charts, less the recall grid the app has as a view of its own
 

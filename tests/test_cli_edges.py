@@ -11,8 +11,8 @@ import pytest
 
 from tests.conftest import REPO, noisy_predictions
 from tui import exit_codes
-from tui.cli import main
-from tui.progress import fold
+from tui.cli.main import main
+from tui.cli.progress import fold
 
 
 @pytest.fixture
@@ -28,7 +28,7 @@ def test_a_reader_that_goes_away_ends_the_command_quietly(two_runs, args):
     read, write = os.pipe()
     os.close(read)  # as `| head -1` does once it has its line
     try:
-        done = subprocess.run([sys.executable, "-m", "tui.cli", *args], cwd=REPO, stdout=write,
+        done = subprocess.run([sys.executable, "-m", "tui.cli.main", *args], cwd=REPO, stdout=write,
                               stderr=subprocess.PIPE, text=True, timeout=120)
     finally:
         os.close(write)
@@ -69,7 +69,7 @@ def test_result_lines_break_between_fields_on_a_narrow_terminal():
 
 
 def test_a_column_with_nothing_to_show_makes_way_for_figures():
-    from tui.tables import Column, fitting
+    from tui.text.tables import Column, fitting
 
     columns = [Column("name", "name"), Column("acc", "accuracy", priority=1),
                Column("unlike the page", "differs", priority=1)]

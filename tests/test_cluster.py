@@ -14,10 +14,11 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from engine import cluster, data, runner
-from engine.experiments import load
-from engine.options import RunOptions
-from engine.store import Store
+from engine.experiments.load import load
+from engine.jobs import cluster, runner
+from engine.store.runs import Store
+from engine.training import data
+from engine.training.options import RunOptions
 
 WAIT_SECONDS = 240  # each task imports torch in a process of its own on a busy 2-core box
 
@@ -37,7 +38,7 @@ def no_task_left(dermalab_home: Path):
 
 def synced_jobs() -> dict[str, dict]:
     """The queue after a look, which imports what the tasks finished (as `dermalab queue` does)."""
-    from engine.queue import JobQueue
+    from engine.jobs.queue import JobQueue
 
     store = Store()
     try:

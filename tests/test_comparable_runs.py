@@ -6,16 +6,14 @@ from __future__ import annotations
 import io
 import json
 
-import pytest
-
 from engine.events import RunFailed, RunStarted
-from engine.experiments import load
-from engine.options import RunOptions
-from engine.train import run_precision
+from engine.experiments.load import load
+from engine.training.options import RunOptions
+from engine.training.train import run_precision
 from tests.conftest import noisy_predictions
 from tests.test_faults import one_thread  # noqa: F401  (a fixture)
 from tui import exit_codes
-from tui.cli import main
+from tui.cli.main import main
 
 
 def strict(text: str):

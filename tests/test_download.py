@@ -12,9 +12,9 @@ import threading
 import numpy as np
 import pytest
 
-from engine import data, paths
+from engine import paths
 from engine.errors import UserError
-
+from engine.training import data
 from tests.conftest import medmnist_arrays
 
 
@@ -104,8 +104,8 @@ def test_weights_are_checked_against_the_sha256_prefix_in_their_name(serve, tmp_
     # torch.hub names weights files by the start of their sha256 (resnet18-f37072fd.pth); fetch checks the same.
     import torch
 
-    from engine.fetch import fetch
-    from engine.models import HASH_IN_NAME
+    from engine.training.fetch import fetch
+    from engine.training.models import HASH_IN_NAME
 
     buffer = io.BytesIO()
     torch.save({"fc.bias": torch.zeros(7)}, buffer)

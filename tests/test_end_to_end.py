@@ -6,7 +6,7 @@ import json
 import subprocess
 import sys
 
-from engine.experiments import CLASSES
+from engine.classes import CLASSES
 from tests.conftest import REPO
 
 
@@ -45,7 +45,7 @@ def test_global_options_work_before_and_after_the_command(cli, edited_experiment
 
 
 def test_list_counts_parameters_without_importing_torch():
-    code = ("import sys; from tui.cli import main; main(['list', '--json']); "
+    code = ("import sys; from tui.cli.main import main; main(['list', '--json']); "
             "print('torch' in sys.modules, 'torchvision' in sys.modules, file=sys.stderr)")
     listed = subprocess.run([sys.executable, "-c", code], cwd=REPO, capture_output=True, text=True, check=True)
     listing = json.loads(listed.stdout)

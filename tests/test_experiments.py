@@ -3,7 +3,7 @@
 import pytest
 
 from engine.errors import UserError
-from engine.experiments import load
+from engine.experiments.load import load
 
 REFERENCE = {  # (epochs, batch size, optimizer, lr) the page states or implies for a few experiments
     1: (5, 32, "sgd", 0.1),
@@ -42,10 +42,10 @@ def test_experiment_14_trains_on_normalised_images_and_is_evaluated_on_plain_one
     import numpy as np
     import torch
 
-    from engine.data import Dataset
     from engine.events import RunFinished
-    from engine.models import SmallCNN
-    from engine.train import RunOptions, train
+    from engine.training.data import Dataset
+    from engine.training.models import SmallCNN
+    from engine.training.train import RunOptions, train
 
     rng = np.random.default_rng(0)
     labels = {split: np.repeat(np.arange(7), 3) for split in ("train", "val", "test")}

@@ -21,16 +21,17 @@ from pathlib import Path
 import pytest
 import torch
 
-from engine import data, runner
 from engine.events import RunFailed
-from engine.experiments import load
-from engine.options import RunOptions
-from engine.queue import JobQueue, plan
-from engine.store import Store, StoreUnwritable
-from tui import exit_codes
-from tui.cli import main
-
+from engine.experiments.load import load
+from engine.jobs import runner
+from engine.jobs.queue import JobQueue, plan
+from engine.store.runs import Store, StoreUnwritable
+from engine.training import data
+from engine.training.options import RunOptions
 from tests.conftest import REPO, one_sentence
+from tui import exit_codes
+from tui.cli.main import main
+
 
 @pytest.fixture
 def tiny(tiny_experiments) -> str:
@@ -55,7 +56,7 @@ def start(tiny: str, *args: str, file_size_limit: int | None = None) -> subproce
         if file_size_limit:
             resource.setrlimit(resource.RLIMIT_FSIZE, (file_size_limit, file_size_limit))
 
-    return subprocess.Popen([sys.executable, "-m", "tui.cli", "run", *args, "--data", "synthetic", "--experiments", tiny],
+    return subprocess.Popen([sys.executable, "-m", "tui.cli.main", "run", *args, "--data", "synthetic", "--experiments", tiny],
                             cwd=REPO, env={**os.environ, "OMP_NUM_THREADS": "1"}, stdout=subprocess.PIPE,
                             stderr=subprocess.PIPE, text=True, preexec_fn=prepare)
 

@@ -13,13 +13,13 @@ import numpy as np
 from textual.widgets import Static
 
 from tests.conftest import REPO
-from tests.lesion_set import C, VAL_TABLE, lesion_file, val_labels, val_probabilities  # noqa: F401 (a fixture)
-from tui.app import create_app
-from tui.cli import build_parser
-from tui.halfblocks import UPPER_HALF
-from tui.screens.gallery import AugmentPreviewScreen, GalleryScreen
-from tui.widgets.experiment_table import ExperimentTable
-from tui.widgets.image_grid import ImageGrid
+from tests.lesion_set import VAL_TABLE, C, lesion_file, val_labels, val_probabilities  # noqa: F401 (a fixture)
+from tui.app.main import create_app
+from tui.app.screens.gallery import AugmentPreviewScreen, GalleryScreen
+from tui.app.widgets.experiments.experiment_table import ExperimentTable
+from tui.app.widgets.pictures.image_grid import ImageGrid
+from tui.cli.main import build_parser
+from tui.text.halfblocks import UPPER_HALF
 
 SIZE = (80, 24)
 LOADING_SECONDS = 120  # a preview child imports torch on a busy 2-core machine
@@ -181,13 +181,13 @@ PREVIEW = """
 import asyncio, json, sys
 from textual.widgets import Static
 from tests.test_lesion_app import wait_for_gallery, shown
-from tui.app import create_app
-from tui.cli import build_parser
-from tui.widgets.experiment_table import ExperimentTable
-from tui.widgets.image_grid import ImageGrid
+from tui.app.main import create_app
+from tui.cli.main import build_parser
+from tui.app.widgets.experiments.experiment_table import ExperimentTable
+from tui.app.widgets.pictures.image_grid import ImageGrid
 
 def loaded():
-    return [m for m in ("tui.galleries", "engine.lesions") if m in sys.modules]
+    return [m for m in ("tui.views.galleries", "engine.analysis.lesions") if m in sys.modules]
 
 async def main():
     async with create_app(build_parser().parse_args([]), accelerator="CPU").run_test(size=(80, 24)) as pilot:
@@ -211,7 +211,7 @@ def test_the_preview_draws_in_a_child_and_the_app_never_imports_torch(lesion_fil
                           timeout=LOADING_SECONDS + 60, check=True)
     seen = json.loads(done.stdout.strip().splitlines()[-1])
     assert seen["torch"] is False
-    assert seen["at_first_paint"] == [] and "tui.galleries" in seen["opened"]  # images load when a gallery opens
+    assert seen["at_first_paint"] == [] and "tui.views.galleries" in seen["opened"]  # images load when a gallery opens
     assert seen["titles"] == [f"train image {i} ({name}): as it goes in, then 4 draws"
                               for i, name in enumerate(("mel", "nv", "bkl", "bcc"))]
     for captions in seen["captions"]:

@@ -5,9 +5,9 @@ from __future__ import annotations
 
 from tests.lesion_set import lesion_file, val_labels, val_probabilities  # noqa: F401 (a fixture)
 from tests.test_lesion_app import other_run, wait_for_gallery
-from tui.app import create_app
-from tui.cli import build_parser
-from tui.widgets.experiment_table import ExperimentTable
+from tui.app.main import create_app
+from tui.app.widgets.experiments.experiment_table import ExperimentTable
+from tui.cli.main import build_parser
 
 SIZE = (80, 24)
 ACCELERATOR = "CPU · 2 threads"

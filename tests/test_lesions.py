@@ -11,11 +11,12 @@ import pytest
 from rich.console import Console
 from rich.segment import Segments
 
-from engine import data, lesions
+from engine.analysis import lesions
+from engine.analysis.screening import Predictions
 from engine.errors import UserError
-from engine.screening import Predictions
+from engine.training import data
 from tests.lesion_set import C, val_labels, val_probabilities, write_file
-from tui.halfblocks import RAMP, UPPER_HALF, cell_rows
+from tui.text.halfblocks import RAMP, UPPER_HALF, cell_rows
 
 # 4 pixel rows x 3 columns, every pixel a different colour.
 TINY = np.array([[[255, 0, 0], [0, 255, 0], [0, 0, 255]],

@@ -5,11 +5,11 @@ from __future__ import annotations
 
 import time
 
-from engine.queue import eta_seconds
-from tui import numbers
-from tui.lab import Lab, StoreSnapshot
-from tui.widgets.curves import Curves
-from tui.widgets.run_progress import RunProgress
+from engine.jobs.queue import eta_seconds
+from tui.app.lab import Lab, StoreSnapshot
+from tui.app.widgets.run.curves import Curves
+from tui.app.widgets.run.run_progress import RunProgress
+from tui.text import numbers
 
 EPOCHS = [{"epoch": 1, "train_loss": 1.2, "val_loss": 1.4, "val_auc": 0.7}]
 
@@ -22,7 +22,7 @@ def job(batch: int, loss: float, **changes) -> dict:
 
 
 def test_each_heartbeat_of_a_running_job_adds_a_point_within_its_epoch(tmp_path):
-    from engine.store import Store
+    from engine.store.runs import Store
 
     lab = Lab({}, Store(tmp_path / "runs.sqlite"), None)
     seen = [lab.apply(StoreSnapshot(time.monotonic(), [job(batch, loss)], None, None))

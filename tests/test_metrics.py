@@ -2,9 +2,13 @@
 
 import numpy as np
 import pytest
-from sklearn.metrics import confusion_matrix, precision_recall_fscore_support, roc_auc_score
+from sklearn.metrics import (
+    confusion_matrix,
+    precision_recall_fscore_support,
+    roc_auc_score,
+)
 
-from engine.metrics import evaluate, macro_auc
+from engine.analysis.metrics import evaluate, macro_auc
 from tests.conftest import noisy_predictions
 
 

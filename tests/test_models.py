@@ -3,8 +3,8 @@
 import pytest
 import torch
 
-from engine.experiments import load
-from engine.models import build, count_parameters
+from engine.experiments.load import load
+from engine.training.models import build, count_parameters
 
 EXPECTED = {**dict.fromkeys(range(1, 6), 6_887), 6: 41_351, 7: 94_151,
             **dict.fromkeys([8, 9, *range(11, 21)], 94_599), **dict.fromkeys([10, 21, 22], 102_407),

@@ -11,10 +11,10 @@ from textual.widgets import DataTable
 
 from tests.test_app import app_with, synchronous, wait_for
 from tui import exit_codes
-from tui.cli import main
-from tui.screens.ensemble import EnsembleScreen
-from tui.screens.operating_point import OperatingPointScreen
-from tui.screens.run_detail import RunDetailScreen
+from tui.app.screens.ensemble import EnsembleScreen
+from tui.app.screens.operating_point import OperatingPointScreen
+from tui.app.screens.run_detail import RunDetailScreen
+from tui.cli.main import main
 
 # Markup would drop the brackets and the stray tag would raise; matplotlib would read $...$ as maths, and raise on
 # the unclosed brace.

@@ -7,12 +7,11 @@ import json
 
 import pytest
 
-from tui.cli import build_parser
-from tui.options import APP, OPTIONS, Option
-from engine.options import RunOptions
-from tui.lab import JobSource
-
+from engine.training.options import RunOptions
 from tests.conftest import one_sentence
+from tui.app.lab import JobSource
+from tui.cli.main import build_parser
+from tui.cli.options import APP, OPTIONS, Option
 
 # A value for each option that is not its default (an option added without one here fails the tests below).
 SAMPLES = {"experiments": ["--experiments", "mine.toml"], "debug": ["--debug"], "data": ["--data", "synthetic"],

@@ -12,11 +12,12 @@ import time
 import numpy as np
 import pytest
 
-from engine import data, gpus, runner
-from engine.experiments import load
-from engine.options import RunOptions
-from engine.slots import Slot, SlotRequest, hand_out
-from engine.store import Store
+from engine.experiments.load import load
+from engine.jobs import gpus, runner
+from engine.jobs.slots import Slot, SlotRequest, hand_out
+from engine.store.runs import Store
+from engine.training import data
+from engine.training.options import RunOptions
 
 FOUR_GPUS = ["0", "1", "2", "3"]
 
@@ -132,9 +133,9 @@ def leaves(path: str, value) -> dict[str, float]:
 def test_the_header_shows_each_gpus_utilisation_and_memory_once_sampled(no_driver):
     from textual.widgets import Static
 
-    from tui.app import create_app
-    from tui.cli import build_parser
-    from tui.messages import GpusSampled
+    from tui.app.main import create_app
+    from tui.app.messages import GpusSampled
+    from tui.cli.main import build_parser
 
     async def drive() -> tuple[str, str, set[str]]:
         app = create_app(build_parser().parse_args(["--data", "synthetic"]), accelerator="CUDA · test")

@@ -9,15 +9,21 @@ import numpy as np
 import pytest
 import torch
 
-from engine.data import synthetic
 from engine.events import RunFinished
-from engine.experiments import load
-from engine.options import RunOptions
-from engine.queue import JobQueue, plan
-from engine.store import Store
-from engine.train import autocast, cpu_computes_bf16, resolve_device, run_precision, train
-from tui.cli import build_parser
-from tui.lab import JobSource
+from engine.experiments.load import load
+from engine.jobs.queue import JobQueue, plan
+from engine.store.runs import Store
+from engine.training.data import synthetic
+from engine.training.options import RunOptions
+from engine.training.train import (
+    autocast,
+    cpu_computes_bf16,
+    resolve_device,
+    run_precision,
+    train,
+)
+from tui.app.lab import JobSource
+from tui.cli.main import build_parser
 
 
 @pytest.mark.parametrize("args", [["run", "1", "--data", "synthetic"], []], ids=["run", "app"])

@@ -19,12 +19,14 @@ from pathlib import Path
 
 import pytest
 
-from engine import data, runner
-from engine.experiments import load
-from engine.options import RunOptions
-from engine.queue import JobQueue, plan, serving
-from engine.store import Store, process_alive
-from engine.worker import ending
+from engine.experiments.load import load
+from engine.jobs import runner
+from engine.jobs.queue import JobQueue, plan, serving
+from engine.jobs.worker import ending
+from engine.processes import process_alive
+from engine.store.runs import Store
+from engine.training import data
+from engine.training.options import RunOptions
 from tests.conftest import REPO, StoredRuns
 
 WAIT_SECONDS = 300  # a worker imports torch and trains a tiny run on a busy 2-core box (180 s was too few at load 10)
@@ -69,7 +71,7 @@ def test_a_detached_run_survives_the_hang_up_of_its_terminal(tiny, dermalab_home
         fcntl.ioctl(0, termios.TIOCSCTTY, 0)
         signal.signal(signal.SIGHUP, signal.SIG_DFL)  # as a login's: not the ignored one of a suite run under nohup
 
-    command = (f"{sys.executable} -m tui.cli run 1 --epochs 3 --detach --data synthetic --experiments {tiny}; "
+    command = (f"{sys.executable} -m tui.cli.main run 1 --epochs 3 --detach --data synthetic --experiments {tiny}; "
                "exec sleep 600")
     shell = subprocess.Popen(["/bin/sh", "-c", command], stdin=terminal, stdout=terminal, stderr=terminal, cwd=REPO,
                              preexec_fn=login)
@@ -173,8 +175,8 @@ def test_how_a_child_ended_is_worded_without_guessing():
 CLAIMER = """
 import sys
 import time
-from engine.queue import JobQueue
-from engine.store import Store
+from engine.jobs.queue import JobQueue
+from engine.store.runs import Store
 queue = JobQueue(Store())
 print("ready", flush=True)
 sys.stdin.readline()

@@ -7,11 +7,11 @@ import asyncio
 
 from textual.widgets import Static
 
-from engine.estimate import TRAIN_IMAGES, estimate
-from engine.experiments import load
-from tui.app import create_app
-from tui.cli import build_parser
-from tui.screens.confirm_queue import ConfirmQueueScreen
+from engine.experiments.load import load
+from engine.jobs.estimate import TRAIN_IMAGES, estimate
+from tui.app.main import create_app
+from tui.app.screens.confirm_queue import ConfirmQueueScreen
+from tui.cli.main import build_parser
 
 EXPERIMENTS = load()
 

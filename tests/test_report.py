@@ -5,11 +5,12 @@ import sys
 
 import pytest
 
-from engine import screening, summary
-from engine.experiments import CLASSES, load
-from engine.store import Store
+from engine.analysis import screening
+from engine.classes import CLASSES
+from engine.experiments.load import load
+from engine.store.runs import Store
 from tests.conftest import noisy_predictions, one_sentence
-from tui import report
+from tui.report import document as report
 
 PICTURES = ["clinical.png", "metrics.png", "auc_ranked.png", "chapters.png", "arc.png", "auc_time.png",
             "auc_params.png"]

@@ -4,11 +4,12 @@ stored over the tiny lesion file; and without the images, a sentence instead of 
 from __future__ import annotations
 
 from engine.events import EpochEnded
-from engine.experiments import load
-from engine.store import Store
+from engine.experiments.load import load
+from engine.store.runs import Store
 from tests.lesion_set import lesion_file, val_labels, val_probabilities  # noqa: F401 (a fixture)
 from tests.test_lesion_app import other_run
-from tui import png, report
+from tui.report import document as report
+from tui.report import png
 
 OURS = ["auc_curves.png", "recall_heatmap.png", "roc_melanoma.png", "missed_melanomas.png"]
 

@@ -14,19 +14,20 @@ import time
 import numpy as np
 import pytest
 
-from engine import blobs, bootstrap, schema, screening
+from engine.analysis import bootstrap, screening
+from engine.analysis.metrics import evaluate
 from engine.errors import UserError
 from engine.events import EpochEnded
-from engine.experiments import load
-from engine.metrics import evaluate
-from engine.store import Store
+from engine.experiments.load import load
+from engine.store import blobs, schema
+from engine.store.runs import Store
 from tests import version_0_store as version_0
 from tests.conftest import noisy_predictions
 
 
 def realistic_predictions(seed: int) -> tuple[np.ndarray, np.ndarray]:
     """1,003 val lesions in DermaMNIST's mix, and softmax outputs kept to 6 decimals as training keeps them."""
-    from engine.data import CLASS_COUNTS
+    from engine.training.data import CLASS_COUNTS
 
     rng = np.random.default_rng(seed)
     labels = np.repeat(np.arange(7), CLASS_COUNTS["val"])
@@ -237,7 +238,7 @@ def test_runs_on_another_data_file_are_another_group(store_run, dermalab_home):
 
 
 def test_views_read_runs_in_the_store_s_order_a_window_at_a_time(store_run):
-    from engine import summary
+    from engine.store import summary
 
     labels, probabilities = noisy_predictions(7)
     for seed, auc in enumerate([0.7, None, 0.9, 0.8]):

@@ -3,10 +3,10 @@
 import numpy as np
 import pytest
 
-from engine.data import CLASS_COUNTS, synthetic
 from engine.events import RunFinished
-from engine.experiments import load
-from engine.train import RunOptions, train
+from engine.experiments.load import load
+from engine.training.data import CLASS_COUNTS, synthetic
+from engine.training.train import RunOptions, train
 
 
 @pytest.fixture(scope="module")

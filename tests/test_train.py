@@ -14,13 +14,19 @@ from pathlib import Path
 import pytest
 import torch
 
-from engine import augment
-from engine.data import synthetic
 from engine.errors import RunCancelled
 from engine.events import BatchProgress, EpochEnded, RunFinished, RunStarted
-from engine.experiments import load
-from engine.options import RunOptions
-from engine.train import COMPILE_VARIABLE, augmented_batches, prepare, train, train_one_epoch
+from engine.experiments.load import load
+from engine.training import augment
+from engine.training.data import synthetic
+from engine.training.options import RunOptions
+from engine.training.train import (
+    COMPILE_VARIABLE,
+    augmented_batches,
+    prepare,
+    train,
+    train_one_epoch,
+)
 
 
 @pytest.fixture(scope="module")
@@ -118,7 +124,7 @@ class MallInfo2(ctypes.Structure):
 libc = ctypes.CDLL(None)
 libc.mallinfo2.restype, libc.malloc.restype = MallInfo2, ctypes.c_void_p
 if sys.argv[1] == "keep":  # torch imported only here: its import could move glibc's own threshold
-    from engine.train import keep_freed_memory
+    from engine.training.train import keep_freed_memory
     keep_freed_memory()
 before = libc.mallinfo2().hblkhd
 block = libc.malloc(16 << 20)

@@ -6,10 +6,10 @@ import time
 
 import numpy as np
 
-from engine.data import Dataset
 from engine.events import BatchProgress, RunFinished
-from engine.experiments import load
-from engine.train import RunOptions, train
+from engine.experiments.load import load
+from engine.training.data import Dataset
+from engine.training.train import RunOptions, train
 
 PAUSE = 0.5  # seconds a slow caller (a progress bar on a slow terminal) spends with each batch event
 

@@ -38,7 +38,7 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(REPO))
 
-from engine.store import Store  # noqa: E402  (after the path is set, so the script runs from anywhere)
+from engine.store.runs import Store  # noqa: E402  (after the path is set, so the script runs from anywhere)
 
 COLUMNS, LINES = 80, 24
 KEYS = {"down": b"\x1b[B", "space": b" ", "escape": b"\x1b"}
@@ -57,7 +57,7 @@ class Terminal:
         env = {**os.environ, "TERM": "xterm-256color", "DERMALAB_HOME": str(home), "PYTHONPATH": str(REPO)}
         env.pop("NO_COLOR", None)
         self.started = time.perf_counter()
-        self.process = subprocess.Popen([sys.executable, "-m", "tui.cli", *options], stdin=slave, stdout=slave,
+        self.process = subprocess.Popen([sys.executable, "-m", "tui.cli.main", *options], stdin=slave, stdout=slave,
                                         stderr=slave, env=env, cwd=REPO, start_new_session=True)
         os.close(slave)
         self.seen = b""
@@ -148,7 +148,7 @@ def key_latency(keys: int, beat_seconds: float) -> tuple[dict[str, list[float]],
 
 
 def dermalab(home: Path, *args: str, wait: bool = True) -> subprocess.Popen:
-    process = subprocess.Popen([sys.executable, "-m", "tui.cli", *args], cwd=REPO, stdout=subprocess.DEVNULL,
+    process = subprocess.Popen([sys.executable, "-m", "tui.cli.main", *args], cwd=REPO, stdout=subprocess.DEVNULL,
                                stderr=subprocess.DEVNULL,
                                env={**os.environ, "DERMALAB_HOME": str(home), "PYTHONPATH": str(REPO)})
     if wait and process.wait() != 0:

@@ -1,13 +1,13 @@
 """Benchmark (not a test): what a training epoch costs beyond its model steps (augmentation, batch indexing, the
 loop's bookkeeping), per experiment and precision. Issue 13's target: under 15 % of the model steps' time.
 
-Both sides start from a fresh `engine.train.prepare` of the same run (same model, optimizer, loss, layout and
+Both sides start from a fresh `engine.training.train.prepare` of the same run (same model, optimizer, loss, layout and
 precision) and train as many batches as one epoch:
   model steps: forward, loss, backward and optimizer step on batches cut beforehand from the training images
                (ToTensor done, no augmentation), nothing else in the loop;
-  epoch:       `engine.train.train_one_epoch`, as a run trains (augmentation and progress reports included).
+  epoch:       `engine.training.train.train_one_epoch`, as a run trains (augmentation and progress reports included).
 The difference of the two is the overhead; on a shared machine it swings by several points from run to run, as
-each side's best does. So the batches alone (`engine.train.augmented_batches`: cut, ToTensor, augmentation and
+each side's best does. So the batches alone (`engine.training.train.augmented_batches`: cut, ToTensor, augmentation and
 layout, no model) are timed too, a direct measure of the largest part, shown as a share of the model steps.
 Best of --repeat, the three taken in turn; the load average is printed beside the figures.
 
@@ -29,10 +29,16 @@ sys.path.insert(0, str(REPO))
 
 import torch  # noqa: E402
 
-from engine import augment, data  # noqa: E402
-from engine.experiments import load  # noqa: E402
-from engine.options import RunOptions  # noqa: E402
-from engine.train import Setup, augmented_batches, autocast, prepare, train_one_epoch  # noqa: E402
+from engine.experiments.load import load  # noqa: E402
+from engine.training import augment, data  # noqa: E402
+from engine.training.options import RunOptions  # noqa: E402
+from engine.training.train import (  # noqa: E402
+    Setup,
+    augmented_batches,
+    autocast,
+    prepare,
+    train_one_epoch,
+)
 
 
 def model_steps(setup: Setup) -> float:

@@ -28,7 +28,7 @@ REPO = Path(__file__).resolve().parents[2]
 
 def sweep(ids: str, data: str, slots: str, epochs: int | None, home: Path) -> tuple[float, dict[int, float]]:
     """Seconds the sweep took, and each experiment's AUC."""
-    command = [sys.executable, "-m", "tui.cli", "run", *ids.split(), "--seed", "0", "--data", data, "--json",
+    command = [sys.executable, "-m", "tui.cli.main", "run", *ids.split(), "--seed", "0", "--data", data, "--json",
                *shlex.split(slots), *(["--epochs", str(epochs)] if epochs else [])]
     started = time.perf_counter()
     done = subprocess.run(command, cwd=REPO, capture_output=True, text=True, env={**os.environ, "DERMALAB_HOME": str(home)})
@@ -53,7 +53,7 @@ def main() -> None:
     print(f"experiments {args.ids}, seed 0, data {data}, epochs {args.epochs or 'as published'}, "
           f"{len(os.sched_getaffinity(0))} cores; load average before: {os.getloadavg()}")
     # The first variant must not pay alone for reading torch and the data from disk into the page cache.
-    subprocess.run([sys.executable, "-c", "import torch, engine.data"], cwd=REPO, check=True)
+    subprocess.run([sys.executable, "-c", "import torch, engine.training.data"], cwd=REPO, check=True)
     if data != "synthetic":
         Path(data).read_bytes()
     timings, aucs = {}, {}

@@ -30,7 +30,7 @@ REPO = Path(__file__).resolve().parents[2]
 
 def dermalab(home: Path, *args: str) -> tuple[float, subprocess.CompletedProcess]:
     started = time.perf_counter()
-    done = subprocess.run([sys.executable, "-m", "tui.cli", *args], cwd=REPO, capture_output=True, text=True,
+    done = subprocess.run([sys.executable, "-m", "tui.cli.main", *args], cwd=REPO, capture_output=True, text=True,
                           env={**os.environ, "DERMALAB_HOME": str(home)}, check=True)
     return time.perf_counter() - started, done
 

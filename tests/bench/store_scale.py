@@ -38,13 +38,13 @@ sys.path[:0] = [str(REPO), str(REPO / "tests" / "bench")]
 
 from app_latency import Terminal  # noqa: E402  (after the path is set, so the script runs from anywhere)
 
-from engine import bootstrap  # noqa: E402
-from engine.data import CLASS_COUNTS, MEDMNIST_SOURCE  # noqa: E402
+from engine.analysis import bootstrap  # noqa: E402
+from engine.analysis.metrics import evaluate  # noqa: E402
 from engine.events import EpochEnded, RunFailed, RunFinished, RunStarted  # noqa: E402
-from engine.experiments import load  # noqa: E402
-from engine.metrics import evaluate  # noqa: E402
+from engine.experiments.load import load  # noqa: E402
 from engine.paths import DERMAMNIST_MD5  # noqa: E402
-from engine.store import Store  # noqa: E402
+from engine.store.runs import Store  # noqa: E402
+from engine.training.data import CLASS_COUNTS, MEDMNIST_SOURCE  # noqa: E402
 from tests import version_0_store as version_0  # noqa: E402
 
 TEMPLATES = 25  # distinct sets of metrics (computing them is slow); every run gets probabilities of its own
@@ -146,7 +146,7 @@ def size(path: Path) -> int:
 def timed_command(home: Path, *args: str) -> float:
     env = {**os.environ, "DERMALAB_HOME": str(home), "PYTHONPATH": str(REPO)}
     started = time.perf_counter()
-    subprocess.run([sys.executable, "-m", "tui.cli", *args], cwd=REPO, env=env, check=True,
+    subprocess.run([sys.executable, "-m", "tui.cli.main", *args], cwd=REPO, env=env, check=True,
                    stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
     return time.perf_counter() - started
 

@@ -34,8 +34,8 @@ from typing import Any
 REPO = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(REPO))
 
-from engine import gpus  # noqa: E402  (torch-free: this process never trains)
-from engine.experiments import load  # noqa: E402
+from engine.experiments.load import load  # noqa: E402
+from engine.jobs import gpus  # noqa: E402  (torch-free: this process never trains)
 
 PASSED_ON = ("device", "jobs", "gpus", "per_gpu", "precision", "epochs", "experiments")  # given to `dermalab run`
 
@@ -96,7 +96,7 @@ def parser() -> argparse.ArgumentParser:
 
 
 def run_command(args: argparse.Namespace, data: str) -> list[str]:
-    command = [sys.executable, "-m", "tui.cli", "run", *args.ids.split(), "--seed", str(args.seed),
+    command = [sys.executable, "-m", "tui.cli.main", "run", *args.ids.split(), "--seed", str(args.seed),
                "--seeds", str(args.seeds), "--data", data, "--json"]
     for name in PASSED_ON:
         if getattr(args, name) is not None:
@@ -130,7 +130,7 @@ def timed(command: list[str], home: Path, every: float) -> tuple[float, subproce
 
 def figures_of(path: Path, synthetic: bool, device: str) -> dict[tuple[int, int, bool], list[float]]:
     """(experiment, epochs, pretrained) -> the AUCs of the store's finished runs on this kind of device and data."""
-    from engine.store import Store
+    from engine.store.runs import Store
 
     store = Store(path)
     try:
@@ -162,7 +162,7 @@ def beside_baseline(runs: list[dict[str, Any]], run_as: dict[int, tuple[int, boo
 
 
 def show(report: dict[str, Any], fmt: str, baseline: str | None) -> None:
-    from tui.tables import print_table
+    from tui.text.tables import print_table
 
     print(" ".join(report["command"]))
     runs = report["runs"]
@@ -183,7 +183,7 @@ def show(report: dict[str, Any], fmt: str, baseline: str | None) -> None:
 
 def columns(headers: dict[str, str]) -> list:
     """Every column shown whatever the terminal's width: a benchmark's figures are read whole."""
-    from tui.tables import Column
+    from tui.text.tables import Column
 
     return [Column(header, key) for header, key in headers.items()]
 

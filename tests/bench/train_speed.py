@@ -27,10 +27,18 @@ from torch import nn
 from torch.utils.data import DataLoader, Dataset
 from torchvision import transforms
 
-from engine import data, models
 from engine.events import RunFinished
-from engine.experiments import ColorJitter, HFlip, Normalize, Rotation, VFlip, load
-from engine.train import OPTIMIZERS, RunOptions, class_weights, resolve_device, run_precision, train
+from engine.experiments.load import load
+from engine.experiments.spec import ColorJitter, HFlip, Normalize, Rotation, VFlip
+from engine.training import data, models
+from engine.training.train import (
+    OPTIMIZERS,
+    RunOptions,
+    class_weights,
+    resolve_device,
+    run_precision,
+    train,
+)
 
 TORCHVISION = {
     HFlip: lambda s: transforms.RandomHorizontalFlip(s.p),

@@ -1,0 +1,148 @@
+"""Reads experiments.toml: resolves `extends`, validates every value, and returns fully resolved specs."""
+
+from __future__ import annotations
+
+import copy
+import tomllib
+from pathlib import Path
+from typing import Any
+
+from pydantic import ValidationError
+
+from engine.errors import UserError
+from engine.experiments import architecture
+from engine.experiments.spec import MAX_ID, OWN_KEYS, Experiment, ExperimentSpec
+from engine.paths import REPOSITORY
+
+DEFAULT_EXPERIMENTS = REPOSITORY / "experiments.toml"
+
+
+def load(path: Path | str | None = None) -> dict[int, Experiment]:
+    path = Path(path or DEFAULT_EXPERIMENTS)
+    raw = _read_toml(path)
+    entries = raw.get("experiment")
+    unknown = set(raw) - {"experiment"}
+    if unknown:
+        raise UserError(f"{path}: unknown top-level key '{sorted(unknown)[0]}'; only [[experiment]] tables are allowed.")
+    if not entries:
+        raise UserError(f"{path}: no experiments found; add at least one [[experiment]] table with an id.")
+    by_id = _index_by_id(path, entries)
+    return {eid: _resolve(path, by_id, eid) for eid in sorted(by_id)}
+
+
+def _read_toml(path: Path) -> dict[str, Any]:
+    if path.exists() and not path.is_file():  # a folder, or a FIFO that would wait for a writer forever
+        raise UserError(f"{path}: not a regular file; pass an experiments file with --experiments PATH.")
+    try:
+        text = path.read_text(encoding="utf-8-sig")  # an editor's byte-order mark is no syntax error
+    except FileNotFoundError:
+        raise UserError(f"{path}: experiments file not found; pass an existing file with --experiments PATH.") from None
+    except (OSError, UnicodeDecodeError) as error:
+        raise UserError(f"{path}: cannot read the experiments file ({error}).") from None
+    try:
+        return tomllib.loads(text)
+    except tomllib.TOMLDecodeError as error:
+        raise UserError(f"{path}: TOML syntax error: {error}; fix that line and try again.") from None
+
+
+def _index_by_id(path: Path, entries: Any) -> dict[int, dict[str, Any]]:
+    if not isinstance(entries, list) or not all(isinstance(entry, dict) for entry in entries):
+        raise UserError(f"{path}: 'experiment' must be an array of tables, written as [[experiment]].")
+    by_id: dict[int, dict[str, Any]] = {}
+    for position, entry in enumerate(entries, start=1):
+        eid = entry.get("id")
+        if not isinstance(eid, int) or isinstance(eid, bool) or not 1 <= eid <= MAX_ID:
+            raise UserError(f"{path}: experiment number {position} in the file needs a whole-number 'id' from 1 to "
+                            f"{MAX_ID:,}.")
+        if eid in by_id:
+            raise UserError(f"{path}: experiment id {eid} appears twice; give each experiment its own id.")
+        by_id[eid] = entry
+    return by_id
+
+
+def _resolve(path: Path, by_id: dict[int, dict[str, Any]], eid: int) -> Experiment:
+    chain = _ancestry(path, by_id, eid)
+    merged: dict[str, Any] = {}
+    origin: dict[str, int] = {}
+    for ancestor in reversed(chain):
+        entry = by_id[ancestor]
+        inherited = {k: v for k, v in entry.items() if k not in OWN_KEYS or ancestor == eid}
+        _merge(merged, inherited, origin, ancestor)
+    try:
+        spec = ExperimentSpec.model_validate(merged)
+    except ValidationError as error:
+        raise UserError(_describe(path, eid, error)) from None
+    _check_network(path, spec)
+    return Experiment(spec=spec, origin=_config_only(origin), changes=_config_only(_flatten(by_id[eid])))
+
+
+def _check_network(path: Path, spec: ExperimentSpec) -> None:
+    """A network that pools its images to nothing, or that no machine could hold, is a mistake in the file."""
+    if problem := architecture.problem(spec.model):
+        raise UserError(f"{path}: experiment {spec.id}: {problem}.")
+
+
+def _config_only(flat: dict[str, Any]) -> dict[str, Any]:
+    return {key: value for key, value in flat.items() if key.split(".")[0] not in OWN_KEYS}
+
+
+def _ancestry(path: Path, by_id: dict[int, dict[str, Any]], eid: int) -> list[int]:
+    chain = [eid]
+    while (parent := by_id[chain[-1]].get("extends")) is not None:
+        if not isinstance(parent, int) or isinstance(parent, bool):
+            raise UserError(f"{path}: experiment {chain[-1]}: key 'extends' must be an experiment id (an integer).")
+        if parent not in by_id:
+            raise UserError(f"{path}: experiment {chain[-1]}: key 'extends' names experiment {parent}, which does not exist.")
+        if parent in chain:
+            cycle = " -> ".join(str(i) for i in [*chain, parent])
+            raise UserError(f"{path}: experiment {eid}: key 'extends' forms a cycle ({cycle}); break it.")
+        chain.append(parent)
+    return chain
+
+
+def _merge(into: dict[str, Any], update: dict[str, Any], origin: dict[str, int], source: int, prefix: str = "") -> None:
+    """Tables merge deeply; scalars and lists replace."""
+    for key, value in update.items():
+        dotted = f"{prefix}{key}"
+        if isinstance(value, dict) and isinstance(into.get(key), dict) and key != "published":
+            _merge(into[key], value, origin, source, f"{dotted}.")
+        else:
+            into[key] = copy.deepcopy(value)
+            for leaf in _flatten({key: value}, prefix):
+                origin[leaf] = source
+
+
+def _flatten(table: dict[str, Any], prefix: str = "") -> dict[str, Any]:
+    flat: dict[str, Any] = {}
+    for key, value in table.items():
+        if isinstance(value, dict) and value:
+            flat.update(_flatten(value, f"{prefix}{key}."))
+        else:
+            flat[f"{prefix}{key}"] = value
+    return flat
+
+
+def _describe(path: Path, eid: int, error: ValidationError) -> str:
+    first = error.errors()[0]
+    location = [str(part) for part in first["loc"]]
+    if first["type"] == "union_tag_invalid" or (len(location) > 2 and location[0] == "augment" and first["type"] == "literal_error"):
+        tag = first.get("input", {}).get("op") if isinstance(first.get("input"), dict) else first.get("input")
+        return (f"{path}: experiment {eid}: key 'augment' has unknown augmentation '{tag}'; "
+                "use one of hflip, vflip, rotation, affine, color_jitter, normalize.")
+    # Drop the union tag pydantic adds inside a discriminated list ("augment.1.rotation.degrees").
+    if len(location) > 2 and location[0] == "augment":
+        location = location[:2] + location[3:]
+    if first["type"] == "missing" and location[-1].isdigit():  # a fixed-length list short of values: one error each
+        needed = len(first["input"]) + sum(e["loc"][:-1] == first["loc"][:-1] for e in error.errors())
+        return f"{path}: experiment {eid}: key '{'.'.join(location[:-1])}' needs {needed} values (got {first['input']!r})."
+    if first["type"] == "too_long":
+        return (f"{path}: experiment {eid}: key '{'.'.join(location)}' needs {first['ctx']['max_length']} values "
+                f"(got {first['input']!r}).")
+    key = ".".join(location)
+    if first["type"] == "extra_forbidden":
+        return f"{path}: experiment {eid}: unknown key '{key}'; check its spelling against experiment 1."
+    if first["type"] == "missing":
+        return f"{path}: experiment {eid}: key '{key}' is missing; set it here or in the experiment it extends."
+    message = first["msg"].rstrip(".")
+    message = message[0].lower() + message[1:]
+    return f"{path}: experiment {eid}: key '{key}' {message.removeprefix('input ').removeprefix('value ')} (got {first.get('input')!r})."

@@ -1,0 +1,295 @@
+"""Runs on a Slurm cluster through submitit (or its local executor, for tests and a first try): one job array, one
+task per queued job. A task trains its run on its node into a store of its own on local disk and leaves the outcome
+(the run's row with its history, labels and probabilities, or the task's error sentence) as a JSON file in the
+submitit folder, which lies on the shared file system; the submitting side imports those files into its store
+(`sync`), so SQLite never runs over a network file system. A running task's progress travels the same way: a
+small file it rewrites every few seconds, which `sync` turns into the job's heartbeat (bars, img/s, ETA).
+
+A submitted job's row in the queue has the executor as its host ("cluster:slurm"), worker pid 0 (no worker on this
+machine claims it) and submitit's job id as its slot."""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import shutil
+import signal
+import sys
+import tempfile
+import time
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any
+
+from engine.errors import UserError, said
+from engine.events import BatchProgress, Event, RunFailed, RunStarted
+from engine.jobs.queue import CANCELLED, Job, JobQueue
+from engine.paths import home
+from engine.processes import process_alive
+from engine.store.runs import Store
+from engine.training.options import RunOptions, run_config
+
+EXECUTORS = ("slurm", "local")
+HOST = "cluster:"  # + the executor: the queue's host column of a submitted job
+INSTALL = "pip install -e '.[slurm]'"
+PROGRESS_SECONDS = 2.0  # how often a task rewrites its progress file: bars that move, without flooding the file system
+ENDED_STATES = {"COMPLETED", "FAILED", "CANCELLED", "TIMEOUT", "NODE_FAIL", "OUT_OF_MEMORY", "PREEMPTED", "BOOT_FAIL",
+                "DEADLINE", "FINISHED", "INTERRUPTED"}  # Slurm's, and the local executor's last two
+
+
+@dataclass(frozen=True)
+class ClusterRequest:
+    """--executor and its options, as the command line gave them."""
+
+    executor: str
+    partition: str | None = None
+    gpus_per_task: int = 0
+    minutes: int = 60
+    array_parallelism: int = 64
+
+
+def folder() -> Path:
+    """submitit's folder: job scripts, logs, and the tasks' results. On a cluster DERMALAB_HOME must be on a file
+    system the nodes share."""
+    return home() / "cluster"
+
+
+def results_folder() -> Path:
+    return folder() / "results"
+
+
+def require(executor: str) -> None:
+    """submitit, and for Slurm its sbatch, before anything is queued."""
+    if executor not in EXECUTORS:
+        raise UserError(f"--executor {executor}: use slurm, or local to try the same path on this machine.")
+    try:
+        import submitit  # noqa: F401
+    except ImportError:
+        raise UserError(f"--executor {executor} needs submitit, which is an extra: {INSTALL}, then run again.") from None
+    if executor == "slurm" and shutil.which("sbatch") is None:
+        raise UserError("--executor slurm: this machine has no 'sbatch' on its PATH; submit from a Slurm login node, "
+                        "or try --executor local.")
+
+
+def submit(queue: JobQueue, jobs: list[Job], request: ClusterRequest) -> list[str]:
+    """One job array (on Slurm) for `jobs`; they join the queue as the array's tasks. Returns submitit's job ids."""
+    require(request.executor)
+    executor = make_executor(request)
+    with quiet_children(), executor.batch():
+        handles = [executor.submit(task, job, str(results_folder())) for job in jobs]
+    task_ids = [handle.job_id for handle in handles]
+    queue.add_submitted(jobs, HOST + request.executor, task_ids)
+    return task_ids
+
+
+@contextlib.contextmanager
+def quiet_children():
+    """The local executor's controllers would inherit this process's stdout and stderr (their tasks log to files):
+    a script reading `run --executor local --detach` through a pipe would wait for the last task to end."""
+    for stream in (sys.stdout, sys.stderr):
+        stream.flush()
+    saved = [os.dup(1), os.dup(2)]
+    nowhere = os.open(os.devnull, os.O_WRONLY)
+    try:
+        os.dup2(nowhere, 1)
+        os.dup2(nowhere, 2)
+        yield
+    finally:
+        os.dup2(saved[0], 1)
+        os.dup2(saved[1], 2)
+        for fd in (*saved, nowhere):
+            os.close(fd)
+
+
+def make_executor(request: ClusterRequest):
+    import submitit
+
+    results_folder().mkdir(parents=True, exist_ok=True)
+    if request.executor == "local":
+        executor = submitit.LocalExecutor(folder=folder() / "%j")
+        executor.update_parameters(timeout_min=request.minutes, gpus_per_node=request.gpus_per_task)
+        return executor
+    executor = submitit.SlurmExecutor(folder=folder() / "%j")
+    executor.update_parameters(time=request.minutes, gpus_per_task=request.gpus_per_task or None,
+                               array_parallelism=request.array_parallelism,
+                               **({"partition": request.partition} if request.partition else {}))
+    return executor
+
+
+def task(job: Job, results: str) -> str:
+    """On the node: train the job's run into a store on local disk, and leave its outcome in `results`. An error
+    before the run begins (data missing on the node, say) is left as its sentence, then raised for submitit."""
+    from engine.experiments.load import load
+    from engine.jobs import runner
+    from engine.training import data
+
+    # A cancel arrives as SIGINT. A shell ignores SIGINT in what it starts in the background (`nohup dermalab run
+    # ... &` in a script), the task inherits that, and Python then leaves it ignored: take it back.
+    signal.signal(signal.SIGINT, signal.default_int_handler)
+    outcome: dict[str, Any] = {"job_id": job.job_id}
+    with tempfile.TemporaryDirectory(prefix="dermalab-task-") as scratch:
+        store = Store(Path(scratch) / "runs.sqlite")
+        try:
+            experiment = load(job.experiments)[job.experiment_id]
+            dataset = data.load(job.data)
+            try:
+                runner.run_one(job.job_id, experiment, dataset, RunOptions(seed=job.seed, **job.options), store,
+                               TaskProgress(progress_path(Path(results), job.job_id)))
+            except KeyboardInterrupt:  # cancelled (the local executor's SIGINT): its row says so
+                pass
+            outcome["run"] = store.exported(job.job_id)
+        except Exception as error:
+            outcome["reason"] = said(error)
+            raise
+        finally:
+            write_atomically(result_path(Path(results), job.job_id), json.dumps(outcome))
+    return job.job_id
+
+
+def result_path(results: Path, job_id: str) -> Path:
+    return results / f"{job_id}.json"
+
+
+def progress_path(results: Path, job_id: str) -> Path:
+    return results / f"{job_id}.progress.json"
+
+
+class TaskProgress:
+    """A task's sink: its run's start and latest batch, rewritten at most every PROGRESS_SECONDS."""
+
+    def __init__(self, path: Path):
+        self.path, self.written, self.state = path, 0.0, {}
+
+    def __call__(self, event: Event) -> None:
+        if isinstance(event, RunStarted):
+            self.state["started"] = asdict(event)
+        elif isinstance(event, BatchProgress):
+            self.state["batch"] = asdict(event)
+        else:
+            return
+        now = time.monotonic()
+        if isinstance(event, RunStarted) or now - self.written >= PROGRESS_SECONDS:
+            self.written = now
+            write_atomically(self.path, json.dumps(self.state))
+
+
+def write_atomically(path: Path, text: str) -> None:
+    """Written whole or not at all: `sync` may read the folder at any moment."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    partial = path.with_name(f".{path.name}.{os.getpid()}")
+    partial.write_text(text)
+    os.replace(partial, path)
+
+
+def sync(store: Store, queue: JobQueue | None = None, jobs: list[dict[str, Any]] | None = None) -> int:
+    """Imports each result of this store's submitted jobs once, settles their jobs, and asks submitit how the others
+    are; returns how many runs it imported. A caller that has the queue and its submitted jobs at hand passes
+    them."""
+    queue = queue or JobQueue(store)
+    count = 0
+    for job in queue.submitted() if jobs is None else jobs:
+        path = result_path(results_folder(), job["job_id"])
+        if path.exists():
+            count += take(store, queue, job, json.loads(path.read_text()))
+        elif job["status"] in ("queued", "running"):
+            follow(store, queue, job)
+            beat(queue, job)
+    return count
+
+
+def take(store: Store, queue: JobQueue, job: dict[str, Any], outcome: dict[str, Any]) -> int:
+    """A task's outcome into the store; a cancelled job keeps its ending, but its run (if it began) is kept too."""
+    run = outcome.get("run")
+    if run is None and job["status"] == "cancelled":  # stopped before its run began
+        fail(store, queue, job, "cancelled", CANCELLED)
+        return 0
+    if run is None:
+        fail(store, queue, job, "failed", outcome.get("reason") or "the task ended without a result")
+        return 0
+    added = store.imported(run)
+    [row] = run["runs"]
+    queue.settle(job["job_id"], row["status"], row["reason"] or "")
+    return int(added)
+
+
+def beat(queue: JobQueue, job: dict[str, Any]) -> None:
+    """A running task's progress file as its job's heartbeat."""
+    try:
+        progress = json.loads(progress_path(results_folder(), job["job_id"]).read_text())
+    except (OSError, ValueError):  # none yet (still starting), or not readable over the network this time
+        return
+    if "started" in progress and job["epochs"] is None:
+        queue.started(RunStarted(**progress["started"]))
+    if "batch" in progress:
+        queue.beat(BatchProgress(**progress["batch"]))
+
+
+def follow(store: Store, queue: JobQueue, job: dict[str, Any]) -> None:
+    """A job without a result yet: submitit's state in its phase; an ended task that left no result failed."""
+    state = task_state(job)
+    queue.task_state(job["job_id"], f"{job['host'].removeprefix(HOST)} {job['slot']}: {state.lower()}",
+                     running=state == "RUNNING")
+    if state in ENDED_STATES and not result_path(results_folder(), job["job_id"]).exists():
+        fail(store, queue, job, "failed", ended_without_result(state, job["slot"]))
+
+
+def ended_without_result(state: str, task_id: str) -> str:
+    """Why a task that left no result failed, in the words of its state, with where its log is."""
+    log = folder() / task_id
+    if state == "TIMEOUT":
+        return f"the task ran out of its time on the cluster; give it more with --time MINUTES (its log: {log})"
+    if state in ("FINISHED", "INTERRUPTED"):  # the local executor's words for a process that is gone
+        return f"the task ended without leaving a result (killed, or out of memory or time; its log: {log})"
+    return f"the cluster ended the task as {state.lower().replace('_', ' ')} (its log: {log})"
+
+
+def task_state(job: dict[str, Any]) -> str:
+    import submitit
+
+    if job["host"] == HOST + "local":  # no handle on the process once its submitter has gone: ask the kernel
+        return "RUNNING" if process_alive(int(job["slot"])) else "FINISHED"
+    return submitit.SlurmJob(folder() / "%j", job["slot"]).state
+
+
+def fail(store: Store, queue: JobQueue, job: dict[str, Any], status: str, reason: str) -> None:
+    """A task that ended without a run: the run is stored failed with the task's sentence, as a worker's would be."""
+    from engine.experiments.load import load
+
+    with contextlib.suppress(UserError, KeyError):  # the experiment may be gone from its file since
+        experiment = load(job["experiments"])[job["experiment_id"]]
+        if store.get(job["job_id"]) is None:
+            spec, config = experiment.spec, run_config(experiment, RunOptions(seed=job["seed"], **job["options"]),
+                                                       as_asked=True)
+            epochs = config["training"]["epochs"]
+            store.start(RunStarted(job["job_id"], spec.id, spec.name, job["seed"], job["host"], job["data"], epochs, 0),
+                        spec.chapter, config, job["data"] == "synthetic", None)
+            store.fail(RunFailed(job["job_id"], status, reason, 1))
+    queue.settle(job["job_id"], status, reason)
+
+
+def local_tasks(controller: int) -> list[int]:
+    """The task processes of a local executor's controller (its children, from /proc); the controller itself when
+    they cannot be read, whose own end stops them too."""
+    try:
+        children = Path(f"/proc/{controller}/task/{controller}/children").read_text().split()
+    except OSError:
+        return [controller] if process_alive(controller) else []
+    return [int(pid) for pid in children] or ([controller] if process_alive(controller) else [])
+
+
+def cancel(store: Store, jobs: list[dict[str, Any]]) -> None:
+    """Cancels submitted tasks through submitit (Slurm's scancel); the local executor's tasks, once their submitter
+    has gone with its handles, get the SIGINT submitit would send, so each stores its run as cancelled. Their jobs
+    end cancelled at once."""
+    import submitit
+
+    queue = JobQueue(store)
+    for job in jobs:
+        if job["host"] == HOST + "local":
+            for pid in local_tasks(int(job["slot"])):
+                with contextlib.suppress(ProcessLookupError):
+                    os.kill(pid, signal.SIGINT)
+        else:
+            submitit.SlurmJob(folder() / "%j", job["slot"]).cancel(check=False)
+        queue.settle(job["job_id"], "cancelled", CANCELLED)

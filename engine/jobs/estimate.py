@@ -1,0 +1,57 @@
+"""How long runs will take on this machine, before they start: from the speed of stored runs of the same experiment,
+else from how this machine compares with the course page on the experiments it has run, else the page's own times
+(a rough figure, said so). Free of torch: the app asks before it queues."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from statistics import median
+from typing import Any
+
+from engine.experiments.spec import Experiment
+
+TRAIN_IMAGES = 7007  # DermaMNIST's training split: what an epoch's img/s counts
+ASK_ABOVE_SECONDS = 600  # a queue estimated longer than this is confirmed before it starts
+
+
+@dataclass(frozen=True)
+class Estimate:
+    seconds: float
+    rough: bool  # from the page's times alone: no run on this machine to go by
+
+
+def estimate(chosen: list[Experiment], experiments: dict[int, Experiment], runs: list[dict[str, Any]]) -> Estimate:
+    """Training time of one run of each chosen experiment, one after another."""
+    speeds = stored_speeds(runs)
+    ratio = machine_ratio(speeds, experiments)
+    total, rough = 0.0, False
+    for experiment in chosen:
+        spec = experiment.spec
+        if spec.id in speeds:
+            total += spec.training.epochs * TRAIN_IMAGES / speeds[spec.id]
+        elif spec.published and spec.published.time_s:
+            total += spec.published.time_s * (ratio or 1.0)
+            rough = rough or ratio is None
+        else:  # neither run here nor timed by the page: the estimate leaves it out, and says it is rough
+            rough = True
+    return Estimate(total, rough)
+
+
+def stored_speeds(runs: list[dict[str, Any]]) -> dict[int, float]:
+    """Each experiment's median img/s over its stored runs."""
+    seen: dict[int, list[float]] = {}
+    for run in runs:
+        if run.get("images_per_second"):
+            seen.setdefault(run["experiment_id"], []).append(run["images_per_second"])
+    return {experiment_id: median(values) for experiment_id, values in seen.items()}
+
+
+def machine_ratio(speeds: dict[int, float], experiments: dict[int, Experiment]) -> float | None:
+    """How many times the page's time an epoch takes here: the median over the experiments run here that the page
+    timed; None before any."""
+    ratios = []
+    for experiment_id, speed in speeds.items():
+        spec = experiments[experiment_id].spec if experiment_id in experiments else None
+        if spec and spec.published and spec.published.time_s:
+            ratios.append((TRAIN_IMAGES / speed) / (spec.published.time_s / spec.training.epochs))
+    return median(ratios) if ratios else None

@@ -1,0 +1,172 @@
+"""Trains jobs in this process: each run's events go to the store first (the run's row, and its job's heartbeat),
+then to the caller. A cancel asked for through the queue stops the run between two batches, and the queue goes on."""
+
+from __future__ import annotations
+
+import contextlib
+import time
+import traceback
+from collections.abc import Callable, Iterable
+from dataclasses import replace
+
+from engine.errors import RunCancelled, UserError, said
+from engine.events import (
+    BatchProgress,
+    DataProgress,
+    EpochEnded,
+    Event,
+    RunFailed,
+    RunFinished,
+    RunStarted,
+)
+from engine.experiments.spec import Experiment
+from engine.jobs.queue import CANCELLED, Job, JobQueue
+from engine.store.runs import Store, StoreUnwritable
+from engine.training.data import Dataset
+from engine.training.fetch import Progress
+from engine.training.options import RunOptions, run_config
+from engine.training.train import run_precision, train
+
+Sink = Callable[[Event], None]
+BEAT_SECONDS = 0.5  # at most two heartbeats a second: live enough for bars, and a cancel lands within a second
+
+
+class CancelSwitch:
+    """Raises RunCancelled once, for whichever asks first (the heartbeat or a signal); later asks do nothing, so
+    storing the run as cancelled is never cut short by a second ask."""
+
+    def __init__(self) -> None:
+        self.tripped = False
+
+    def trip(self) -> None:
+        if not self.tripped:
+            self.tripped = True
+            raise RunCancelled
+
+
+class Heartbeat:
+    """A sink that writes a job's progress into its row, at most every BEAT_SECONDS, and trips the switch once
+    the row says a cancel was asked for."""
+
+    def __init__(self, queue: JobQueue, switch: CancelSwitch):
+        self.queue, self.switch = queue, switch
+        self.last = 0.0
+
+    def __call__(self, event: Event) -> None:
+        now = time.monotonic()
+        if isinstance(event, RunStarted):
+            cancel = self.queue.started(event)
+        elif isinstance(event, BatchProgress) and (now - self.last >= BEAT_SECONDS or event.batch == event.batches):
+            cancel = self.queue.beat(event)
+        else:
+            return
+        self.last = now
+        if cancel:
+            self.switch.trip()
+
+
+def preflight(experiments: Iterable[Experiment], options: RunOptions, sink: Sink) -> None:
+    """Fetch, or fail before anything runs, what the runs need beside the data (today: the ResNet18 weights)."""
+    if options.pretrained and any(experiment.spec.model.pretrained for experiment in experiments):
+        from torchvision.models import ResNet18_Weights
+
+        from engine.training.models import imagenet_state_dict
+
+        imagenet_state_dict(ResNet18_Weights.IMAGENET1K_V1, progress_to(sink, "ResNet18 weights"))
+
+
+def progress_to(sink: Sink, what: str) -> Progress:
+    """A download's (done, total) callbacks as DataProgress events for `sink`."""
+    return lambda done, total: sink(DataProgress(what, done, total))
+
+
+def run_kept(queue: JobQueue, experiments: dict[int, Experiment], dataset: Dataset, store: Store,
+             sink: Sink) -> list[Event]:
+    """Trains the jobs this process queued for itself (`JobQueue.add(keep=True)`) one after another and returns
+    each run's last event. Ctrl-C stores the current run as cancelled and propagates, and so does StoreUnwritable
+    (no later run could be saved); either way the jobs left end with it."""
+    outcomes = []
+    try:
+        while (job := queue.claim("this process", kept=True)) is not None:
+            outcomes.append(run_job(job, experiments[job.experiment_id], dataset, store, queue, sink, CancelSwitch()))
+    except KeyboardInterrupt:
+        queue.end_own("cancelled", CANCELLED)
+        raise
+    except StoreUnwritable as error:
+        with contextlib.suppress(StoreUnwritable):  # it may take this small update still
+            queue.end_own("failed", str(error))
+        raise
+    return outcomes
+
+
+def run_job(job: Job, experiment: Experiment, dataset: Dataset, store: Store, queue: JobQueue, sink: Sink,
+            switch: CancelSwitch) -> Event:
+    """One claimed job: its run, its heartbeat, and its row settled with how the run ended."""
+    heartbeat = Heartbeat(queue, switch)
+
+    def both(event: Event) -> None:
+        heartbeat(event)
+        sink(event)
+
+    outcome = run_one(job.job_id, experiment, dataset, RunOptions(seed=job.seed, **job.options), store, both)
+    queue.settle(job.job_id, *status_of(outcome))
+    return outcome
+
+
+def status_of(outcome: Event) -> tuple[str, str]:
+    return (outcome.status, outcome.reason) if isinstance(outcome, RunFailed) else ("finished", "")
+
+
+def run_one(run_id: str, experiment: Experiment, dataset: Dataset, options: RunOptions, store: Store,
+            sink: Sink) -> Event:
+    options = replace(options, precision=run_precision(options))  # auto becomes what the run uses, as stored
+    spec = experiment.spec
+    config = run_config(experiment, options)
+    state = {"started": False, "epoch": 0}
+
+    def record(event: Event) -> None:
+        if isinstance(event, RunStarted):
+            store.start(event, spec.chapter, config, dataset.synthetic, dataset.fingerprint)
+            state["started"] = True
+        elif isinstance(event, EpochEnded):
+            store.epoch(event)
+            state["epoch"] = event.epoch
+        elif isinstance(event, RunFinished):
+            store.finish(event, dataset.labels["val"].tolist())
+        elif isinstance(event, RunFailed):
+            store.fail(event)
+        sink(event)
+
+    def stop(status: str, reason: str) -> RunFailed:
+        if not state["started"]:
+            with contextlib.suppress(RunCancelled):  # the run is stopping already: a cancel adds nothing
+                record(RunStarted(run_id, spec.id, spec.name, options.seed, options.device, dataset.source,
+                                  options.epochs or spec.training.epochs, 0))
+        failed = RunFailed(run_id, status, reason, state["epoch"] + 1)
+        record(failed)
+        return failed
+
+    last: Event | None = None
+    try:
+        for event in train(spec, dataset, options, run_id):
+            record(event)
+            last = event
+    except RunCancelled:
+        return stop("cancelled", CANCELLED)
+    except KeyboardInterrupt:
+        stop("cancelled", CANCELLED)
+        raise
+    except StoreUnwritable as error:
+        # No later run could be saved either, so the queue stops and the caller says why; the run's own row is
+        # marked failed if the store still takes that small update (else the next open marks it interrupted).
+        with contextlib.suppress(StoreUnwritable):
+            store.fail(RunFailed(run_id, "failed", str(error), state["epoch"] + 1))
+        raise
+    except UserError as error:
+        return stop("failed", str(error))
+    except Exception as error:  # a crash in one run (CUDA out of memory included) must not end the queue
+        if options.debug:
+            traceback.print_exc()
+        return stop("failed", said(error).strip())
+    assert last is not None
+    return last

@@ -1,0 +1,271 @@
+"""The worker (`dermalab worker`): takes jobs from the store's queue and trains each in a child process forked
+from itself. Importing this module imports torch, once, before any CUDA initialisation, so a child starts training
+at once; a crash or an out-of-memory kill in one child ends that run only.
+
+One worker serves a store from a machine (engine.jobs.queue.WorkerLock). Each running child holds a slot handed out by
+the worker (engine.jobs.slots: its GPU, its share of the cores), so up to one job per slot trains at once. The worker exits
+once the queue has been empty `idle` seconds. A foreground `dermalab run --jobs N` uses the same machinery for its
+own jobs only, without the lock.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import ctypes
+import os
+import signal
+import socket
+import sys
+import time
+import traceback
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import NoReturn
+
+import torch._dynamo  # noqa: F401  (torch.optim imports it when the first optimizer is made: seconds, once here)
+
+from engine.errors import RunCancelled, UserError, said
+from engine.events import DataProgress, RunFailed
+from engine.experiments.load import load
+from engine.experiments.spec import Experiment
+from engine.jobs.queue import CANCELLED, Job, JobQueue, WorkerLock
+from engine.jobs.runner import CancelSwitch, preflight, progress_to, run_job
+from engine.jobs.slots import Slot
+from engine.store.runs import Store
+from engine.training import data
+from engine.training.data import Dataset
+from engine.training.options import RunOptions
+
+POLL_SECONDS = 0.1  # how soon a child's end, a cancel or a new job is noticed
+IDLE_SECONDS = 60.0  # an idle worker waits this long for more jobs, so a second `r` does not import torch again
+NICENESS = 10  # training gives way to interactive programs (the app) when both want the CPU
+STOP_SECONDS = 10.0  # a cancelled child has this long to store its run as cancelled before it is killed
+
+Say = Callable[[str], None]
+
+
+@dataclass
+class Child:
+    """A forked process training one job in one slot."""
+
+    pid: int
+    job: Job
+    slot: Slot
+    cancelled_at: float | None = None
+
+
+def serve(lock: WorkerLock, store_path: Path, sink_of: Callable[[], Callable], say: Say, slots: list[Slot],
+          idle: float = IDLE_SECONDS) -> None:
+    """Serve the queue, holding `lock` (acquired before torch was imported, so a second worker gives way at once),
+    until it has been empty for `idle` seconds. `sink_of` makes, in each child, the sink its run's events go to
+    after the store (the worker's log)."""
+    try:
+        os.nice(NICENESS)
+        worker = Worker(Store(store_path), lock, sink_of, say, slots)
+        say(f"worker {os.getpid()} on {socket.gethostname()} serves {store_path} in {len(slots)} slot(s): "
+            + ", ".join(f"{slot.name} ({slot.threads} threads)" for slot in slots))
+        worker.serve(idle)
+    finally:
+        lock.release()
+
+
+def serve_own(store: Store, datasets: dict[str, Dataset], sink_of: Callable[[], Callable], say: Say,
+              slots: list[Slot]) -> bool:
+    """A foreground `dermalab run --jobs N`: trains the jobs this process queued for itself, one child per slot, on
+    the data it loaded already; returns whether it was interrupted (the jobs left are then cancelled)."""
+    worker = Worker(store, None, sink_of, say, slots)
+    worker.datasets.update(datasets)
+    worker.serve(idle=0)
+    if worker.stopping:
+        worker.queue.end_own("cancelled", CANCELLED)
+    return worker.stopping
+
+
+class Worker:
+    """Trains waiting jobs in forked children, one per free slot. `lock` None: a foreground `dermalab run`, which
+    takes only the jobs it queued for itself (`JobQueue.add(keep=True)`) and stops when they are done."""
+
+    def __init__(self, store: Store, lock: WorkerLock | None, sink_of: Callable[[], Callable], say: Say,
+                 slots: list[Slot]):
+        self.store, self.queue, self.lock, self.sink_of, self.say = store, JobQueue(store), lock, sink_of, say
+        self.free = slots[::-1]  # taken from the end: the first slot first
+        self.children: dict[int, Child] = {}
+        self.datasets: dict[str, Dataset] = {}
+        self.stopping = False
+
+    def serve(self, idle: float) -> None:
+        for stop in (signal.SIGTERM, signal.SIGINT):
+            signal.signal(stop, self._stop)
+        self.queue.recover()
+        idle_since = time.monotonic()
+        while not self.stopping or self.children:
+            self._reap()
+            self._forward_cancels()
+            if (not self.stopping and self._start_jobs()) or self.children:
+                idle_since = time.monotonic()
+            elif self.stopping or (time.monotonic() - idle_since >= idle and not self._work_came()):
+                break
+            time.sleep(POLL_SECONDS)
+        if self.lock is not None:
+            self.say("worker stops, as asked" if self.stopping else "worker stops: the queue is empty")
+
+    def _stop(self, signum: int, frame: object) -> None:
+        """SIGTERM or SIGINT: cancel the running children (they store their runs), leave waiting jobs queued."""
+        self.stopping = True
+        for child in self.children.values():
+            self._cancel(child)
+
+    def _work_came(self) -> bool:
+        """About to leave: let go of the lock first, then look once more, so a job queued by someone who saw the
+        lock still held is not left waiting for a worker that has gone."""
+        if self.lock is None:
+            return False
+        self.lock.release()
+        return self.queue.waiting() and self.lock.acquire(tries=1)
+
+    def _start_jobs(self) -> bool:
+        started = False
+        while self.free and (job := self.queue.claim(self.free[-1].name, kept=self.lock is None)) is not None:
+            started = True
+            slot = self.free.pop()
+            try:
+                prepared = self._prepare(job)
+            except Exception as error:  # the job ends here; the worker and the queue go on
+                self.free.append(slot)
+                status, reason = unprepared(error)
+                self.queue.settle(job.job_id, status, reason)
+                self.say(f"job {job.job_id} #{job.experiment_id} seed {job.seed}: {status}: {reason}")
+                continue
+            worker = os.getpid()
+            pid = os.fork()
+            if pid == 0:
+                self._child(worker, job, slot, *prepared)
+            self.children[pid] = Child(pid, job, slot)
+            self.say(f"job {job.job_id} #{job.experiment_id} {job.name} seed {job.seed}: child {pid} in {slot.name}")
+        return started
+
+    def _prepare(self, job: Job) -> tuple[Experiment, Dataset]:
+        """In the worker, before the fork: the experiment, and the data (kept for later jobs on the same data)."""
+        experiments = load(job.experiments)
+        if job.experiment_id not in experiments:
+            raise UserError(f"Experiment {job.experiment_id} is no longer in {job.experiments or 'experiments.toml'}.")
+        experiment = experiments[job.experiment_id]
+
+        def progress(event: DataProgress) -> None:
+            size = f"{event.done / 1e6:.1f}" + (f" of {event.total / 1e6:.1f}" if event.total else "")
+            if self.queue.phase(job.job_id, f"downloading {event.what}: {size} MB"):
+                raise RunCancelled
+
+        preflight([experiment], RunOptions(seed=job.seed, **job.options), progress)
+        if job.data not in self.datasets:
+            self.datasets[job.data] = data.load(job.data, on_progress=progress_to(progress, "DermaMNIST"))
+        return experiment, self.datasets[job.data]
+
+    def _child(self, worker: int, job: Job, slot: Slot, experiment: Experiment, dataset: Dataset) -> NoReturn:
+        """The forked child: trains the job in its slot and exits, never returning into the worker's loop."""
+        code = 1
+        try:
+            die_with(worker)
+            if self.lock is not None:  # the lock is the worker's: a child left behind must not keep it held
+                os.close(self.lock.fd)
+            enter(slot)
+            switch = CancelSwitch()
+            signal.signal(signal.SIGINT, lambda *_: switch.trip())
+            signal.signal(signal.SIGTERM, signal.SIG_DFL)
+            store = Store(self.store.path)  # its own connection: one opened before a fork must not be used after it
+            run_job(job, experiment, dataset, store, JobQueue(store), self.sink_of(), switch)
+            code = 0
+        except RunCancelled:  # between the fork and the run's start
+            self._settle_from_child(job, "cancelled", CANCELLED)
+            code = 0
+        except UserError as error:  # the store would not take a write, say
+            print(f"dermalab: {error}", file=sys.stderr)
+            self._settle_from_child(job, "failed", str(error))
+        except BaseException:  # in the log; the worker settles the job from the exit code
+            traceback.print_exc()
+        finally:
+            for stream in (sys.stdout, sys.stderr):
+                with contextlib.suppress(Exception):
+                    stream.flush()
+            os._exit(code)
+
+    def _settle_from_child(self, job: Job, status: str, reason: str) -> None:
+        with contextlib.suppress(Exception):  # if even this fails, the worker settles it from the exit code
+            JobQueue(Store(self.store.path)).settle(job.job_id, status, reason)
+
+    def _reap(self) -> None:
+        for child in list(self.children.values()):
+            pid, status = os.waitpid(child.pid, os.WNOHANG)
+            if pid == 0:
+                continue
+            del self.children[pid]
+            self.free.append(child.slot)
+            self._settle_after(child, os.waitstatus_to_exitcode(status))
+
+    def _settle_after(self, child: Child, code: int) -> None:
+        """A child that ended without settling its job (killed, or crashed outside its run): say how it ended."""
+        row = self.queue.get(child.job.job_id)
+        if row is None or row["status"] != "running":
+            return
+        status, reason = ending(code, bool(row["cancel_requested"]) or child.cancelled_at is not None)
+        self.queue.settle(child.job.job_id, status, reason)
+        self.store.fail(RunFailed(child.job.job_id, status, reason, row["epoch"] or 1))
+        self.say(f"job {child.job.job_id}: {status}: {reason}")
+
+    def _forward_cancels(self) -> None:
+        """A cancel asked for in the store reaches a child as SIGINT (it may still be starting, with no heartbeat
+        yet); one that has not stopped STOP_SECONDS later is killed."""
+        asked = set(self.queue.cancels_asked()) if self.children else set()
+        now = time.monotonic()
+        for child in self.children.values():
+            if child.cancelled_at is None and child.job.job_id in asked:
+                self._cancel(child)
+            elif child.cancelled_at is not None and now - child.cancelled_at > STOP_SECONDS:
+                with contextlib.suppress(ProcessLookupError):
+                    os.kill(child.pid, signal.SIGKILL)
+
+    def _cancel(self, child: Child) -> None:
+        child.cancelled_at = time.monotonic()
+        with contextlib.suppress(ProcessLookupError):
+            os.kill(child.pid, signal.SIGINT)
+
+
+def unprepared(error: Exception) -> tuple[str, str]:
+    """The status and reason of a job that could not be prepared (its data missing, say)."""
+    if isinstance(error, RunCancelled):
+        return "cancelled", CANCELLED
+    return "failed", said(error)
+
+
+def ending(code: int, cancel_asked: bool) -> tuple[str, str]:
+    """The status and reason of a job whose child ended (exit code, or minus the signal) without settling it. A
+    cancel asked for is a cancel whatever ended the child; an interrupt is never guessed to be lack of memory."""
+    if cancel_asked:
+        return "cancelled", CANCELLED
+    if code >= 0:
+        return "failed", f"the training process ended with exit code {code} before its run did (see the worker's log)"
+    reason = f"the training process was killed by {signal.Signals(-code).name}"
+    if -code == signal.SIGKILL:
+        reason += " (by hand, or by the system when memory ran out)"
+    return "failed", reason
+
+
+def enter(slot: Slot) -> None:
+    """In the child, before anything touches CUDA (the worker never does): it sees its own GPU only, so "auto" and
+    "cuda" mean that one, and it takes its share of the cores."""
+    import torch
+
+    if slot.gpu is not None:
+        os.environ["CUDA_VISIBLE_DEVICES"] = slot.gpu
+    torch.set_num_threads(slot.threads)
+
+
+def die_with(worker: int) -> None:
+    """A child must not outlive its worker: after a kill -9 of the worker, nobody would answer for its run. Linux
+    does it on request; elsewhere the child lives on and stores its run when it ends."""
+    if sys.platform.startswith("linux"):
+        PR_SET_PDEATHSIG = 1
+        ctypes.CDLL(None, use_errno=True).prctl(PR_SET_PDEATHSIG, signal.SIGKILL)
+        if os.getppid() != worker:  # the worker died before the request took effect
+            os._exit(1)

@@ -1,0 +1,377 @@
+"""The run store: a SQLite file written as each run goes, so nothing finished is ever lost. Its tables and their
+upgrades are `engine.store.schema`'s; this module writes runs and reads them back: a summary row per run for the
+views, a run in full (config, every metric, per-epoch history, val labels and probabilities) when one is opened.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+import math
+import os
+import socket
+import sqlite3
+import time
+from collections.abc import Sequence
+from contextlib import AbstractContextManager, contextmanager
+from pathlib import Path
+from typing import Any, Iterator
+
+from engine.errors import UserError
+from engine.events import EpochEnded, RunFailed, RunFinished, RunStarted
+from engine.experiments.spec import config_hash
+from engine.paths import blocked, disk_full, home, why_not
+from engine.processes import process_alive
+from engine.store import schema
+
+HEADLINE = ("auc", "accuracy", "mel_recall", "cancer_sensitivity", "balanced_accuracy", "params",
+            "train_seconds", "images_per_second")
+# Read straight into a summary row; the interval and recall columns are gathered into `auc_ci`, ... and `recall`.
+SUMMARY_COLUMNS = ("run_id", "experiment_id", "name", "chapter", "config_hash", "seed", "device", "data",
+                   "data_fingerprint", "synthetic", "pretrained", "precision", "epochs", "status", "reason",
+                   "stopped_epoch", "notes", "pid", "host", "started_at", "finished_at", *HEADLINE)
+FIGURE_COLUMNS = (*(c for pair in schema.CI_COLUMNS.values() for c in pair), *schema.RECALL_COLUMNS.values())
+RANKABLE = (*SUMMARY_COLUMNS, *schema.RECALL_COLUMNS.values())  # what ranked() can order runs by
+SELECT_SUMMARY = f"SELECT {', '.join(SUMMARY_COLUMNS + FIGURE_COLUMNS)} FROM runs"
+# Finished runs are averaged only within these: the experiment, its config as run, and the data it ran on.
+GROUP_KEY = "experiment_id, config_hash, coalesce(data_fingerprint, data)"
+SPREAD = ("auc", "mel_recall", "cancer_sensitivity", "accuracy", "balanced_accuracy", "train_seconds")  # mean and sd
+
+
+class StoreUnwritable(UserError):
+    """The store cannot take a write (read-only place, disk full, locked too long), so nothing more can be saved."""
+
+
+def default_path() -> Path:
+    return home() / "runs.sqlite"
+
+
+class Store:
+    def __init__(self, path: Path | str | None = None):
+        self.path = Path(path or default_path())
+        self.recovered_from: Path | None = None  # set when a corrupt file was moved aside
+        self.read_only_because: Exception | None = None  # set when the store could only be opened to read
+        self.upgraded_from: Path | None = None  # the backup of an older store, set when this open upgraded it
+        try:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            self._db = self._open()
+        except (sqlite3.OperationalError, OSError) as error:  # read-only, full, or locked too long: not damage
+            self._db = self._open_to_read(error)
+        except sqlite3.DatabaseError:
+            self._db = self._recover()
+        if self.read_only_because is None:
+            self._mark_interrupted()
+
+    def _open(self) -> sqlite3.Connection:
+        db = sqlite3.connect(self.path, timeout=30, isolation_level=None)
+        db.row_factory = sqlite3.Row
+        # The summary table only: checking every page would read the whole file, predictions included, at each
+        # start (a third of a second at 10,000 runs); a damaged page elsewhere is found when that run is opened.
+        if schema.has_table(db, "runs") and db.execute("PRAGMA quick_check(runs)").fetchone()[0] != "ok":
+            db.close()
+            raise sqlite3.DatabaseError("quick_check failed")
+        db.execute("PRAGMA journal_mode=WAL")
+        db.execute("PRAGMA synchronous=NORMAL")
+        self.upgraded_from = schema.prepare(db, self.path)
+        return db
+
+    def _open_to_read(self, error: Exception) -> sqlite3.Connection:
+        """Stored runs stay readable where the store cannot be written (a read-only folder or file system); a
+        write then says why. Without its -shm file SQLite opens a WAL store there only as immutable."""
+        for mode in ("mode=ro", "immutable=1") if self.path.is_file() else ():
+            db = sqlite3.connect(f"{self.path.resolve().as_uri()}?{mode}", uri=True, timeout=30, isolation_level=None)
+            try:
+                db.execute("SELECT 1 FROM runs LIMIT 1")
+            except sqlite3.DatabaseError:
+                db.close()
+                continue
+            version = db.execute("PRAGMA user_version").fetchone()[0]
+            if version != schema.VERSION:  # an older store is read as this one only once upgraded: a write
+                db.close()
+                schema.refuse_newer(version, self.path)
+                raise self._unwritable("upgraded", error) from None
+            db.row_factory = sqlite3.Row
+            self.read_only_because = error
+            return db
+        raise self._unwritable("opened", error) from None
+
+    def _recover(self) -> sqlite3.Connection:
+        """Keep the damaged file (renamed, never deleted) and start a fresh store beside it."""
+        aside = self.path.with_name(f"{self.path.name}.corrupt-{time.strftime('%Y%m%d-%H%M%S')}")
+        self.path.rename(aside)
+        # A write-ahead log may hold the last commits, so it goes aside too (an empty one holds nothing); the -shm
+        # index is rebuilt from the log.
+        wal = Path(f"{self.path}-wal")
+        if wal.exists() and wal.stat().st_size:
+            wal.rename(f"{aside}-wal")
+        Path(f"{self.path}-shm").unlink(missing_ok=True)
+        self.recovered_from = aside
+        return self._open()
+
+    def notice(self) -> str | None:
+        """What to tell the user once a damaged file was set aside or an older store upgraded (the store itself
+        prints nothing)."""
+        if self.recovered_from is not None:
+            return (f"the run store was damaged, so it was kept as {self.recovered_from} and a fresh one was "
+                    "started; nothing was deleted.")
+        if self.upgraded_from is not None:
+            return (f"the run store was upgraded to this version of dermalab, keeping every run; the store as it "
+                    f"was is kept as {self.upgraded_from}.")
+        return None
+
+    def _unwritable(self, action: str, error: Exception) -> StoreUnwritable:
+        error = self.read_only_because or error  # a write to a store opened to read fails for the reason it was
+        way_out = ("free some disk space" if disk_full(error) else "set DERMALAB_HOME to a writable folder"
+                   if blocked(self.path.parent) else "free some disk space or set DERMALAB_HOME to a writable folder")
+        return StoreUnwritable(f"The run store {self.path} could not be {action} ({why_not(self.path.parent, error)}); "
+                               f"{way_out}, then run again.")
+
+    @contextmanager
+    def _writing(self) -> Iterator[sqlite3.Connection]:
+        try:
+            with self._db:
+                self._db.execute("BEGIN IMMEDIATE")
+                yield self._db
+        except sqlite3.OperationalError as error:
+            raise self._unwritable("written", error) from None
+
+    def _mark_interrupted(self) -> None:
+        """Runs left 'running' by a process that no longer exists were killed: say so instead of 'running'."""
+        host = socket.gethostname()
+        stale = [row["run_id"] for row in self._db.execute("SELECT run_id, pid, host FROM runs WHERE status='running'")
+                 if row["host"] == host and not process_alive(row["pid"])]
+        for run_id in stale:
+            with self._writing() as db:
+                db.execute("UPDATE runs SET status='interrupted', reason=?, finished_at=? WHERE run_id=? AND status='running'",
+                           ("the process running it ended without finishing (killed or crashed)", time.time(), run_id))
+
+    def start(self, event: RunStarted, chapter: str, config: dict[str, Any], synthetic: bool,
+              data_fingerprint: str | None) -> None:
+        """`config` is the config as run (ExperimentSpec.run_config): it holds the epochs, the weights and the
+        precision, so its hash tells which runs are comparable."""
+        with self._writing() as db:
+            db.execute(
+                "INSERT INTO runs (run_id, experiment_id, name, chapter, config_hash, seed, device, data, data_fingerprint,"
+                " synthetic, pretrained, precision, epochs, status, pid, host, started_at)"
+                " VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,'running',?,?,?)",
+                (event.run_id, event.experiment_id, event.name, chapter, config_hash(config), event.seed, event.device,
+                 event.data, data_fingerprint, int(synthetic), int(config["model"]["pretrained"]), config["precision"],
+                 event.epochs, os.getpid(), socket.gethostname(), time.time()))
+            db.execute("INSERT INTO run_details (run_id, config) VALUES (?, ?)", (event.run_id, json.dumps(config)))
+
+    def epoch(self, event: EpochEnded) -> None:
+        with self._writing() as db:
+            db.execute(f"INSERT OR REPLACE INTO history (run_id, epoch, {', '.join(schema.HISTORY_COLUMNS)})"
+                       f" VALUES (?, ?, {', '.join('?' * len(schema.HISTORY_COLUMNS))})",
+                       (event.run_id, event.epoch, *(_finite(getattr(event, k)) for k in schema.HISTORY_COLUMNS)))
+
+    def finish(self, event: RunFinished, labels: list[int]) -> None:
+        from engine.store import (
+            blobs,  # numpy: the app's first screen reads summaries only
+        )
+
+        metrics = event.metrics
+        figures = {**{k: _finite(metrics.get(k)) for k in HEADLINE}, **_clean(schema.figure_columns(metrics))}
+        with self._writing() as db:
+            db.execute(f"UPDATE runs SET status='finished', finished_at=?, notes=?, {', '.join(f'{k}=?' for k in figures)}"
+                       " WHERE run_id=?", (time.time(), json.dumps(list(event.notes)), *figures.values(), event.run_id))
+            db.execute("UPDATE run_details SET metrics=?, labels=?, probabilities=? WHERE run_id=?",
+                       (json.dumps(_clean(metrics)), blobs.pack_labels(labels),
+                        blobs.pack_probabilities(event.probabilities), event.run_id))
+
+    def fail(self, event: RunFailed) -> None:
+        with self._writing() as db:
+            # Only a running run can fail: a Ctrl-C landing just after a run finished must not undo its result.
+            db.execute("UPDATE runs SET status=?, reason=?, stopped_epoch=?, finished_at=? WHERE run_id=? AND status='running'",
+                       (event.status, event.reason, event.epoch, time.time(), event.run_id))
+
+    def runs(self) -> list[dict[str, Any]]:
+        """Every run's summary row, oldest first: what the tables show, without history or predictions."""
+        return [summary_row(row) for row in self._db.execute(f"{SELECT_SUMMARY} ORDER BY started_at")]
+
+    def get(self, run_id: str) -> dict[str, Any] | None:
+        """One run in full: its summary row with its config, every metric, its history, and its val labels and
+        probabilities as arrays (None for a run that did not finish)."""
+        from engine.store import blobs  # numpy, only once a run is opened
+
+        row = self._db.execute(f"{SELECT_SUMMARY} WHERE run_id=?", (run_id,)).fetchone()
+        if row is None:
+            return None
+        details = self._db.execute("SELECT config, metrics, labels, probabilities FROM run_details WHERE run_id=?",
+                                   (run_id,)).fetchone()
+        config, metrics, labels, probabilities = details or (None, None, None, None)
+        return {**summary_row(row), "config": json.loads(config) if config else {},
+                "metrics": json.loads(metrics) if metrics else None, "history": self.history(run_id),
+                "labels": None if labels is None else blobs.unpack(labels),
+                "probabilities": None if probabilities is None else blobs.unpack(probabilities)}
+
+    def summaries(self, run_ids: list[str]) -> list[dict[str, Any]]:
+        """The summary rows of these runs (those that exist), oldest first."""
+        marks = ", ".join("?" * len(run_ids))
+        rows = self._db.execute(f"{SELECT_SUMMARY} WHERE run_id IN ({marks}) ORDER BY started_at", run_ids)
+        return [summary_row(row) for row in rows]
+
+    def count(self) -> int:
+        return self._db.execute("SELECT count(*) FROM runs").fetchone()[0]
+
+    def ranked(self, key: str, descending: bool, limit: int, baseline: dict[str, float] | None = None,
+               only: list[int] | None = None) -> list[dict[str, Any]]:
+        """The first `limit` summary rows in the order of column `key`, runs without a value last, ties oldest
+        first. With a `baseline` (config hash -> a figure), the order of `key` minus the figure of the run's
+        config hash, for runs on real data whose hash has one; the others go last. With `only`, the runs of
+        those experiments alone."""
+        if key not in RANKABLE:
+            raise ValueError(f"no summary column {key}")
+        value = key
+        if baseline is not None:
+            figures = " ".join(f"WHEN '{digest}' THEN {float(figure)!r}" for digest, figure in baseline.items()
+                               if digest.isalnum())
+            value = f"(CASE WHEN synthetic THEN NULL ELSE {key} - (CASE config_hash {figures} END) END)"
+        # NULLS LAST rather than 'value IS NULL' first: an expression there would keep SQLite from the column's index.
+        order = f"{value} {'DESC' if descending else 'ASC'} NULLS LAST, started_at"
+        where = "" if only is None else f" WHERE experiment_id IN ({', '.join('?' * len(only))})"
+        rows = self._db.execute(f"{SELECT_SUMMARY}{where} ORDER BY {order} LIMIT ?", (*(only or ()), limit))
+        return [summary_row(row) for row in rows]
+
+    def speeds(self) -> list[dict[str, Any]]:
+        """Each run's experiment and training speed (img/s), where it has one: two columns, however many runs."""
+        rows = self._db.execute("SELECT experiment_id, images_per_second FROM runs WHERE images_per_second IS NOT NULL")
+        return [dict(row) for row in rows]
+
+    def overview(self) -> dict[int, dict[str, Any]]:
+        """Per experiment with runs: how many, the status of its latest run, the seed after its highest, its best
+        AUC on real data and on synthetic data, and the parameter count of its latest run that counted them."""
+        rows = self._db.execute(
+            "SELECT experiment_id, count(*) AS runs, max(seed) + 1 AS next_seed,"
+            " max(CASE WHEN synthetic THEN NULL ELSE auc END) AS best_real_auc,"
+            " max(CASE WHEN synthetic THEN auc END) AS best_synthetic_auc,"
+            " (SELECT status FROM runs AS latest WHERE latest.experiment_id = runs.experiment_id"
+            "  ORDER BY started_at DESC LIMIT 1) AS status,"
+            " (SELECT params FROM runs AS counted WHERE counted.experiment_id = runs.experiment_id AND params"
+            "  ORDER BY started_at DESC LIMIT 1) AS params"
+            " FROM runs GROUP BY experiment_id")
+        return {row["experiment_id"]: dict(row) for row in rows}
+
+    def groups(self) -> list[dict[str, Any]]:
+        """Finished runs averaged per group of comparable runs (GROUP_KEY), each seed once (its latest run): n,
+        and per figure its mean and its standard deviation over seeds (None below two), the mean recall per
+        class, and the descriptive columns of the group's latest run. By experiment, real data first."""
+        spread = (f"(sum({c} * {c}) - sum({c}) * sum({c}) / count({c})) / (count({c}) - 1) AS {c}_variance"
+                  for c in SPREAD)
+        figures = ", ".join([*(f"avg({c}) AS {c}" for c in (*SPREAD, *schema.RECALL_COLUMNS.values())), *spread])
+        rows = self._db.execute(
+            f"WITH seeds AS (SELECT *, row_number() OVER (PARTITION BY {GROUP_KEY}, seed ORDER BY started_at DESC)"
+            "  AS nth FROM runs WHERE status = 'finished')"
+            # SQLite takes the bare columns from the row holding max(started_at): the latest run's.
+            " SELECT max(started_at) AS latest, experiment_id, name, chapter, config_hash, data, data_fingerprint,"
+            f" synthetic, pretrained, precision, epochs, params, count(*) AS n, {figures}"
+            f" FROM seeds WHERE nth = 1 GROUP BY {GROUP_KEY} ORDER BY experiment_id, synthetic, latest")
+        return [_group(row) for row in rows]
+
+    def finished_run(self, experiment_id: int, seed: int, config_hash: str, data_fingerprint: str) -> str | None:
+        """The id of the latest finished run of this experiment and seed with this config as run, on this data."""
+        row = self._db.execute(
+            "SELECT run_id FROM runs WHERE status = 'finished' AND experiment_id = ? AND config_hash = ?"
+            " AND data_fingerprint = ? AND seed = ? ORDER BY started_at DESC LIMIT 1",
+            (experiment_id, config_hash, data_fingerprint, seed)).fetchone()
+        return row and row[0]
+
+    def delete(self, run_ids: list[str]) -> None:
+        """Remove these runs with their history and predictions, then give the space back to the file system."""
+        with self._writing() as db:
+            for table in schema.RUN_TABLES:
+                db.executemany(f"DELETE FROM {table} WHERE run_id = ?", [(run_id,) for run_id in run_ids])
+        try:
+            self._db.execute("VACUUM")
+            self._db.execute("PRAGMA wal_checkpoint(TRUNCATE)")  # the file itself shrinks only at a checkpoint
+        except sqlite3.OperationalError as error:
+            raise self._unwritable("compacted", error) from None
+
+    def exported(self, run_id: str) -> dict[str, Any]:
+        """A run's rows as stored, table by table (blobs as base64, so the whole is JSON), for another store to
+        take as they are: a cluster task's store, brought home."""
+        return {table: [{key: {"base64": base64.b64encode(value).decode()} if isinstance(value, bytes) else value
+                         for key, value in dict(row).items()}
+                        for row in self._db.execute(f"SELECT * FROM {table} WHERE run_id=?", (run_id,))]
+                for table in schema.RUN_TABLES}
+
+    def imported(self, rows: dict[str, Any]) -> bool:
+        """Takes a run exported by a store of this version, once: False when this store has that run already."""
+        run_id = rows["runs"][0]["run_id"]
+        with self._writing() as db:
+            if db.execute("SELECT 1 FROM runs WHERE run_id=?", (run_id,)).fetchone():
+                return False
+            for table in schema.RUN_TABLES:
+                for row in rows[table]:
+                    schema.insert(db, table, {key: base64.b64decode(value["base64"]) if isinstance(value, dict)
+                                              else value for key, value in row.items()})
+        return True
+
+    def history(self, run_id: str) -> list[dict[str, Any]]:
+        """A run's figures at the end of each epoch, first epoch first."""
+        rows = self._db.execute(f"SELECT epoch, {', '.join(schema.HISTORY_COLUMNS)} FROM history WHERE run_id=?"
+                                " ORDER BY epoch", (run_id,))
+        return [dict(row) for row in rows]
+
+    def find(self, prefix: str) -> dict[str, Any]:
+        """The one run whose id starts with `prefix` (a whole id works too), like git's short hashes."""
+        ids = [row[0] for row in self._db.execute(
+            "SELECT run_id FROM runs WHERE substr(run_id, 1, length(?1)) = ?1 ORDER BY started_at", (prefix,))]
+        if not prefix or not ids:
+            raise UserError(f"There is no run '{prefix}'; 'dermalab results' lists the stored runs and their ids.")
+        if len(ids) > 1:
+            raise UserError(f"'{prefix}' starts {len(ids)} run ids ({', '.join(ids[:3])}{', …' if len(ids) > 3 else ''}); "
+                            "give more of the id.")
+        return self.get(ids[0])
+
+    def close(self) -> None:
+        self._db.close()
+
+    # The other tables of this file (engine.jobs.queue's jobs) use the same connection, transactions and sentences.
+    def transaction(self) -> AbstractContextManager[sqlite3.Connection]:
+        """A write transaction (BEGIN IMMEDIATE); a failed write raises StoreUnwritable."""
+        return self._writing()
+
+    def execute(self, sql: str, parameters: Sequence[Any] = ()) -> list[sqlite3.Row]:
+        """One statement on its own (reads, and schema that may exist already), its rows fetched."""
+        try:
+            return self._db.execute(sql, parameters).fetchall()
+        except sqlite3.OperationalError as error:  # schema on a store opened to read is a write
+            raise self._unwritable("written" if error.sqlite_errorname == "SQLITE_READONLY" else "read", error) from None
+
+
+def summary_row(row: sqlite3.Row) -> dict[str, Any]:
+    data = dict(zip(SUMMARY_COLUMNS, row))
+    figures = row[len(SUMMARY_COLUMNS):]
+    data["synthetic"], data["pretrained"] = bool(data["synthetic"]), bool(data["pretrained"])
+    data["notes"] = json.loads(data["notes"])
+    for position, key in enumerate(schema.CI_COLUMNS):
+        interval = figures[2 * position:2 * position + 2]
+        data[key] = list(interval) if interval[0] is not None else None
+    recalls = figures[2 * len(schema.CI_COLUMNS):]
+    data["recall"] = dict(zip(schema.RECALL_COLUMNS, recalls)) if any(r is not None for r in recalls) else {}
+    return data
+
+
+def _group(row: sqlite3.Row) -> dict[str, Any]:
+    data = {key: row[key] for key in ("experiment_id", "name", "chapter", "config_hash", "data", "data_fingerprint",
+                                      "precision", "epochs", "params", "n")}
+    data["synthetic"], data["pretrained"] = bool(row["synthetic"]), bool(row["pretrained"])
+    for column in SPREAD:
+        variance = row[f"{column}_variance"]
+        data[column], data[f"{column}_std"] = row[column], None if variance is None else math.sqrt(max(variance, 0))
+    data["recall"] = {name: row[column] for name, column in schema.RECALL_COLUMNS.items()}
+    return data
+
+
+def _finite(value: Any) -> Any:
+    return None if isinstance(value, float) and value != value else value
+
+
+def _clean(value: Any) -> Any:
+    """NaN (an undefined AUC) becomes null, which JSON and SQLite's json functions both accept."""
+    if isinstance(value, dict):
+        return {k: _clean(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_clean(v) for v in value]
+    return _finite(value)

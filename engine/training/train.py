@@ -1,0 +1,332 @@
+"""Trains one experiment with one seed: data on the device as uint8, batched augmentation, the page's loop.
+
+`train` is a generator of events; the caller decides what to do with them and when to stop (closing the
+generator, or a KeyboardInterrupt, ends the run between two batches).
+"""
+
+from __future__ import annotations
+
+import ctypes
+import math
+import os
+import time
+from collections.abc import Callable, Generator, Iterator
+from dataclasses import dataclass, field
+
+import numpy as np
+import torch
+from torch import nn
+
+from engine.analysis import bootstrap
+from engine.analysis.metrics import evaluate, macro_auc
+from engine.classes import CLASSES
+from engine.errors import RunCancelled, UserError
+from engine.events import (
+    BatchProgress,
+    EpochEnded,
+    Event,
+    RunFailed,
+    RunFinished,
+    RunStarted,
+)
+from engine.experiments.spec import ExperimentSpec
+from engine.training import augment, models
+from engine.training.data import Dataset
+from engine.training.options import RunOptions
+
+EVAL_BATCH = 1024  # images per forward pass when evaluating; memory only, no effect on results
+PROGRESS_EVERY = 0.25  # seconds between BatchProgress events: each waits for the device (a GPU's queue drains)
+M_TRIM_THRESHOLD, M_MMAP_THRESHOLD = -1, -3  # glibc's mallopt parameters (malloc.h)
+COMPILE_VARIABLE = "DERMALAB_COMPILE"  # off (default), default, reduce-overhead (with CUDA graphs), max-autotune
+
+# fused: one kernel per step instead of a few per parameter tensor; same update, available on CPU and CUDA.
+OPTIMIZERS: dict[str, Callable[..., torch.optim.Optimizer]] = {
+    "sgd": lambda params, spec, fused: torch.optim.SGD(params, lr=spec.lr, momentum=spec.momentum, fused=fused),
+    "adam": lambda params, spec, fused: torch.optim.Adam(params, lr=spec.lr, fused=fused),
+}
+
+
+def resolve_device(requested: str = "auto") -> torch.device:
+    """CUDA, then Apple's MPS, then the CPU; an explicit request must exist on this machine."""
+    if requested == "auto":
+        if torch.cuda.is_available():
+            return torch.device("cuda")
+        if torch.backends.mps.is_available():
+            return torch.device("mps")
+        return torch.device("cpu")
+    available = available_devices()
+    try:
+        device = torch.device(requested)
+    except RuntimeError:
+        raise UserError(f"--device {requested}: unknown device; use one of {', '.join(available)}.") from None
+    name = requested if device.type != "cuda" or device.index is None else f"cuda:{device.index}"
+    if name not in available and not (device.type == "cuda" and "cuda" in available and device.index is None):
+        raise UserError(f"--device {requested}: not available on this machine; it has {', '.join(available)}.")
+    return device
+
+
+def available_devices() -> list[str]:
+    found = ["auto", "cpu"]
+    if torch.cuda.is_available():
+        found += ["cuda"] + [f"cuda:{i}" for i in range(torch.cuda.device_count())]
+    if torch.backends.mps.is_available():
+        found.append("mps")
+    return found
+
+
+def describe_device(device: torch.device) -> str:
+    if device.type == "cuda":
+        return f"CUDA · {torch.cuda.get_device_name(device)}"
+    if device.type == "mps":
+        return "MPS"
+    return f"CPU · {torch.get_num_threads()} threads"
+
+
+def memory_layout(device: torch.device) -> torch.memory_format:
+    """Channels-last lets oneDNN (CPU) and cuDNN pick their fastest convolutions: about 1.5x on this CPU for
+    the page's CNNs. MPS keeps the default layout, where channels-last kernels have been unreliable."""
+    return torch.contiguous_format if device.type == "mps" else torch.channels_last
+
+
+def run_precision(options: RunOptions) -> str:
+    """The precision a run trains in: the one asked for, else its device's default: bf16 where the device computes
+    it natively (a CUDA card from Ampere on, a CPU with AVX512-BF16), fp32 elsewhere. On this CPU bf16 kept
+    AUC within seed noise (see the README); where bf16 is only emulated it would be slower than fp32."""
+    if options.precision != "auto":
+        return options.precision
+    device = resolve_device("auto") if options.device == "auto" else torch.device(options.device)
+    if device.type == "cuda":
+        native = torch.cuda.is_bf16_supported(including_emulation=False)
+    else:
+        native = device.type == "cpu" and cpu_computes_bf16()
+    return "bf16" if native else "fp32"
+
+
+def cpu_computes_bf16() -> bool:
+    """Whether this CPU has bfloat16 instructions (AVX512-BF16, which every AMX processor has too), as torch
+    itself detects them."""
+    check = getattr(torch.cpu, "_is_avx512_bf16_supported", None)
+    return bool(check and check())
+
+
+def autocast(device: torch.device, precision: str) -> torch.autocast:
+    """bf16: matrix products and convolutions in bfloat16, losses and reductions kept in float32 by autocast."""
+    return torch.autocast(device.type, dtype=torch.bfloat16, enabled=precision == "bf16")
+
+
+def class_weights(labels: torch.Tensor) -> torch.Tensor:
+    """Inverse frequency, scaled so a class of average size weighs 1: N / (classes * n_c)."""
+    counts = torch.bincount(labels, minlength=len(CLASSES)).float()
+    return labels.numel() / (len(CLASSES) * counts.clamp(min=1))
+
+
+@dataclass
+class Setup:
+    """What a run trains with, made once before its first epoch (torchvision's reference scripts keep these in
+    main() and hand them to train_one_epoch and evaluate)."""
+
+    device: torch.device
+    layout: torch.memory_format
+    precision: str
+    generator: torch.Generator
+    train_images: torch.Tensor
+    train_labels: torch.Tensor
+    val_images: torch.Tensor
+    val_labels: torch.Tensor
+    model: nn.Module
+    forward: Callable[[torch.Tensor], torch.Tensor]  # the model, or its compiled form while that works
+    optimizer: torch.optim.Optimizer
+    scheduler: torch.optim.lr_scheduler.LRScheduler | None
+    criterion: nn.Module
+    transform: augment.Op
+    batch_size: int
+    notes: list[str] = field(default_factory=list)  # what ran unlike what was asked (RunFinished.notes)
+
+    @property
+    def batches(self) -> int:
+        return math.ceil(len(self.train_labels) / self.batch_size)
+
+
+def train(spec: ExperimentSpec, dataset: Dataset, options: RunOptions, run_id: str) -> Iterator[Event]:
+    epochs = options.epochs or spec.training.epochs
+    setup = prepare(spec, dataset, options, epochs)
+    size = len(setup.train_labels)
+    yield RunStarted(run_id, spec.id, spec.name, options.seed, describe_device(setup.device), dataset.source, epochs,
+                     setup.batches)
+
+    train_seconds = 0.0
+    started = time.perf_counter()
+    for epoch in range(1, epochs + 1):
+        train_loss, seconds = yield from train_one_epoch(setup, run_id, epoch, time.perf_counter())
+        train_seconds += seconds
+        trained_at = time.perf_counter()
+        if not math.isfinite(train_loss):
+            yield diverged(run_id, train_loss, epoch)
+            return
+        lr = setup.optimizer.param_groups[0]["lr"]
+        if setup.scheduler:
+            setup.scheduler.step()
+        probabilities, val_loss = predict(setup.model, setup.val_images, setup.val_labels, setup.criterion,
+                                          setup.layout, setup.precision)
+        labels = dataset.labels["val"]
+        yield EpochEnded(run_id, epoch, epochs, train_loss, val_loss, macro_auc(labels, probabilities),
+                         float((probabilities.argmax(1) == labels).mean()), lr,
+                         seconds + time.perf_counter() - trained_at)
+
+    metrics = evaluate(dataset.labels["val"], probabilities)
+    metrics.update(bootstrap.intervals(dataset.labels["val"], probabilities))
+    metrics.update(params=models.count_parameters(setup.model), train_seconds=train_seconds,
+                   wall_seconds=time.perf_counter() - started,
+                   images_per_second=size * epochs / train_seconds if train_seconds else 0.0)
+    yield RunFinished(run_id, metrics, probabilities.round(6).tolist(), tuple(setup.notes))
+
+
+def keep_freed_memory() -> None:
+    """glibc maps a block over its threshold (128 KB, moved up by its own guesses) and hands it back to the kernel
+    when freed, and trims the heap's freed top too, so a batch's activations or a chunk of images faulted their
+    pages in afresh again and again: on this CPU half the augmentation's time and a sixth of the model step's. Up to
+    32 MB a block, freed memory now stays with the process for reuse, as PyTorch's CUDA allocator keeps GPU memory:
+    a training process holds on to its peak heap until it exits. A no-op where the C library has no mallopt."""
+    mallopt = getattr(ctypes.CDLL(None), "mallopt", None)
+    if mallopt is not None:
+        mallopt(M_MMAP_THRESHOLD, 32 << 20)
+        mallopt(M_TRIM_THRESHOLD, 1 << 30)
+
+
+def prepare(spec: ExperimentSpec, dataset: Dataset, options: RunOptions, epochs: int) -> Setup:
+    """The data on the device, the model, its optimizer, scheduler and loss, and the augmentation, seeded."""
+    keep_freed_memory()
+    device = resolve_device(options.device)
+    if device.type == "cuda":
+        torch.backends.cudnn.benchmark = True  # fixed shapes: cuDNN times its algorithms once and keeps the fastest
+    torch.manual_seed(options.seed)
+    generator = torch.Generator(device=device).manual_seed(options.seed)
+    train_images, train_labels = on_device(dataset, "train", device)
+    val_images, val_labels = on_device(dataset, "val", device)
+
+    layout = memory_layout(device)
+    model = models.build(spec.model, pretrained=options.pretrained).to(device, memory_format=layout)
+    trainable = [p for p in model.parameters() if p.requires_grad]
+    optimizer = OPTIMIZERS[spec.optimizer.name](trainable, spec.optimizer, device.type in ("cpu", "cuda"))
+    scheduler = torch.optim.lr_scheduler.CosineAnnealingLR(optimizer, T_max=epochs) if spec.training.scheduler == "cosine" else None
+    weight = class_weights(train_labels) if spec.loss.class_weights == "inverse_frequency" else None
+    criterion = nn.CrossEntropyLoss(weight=weight, label_smoothing=spec.loss.label_smoothing)
+    setup = Setup(device, layout, run_precision(options), generator, train_images, train_labels, val_images,
+                  val_labels, model, model, optimizer, scheduler, criterion, augment.pipeline(spec.augment),
+                  spec.training.batch_size)
+    setup.forward = compiled(model, os.environ.get(COMPILE_VARIABLE, "off"), setup.notes)
+    return setup
+
+
+def train_one_epoch(setup: Setup, run_id: str, epoch: int,
+                    epoch_start: float) -> Generator[Event, None, tuple[float, float]]:
+    """One pass over the training images in a fresh order; yields BatchProgress a few times a second and returns
+    the epoch's mean loss (a non-finite batch loss seen in a report ends the epoch there, returned as it is) and
+    its training seconds. Nothing in the loop waits for the device but those reports, so a GPU is never left
+    waiting for Python. The caller's time with each report (a progress bar on a slow terminal, a full pipe) is
+    not training: images/s and the seconds leave it out."""
+    setup.model.train()
+    size, batch_size, batches = len(setup.train_labels), setup.batch_size, setup.batches
+    last_report, held = epoch_start, 0.0  # held: the caller's time with the reports so far
+    loss_sum = torch.zeros((), device=setup.device)
+    for batch, (images, labels) in enumerate(augmented_batches(setup)):
+        with autocast(setup.device, setup.precision):
+            loss = setup.criterion(step_forward(setup, images), labels)
+        setup.optimizer.zero_grad(set_to_none=True)
+        loss.backward()
+        setup.optimizer.step()
+        loss_sum += loss.detach() * len(labels)
+        if time.perf_counter() - last_report >= PROGRESS_EVERY or batch == batches - 1:
+            current = loss.item()  # waits for the device: the only place in the loop that does
+            last_report = time.perf_counter()
+            if not math.isfinite(current):
+                return current, last_report - epoch_start - held
+            seen = min((batch + 1) * batch_size, size)
+            yield BatchProgress(run_id, epoch, batch + 1, batches, current,
+                                seen / (last_report - epoch_start - held))
+            held += time.perf_counter() - last_report
+    return (loss_sum / size).item(), time.perf_counter() - epoch_start - held
+
+
+def augmented_batches(setup: Setup) -> Iterator[tuple[torch.Tensor, torch.Tensor]]:
+    """The epoch's batches in a fresh order, augmented a chunk of batches at a time: each op of the pipeline then
+    works on a few hundred images at once, which spreads across the CPU's threads (about twice as fast per image
+    here as batch by batch) and on a GPU launches a few kernels per chunk instead of per batch. Every image still
+    draws its own parameters, so the chunk changes which numbers a seed draws, not what they are drawn from."""
+    size, batch_size = len(setup.train_labels), setup.batch_size
+    chunk = max(1, augment.chunk_images(setup.device) // batch_size) * batch_size
+    order = torch.randperm(size, generator=setup.generator, device=setup.device)
+    for start in range(0, size, chunk):
+        index = order[start:start + chunk]
+        images = setup.transform(augment.to_float(setup.train_images[index]), setup.generator)
+        images, labels = images.contiguous(memory_format=setup.layout), setup.train_labels[index]
+        for first in range(0, len(index), batch_size):
+            yield images[first:first + batch_size], labels[first:first + batch_size]
+
+
+def compiled(model: nn.Module, mode: str, notes: list[str]) -> Callable[[torch.Tensor], torch.Tensor]:
+    """The model's training forward as torch.compile makes it in `mode` (reduce-overhead adds CUDA graphs), or
+    the model itself for off. Compiling happens at the first batch; see step_forward for when it fails."""
+    if mode == "off":
+        return model
+    try:
+        return torch.compile(model, mode=None if mode == "default" else mode)
+    except RuntimeError as error:  # an unknown mode, or no compiler for this platform
+        notes.append(f"torch.compile ({mode}) failed ({first_line(error)}); ran eager")
+        return model
+
+
+def step_forward(setup: Setup, images: torch.Tensor) -> torch.Tensor:
+    """The forward pass of a training step. A compiled forward that fails (at its first batch, or when a new
+    shape recompiles it) gives way to the eager model for the rest of the run, noted: a compile failure never
+    fails a run. Torch's compile errors, CUDA graph errors and out-of-memory are all RuntimeErrors; a cancel or
+    Ctrl-C that arrived while compiling is re-raised as itself."""
+    if setup.forward is setup.model:
+        return setup.model(images)
+    try:
+        torch.compiler.cudagraph_mark_step_begin()  # this step's outputs may overwrite the last step's
+        return setup.forward(images)
+    except RuntimeError as error:
+        if (stop := stop_within(error)) is not None:
+            raise stop from None
+        setup.notes.append(f"torch.compile failed ({first_line(error)}); ran eager")
+        setup.forward = setup.model
+        return setup.model(images)
+
+
+def stop_within(error: BaseException) -> BaseException | None:
+    """A cancel or Ctrl-C that torch wrapped into a compile error (a signal handler raised it mid-compile)."""
+    while error is not None:
+        if isinstance(error, (RunCancelled, KeyboardInterrupt)):
+            return error
+        error = error.__cause__ or error.__context__
+    return None
+
+
+def first_line(error: Exception) -> str:
+    text = str(error).strip()
+    return f"{type(error).__name__}: {text.splitlines()[0]}" if text else type(error).__name__
+
+
+def on_device(dataset: Dataset, split: str, device: torch.device) -> tuple[torch.Tensor, torch.Tensor]:
+    """A split as it stays for the whole run: uint8 N x 3 x 28 x 28 images and int64 labels, on the device."""
+    images = torch.from_numpy(dataset.images[split]).permute(0, 3, 1, 2).contiguous().to(device)
+    return images, torch.from_numpy(dataset.labels[split]).to(device)
+
+
+def diverged(run_id: str, loss: float, epoch: int) -> RunFailed:
+    return RunFailed(run_id, "diverged", f"the training loss became {loss} in epoch {epoch}", epoch)
+
+
+@torch.no_grad()
+def predict(model: nn.Module, images: torch.Tensor, labels: torch.Tensor, criterion: nn.Module,
+            layout: torch.memory_format = torch.contiguous_format, precision: str = "fp32") -> tuple[np.ndarray, float]:
+    """Val images go through ToTensor only, as in the page's locked val transform (no Normalize). The eager model
+    (never the compiled one): evaluation runs once an epoch, and in eval mode a compiled model would compile again."""
+    model.eval()
+    with autocast(images.device, precision):
+        logits = torch.cat([model(augment.to_float(images[i:i + EVAL_BATCH]).contiguous(memory_format=layout))
+                            for i in range(0, len(images), EVAL_BATCH)]).float()
+    loss = criterion(logits, labels).item()
+    probabilities = torch.softmax(logits.double(), dim=1).cpu().numpy()
+    return probabilities, loss

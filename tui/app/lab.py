@@ -1,0 +1,299 @@
+"""What the app knows, without any widget: the experiments, the stored runs, the store's queue and the job the
+run view follows. It holds the app's one store connection for the UI thread (the store feed has its own)."""
+
+from __future__ import annotations
+
+import time
+from argparse import Namespace
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from engine.experiments.spec import Experiment
+from engine.jobs.queue import ACTIVE, Job, JobQueue, plan
+from engine.jobs.slots import SlotRequest
+from engine.paths import dermamnist_path, missing_data_hint
+from engine.store import summary
+from engine.store.runs import Store
+from engine.training.options import RunOptions
+from tui.text import numbers
+
+if TYPE_CHECKING:
+    from engine.analysis.screening import Predictions
+
+ENSEMBLE_SIZE = 2  # an ensemble combines two runs
+
+# What the app calls a status (of a stored run or of a job); the others read as they are.
+STATUS_WORDS = {"finished": "done", "interrupted": "failed"}
+
+
+@dataclass(frozen=True)
+class LiveRun:
+    """The job the run view follows, as the store has it: its row (status, heartbeat) and its run's epochs so far."""
+
+    job: dict[str, Any]
+    history: list[dict[str, Any]]
+
+
+@dataclass(frozen=True)
+class Overview:
+    """What the first screen and the header show of the stored runs, read without reading every run: how many
+    there are, and per experiment Store.overview()'s status, next seed, best AUC and parameter count."""
+
+    stored: int
+    experiments: dict[int, dict[str, Any]]
+
+    @classmethod
+    def read(cls, store: Store) -> Overview:
+        return cls(store.count(), store.overview())
+
+
+@dataclass(frozen=True)
+class StoreSnapshot:
+    """What the store feed read (tui.app.training): the queue, the followed job, and the runs' overview when it
+    changed."""
+
+    read_at: float  # time.monotonic() when the reading began
+    jobs: list[dict[str, Any]]
+    live: LiveRun | None
+    overview: Overview | None  # None: unchanged
+
+
+def curve_key(live: LiveRun | None) -> tuple[str, int] | None:
+    """What the curves depend on: the job and how many epochs it has done."""
+    return live and (live.job["job_id"], len(live.history))
+
+
+@dataclass(frozen=True)
+class JobSource:
+    """Where runs come from and what they take, from the command line: --data, --experiments and the options."""
+
+    data: str  # auto, synthetic, or an absolute path: the worker runs from a folder of its own
+    experiments_file: str | None  # absolute; None for the repository's experiments.toml
+    options: RunOptions
+
+    @classmethod
+    def from_args(cls, args: Namespace) -> JobSource:
+        data = args.data if args.data in ("auto", "synthetic") else str(Path(args.data).resolve())
+        experiments = args.experiments
+        options = RunOptions(device=args.device, epochs=args.epochs, pretrained=not args.no_pretrained,
+                             precision=args.precision, debug=args.debug)
+        return cls(data, experiments and str(Path(experiments).resolve()), options)
+
+
+def slot_request(args: Namespace) -> SlotRequest:
+    """--jobs, --gpus and --per-gpu, for the worker that trains the runs (absent: its defaults)."""
+    return SlotRequest(args.jobs, args.gpus, args.per_gpu)
+
+
+@dataclass(frozen=True)
+class RunDetail:
+    """One stored run as the run detail shows it."""
+
+    run: dict[str, Any]  # the store's record in full: config, per-epoch history, dates, device, data
+    row: dict[str, Any]  # its summary row, with bootstrap intervals
+    confusion: list[dict[str, Any]]  # empty for a run that did not finish
+
+
+class Lab:
+    def __init__(self, experiments: dict[int, Experiment], store: Store, source: JobSource):
+        self.experiments, self.store, self.source = experiments, store, source
+        self.queue = JobQueue(store)
+        self.opened_at = time.time()  # the queue shows the jobs that ended since
+        self.overview = Overview(0, {})
+        self.jobs: list[dict[str, Any]] = []  # the store's queue: waiting, running, and lately ended jobs
+        self.live: LiveRun | None = None
+        self.chosen: str | None = None  # the running job the user put the cursor on, when several run at once
+        self.beats: dict[str, list[tuple[float, float]]] = {}  # job id -> (epochs done, loss) at each heartbeat seen
+        self.wrote_at = 0.0  # time.monotonic() of this app's last write to the queue
+        self.selected: set[int] = set()
+        self.marked: list[str] = []  # run ids marked for an ensemble, oldest first
+        self.store_notice: str | None = store.notice()  # said once there is a screen to say it on
+
+    def reload(self) -> None:
+        """Read the runs' overview, the queue and the followed job, so the first screen shows them (the store
+        feed keeps them fresh afterwards)."""
+        self.overview = Overview.read(self.store)
+        self._read_queue()
+
+    def _read_queue(self) -> None:
+        self.jobs = self.queue.current(self.opened_at)
+        self._note_beats()
+        followed = followed_job(self.jobs, self.chosen)
+        self.live = LiveRun(followed, self.store.history(followed["job_id"])) if followed else None
+
+    def apply(self, snapshot: StoreSnapshot) -> set[str]:
+        """Take what the feed read; returns what changed: queue, live, epoch, store. A snapshot read before this
+        app's own last write to the queue would undo it on screen, so only its overview counts."""
+        changed = set()
+        if snapshot.overview is not None:
+            self.overview = snapshot.overview
+            changed.add("store")
+        if snapshot.read_at < self.wrote_at:
+            return changed
+        if snapshot.jobs != self.jobs:
+            self.jobs = snapshot.jobs
+            changed |= {"queue", "live"}
+            if self._note_beats():
+                changed.add("beats")
+        if snapshot.live != self.live:
+            if curve_key(snapshot.live) != curve_key(self.live):
+                changed.add("epoch")
+            self.live = snapshot.live
+            changed.add("live")
+        return changed
+
+    def _note_beats(self) -> bool:
+        """Each running job's training loss at each heartbeat, as the curves draw it within an epoch; returns
+        whether any job gained a point."""
+        grew = False
+        for job in self.running():
+            if not (job["epochs"] and job["batch"] and job["loss"] is not None):
+                continue
+            x = job["epoch"] - 1 + job["batch"] / job["batches"]
+            points = self.beats.setdefault(job["job_id"], [])
+            if not points or x > points[-1][0]:
+                points.append((x, job["loss"]))
+                grew = True
+        return grew
+
+    def run_detail(self, run_id: str) -> RunDetail:
+        run = self.store.get(run_id)
+        [row] = summary.with_intervals(summary.run_rows([run], self.experiments), self.store)
+        return RunDetail(run, row, summary.confusion_rows(run) if run["status"] == "finished" else [])
+
+    def predictions(self, run_ids: list[str]) -> list[Predictions]:
+        """The stored val predictions of finished runs (UserError for any other)."""
+        return [summary.predictions(self.store, run_id) for run_id in run_ids]
+
+    def toggle_mark(self, run_id: str) -> None:
+        """Mark a run for the ensemble, or unmark it; a third mark replaces the oldest."""
+        if run_id in self.marked:
+            self.marked.remove(run_id)
+        else:
+            self.marked = [*self.marked, run_id][-ENSEMBLE_SIZE:]
+
+    def chapters(self) -> dict[str, list[int]]:
+        """Chapter name -> experiment ids, chapters in the order of their first experiment."""
+        grouped: dict[str, list[int]] = {}
+        for experiment_id, experiment in self.experiments.items():
+            grouped.setdefault(experiment.spec.chapter, []).append(experiment_id)
+        return grouped
+
+    def chapter_of(self, experiment_id: int) -> list[int]:
+        return self.chapters()[self.experiments[experiment_id].spec.chapter]
+
+    def toggle(self, ids: list[int]) -> None:
+        """Select them all, or, when all of them are selected already, none of them."""
+        if set(ids) <= self.selected:
+            self.selected -= set(ids)
+        else:
+            self.selected |= set(ids)
+
+    def enqueue_selection(self) -> list[Job]:
+        """The selection joins the store's queue in id order, each with the next unused seed; the selection clears."""
+        source = self.source
+        added = [job for experiment_id in sorted(self.selected)
+                 for job in plan([self.experiments[experiment_id]], [self.next_seed(experiment_id)], source.data,
+                                 source.experiments_file, source.options)]
+        self.queue.add(added)
+        self.wrote_at = time.monotonic()
+        self._read_queue()
+        self.selected.clear()
+        return added
+
+    def selection_estimate(self) -> tuple[str, float]:
+        """The selection's size and its training time on this machine in words, and the seconds alone:
+        '3 runs selected · about 12m00s on this machine'."""
+        from engine.jobs.estimate import estimate
+
+        guess = estimate([self.experiments[i] for i in sorted(self.selected)], self.experiments, self.store.speeds())
+        basis = " (rough: the page's times, as nothing ran here yet)" if guess.rough else " on this machine"
+        words = f"{numbers.plural(len(self.selected), 'run')} selected · about {numbers.duration(guess.seconds)}{basis}"
+        return words, guess.seconds
+
+    def drop_waiting(self, every: bool) -> list[dict[str, Any]]:
+        """The newest waiting job leaves the queue (`every`: all waiting jobs); returns those dropped."""
+        waiting = [job for job in self.jobs if job["status"] == "queued"]
+        dropped = waiting if every else waiting[-1:]
+        if dropped:
+            self.cancel(dropped)
+        return dropped
+
+    def next_seed(self, experiment_id: int) -> int:
+        seeds = [self.overview.experiments.get(experiment_id, {}).get("next_seed", 0)]
+        seeds += [job["seed"] + 1 for job in self.jobs if job["experiment_id"] == experiment_id]
+        return max(seeds)
+
+    def follow(self, job_id: str) -> None:
+        """Show this running job's bars and curves (read at once, so the screen need not wait for the feed)."""
+        self.chosen = job_id
+        self.wrote_at = time.monotonic()  # a snapshot read before now follows the job followed before
+        self._read_queue()
+
+    def running(self) -> list[dict[str, Any]]:
+        return [job for job in self.jobs if job["status"] == "running"]
+
+    def active_jobs(self) -> list[dict[str, Any]]:
+        return [job for job in self.jobs if job["status"] in ACTIVE]
+
+    def cancel(self, jobs: list[dict[str, Any]]) -> None:
+        self.queue.cancel([job["job_id"] for job in jobs])
+        self.wrote_at = time.monotonic()
+        self._read_queue()
+
+    def status(self, experiment_id: int) -> str:
+        """The newest word for an experiment: its latest job of this session, else its latest stored run."""
+        jobs = [job["status"] for job in self.jobs if job["experiment_id"] == experiment_id]
+        status = jobs[-1] if jobs else self.overview.experiments.get(experiment_id, {}).get("status")
+        return STATUS_WORDS.get(status, status) if status else "never run"
+
+    def best_auc(self, experiment_id: int) -> tuple[float, bool] | None:
+        """The best stored AUC and whether it came from synthetic data; real data wins when there is some."""
+        figures = self.overview.experiments.get(experiment_id, {})
+        if figures.get("best_real_auc") is not None:
+            return figures["best_real_auc"], False
+        if figures.get("best_synthetic_auc") is not None:
+            return figures["best_synthetic_auc"], True
+        return None
+
+    def params(self, experiment_id: int) -> int | None:
+        """Our own count from a stored run, else the page's: counting needs torch, which the app never imports."""
+        counted = self.overview.experiments.get(experiment_id, {}).get("params")
+        published = self.experiments[experiment_id].spec.published
+        return counted or (published.params if published else None)
+
+    def finished_in_queue(self) -> list[dict[str, Any]]:
+        """Stored runs of the queue's finished jobs, oldest first: the curves the run view can overlay."""
+        return self.store.summaries([job["job_id"] for job in self.jobs if job["status"] == "finished"])
+
+
+def followed_job(jobs: list[dict[str, Any]], chosen: str | None = None) -> dict[str, Any] | None:
+    """The job the run view shows: the running job chosen, else the first running, else the next waiting, else the
+    last that ended."""
+    for job in jobs:
+        if job["job_id"] == chosen and job["status"] == "running":
+            return job
+    for status in ("running", "queued"):
+        found = [job for job in jobs if job["status"] == status]
+        if found:
+            return found[0]
+    return jobs[-1] if jobs else None
+
+
+def matches(query: str, experiment: Experiment) -> bool:
+    """The `/` filter: an experiment's id, or a part of its name or its chapter, in any case."""
+    query = query.strip().lower()
+    spec = experiment.spec
+    return not query or query == str(spec.id) or query in spec.name.lower() or query in spec.chapter.lower()
+
+
+def describe_data(data: str) -> tuple[str, str | None]:
+    """The header's name for --data, and the sentence to show when a run would not find it."""
+    if data == "synthetic":
+        return "synthetic", None
+    if data == "auto":
+        return ("DermaMNIST", None) if dermamnist_path().exists() else ("DermaMNIST missing", missing_data_hint())
+    if Path(data).is_file():
+        return Path(data).name, None  # the folder would push the rest of the header off an 80-column line
+    return f"{Path(data).name} missing", f"--data {data}: no such file; give a medmnist-format .npz, or start with --data synthetic."

@@ -1,0 +1,290 @@
+"""The Textual app: four views over the lab, the store's queue of runs (trained by the background worker), and the keys."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+import time
+from argparse import Namespace
+from collections.abc import Iterable
+from pathlib import Path
+
+from textual import work
+from textual.app import App, SystemCommand
+from textual.binding import Binding
+from textual.notifications import SeverityLevel
+from textual.screen import Screen
+from textual.signal import Signal
+from textual.worker import Worker, WorkerState, get_current_worker
+
+from engine.errors import UserError, said
+from engine.experiments.load import load
+from engine.jobs import gpus
+from engine.jobs.estimate import ASK_ABOVE_SECONDS
+from engine.jobs.queue import ACTIVE
+from engine.jobs.slots import SlotRequest, machine_slots
+from engine.paths import home
+from engine.store.runs import Store
+from tui.app.background import child_environment, ensure_worker
+from tui.app.commands import LabCommands
+from tui.app.lab import JobSource, Lab, describe_data, slot_request
+from tui.app.messages import GpusSampled, StoreChanged
+from tui.app.probe import NO_DEVICE
+from tui.app.screens.charts import ChartsScreen
+from tui.app.screens.confirm_queue import ConfirmQueueScreen
+from tui.app.screens.experiments import ExperimentsScreen
+from tui.app.screens.help import HelpScreen
+from tui.app.screens.leaderboard import LeaderboardScreen
+from tui.app.screens.quit import QuitAnswer, QuitScreen
+from tui.app.screens.recall_grid import RecallGridScreen
+from tui.app.screens.run import CANCEL_RUN, RunScreen
+from tui.app.training import StoreFeed
+from tui.app.widgets.frame.key_line import our_bindings
+from tui.text import numbers
+from tui.views.ranking import Ranking
+
+PROBE_SECONDS = 120  # importing torch and waking a GPU can be slow, but not this slow
+GPU_SECONDS = 2.0  # how often the header's GPU figures are sampled: NVML's utilisation is itself a 1-2 s average
+
+
+class DermalabApp(App):
+    CSS_PATH = "app.tcss"
+    COMMANDS = App.COMMANDS | {LabCommands}
+    # Screens get -wide from 110 columns (side panes) and -tall from 36 lines (a longer queue).
+    HORIZONTAL_BREAKPOINTS = [(0, "-narrow"), (110, "-wide")]
+    VERTICAL_BREAKPOINTS = [(0, "-short"), (36, "-tall")]
+    MODES = {"experiments": ExperimentsScreen, "run": RunScreen, "leaderboard": LeaderboardScreen,
+             "grid": RecallGridScreen, "charts": ChartsScreen}
+    BINDINGS = [
+        Binding("question_mark", "keys", "Keys", id="keys", tooltip="Every key of this screen"),
+        Binding("e", "switch_mode('experiments')", "Experiments", id="experiments",
+                tooltip="The experiments, grouped by chapter, to select and run"),
+        Binding("v", "switch_mode('run')", "Run view", id="run-view",
+                tooltip="The running job's progress and curves, and the queue"),
+        Binding("l", "switch_mode('leaderboard')", "Leaderboard", id="leaderboard",
+                tooltip="Every stored run, or every experiment's mean ± std, sorted"),
+        Binding("g", "switch_mode('grid')", "Recall grid", id="recall-grid",
+                tooltip="Per-class recall of the leaderboard's rows"),
+        Binding("f", "switch_mode('charts')", "Charts", id="charts",
+                tooltip="The course page's charts, drawn from your runs"),
+        CANCEL_RUN,
+        Binding("ctrl+r", "refresh", "Refresh", id="refresh",
+                tooltip="Read the store again now (the views also follow it on their own)"),
+        Binding("q", "quit", "Quit", id="quit",
+                tooltip="Quit; while runs go, asks whether they keep training in the background"),
+    ]
+
+    def __init__(self, lab: Lab, accelerator: str | None = None, slots: SlotRequest = SlotRequest()):
+        super().__init__()
+        self.lab, self.slots = lab, slots
+        self.ranking = Ranking()
+        self.data_label, self.data_warning = describe_data(lab.source.data)
+        self.accelerator = accelerator or "finding the accelerator…"
+        self.probing = accelerator is None
+        self.probe_process: subprocess.Popen[str] | None = None
+        self.worker_process: subprocess.Popen | None = None  # a worker this app started, reaped when it ends
+        self.gpu_samples: list[gpus.GpuSample] = []
+        self.reasons_said: set[str] = set()  # why jobs could not start, each said once
+        self.lab_changed: Signal[str] = Signal(self, "lab-changed")  # what changed: store, queue, live, epoch, ...
+        self.serious_until = 0.0  # while a warning or error is shown, a new notice does not clear it away
+
+    def notify(self, message: str, *, title: str = "", severity: SeverityLevel = "information",
+               timeout: float | None = None, markup: bool = False) -> None:
+        """Every notification here is a sentence that may quote a name, a path or a reason from a file or the
+        store, so none is read as markup, whatever the caller asked. A new notice takes the place of the ones still
+        shown, so toasts never pile up over a screen; only a warning or an error stays for its whole time."""
+        now = time.monotonic()
+        if now >= self.serious_until:
+            self.clear_notifications()
+        if severity != "information":
+            self.serious_until = now + (timeout or self.NOTIFICATION_TIMEOUT)
+        super().notify(message, title=title, severity=severity, timeout=timeout, markup=False)
+
+    def on_mount(self) -> None:
+        self.switch_mode("experiments")
+        if self.lab.store_notice:  # create_app opened the store before there was a screen to say it on
+            self.notify(f"Warning: {self.lab.store_notice}", title="Run store", severity="warning", timeout=60)
+
+    def on_ready(self) -> None:
+        """After the first frame: the accelerator probe imports torch, which must not delay that frame; the feed
+        reads the store, which need not either."""
+        self.follow_store()
+        if gpus.driver_present():  # elsewhere NVML is never imported, and the header stays as it is
+            self.sample_gpus()
+        if self.probing:
+            self.find_accelerator()
+
+    @work(thread=True, group="feed")
+    def follow_store(self) -> None:
+        worker = get_current_worker()
+        StoreFeed(self.lab.opened_at, self.post_message, lambda: self.lab.chosen).follow(lambda: worker.is_cancelled)
+
+    @work(thread=True, group="gpus")
+    def sample_gpus(self) -> None:
+        worker = get_current_worker()
+        while not worker.is_cancelled:
+            self.post_message(GpusSampled(gpus.samples()))
+            time.sleep(GPU_SECONDS)
+
+    def on_gpus_sampled(self, message: GpusSampled) -> None:
+        if message.samples != self.gpu_samples:
+            self.gpu_samples = message.samples
+            self.lab_changed.publish("gpus")
+
+    @work(thread=True, group="probe")
+    def find_accelerator(self) -> str:
+        device = self.lab.source.options.device
+        self.probe_process = subprocess.Popen([sys.executable, "-m", "tui.app.probe", device], text=True,
+                                              stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                                              env=child_environment())
+        out, errors = self.probe_process.communicate(timeout=PROBE_SECONDS)
+        lines = (out.strip() or errors.strip()).splitlines()
+        return lines[-1] if lines else "no accelerator found"
+
+    def on_worker_state_changed(self, event: Worker.StateChanged) -> None:
+        """The one place that hears how thread workers end: the probe's answer, and a worker that failed to start."""
+        worker = event.worker
+        if worker.group == "probe" and event.state in (WorkerState.SUCCESS, WorkerState.ERROR):
+            self.accelerator = worker.result if event.state == WorkerState.SUCCESS else f"no accelerator: {worker.error}"
+            self.lab_changed.publish("accelerator")
+        elif worker.group == "start-worker" and event.state == WorkerState.ERROR:
+            self.notify(said(worker.error), title="The worker could not start", severity="error", timeout=30)
+        elif worker.group == "report" and event.state in (WorkerState.SUCCESS, WorkerState.ERROR):
+            if event.state == WorkerState.SUCCESS:
+                self.notify(f"Written to {worker.result}, with its tables as CSV beside it.", title="Report", timeout=20)
+            else:
+                self.notify(said(worker.error), title="No report", severity="warning", timeout=20)
+
+    def run_selection(self) -> None:
+        """Queues the selection; one estimated over ASK_ABOVE_SECONDS is confirmed first."""
+        words, seconds = self.lab.selection_estimate()
+        if self.lab.selected and seconds > ASK_ABOVE_SECONDS:
+            self.push_screen(ConfirmQueueScreen(f"Queue {words}?"), lambda yes: self._enqueue() if yes else None)
+            return
+        self._enqueue()
+
+    def _enqueue(self) -> None:
+        try:
+            if self.accelerator.startswith(NO_DEVICE):  # every run would fail on a --device this machine lacks
+                raise UserError(self.accelerator.removeprefix(NO_DEVICE))
+            added = self.lab.enqueue_selection()
+        except UserError as error:  # or a store that can only be read: the selection stays, and why is said
+            self.notify(str(error), title="Nothing can be queued", severity="error", timeout=30)
+            return
+        if not added:
+            self.notify("Nothing selected: space selects the highlighted experiment, c its chapter, a all.",
+                        severity="warning")
+            return
+        for what in ("selection", "queue", "live"):
+            self.lab_changed.publish(what)
+        self.notify(f"Queued {numbers.plural(len(added), 'run')}; in the run view d drops the newest waiting, D clears "
+                    "the queue.")
+        self.start_worker()
+        self.switch_mode("run")
+
+    @work(thread=True, group="start-worker")
+    def start_worker(self) -> None:
+        """A worker trains the queue; start one when none serves the store (it goes on after the app quits)."""
+        self.worker_process = ensure_worker(self.lab.store.path, self.slots).process or self.worker_process
+
+    def on_store_changed(self, message: StoreChanged) -> None:
+        lab = self.lab
+        before = {job["job_id"]: job["status"] for job in lab.active_jobs()}
+        changed = lab.apply(message.snapshot)
+        if self.worker_process:
+            self.worker_process.poll()  # reaps it once it has ended
+        ended = [job for job in lab.jobs if job["job_id"] in before and job["status"] not in ACTIVE]
+        if ended:
+            self._say_ended(ended)
+            self.data_label, self.data_warning = describe_data(lab.source.data)  # a first run may have downloaded it
+        for what in changed:
+            self.lab_changed.publish(what)
+
+    def _say_ended(self, ended: list[dict]) -> None:
+        """A job that could not start says why (each reason once: every job of a queue without its data fails the
+        same way); the end of the whole queue rings the bell."""
+        for reason in [job["reason"] for job in ended if job["status"] == "failed" and not job["started_at"]]:
+            if reason not in self.reasons_said:
+                self.reasons_said.add(reason)
+                self.notify(reason, title="The run could not start", severity="error", timeout=30)
+        if self.lab.active_jobs():
+            return
+        finished = sum(job["status"] == "finished" for job in self.lab.jobs)
+        self.notify(f"The queue is done: {numbers.plural(finished, 'run')} finished of {len(self.lab.jobs)}.",
+                    title="Queue done", timeout=30)
+        self.bell()
+
+    def action_cancel_run(self) -> None:
+        live = self.lab.live
+        if live is None or live.job["status"] != "running":
+            self.notify("No run is going.")
+            return
+        self.lab.cancel([live.job])
+        self.lab_changed.publish("queue")
+        self.notify(f"Cancelling #{live.job['experiment_id']}; the queue goes on.")
+
+    def action_refresh(self) -> None:
+        self.lab.reload()
+        for what in ("store", "queue", "live"):
+            self.lab_changed.publish(what)
+        self.notify(f"Read the store again: {numbers.plural(self.lab.overview.stored, 'run')}.")
+
+    @work(thread=True, group="report", exit_on_error=False)
+    def write_report(self) -> Path:
+        """report.md and its CSVs (and figures) into a new folder of DERMALAB_HOME's reports, off the UI thread."""
+        from tui.report import document as report
+
+        store = Store(self.lab.store.path)  # a connection of this thread's own
+        try:
+            return report.write(home() / "reports" / time.strftime("%Y%m%d-%H%M%S"), store, self.lab.experiments)[0]
+        finally:
+            store.close()
+
+    def get_system_commands(self, screen: Screen) -> Iterable[SystemCommand]:
+        """Textual's own commands, less those our keys already give (Keys, Quit), and the lab's without a key here:
+        run the selection from any screen, and write the report."""
+        keyed = {binding.description for binding in our_bindings(screen.active_bindings)}
+        yield from (command for command in super().get_system_commands(screen) if command.title not in keyed)
+        if "run" not in {binding.id for binding in our_bindings(screen.active_bindings)}:
+            yield SystemCommand("Run the selection", "Queue the experiments selected on the experiments screen",
+                                self.run_selection)
+        yield SystemCommand("Report", "Write report.md, its CSVs and figures into a new folder of the lab's home",
+                            self.write_report)
+
+    def action_keys(self) -> None:
+        self.push_screen(HelpScreen(self.screen.active_bindings))
+
+    async def action_quit(self) -> None:
+        going = self.lab.active_jobs()
+        if not going:
+            self.exit()
+            return
+        self.push_screen(QuitScreen(going), self._quit_answered)
+
+    def _quit_answered(self, answer: QuitAnswer) -> None:
+        if answer == "cancel":
+            self.lab.cancel(self.lab.active_jobs())
+        if answer in ("keep", "cancel"):
+            self.exit()
+
+    def on_unmount(self) -> None:
+        """However the app ends (SIGHUP included), the runs go on; only a probe still importing torch is stopped,
+        so that it does not hold the exit up."""
+        if self.probe_process and self.probe_process.poll() is None:
+            self.probe_process.kill()
+        self.lab.store.close()
+
+
+def create_app(args: Namespace, accelerator: str | None = None) -> DermalabApp:
+    """The one way to build the app, for the command line and the tests alike; a fixed `accelerator` skips
+    the probe (snapshots)."""
+    lab = Lab(load(args.experiments), Store(), JobSource.from_args(args))
+    lab.reload()  # here, so that an unreadable store is one sentence from the command line, not a traceback
+    slots = slot_request(args)
+    machine_slots(slots)  # a request this machine cannot meet is one sentence before the app opens
+    return DermalabApp(lab, accelerator, slots)
+
+
+def run_app(args: Namespace) -> int:
+    create_app(args).run()
+    return 0

@@ -1,0 +1,104 @@
+"""A gallery of images, loaded in a worker thread once the screen is up: the val lesions behind a cell of the
+confusion matrix, a run's missed melanomas, what one of two runs catches and the other misses, or an
+experiment's augmentation. Until they come, and if they cannot, the legend line says so."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any
+
+from textual import work
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.screen import Screen
+from textual.widgets import Static
+from textual.worker import Worker, WorkerState
+
+from engine.errors import UserError, said
+from engine.experiments.spec import Experiment
+from tui.app.lab import JobSource
+from tui.app.widgets.frame.header import LabHeader
+from tui.app.widgets.frame.key_line import BACK, KeyLine
+from tui.app.widgets.pictures.image_grid import ImageGrid
+
+if TYPE_CHECKING:
+    from tui.views.galleries import Gallery
+
+
+
+
+class GalleryScreen(Screen):
+    BINDINGS = [BACK]
+
+    def __init__(self, view: str, titles: list[str], load: Callable[[], Any]):
+        """`load` runs in a thread and returns what `present` shows (a Gallery here, a dict of them below)."""
+        super().__init__()
+        self.view, self.titles, self.load = view, titles, load
+
+    def compose(self) -> ComposeResult:
+        yield LabHeader(self.view)
+        for title in self.titles:
+            yield Static(title, classes="title", markup=False)
+        yield Static("Loading the images…", id="gallery-legend", classes="legend", markup=False)
+        yield ImageGrid(id="gallery")
+        yield KeyLine()
+
+    def on_mount(self) -> None:
+        self.fetch()
+
+    @work(thread=True, exit_on_error=False, group="gallery")
+    def fetch(self) -> Any:
+        return self.load()
+
+    def on_worker_state_changed(self, event: Worker.StateChanged) -> None:
+        if event.state == WorkerState.SUCCESS:
+            self.present(event.worker.result)
+        elif event.state == WorkerState.ERROR:
+            error = event.worker.error
+            wrapped = not isinstance(error, UserError)
+            self.say(f"The images could not be loaded ({said(error)})." if wrapped else said(error))
+
+    def present(self, gallery: Gallery) -> None:
+        self.say(gallery.legend)
+        self.query_one(ImageGrid).show(gallery.sections)
+
+    def say(self, words: str) -> None:
+        self.query_one("#gallery-legend", Static).update(words)
+
+
+class DifferenceScreen(GalleryScreen):
+    """Two runs' galleries of what one catches and the other misses, for melanoma or for any cancer."""
+
+    BINDINGS = [Binding("c", "toggle_condition", "Mel/cancer", id="condition",
+                        tooltip="Switch between melanomas and any cancer (akiec, bcc, mel)"), BACK]
+
+    def __init__(self, titles: list[str], load: Callable[[], Any]):
+        super().__init__("lesions", titles, load)
+        self.galleries: dict[str, Gallery] = {}
+        self.condition = "mel"
+
+    def present(self, galleries: dict[str, Gallery]) -> None:  # type: ignore[override]
+        self.galleries = galleries
+        super().present(galleries[self.condition])
+
+    def action_toggle_condition(self) -> None:
+        if self.galleries:
+            self.condition = "cancer" if self.condition == "mel" else "mel"
+            super().present(self.galleries[self.condition])
+
+
+class AugmentPreviewScreen(GalleryScreen):
+    """An experiment's train transform, drawn in a child process (see tui.app.augment_preview for why)."""
+
+    def __init__(self, experiment: Experiment, source: JobSource):
+        from tui.app.augment_preview import PreviewChild
+        from tui.views import galleries
+
+        spec = experiment.spec
+        self.child = PreviewChild(spec.id, source)
+        operations = " → ".join(operation.op for operation in spec.augment) or "none"
+        super().__init__("augmentation", [f"#{spec.id} {spec.name} · train transform: {operations}"],
+                         lambda: galleries.augmentation(experiment, self.child.run()))
+
+    def on_unmount(self) -> None:
+        self.child.stop()

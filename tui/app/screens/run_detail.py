@@ -1,0 +1,178 @@
+"""One stored run in detail: when, where and how long it ran, its figures with bootstrap 95 % intervals, per-class
+recall, confusion matrix, per-epoch curves and the config it ran with."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Iterator
+from typing import Any
+
+from rich.text import Text
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.containers import Horizontal, VerticalScroll
+from textual.screen import Screen
+from textual.widget import Widget
+from textual.widgets import Static
+
+from engine.classes import CLASSES
+from engine.errors import UserError
+from engine.experiments.spec import Experiment
+from tui.app.lab import STATUS_WORDS, RunDetail
+from tui.app.widgets.experiments.experiment_detail import lookup, shown
+from tui.app.widgets.frame.header import LabHeader
+from tui.app.widgets.frame.key_line import BACK, KeyLine
+from tui.app.widgets.results.confusion_matrix import ConfusionMatrix
+from tui.app.widgets.results.figures import FigureTable
+from tui.app.widgets.results.leaderboard_table import unlike_page
+from tui.app.widgets.results.scale import WORDS
+from tui.app.widgets.run.curves import Curves
+from tui.text import numbers
+from tui.text.measures import MEASURES
+
+# (row key, how it reads): the figures that have a bootstrap interval carry it in `{key}_ci`.
+FIGURES = [("auc", numbers.auc), ("mel_recall", numbers.percent), ("cancer_sensitivity", numbers.percent),
+           ("accuracy", numbers.percent), ("balanced_accuracy", numbers.percent)]
+
+
+def open_screen(opener: Widget, make: Callable[[], Screen]) -> None:
+    """Push the screen `make` builds from the store; a run it cannot use is one sentence, not a crash."""
+    try:
+        screen = make()
+    except UserError as error:
+        opener.notify(str(error), severity="warning", timeout=10)
+        return
+    opener.app.push_screen(screen)
+
+
+def run_title(row: dict[str, Any]) -> str:
+    data = "synthetic data" if row["synthetic"] else "real data"
+    return f"#{row['experiment_id']} {row['name']}{unlike_page(row)} · seed {row['seed']} · {data} · run {row['run_id']}"
+
+
+MISSED_MELANOMAS = Binding("M", "missed_melanomas", "Missed mel", id="missed-melanomas",
+                           tooltip="The run's missed melanomas as images, the nearest misses first")
+
+
+def missed_melanomas(screen: Screen, row: dict[str, Any]) -> None:
+    """Open the gallery of a run's melanomas called something else."""
+    from tui.app.screens.gallery import GalleryScreen
+    from tui.views import galleries
+
+    path = screen.app.lab.store.path
+    screen.app.push_screen(GalleryScreen("lesions", [run_title(row)],
+                                         lambda: galleries.missed_melanomas(path, row["run_id"])))
+
+
+def facts(run: dict[str, Any]) -> Text:
+    """The run's circumstances, and why it stopped when it did not finish."""
+    started = time.strftime("%Y-%m-%d %H:%M", time.localtime(run["started_at"]))
+    epochs = f"{len(run['history'])} of {run['epochs']} epochs"
+    text = Text(f"{STATUS_WORDS.get(run['status'], run['status'])} · started {started} · {epochs}")
+    if run["finished_at"] is not None:
+        training = f", {numbers.seconds(run['train_seconds'])} training" if run.get("train_seconds") is not None else ""
+        text.append(f" · took {numbers.seconds(run['finished_at'] - run['started_at'])}{training}")
+    text.append(f"\ndevice {run['device']} · data {run['data']}")
+    if run.get("reason"):
+        text.append(f"\n{run['reason']}")
+    return text
+
+
+def dotted(config: dict[str, Any], prefix: str = "") -> Iterator[tuple[str, Any]]:
+    for key, value in config.items():
+        if isinstance(value, dict):
+            yield from dotted(value, f"{prefix}{key}.")
+        else:
+            yield f"{prefix}{key}", value
+
+
+def config_text(run: dict[str, Any], experiment: Experiment | None) -> Text:
+    """The config the run trained with; a value the experiments file has changed since says what it is now."""
+    now = experiment.spec.config() if experiment else None
+    text = Text.assemble(("Config it ran with", "bold"), "\n")
+    pairs = list(dotted(run["config"]))
+    width = max((len(key) for key, _ in pairs), default=0)
+    for key, value in pairs:
+        text.append(f"  {key:<{width}} {shown(value)}")
+        if key == "training.epochs" and value != run["epochs"]:
+            text.append(f" (this run: {run['epochs']}, from --epochs)", style="bold")
+        if now is not None and lookup(now, key) != value:
+            text.append(f" (experiments file now: {shown(lookup(now, key))})", style="bold")
+        text.append("\n")
+    return text
+
+
+class RunDetailScreen(Screen):
+    BINDINGS = [
+        Binding("o", "operating_point", "Op. point", id="detail-operating-point",
+                tooltip="This run's threshold for a target sensitivity, on its ROC curve"),
+        Binding("enter", "cell_lesions", "Lesions", id="cell-lesions",
+                tooltip="The val images of the highlighted cell of the confusion matrix (arrow keys move)"),
+        MISSED_MELANOMAS,
+        BACK,
+    ]
+
+    def __init__(self, detail: RunDetail, experiments: dict[int, Experiment]):
+        super().__init__()
+        self.detail, self.experiments = detail, experiments
+
+    def compose(self) -> ComposeResult:
+        yield LabHeader("run detail")
+        yield Static(run_title(self.detail.row), classes="title", markup=False)
+        with VerticalScroll(id="run-body"):
+            yield Static(facts(self.detail.run), id="run-facts")
+            if self.detail.confusion:
+                yield FigureTable(id="run-figures")
+                yield Static(id="run-recall", markup=False)
+                yield Static(f"{MEASURES['cancer_sensitivity'].name}: {MEASURES['cancer_sensitivity'].meaning}",
+                             classes="legend", markup=False)
+                yield Static("confusion matrix: count and share of the true class's row; bold on colour: right "
+                             f"({WORDS}), grey: wrong · arrows, enter: images", classes="legend", markup=False)
+                yield ConfusionMatrix(id="confusion-matrix")
+            with Horizontal(id="run-curves"):
+                yield Curves("train and val loss", [("train_loss", "train"), ("val_loss", "val")], id="run-loss")
+                yield Curves("val AUC", [("val_auc", "val AUC")], id="run-auc")
+            yield Static(config_text(self.detail.run, self.experiments.get(self.detail.run["experiment_id"])),
+                         id="run-config")
+        yield KeyLine()
+
+    def on_mount(self) -> None:
+        detail = self.detail
+        for curves in self.query(Curves):
+            curves.draw(detail.run["history"], detail.run["epochs"], [])
+        self.query_one("#run-body").focus()  # arrows scroll the page of a run that has no matrix
+        if not detail.confusion:
+            return
+        row = detail.row
+        self.query_one(FigureTable).show(["val", "95 % interval"], [
+            (MEASURES[key].name, [show(row[key]), numbers.interval(row.get(f"{key}_ci"), show)])
+            for key, show in FIGURES])
+        recalls = " · ".join(f"{name} {numbers.percent(row['recall'].get(name))}" for name in CLASSES)
+        self.query_one("#run-recall", Static).update(f"recall: {recalls}")
+        matrix = self.query_one(ConfusionMatrix)
+        matrix.show(detail.confusion)
+        matrix.focus(scroll_visible=False)  # arrows move over its cells; pgup/pgdn scroll the page, from its top
+
+    def action_operating_point(self) -> None:
+        from tui.app.screens.operating_point import (
+            OperatingPointScreen,  # see its docstring
+        )
+
+        run_id = self.detail.run["run_id"]
+        open_screen(self, lambda: OperatingPointScreen(*self.app.lab.predictions([run_id])))
+
+    def action_cell_lesions(self) -> None:
+        from tui.app.screens.gallery import GalleryScreen
+        from tui.views import galleries
+
+        if not self.detail.confusion:
+            self.notify("This run did not finish, so it has no confusion matrix to pick images from.",
+                        severity="warning")
+            return
+        true, predicted = self.query_one(ConfusionMatrix).cursor
+        row, path = self.detail.row, self.app.lab.store.path
+        self.app.push_screen(GalleryScreen("lesions", [run_title(row)],
+                                           lambda: galleries.confusion_cell(path, row["run_id"], true, predicted)))
+
+    def action_missed_melanomas(self) -> None:
+        missed_melanomas(self, self.detail.row)

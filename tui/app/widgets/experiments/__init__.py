@@ -1,0 +1,1 @@
+"""The experiments screen's list and its side pane."""

@@ -1,0 +1,64 @@
+"""A run's confusion matrix: true classes down, predicted across. Each cell prints its count and its share of the
+row, so rare classes read as clearly as nevi. The diagonal (each class's recall) is bold and on the recall grid's
+colour scale; the errors around it are in greys, darker the fewer, so the diagonal stands out with or without
+colour. The arrow keys move a cursor over the cells (the screen opens the highlighted cell's lesions)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from rich.style import Style
+from rich.table import Table
+from rich.text import Text
+from textual.binding import Binding
+from textual.reactive import reactive
+from textual.widgets import Static
+
+from engine.classes import CLASSES, MEL
+from tui.app.widgets.results.scale import GREYS, VIRIDIS, on_shade
+from tui.text import numbers
+
+CURSOR = Style(reverse=True, bold=True, underline=True)  # underlined too: reverse alone can vanish without colour
+START = (MEL, CLASSES.index("nv"))  # true mel, called nv: the misses the page is about
+
+
+def cell(count: int, share: float | None, diagonal: bool) -> Text:
+    if share is None:  # a class absent from this val set
+        return Text(numbers.MISSING)
+    return on_shade(f"{count} {numbers.percent(share):>4}", share, VIRIDIS if diagonal else GREYS, bold=diagonal)
+
+
+class ConfusionMatrix(Static, can_focus=True):
+    BINDINGS = [Binding("up", "move(-1, 0)", show=False), Binding("down", "move(1, 0)", show=False),
+                Binding("left", "move(0, -1)", show=False), Binding("right", "move(0, 1)", show=False)]
+    cursor: reactive[tuple[int, int]] = reactive(START)  # (true, predicted) class indices
+
+    def __init__(self, **kwargs: Any):
+        super().__init__(**kwargs)
+        self.rows: list[dict[str, Any]] = []
+
+    def show(self, rows: list[dict[str, Any]]) -> None:
+        """`rows` as `summary.confusion_rows` makes them."""
+        self.rows = rows
+        self.redraw()
+
+    def watch_cursor(self) -> None:
+        self.redraw()
+
+    def action_move(self, down: int, across: int) -> None:
+        true, predicted = self.cursor
+        last = len(CLASSES) - 1
+        self.cursor = (min(max(true + down, 0), last), min(max(predicted + across, 0), last))
+
+    def redraw(self) -> None:
+        table = Table(box=None, header_style="bold", pad_edge=False, padding=(0, 1, 0, 0))
+        table.add_column("true ↓", no_wrap=True)
+        for name in CLASSES:
+            table.add_column(name, justify="right", no_wrap=True)
+        table.add_column("n", justify="right", no_wrap=True)
+        for true, row in enumerate(self.rows):
+            cells = [cell(row[name], row[f"{name}_share"], name == row["true"]) for name in CLASSES]
+            if true == self.cursor[0]:
+                cells[self.cursor[1]].stylize(CURSOR)
+            table.add_row(row["true"], *cells, str(row["n"]))
+        self.update(table)

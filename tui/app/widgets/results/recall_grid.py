@@ -1,0 +1,63 @@
+"""Per-class recall as a grid: each cell on the colour of its share (tui.app.widgets.results.scale), with its number printed,
+so it still reads without colour. The melanoma column is bold, wider and capitalised."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from rich.text import Text
+from textual.widgets import DataTable
+
+from engine.classes import CLASSES
+from tui.app.widgets.results.leaderboard_table import unlike_page
+from tui.app.widgets.results.scale import on_shade
+from tui.views.ranking import Ranking
+
+STANDOUT = "mel"
+WIDTH, WIDE = 6, 8  # cells of a class; of melanoma and cancer sensitivity
+# Each class's column is keyed by what it sorts by; melanoma's recall is the leaderboard's own mel_recall.
+CLASS_KEYS = {name: "mel_recall" if name == STANDOUT else f"recall_{name}" for name in CLASSES}
+# What `s` steps through here: melanoma first (the page's punchline), then cancer, the other classes, and AUC.
+SORT_KEYS = ["mel_recall", "cancer_sensitivity", *(key for key in CLASS_KEYS.values() if key != "mel_recall"), "auc"]
+
+
+def cell(recall: float | None, width: int, bold: bool = False) -> Text:
+    """The percentage right-aligned in the middle of the cell, on its colour."""
+    if recall is None:
+        return Text("  –".center(width))
+    return on_shade(f"{round(recall * 100):>3}".center(width), recall, bold=bold)
+
+
+def label(row: dict[str, Any], per_experiment: bool) -> Text:
+    suffix = f" n={row['n']}" if per_experiment else f" s{row['seed']}"
+    return Text(f" {row['name']}{suffix}{unlike_page(row)}{' synth' if row['synthetic'] else ''} ")  # text, never markup
+
+
+class RecallGrid(DataTable):
+    def __init__(self) -> None:
+        super().__init__(cursor_type="row", cell_padding=0, id="recall-grid")
+        self.rows_shown: list[dict[str, Any]] = []
+
+    def show(self, rows: list[dict[str, Any]], ranking: Ranking) -> None:
+        """Rows without per-class figures (runs that did not finish) are left out. The sorted column's header
+        carries an arrow; a header click sorts by that column."""
+        per_experiment = ranking.per_experiment
+        self.rows_shown = [row for row in rows if row.get("recall")]
+        self.clear(columns=True)
+
+        def column(label: str, key: str, width: int, bold: bool = False) -> None:
+            if key == ranking.key:
+                label, bold = f"{label}{'▼' if ranking.descending else '▲'}", True
+            self.add_column(Text(label.center(width), style="bold" if bold else ""), key=key)
+
+        column("#", "experiment_id", 4)
+        column("experiment", "name", 12)
+        for name in CLASSES:
+            standout = name == STANDOUT
+            column(name.upper() if standout else name, CLASS_KEYS[name], WIDE if standout else WIDTH, standout)
+        column("cancer", "cancer_sensitivity", WIDE)
+        for row in self.rows_shown:
+            self.add_row(f" {row['experiment_id']:>2} ", label(row, per_experiment),
+                         *(cell(row["recall"].get(name), WIDE if name == STANDOUT else WIDTH, name == STANDOUT)
+                           for name in CLASSES),
+                         cell(row.get("cancer_sensitivity"), WIDE))

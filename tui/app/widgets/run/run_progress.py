@@ -1,0 +1,102 @@
+"""The followed job's bars, from the store: epochs (moving with each batch) with the run's ETA, batches with img/s
+and loss, and the last epoch's numbers; before its run starts, what it waits for. The ETA comes from the run's pace
+since its start (so it shows from the first batch on) and stands still once a cancel is asked for."""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+from textual.app import ComposeResult
+from textual.containers import Horizontal, Vertical
+from textual.widgets import Label, ProgressBar, Static
+
+from engine.experiments.spec import Experiment
+from engine.jobs.queue import eta_seconds
+from tui.app.lab import STATUS_WORDS, LiveRun
+from tui.text import numbers
+
+IDLE = "No run yet: select experiments on the experiments screen (e), then press r."
+WAITING = "waiting for the worker (it starts with the first job, and imports torch once)"
+STARTING = "starting: the worker prepares the data (a first run may be downloading the data or ResNet18 weights)"
+
+
+class RunProgress(Vertical):
+    def __init__(self) -> None:
+        super().__init__()
+        self.etas: dict[str, str] = {}  # job id -> the ETA last shown, kept once its run is cancelling or over
+
+    def compose(self) -> ComposeResult:
+        yield Static(IDLE, id="run-title", markup=False)
+        for name in ("epoch", "batch"):
+            with Horizontal(id=f"{name}-row", classes="bar-row"):
+                yield Label(name, classes="bar-label")
+                yield ProgressBar(id=f"{name}-bar", show_eta=False)
+                yield Label("", id=f"{name}-info", classes="bar-info", markup=False)
+        yield Static("", id="last-epoch", markup=False)
+
+    def show(self, live: LiveRun | None, experiments: dict[int, Experiment]) -> None:
+        self._text("#run-title", title(live.job, experiments) if live else IDLE, layout=True)  # it may wrap
+        self._bars(live)
+        self._text("#last-epoch", epoch_line(live))
+
+    def _bars(self, live: LiveRun | None) -> None:
+        job = live.job if live else None
+        started = job is not None and job["epochs"] is not None
+        for name in ("epoch", "batch"):
+            self.query_one(f"#{name}-row").display = started
+        if not started:
+            return
+        done = len(live.history)
+        going = job["status"] == "running" and job["epoch"] > done and job["batch"]
+        within = job["batch"] / job["batches"] if going and job["batches"] else 0.0
+        self._bar("epoch", job["epochs"], done + within, f"{done}/{job['epochs']} · ETA {self._eta(job)}")
+        if going:
+            self._bar("batch", job["batches"], job["batch"], f"{job['batch']}/{job['batches']} · "
+                      f"{job['images_per_second'] or 0:,.0f} img/s · loss {job['loss']:.3f}")
+        else:  # between epochs (evaluating), or after the last one
+            full = job["batches"] if done == job["epochs"] else 0
+            self._bar("batch", job["batches"], full, f"{full}/{job['batches']}")
+
+    def _eta(self, job: dict[str, Any]) -> str:
+        if job["status"] == "running" and not job["cancel_requested"]:
+            self.etas[job["job_id"]] = numbers.duration(eta_seconds(job, time.time()))
+        return self.etas.get(job["job_id"], numbers.MISSING)
+
+    def _bar(self, name: str, total: float | None, done: float, info: str) -> None:
+        self.query_one(f"#{name}-bar", ProgressBar).update(total=total, progress=done)
+        self._text(f"#{name}-info", info)
+
+    def _text(self, selector: str, text: str, layout: bool = False) -> None:
+        """Progress comes twice a second: a text that did not change, or that cannot change the layout (one line
+        of fixed width), must not make the screen lay itself out again."""
+        static = self.query_one(selector, Static)
+        if static.content != text:
+            static.update(text, layout=layout)
+
+
+def epoch_line(live: LiveRun | None) -> str:
+    """The last epoch's numbers; before the first one, what the job waits for."""
+    if live is None:
+        return ""
+    job = live.job
+    if job["status"] == "queued":
+        return WAITING
+    if job["status"] == "running" and job["epochs"] is None:
+        return f"starting: {job['phase']}" if job["phase"] else STARTING
+    last = live.history[-1] if live.history else None
+    if last is None:
+        return ""
+    return (f"epoch {last['epoch']}: train loss {last['train_loss']:.3f} · val loss {last['val_loss']:.3f} · val AUC "
+            f"{numbers.auc(last['val_auc'])} · val acc {numbers.percent(last['val_accuracy'])} · lr {last['lr']:.2g} · "
+            f"{numbers.seconds(last['seconds'])}")
+
+
+def title(job: dict[str, Any], experiments: dict[int, Experiment]) -> str:
+    experiment = experiments.get(job["experiment_id"])
+    words = [f"#{job['experiment_id']} {experiment.spec.name if experiment else job['name']}", f"seed {job['seed']}"]
+    if job["device"]:
+        words += [job["device"], job["data"]]
+    status = "cancelling" if job["cancel_requested"] and job["status"] == "running" else job["status"]
+    reason = f": {job['reason']}" if job["reason"] else ""
+    return " · ".join(words) + f" — {STATUS_WORDS.get(status, status)}{reason}"

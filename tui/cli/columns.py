@@ -1,0 +1,46 @@
+"""The columns of the command line's tables: which ones, in what order, and which give way first when a terminal
+is narrow (priority 0 always stays). Headers and notes take each measure's name and meaning from tui.text.measures."""
+
+from __future__ import annotations
+
+from tui.text.measures import MEASURES, explained
+from tui.text.tables import Column
+
+
+def measure(key: str, priority: int = 0, spread: bool = False) -> Column:
+    return Column(MEASURES[key].header, key, spread, priority)
+
+
+RUN = [Column("run", "run_id"), Column("#", "experiment_id"), Column("name", "name"), Column("seed", "seed"),
+       Column("status", "status", priority=2), Column("data", "synthetic")]
+# A run that did not finish has no AUC: its status takes the AUC's place, as on the app's leaderboard.
+RESULTS = [*RUN, Column("AUC", "auc", otherwise="status"), measure("mel_recall"),
+           measure("cancer_sensitivity"), measure("accuracy", 1), measure("balanced_accuracy", 2),
+           Column("ΔAUC", "delta_auc", priority=2), Column("params", "params", priority=3),
+           Column("time", "train_seconds", priority=1), Column("unlike the page", "differs", priority=1)]
+ONE_RUN = [*RESULTS, Column("AUC 95% CI", "auc_ci"), Column("mel rec 95% CI", "mel_recall_ci"), Column("notes", "notes")]
+EXPERIMENT = [Column("#", "experiment_id"), Column("name", "name"), Column("data", "synthetic"), Column("n", "n")]
+PER_EXPERIMENT = [*EXPERIMENT, measure("auc", spread=True), measure("mel_recall", spread=True),
+                  measure("cancer_sensitivity", spread=True), measure("accuracy", 1, spread=True),
+                  Column("ΔAUC", "delta_auc", priority=2), Column("params", "params", priority=3),
+                  Column("unlike the page", "differs", priority=1)]
+# Each measure beside the page's figure and whether the two agree; cancer gives way first.
+COMPARE = [*EXPERIMENT, *(column for key, priority in (("auc", 0), ("mel_recall", 0), ("cancer_sensitivity", 1))
+                          for column in (measure(key, priority, spread=True),
+                                         Column("page", f"{key}_published", priority=priority),
+                                         Column("agrees", f"{key}_verdict", priority=priority))),
+           Column("unlike the page", "differs", priority=1)]
+SCREENING = [Column("model", "model"), Column("run", "run_id"), measure("malignant_sensitivity"),
+             measure("specificity"), measure("mel_recall"), measure("auc")]
+# The queue's jobs; where they run gives way first on a narrow terminal.
+QUEUE = [Column("job", "job_id"), Column("#", "id"), Column("name", "name"), Column("seed", "seed"),
+         Column("status", "status"), Column("epoch", "epoch_text"), Column("batch", "batch_text", priority=1),
+         Column("ETA", "eta"), Column("img/s", "images_per_second", priority=2), Column("device", "device", priority=3),
+         Column("slot", "slot", priority=3), Column("worker", "worker", priority=3)]
+
+RESULT_NOTES = (explained("cancer_sensitivity"),)
+COMPARE_NOTES = (*RESULT_NOTES, "agrees: the page's figure lies within our mean ± 2 std over at least 3 seeds; "
+                                "– fewer seeds than that, so the spread is unknown")
+SCREENING_NOTES = (explained("malignant_sensitivity", "specificity"),
+                   f"cancer, on the leaderboard: {MEASURES['cancer_sensitivity'].meaning}")
+VERDICTS = {"consistent": "yes", "different": "no", "too few runs": "–"}  # agrees, in a table's few columns

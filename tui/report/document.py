@@ -1,0 +1,174 @@
+"""`dermalab report`: the store as a Markdown report plus one CSV per table and, with matplotlib, the page's charts
+as PNG files. A view: every number comes from the engine (summary, bootstrap, screening) or `tui.views.charts`; this
+module picks, orders and words them."""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from engine.analysis import screening
+from engine.classes import CLASSES
+from engine.errors import UserError
+from engine.experiments.spec import Experiment
+from engine.paths import why_not
+from engine.store import summary
+from engine.store.runs import Store
+from tui.report import chart_pngs, png
+from tui.report import run_figures as report_figures
+from tui.text.numbers import plural
+from tui.text.tables import Column, flatten, markdown, sort_rows, write_csv
+from tui.views import charts
+
+TOP_RUNS = 5  # runs by AUC that get an operating point
+TARGET = 0.9  # melanoma sensitivity of those operating points
+REPORT = "report.md"
+
+
+@dataclass(frozen=True)
+class Section:
+    title: str
+    words: str  # what the table shows and how to read it
+    csv: str
+    columns: list[Column]
+    rows: list[dict[str, Any]]  # flat rows holding every column's key
+
+    def markdown(self) -> str:
+        table = markdown([{c.header: c.shown(r) for c in self.columns} for r in self.rows], [c.header for c in self.columns])
+        return f"## {self.title}\n\n{self.words}\n\n{table}\n\nAs CSV: `{self.csv}`.\n"
+
+    def csv_rows(self) -> list[dict[str, Any]]:
+        return [{k: v for c in self.columns for k, v in c.raw(r).items()} for r in self.rows]
+
+
+EXPERIMENT = [Column("#", "experiment_id"), Column("experiment", "name"), Column("n", "n")]
+RUN = [Column("run", "run_id"), Column("#", "experiment_id"), Column("experiment", "name"), Column("seed", "seed")]
+UNLIKE_PAGE = Column("unlike the page", "differs")  # the last column of every table
+
+
+def write(out: Path, store: Store, experiments: dict[int, Experiment], force: bool = False) -> list[Path]:
+    """Writes report.md, the CSVs and (with matplotlib) the PNGs into `out`; returns their paths, the report first.
+    A file of an earlier report in `out` is written over only with `force`."""
+    groups, synthetic = charts.one_data_kind(store.groups())
+    if not groups:
+        raise UserError("There are no finished runs to report on; train some first, e.g. 'dermalab run 8 11 --seeds 3'.")
+    runs = [r for r in store.runs() if r["status"] == "finished" and r["synthetic"] == synthetic]
+    top = sort_rows(summary.run_rows(runs, experiments), "auc", descending=True)[:TOP_RUNS]
+    sections = [leaderboard(groups, experiments), recall_grid(groups, experiments), comparison(groups, experiments),
+                best_runs(runs, store, experiments), operating_points(top, store)]
+    lesion_pictures, left_out = report_figures.pngs(groups, runs, top, highest(runs, "auc"), TARGET, store,
+                                                    experiments)
+    pictures = chart_pngs.pngs(charts.build(groups, experiments)) + lesion_pictures
+    drawn = png.available()
+    _check_place(out, [REPORT, *(s.csv for s in sections), *(p.file for p in pictures if drawn)], force)
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+        for section in sections:
+            with open(out / section.csv, "w", newline="") as stream:
+                write_csv(section.csv_rows(), stream)
+        images = png.write(out, pictures) if drawn else []
+        (out / REPORT).write_text("\n".join([_opening(runs, synthetic), *(s.markdown() for s in sections),
+                                             png.markdown(pictures, drawn), *(left_out if drawn else [])]))
+    except OSError as error:
+        raise UserError(f"The report cannot be written to {out} ({why_not(out, error)}); choose a writable folder.") from None
+    return [out / REPORT, *(out / s.csv for s in sections), *images]
+
+
+def _check_place(out: Path, files: list[str], force: bool) -> None:
+    if out.exists() and not out.is_dir():
+        raise UserError(f"--out {out} is a file; give a folder for the report.")
+    there = [name for name in files if (out / name).exists()]
+    if there and not force:
+        raise UserError(f"{out} already holds a report ({', '.join(there[:2])}{', …' if len(there) > 2 else ''}); "
+                        "give a new folder, or add --force to write over it.")
+
+
+def _opening(runs: list[dict[str, Any]], synthetic: bool) -> str:
+    """`runs`: every finished run of the reported kind of data."""
+    data = ("synthetic images: they test the program, and say nothing about skin lesions" if synthetic
+            else "DermaMNIST (synthetic runs are left out)")
+    experiments = len({r["experiment_id"] for r in runs})
+    return (f"# dermalab report\n\nWritten by `dermalab report` on {time.strftime('%Y-%m-%d %H:%M')} from "
+            f"{plural(len(runs), 'finished run')} of {plural(experiments, 'experiment')} on {data}. "
+            "Every figure is measured on the validation split, as on the course page.\n")
+
+
+def leaderboard(groups: list[dict[str, Any]], experiments: dict[int, Experiment]) -> Section:
+    rows = sort_rows(summary.experiment_rows(groups, experiments), "auc", descending=True)
+    return Section(
+        "Leaderboard", "Each experiment over its seeds: the mean ± the standard deviation between seeds, over n "
+        "finished runs (a lone run has no spread). Runs are averaged only with runs of the same config, epochs, "
+        "weights and data; a row run unlike the page says how, and has no ΔAUC. Ordered by mean macro AUC; ΔAUC "
+        "is our mean minus the page's figure. Cancer sensitivity is the mean recall of akiec, bcc and mel, as the "
+        "page defines it.",
+        "leaderboard.csv",
+        [*EXPERIMENT, Column("AUC", "auc", True), Column("mel recall", "mel_recall", True),
+         Column("cancer sens", "cancer_sensitivity", True), Column("accuracy", "accuracy", True),
+         Column("ΔAUC", "delta_auc"), UNLIKE_PAGE], rows)
+
+
+def recall_grid(groups: list[dict[str, Any]], experiments: dict[int, Experiment]) -> Section:
+    rows = [flatten(r) for r in summary.experiment_rows(groups, experiments)]
+    return Section(
+        "Recall per class", "Of the val lesions of each class, the share the model names correctly (mean over "
+        "seeds), in experiment order. Read the mel column beside the leaderboard: a high AUC can come with most "
+        "melanomas called something else.",
+        "recall_grid.csv", [*EXPERIMENT, *(Column(c, f"recall_{c}") for c in CLASSES), UNLIKE_PAGE], rows)
+
+
+def comparison(groups: list[dict[str, Any]], experiments: dict[int, Experiment]) -> Section:
+    columns = [*EXPERIMENT]
+    for key, header in (("auc", "AUC"), ("mel_recall", "mel recall"), ("cancer_sensitivity", "cancer sens")):
+        columns += [Column(header, key, True), Column(f"{header} page", f"{key}_published"),
+                    Column(f"{header} verdict", f"{key}_verdict")]
+    return Section(
+        "Against the course page", "Our seed mean beside the single figure the page reports. *consistent*: the "
+        f"page's figure lies within our mean ± 2 standard deviations over at least {summary.CONSISTENT_MIN_RUNS} "
+        "seeds; *different*: it lies outside; *too few runs*: fewer seeds than that, so the spread is unknown. "
+        "Rows run unlike the page (other epochs, no ImageNet weights, a changed config) get no page figure.",
+        "compare.csv", [*columns, UNLIKE_PAGE], summary.compare_rows(groups, experiments))
+
+
+def best_runs(runs: list[dict[str, Any]], store: Store, experiments: dict[int, Experiment]) -> Section:
+    chosen = [highest(runs, key) for key in ("auc", "cancer_sensitivity")]
+    rows = summary.with_intervals(summary.run_rows(chosen, experiments), store)
+    picks = [{"pick": pick, **row} for pick, row in zip(("highest AUC", "highest cancer sensitivity"), rows)]
+    return Section(
+        "The best run by AUC beside the best by cancer sensitivity", "Single runs, not seed means. The 95% CI columns "
+        "are bootstrap intervals (1,000 resamples of the val set): how far the figure could move on another "
+        "val set of the same size. When the two picks differ, the leaderboard's winner is not the "
+        "model to screen with.",
+        "best_runs.csv",
+        [Column("pick", "pick"), *RUN, Column("AUC", "auc"), Column("AUC 95% CI", "auc_ci"),
+         Column("mel recall", "mel_recall"), Column("mel recall 95% CI", "mel_recall_ci"),
+         Column("cancer sens", "cancer_sensitivity"), Column("accuracy", "accuracy"), UNLIKE_PAGE], picks)
+
+
+def highest(runs: list[dict[str, Any]], key: str) -> dict[str, Any]:
+    return max(runs, key=lambda r: r[key] or 0)
+
+
+def operating_points(top: list[dict[str, Any]], store: Store) -> Section:
+    """`top`: the run rows with the highest AUC, best first."""
+    rows, left_out = [], []
+    for run in top:  # a run without one (no melanoma in its val set) is named, and the others still shown
+        try:
+            point = screening.operating_point(summary.predictions(store, run["run_id"]), TARGET, "mel")
+        except UserError as error:
+            left_out.append(str(error).rstrip("."))
+            continue
+        rows.append({**run, **point.to_dict()})
+    return Section(
+        f"Operating points at {TARGET:.0%} melanoma sensitivity",
+        f"For the {len(rows)} runs with the highest AUC: a lesion goes to review when its P(melanoma) is at "
+        f"least the threshold, set as high as it can be while still sending {TARGET:.0%} of val melanomas. Beside "
+        "it: the sensitivity reached, the specificity left (share of non-melanoma lesions not sent), and the "
+        "benign lesions (not akiec, bcc or mel) sent per 1,000 patients with the val set's mix of lesions. "
+        "'mel recall' is what the same run catches when it simply names the likeliest class." +
+        "".join(f" Left out: {reason[0].lower()}{reason[1:]}." for reason in left_out),
+        "operating_points.csv",
+        [*RUN, Column("AUC", "auc"), Column("mel recall", "mel_recall"), Column("threshold", "threshold"),
+         Column("sensitivity", "sensitivity"),
+         Column("specificity", "specificity"), Column("benign flagged /1000", "flagged_per_1000"), UNLIKE_PAGE], rows)

@@ -1,0 +1,162 @@
+"""The report's pictures of runs and lesions, beside the page's charts: each experiment's val AUC epoch by epoch,
+the recall grid as a heatmap, the melanoma ROC curves of the top runs with their 90 % sensitivity points, and a
+sheet of the best-AUC run's missed melanomas. Each is a `tui.report.png.Png`; matplotlib is imported by none of them."""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+from engine.analysis import screening
+from engine.classes import CLASSES
+from engine.errors import UserError
+from engine.experiments.spec import Experiment
+from engine.store import summary
+from engine.store.runs import Store
+from tui.report.png import Png
+from tui.views import galleries
+
+PANELS_ACROSS = 5  # AUC curves: experiments per row of small panels
+SHEET_ACROSS = 10  # missed melanomas: images per row
+SMALL = 7  # points: panel titles, captions
+PAGE_LINE = "#888888"
+
+
+def pngs(groups: list[dict[str, Any]], runs: list[dict[str, Any]], top: list[dict[str, Any]], best: dict[str, Any],
+         target: float, store: Store, experiments: dict[int, Experiment]) -> tuple[list[Png], list[str]]:
+    """The pictures, and a sentence for each one that cannot be drawn (the missed melanomas need the images the
+    run was trained on). `groups`: Store.groups() of the reported data; `runs`: its finished runs."""
+    drawable = [auc_curves(runs, experiments, store), recall_heatmap(groups, experiments),
+                roc_curves(top, target, store)]
+    pictures = [picture for picture in drawable if picture is not None]
+    try:
+        pictures.append(missed_melanomas(best, store))
+    except UserError as error:
+        return pictures, [f"The sheet of missed melanomas is left out. {error}\n"]
+    return pictures, []
+
+
+def auc_curves(runs: list[dict[str, Any]], experiments: dict[int, Experiment], store: Store) -> Png | None:
+    """None when no run has an epoch recorded."""
+    by_experiment: dict[int, list[list[dict[str, Any]]]] = {}
+    for run in runs:
+        if history := store.history(run["run_id"]):
+            by_experiment.setdefault(run["experiment_id"], []).append(history)
+    if not by_experiment:
+        return None
+    names = {run["experiment_id"]: run["name"] for run in runs}  # each experiment's latest run's name
+
+    def draw(figure: Any) -> None:
+        from matplotlib.ticker import (
+            MaxNLocator,  # only drawing needs matplotlib, which is an extra
+        )
+
+        across = min(PANELS_ACROSS, len(by_experiment))
+        down = math.ceil(len(by_experiment) / across)
+        figure.set_size_inches(2.2 * across, 1.6 * down + 0.4)
+        panels = list(figure.subplots(down, across, sharey=True, squeeze=False).flat)
+        for axes, (experiment_id, members) in zip(panels, sorted(by_experiment.items())):
+            spec = experiments[experiment_id].spec if experiment_id in experiments else None
+            axes.set_title(f"#{experiment_id} {names[experiment_id]}", fontsize=SMALL)
+            for epochs in members:
+                axes.plot([e["epoch"] for e in epochs], [e["val_auc"] for e in epochs], linewidth=1)
+            if spec and spec.published:
+                axes.axhline(spec.published.auc, color=PAGE_LINE, linestyle=":", linewidth=1)
+            axes.tick_params(labelsize=SMALL)
+            axes.xaxis.set_major_locator(MaxNLocator(integer=True))  # epochs are whole
+        for axes in panels[len(by_experiment):]:  # the grid's empty places
+            axes.set_visible(False)
+        figure.supxlabel("epoch", fontsize=SMALL + 1)
+        figure.supylabel("val AUC (macro)", fontsize=SMALL + 1)
+
+    return Png("auc_curves.png", "Val AUC epoch by epoch, per experiment", "Read whether each run (one line per seed) was "
+               "still climbing when it stopped, how far the seeds of one experiment spread, and where they end beside "
+               "the page's final AUC (dotted).", draw)
+
+
+def recall_heatmap(groups: list[dict[str, Any]], experiments: dict[int, Experiment]) -> Png:
+    rows = summary.experiment_rows(groups, experiments)
+
+    def draw(figure: Any) -> None:
+        figure.set_size_inches(7, 0.3 * len(rows) + 1.4)
+        axes = figure.add_subplot()
+        grid = [[row["recall"].get(name) for name in CLASSES] for row in rows]
+        shown = axes.imshow([[math.nan if v is None else v for v in line] for line in grid], cmap="viridis",
+                            vmin=0, vmax=1, aspect="auto")
+        for y, line in enumerate(grid):
+            for x, value in enumerate(line):
+                ink = "white" if value is not None and value <= 0.5 else "black"  # legible on viridis's dark end
+                axes.text(x, y, "–" if value is None else f"{value:.0%}", ha="center", va="center", fontsize=SMALL,
+                          color=ink)
+        axes.set_xticks(range(len(CLASSES)), CLASSES)
+        axes.set_yticks(range(len(rows)), [_group_label(row) for row in rows], fontsize=SMALL)
+        axes.xaxis.tick_top()
+        figure.colorbar(shown, ax=axes, label="recall (mean over seeds)")
+
+    return Png("recall_heatmap.png", "Recall per class as a heatmap", "Read the mel column against the others: a "
+               "dark cell there, beside a fine AUC, is a model that still calls many melanomas something else.", draw)
+
+
+def _group_label(row: dict[str, Any]) -> str:
+    """An experiment's row, with what its group ran unlike the page (the data kind is said once, in the report)."""
+    unlike = [words for words in row["differs"] if words != summary.SYNTHETIC_DATA]
+    return f"#{row['experiment_id']} {row['name']}" + (f" ({', '.join(unlike)})" if unlike else "")
+
+
+def roc_curves(top: list[dict[str, Any]], target: float, store: Store) -> Png | None:
+    """None when no top run has a melanoma in its val set."""
+    from sklearn.metrics import roc_curve
+
+    curves = []
+    for row in top:
+        predictions = summary.predictions(store, row["run_id"])
+        try:
+            point = screening.operating_point(predictions, target, "mel")
+        except UserError:  # no melanoma to be sensitive to: the operating points table says so
+            continue
+        false_positive, true_positive, _ = roc_curve(screening.has_condition(predictions.labels, "mel"),
+                                                     screening.score(predictions.probabilities, "mel"))
+        curves.append((row, false_positive, true_positive, point))
+    if not curves:
+        return None
+
+    def draw(figure: Any) -> None:
+        axes = figure.add_subplot()
+        axes.plot([0, 1], [0, 1], color=PAGE_LINE, linestyle=":", linewidth=1)
+        axes.axhline(target, color=PAGE_LINE, linestyle="--", linewidth=1)
+        for row, false_positive, true_positive, point in curves:
+            label = f"#{row['experiment_id']} {row['name']} · seed {row['seed']} · macro AUC {row['auc']:.3f}"
+            line, = axes.plot(false_positive, true_positive, linewidth=1.2, label=label)
+            axes.plot([1 - point.specificity], [point.sensitivity], "o", color=line.get_color())
+        axes.set_xlabel("1 − specificity (share of non-melanomas sent)")
+        axes.set_ylabel("melanoma sensitivity")
+        axes.legend(loc="lower right", fontsize=SMALL)
+
+    return Png("roc_melanoma.png", f"Melanoma ROC curves of the top {len(curves)} runs by AUC",
+               f"Read each dot, where a run reaches {target:.0%} melanoma sensitivity (the dashed line), from left to "
+               "right: the further left, the fewer lesions it sends for review to catch nine melanomas in ten.", draw)
+
+
+def missed_melanomas(best: dict[str, Any], store: Store) -> Png:
+    """UserError when the run's images are not at hand."""
+    gallery = galleries.missed_melanomas(store.path, best["run_id"])
+    [section] = gallery.sections
+
+    def draw(figure: Any) -> None:
+        across = min(SHEET_ACROSS, max(1, len(section.tiles)))
+        down = max(1, math.ceil(len(section.tiles) / across))
+        figure.set_size_inches(1.1 * across, 1.35 * down + 0.5)
+        panels = list(figure.subplots(down, across, squeeze=False).flat)
+        for axes, tile in zip(panels, section.tiles):
+            axes.imshow(tile.image)
+            axes.set_title("\n".join(tile.caption).replace("  ", "\n"), fontsize=5)
+        for axes in panels:
+            axes.set_axis_off()
+        figure.suptitle(f"#{best['experiment_id']} {best['name']} · run {best['run_id']}: {section.title}",
+                        fontsize=SMALL + 2)
+
+    return Png("missed_melanomas.png", "The best-AUC run's missed melanomas",
+               "Read every val melanoma that the run with the "
+               "highest AUC calls something else, nearest misses first, with the class it chose and both "
+               "probabilities: the patients behind its melanoma recall.",
+               draw)

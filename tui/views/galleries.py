@@ -1,0 +1,152 @@
+"""What each lesion gallery shows, read from the store and from the data a run recorded: a legend that says the
+order and the numbers, and sections of captioned val images. It reads images and probabilities and imports
+numpy, so the app calls it from a worker thread when a gallery opens, never for its first screen."""
+
+from __future__ import annotations
+
+from contextlib import closing
+from dataclasses import dataclass
+from functools import lru_cache
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from engine.classes import CLASSES, MEL
+from engine.errors import UserError
+from engine.experiments.spec import Experiment
+from engine.store.runs import Store
+from tui.app.widgets.pictures.image_grid import Section, Tile
+from tui.text.numbers import plural
+
+if TYPE_CHECKING:
+    import numpy as np
+
+    from engine.analysis.screening import Predictions
+
+CONDITION_WORDS = {"mel": ("melanoma", "mel"), "cancer": ("cancer", "akiec, bcc or mel")}
+
+
+@dataclass(frozen=True)
+class Gallery:
+    legend: str
+    sections: list[Section]
+
+
+@dataclass(frozen=True)
+class Scored:
+    """A finished run's predictions beside the val images they were made on."""
+    predictions: Predictions
+    images: np.ndarray  # val split, N × 28 × 28 × 3 uint8
+
+
+def confusion_cell(store_path: Path, run_id: str, true: int, predicted: int) -> Gallery:
+    from engine.analysis import lesions
+
+    scored = load(store_path, run_id)
+    chosen = lesions.confusion_cell(scored.predictions, true, predicted)
+    name = CLASSES[true]
+    order = "highest first: the nearest misses" if true != predicted else "lowest first: the narrowest catches"
+    title = f"true {name}, called {CLASSES[predicted]}: {plural(len(chosen), 'lesion')}"
+    return Gallery(f"ordered by P({name}), {order}", [Section(title, _called_tiles(scored, chosen))])
+
+
+def missed_melanomas(store_path: Path, run_id: str) -> Gallery:
+    from engine.analysis import lesions
+
+    scored = load(store_path, run_id)
+    chosen = lesions.missed(scored.predictions, MEL)
+    title = f"melanomas called something else: {len(chosen)} of {int((scored.predictions.labels == MEL).sum())}"
+    return Gallery("ordered by P(mel), highest first: the nearest misses",
+                   [Section(title, _called_tiles(scored, chosen))])
+
+
+def differences(store_path: Path, first_id: str, second_id: str) -> dict[str, Gallery]:
+    """Per condition (mel, cancer): the val lesions one run catches and the other misses, both ways."""
+    from engine.analysis import lesions, screening
+
+    first, second = load(store_path, first_id), load(store_path, second_id)
+    galleries = {}
+    for condition, (noun, classes) in CONDITION_WORDS.items():
+        only_first, only_second = lesions.caught_by_one(first.predictions, second.predictions, condition)
+        scores = [screening.score(s.predictions.probabilities, condition) for s in (first, second)]
+        calls = [s.predictions.probabilities.argmax(axis=1) for s in (first, second)]
+
+        def tiles(chosen: np.ndarray) -> list[Tile]:
+            return [Tile(first.images[i], (f"val {i} · {CLASSES[first.predictions.labels[i]]}",
+                                           "  ".join(f"{who} {CLASSES[call[i]]} {score[i]:.2f}"
+                                                     for who, call, score in zip("AB", calls, scores))))
+                    for i in chosen]
+
+        legend = (f"caught: called {classes} · caption: the true class, then each run's call and its "
+                  f"P({condition}), nearest misses first · the OR ensemble catches both sets")
+        galleries[condition] = Gallery(legend, [
+            Section(f"A catches, B misses: {plural(len(only_first), noun)}", tiles(only_first)),
+            Section(f"B catches, A misses: {plural(len(only_second), noun)}", tiles(only_second))])
+    return galleries
+
+
+def augmentation(experiment: Experiment, drawn: dict[str, np.ndarray]) -> Gallery:
+    """The preview's images (as `augment_preview.draw` writes them): each train image as it goes in, then its
+    draws of the train transform."""
+    sections = []
+    for k, (index, label) in enumerate(zip(drawn["indices"], drawn["labels"])):
+        inputs = drawn["inputs"][k]
+        tiles = [Tile(inputs, ("as it goes in", _values(inputs.min() / 255, inputs.max() / 255)))]
+        tiles += [Tile(shown[k], (f"draw {n}", _values(low[k], high[k])))
+                  for n, (shown, low, high) in enumerate(zip(drawn["shown"], drawn["low"], drawn["high"]), start=1)]
+        sections.append(Section(f"train image {index} ({CLASSES[label]}): as it goes in, then "
+                                f"{plural(len(tiles) - 1, 'draw')}", tiles))
+    if not experiment.spec.augment:
+        return Gallery("no train transform: training sees each image as it goes in", sections)
+    return Gallery("each draw: the engine's batched train transform, as training sees it (values beyond 0…1 "
+                   "clipped to show them) · val images get none", sections)
+
+
+def _values(low: float, high: float) -> str:
+    return f"values {low:.2f}…{high:.2f}" + (" clipped" if low < 0 or high > 1 else "")
+
+
+def _called_tiles(scored: Scored, chosen: np.ndarray) -> list[Tile]:
+    """Captions: the val index, the true class and the call, then the probability of each."""
+    labels, probabilities = scored.predictions.labels, scored.predictions.probabilities
+    tiles = []
+    for i in chosen:
+        true, called = int(labels[i]), int(probabilities[i].argmax())
+        words = [f"P({CLASSES[c]}) {probabilities[i, c]:.2f}" for c in dict.fromkeys((true, called))]
+        tiles.append(Tile(scored.images[i], (f"val {i} · {CLASSES[true]} → {CLASSES[called]}", "  ".join(words))))
+    return tiles
+
+
+def load(store_path: Path, run_id: str) -> Scored:
+    """A finished run's predictions and its val images, from the data it recorded (UserError if that is gone or
+    no longer holds the val set the run was scored on). A connection of its own: it runs in a worker thread."""
+    import numpy as np
+
+    from engine.store import summary
+
+    with closing(Store(store_path)) as store:
+        run = store.get(run_id)
+    if run is None:
+        raise UserError(f"Run {run_id} is no longer in the store; it may have been pruned.")
+    predictions = summary.predictions_of(run)
+    images, labels = _val_split(run["data"])
+    if not np.array_equal(labels, predictions.labels):
+        raise UserError(f"The val set of {run['data']} is not the one run {run_id} was scored on, so its lesions "
+                        "cannot be shown.")
+    return Scored(predictions, images)
+
+
+def _val_split(source: str) -> tuple[np.ndarray, np.ndarray]:
+    from engine.training import data
+
+    if source == "synthetic":
+        return _synthetic_val()
+    dataset = data.recorded(source)
+    return dataset.images["val"], dataset.labels["val"]
+
+
+@lru_cache(maxsize=1)  # the synthetic set takes seconds to make, and it never changes
+def _synthetic_val() -> tuple[np.ndarray, np.ndarray]:
+    from engine.training import data
+
+    dataset = data.synthetic()
+    return dataset.images["val"], dataset.labels["val"]

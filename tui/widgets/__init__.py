@@ -1,1 +1,0 @@
-"""Widgets grouped by what they draw; none of them holds training logic."""
