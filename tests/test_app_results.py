@@ -167,7 +167,7 @@ async def test_rows_without_predictions_open_nothing_and_say_why(two_runs, store
 @synchronous
 async def test_the_leaderboard_reads_runs_a_window_at_a_time(stored):
     from engine.events import RunFinished, RunStarted
-    from tui.views.ranking import PAGE
+    from tui.app.ranking import PAGE
 
     spec = load()[1].spec
     with stored.opened() as store:

@@ -41,7 +41,7 @@ from tui.app.screens.run import CANCEL_RUN, RunScreen
 from tui.app.training import StoreFeed
 from tui.app.widgets.frame.key_line import our_bindings
 from tui.text import numbers
-from tui.views.ranking import Ranking
+from tui.app.ranking import Ranking
 
 PROBE_SECONDS = 120  # importing torch and waking a GPU can be slow, but not this slow
 GPU_SECONDS = 2.0  # how often the header's GPU figures are sampled: NVML's utilisation is itself a 1-2 s average

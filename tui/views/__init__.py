@@ -1,2 +1,2 @@
-"""What the app and the report both show, as data that neither draws: the page's charts, the galleries' lesions
-and the leaderboard's ranking."""
+"""What the app and the report both show, as data that neither draws: the page's charts and the lesions of each
+gallery."""

@@ -8,13 +8,12 @@ from contextlib import closing
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from engine.classes import CLASSES, MEL
 from engine.errors import UserError
 from engine.experiments.spec import Experiment
 from engine.store.runs import Store
-from tui.app.widgets.pictures.image_grid import Section, Tile
 from tui.text.numbers import plural
 
 if TYPE_CHECKING:
@@ -23,6 +22,21 @@ if TYPE_CHECKING:
     from engine.analysis.screening import Predictions
 
 CONDITION_WORDS = {"mel": ("melanoma", "mel"), "cancer": ("cancer", "akiec, bcc or mel")}
+
+SIDE = 28  # pixels of a DermaMNIST image, each way
+CAPTION_LINES = 2  # lines under each image
+
+
+@dataclass(frozen=True)
+class Tile:
+    image: Any  # SIDE × SIDE × 3 uint8
+    caption: tuple[str, ...]  # CAPTION_LINES lines, each at most SIDE characters: what the image is, in words
+
+
+@dataclass(frozen=True)
+class Section:
+    title: str
+    tiles: list[Tile]
 
 
 @dataclass(frozen=True)

@@ -3,7 +3,6 @@ Only the lines on screen are drawn, so a gallery of hundreds of lesions scrolls 
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from typing import Any
 
 from rich.segment import Segment
@@ -13,23 +12,10 @@ from textual.scroll_view import ScrollView
 from textual.strip import Strip
 
 from tui.text.halfblocks import cell_rows
+from tui.views.galleries import CAPTION_LINES, SIDE, Section, Tile
 
-SIDE = 28  # pixels of a DermaMNIST image, each way
 GAP = 2  # columns between two images
-CAPTION_LINES = 2
 TITLE = Style(bold=True)
-
-
-@dataclass(frozen=True)
-class Tile:
-    image: Any  # SIDE × SIDE × 3 uint8
-    caption: tuple[str, ...]  # CAPTION_LINES lines, each at most SIDE characters: what the image is, in words
-
-
-@dataclass(frozen=True)
-class Section:
-    title: str
-    tiles: list[Tile]
 
 
 class ImageGrid(ScrollView, can_focus=True):

@@ -12,7 +12,7 @@ from textual.widgets import DataTable
 
 from engine.store import summary
 from tui.text import numbers
-from tui.views.ranking import Ranking
+from tui.app.ranking import Ranking
 
 Row = dict[str, Any]
 PADDING = 1  # cells on each side of a value, as DataTable draws them

@@ -11,7 +11,7 @@ from textual.widgets import DataTable
 from engine.classes import CLASSES
 from tui.app.widgets.results.leaderboard_table import unlike_page
 from tui.app.widgets.results.scale import on_shade
-from tui.views.ranking import Ranking
+from tui.app.ranking import Ranking
 
 STANDOUT = "mel"
 WIDTH, WIDE = 6, 8  # cells of a class; of melanoma and cancer sensitivity
