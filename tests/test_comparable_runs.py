@@ -8,8 +8,8 @@ import json
 
 from engine.events import RunFailed, RunStarted
 from engine.experiments.load import load
+from engine.training.device import run_precision
 from engine.training.options import RunOptions
-from engine.training.train import run_precision
 from tests.conftest import noisy_predictions
 from tests.test_faults import one_thread  # noqa: F401  (a fixture)
 from tui import exit_codes

@@ -14,14 +14,9 @@ from engine.experiments.load import load
 from engine.jobs.queue import JobQueue, plan
 from engine.store.runs import Store
 from engine.training.data import synthetic
+from engine.training.device import cpu_computes_bf16, resolve_device, run_precision
 from engine.training.options import RunOptions
-from engine.training.train import (
-    autocast,
-    cpu_computes_bf16,
-    resolve_device,
-    run_precision,
-    train,
-)
+from engine.training.train import autocast, train
 from tui.app.lab import JobSource
 from tui.cli.main import build_parser
 

@@ -23,9 +23,10 @@ from engine.experiments.spec import Experiment
 from engine.jobs.queue import CANCELLED, Job, JobQueue
 from engine.store.runs import Store, StoreUnwritable
 from engine.training.data import Dataset
+from engine.training.device import run_precision
 from engine.training.fetch import Progress
 from engine.training.options import RunOptions, run_config
-from engine.training.train import run_precision, train
+from engine.training.train import train
 
 Sink = Callable[[Event], None]
 BEAT_SECONDS = 0.5  # at most two heartbeats a second: live enough for bars, and a cancel lands within a second

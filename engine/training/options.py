@@ -20,7 +20,7 @@ class RunOptions:
     device: str = "auto"
     epochs: int | None = None  # overrides the experiment's epochs (quick looks, tests)
     pretrained: bool = True  # False: --no-pretrained, ResNet18 from scratch
-    precision: str = "auto"  # one of PRECISIONS, or auto: the device's default (engine.training.train.run_precision)
+    precision: str = "auto"  # one of PRECISIONS, or auto: the device's default (engine.training.device.run_precision)
     debug: bool = False  # print the traceback of a failed run
 
 
@@ -39,7 +39,7 @@ def check_precision(name: str) -> str:
 
 def run_config(experiment: Experiment, options: RunOptions, as_asked: bool = False) -> dict[str, Any]:
     """The config as a run with these options runs it (see ExperimentSpec.run_config); the precision must be
-    resolved already (engine.training.train.run_precision), as each run stores the one it used, unless `as_asked`: a run
+    resolved already (engine.training.device.run_precision), as each run stores the one it used, unless `as_asked`: a run
     that never trained keeps the precision asked for ('auto' included), as no device resolved it."""
     if options.precision not in PRECISIONS and not as_asked:
         raise ValueError(f"precision {options.precision} is not resolved")

@@ -20,7 +20,7 @@ from torch import nn
 from engine.analysis import bootstrap
 from engine.analysis.metrics import evaluate, macro_auc
 from engine.classes import CLASSES
-from engine.errors import RunCancelled, UserError
+from engine.errors import RunCancelled
 from engine.events import (
     BatchProgress,
     EpochEnded,
@@ -32,6 +32,7 @@ from engine.events import (
 from engine.experiments.spec import ExperimentSpec
 from engine.training import augment, models
 from engine.training.data import Dataset
+from engine.training.device import describe_device, resolve_device, run_precision
 from engine.training.options import RunOptions
 
 EVAL_BATCH = 1024  # images per forward pass when evaluating; memory only, no effect on results
@@ -46,67 +47,10 @@ OPTIMIZERS: dict[str, Callable[..., torch.optim.Optimizer]] = {
 }
 
 
-def resolve_device(requested: str = "auto") -> torch.device:
-    """CUDA, then Apple's MPS, then the CPU; an explicit request must exist on this machine."""
-    if requested == "auto":
-        if torch.cuda.is_available():
-            return torch.device("cuda")
-        if torch.backends.mps.is_available():
-            return torch.device("mps")
-        return torch.device("cpu")
-    available = available_devices()
-    try:
-        device = torch.device(requested)
-    except RuntimeError:
-        raise UserError(f"--device {requested}: unknown device; use one of {', '.join(available)}.") from None
-    name = requested if device.type != "cuda" or device.index is None else f"cuda:{device.index}"
-    if name not in available and not (device.type == "cuda" and "cuda" in available and device.index is None):
-        raise UserError(f"--device {requested}: not available on this machine; it has {', '.join(available)}.")
-    return device
-
-
-def available_devices() -> list[str]:
-    found = ["auto", "cpu"]
-    if torch.cuda.is_available():
-        found += ["cuda"] + [f"cuda:{i}" for i in range(torch.cuda.device_count())]
-    if torch.backends.mps.is_available():
-        found.append("mps")
-    return found
-
-
-def describe_device(device: torch.device) -> str:
-    if device.type == "cuda":
-        return f"CUDA · {torch.cuda.get_device_name(device)}"
-    if device.type == "mps":
-        return "MPS"
-    return f"CPU · {torch.get_num_threads()} threads"
-
-
 def memory_layout(device: torch.device) -> torch.memory_format:
     """Channels-last lets oneDNN (CPU) and cuDNN pick their fastest convolutions: about 1.5x on this CPU for
     the page's CNNs. MPS keeps the default layout, where channels-last kernels have been unreliable."""
     return torch.contiguous_format if device.type == "mps" else torch.channels_last
-
-
-def run_precision(options: RunOptions) -> str:
-    """The precision a run trains in: the one asked for, else its device's default: bf16 where the device computes
-    it natively (a CUDA card from Ampere on, a CPU with AVX512-BF16), fp32 elsewhere. On this CPU bf16 kept
-    AUC within seed noise (see the README); where bf16 is only emulated it would be slower than fp32."""
-    if options.precision != "auto":
-        return options.precision
-    device = resolve_device("auto") if options.device == "auto" else torch.device(options.device)
-    if device.type == "cuda":
-        native = torch.cuda.is_bf16_supported(including_emulation=False)
-    else:
-        native = device.type == "cpu" and cpu_computes_bf16()
-    return "bf16" if native else "fp32"
-
-
-def cpu_computes_bf16() -> bool:
-    """Whether this CPU has bfloat16 instructions (AVX512-BF16, which every AMX processor has too), as torch
-    itself detects them."""
-    check = getattr(torch.cpu, "_is_avx512_bf16_supported", None)
-    return bool(check and check())
 
 
 def autocast(device: torch.device, precision: str) -> torch.autocast:
@@ -120,7 +64,7 @@ def class_weights(labels: torch.Tensor) -> torch.Tensor:
     return labels.numel() / (len(CLASSES) * counts.clamp(min=1))
 
 
-@dataclass
+@dataclass(kw_only=True)  # sixteen fields: each named where a Setup is made
 class Setup:
     """What a run trains with, made once before its first epoch (torchvision's reference scripts keep these in
     main() and hand them to train_one_epoch and evaluate)."""
@@ -211,9 +155,10 @@ def prepare(spec: ExperimentSpec, dataset: Dataset, options: RunOptions, epochs:
     scheduler = torch.optim.lr_scheduler.CosineAnnealingLR(optimizer, T_max=epochs) if spec.training.scheduler == "cosine" else None
     weight = class_weights(train_labels) if spec.loss.class_weights == "inverse_frequency" else None
     criterion = nn.CrossEntropyLoss(weight=weight, label_smoothing=spec.loss.label_smoothing)
-    setup = Setup(device, layout, run_precision(options), generator, train_images, train_labels, val_images,
-                  val_labels, model, model, optimizer, scheduler, criterion, augment.pipeline(spec.augment),
-                  spec.training.batch_size)
+    setup = Setup(device=device, layout=layout, precision=run_precision(options), generator=generator,
+                  train_images=train_images, train_labels=train_labels, val_images=val_images, val_labels=val_labels,
+                  model=model, forward=model, optimizer=optimizer, scheduler=scheduler, criterion=criterion,
+                  transform=augment.pipeline(spec.augment), batch_size=spec.training.batch_size)
     setup.forward = compiled(model, os.environ.get(COMPILE_VARIABLE, "off"), setup.notes)
     return setup
 

@@ -31,14 +31,9 @@ from engine.events import RunFinished
 from engine.experiments.load import load
 from engine.experiments.spec import ColorJitter, HFlip, Normalize, Rotation, VFlip
 from engine.training import data, models
-from engine.training.train import (
-    OPTIMIZERS,
-    RunOptions,
-    class_weights,
-    resolve_device,
-    run_precision,
-    train,
-)
+from engine.training.device import resolve_device, run_precision
+from engine.training.options import RunOptions
+from engine.training.train import OPTIMIZERS, class_weights, train
 
 TORCHVISION = {
     HFlip: lambda s: transforms.RandomHorizontalFlip(s.p),

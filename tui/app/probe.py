@@ -11,7 +11,7 @@ NO_DEVICE = "no device: "  # how the answer begins when --device names one this 
 
 
 def main(argv: list[str]) -> int:
-    from engine.training.train import describe_device, resolve_device
+    from engine.training.device import describe_device, resolve_device
 
     try:
         print(describe_device(resolve_device(argv[0] if argv else "auto")))
