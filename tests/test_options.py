@@ -7,11 +7,11 @@ import json
 
 import pytest
 
+from engine.jobs.source import JobSource
 from engine.training.options import RunOptions
 from tests.conftest import one_sentence
-from tui.app.lab import JobSource
 from tui.cli.main import build_parser
-from tui.cli.options import APP, OPTIONS, Option
+from tui.cli.options import APP, OPTIONS, Option, job_source
 
 # A value for each option that is not its default (an option added without one here fails the tests below).
 SAMPLES = {"experiments": ["--experiments", "mine.toml"], "debug": ["--debug"], "data": ["--data", "synthetic"],
@@ -59,7 +59,7 @@ def test_two_values_for_one_option_are_refused_and_one_value_twice_is_not(refuse
 def test_the_app_takes_its_training_options_from_before_any_command():
     args = build_parser().parse_args(["--data", "synthetic", "--device", "cpu", "--epochs", "3", "--no-pretrained"])
     expected = RunOptions(device="cpu", epochs=3, pretrained=False)
-    assert JobSource.from_args(args) == JobSource(data="synthetic", experiments_file=None, options=expected)
+    assert job_source(args) == JobSource(data="synthetic", experiments_file=None, options=expected)
 
 
 def test_options_before_run_reach_the_training_and_the_store(cli, tiny_experiments, stored):

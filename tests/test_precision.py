@@ -17,8 +17,8 @@ from engine.training.data import synthetic
 from engine.training.device import cpu_computes_bf16, resolve_device, run_precision
 from engine.training.options import RunOptions
 from engine.training.train import autocast, train
-from tui.app.lab import JobSource
 from tui.cli.main import build_parser
+from tui.cli.options import job_source
 
 
 @pytest.mark.parametrize("args", [["run", "1", "--data", "synthetic"], []], ids=["run", "app"])
@@ -29,7 +29,7 @@ def test_an_unknown_precision_is_one_sentence(refused, args):
 @pytest.mark.parametrize("given, carried", [(["--precision", "bf16"], "bf16"), (["--precision", "fp32"], "fp32"),
                                             ([], "auto")])
 def test_each_queued_job_carries_the_precision_to_its_training_process(given, carried, experiments_toml):
-    source = JobSource.from_args(build_parser().parse_args(["run", "8", *given]))
+    source = job_source(build_parser().parse_args(["run", "8", *given]))
     queue = JobQueue(Store())
     queue.add(plan([load()[8]], [3], source.data, source.experiments_file, source.options))
     job = JobQueue(Store()).claim("a slot")  # another connection, as a worker's

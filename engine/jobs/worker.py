@@ -62,27 +62,27 @@ def serve(lock: WorkerLock, store_path: Path, sink_of: Callable[[], Callable], s
     after the store (the worker's log)."""
     try:
         os.nice(NICENESS)
-        worker = Worker(Store(store_path), lock, sink_of, say, slots)
+        loop = WorkerLoop(Store(store_path), lock, sink_of, say, slots)
         say(f"worker {os.getpid()} on {socket.gethostname()} serves {store_path} in {len(slots)} slot(s): "
             + ", ".join(f"{slot.name} ({slot.threads} threads)" for slot in slots))
-        worker.serve(idle)
+        loop.run(idle)
     finally:
         lock.release()
 
 
-def serve_own(store: Store, datasets: dict[str, Dataset], sink_of: Callable[[], Callable], say: Say,
+def train_own(store: Store, datasets: dict[str, Dataset], sink_of: Callable[[], Callable], say: Say,
               slots: list[Slot]) -> bool:
     """A foreground `dermalab run --jobs N`: trains the jobs this process queued for itself, one child per slot, on
     the data it loaded already; returns whether it was interrupted (the jobs left are then cancelled)."""
-    worker = Worker(store, None, sink_of, say, slots)
-    worker.datasets.update(datasets)
-    worker.serve(idle=0)
-    if worker.stopping:
-        worker.queue.end_own("cancelled", CANCELLED)
-    return worker.stopping
+    loop = WorkerLoop(store, None, sink_of, say, slots)
+    loop.datasets.update(datasets)
+    loop.run(idle=0)
+    if loop.stopping:
+        loop.queue.end_own("cancelled", CANCELLED)
+    return loop.stopping
 
 
-class Worker:
+class WorkerLoop:
     """Trains waiting jobs in forked children, one per free slot. `lock` None: a foreground `dermalab run`, which
     takes only the jobs it queued for itself (`JobQueue.add(keep=True)`) and stops when they are done."""
 
@@ -94,7 +94,7 @@ class Worker:
         self.datasets: dict[str, Dataset] = {}
         self.stopping = False
 
-    def serve(self, idle: float) -> None:
+    def run(self, idle: float) -> None:
         for stop in (signal.SIGTERM, signal.SIGINT):
             signal.signal(stop, self._stop)
         self.queue.recover()

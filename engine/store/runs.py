@@ -268,13 +268,13 @@ class Store:
             f" FROM seeds WHERE nth = 1 GROUP BY {GROUP_KEY} ORDER BY experiment_id, synthetic, latest")
         return [_group(row) for row in rows]
 
-    def finished_run(self, experiment_id: int, seed: int, config_hash: str, data_fingerprint: str) -> str | None:
-        """The id of the latest finished run of this experiment and seed with this config as run, on this data."""
-        row = self._db.execute(
-            "SELECT run_id FROM runs WHERE status = 'finished' AND experiment_id = ? AND config_hash = ?"
-            " AND data_fingerprint = ? AND seed = ? ORDER BY started_at DESC LIMIT 1",
-            (experiment_id, config_hash, data_fingerprint, seed)).fetchone()
-        return row and row[0]
+    def finished_seeds(self, experiment_id: int, config_hash: str, data_fingerprint: str) -> dict[int, str]:
+        """Seed -> the id of its latest finished run, for this experiment with this config as run, on this data."""
+        rows = self._db.execute(
+            "SELECT seed, run_id FROM runs WHERE status = 'finished' AND experiment_id = ? AND config_hash = ?"
+            " AND data_fingerprint = ? ORDER BY started_at",
+            (experiment_id, config_hash, data_fingerprint))
+        return {seed: run_id for seed, run_id in rows}  # oldest first, so each seed keeps its latest run
 
     def delete(self, run_ids: list[str]) -> None:
         """Remove these runs with their history and predictions, then give the space back to the file system."""

@@ -23,7 +23,7 @@ from tui.app.background import child_environment
 if TYPE_CHECKING:
     import numpy as np
 
-    from tui.app.lab import JobSource
+    from engine.jobs.source import JobSource
 
 DRAWS = 4  # passes of the transform shown per image
 SEED = 0  # the same draws every time, so the preview can be compared between experiments (and snapshotted)

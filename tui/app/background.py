@@ -18,7 +18,7 @@ from engine.paths import REPOSITORY, data_dir, home
 
 
 @dataclass(frozen=True)
-class Worker:
+class WorkerProcess:
     """The worker serving the store: its pid, its log when this process started it, and the process handle then."""
 
     pid: int
@@ -26,11 +26,11 @@ class Worker:
     process: subprocess.Popen | None = None
 
 
-def ensure_worker(store_path: Path, slots: SlotRequest = SlotRequest()) -> Worker:
+def ensure_worker(store_path: Path, slots: SlotRequest = SlotRequest()) -> WorkerProcess:
     """The worker serving the store; one started now takes the slots asked for (one already there keeps its own)."""
     pid = serving(store_path)
     if pid is not None:
-        return Worker(pid)
+        return WorkerProcess(pid)
     logs = home() / "logs"
     log = logs / f"worker-{time.strftime('%Y%m%d-%H%M%S')}.log"
     try:
@@ -42,7 +42,7 @@ def ensure_worker(store_path: Path, slots: SlotRequest = SlotRequest()) -> Worke
     with out:
         process = subprocess.Popen([sys.executable, "-m", "tui.cli.main", "worker", *slots.arguments()], stdin=subprocess.DEVNULL, stdout=out,
                                    stderr=subprocess.STDOUT, env=child_environment(), cwd=logs, start_new_session=True)
-    return Worker(process.pid, log, process)
+    return WorkerProcess(process.pid, log, process)
 
 
 def child_environment() -> dict[str, str]:

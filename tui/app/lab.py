@@ -4,18 +4,17 @@ run view follows. It holds the app's one store connection for the UI thread (the
 from __future__ import annotations
 
 import time
-from argparse import Namespace
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from engine.experiments.spec import Experiment
+from engine.jobs import seeds
 from engine.jobs.queue import ACTIVE, Job, JobQueue, plan
-from engine.jobs.slots import SlotRequest
+from engine.jobs.source import JobSource
 from engine.paths import dermamnist_path, missing_data_hint
 from engine.store import summary
 from engine.store.runs import Store
-from engine.training.options import RunOptions
 from tui.text import numbers
 
 if TYPE_CHECKING:
@@ -62,28 +61,6 @@ class StoreSnapshot:
 def curve_key(live: LiveRun | None) -> tuple[str, int] | None:
     """What the curves depend on: the job and how many epochs it has done."""
     return live and (live.job["job_id"], len(live.history))
-
-
-@dataclass(frozen=True)
-class JobSource:
-    """Where runs come from and what they take, from the command line: --data, --experiments and the options."""
-
-    data: str  # auto, synthetic, or an absolute path: the worker runs from a folder of its own
-    experiments_file: str | None  # absolute; None for the repository's experiments.toml
-    options: RunOptions
-
-    @classmethod
-    def from_args(cls, args: Namespace) -> JobSource:
-        data = args.data if args.data in ("auto", "synthetic") else str(Path(args.data).resolve())
-        experiments = args.experiments
-        options = RunOptions(device=args.device, epochs=args.epochs, pretrained=not args.no_pretrained,
-                             precision=args.precision, debug=args.debug)
-        return cls(data, experiments and str(Path(experiments).resolve()), options)
-
-
-def slot_request(args: Namespace) -> SlotRequest:
-    """--jobs, --gpus and --per-gpu, for the worker that trains the runs (absent: its defaults)."""
-    return SlotRequest(args.jobs, args.gpus, args.per_gpu)
 
 
 @dataclass(frozen=True)
@@ -221,9 +198,11 @@ class Lab:
         return dropped
 
     def next_seed(self, experiment_id: int) -> int:
-        seeds = [self.overview.experiments.get(experiment_id, {}).get("next_seed", 0)]
-        seeds += [job["seed"] + 1 for job in self.jobs if job["experiment_id"] == experiment_id]
-        return max(seeds)
+        """The seed after the highest that finished with this source's config and data, and after those of this
+        session's jobs of the experiment (a queued one has not finished yet)."""
+        source = self.source
+        finished = seeds.next_seed(self.store, self.experiments[experiment_id], source.data, source.options)
+        return max([finished, *(job["seed"] + 1 for job in self.jobs if job["experiment_id"] == experiment_id)])
 
     def follow(self, job_id: str) -> None:
         """Show this running job's bars and curves (read at once, so the screen need not wait for the feed)."""

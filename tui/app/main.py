@@ -27,7 +27,7 @@ from engine.paths import home
 from engine.store.runs import Store
 from tui.app.background import child_environment, ensure_worker
 from tui.app.commands import LabCommands
-from tui.app.lab import JobSource, Lab, describe_data, slot_request
+from tui.app.lab import Lab, describe_data
 from tui.app.messages import GpusSampled, StoreChanged
 from tui.app.probe import NO_DEVICE
 from tui.app.screens.charts import ChartsScreen
@@ -40,6 +40,7 @@ from tui.app.screens.recall_grid import RecallGridScreen
 from tui.app.screens.run import CANCEL_RUN, RunScreen
 from tui.app.training import StoreFeed
 from tui.app.widgets.frame.key_line import our_bindings
+from tui.cli.options import job_source, slot_request
 from tui.text import numbers
 from tui.app.ranking import Ranking
 
@@ -278,7 +279,7 @@ class DermalabApp(App):
 def create_app(args: Namespace, accelerator: str | None = None) -> DermalabApp:
     """The one way to build the app, for the command line and the tests alike; a fixed `accelerator` skips
     the probe (snapshots)."""
-    lab = Lab(load(args.experiments), Store(), JobSource.from_args(args))
+    lab = Lab(load(args.experiments), Store(), job_source(args))
     lab.reload()  # here, so that an unreadable store is one sentence from the command line, not a traceback
     slots = slot_request(args)
     machine_slots(slots)  # a request this machine cannot meet is one sentence before the app opens

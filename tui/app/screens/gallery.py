@@ -16,7 +16,7 @@ from textual.worker import Worker, WorkerState
 
 from engine.errors import UserError, said
 from engine.experiments.spec import Experiment
-from tui.app.lab import JobSource
+from engine.jobs.source import JobSource
 from tui.app.widgets.frame.header import LabHeader
 from tui.app.widgets.frame.key_line import BACK, KeyLine
 from tui.app.widgets.pictures.image_grid import ImageGrid

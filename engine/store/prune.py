@@ -1,0 +1,44 @@
+"""Which runs `dermalab prune` deletes: those that did not finish, and on request the quick looks (finished runs
+of fewer epochs than their experiment's, from --epochs); and their deletion, measured."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from engine.experiments.spec import Experiment
+from engine.store.runs import Store
+
+UNFINISHED = ("failed", "cancelled", "diverged", "interrupted")
+
+Row = dict[str, Any]
+
+
+@dataclass(frozen=True)
+class Prunable:
+    unfinished: list[Row]
+    quick_looks: list[Row]
+
+    @property
+    def runs(self) -> list[Row]:
+        return [*self.unfinished, *self.quick_looks]
+
+
+def prunable(store: Store, experiments: dict[int, Experiment], quick_looks: bool) -> Prunable:
+    runs = store.runs()
+    return Prunable([run for run in runs if run["status"] in UNFINISHED],
+                    [run for run in runs if quick_looks and quick_look(run, experiments)])
+
+
+def quick_look(run: Row, experiments: dict[int, Experiment]) -> bool:
+    """A finished run of fewer epochs than its experiment's (a run of an experiment no longer in the file is kept:
+    there is nothing to measure it against)."""
+    experiment = experiments.get(run["experiment_id"])
+    return run["status"] == "finished" and experiment is not None and run["epochs"] < experiment.spec.training.epochs
+
+
+def prune(store: Store, runs: list[Row]) -> tuple[int, int]:
+    """Delete these runs; returns the store file's size in bytes before and after."""
+    before = store.path.stat().st_size
+    store.delete([run["run_id"] for run in runs])
+    return before, store.path.stat().st_size

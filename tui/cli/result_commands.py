@@ -1,0 +1,165 @@
+"""The commands that read what is stored: list, results, compare, operating-point, ensemble, report and prune.
+They print; the figures come from the engine (engine.store.summary, engine.analysis.screening, engine.store.prune).
+Screening and the report need numpy, imported where they are used so the other commands start without it."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from dataclasses import asdict
+
+from engine.classes import CLASSES
+from engine.errors import UserError
+from engine.experiments.architecture import parameter_count  # counted without torch: a listing builds no models
+from engine.store import prune, summary
+from engine.store.runs import Store
+from tui import exit_codes
+from tui.cli import columns as cli_tables
+from tui.cli.inputs import experiments_of, open_store
+from tui.text.numbers import plural
+from tui.text.tables import check_sort_column, dumps, print_table, sort_rows
+
+
+def cmd_list(args: argparse.Namespace) -> int:
+    rows = []
+    for experiment in experiments_of(args).values():
+        spec = experiment.spec
+        published = spec.published.model_dump() if spec.published else None
+        rows.append({"id": spec.id, "name": spec.name, "chapter": spec.chapter,
+                     "params": parameter_count(spec.model),
+                     "epochs": spec.training.epochs, "published": published})
+    if args.json:
+        print(dumps(rows))
+        return exit_codes.OK
+    print_table([{**{k: v for k, v in r.items() if k != "published"},
+                  "pub_auc": r["published"] and r["published"]["auc"],
+                  "pub_mel_recall": r["published"] and r["published"]["mel_recall"]} for r in rows], "table")
+    return exit_codes.OK
+
+
+def cmd_results(args: argparse.Namespace) -> int:
+    store = open_store()
+    if args.run_id:
+        return show_run(args, store)
+    if args.confusion:
+        raise UserError("--confusion shows one run's matrix; name the run, e.g. 'dermalab results 3f2a --confusion'.")
+    experiments = experiments_of(args)
+    if args.experiment is not None and args.experiment not in experiments:
+        raise UserError(f"--experiment {args.experiment}: there is no such experiment; 'dermalab list' shows their ids.")
+
+    def chosen(rows: list[dict]) -> list[dict]:
+        return [row for row in rows if args.experiment in (None, row["experiment_id"])]
+
+    if args.per_experiment:
+        rows, columns = summary.experiment_rows(chosen(store.groups()), experiments), cli_tables.PER_EXPERIMENT
+    else:
+        rows = summary.run_rows(chosen(store.runs()), experiments)
+        # Runs stored before intervals were computed at finish need a resample each; only JSON and CSV show them.
+        if args.format in ("json", "csv"):
+            rows = summary.with_intervals(rows, store)
+        columns = cli_tables.RESULTS
+    check_sort_column(rows, args.sort)
+    print_table(sort_rows(rows, args.sort, args.descending), args.format, columns, args.wide, cli_tables.RESULT_NOTES)
+    return exit_codes.OK
+
+
+def show_run(args: argparse.Namespace, store: Store) -> int:
+    """`results RUN_ID`: the run's row with its bootstrap intervals, or with --confusion its confusion matrix."""
+    if args.per_experiment or args.experiment is not None:
+        raise UserError("--per-experiment and --experiment summarise many runs; leave out the run id to use them.")
+    experiments = experiments_of(args)
+    # A number can start a run id as well as name an experiment: say which one it was taken for.
+    number = args.run_id.isdigit() and int(args.run_id) in experiments
+    try:
+        run = store.find(args.run_id)
+    except UserError:
+        if number:
+            raise UserError(f"No run id starts with '{args.run_id}'; for experiment {args.run_id}'s runs, use "
+                            f"'dermalab results --experiment {args.run_id}'.") from None
+        raise
+    if number:
+        print(f"dermalab: '{args.run_id}' is the start of run {run['run_id']} (#{run['experiment_id']} {run['name']}); "
+              f"for experiment {args.run_id}'s runs, use --experiment {args.run_id}.", file=sys.stderr)
+    if not args.confusion:
+        print_table(summary.with_intervals(summary.run_rows([run], experiments), store), args.format,
+                    cli_tables.ONE_RUN, args.wide, cli_tables.RESULT_NOTES)
+        return exit_codes.OK
+    rows = summary.confusion_rows(run)
+    if args.format in ("json", "csv"):
+        print_table(rows, args.format)
+        return exit_codes.OK
+    if args.format == "table":
+        print(f"Run {run['run_id']} · #{run['experiment_id']} {run['name']} · seed {run['seed']}: "
+              "rows are the true class, columns the predicted one; each row's share in brackets.")
+    # Counts with their row share in one cell, for reading; CSV and JSON keep the two apart.
+    print_table([{"true": r["true"], "n": r["n"], **{c: f"{r[c]} ({r[c + '_share'] or 0:.0%})" for c in CLASSES}}
+                 for r in rows], args.format, wide=True)
+    return exit_codes.OK
+
+
+def cmd_compare(args: argparse.Namespace) -> int:
+    rows = summary.compare_rows(open_store().groups(), experiments_of(args))
+    if args.format in ("table", "markdown"):  # the verdict in the few letters of the 'agrees' column
+        rows = [{k: cli_tables.VERDICTS.get(v, v) if k.endswith("_verdict") else v for k, v in row.items()}
+                for row in rows]
+    print_table(rows, args.format, cli_tables.COMPARE, args.wide, cli_tables.COMPARE_NOTES)
+    return exit_codes.OK
+
+
+def cmd_operating_point(args: argparse.Namespace) -> int:
+    from engine.analysis import screening  # numpy
+
+    point = screening.operating_point(summary.predictions(open_store(), args.run_id), args.target, args.condition).to_dict()
+    if args.json:
+        print(dumps(point))
+        return exit_codes.OK
+    print_table([point], "table")
+    print("flagged_per_1000: benign lesions (not akiec, bcc or mel) flagged per 1,000 patients at the val set's mix.")
+    return exit_codes.OK
+
+
+def cmd_ensemble(args: argparse.Namespace) -> int:
+    from engine.analysis import screening  # numpy
+
+    store = open_store()
+    first, second = (summary.predictions(store, run_id) for run_id in args.run_ids)
+    result = screening.ensemble(first, second, args.rule)
+    if args.json:
+        print(dumps(result.to_dict()))
+        return exit_codes.OK
+    rows = [{"model": m.name, "run_id": m.run_id, **asdict(m.figures)} for m in result.members]
+    rows.append({"model": f"{args.rule} ensemble", **asdict(result.figures)})
+    print_table(rows, "table", cli_tables.SCREENING, notes=cli_tables.SCREENING_NOTES)
+    return exit_codes.OK
+
+
+def cmd_report(args: argparse.Namespace) -> int:
+    from tui.report import document as report  # numpy, through the screening figures
+    from tui.report import png
+
+    for path in report.write(args.out, open_store(), experiments_of(args), args.force):
+        print(path)
+    if not png.available():
+        print(f"dermalab: the report has no figures, as matplotlib is not installed; '{png.INSTALL}' adds them.",
+              file=sys.stderr)
+    return exit_codes.OK
+
+
+def cmd_prune(args: argparse.Namespace) -> int:
+    experiments, store = experiments_of(args), open_store()
+    found = prune.prunable(store, experiments, args.quick)
+    doomed = found.runs
+    if not doomed:
+        print("Nothing to prune: every stored run finished" + (" its experiment's epochs." if args.quick else "."))
+        return exit_codes.OK
+    if not (args.yes or sys.stdin.isatty()):
+        raise UserError(f"prune would delete {plural(len(doomed), 'run')} and cannot ask here; add --yes to delete them.")
+    quick_looks = f" and {plural(len(found.quick_looks), 'quick look')} (fewer epochs than the experiment)"
+    print(f"{plural(len(found.unfinished), 'run')} that did not finish" + (quick_looks if args.quick else "")
+          + f" would be deleted, of {plural(store.count(), 'stored run')}.")
+    if not args.yes and input("Delete them? [y/N] ").strip().lower() not in ("y", "yes"):
+        print("Nothing deleted.")
+        return exit_codes.OK
+    before, after = prune.prune(store, doomed)
+    print(f"Deleted {plural(len(doomed), 'run')}; the store went from {before / 1e6:.1f} MB to {after / 1e6:.1f} MB.")
+    return exit_codes.OK

@@ -1,0 +1,247 @@
+"""The commands that train: run (here with bars, in slots, detached to the background worker, or on a cluster)
+and worker. Whatever imports torch is imported inside the function that trains, with the collector paused, so
+that `run --detach`, a cluster submission and every other command start without it."""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import gc
+import re
+import sys
+from collections.abc import Iterator
+from typing import TYPE_CHECKING
+
+from engine.errors import UserError
+from engine.events import RunFailed
+from engine.experiments.spec import Experiment
+from engine.jobs import cluster, seeds, watch
+from engine.jobs.lock import WorkerLock, worker_pid
+from engine.jobs.queue import Job, JobQueue, plan
+from engine.jobs.slots import machine_slots
+from engine.jobs.source import JobSource
+from engine.store.runs import Store, default_path
+from engine.training.options import RunOptions
+from tui import exit_codes
+from tui.app.background import ensure_worker
+from tui.cli.inputs import experiments_of, open_store
+from tui.cli.options import MAX_SEED, job_source, slot_request
+from tui.cli.progress import HeadlessProgress, JsonResults, WorkerLog, stored_row_printer
+from tui.text.numbers import plural
+from tui.text.tables import dumps
+
+ID_OR_RANGE = re.compile(r"([0-9]+)(?:-([0-9]+))?")  # ASCII digits: isdigit() also passes '²', which int() refuses
+
+if TYPE_CHECKING:
+    from engine.jobs.runner import Sink
+    from engine.training.data import Dataset
+
+Experiments = dict[int, Experiment]
+
+
+@contextlib.contextmanager
+def collector_paused() -> Iterator[None]:
+    """For importing torch: its import makes about a million objects that live until exit, and every collection
+    during the import would walk all those made so far again (a fifth of the import's time). Frozen afterwards,
+    later collections pass them by as well."""
+    gc.disable()
+    try:
+        yield
+    finally:
+        gc.freeze()
+        gc.enable()
+
+
+def cmd_run(args: argparse.Namespace) -> int:
+    if args.all and args.ids:
+        raise UserError(f"Give experiment ids or --all, not both; 'dermalab run {' '.join(args.ids)}' runs just those.")
+    if args.seed + args.seeds - 1 > MAX_SEED:
+        raise UserError(f"--seed {args.seed} --seeds {args.seeds}: the last seed would pass {MAX_SEED:,}; start lower.")
+    experiments = experiments_of(args)
+    ids = list(experiments) if args.all else parse_ids(args.ids, list(experiments))
+    if not ids:
+        raise UserError("Name the experiments to run, e.g. 'dermalab run 8 11-14', or pass --all.")
+    source = job_source(args)
+    chosen = [experiments[i] for i in ids]
+    store = open_store()
+    try:
+        jobs = planned(args, chosen, source, store)
+        if not jobs:
+            return exit_codes.OK
+        if args.executor:
+            if slot_request(args).asked():
+                raise UserError("--jobs, --gpus and --per-gpu share out this machine, while on a cluster each run is a "
+                                "task of its own (--gpus-per-task G); give one or the other.")
+            return run_on_cluster(args, jobs, store, experiments)
+        if args.detach:
+            return run_detached(args, jobs, store)
+        if slot_request(args).asked():
+            return run_in_slots(args, jobs, source.options, chosen, experiments, store)
+        return run_here(args, jobs, source.options, chosen, experiments, store)
+    finally:
+        store.close()  # here, not at exit: a store open while torch was imported is frozen with it (collector_paused)
+
+
+def planned(args: argparse.Namespace, chosen: list[Experiment], source: JobSource, store: Store) -> list[Job]:
+    """A job per experiment and seed asked for, but the seeds that finished already with the same config and data
+    (unless --again), each one left out said on stderr."""
+    asked = range(args.seed, args.seed + args.seeds)
+    jobs = []
+    for experiment in chosen:
+        with collector_paused():  # the precision the device picks, when some seed finished, is torch's to tell
+            done = {} if args.again else seeds.finished_among(store, experiment, asked, source.data, source.options)
+        for seed, run_id in done.items():
+            print(f"dermalab: skipped #{experiment.id} {experiment.spec.name} seed {seed}: run {run_id} finished it "
+                  "with the same config and data (--again runs it anyway).", file=sys.stderr)
+        jobs += plan([experiment], [seed for seed in asked if seed not in done], source.data,
+                     source.experiments_file, source.options)
+    return jobs
+
+
+def parse_ids(tokens: list[str], known: list[int]) -> list[int]:
+    """'8', '11-14' and '1,3' forms; the result keeps the order given and drops repeats."""
+    chosen: list[int] = []
+    for token in (part for raw in tokens for part in raw.split(",") if part):
+        match = ID_OR_RANGE.fullmatch(token)
+        if not match:
+            raise UserError(f"'{token}' is not an experiment id or a range such as 11-14.")
+        start, end = int(match[1]), int(match[2] or match[1])
+        if end < start:
+            raise UserError(f"The range {token} runs backwards; write it as {end}-{start}.")
+        for experiment_id in range(start, end + 1):
+            if experiment_id not in known:
+                raise UserError(f"There is no experiment {experiment_id}; the experiments file has ids "
+                                f"{id_ranges(known)}.")
+            if experiment_id not in chosen:
+                chosen.append(experiment_id)
+    return chosen
+
+
+def id_ranges(ids: list[int]) -> str:
+    """Sorted ids as runs of consecutive ones: '1-3, 5, 7-10'."""
+    runs: list[list[int]] = []
+    for experiment_id in ids:
+        if runs and experiment_id == runs[-1][-1] + 1:
+            runs[-1].append(experiment_id)
+        else:
+            runs.append([experiment_id])
+    return ", ".join(f"{run[0]}-{run[-1]}" if len(run) > 1 else str(run[0]) for run in runs)
+
+
+def run_here(args: argparse.Namespace, jobs: list[Job], options: RunOptions, chosen: list[Experiment],
+             experiments: Experiments, store: Store) -> int:
+    """The foreground `dermalab run`: this process trains its jobs, with bars; Ctrl-C cancels (exit 130)."""
+    with collector_paused():
+        import torch._dynamo  # noqa: F401  (torch.optim imports it with the first optimizer: a second of imports)
+
+        from engine.jobs import runner  # torch, with the training loop
+        from engine.training.device import resolve_device
+
+    resolve_device(args.device)
+    queue = JobQueue(store)
+    bars = HeadlessProgress(len(jobs))
+    sink = JsonResults(bars, store, experiments) if args.json else bars
+    with sink:  # entered before the download, so its bar is cleared and the cursor shown again whatever fails
+        dataset = prepare(args.data, options, chosen, sink)
+        queue.add(jobs, keep=True)
+        outcomes = runner.run_kept(queue, experiments, dataset, store, sink)
+    return exit_codes.RUN_FAILED if any(isinstance(o, RunFailed) for o in outcomes) else exit_codes.OK
+
+
+def prepare(data_option: str, options: RunOptions, chosen: list[Experiment], sink: Sink) -> Dataset:
+    """What every run needs, fetched before any starts: the weights first, so a missing file is named before a
+    long download of the data."""
+    from engine.jobs import runner  # torch (imported already by the callers, with the collector paused)
+    from engine.training import data
+
+    runner.preflight(chosen, options, sink)
+    return data.load(data_option, on_progress=runner.progress_to(sink, "DermaMNIST"))
+
+
+def run_in_slots(args: argparse.Namespace, jobs: list[Job], options: RunOptions, chosen: list[Experiment],
+                 experiments: Experiments, store: Store) -> int:
+    """`run --jobs N` (or --gpus, --per-gpu) in the foreground: this process forks a child per slot, as the worker
+    does, for its own jobs only; a line for each run's start and end. Ctrl-C cancels them all (exit 130)."""
+    with collector_paused():
+        from engine.jobs import worker  # torch, before the children fork
+
+    slots = machine_slots(slot_request(args), args.device)
+    with HeadlessProgress(0) as bars:  # the downloads' bars only
+        dataset = prepare(args.data, options, chosen, bars)
+    queue = JobQueue(store)
+    queue.add(jobs, keep=True)
+    log = WorkerLog(sys.stderr, json_results=stored_row_printer(store, experiments) if args.json else None)
+    if worker.train_own(store, {args.data: dataset}, log.sink, log.say, slots):
+        return exit_codes.INTERRUPTED
+    failed = [job for job in jobs if queue.get(job.job_id)["status"] != "finished"]
+    return exit_codes.RUN_FAILED if failed else exit_codes.OK
+
+
+def run_on_cluster(args: argparse.Namespace, jobs: list[Job], store: Store, experiments: Experiments) -> int:
+    """`run --executor slurm|local`: one job array through submitit; follows its tasks unless --detach."""
+    cluster.require(args.executor)
+    request = cluster.ClusterRequest(args.executor, args.partition, args.gpus_per_task, args.time,
+                                     args.array_parallelism)
+    task_ids = cluster.submit(JobQueue(store), jobs, request)
+    print(f"Submitted {len(jobs)} task(s) to {args.executor} (submitit job {task_ids[0]}"
+          f"{'…' if len(set(task_ids)) > 1 else ''}); their files are in {cluster.folder()}.", file=sys.stderr)
+    if args.detach:
+        print("\n".join(job.job_id for job in jobs))
+        print("'dermalab queue' shows them (and imports what finished), 'dermalab cancel ID' stops one.",
+              file=sys.stderr)
+        return exit_codes.OK
+    show = stored_row_printer(store, experiments)
+
+    def say(job: dict, run: dict | None) -> None:
+        """A line as a task changes state, starts an epoch or ends (too seldom for bars); with --json each ended
+        run's stored row on stdout."""
+        print(cluster_line(job, run), file=sys.stderr, flush=True)
+        if args.json and run:
+            show(job["job_id"])
+
+    all_finished = watch.follow_tasks(store, [job.job_id for job in jobs], say)
+    return exit_codes.OK if all_finished else exit_codes.RUN_FAILED
+
+
+def cluster_line(job: dict, run: dict | None) -> str:
+    label = f"[{job['experiment_id']}] {job['name']} seed {job['seed']}"
+    if job["status"] == "finished" and run:
+        return f"{label}: AUC {run['auc']:.3f} · mel recall {run['mel_recall']:.0%} · {run['train_seconds']:.1f} s"
+    if job["status"] in ("queued", "running"):
+        epoch = f" · epoch {job['epoch']}/{job['epochs']}" if job["epochs"] else ""
+        return f"{label}: {job['phase'] or 'submitted'}{epoch}"
+    return f"{label}: {job['status']}: {job['reason'] or ''}".rstrip(": ")
+
+
+def run_detached(args: argparse.Namespace, jobs: list[Job], store: Store) -> int:
+    """`run --detach`: the jobs join the store's queue, a worker is made sure of, their ids are printed."""
+    request = slot_request(args)
+    machine_slots(request, args.device)  # a request this machine cannot meet is refused before anything is queued
+    JobQueue(store).add(jobs)
+    worker = ensure_worker(store.path, request)
+    if args.json:
+        print(dumps([{"job_id": job.job_id, "id": job.experiment_id, "name": job.name, "seed": job.seed}
+                     for job in jobs]))
+    else:
+        print("\n".join(job.job_id for job in jobs))
+    started = f"started worker {worker.pid} (log: {worker.log})" if worker.log else f"worker {worker.pid} takes them"
+    if request.asked() and not worker.log:
+        started += " in the slots it started with (stop it, or let it finish, for new --jobs/--gpus to apply)"
+    print(f"Queued {plural(len(jobs), 'job')}; {started}. 'dermalab queue' shows their progress, 'dermalab cancel ID' "
+          "stops one.", file=sys.stderr)
+    return exit_codes.OK
+
+
+def cmd_worker(args: argparse.Namespace) -> int:
+    path = default_path()
+    slots = machine_slots(slot_request(args))
+    lock = WorkerLock(path)
+    if not lock.acquire():
+        print(f"dermalab: worker {worker_pid(path)} already serves {path}; it takes the jobs.", file=sys.stderr)
+        return exit_codes.OK
+    with collector_paused():
+        from engine.jobs import worker  # torch, once the lock says this process is the one worker
+
+    log = WorkerLog()
+    worker.serve(lock, path, log.sink, log.say, slots, worker.IDLE_SECONDS if args.idle is None else args.idle)
+    return exit_codes.OK
