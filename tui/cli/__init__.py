@@ -1,2 +1,3 @@
-"""The `dermalab` command: its parser and entry point, the commands that run and those that read results, the
+"""The `dermalab` command: its parser and entry point (main), the options several commands share (options), the
+commands that train (run_commands), look after the queue (queue_commands) and read results (result_commands), the
 columns of its tables and its headless progress."""

@@ -16,6 +16,7 @@ from engine.store.runs import Store
 from tui import exit_codes
 from tui.cli import columns as cli_tables
 from tui.cli.inputs import experiments_of, open_store
+from tui.report import png
 from tui.text.numbers import plural
 from tui.text.tables import check_sort_column, dumps, print_table, sort_rows
 
@@ -135,7 +136,6 @@ def cmd_ensemble(args: argparse.Namespace) -> int:
 
 def cmd_report(args: argparse.Namespace) -> int:
     from tui.report import document as report  # numpy, through the screening figures
-    from tui.report import png
 
     for path in report.write(args.out, open_store(), experiments_of(args), args.force):
         print(path)

@@ -86,11 +86,13 @@ def planned(args: argparse.Namespace, chosen: list[Experiment], source: JobSourc
     """A job per experiment and seed asked for, but the seeds that finished already with the same config and data
     (unless --again), each one left out said on stderr."""
     asked = range(args.seed, args.seed + args.seeds)
+    with collector_paused():  # the precision the device picks, when some seed finished, is torch's to tell
+        finished = {experiment.id: {} if args.again else
+                    seeds.finished_among(store, experiment, asked, source.data, source.options) for experiment in chosen}
     jobs = []
     for experiment in chosen:
-        with collector_paused():  # the precision the device picks, when some seed finished, is torch's to tell
-            done = {} if args.again else seeds.finished_among(store, experiment, asked, source.data, source.options)
-        for seed, run_id in done.items():
+        done = finished[experiment.id]
+        for seed, run_id in sorted(done.items()):
             print(f"dermalab: skipped #{experiment.id} {experiment.spec.name} seed {seed}: run {run_id} finished it "
                   "with the same config and data (--again runs it anyway).", file=sys.stderr)
         jobs += plan([experiment], [seed for seed in asked if seed not in done], source.data,
@@ -135,7 +137,7 @@ def run_here(args: argparse.Namespace, jobs: list[Job], options: RunOptions, cho
         import torch._dynamo  # noqa: F401  (torch.optim imports it with the first optimizer: a second of imports)
 
         from engine.jobs import runner  # torch, with the training loop
-        from engine.training.device import resolve_device
+        from engine.training.device import resolve_device  # torch
 
     resolve_device(args.device)
     queue = JobQueue(store)
@@ -152,7 +154,7 @@ def prepare(data_option: str, options: RunOptions, chosen: list[Experiment], sin
     """What every run needs, fetched before any starts: the weights first, so a missing file is named before a
     long download of the data."""
     from engine.jobs import runner  # torch (imported already by the callers, with the collector paused)
-    from engine.training import data
+    from engine.training import data  # numpy
 
     runner.preflight(chosen, options, sink)
     return data.load(data_option, on_progress=runner.progress_to(sink, "DermaMNIST"))
