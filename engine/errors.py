@@ -7,8 +7,12 @@ class UserError(Exception):
 
 
 def said(error: Exception) -> str:
-    """An error as a user reads it: a UserError's own sentence, anything else named with its type."""
-    return str(error) if isinstance(error, UserError) else f"{type(error).__name__}: {error}"
+    """An error as a user reads it: a UserError's own sentence; anything else named with its type and the first line
+    of its text (a library's error, torch.compile's say, may run on for pages)."""
+    if isinstance(error, UserError):
+        return str(error)
+    text = str(error).strip()
+    return f"{type(error).__name__}: {text.splitlines()[0]}" if text else type(error).__name__
 
 
 class RunCancelled(Exception):

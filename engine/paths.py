@@ -3,6 +3,7 @@ and where DermaMNIST comes from. Free of numpy and torch, so the app can say all
 
 import errno
 import os
+import time
 from pathlib import Path
 
 from platformdirs import user_data_dir
@@ -14,6 +15,12 @@ REPOSITORY = Path(__file__).resolve().parent.parent  # experiments.toml's folder
 
 def home() -> Path:
     return folder_named(os.environ.get("DERMALAB_HOME") or user_data_dir("dermalab", appauthor=False))
+
+
+def stamp() -> str:
+    """Now, as the names of dermalab's files say it (a backup, a report, a log): local time to the second, so that
+    names sort by time."""
+    return time.strftime("%Y%m%d-%H%M%S")
 
 
 def data_dir() -> Path:

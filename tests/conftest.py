@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+import psutil
 import pytest
 
 REPO = Path(__file__).resolve().parent.parent
@@ -64,17 +65,16 @@ def dermalab_home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[P
 
 
 def workers_of(home: Path) -> list[int]:
-    """Pids of `dermalab worker` processes serving this DERMALAB_HOME, from /proc (a worker still starting holds
-    no lock yet, so the lock file cannot tell)."""
+    """Pids of `dermalab worker` processes serving this DERMALAB_HOME (a worker still starting holds no lock yet, so
+    the lock file cannot tell)."""
     found = []
-    for entry in Path("/proc").iterdir():
+    for process in psutil.process_iter():
         try:
-            command = (entry / "cmdline").read_bytes().split(b"\0")
-            environment = (entry / "environ").read_bytes().split(b"\0")
-        except (OSError, ValueError):  # not a process, one that has ended, or another user's
+            command, environment = process.cmdline(), process.environ()
+        except psutil.Error:  # one that has ended, or another user's
             continue
-        if b"worker" in command and b"tui.cli.main" in command and f"DERMALAB_HOME={home}".encode() in environment:
-            found.append(int(entry.name))
+        if "worker" in command and "tui.cli.main" in command and environment.get("DERMALAB_HOME") == str(home):
+            found.append(process.pid)
     return found
 
 

@@ -12,13 +12,16 @@ import time
 from pathlib import Path
 
 import numpy as np
+import psutil
 import pytest
 
+from engine.events import RunStarted
 from engine.experiments.load import load
 from engine.jobs import cluster, runner
-from engine.store.runs import Store
+from engine.jobs.queue import Executor, JobQueue, plan
+from engine.store.runs import Store, StoreUnwritable
 from engine.training import data
-from engine.training.options import RunOptions
+from engine.training.options import RunOptions, run_config
 
 WAIT_SECONDS = 240  # each task imports torch in a process of its own on a busy 2-core box
 
@@ -27,13 +30,13 @@ WAIT_SECONDS = 240  # each task imports torch in a process of its own on a busy 
 def no_task_left(dermalab_home: Path):
     """However a test ends, no local executor's controller or task of its home lives on."""
     yield
-    for entry in Path("/proc").iterdir():
+    for process in psutil.process_iter():
         try:
-            command = (entry / "cmdline").read_bytes()
-        except OSError:
+            command = " ".join(process.cmdline())
+        except psutil.Error:  # one that has ended, or another user's
             continue
-        if b"submitit" in command and str(dermalab_home).encode() in command:
-            os.kill(int(entry.name), signal.SIGKILL)
+        if "submitit" in command and str(dermalab_home) in command:
+            os.kill(process.pid, signal.SIGKILL)
 
 
 def synced_jobs() -> dict[str, dict]:
@@ -124,3 +127,40 @@ def test_a_task_that_ended_without_a_result_says_how_the_cluster_ended_it():
         "the task ran out of its time on the cluster; give it more with --time MINUTES (its log: ")
     assert cluster.ended_without_result("OUT_OF_MEMORY", "4242_3").startswith("the cluster ended the task as out of memory")
     assert cluster.ended_without_result("INTERRUPTED", "17").startswith("the task ended without leaving a result")
+
+
+def test_a_result_the_store_cannot_take_leaves_its_job_waiting_and_says_why(tiny_experiments):
+    """A task that failed before its run began: its run is stored from the job. When the store cannot take that
+    write (here: full), the error surfaces and the job stays as it was, so a later sync stores both."""
+    store, experiments = Store(), load(tiny_experiments)
+    queue = JobQueue(store)
+    [job] = plan([experiments[1]], [0], "synthetic", str(tiny_experiments), RunOptions(device="cpu"))
+    queue.add_submitted([job], Executor.SLURM, ["4242_0"])
+    cluster.write_atomically(cluster.result_path(cluster.results_folder(), job.job_id),
+                             json.dumps({"job_id": job.job_id, "reason": "DermaMNIST is not on the node"}))
+    fill_the_page_of_runs(store, experiments[1])
+    [(pages,)] = store.execute("PRAGMA page_count")
+    store.execute(f"PRAGMA max_page_count = {pages}")  # as a full disk: the next run needs a page more
+
+    with pytest.raises(StoreUnwritable, match="free some disk space"):
+        cluster.sync(store)
+    assert queue.get(job.job_id)["status"] == "queued" and not store.exists(job.job_id)
+
+    store.execute("PRAGMA max_page_count = 1073741823")  # room again
+    cluster.sync(store)
+    run = store.get(job.job_id)
+    assert (run["status"], run["reason"], run["started_at"]) == ("failed", "DermaMNIST is not on the node", None)
+    assert (queue.get(job.job_id)["status"], queue.submitted()) == ("failed", [])
+
+
+def fill_the_page_of_runs(store: Store, experiment) -> None:
+    """A run whose notes leave less room on the runs table's only page than any run row takes (its config hash
+    alone is 64 characters), so that another run needs a new page."""
+    options = RunOptions(device="cpu", precision="fp32")
+    store.start(RunStarted("filler", experiment.id, experiment.spec.name, 9, "cpu", "synthetic", 1, 1),
+                experiment.spec.chapter, run_config(experiment, options), True, "synthetic")
+    [(room,)] = store.execute("SELECT unused FROM dbstat WHERE name = 'runs'")
+    with store.transaction() as db:
+        db.execute("UPDATE runs SET notes=? WHERE run_id='filler'", (json.dumps(["x" * (room - 40)]),))
+    [(left,)] = store.execute("SELECT unused FROM dbstat WHERE name = 'runs'")
+    assert left < 64, left

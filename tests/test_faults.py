@@ -216,6 +216,8 @@ def test_sqlite_full_mid_run_marks_the_run_failed_and_stops_the_queue(tiny, one_
     store._db.execute(f"PRAGMA max_page_count = {store._db.execute('PRAGMA page_count').fetchone()[0]}")
     with pytest.raises(StoreUnwritable, match=r"could not be written \(database or disk is full\)"):
         runner.run_kept(queue, experiments, data.synthetic(), store, lambda event: None)
-    [run] = (store.get(run["run_id"]) for run in store.runs())  # the second seed never started
+    # The second seed never started: its small row (no history, no results) still fits, and says why.
+    run, never = (store.get(job["job_id"]) for job in queue.current(0))
     assert (run["status"], run["metrics"]) == ("failed", None) and "database or disk is full" in run["reason"]
+    assert (never["status"], never["reason"], never["started_at"]) == ("failed", run["reason"], None)
     assert [(job["status"], job["reason"]) for job in queue.current(0)] == [("failed", run["reason"])] * 2

@@ -21,9 +21,10 @@ import pytest
 
 from engine.experiments.load import load
 from engine.jobs import runner
-from engine.jobs.queue import JobQueue, plan, serving
+from engine.jobs.lock import worker_pid
+from engine.jobs.queue import ENDED_EARLY, JobQueue, plan
 from engine.jobs.worker import ending
-from engine.processes import process_alive
+from engine.processes import alive
 from engine.store.runs import Store
 from engine.training import data
 from engine.training.options import RunOptions
@@ -31,8 +32,8 @@ from tests.conftest import REPO, StoredRuns
 
 WAIT_SECONDS = 300  # a worker imports torch and trains a tiny run on a busy 2-core box (180 s was too few at load 10)
 QUEUE_KEYS = {"job_id", "id", "name", "seed", "status", "reason", "phase", "device", "epoch", "epochs", "batch",
-              "batches", "loss", "images_per_second", "eta_seconds", "worker_pid", "host", "slot", "queued_at",
-              "started_at", "cancel_requested"}
+              "batches", "loss", "images_per_second", "eta_seconds", "executor", "worker_pid", "host", "slot",
+              "cluster_job_id", "queued_at", "started_at", "cancel_requested"}
 
 
 @pytest.fixture
@@ -86,8 +87,8 @@ def test_a_detached_run_survives_the_hang_up_of_its_terminal(tiny, dermalab_home
     os.close(master)
     assert shell.wait(timeout=30) == -signal.SIGHUP
 
-    wait_until(lambda: serving(dermalab_home / "runs.sqlite"), "worker")
-    worker = serving(dermalab_home / "runs.sqlite")
+    wait_until(lambda: worker_pid(dermalab_home / "runs.sqlite"), "worker")
+    worker = worker_pid(dermalab_home / "runs.sqlite")
     assert session_and_terminal(worker) == (worker, 0)  # a session of its own, and no terminal to lose
     wait_until(lambda: jobs()[job_id.decode()]["status"] == "finished", "finished run")
     run = StoredRuns().get(job_id.decode())
@@ -102,10 +103,10 @@ def test_a_worker_killed_mid_run_leaves_the_rest_queued_for_the_next_which_runs_
     assert [done.returncode for done in queued] == [0, 0], [done.stderr for done in queued]
     long, *rest = (job_id for done in queued for job_id in done.stdout.split())  # 10000 epochs, then two short runs
     wait_until(lambda: long in runs() and StoredRuns().get(long)["history"], "epoch of the long run")
-    worker = serving(dermalab_home / "runs.sqlite")
+    worker = worker_pid(dermalab_home / "runs.sqlite")
     child = StoredRuns().get(long)["pid"]
     os.kill(worker, signal.SIGKILL)
-    wait_until(lambda: not process_alive(child), "end of the worker's child")  # it dies with its worker
+    wait_until(lambda: not alive(child), "end of the worker's child")  # it dies with its worker
 
     looked = cli("queue", "--json")  # looking at the queue notices the worker is gone, and says so
     assert [(job["job_id"], job["status"]) for job in json.loads(looked.stdout)] == [(j, "queued") for j in rest]
@@ -129,7 +130,7 @@ def test_queue_and_cancel_end_to_end_with_their_json(tiny, cli, refused, dermala
     assert [set(job) for job in listed] == [QUEUE_KEYS] * 2
     training, queue_waiting = listed
     assert (training["job_id"], training["status"], training["epochs"], training["worker_pid"]) == (
-        running["job_id"], "running", 10000, serving(dermalab_home / "runs.sqlite"))
+        running["job_id"], "running", 10000, worker_pid(dermalab_home / "runs.sqlite"))
     assert training["batches"] == 14 and training["eta_seconds"] > 0 and training["device"].startswith("CPU")
     assert (queue_waiting["job_id"], queue_waiting["status"]) == (waiting["job_id"], "queued")
     assert queue_waiting["worker_pid"] is None
@@ -142,7 +143,10 @@ def test_queue_and_cancel_end_to_end_with_their_json(tiny, cli, refused, dermala
     # A run id's first characters name its job; a running one stops at its next heartbeat and is stored.
     cancelled = json.loads(cli("cancel", running["job_id"][:6], "--json").stdout)
     assert cancelled == [{**running, "was": "running", "status": "cancelled"}]
-    assert runs()[running["job_id"]]["status"] == "cancelled" and waiting["job_id"] not in runs()
+    assert runs()[running["job_id"]]["status"] == "cancelled"
+    never = runs()[waiting["job_id"]]  # it never started: stored so, with why
+    assert (never["status"], never["reason"], never["started_at"], never["device"]) == (
+        "cancelled", "cancelled by the user", None, None)
     assert json.loads(cli("queue", "--json").stdout) == []
     assert cli("cancel", "--all").stdout == "Nothing was waiting or running.\n"
 
@@ -162,6 +166,21 @@ def test_a_cancel_before_the_run_begins_is_stored_as_cancelled(tiny):
                              runner.CancelSwitch())
     assert (outcome.status, outcome.reason) == ("cancelled", "cancelled by the user")
     assert (store.get(job.job_id)["status"], queue.get(job.job_id)["status"]) == ("cancelled", "cancelled")
+
+
+def test_a_job_whose_process_id_now_names_another_process_is_interrupted(tiny):
+    store, experiments = Store(), load(tiny)
+    queue = JobQueue(store)
+    queue.add(plan([experiments[1]], [0], "synthetic", tiny, RunOptions(device="cpu")))
+    job = queue.claim("test")  # by this process, which lives
+    queue.recover()
+    assert queue.get(job.job_id)["status"] == "running"
+    with store.transaction() as db:  # as if the process that claimed it had ended and the system gave its pid to us
+        db.execute("UPDATE jobs SET process_started = process_started - 60")
+    queue.recover()
+    assert queue.get(job.job_id)["status"] == "interrupted"
+    run = store.get(job.job_id)
+    assert (run["status"], run["reason"], run["started_at"]) == ("interrupted", ENDED_EARLY, None)
 
 
 def test_how_a_child_ended_is_worded_without_guessing():

@@ -19,9 +19,11 @@ from engine.analysis.metrics import evaluate
 from engine.errors import UserError
 from engine.events import EpochEnded
 from engine.experiments.load import load
+from engine.jobs.queue import JobQueue
 from engine.store import blobs, schema
 from engine.store.runs import Store
 from tests import version_0_store as version_0
+from tests import version_1_store as version_1
 from tests.conftest import noisy_predictions
 
 
@@ -201,6 +203,45 @@ def test_an_upgrade_that_fails_half_way_changes_nothing(dermalab_home, tmp_path,
         assert db.execute("SELECT * FROM runs ORDER BY run_id").fetchall() == before
         assert {name for (name,) in db.execute("SELECT name FROM sqlite_master WHERE type='table'")} == {"runs"}
     assert len(Store().runs()) == len(before)
+
+
+def test_a_version_1_store_is_upgraded_keeping_every_run_and_job_with_one_backup(dermalab_home):
+    path = dermalab_home / "runs.sqlite"
+    dermalab_home.mkdir()
+    version_1.write(path)
+    with sqlite3.connect(path) as db:
+        db.row_factory = sqlite3.Row
+        runs_before = {row["run_id"]: dict(row) for row in db.execute("SELECT * FROM runs")}
+        jobs_before = {row["job_id"]: dict(row) for row in db.execute("SELECT * FROM jobs")}
+
+    store = Store()
+    assert store.upgraded_from.name.startswith("runs.sqlite.version-1-backup-") and "kept as" in store.notice()
+    assert store._db.execute("PRAGMA user_version").fetchone()[0] == schema.VERSION
+    with sqlite3.connect(store.upgraded_from) as db:
+        db.row_factory = sqlite3.Row
+        assert db.execute("PRAGMA user_version").fetchone()[0] == 1
+        assert {row["job_id"]: dict(row) for row in db.execute("SELECT * FROM jobs")} == jobs_before
+    runs = {row["run_id"]: dict(row) for row in store.execute("SELECT * FROM runs")}
+    assert runs == {run_id: {**old, "process_started": None} for run_id, old in runs_before.items()}
+    assert all(store.get(run_id)["history"][0]["val_auc"] == 0.6 for run_id in runs)
+    jobs = {job["job_id"]: job for job in JobQueue(store).current(0)}
+    assert list(jobs) == list(jobs_before)  # every job, in the order they were queued
+    moved = {"host", "worker_pid", "slot", "options"}
+    assert {job_id: {key: job[key] for key in set(jobs_before[job_id]) - moved} for job_id, job in jobs.items()} == {
+        job_id: {key: old[key] for key in set(old) - moved} for job_id, old in jobs_before.items()}
+    assert {job_id: (job["executor"], job["host"], job["worker_pid"], job["slot"], job["cluster_job_id"])
+            for job_id, job in jobs.items()} == {
+        "waitworker": ("worker", None, None, None, None),
+        "waitkept00": ("foreground", "here", 4321, None, None),
+        "ranworker0": (None, "here", 4321, "cpu 1", None),  # version 1 did not say who claimed it: not guessed
+        "onslurm000": ("slurm", None, None, None, "123456_0"),
+        "onlocal000": ("local", None, None, None, "4242")}
+    assert [job["job_id"] for job in JobQueue(store).submitted()] == ["onslurm000"]  # the other has its run
+    store.close()
+
+    again = Store()  # upgraded once: no second backup
+    assert again.upgraded_from is None and len(list(dermalab_home.glob("runs.sqlite.version-*-backup-*"))) == 1
+    again.close()
 
 
 def test_a_store_from_a_newer_dermalab_is_refused_in_one_sentence(dermalab_home):

@@ -5,8 +5,8 @@ submitit folder, which lies on the shared file system; the submitting side impor
 (`sync`), so SQLite never runs over a network file system. A running task's progress travels the same way: a
 small file it rewrites every few seconds, which `sync` turns into the job's heartbeat (bars, img/s, ETA).
 
-A submitted job's row in the queue has the executor as its host ("cluster:slurm"), worker pid 0 (no worker on this
-machine claims it) and submitit's job id as its slot."""
+A submitted job's row in the queue names its executor (slurm or local, so no worker of this machine claims it) and
+submitit's id of its task (engine.jobs.queue.Executor, cluster_job_id)."""
 
 from __future__ import annotations
 
@@ -23,15 +23,14 @@ from pathlib import Path
 from typing import Any
 
 from engine.errors import UserError, said
-from engine.events import BatchProgress, Event, RunFailed, RunStarted
-from engine.jobs.queue import CANCELLED, Job, JobQueue
+from engine.events import BatchProgress, Event, RunStarted
+from engine.jobs.queue import CANCELLED, CLUSTERS, Executor, Job, JobQueue
 from engine.paths import home
-from engine.processes import process_alive
+from engine.processes import alive, children
+from engine.status import ACTIVE, Status
 from engine.store.runs import Store
-from engine.training.options import RunOptions, run_config
+from engine.training.options import RunOptions
 
-EXECUTORS = ("slurm", "local")
-HOST = "cluster:"  # + the executor: the queue's host column of a submitted job
 INSTALL = "pip install -e '.[slurm]'"
 PROGRESS_SECONDS = 2.0  # how often a task rewrites its progress file: bars that move, without flooding the file system
 ENDED_STATES = {"COMPLETED", "FAILED", "CANCELLED", "TIMEOUT", "NODE_FAIL", "OUT_OF_MEMORY", "PREEMPTED", "BOOT_FAIL",
@@ -61,7 +60,7 @@ def results_folder() -> Path:
 
 def require(executor: str) -> None:
     """submitit, and for Slurm its sbatch, before anything is queued."""
-    if executor not in EXECUTORS:
+    if executor not in CLUSTERS:
         raise UserError(f"--executor {executor}: use slurm, or local to try the same path on this machine.")
     try:
         import submitit  # noqa: F401
@@ -79,7 +78,7 @@ def submit(queue: JobQueue, jobs: list[Job], request: ClusterRequest) -> list[st
     with quiet_children(), executor.batch():
         handles = [executor.submit(task, job, str(results_folder())) for job in jobs]
     task_ids = [handle.job_id for handle in handles]
-    queue.add_submitted(jobs, HOST + request.executor, task_ids)
+    queue.add_submitted(jobs, Executor(request.executor), task_ids)
     return task_ids
 
 
@@ -106,7 +105,7 @@ def make_executor(request: ClusterRequest):
     import submitit
 
     results_folder().mkdir(parents=True, exist_ok=True)
-    if request.executor == "local":
+    if request.executor == Executor.LOCAL:
         executor = submitit.LocalExecutor(folder=folder() / "%j")
         executor.update_parameters(timeout_min=request.minutes, gpus_per_node=request.gpus_per_task)
         return executor
@@ -192,7 +191,7 @@ def sync(store: Store, queue: JobQueue | None = None, jobs: list[dict[str, Any]]
         path = result_path(results_folder(), job["job_id"])
         if path.exists():
             count += take(store, queue, job, json.loads(path.read_text()))
-        elif job["status"] in ("queued", "running"):
+        elif job["status"] in ACTIVE:
             follow(store, queue, job)
             beat(queue, job)
     return count
@@ -201,11 +200,11 @@ def sync(store: Store, queue: JobQueue | None = None, jobs: list[dict[str, Any]]
 def take(store: Store, queue: JobQueue, job: dict[str, Any], outcome: dict[str, Any]) -> int:
     """A task's outcome into the store; a cancelled job keeps its ending, but its run (if it began) is kept too."""
     run = outcome.get("run")
-    if run is None and job["status"] == "cancelled":  # stopped before its run began
-        fail(store, queue, job, "cancelled", CANCELLED)
+    if run is None and job["status"] == Status.CANCELLED:  # stopped before its run began
+        queue.end(job["job_id"], Status.CANCELLED, CANCELLED)
         return 0
     if run is None:
-        fail(store, queue, job, "failed", outcome.get("reason") or "the task ended without a result")
+        queue.end(job["job_id"], Status.FAILED, outcome.get("reason") or "the task ended without a result")
         return 0
     added = store.imported(run)
     [row] = run["runs"]
@@ -228,10 +227,10 @@ def beat(queue: JobQueue, job: dict[str, Any]) -> None:
 def follow(store: Store, queue: JobQueue, job: dict[str, Any]) -> None:
     """A job without a result yet: submitit's state in its phase; an ended task that left no result failed."""
     state = task_state(job)
-    queue.task_state(job["job_id"], f"{job['host'].removeprefix(HOST)} {job['slot']}: {state.lower()}",
+    queue.task_state(job["job_id"], f"{job['executor']} {job['cluster_job_id']}: {state.lower()}",
                      running=state == "RUNNING")
     if state in ENDED_STATES and not result_path(results_folder(), job["job_id"]).exists():
-        fail(store, queue, job, "failed", ended_without_result(state, job["slot"]))
+        queue.end(job["job_id"], Status.FAILED, ended_without_result(state, job["cluster_job_id"]))
 
 
 def ended_without_result(state: str, task_id: str) -> str:
@@ -247,35 +246,15 @@ def ended_without_result(state: str, task_id: str) -> str:
 def task_state(job: dict[str, Any]) -> str:
     import submitit
 
-    if job["host"] == HOST + "local":  # no handle on the process once its submitter has gone: ask the kernel
-        return "RUNNING" if process_alive(int(job["slot"])) else "FINISHED"
-    return submitit.SlurmJob(folder() / "%j", job["slot"]).state
-
-
-def fail(store: Store, queue: JobQueue, job: dict[str, Any], status: str, reason: str) -> None:
-    """A task that ended without a run: the run is stored failed with the task's sentence, as a worker's would be."""
-    from engine.experiments.load import load
-
-    with contextlib.suppress(UserError, KeyError):  # the experiment may be gone from its file since
-        experiment = load(job["experiments"])[job["experiment_id"]]
-        if store.get(job["job_id"]) is None:
-            spec, config = experiment.spec, run_config(experiment, RunOptions(seed=job["seed"], **job["options"]),
-                                                       as_asked=True)
-            epochs = config["training"]["epochs"]
-            store.start(RunStarted(job["job_id"], spec.id, spec.name, job["seed"], job["host"], job["data"], epochs, 0),
-                        spec.chapter, config, job["data"] == "synthetic", None)
-            store.fail(RunFailed(job["job_id"], status, reason, 1))
-    queue.settle(job["job_id"], status, reason)
+    if job["executor"] == Executor.LOCAL:  # no handle on the process once its submitter has gone: ask the system
+        return "RUNNING" if alive(int(job["cluster_job_id"])) else "FINISHED"
+    return submitit.SlurmJob(folder() / "%j", job["cluster_job_id"]).state
 
 
 def local_tasks(controller: int) -> list[int]:
-    """The task processes of a local executor's controller (its children, from /proc); the controller itself when
-    they cannot be read, whose own end stops them too."""
-    try:
-        children = Path(f"/proc/{controller}/task/{controller}/children").read_text().split()
-    except OSError:
-        return [controller] if process_alive(controller) else []
-    return [int(pid) for pid in children] or ([controller] if process_alive(controller) else [])
+    """The task processes of a local executor's controller (its children); the controller itself when it has
+    none, whose own end stops them too."""
+    return children(controller) or ([controller] if alive(controller) else [])
 
 
 def cancel(store: Store, jobs: list[dict[str, Any]]) -> None:
@@ -286,10 +265,10 @@ def cancel(store: Store, jobs: list[dict[str, Any]]) -> None:
 
     queue = JobQueue(store)
     for job in jobs:
-        if job["host"] == HOST + "local":
-            for pid in local_tasks(int(job["slot"])):
+        if job["executor"] == Executor.LOCAL:
+            for pid in local_tasks(int(job["cluster_job_id"])):
                 with contextlib.suppress(ProcessLookupError):
                     os.kill(pid, signal.SIGINT)
         else:
-            submitit.SlurmJob(folder() / "%j", job["slot"]).cancel(check=False)
-        queue.settle(job["job_id"], "cancelled", CANCELLED)
+            submitit.SlurmJob(folder() / "%j", job["cluster_job_id"]).cancel(check=False)
+        queue.settle(job["job_id"], Status.CANCELLED, CANCELLED)

@@ -21,7 +21,8 @@ from engine.events import (
 )
 from engine.experiments.spec import Experiment
 from engine.jobs.queue import CANCELLED, Job, JobQueue
-from engine.store.runs import Store, StoreUnwritable
+from engine.status import Status
+from engine.store.runs import Planned, Store, StoreUnwritable
 from engine.training.data import Dataset
 from engine.training.device import run_precision
 from engine.training.fetch import Progress
@@ -91,11 +92,11 @@ def run_kept(queue: JobQueue, experiments: dict[int, Experiment], dataset: Datas
         while (job := queue.claim("this process", kept=True)) is not None:
             outcomes.append(run_job(job, experiments[job.experiment_id], dataset, store, queue, sink, CancelSwitch()))
     except KeyboardInterrupt:
-        queue.end_own("cancelled", CANCELLED)
+        queue.end_own(Status.CANCELLED, CANCELLED)
         raise
     except StoreUnwritable as error:
         with contextlib.suppress(StoreUnwritable):  # it may take this small update still
-            queue.end_own("failed", str(error))
+            queue.end_own(Status.FAILED, str(error))
         raise
     return outcomes
 
@@ -114,8 +115,8 @@ def run_job(job: Job, experiment: Experiment, dataset: Dataset, store: Store, qu
     return outcome
 
 
-def status_of(outcome: Event) -> tuple[str, str]:
-    return (outcome.status, outcome.reason) if isinstance(outcome, RunFailed) else ("finished", "")
+def status_of(outcome: Event) -> tuple[Status, str]:
+    return (Status(outcome.status), outcome.reason) if isinstance(outcome, RunFailed) else (Status.FINISHED, "")
 
 
 def run_one(run_id: str, experiment: Experiment, dataset: Dataset, options: RunOptions, store: Store,
@@ -138,13 +139,12 @@ def run_one(run_id: str, experiment: Experiment, dataset: Dataset, options: RunO
             store.fail(event)
         sink(event)
 
-    def stop(status: str, reason: str) -> RunFailed:
-        if not state["started"]:
-            with contextlib.suppress(RunCancelled):  # the run is stopping already: a cancel adds nothing
-                record(RunStarted(run_id, spec.id, spec.name, options.seed, options.device, dataset.source,
-                                  options.epochs or spec.training.epochs, 0))
+    def stop(status: Status, reason: str) -> RunFailed:
+        """The run's end when training stopped early; a run stopped before it started is stored as never started."""
         failed = RunFailed(run_id, status, reason, state["epoch"] + 1)
-        record(failed)
+        store.fail(failed, None if state["started"] else Planned(run_id, spec.id, spec.name, spec.chapter, options.seed,
+                                                                 dataset.source, config, dataset.synthetic))
+        sink(failed)
         return failed
 
     last: Event | None = None
@@ -153,21 +153,21 @@ def run_one(run_id: str, experiment: Experiment, dataset: Dataset, options: RunO
             record(event)
             last = event
     except RunCancelled:
-        return stop("cancelled", CANCELLED)
+        return stop(Status.CANCELLED, CANCELLED)
     except KeyboardInterrupt:
-        stop("cancelled", CANCELLED)
+        stop(Status.CANCELLED, CANCELLED)
         raise
     except StoreUnwritable as error:
         # No later run could be saved either, so the queue stops and the caller says why; the run's own row is
         # marked failed if the store still takes that small update (else the next open marks it interrupted).
         with contextlib.suppress(StoreUnwritable):
-            store.fail(RunFailed(run_id, "failed", str(error), state["epoch"] + 1))
+            store.fail(RunFailed(run_id, Status.FAILED, str(error), state["epoch"] + 1))
         raise
     except UserError as error:
-        return stop("failed", str(error))
+        return stop(Status.FAILED, str(error))
     except Exception as error:  # a crash in one run (CUDA out of memory included) must not end the queue
         if options.debug:
             traceback.print_exc()
-        return stop("failed", said(error).strip())
+        return stop(Status.FAILED, said(error))
     assert last is not None
     return last

@@ -10,7 +10,7 @@ from typing import Any
 from engine.errors import UserError
 from engine.jobs import cluster
 from engine.jobs.queue import CLUSTERS, JobQueue
-from engine.status import ACTIVE
+from engine.status import ACTIVE, Status
 from engine.store.runs import Store
 
 CANCEL_WAIT_SECONDS = 15  # a running job stops at its next heartbeat, a child still starting on the worker's SIGINT
@@ -55,7 +55,7 @@ def follow_tasks(store: Store, job_ids: list[str], on_change: Callable[[Row, Row
                     seen[job["job_id"]] = state
                     on_change(job, store.get(job["job_id"]) if job["status"] not in ACTIVE else None)
             if all(job["status"] not in ACTIVE for job in jobs):
-                return all(job["status"] == "finished" for job in jobs)
+                return all(job["status"] == Status.FINISHED for job in jobs)
             time.sleep(TASK_POLL_SECONDS)
     except KeyboardInterrupt:
         cluster.cancel(store, [job for job in map(queue.get, job_ids) if job["status"] in ACTIVE])

@@ -2,7 +2,7 @@
 from itself. Importing this module imports torch, once, before any CUDA initialisation, so a child starts training
 at once; a crash or an out-of-memory kill in one child ends that run only.
 
-One worker serves a store from a machine (engine.jobs.queue.WorkerLock). Each running child holds a slot handed out by
+One worker serves a store from a machine (engine.jobs.lock.WorkerLock). Each running child holds a slot handed out by
 the worker (engine.jobs.slots: its GPU, its share of the cores), so up to one job per slot trains at once. The worker exits
 once the queue has been empty `idle` seconds. A foreground `dermalab run --jobs N` uses the same machinery for its
 own jobs only, without the lock.
@@ -26,12 +26,14 @@ from typing import NoReturn
 import torch._dynamo  # noqa: F401  (torch.optim imports it when the first optimizer is made: seconds, once here)
 
 from engine.errors import RunCancelled, UserError, said
-from engine.events import DataProgress, RunFailed
+from engine.events import DataProgress
 from engine.experiments.load import load
 from engine.experiments.spec import Experiment
-from engine.jobs.queue import CANCELLED, Job, JobQueue, WorkerLock
+from engine.jobs.lock import WorkerLock
+from engine.jobs.queue import CANCELLED, Job, JobQueue
 from engine.jobs.runner import CancelSwitch, preflight, progress_to, run_job
 from engine.jobs.slots import Slot
+from engine.status import Status
 from engine.store.runs import Store
 from engine.training import data
 from engine.training.data import Dataset
@@ -78,7 +80,7 @@ def train_own(store: Store, datasets: dict[str, Dataset], sink_of: Callable[[], 
     loop.datasets.update(datasets)
     loop.run(idle=0)
     if loop.stopping:
-        loop.queue.end_own("cancelled", CANCELLED)
+        loop.queue.end_own(Status.CANCELLED, CANCELLED)
     return loop.stopping
 
 
@@ -122,7 +124,7 @@ class WorkerLoop:
         if self.lock is None:
             return False
         self.lock.release()
-        return self.queue.waiting() and self.lock.acquire(tries=1)
+        return self.queue.waiting() and self.lock.acquire(seconds=0)
 
     def _start_jobs(self) -> bool:
         started = False
@@ -134,7 +136,7 @@ class WorkerLoop:
             except Exception as error:  # the job ends here; the worker and the queue go on
                 self.free.append(slot)
                 status, reason = unprepared(error)
-                self.queue.settle(job.job_id, status, reason)
+                self.queue.end(job.job_id, status, reason)
                 self.say(f"job {job.job_id} #{job.experiment_id} seed {job.seed}: {status}: {reason}")
                 continue
             worker = os.getpid()
@@ -167,8 +169,6 @@ class WorkerLoop:
         code = 1
         try:
             die_with(worker)
-            if self.lock is not None:  # the lock is the worker's: a child left behind must not keep it held
-                os.close(self.lock.fd)
             enter(slot)
             switch = CancelSwitch()
             signal.signal(signal.SIGINT, lambda *_: switch.trip())
@@ -177,11 +177,11 @@ class WorkerLoop:
             run_job(job, experiment, dataset, store, JobQueue(store), self.sink_of(), switch)
             code = 0
         except RunCancelled:  # between the fork and the run's start
-            self._settle_from_child(job, "cancelled", CANCELLED)
+            self._end_from_child(job, Status.CANCELLED, CANCELLED)
             code = 0
         except UserError as error:  # the store would not take a write, say
             print(f"dermalab: {error}", file=sys.stderr)
-            self._settle_from_child(job, "failed", str(error))
+            self._end_from_child(job, Status.FAILED, str(error))
         except BaseException:  # in the log; the worker settles the job from the exit code
             traceback.print_exc()
         finally:
@@ -190,9 +190,9 @@ class WorkerLoop:
                     stream.flush()
             os._exit(code)
 
-    def _settle_from_child(self, job: Job, status: str, reason: str) -> None:
-        with contextlib.suppress(Exception):  # if even this fails, the worker settles it from the exit code
-            JobQueue(Store(self.store.path)).settle(job.job_id, status, reason)
+    def _end_from_child(self, job: Job, status: Status, reason: str) -> None:
+        with contextlib.suppress(Exception):  # if even this fails, the worker ends it from the exit code
+            JobQueue(Store(self.store.path)).end(job.job_id, status, reason)
 
     def _reap(self) -> None:
         for child in list(self.children.values()):
@@ -206,11 +206,10 @@ class WorkerLoop:
     def _settle_after(self, child: Child, code: int) -> None:
         """A child that ended without settling its job (killed, or crashed outside its run): say how it ended."""
         row = self.queue.get(child.job.job_id)
-        if row is None or row["status"] != "running":
+        if row is None or row["status"] != Status.RUNNING:
             return
         status, reason = ending(code, bool(row["cancel_requested"]) or child.cancelled_at is not None)
-        self.queue.settle(child.job.job_id, status, reason)
-        self.store.fail(RunFailed(child.job.job_id, status, reason, row["epoch"] or 1))
+        self.queue.end(child.job.job_id, status, reason)
         self.say(f"job {child.job.job_id}: {status}: {reason}")
 
     def _forward_cancels(self) -> None:
@@ -231,24 +230,24 @@ class WorkerLoop:
             os.kill(child.pid, signal.SIGINT)
 
 
-def unprepared(error: Exception) -> tuple[str, str]:
+def unprepared(error: Exception) -> tuple[Status, str]:
     """The status and reason of a job that could not be prepared (its data missing, say)."""
     if isinstance(error, RunCancelled):
-        return "cancelled", CANCELLED
-    return "failed", said(error)
+        return Status.CANCELLED, CANCELLED
+    return Status.FAILED, said(error)
 
 
-def ending(code: int, cancel_asked: bool) -> tuple[str, str]:
+def ending(code: int, cancel_asked: bool) -> tuple[Status, str]:
     """The status and reason of a job whose child ended (exit code, or minus the signal) without settling it. A
     cancel asked for is a cancel whatever ended the child; an interrupt is never guessed to be lack of memory."""
     if cancel_asked:
-        return "cancelled", CANCELLED
+        return Status.CANCELLED, CANCELLED
     if code >= 0:
-        return "failed", f"the training process ended with exit code {code} before its run did (see the worker's log)"
+        return Status.FAILED, f"the training process ended with exit code {code} before its run did (see the worker's log)"
     reason = f"the training process was killed by {signal.Signals(-code).name}"
     if -code == signal.SIGKILL:
         reason += " (by hand, or by the system when memory ran out)"
-    return "failed", reason
+    return Status.FAILED, reason
 
 
 def enter(slot: Slot) -> None:

@@ -14,15 +14,18 @@ import sqlite3
 import time
 from collections.abc import Sequence
 from contextlib import AbstractContextManager, contextmanager
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Iterator
 
 from engine.errors import UserError
 from engine.events import EpochEnded, RunFailed, RunFinished, RunStarted
 from engine.experiments.spec import config_hash
-from engine.paths import blocked, disk_full, home, why_not
-from engine.processes import process_alive
+from engine.paths import blocked, disk_full, home, stamp, why_not
+from engine.processes import alive, started
+from engine.status import Status
 from engine.store import schema
+from engine.store.figures import defined
 
 HEADLINE = ("auc", "accuracy", "mel_recall", "cancer_sensitivity", "balanced_accuracy", "params",
             "train_seconds", "images_per_second")
@@ -35,11 +38,30 @@ RANKABLE = (*SUMMARY_COLUMNS, *schema.RECALL_COLUMNS.values())  # what ranked() 
 SELECT_SUMMARY = f"SELECT {', '.join(SUMMARY_COLUMNS + FIGURE_COLUMNS)} FROM runs"
 # Finished runs are averaged only within these: the experiment, its config as run, and the data it ran on.
 GROUP_KEY = "experiment_id, config_hash, coalesce(data_fingerprint, data)"
+OLDEST_FIRST = "coalesce(started_at, finished_at)"  # a run that never started sits where it ended
 SPREAD = ("auc", "mel_recall", "cancer_sensitivity", "accuracy", "balanced_accuracy", "train_seconds")  # mean and sd
 
 
 class StoreUnwritable(UserError):
     """The store cannot take a write (read-only place, disk full, locked too long), so nothing more can be saved."""
+
+
+@dataclass(frozen=True)
+class Planned:
+    """A run as it was asked for, to store one that ended before it started (cancelled while its job waited, say)."""
+
+    run_id: str
+    experiment_id: int
+    name: str
+    chapter: str
+    seed: int
+    data: str
+    config: dict[str, Any]  # as asked: engine.training.options.run_config(..., as_asked=True)
+    synthetic: bool
+
+
+# The tables keyed by an id a user may shorten, with the column that orders their rows oldest first.
+ID_TABLES = {"runs": ("run_id", OLDEST_FIRST), "jobs": ("job_id", "queued_at")}
 
 
 def default_path() -> Path:
@@ -97,7 +119,7 @@ class Store:
 
     def _recover(self) -> sqlite3.Connection:
         """Keep the damaged file (renamed, never deleted) and start a fresh store beside it."""
-        aside = self.path.with_name(f"{self.path.name}.corrupt-{time.strftime('%Y%m%d-%H%M%S')}")
+        aside = self.path.with_name(f"{self.path.name}.corrupt-{stamp()}")
         self.path.rename(aside)
         # A write-ahead log may hold the last commits, so it goes aside too (an empty one holds nothing); the -shm
         # index is rebuilt from the log.
@@ -136,14 +158,16 @@ class Store:
             raise self._unwritable("written", error) from None
 
     def _mark_interrupted(self) -> None:
-        """Runs left 'running' by a process that no longer exists were killed: say so instead of 'running'."""
+        """Runs left running by a process that no longer exists were killed: say so instead of running."""
         host = socket.gethostname()
-        stale = [row["run_id"] for row in self._db.execute("SELECT run_id, pid, host FROM runs WHERE status='running'")
-                 if row["host"] == host and not process_alive(row["pid"])]
+        stale = [row["run_id"] for row in self._db.execute(
+                 f"SELECT run_id, pid, process_started, host FROM runs WHERE status='{Status.RUNNING}'")
+                 if row["host"] == host and not alive(row["pid"], row["process_started"])]
         for run_id in stale:
             with self._writing() as db:
-                db.execute("UPDATE runs SET status='interrupted', reason=?, finished_at=? WHERE run_id=? AND status='running'",
-                           ("the process running it ended without finishing (killed or crashed)", time.time(), run_id))
+                db.execute(f"UPDATE runs SET status=?, reason=?, finished_at=? WHERE run_id=? AND status='{Status.RUNNING}'",
+                           (Status.INTERRUPTED, "the process running it ended without finishing (killed or crashed)",
+                            time.time(), run_id))
 
     def start(self, event: RunStarted, chapter: str, config: dict[str, Any], synthetic: bool,
               data_fingerprint: str | None) -> None:
@@ -152,18 +176,18 @@ class Store:
         with self._writing() as db:
             db.execute(
                 "INSERT INTO runs (run_id, experiment_id, name, chapter, config_hash, seed, device, data, data_fingerprint,"
-                " synthetic, pretrained, precision, epochs, status, pid, host, started_at)"
-                " VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,'running',?,?,?)",
+                " synthetic, pretrained, precision, epochs, status, pid, process_started, host, started_at)"
+                " VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
                 (event.run_id, event.experiment_id, event.name, chapter, config_hash(config), event.seed, event.device,
                  event.data, data_fingerprint, int(synthetic), int(config["model"]["pretrained"]), config["precision"],
-                 event.epochs, os.getpid(), socket.gethostname(), time.time()))
+                 event.epochs, Status.RUNNING, os.getpid(), started(), socket.gethostname(), time.time()))
             db.execute("INSERT INTO run_details (run_id, config) VALUES (?, ?)", (event.run_id, json.dumps(config)))
 
     def epoch(self, event: EpochEnded) -> None:
         with self._writing() as db:
             db.execute(f"INSERT OR REPLACE INTO history (run_id, epoch, {', '.join(schema.HISTORY_COLUMNS)})"
                        f" VALUES (?, ?, {', '.join('?' * len(schema.HISTORY_COLUMNS))})",
-                       (event.run_id, event.epoch, *(_finite(getattr(event, k)) for k in schema.HISTORY_COLUMNS)))
+                       (event.run_id, event.epoch, *(defined(getattr(event, k)) for k in schema.HISTORY_COLUMNS)))
 
     def finish(self, event: RunFinished, labels: list[int]) -> None:
         from engine.store import (
@@ -171,23 +195,31 @@ class Store:
         )
 
         metrics = event.metrics
-        figures = {**{k: _finite(metrics.get(k)) for k in HEADLINE}, **_clean(schema.figure_columns(metrics))}
+        figures = defined({**{k: metrics.get(k) for k in HEADLINE}, **schema.figure_columns(metrics)})
         with self._writing() as db:
-            db.execute(f"UPDATE runs SET status='finished', finished_at=?, notes=?, {', '.join(f'{k}=?' for k in figures)}"
-                       " WHERE run_id=?", (time.time(), json.dumps(list(event.notes)), *figures.values(), event.run_id))
+            db.execute(f"UPDATE runs SET status=?, finished_at=?, notes=?, {', '.join(f'{k}=?' for k in figures)}"
+                       " WHERE run_id=?", (Status.FINISHED, time.time(), json.dumps(list(event.notes)),
+                                           *figures.values(), event.run_id))
             db.execute("UPDATE run_details SET metrics=?, labels=?, probabilities=? WHERE run_id=?",
-                       (json.dumps(_clean(metrics)), blobs.pack_labels(labels),
+                       (json.dumps(defined(metrics)), blobs.pack_labels(labels),
                         blobs.pack_probabilities(event.probabilities), event.run_id))
 
-    def fail(self, event: RunFailed) -> None:
+    def fail(self, event: RunFailed, planned: Planned | None = None) -> None:
+        """A run ends early, as `event` says. Only a running run ends so: a Ctrl-C landing just after a run finished
+        must not undo its result. With `planned`, a run that never started is stored as ended, without a start."""
         with self._writing() as db:
-            # Only a running run can fail: a Ctrl-C landing just after a run finished must not undo its result.
-            db.execute("UPDATE runs SET status=?, reason=?, stopped_epoch=?, finished_at=? WHERE run_id=? AND status='running'",
+            db.execute(f"UPDATE runs SET status=?, reason=?, stopped_epoch=?, finished_at=? WHERE run_id=?"
+                       f" AND status='{Status.RUNNING}'",
                        (event.status, event.reason, event.epoch, time.time(), event.run_id))
+            if planned is not None and not db.execute("SELECT 1 FROM runs WHERE run_id=?", (event.run_id,)).fetchone():
+                _insert_never_started(db, planned, event)
+
+    def exists(self, run_id: str) -> bool:
+        return bool(self._db.execute("SELECT 1 FROM runs WHERE run_id=?", (run_id,)).fetchone())
 
     def runs(self) -> list[dict[str, Any]]:
         """Every run's summary row, oldest first: what the tables show, without history or predictions."""
-        return [summary_row(row) for row in self._db.execute(f"{SELECT_SUMMARY} ORDER BY started_at")]
+        return [summary_row(row) for row in self._db.execute(f"{SELECT_SUMMARY} ORDER BY {OLDEST_FIRST}")]
 
     def get(self, run_id: str) -> dict[str, Any] | None:
         """One run in full: its summary row with its config, every metric, its history, and its val labels and
@@ -208,7 +240,7 @@ class Store:
     def summaries(self, run_ids: list[str]) -> list[dict[str, Any]]:
         """The summary rows of these runs (those that exist), oldest first."""
         marks = ", ".join("?" * len(run_ids))
-        rows = self._db.execute(f"{SELECT_SUMMARY} WHERE run_id IN ({marks}) ORDER BY started_at", run_ids)
+        rows = self._db.execute(f"{SELECT_SUMMARY} WHERE run_id IN ({marks}) ORDER BY {OLDEST_FIRST}", run_ids)
         return [summary_row(row) for row in rows]
 
     def count(self) -> int:
@@ -261,7 +293,7 @@ class Store:
         figures = ", ".join([*(f"avg({c}) AS {c}" for c in (*SPREAD, *schema.RECALL_COLUMNS.values())), *spread])
         rows = self._db.execute(
             f"WITH seeds AS (SELECT *, row_number() OVER (PARTITION BY {GROUP_KEY}, seed ORDER BY started_at DESC)"
-            "  AS nth FROM runs WHERE status = 'finished')"
+            f"  AS nth FROM runs WHERE status = '{Status.FINISHED}')"
             # SQLite takes the bare columns from the row holding max(started_at): the latest run's.
             " SELECT max(started_at) AS latest, experiment_id, name, chapter, config_hash, data, data_fingerprint,"
             f" synthetic, pretrained, precision, epochs, params, count(*) AS n, {figures}"
@@ -271,7 +303,7 @@ class Store:
     def finished_seeds(self, experiment_id: int, config_hash: str, data_fingerprint: str) -> dict[int, str]:
         """Seed -> the id of its latest finished run, for this experiment with this config as run, on this data."""
         rows = self._db.execute(
-            "SELECT seed, run_id FROM runs WHERE status = 'finished' AND experiment_id = ? AND config_hash = ?"
+            f"SELECT seed, run_id FROM runs WHERE status = '{Status.FINISHED}' AND experiment_id = ? AND config_hash = ?"
             " AND data_fingerprint = ? ORDER BY started_at",
             (experiment_id, config_hash, data_fingerprint))
         return {seed: run_id for seed, run_id in rows}  # oldest first, so each seed keeps its latest run
@@ -315,14 +347,20 @@ class Store:
 
     def find(self, prefix: str) -> dict[str, Any]:
         """The one run whose id starts with `prefix` (a whole id works too), like git's short hashes."""
-        ids = [row[0] for row in self._db.execute(
-            "SELECT run_id FROM runs WHERE substr(run_id, 1, length(?1)) = ?1 ORDER BY started_at", (prefix,))]
+        return self.get(self.find_id("runs", prefix, f"There is no run '{prefix}'; 'dermalab results' lists the "
+                                     "stored runs and their ids."))
+
+    def find_id(self, table: str, prefix: str, missing: str) -> str:
+        """The one id in `table` (one of ID_TABLES) that starts with `prefix`; `missing` says that none does."""
+        key, order = ID_TABLES[table]
+        ids = [row[0] for row in self.execute(
+            f"SELECT {key} FROM {table} WHERE substr({key}, 1, length(?1)) = ?1 ORDER BY {order}", (prefix,))]
         if not prefix or not ids:
-            raise UserError(f"There is no run '{prefix}'; 'dermalab results' lists the stored runs and their ids.")
+            raise UserError(missing)
         if len(ids) > 1:
-            raise UserError(f"'{prefix}' starts {len(ids)} run ids ({', '.join(ids[:3])}{', …' if len(ids) > 3 else ''}); "
-                            "give more of the id.")
-        return self.get(ids[0])
+            raise UserError(f"'{prefix}' starts {len(ids)} {key.removesuffix('_id')} ids ({', '.join(ids[:3])}"
+                            f"{', …' if len(ids) > 3 else ''}); give more of the id.")
+        return ids[0]
 
     def close(self) -> None:
         self._db.close()
@@ -364,14 +402,13 @@ def _group(row: sqlite3.Row) -> dict[str, Any]:
     return data
 
 
-def _finite(value: Any) -> Any:
-    return None if isinstance(value, float) and value != value else value
-
-
-def _clean(value: Any) -> Any:
-    """NaN (an undefined AUC) becomes null, which JSON and SQLite's json functions both accept."""
-    if isinstance(value, dict):
-        return {k: _clean(v) for k, v in value.items()}
-    if isinstance(value, list):
-        return [_clean(v) for v in value]
-    return _finite(value)
+def _insert_never_started(db: sqlite3.Connection, planned: Planned, ended: RunFailed) -> None:
+    """A run that ended before it started: what it was to be, how it ended, and no device, precision or start."""
+    config = planned.config
+    schema.insert(db, "runs", {
+        "run_id": planned.run_id, "experiment_id": planned.experiment_id, "name": planned.name,
+        "chapter": planned.chapter, "config_hash": config_hash(config), "seed": planned.seed, "data": planned.data,
+        "synthetic": int(planned.synthetic), "pretrained": int(config["model"]["pretrained"]),
+        "epochs": config["training"]["epochs"], "status": ended.status, "reason": ended.reason,
+        "host": socket.gethostname(), "finished_at": time.time()})
+    db.execute("INSERT INTO run_details (run_id, config) VALUES (?, ?)", (planned.run_id, json.dumps(config)))

@@ -3,7 +3,12 @@
 Version 1 keeps what every view lists in `runs` (small rows, one column per figure shown, indexed where views
 filter or group), a run's per-epoch figures in `history`, and what only one opened run needs (config, every
 metric, val labels and probabilities as compact blobs) in `run_details`. Version 0 kept all of it as JSON text
-in one `runs` row, so each view read ~100 KB per run.
+in one `runs` row, so each view read ~100 KB per run. Version 2 versions the queue's `jobs` table with the rest,
+gives a job's executor and its cluster id columns of their own, records each process's start time beside its pid,
+and lets a run exist that never started (a job cancelled while it waited).
+
+An upgrade runs in one transaction, after a backup of the store as it was; a later version adds its step the
+same way.
 """
 
 from __future__ import annotations
@@ -13,15 +18,17 @@ import json
 import os
 import socket
 import sqlite3
-import time
 from pathlib import Path
 from typing import Any
 
 from engine.classes import CLASSES
 from engine.errors import UserError
 from engine.experiments.spec import config_hash
+from engine.paths import stamp
+from engine.processes import alive
+from engine.status import ACTIVE, Status, sql_in
 
-VERSION = 1
+VERSION = 2
 CI_COLUMNS = {"auc_ci": ("auc_ci_low", "auc_ci_high"), "mel_recall_ci": ("mel_recall_ci_low", "mel_recall_ci_high")}
 RECALL_COLUMNS = {name: f"recall_{name}" for name in CLASSES}
 HISTORY_COLUMNS = ("train_loss", "val_loss", "val_auc", "val_accuracy", "lr", "seconds")
@@ -34,20 +41,21 @@ CREATE TABLE IF NOT EXISTS {{name}} (
     chapter TEXT NOT NULL,
     config_hash TEXT NOT NULL,  -- of the config as run: with its epochs, pretrained weights and precision
     seed INTEGER NOT NULL,
-    device TEXT NOT NULL,
+    device TEXT,  -- NULL, as are precision and started_at, for a run that never started (cancelled while queued)
     data TEXT NOT NULL,
     data_fingerprint TEXT,  -- 'synthetic', or the MD5 of the data file; NULL when no longer known
     synthetic INTEGER NOT NULL,
     pretrained INTEGER NOT NULL,
-    precision TEXT NOT NULL,
+    precision TEXT,
     epochs INTEGER NOT NULL,
     status TEXT NOT NULL,
     reason TEXT,
     stopped_epoch INTEGER,
     notes TEXT NOT NULL DEFAULT '[]',
     pid INTEGER,
+    process_started REAL,  -- the start time of process `pid` (engine.processes.started): a later one may reuse the pid
     host TEXT,
-    started_at REAL NOT NULL,
+    started_at REAL,
     finished_at REAL,
     train_seconds REAL,
     images_per_second REAL,
@@ -59,6 +67,38 @@ CREATE TABLE IF NOT EXISTS {{name}} (
     balanced_accuracy REAL,
     {", ".join(f"{column} REAL" for pair in CI_COLUMNS.values() for column in pair)},
     {", ".join(f"{column} REAL" for column in RECALL_COLUMNS.values())}
+)"""
+JOBS = """
+CREATE TABLE IF NOT EXISTS {name} (
+    job_id TEXT PRIMARY KEY,  -- also the id of the run it becomes
+    experiment_id INTEGER NOT NULL,
+    name TEXT NOT NULL,
+    seed INTEGER NOT NULL,
+    data TEXT NOT NULL,
+    experiments TEXT,  -- the experiments file, absolute (NULL: the repository's own)
+    options TEXT NOT NULL,  -- the run's options (device, epochs, ...) as JSON
+    executor TEXT,  -- who trains it (engine.jobs.queue.Executor); NULL: claimed before version 2 recorded who
+    status TEXT NOT NULL,  -- an engine.status.Status
+    reason TEXT,
+    cancel_requested INTEGER NOT NULL DEFAULT 0,
+    host TEXT,  -- with worker_pid and process_started: the process of this machine answering for the job, set
+    worker_pid INTEGER,  -- when claimed (at once, for the jobs a foreground `dermalab run` keeps for itself);
+    process_started REAL,  -- NULL for a cluster's jobs
+    slot TEXT,  -- the device slot the worker gave it
+    cluster_job_id TEXT,  -- the cluster's id of its task (submitit's job id: for its local executor, a pid)
+    phase TEXT,  -- what a claimed job does before its run starts (a download, say)
+    device TEXT,
+    epoch INTEGER,
+    epochs INTEGER,
+    batch INTEGER,
+    batches INTEGER,
+    loss REAL,
+    images_per_second REAL,
+    queued_at REAL NOT NULL,
+    claimed_at REAL,
+    started_at REAL,  -- when its run began training
+    beat_at REAL,
+    ended_at REAL
 )"""
 TABLES = [
     RUNS.format(name="runs"),
@@ -75,6 +115,7 @@ TABLES = [
         labels BLOB,
         probabilities BLOB
     )""",
+    JOBS.format(name="jobs"),
 ]
 RUN_TABLES = ("runs", "history", "run_details")  # the tables holding a run's rows, each keyed by its run_id
 # Index name -> what it orders. Missing ones are made on open, so an index added later needs no new version.
@@ -84,10 +125,21 @@ INDEXES = {
     "runs_by_experiment": "runs (experiment_id, started_at)",
     # Finished runs by what makes them comparable, then seed and start: the groups, and the seeds already run.
     "finished_runs_by_identity": "runs (experiment_id, config_hash, data_fingerprint, seed, started_at) "
-                                 "WHERE status = 'finished'",
+                                 f"WHERE status = '{Status.FINISHED}'",
     # The figures the views sort by, so that a sort needs no pass over every run.
     **{f"runs_by_{column}": f"runs ({column})" for column in
        ("auc", "accuracy", "mel_recall", "cancer_sensitivity", "balanced_accuracy", "train_seconds")},
+    "jobs_by_status": "jobs (status)",
+    "jobs_by_end": "jobs (ended_at)",
+}
+# Version 1's jobs as version 2 has them: a cluster's executor and task id left the host and slot columns (a
+# submitted job had host 'cluster:<executor>', worker pid 0 and its task id as slot). The words are version 2's,
+# spelled here as that version wrote them.
+JOBS_FROM_VERSION_1 = {
+    "executor": "CASE WHEN host LIKE 'cluster:%' THEN substr(host, 9) WHEN worker_pid IS NULL THEN 'worker'"
+                " WHEN status = 'queued' THEN 'foreground' END",
+    "cluster_job_id": "CASE WHEN host LIKE 'cluster:%' THEN slot END",
+    **{column: f"CASE WHEN host LIKE 'cluster:%' THEN NULL ELSE {column} END" for column in ("host", "worker_pid", "slot")},
 }
 
 
@@ -121,22 +173,21 @@ def refuse_newer(version: int, path: Path) -> None:
 
 
 def _upgrade(db: sqlite3.Connection, path: Path) -> Path | None:
-    if db.execute("PRAGMA user_version").fetchone()[0] == VERSION:
+    version = db.execute("PRAGMA user_version").fetchone()[0]
+    if version == VERSION:
         return None
     old = has_table(db, "runs")
     if old:
-        _refuse_while_old_runs_write(db, path)
-        backup = _backup(path)
-        db.execute(RUNS.format(name="runs_new"))
-    for statement in TABLES:
+        _refuse_while_older_dermalab_writes(db, path)
+        backup = _backup(path, version)
+        if has_table(db, "jobs"):  # made apart from the versioned tables before version 2, when first used
+            _rebuild(db, "jobs", JOBS, JOBS_FROM_VERSION_1)
+    for statement in TABLES:  # the runs table of an older store stays as it is until its rows move, below
         db.execute(statement)
-    if old:
+    if old and version == 0:
         _move_version_0(db)
-        counts = [db.execute(f"SELECT count(*) FROM {table}").fetchone()[0] for table in ("runs", "runs_new")]
-        if counts[0] != counts[1]:
-            raise RuntimeError("the upgrade of the run store would lose runs; nothing was changed")
-        db.execute("DROP TABLE runs")
-        db.execute("ALTER TABLE runs_new RENAME TO runs")
+    elif old:  # the columns of version 1's runs are version 2's, with fewer of them and stricter
+        _rebuild(db, "runs", RUNS)
     db.execute(f"PRAGMA user_version = {VERSION}")
     return backup if old else None
 
@@ -145,20 +196,22 @@ def has_table(db: sqlite3.Connection, name: str) -> bool:
     return db.execute("SELECT 1 FROM sqlite_master WHERE type='table' AND name=?", (name,)).fetchone() is not None
 
 
-def _refuse_while_old_runs_write(db: sqlite3.Connection, path: Path) -> None:
-    """An older dermalab still training on this machine would find its columns gone and lose its run."""
-    from engine.processes import process_alive  # the store imports this module
-
+def _refuse_while_older_dermalab_writes(db: sqlite3.Connection, path: Path) -> None:
+    """An older dermalab still training (or serving the queue) on this machine would find its columns changed and
+    lose its run."""
+    writers = db.execute(f"SELECT pid, host FROM runs WHERE status = '{Status.RUNNING}'").fetchall()
+    if has_table(db, "jobs"):
+        writers += db.execute(f"SELECT worker_pid, host FROM jobs WHERE status IN {sql_in(ACTIVE)}").fetchall()
     host = socket.gethostname()
-    for pid, where in db.execute("SELECT pid, host FROM runs WHERE status='running'"):
-        if where == host and pid != os.getpid() and process_alive(pid):
+    for pid, where in writers:
+        if where == host and pid != os.getpid() and alive(pid):
             raise UserError(f"The run store {path} is still being written by an older dermalab (process {pid}); "
                             "let that run finish or stop it, then start again to upgrade the store.")
 
 
-def _backup(path: Path) -> Path:
+def _backup(path: Path, version: int) -> Path:
     """A consistent copy beside the store (read through a second connection: this one holds the write lock)."""
-    target = path.with_name(f"{path.name}.version-0-backup-{time.strftime('%Y%m%d-%H%M%S')}")
+    target = path.with_name(f"{path.name}.version-{version}-backup-{stamp()}")
     source, copy = sqlite3.connect(path), sqlite3.connect(target)
     try:
         source.backup(copy)
@@ -169,11 +222,32 @@ def _backup(path: Path) -> Path:
     return target
 
 
+def _rebuild(db: sqlite3.Connection, table: str, create: str, computed: dict[str, str] | None = None) -> None:
+    """`table` made again as `create` has it (SQLite cannot loosen a column in place): each column copied from
+    the old one of its name, or `computed` from the old row by an SQL expression."""
+    db.execute(create.format(name=f"{table}_new"))
+    kept = {name for _, name, *_ in db.execute(f"PRAGMA table_info({table})")}
+    new = [name for _, name, *_ in db.execute(f"PRAGMA table_info({table}_new)")]
+    sources = {name: name for name in new if name in kept} | (computed or {})
+    db.execute(f"INSERT INTO {table}_new ({', '.join(sources)}) SELECT {', '.join(sources.values())} FROM {table}")
+    _replace(db, table)
+
+
+def _replace(db: sqlite3.Connection, table: str) -> None:
+    """`table` gives way to `table`_new, which holds every one of its rows."""
+    counts = [db.execute(f"SELECT count(*) FROM {name}").fetchone()[0] for name in (table, f"{table}_new")]
+    if counts[0] != counts[1]:
+        raise RuntimeError(f"the upgrade of the run store would lose rows of {table}; nothing was changed")
+    db.execute(f"DROP TABLE {table}")
+    db.execute(f"ALTER TABLE {table}_new RENAME TO {table}")
+
+
 def _move_version_0(db: sqlite3.Connection) -> None:
     """Copy every version-0 row into the new tables."""
     from engine.store import (
         blobs,  # numpy: a store that is already current never needs it to open
     )
+    db.execute(RUNS.format(name="runs_new"))
     fingerprints: dict[str, str | None] = {}
     rows = db.execute("SELECT * FROM runs")
     names = [column[0] for column in rows.description]
@@ -188,6 +262,7 @@ def _move_version_0(db: sqlite3.Connection) -> None:
             "run_id": old["run_id"], "config": json.dumps(_config_as_run(old)), "metrics": old.get("metrics"),
             "labels": None if labels is None else blobs.pack_labels(labels),
             "probabilities": None if probabilities is None else blobs.pack_probabilities(probabilities)})
+    _replace(db, "runs")
 
 
 def _summary_from_version_0(old: dict[str, Any], fingerprints: dict[str, str | None]) -> dict[str, Any]:

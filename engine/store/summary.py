@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING, Any
 from engine.classes import CLASSES
 from engine.errors import UserError
 from engine.experiments.spec import Experiment, config_hash
+from engine.status import Status
 from engine.training.options import PRECISIONS
 
 if TYPE_CHECKING:
@@ -129,7 +130,7 @@ def predictions_of(run: dict[str, Any]) -> Predictions:
 
     from engine.analysis.screening import Predictions
 
-    if run["status"] != "finished" or run["probabilities"] is None:
+    if run["status"] != Status.FINISHED or run["probabilities"] is None:
         raise UserError(f"Run {run['run_id']} is {run['status']}; only finished runs have val predictions.")
     if not np.isfinite(run["probabilities"]).all():
         raise UserError(f"Run {run['run_id']} stored non-finite probabilities, so no threshold or ensemble can use it.")
@@ -147,7 +148,7 @@ def _filled(run: dict[str, Any], store: Store) -> dict[str, Any]:
         bootstrap,  # numpy, only for runs stored without intervals
     )
 
-    if run["status"] != "finished" or all(run[key] is not None for key in bootstrap.KEYS):
+    if run["status"] != Status.FINISHED or all(run[key] is not None for key in bootstrap.KEYS):
         return run
     stored = store.get(run["run_id"])
     if all(key in (stored["metrics"] or {}) for key in bootstrap.KEYS):  # computed at finish: undefined

@@ -20,7 +20,7 @@ from torch import nn
 from engine.analysis import bootstrap
 from engine.analysis.metrics import evaluate, macro_auc
 from engine.classes import CLASSES
-from engine.errors import RunCancelled
+from engine.errors import RunCancelled, said
 from engine.events import (
     BatchProgress,
     EpochEnded,
@@ -30,6 +30,7 @@ from engine.events import (
     RunStarted,
 )
 from engine.experiments.spec import ExperimentSpec
+from engine.status import Status
 from engine.training import augment, models
 from engine.training.data import Dataset
 from engine.training.device import describe_device, resolve_device, run_precision
@@ -217,7 +218,7 @@ def compiled(model: nn.Module, mode: str, notes: list[str]) -> Callable[[torch.T
     try:
         return torch.compile(model, mode=None if mode == "default" else mode)
     except RuntimeError as error:  # an unknown mode, or no compiler for this platform
-        notes.append(f"torch.compile ({mode}) failed ({first_line(error)}); ran eager")
+        notes.append(f"torch.compile ({mode}) failed ({said(error)}); ran eager")
         return model
 
 
@@ -234,7 +235,7 @@ def step_forward(setup: Setup, images: torch.Tensor) -> torch.Tensor:
     except RuntimeError as error:
         if (stop := stop_within(error)) is not None:
             raise stop from None
-        setup.notes.append(f"torch.compile failed ({first_line(error)}); ran eager")
+        setup.notes.append(f"torch.compile failed ({said(error)}); ran eager")
         setup.forward = setup.model
         return setup.model(images)
 
@@ -248,11 +249,6 @@ def stop_within(error: BaseException) -> BaseException | None:
     return None
 
 
-def first_line(error: Exception) -> str:
-    text = str(error).strip()
-    return f"{type(error).__name__}: {text.splitlines()[0]}" if text else type(error).__name__
-
-
 def on_device(dataset: Dataset, split: str, device: torch.device) -> tuple[torch.Tensor, torch.Tensor]:
     """A split as it stays for the whole run: uint8 N x 3 x 28 x 28 images and int64 labels, on the device."""
     images = torch.from_numpy(dataset.images[split]).permute(0, 3, 1, 2).contiguous().to(device)
@@ -260,7 +256,7 @@ def on_device(dataset: Dataset, split: str, device: torch.device) -> tuple[torch
 
 
 def diverged(run_id: str, loss: float, epoch: int) -> RunFailed:
-    return RunFailed(run_id, "diverged", f"the training loss became {loss} in epoch {epoch}", epoch)
+    return RunFailed(run_id, Status.DIVERGED, f"the training loss became {loss} in epoch {epoch}", epoch)
 
 
 @torch.no_grad()

@@ -12,9 +12,9 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from engine.errors import UserError
-from engine.jobs.queue import serving
+from engine.jobs.lock import worker_pid
 from engine.jobs.slots import SlotRequest
-from engine.paths import REPOSITORY, data_dir, home
+from engine.paths import REPOSITORY, data_dir, home, stamp
 
 
 @dataclass(frozen=True)
@@ -28,11 +28,11 @@ class WorkerProcess:
 
 def ensure_worker(store_path: Path, slots: SlotRequest = SlotRequest()) -> WorkerProcess:
     """The worker serving the store; one started now takes the slots asked for (one already there keeps its own)."""
-    pid = serving(store_path)
+    pid = worker_pid(store_path)
     if pid is not None:
         return WorkerProcess(pid)
     logs = home() / "logs"
-    log = logs / f"worker-{time.strftime('%Y%m%d-%H%M%S')}.log"
+    log = logs / f"worker-{stamp()}.log"
     try:
         logs.mkdir(parents=True, exist_ok=True)
         out = open(log, "ab")

@@ -10,9 +10,10 @@ from typing import TYPE_CHECKING, Any
 
 from engine.experiments.spec import Experiment
 from engine.jobs import seeds
-from engine.jobs.queue import ACTIVE, Job, JobQueue, plan
+from engine.jobs.queue import Job, JobQueue, plan
 from engine.jobs.source import JobSource
 from engine.paths import dermamnist_path, missing_data_hint
+from engine.status import ACTIVE, Status
 from engine.store import summary
 from engine.store.runs import Store
 from tui.text import numbers
@@ -23,7 +24,7 @@ if TYPE_CHECKING:
 ENSEMBLE_SIZE = 2  # an ensemble combines two runs
 
 # What the app calls a status (of a stored run or of a job); the others read as they are.
-STATUS_WORDS = {"finished": "done", "interrupted": "failed"}
+STATUS_WORDS = {Status.FINISHED: "done", Status.INTERRUPTED: "failed"}  # as the app says them; others as they are
 
 
 @dataclass(frozen=True)
@@ -137,7 +138,7 @@ class Lab:
     def run_detail(self, run_id: str) -> RunDetail:
         run = self.store.get(run_id)
         [row] = summary.with_intervals(summary.run_rows([run], self.experiments), self.store)
-        return RunDetail(run, row, summary.confusion_rows(run) if run["status"] == "finished" else [])
+        return RunDetail(run, row, summary.confusion_rows(run) if run["status"] == Status.FINISHED else [])
 
     def predictions(self, run_ids: list[str]) -> list[Predictions]:
         """The stored val predictions of finished runs (UserError for any other)."""
@@ -191,7 +192,7 @@ class Lab:
 
     def drop_waiting(self, every: bool) -> list[dict[str, Any]]:
         """The newest waiting job leaves the queue (`every`: all waiting jobs); returns those dropped."""
-        waiting = [job for job in self.jobs if job["status"] == "queued"]
+        waiting = [job for job in self.jobs if job["status"] == Status.QUEUED]
         dropped = waiting if every else waiting[-1:]
         if dropped:
             self.cancel(dropped)
@@ -211,7 +212,7 @@ class Lab:
         self._read_queue()
 
     def running(self) -> list[dict[str, Any]]:
-        return [job for job in self.jobs if job["status"] == "running"]
+        return [job for job in self.jobs if job["status"] == Status.RUNNING]
 
     def active_jobs(self) -> list[dict[str, Any]]:
         return [job for job in self.jobs if job["status"] in ACTIVE]
@@ -244,16 +245,16 @@ class Lab:
 
     def finished_in_queue(self) -> list[dict[str, Any]]:
         """Stored runs of the queue's finished jobs, oldest first: the curves the run view can overlay."""
-        return self.store.summaries([job["job_id"] for job in self.jobs if job["status"] == "finished"])
+        return self.store.summaries([job["job_id"] for job in self.jobs if job["status"] == Status.FINISHED])
 
 
 def followed_job(jobs: list[dict[str, Any]], chosen: str | None = None) -> dict[str, Any] | None:
     """The job the run view shows: the running job chosen, else the first running, else the next waiting, else the
     last that ended."""
     for job in jobs:
-        if job["job_id"] == chosen and job["status"] == "running":
+        if job["job_id"] == chosen and job["status"] == Status.RUNNING:
             return job
-    for status in ("running", "queued"):
+    for status in (Status.RUNNING, Status.QUEUED):
         found = [job for job in jobs if job["status"] == status]
         if found:
             return found[0]

@@ -21,9 +21,9 @@ from engine.errors import UserError, said
 from engine.experiments.load import load
 from engine.jobs import gpus
 from engine.jobs.estimate import ASK_ABOVE_SECONDS
-from engine.jobs.queue import ACTIVE
 from engine.jobs.slots import SlotRequest, machine_slots
-from engine.paths import home
+from engine.paths import home, stamp
+from engine.status import ACTIVE, Status
 from engine.store.runs import Store
 from tui.app.background import child_environment, ensure_worker
 from tui.app.commands import LabCommands
@@ -204,20 +204,20 @@ class DermalabApp(App):
     def _say_ended(self, ended: list[dict]) -> None:
         """A job that could not start says why (each reason once: every job of a queue without its data fails the
         same way); the end of the whole queue rings the bell."""
-        for reason in [job["reason"] for job in ended if job["status"] == "failed" and not job["started_at"]]:
+        for reason in [job["reason"] for job in ended if job["status"] == Status.FAILED and not job["started_at"]]:
             if reason not in self.reasons_said:
                 self.reasons_said.add(reason)
                 self.notify(reason, title="The run could not start", severity="error", timeout=30)
         if self.lab.active_jobs():
             return
-        finished = sum(job["status"] == "finished" for job in self.lab.jobs)
+        finished = sum(job["status"] == Status.FINISHED for job in self.lab.jobs)
         self.notify(f"The queue is done: {numbers.plural(finished, 'run')} finished of {len(self.lab.jobs)}.",
                     title="Queue done", timeout=30)
         self.bell()
 
     def action_cancel_run(self) -> None:
         live = self.lab.live
-        if live is None or live.job["status"] != "running":
+        if live is None or live.job["status"] != Status.RUNNING:
             self.notify("No run is going.")
             return
         self.lab.cancel([live.job])
@@ -237,7 +237,7 @@ class DermalabApp(App):
 
         store = Store(self.lab.store.path)  # a connection of this thread's own
         try:
-            return report.write(home() / "reports" / time.strftime("%Y%m%d-%H%M%S"), store, self.lab.experiments)[0]
+            return report.write(home() / "reports" / stamp(), store, self.lab.experiments)[0]
         finally:
             store.close()
 

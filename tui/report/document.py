@@ -14,6 +14,7 @@ from engine.classes import CLASSES
 from engine.errors import UserError
 from engine.experiments.spec import Experiment
 from engine.paths import why_not
+from engine.status import Status
 from engine.store import summary
 from engine.store.runs import Store
 from tui.report import chart_pngs, png
@@ -54,7 +55,7 @@ def write(out: Path, store: Store, experiments: dict[int, Experiment], force: bo
     groups, synthetic = charts.one_data_kind(store.groups())
     if not groups:
         raise UserError("There are no finished runs to report on; train some first, e.g. 'dermalab run 8 11 --seeds 3'.")
-    runs = [r for r in store.runs() if r["status"] == "finished" and r["synthetic"] == synthetic]
+    runs = [r for r in store.runs() if r["status"] == Status.FINISHED and r["synthetic"] == synthetic]
     top = sort_rows(summary.run_rows(runs, experiments), "auc", descending=True)[:TOP_RUNS]
     sections = [leaderboard(groups, experiments), recall_grid(groups, experiments), comparison(groups, experiments),
                 best_runs(runs, store, experiments), operating_points(top, store)]

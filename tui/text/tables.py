@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import csv
 import json
-import math
 import shutil
 import sys
 import textwrap
@@ -16,6 +15,7 @@ from typing import Any, TextIO
 
 from engine.classes import CLASSES
 from engine.errors import UserError
+from engine.store.figures import defined
 from tui.text import numbers
 from tui.text.measures import measure_of
 
@@ -182,22 +182,12 @@ def _cut(text: str) -> str:
 
 def machine(row: dict[str, Any]) -> dict[str, Any]:
     """A row as JSON and CSV give it: the shared key names, and null for an undefined figure."""
-    return {MACHINE_NAMES.get(key, key): _defined(value) for key, value in row.items()}
+    return {MACHINE_NAMES.get(key, key): defined(value) for key, value in row.items()}
 
 
 def dumps(value: Any, indent: int | None = 1) -> str:
     """JSON with null where a figure is undefined: NaN is no JSON, and strict parsers refuse it."""
-    return json.dumps(_defined(value), indent=indent, allow_nan=False)
-
-
-def _defined(value: Any) -> Any:
-    if isinstance(value, float) and not math.isfinite(value):
-        return None
-    if isinstance(value, dict):
-        return {key: _defined(item) for key, item in value.items()}
-    if isinstance(value, (list, tuple)):
-        return [_defined(item) for item in value]
-    return value
+    return json.dumps(defined(value), indent=indent, allow_nan=False)
 
 
 def write_csv(rows: list[dict[str, Any]], stream: TextIO) -> None:

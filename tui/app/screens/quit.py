@@ -10,6 +10,7 @@ from textual.containers import Horizontal, Vertical
 from textual.screen import ModalScreen
 from textual.widgets import Button, Static
 
+from engine.status import Status
 from tui.text import numbers
 
 QuitAnswer = Literal["keep", "cancel", "stay"]
@@ -29,7 +30,7 @@ class QuitScreen(ModalScreen[QuitAnswer]):
         self.going = going
 
     def compose(self) -> ComposeResult:
-        running = sum(job["status"] == "running" for job in self.going)
+        running = sum(job["status"] == Status.RUNNING for job in self.going)
         waiting = len(self.going) - running
         with Vertical(id="quit-box"):
             yield Static(f"{numbers.plural(running, 'run')} training and {waiting} waiting go on in the background "

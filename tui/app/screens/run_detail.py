@@ -66,10 +66,11 @@ def missed_melanomas(screen: Screen, row: dict[str, Any]) -> None:
 
 def facts(run: dict[str, Any]) -> Text:
     """The run's circumstances, and why it stopped when it did not finish."""
-    started = time.strftime("%Y-%m-%d %H:%M", time.localtime(run["started_at"]))
+    began = run["started_at"] is not None  # a run cancelled while its job waited never did
+    started = f"started {time.strftime('%Y-%m-%d %H:%M', time.localtime(run['started_at']))}" if began else "never started"
     epochs = f"{len(run['history'])} of {run['epochs']} epochs"
-    text = Text(f"{STATUS_WORDS.get(run['status'], run['status'])} · started {started} · {epochs}")
-    if run["finished_at"] is not None:
+    text = Text(f"{STATUS_WORDS.get(run['status'], run['status'])} · {started} · {epochs}")
+    if began and run["finished_at"] is not None:
         training = f", {numbers.seconds(run['train_seconds'])} training" if run.get("train_seconds") is not None else ""
         text.append(f" · took {numbers.seconds(run['finished_at'] - run['started_at'])}{training}")
     text.append(f"\ndevice {run['device']} · data {run['data']}")

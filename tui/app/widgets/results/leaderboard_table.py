@@ -10,6 +10,7 @@ from rich.text import Text
 from textual import events
 from textual.widgets import DataTable
 
+from engine.status import Status
 from engine.store import summary
 from tui.text import numbers
 from tui.app.ranking import Ranking
@@ -41,7 +42,7 @@ def versus_page(key: str, show: Callable[[Any], str]) -> Callable[[Row], str]:
 
 def run_auc(row: Row) -> str:
     """Runs that did not finish have no figures; their AUC cell says why."""
-    return numbers.auc(row["auc"]) if row["status"] == "finished" else row["status"]
+    return numbers.auc(row["auc"]) if row["status"] == Status.FINISHED else row["status"]
 
 
 def unlike_page(row: Row) -> str:

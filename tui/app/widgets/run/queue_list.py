@@ -9,10 +9,11 @@ from textual.containers import VerticalScroll
 from textual.widgets import Static
 
 from engine.experiments.spec import Experiment
+from engine.status import Status
 from tui.app.lab import STATUS_WORDS
 from tui.text import numbers
 
-STATUS_SYMBOLS = {"queued": "·", "running": "▶", "finished": "✓", "cancelled": "■"}  # anything else failed: ✗
+STATUS_SYMBOLS = {Status.QUEUED: "·", Status.RUNNING: "▶", Status.FINISHED: "✓", Status.CANCELLED: "■"}  # anything else failed: ✗
 
 
 class QueueList(VerticalScroll):
@@ -22,8 +23,8 @@ class QueueList(VerticalScroll):
     def show(self, jobs: list[dict[str, Any]], experiments: dict[int, Experiment], runs: list[dict[str, Any]]) -> None:
         """`runs`: the stored rows of the jobs that finished."""
         auc = {run["run_id"]: run["auc"] for run in runs}
-        waiting = sum(job["status"] == "queued" for job in jobs)
-        running = sum(job["status"] == "running" for job in jobs)
+        waiting = sum(job["status"] == Status.QUEUED for job in jobs)
+        running = sum(job["status"] == Status.RUNNING for job in jobs)
         lines = [f"Queue: {running} running, {waiting} waiting" + (f", {len(jobs) - running - waiting} ended" if
                                                                    len(jobs) > running + waiting else "")]
         for job in jobs:
@@ -36,9 +37,9 @@ class QueueList(VerticalScroll):
 
 
 def details(job: dict[str, Any], auc: dict[str, float | None]) -> list[str]:
-    if job["status"] == "finished":
+    if job["status"] == Status.FINISHED:
         return [f"AUC {numbers.auc(auc.get(job['job_id']))}"]
-    if job["status"] == "running":
+    if job["status"] == Status.RUNNING:
         cancelling = "cancelling" if job["cancel_requested"] else ""
         return [f"epoch {job['epoch']}/{job['epochs']}" if job["epochs"] else "starting", job["slot"], cancelling]
     return [job["reason"] or ""]

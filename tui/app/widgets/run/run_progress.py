@@ -13,6 +13,7 @@ from textual.widgets import Label, ProgressBar, Static
 
 from engine.experiments.spec import Experiment
 from engine.jobs.queue import eta_seconds
+from engine.status import Status
 from tui.app.lab import STATUS_WORDS, LiveRun
 from tui.text import numbers
 
@@ -48,7 +49,7 @@ class RunProgress(Vertical):
         if not started:
             return
         done = len(live.history)
-        going = job["status"] == "running" and job["epoch"] > done and job["batch"]
+        going = job["status"] == Status.RUNNING and job["epoch"] > done and job["batch"]
         within = job["batch"] / job["batches"] if going and job["batches"] else 0.0
         self._bar("epoch", job["epochs"], done + within, f"{done}/{job['epochs']} · ETA {self._eta(job)}")
         if going:
@@ -59,7 +60,7 @@ class RunProgress(Vertical):
             self._bar("batch", job["batches"], full, f"{full}/{job['batches']}")
 
     def _eta(self, job: dict[str, Any]) -> str:
-        if job["status"] == "running" and not job["cancel_requested"]:
+        if job["status"] == Status.RUNNING and not job["cancel_requested"]:
             self.etas[job["job_id"]] = numbers.duration(eta_seconds(job, time.time()))
         return self.etas.get(job["job_id"], numbers.MISSING)
 
@@ -80,9 +81,9 @@ def epoch_line(live: LiveRun | None) -> str:
     if live is None:
         return ""
     job = live.job
-    if job["status"] == "queued":
+    if job["status"] == Status.QUEUED:
         return WAITING
-    if job["status"] == "running" and job["epochs"] is None:
+    if job["status"] == Status.RUNNING and job["epochs"] is None:
         return f"starting: {job['phase']}" if job["phase"] else STARTING
     last = live.history[-1] if live.history else None
     if last is None:
@@ -97,6 +98,6 @@ def title(job: dict[str, Any], experiments: dict[int, Experiment]) -> str:
     words = [f"#{job['experiment_id']} {experiment.spec.name if experiment else job['name']}", f"seed {job['seed']}"]
     if job["device"]:
         words += [job["device"], job["data"]]
-    status = "cancelling" if job["cancel_requested"] and job["status"] == "running" else job["status"]
+    status = "cancelling" if job["cancel_requested"] and job["status"] == Status.RUNNING else job["status"]
     reason = f": {job['reason']}" if job["reason"] else ""
     return " · ".join(words) + f" — {STATUS_WORDS.get(status, status)}{reason}"

@@ -1,0 +1,59 @@
+"""The worker lock: the one worker serving a store from this machine holds an exclusive lock on a file beside the
+store (filelock, on flock: the kernel frees it however the worker ends). The file names the holder's pid and host,
+for those who ask who serves."""
+
+from __future__ import annotations
+
+import os
+import socket
+from pathlib import Path
+
+from filelock import FileLock, Timeout
+
+# Someone asking whether a worker lives holds the lock for a moment (see `worker_pid`), so a worker starting at that
+# moment tries again for this long before it gives way.
+ACQUIRE_SECONDS = 1.0
+POLL_SECONDS = 0.05
+
+
+def lock_path(store_path: Path) -> Path:
+    return store_path.with_name(f"{store_path.name}.worker")
+
+
+class WorkerLock:
+    """Held by the worker serving a store. A child the worker forks does not keep it: filelock closes the child's
+    copy of the descriptor (and on Linux the child dies with its worker anyway)."""
+
+    def __init__(self, store_path: Path):
+        self.path = lock_path(store_path)
+        self.lock = FileLock(self.path)
+
+    def acquire(self, seconds: float = ACQUIRE_SECONDS) -> bool:
+        """Whether this process now holds the lock, having tried for `seconds` (0: once)."""
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        try:
+            self.lock.acquire(timeout=seconds, poll_interval=POLL_SECONDS)
+        except Timeout:
+            return False
+        self.path.write_text(f"{os.getpid()} {socket.gethostname()}\n")
+        return True
+
+    def release(self) -> None:
+        if self.lock.is_locked:
+            self.lock.release()
+
+
+def worker_pid(store_path: Path) -> int | None:
+    """The pid of the worker serving this store from this machine (-1 when its file does not say), or None when
+    there is none."""
+    path = lock_path(store_path)
+    if not path.exists():
+        return None
+    probe = FileLock(path)
+    try:
+        probe.acquire(timeout=0)
+    except Timeout:  # held: a worker lives
+        words = path.read_text().split()
+        return int(words[0]) if words and words[0].isdigit() else -1
+    probe.release()
+    return None
