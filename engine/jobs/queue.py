@@ -190,8 +190,8 @@ class JobQueue:
 
     def end_own(self, status: Status, reason: str) -> None:
         """The jobs this process answers for that have not ended, as it stops early."""
-        own = self.store.execute(f"SELECT job_id FROM jobs WHERE host=? AND worker_pid=? AND status IN {sql_in(ACTIVE)}",
-                                 (socket.gethostname(), os.getpid()))
+        own = self.store.execute(f"SELECT job_id FROM jobs WHERE host=? AND worker_pid=?"
+                                 f" AND status IN {sql_in(ACTIVE)}", (socket.gethostname(), os.getpid()))
         for row in own:
             self.end(row["job_id"], status, reason)
 

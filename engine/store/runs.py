@@ -165,7 +165,8 @@ class Store:
                  if row["host"] == host and not alive(row["pid"], row["process_started"])]
         for run_id in stale:
             with self._writing() as db:
-                db.execute(f"UPDATE runs SET status=?, reason=?, finished_at=? WHERE run_id=? AND status='{Status.RUNNING}'",
+                db.execute(f"UPDATE runs SET status=?, reason=?, finished_at=? WHERE run_id=?"
+                           f" AND status='{Status.RUNNING}'",
                            (Status.INTERRUPTED, "the process running it ended without finishing (killed or crashed)",
                             time.time(), run_id))
 
@@ -303,7 +304,8 @@ class Store:
     def finished_seeds(self, experiment_id: int, config_hash: str, data_fingerprint: str) -> dict[int, str]:
         """Seed -> the id of its latest finished run, for this experiment with this config as run, on this data."""
         rows = self._db.execute(
-            f"SELECT seed, run_id FROM runs WHERE status = '{Status.FINISHED}' AND experiment_id = ? AND config_hash = ?"
+            f"SELECT seed, run_id FROM runs WHERE status = '{Status.FINISHED}' AND experiment_id = ?"
+            " AND config_hash = ?"
             " AND data_fingerprint = ? ORDER BY started_at",
             (experiment_id, config_hash, data_fingerprint))
         return {seed: run_id for seed, run_id in rows}  # oldest first, so each seed keeps its latest run

@@ -139,7 +139,8 @@ JOBS_FROM_VERSION_1 = {
     "executor": "CASE WHEN host LIKE 'cluster:%' THEN substr(host, 9) WHEN worker_pid IS NULL THEN 'worker'"
                 " WHEN status = 'queued' THEN 'foreground' END",
     "cluster_job_id": "CASE WHEN host LIKE 'cluster:%' THEN slot END",
-    **{column: f"CASE WHEN host LIKE 'cluster:%' THEN NULL ELSE {column} END" for column in ("host", "worker_pid", "slot")},
+    **{column: f"CASE WHEN host LIKE 'cluster:%' THEN NULL ELSE {column} END"
+       for column in ("host", "worker_pid", "slot")},
 }
 
 
