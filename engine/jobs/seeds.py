@@ -23,7 +23,8 @@ def finished_among(store: Store, experiment: Experiment, seeds: Iterable[int], d
         return {}
     if options.precision != "auto":
         return found[options.precision]
-    from engine.training.device import run_precision  # torch: only when a seed may be left out
+    # torch: imported only when a seed may be left out
+    from engine.training.device import run_precision
 
     return found[run_precision(options)]
 
@@ -39,9 +40,8 @@ def _finished_by_precision(store: Store, experiment: Experiment, data: str,
                            options: RunOptions) -> dict[str, dict[int, str]]:
     """Per precision the options may train in (both for 'auto'): seed -> its latest finished run, with the config
     as run in that precision, on this data. None finished where the data cannot load."""
-    from engine.training.data import (
-        fingerprint_for,  # numpy: kept off the app's first paint (it asks when r is pressed)
-    )
+    # numpy: kept off the app's first paint (the app asks when r is pressed)
+    from engine.training.data import fingerprint_for
 
     fingerprint = fingerprint_for(data)
     if fingerprint is None:

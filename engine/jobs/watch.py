@@ -33,10 +33,10 @@ def cancel(queue: JobQueue, jobs: list[Row], wait: float = CANCEL_WAIT_SECONDS) 
         cluster.cancel(queue.store, submitted)
     queue.cancel([job["job_id"] for job in jobs if job["executor"] not in CLUSTERS])
     deadline = time.monotonic() + wait
-    while any(queue.get(job["job_id"])["status"] in ACTIVE for job in jobs) and time.monotonic() < deadline:
+    while any(current(queue, job["job_id"])["status"] in ACTIVE for job in jobs) and time.monotonic() < deadline:
         time.sleep(POLL_SECONDS)
         queue.recover()
-    return [queue.get(job["job_id"]) for job in jobs]
+    return [current(queue, job["job_id"]) for job in jobs]
 
 
 def follow_tasks(store: Store, job_ids: list[str], on_change: Callable[[Row, Row | None], None]) -> bool:
@@ -48,7 +48,7 @@ def follow_tasks(store: Store, job_ids: list[str], on_change: Callable[[Row, Row
     try:
         while True:
             cluster.sync(store)
-            jobs = [queue.get(job_id) for job_id in job_ids]
+            jobs = [current(queue, job_id) for job_id in job_ids]
             for job in jobs:
                 state = (job["status"], job["phase"], job["epoch"], job["epochs"], job["reason"])
                 if seen.get(job["job_id"]) != state:  # an ended job's state never changes again: said once
@@ -58,5 +58,13 @@ def follow_tasks(store: Store, job_ids: list[str], on_change: Callable[[Row, Row
                 return all(job["status"] == Status.FINISHED for job in jobs)
             time.sleep(TASK_POLL_SECONDS)
     except KeyboardInterrupt:
-        cluster.cancel(store, [job for job in map(queue.get, job_ids) if job["status"] in ACTIVE])
+        cluster.cancel(store, [job for job_id in job_ids if (job := current(queue, job_id))["status"] in ACTIVE])
         raise
+
+
+def current(queue: JobQueue, job_id: str) -> Row:
+    """A job's row as it stands now: one found once is there still, as nothing deletes jobs."""
+    row = queue.get(job_id)
+    if row is None:
+        raise LookupError(f"job {job_id} left the queue")
+    return row

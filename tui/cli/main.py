@@ -14,7 +14,14 @@ from typing import NoReturn
 from engine.errors import UserError
 from tui import exit_codes
 from tui.cli import queue_commands, result_commands, run_commands
-from tui.cli.options import add_command, add_shared, seconds, settle, some_path, whole_number
+from tui.cli.options import (
+    add_command,
+    add_shared,
+    seconds,
+    settle,
+    some_path,
+    whole_number,
+)
 
 FORMATS = ("table", "csv", "json", "markdown")
 WIDE_HELP = "every column, however wide (a table otherwise keeps to the terminal's width)"
@@ -150,7 +157,8 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def cmd_app(args: argparse.Namespace) -> int:
-    from tui.app.main import run_app  # Textual: only the app needs it, so every other command starts without it
+    # Textual: only the app needs it, so every other command starts without it
+    from tui.app.main import run_app
 
     return run_app(args)
 

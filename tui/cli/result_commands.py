@@ -7,10 +7,11 @@ from __future__ import annotations
 import argparse
 import sys
 from dataclasses import asdict
+from typing import Any
 
 from engine.classes import CLASSES
 from engine.errors import UserError
-from engine.experiments.architecture import parameter_count  # counted without torch: a listing builds no models
+from engine.experiments.architecture import parameter_count
 from engine.store import prune, summary
 from engine.store.runs import Store
 from tui import exit_codes
@@ -22,12 +23,12 @@ from tui.text.tables import check_sort_column, dumps, print_table, sort_rows
 
 
 def cmd_list(args: argparse.Namespace) -> int:
-    rows = []
+    rows: list[dict[str, Any]] = []
     for experiment in experiments_of(args).values():
         spec = experiment.spec
         published = spec.published.model_dump() if spec.published else None
         rows.append({"id": spec.id, "name": spec.name, "chapter": spec.chapter,
-                     "params": parameter_count(spec.model),
+                     "params": parameter_count(spec.model),  # counted without torch: a listing builds no models
                      "epochs": spec.training.epochs, "published": published})
     if args.json:
         print(dumps(rows))

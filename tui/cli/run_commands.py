@@ -20,13 +20,19 @@ from engine.jobs.lock import WorkerLock, worker_pid
 from engine.jobs.queue import Job, JobQueue, plan
 from engine.jobs.slots import machine_slots
 from engine.jobs.source import JobSource
+from engine.status import ACTIVE, Status
 from engine.store.runs import Store, default_path
 from engine.training.options import RunOptions
 from tui import exit_codes
 from tui.app.background import ensure_worker
 from tui.cli.inputs import experiments_of, open_store
 from tui.cli.options import MAX_SEED, job_source, slot_request
-from tui.cli.progress import HeadlessProgress, JsonResults, WorkerLog, stored_row_printer
+from tui.cli.progress import (
+    HeadlessProgress,
+    JsonResults,
+    WorkerLog,
+    stored_row_printer,
+)
 from tui.text.numbers import plural
 from tui.text.tables import dumps
 
@@ -153,8 +159,9 @@ def run_here(args: argparse.Namespace, jobs: list[Job], options: RunOptions, cho
 def prepare(data_option: str, options: RunOptions, chosen: list[Experiment], sink: Sink) -> Dataset:
     """What every run needs, fetched before any starts: the weights first, so a missing file is named before a
     long download of the data."""
-    from engine.jobs import runner  # torch (imported already by the callers, with the collector paused)
-    from engine.training import data  # numpy
+    # torch and numpy: imported already by the callers, with the collector paused
+    from engine.jobs import runner
+    from engine.training import data
 
     runner.preflight(chosen, options, sink)
     return data.load(data_option, on_progress=runner.progress_to(sink, "DermaMNIST"))
@@ -175,7 +182,7 @@ def run_in_slots(args: argparse.Namespace, jobs: list[Job], options: RunOptions,
     log = WorkerLog(sys.stderr, json_results=stored_row_printer(store, experiments) if args.json else None)
     if worker.train_own(store, {args.data: dataset}, log.sink, log.say, slots):
         return exit_codes.INTERRUPTED
-    failed = [job for job in jobs if queue.get(job.job_id)["status"] != "finished"]
+    failed = [job for job in jobs if watch.current(queue, job.job_id)["status"] != Status.FINISHED]
     return exit_codes.RUN_FAILED if failed else exit_codes.OK
 
 
@@ -207,9 +214,9 @@ def run_on_cluster(args: argparse.Namespace, jobs: list[Job], store: Store, expe
 
 def cluster_line(job: dict, run: dict | None) -> str:
     label = f"[{job['experiment_id']}] {job['name']} seed {job['seed']}"
-    if job["status"] == "finished" and run:
+    if job["status"] == Status.FINISHED and run:
         return f"{label}: AUC {run['auc']:.3f} · mel recall {run['mel_recall']:.0%} · {run['train_seconds']:.1f} s"
-    if job["status"] in ("queued", "running"):
+    if job["status"] in ACTIVE:
         epoch = f" · epoch {job['epoch']}/{job['epochs']}" if job["epochs"] else ""
         return f"{label}: {job['phase'] or 'submitted'}{epoch}"
     return f"{label}: {job['status']}: {job['reason'] or ''}".rstrip(": ")
@@ -242,7 +249,8 @@ def cmd_worker(args: argparse.Namespace) -> int:
         print(f"dermalab: worker {worker_pid(path)} already serves {path}; it takes the jobs.", file=sys.stderr)
         return exit_codes.OK
     with collector_paused():
-        from engine.jobs import worker  # torch, once the lock says this process is the one worker
+        # torch, once the lock says this process is the one worker
+        from engine.jobs import worker
 
     log = WorkerLog()
     worker.serve(lock, path, log.sink, log.say, slots, worker.IDLE_SECONDS if args.idle is None else args.idle)
