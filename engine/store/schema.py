@@ -137,7 +137,7 @@ INDEXES = {
 # spelled here as that version wrote them.
 JOBS_FROM_VERSION_1 = {
     "executor": "CASE WHEN host LIKE 'cluster:%' THEN substr(host, 9) WHEN worker_pid IS NULL THEN 'worker'"
-                " WHEN status = 'queued' THEN 'foreground' END",
+                f" WHEN status = '{Status.QUEUED}' THEN 'foreground' END",
     "cluster_job_id": "CASE WHEN host LIKE 'cluster:%' THEN slot END",
     **{column: f"CASE WHEN host LIKE 'cluster:%' THEN NULL ELSE {column} END"
        for column in ("host", "worker_pid", "slot")},
