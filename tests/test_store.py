@@ -289,5 +289,5 @@ def test_views_read_runs_in_the_store_s_order_a_window_at_a_time(store_run):
     assert [r["run_id"] for r in store.ranked("auc", False, 2)] == ["run0", "run3"]
     baseline = summary.Page(load()).baseline("auc")  # experiment 8's page AUC is 0.8966; synthetic runs have none
     assert [r["run_id"] for r in store.ranked("auc", True, 10, baseline)] == ["run2", "run0", "run1", "run3"]
-    assert store.overview()[8] == {"experiment_id": 8, "runs": 4, "next_seed": 4, "best_real_auc": 0.9,
+    assert store.overview()[8] == {"experiment_id": 8, "runs": 4, "best_real_auc": 0.9,
                                    "best_synthetic_auc": 0.8, "status": "finished", "params": 94599}

@@ -272,10 +272,10 @@ class Store:
         return [dict(row) for row in rows]
 
     def overview(self) -> dict[int, dict[str, Any]]:
-        """Per experiment with runs: how many, the status of its latest run, the seed after its highest, its best
-        AUC on real data and on synthetic data, and the parameter count of its latest run that counted them."""
+        """Per experiment with runs: how many, the status of its latest run, its best AUC on real data and on
+        synthetic data, and the parameter count of its latest run that counted them."""
         rows = self._db.execute(
-            "SELECT experiment_id, count(*) AS runs, max(seed) + 1 AS next_seed,"
+            "SELECT experiment_id, count(*) AS runs,"
             " max(CASE WHEN synthetic THEN NULL ELSE auc END) AS best_real_auc,"
             " max(CASE WHEN synthetic THEN auc END) AS best_synthetic_auc,"
             " (SELECT status FROM runs AS latest WHERE latest.experiment_id = runs.experiment_id"

@@ -38,7 +38,7 @@ class LiveRun:
 @dataclass(frozen=True)
 class Overview:
     """What the first screen and the header show of the stored runs, read without reading every run: how many
-    there are, and per experiment Store.overview()'s status, next seed, best AUC and parameter count."""
+    there are, and per experiment Store.overview()'s status, best AUC and parameter count."""
 
     stored: int
     experiments: dict[int, dict[str, Any]]
