@@ -144,8 +144,11 @@ def ensemble(first: Predictions, second: Predictions, rule: str = "or") -> Ensem
         calls = [p.probabilities.argmax(axis=1) for p in (first, second)]
         figures = _screen(labels, np.isin(calls[0], MALIGNANT) | np.isin(calls[1], MALIGNANT),
                             (calls[0] == MEL) | (calls[1] == MEL), None)
-    members = tuple(Member(p.run_id, p.name, by_argmax(p.labels, p.probabilities)) for p in (first, second))
-    return Ensemble(rule, members, figures)
+    return Ensemble(rule, (_member(first), _member(second)), figures)
+
+
+def _member(predictions: Predictions) -> Member:
+    return Member(predictions.run_id, predictions.name, by_argmax(predictions.labels, predictions.probabilities))
 
 
 def same_val_set(first: Predictions, second: Predictions) -> None:

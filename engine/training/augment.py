@@ -55,7 +55,8 @@ def pipeline(specs: Sequence[Augmentation]) -> Op:
     return apply
 
 
-def preview(specs: Sequence[Augmentation], images: torch.Tensor, draws: int, generator: torch.Generator) -> torch.Tensor:
+def preview(specs: Sequence[Augmentation], images: torch.Tensor, draws: int,
+            generator: torch.Generator) -> torch.Tensor:
     """`draws` passes of the train transform over uint8 images, made as training makes them (ToTensor, then the
     batched ops on one batch, randomness per image): draws x N x C x H x W floats."""
     batch = to_float(images).repeat(draws, 1, 1, 1)
@@ -105,7 +106,8 @@ def random_affine(images: torch.Tensor, generator: torch.Generator, spec: Affine
     return affine(images, angle=angle, shift=shift, scale=scale)
 
 
-def draw_affine(images: torch.Tensor, generator: torch.Generator, spec: Affine):
+def draw_affine(images: torch.Tensor, generator: torch.Generator,
+                spec: Affine) -> tuple[torch.Tensor, tuple[torch.Tensor, torch.Tensor], torch.Tensor]:
     """RandomAffine.get_params for every image: angle, whole-pixel shift (x, y) and scale."""
     height, width = images.shape[-2:]
     angle = _uniform(images, generator, -spec.degrees, spec.degrees)
@@ -116,7 +118,8 @@ def draw_affine(images: torch.Tensor, generator: torch.Generator, spec: Affine):
     return angle, (shift_x, shift_y), scale
 
 
-def affine(images: torch.Tensor, angle: torch.Tensor, shift=None, scale=None) -> torch.Tensor:
+def affine(images: torch.Tensor, angle: torch.Tensor, shift: tuple[torch.Tensor, torch.Tensor] | None = None,
+           scale: torch.Tensor | None = None) -> torch.Tensor:
     """torchvision's tensor affine (centre of the image, nearest, fill 0) with one matrix per image."""
     batch, _, height, width = images.shape
     rad = angle * (math.pi / 180)
@@ -180,7 +183,8 @@ def color_jitter(images: torch.Tensor, generator: torch.Generator, spec: ColorJi
     return apply_jitter(images, *draw_jitter(images, generator, spec))
 
 
-def draw_jitter(images: torch.Tensor, generator: torch.Generator, spec: ColorJitter):
+def draw_jitter(images: torch.Tensor, generator: torch.Generator,
+                spec: ColorJitter) -> tuple[torch.Tensor, list[torch.Tensor | None]]:
     """ColorJitter.get_params for every image: a permutation of the 4 adjustments, and each one's factor
     (None for an adjustment the spec leaves at 0)."""
     order = torch.rand(images.shape[0], 4, generator=generator, device=images.device).argsort(dim=1)

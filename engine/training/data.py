@@ -127,7 +127,8 @@ def read_npz(path: Path, source: str) -> Dataset:
         with np.load(path, allow_pickle=False) as archive:
             arrays = {key: archive[key] for key in archive.files}
     except (zipfile.BadZipFile, EOFError, ValueError, OSError) as error:
-        raise UserError(f"--data {path}: not a readable .npz file ({error}); give a medmnist-format DermaMNIST npz.") from None
+        raise UserError(f"--data {path}: not a readable .npz file ({error}); "
+                        "give a medmnist-format DermaMNIST npz.") from None
     images, labels = {}, {}
     for split in SPLITS:
         images[split] = _checked(path, arrays, f"{split}_images", ndim=4, tail=(28, 28, 3))
@@ -140,9 +141,11 @@ def read_npz(path: Path, source: str) -> Dataset:
     return Dataset(source=source, synthetic=False, images=images, labels=labels, fingerprint=fingerprint(path))
 
 
-def _checked(path: Path, arrays: dict[str, np.ndarray], key: str, ndim: int | None, tail: tuple[int, ...]) -> np.ndarray:
+def _checked(path: Path, arrays: dict[str, np.ndarray], key: str, ndim: int | None,
+             tail: tuple[int, ...]) -> np.ndarray:
     if key not in arrays:
-        raise UserError(f"--data {path}: the key '{key}' is missing; a medmnist npz has train/val/test _images and _labels.")
+        raise UserError(f"--data {path}: the key '{key}' is missing; "
+                        "a medmnist npz has train/val/test _images and _labels.")
     array = arrays[key]
     if not isinstance(array, np.ndarray):  # a zip member not written by numpy comes back as raw bytes
         raise UserError(f"--data {path}: '{key}' is not a numpy array; save the file with numpy.savez.")

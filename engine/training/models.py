@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import torch
 from torch import nn
@@ -12,6 +13,9 @@ from engine.classes import CLASSES
 from engine.errors import UserError
 from engine.experiments.spec import ModelSpec
 from engine.training.fetch import Progress, fetch
+
+if TYPE_CHECKING:  # torchvision is imported where a ResNet is built: a small CNN's run never needs it
+    from torchvision.models import WeightsEnum
 
 IMAGE_SIZE = 28
 HASH_IN_NAME = re.compile(r"-([a-f0-9]+)\.")  # torch.hub's convention: resnet18-f37072fd.pth
@@ -82,17 +86,18 @@ def resnet18(spec: ModelSpec, pretrained: bool) -> nn.Module:
     return model
 
 
-def weights_path(weights) -> Path:
+def weights_path(weights: WeightsEnum) -> Path:
     return Path(torch.hub.get_dir()) / "checkpoints" / Path(weights.url).name
 
 
-def imagenet_state_dict(weights, on_progress: Progress | None = None) -> dict[str, torch.Tensor]:
+def imagenet_state_dict(weights: WeightsEnum, on_progress: Progress | None = None) -> dict[str, torch.Tensor]:
     """The cached weights file (torch.hub's cache, so other tools find it too), downloaded if absent and checked
     against the sha256 prefix in its name, as torch.hub does."""
     path = weights_path(weights)
     if not path.exists():
-        fetch(weights.url, path, "sha256", HASH_IN_NAME.search(path.name).group(1), on_progress,
-              way_out=", or run with --no-pretrained")
+        named_hash = HASH_IN_NAME.search(path.name)
+        assert named_hash, f"{path.name}: torchvision names each weights file by its sha256 prefix"
+        fetch(weights.url, path, "sha256", named_hash.group(1), on_progress, way_out=", or run with --no-pretrained")
     try:
         return torch.load(path, map_location="cpu", weights_only=True)
     except Exception as error:  # cut short, another format, or a pickle that holds more than tensors
