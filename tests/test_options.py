@@ -19,7 +19,8 @@ SAMPLES = {"experiments": ["--experiments", "mine.toml"], "debug": ["--debug"], 
            "precision": ["--precision", "bf16"], "seed": ["--seed", "5"], "seeds": ["--seeds", "2"],
            "jobs": ["--jobs", "2"], "gpus": ["--gpus", "0,2"], "per_gpu": ["--per-gpu", "2"]}
 # What each command needs beside its options.
-POSITIONALS = {"run": ["1"], "operating-point": ["abc"], "ensemble": ["abc", "def"], "report": ["--out", "folder"]}
+POSITIONALS = {"run": ["1"], "sweep": ["grid"], "operating-point": ["abc"], "ensemble": ["abc", "def"],
+               "report": ["--out", "folder"]}
 COMMANDS = [APP, *build_parser()._subparsers._group_actions[0].choices]
 
 
@@ -87,4 +88,5 @@ def test_the_app_checks_its_options_before_it_opens(refused, args, expected):
 def test_a_real_process_says_the_same(cli):
     done = cli("--data", "synthetic", "results")
     assert done.returncode == 2
-    assert one_sentence(done.stderr) == "--data does nothing for 'dermalab results'; it is for the app and 'dermalab run'."
+    assert one_sentence(done.stderr) == ("--data does nothing for 'dermalab results'; it is for the app, 'dermalab run' "
+                                         "and 'dermalab sweep'.")

@@ -15,22 +15,24 @@ from engine.experiments.spec import MAX_ID, OWN_KEYS, Experiment, ExperimentSpec
 from engine.paths import REPOSITORY
 
 DEFAULT_EXPERIMENTS = REPOSITORY / "experiments.toml"
+SWEEPS = "sweeps"  # the file's other tables, read by engine.experiments.sweeps only when a sweep is asked for
 
 
 def load(path: Path | str | None = None) -> dict[int, Experiment]:
     path = Path(path or DEFAULT_EXPERIMENTS)
-    raw = _read_toml(path)
+    raw = read_toml(path)
     entries = raw.get("experiment")
-    unknown = set(raw) - {"experiment"}
+    unknown = set(raw) - {"experiment", SWEEPS}
     if unknown:
-        raise UserError(f"{path}: unknown top-level key '{sorted(unknown)[0]}'; only [[experiment]] tables are allowed.")
+        raise UserError(f"{path}: unknown top-level key '{sorted(unknown)[0]}'; only [[experiment]] and [[{SWEEPS}]] "
+                        "tables are allowed.")
     if not entries:
         raise UserError(f"{path}: no experiments found; add at least one [[experiment]] table with an id.")
     by_id = _index_by_id(path, entries)
     return {eid: _resolve(path, by_id, eid) for eid in sorted(by_id)}
 
 
-def _read_toml(path: Path) -> dict[str, Any]:
+def read_toml(path: Path) -> dict[str, Any]:
     if path.exists() and not path.is_file():  # a folder, or a FIFO that would wait for a writer forever
         raise UserError(f"{path}: not a regular file; pass an experiments file with --experiments PATH.")
     try:
@@ -68,18 +70,21 @@ def _resolve(path: Path, by_id: dict[int, dict[str, Any]], eid: int) -> Experime
         entry = by_id[ancestor]
         inherited = {k: v for k, v in entry.items() if k not in OWN_KEYS or ancestor == eid}
         _merge(merged, inherited, origin, ancestor)
-    try:
-        spec = ExperimentSpec.model_validate(merged)
-    except ValidationError as error:
-        raise UserError(_describe(path, eid, error)) from None
-    _check_network(path, spec)
+    spec = validated(merged, f"{path}: experiment {eid}")
     return Experiment(spec=spec, origin=_config_only(origin), changes=_config_only(_flatten(by_id[eid])))
 
 
-def _check_network(path: Path, spec: ExperimentSpec) -> None:
-    """A network that pools its images to nothing, or that no machine could hold, is a mistake in the file."""
+def validated(merged: dict[str, Any], where: str) -> ExperimentSpec:
+    """The spec of a resolved experiment (or a sweep's point), checked as every experiment is: each value, then
+    the network's shape. `where` starts the sentence that says what is wrong ('experiments.toml: experiment 26')."""
+    try:
+        spec = ExperimentSpec.model_validate(merged)
+    except ValidationError as error:
+        raise UserError(_describe(where, error)) from None
+    # A network that pools its images to nothing, or that no machine could hold, is a mistake in the file.
     if problem := architecture.problem(spec.model):
-        raise UserError(f"{path}: experiment {spec.id}: {problem}.")
+        raise UserError(f"{where}: {problem}.")
+    return spec
 
 
 def _config_only(flat: dict[str, Any]) -> dict[str, Any]:
@@ -122,27 +127,27 @@ def _flatten(table: dict[str, Any], prefix: str = "") -> dict[str, Any]:
     return flat
 
 
-def _describe(path: Path, eid: int, error: ValidationError) -> str:
+def _describe(where: str, error: ValidationError) -> str:
     first = error.errors()[0]
     location = [str(part) for part in first["loc"]]
     if first["type"] == "union_tag_invalid" or (len(location) > 2 and location[0] == "augment" and first["type"] == "literal_error"):
         tag = first.get("input", {}).get("op") if isinstance(first.get("input"), dict) else first.get("input")
-        return (f"{path}: experiment {eid}: key 'augment' has unknown augmentation '{tag}'; "
+        return (f"{where}: key 'augment' has unknown augmentation '{tag}'; "
                 "use one of hflip, vflip, rotation, affine, color_jitter, normalize.")
     # Drop the union tag pydantic adds inside a discriminated list ("augment.1.rotation.degrees").
     if len(location) > 2 and location[0] == "augment":
         location = location[:2] + location[3:]
     if first["type"] == "missing" and location[-1].isdigit():  # a fixed-length list short of values: one error each
         needed = len(first["input"]) + sum(e["loc"][:-1] == first["loc"][:-1] for e in error.errors())
-        return f"{path}: experiment {eid}: key '{'.'.join(location[:-1])}' needs {needed} values (got {first['input']!r})."
+        return f"{where}: key '{'.'.join(location[:-1])}' needs {needed} values (got {first['input']!r})."
     if first["type"] == "too_long":
-        return (f"{path}: experiment {eid}: key '{'.'.join(location)}' needs {first['ctx']['max_length']} values "
+        return (f"{where}: key '{'.'.join(location)}' needs {first['ctx']['max_length']} values "
                 f"(got {first['input']!r}).")
     key = ".".join(location)
     if first["type"] == "extra_forbidden":
-        return f"{path}: experiment {eid}: unknown key '{key}'; check its spelling against experiment 1."
+        return f"{where}: unknown key '{key}'; check its spelling against experiment 1."
     if first["type"] == "missing":
-        return f"{path}: experiment {eid}: key '{key}' is missing; set it here or in the experiment it extends."
+        return f"{where}: key '{key}' is missing; set it here or in the experiment it extends."
     message = first["msg"].rstrip(".")
     message = message[0].lower() + message[1:]
-    return f"{path}: experiment {eid}: key '{key}' {message.removeprefix('input ').removeprefix('value ')} (got {first.get('input')!r})."
+    return f"{where}: key '{key}' {message.removeprefix('input ').removeprefix('value ')} (got {first.get('input')!r})."

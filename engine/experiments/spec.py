@@ -151,12 +151,50 @@ def config_hash(config: dict[str, Any]) -> str:
 
 
 @dataclass(frozen=True)
+class Point:
+    """Where an experiment that is a sweep's point came from: the sweep's name and the value of each of its axes.
+    It describes the experiment and is never hashed: the values themselves are in the config."""
+
+    sweep: str
+    values: dict[str, Any]  # axis, a field as the experiments file names it ("optimizer.lr") -> its value here
+
+    def label(self) -> str:
+        """The values, short: 'lr=0.0003, batch_size=64' (an axis by its last part, unless two axes share it)."""
+        last = [axis.rsplit(".", 1)[-1] for axis in self.values]
+        return ", ".join(f"{short if last.count(short) == 1 else axis}={_shown(value)}"
+                         for axis, short, value in zip(self.values, last, self.values.values()))
+
+    def provenance(self, experiment_id: int) -> str:
+        """'experiment 20 with optimizer.lr = 0.0003, from sweep 'lr-cosine''."""
+        values = ", ".join(f"{axis} = {_shown(value)}" for axis, value in self.values.items())
+        return f"experiment {experiment_id} with {values}, from sweep '{self.sweep}'"
+
+    def to_json(self) -> str:
+        return json.dumps({"sweep": self.sweep, "values": self.values})
+
+    @classmethod
+    def from_json(cls, text: str | None) -> Point | None:
+        """The point a job carries (engine.jobs.queue); None for an experiment as its file has it."""
+        if text is None:
+            return None
+        stored = json.loads(text)
+        return cls(stored["sweep"], stored["values"])
+
+
+def _shown(value: Any) -> str:
+    """A value as a label shows it: numbers as Python writes them shortest (0.0003, 64), the rest as JSON."""
+    return repr(value) if isinstance(value, (int, float)) and not isinstance(value, bool) else json.dumps(value)
+
+
+@dataclass(frozen=True)
 class Experiment:
-    """A validated experiment with where each of its values came from."""
+    """A validated experiment with where each of its values came from: its file's entries through `extends`, and
+    for a sweep's point, the sweep (`point`; its `changes` are then the point's values)."""
 
     spec: ExperimentSpec
     origin: dict[str, int]  # dotted key -> id of the experiment that set it
     changes: dict[str, Any]  # dotted key -> value, as written in this experiment's own entry
+    point: Point | None = None
 
     @property
     def id(self) -> int:

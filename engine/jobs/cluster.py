@@ -119,7 +119,7 @@ def make_executor(request: ClusterRequest):
 def task(job: Job, results: str) -> str:
     """On the node: train the job's run into a store on local disk, and leave its outcome in `results`. An error
     before the run begins (data missing on the node, say) is left as its sentence, then raised for submitit."""
-    from engine.experiments.load import load
+    from engine.experiments.sweeps import resolve
     from engine.jobs import runner
     from engine.training import data
 
@@ -130,7 +130,7 @@ def task(job: Job, results: str) -> str:
     with tempfile.TemporaryDirectory(prefix="dermalab-task-") as scratch:
         store = Store(Path(scratch) / "runs.sqlite")
         try:
-            experiment = load(job.experiments)[job.experiment_id]
+            experiment = resolve(job.experiments, job.experiment_id, job.point)
             dataset = data.load(job.data)
             try:
                 runner.run_one(job.job_id, experiment, dataset, RunOptions(seed=job.seed, **job.options), store,

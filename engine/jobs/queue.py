@@ -17,8 +17,8 @@ from typing import Any
 
 from engine.errors import UserError
 from engine.events import BatchProgress, RunFailed, RunStarted
-from engine.experiments.load import load
-from engine.experiments.spec import Experiment
+from engine.experiments.spec import Experiment, Point
+from engine.experiments.sweeps import resolve
 from engine.processes import alive, started
 from engine.status import ACTIVE, Status, sql_in
 from engine.store.runs import Planned, Store
@@ -42,8 +42,8 @@ CLUSTERS = (Executor.SLURM, Executor.LOCAL)
 
 @dataclass(frozen=True)
 class Job:
-    """One run asked for: an experiment, a seed, where the data and experiments come from, and the run's options
-    (RunOptions' fields but the seed). Its id becomes the run's id, so either names it."""
+    """One run asked for: an experiment (or a sweep's point of it), a seed, where the data and experiments come
+    from, and the run's options (RunOptions' fields but the seed). Its id becomes the run's id, so either names it."""
 
     job_id: str
     experiment_id: int
@@ -52,11 +52,12 @@ class Job:
     data: str
     experiments: str | None
     options: dict[str, Any]
+    point: Point | None = None  # a sweep's point: the experiment with these values (engine.experiments.sweeps)
 
     @classmethod
     def new(cls, experiment_id: int, name: str, seed: int, data: str, experiments: str | None,
-            options: dict[str, Any]) -> Job:
-        return cls(uuid.uuid4().hex[:12], experiment_id, name, seed, data, experiments, options)
+            options: dict[str, Any], point: Point | None = None) -> Job:
+        return cls(uuid.uuid4().hex[:12], experiment_id, name, seed, data, experiments, options, point)
 
 
 class JobQueue:
@@ -82,11 +83,13 @@ class JobQueue:
         now = time.time()
         with self.store.transaction() as db:
             db.executemany(
-                "INSERT INTO jobs (job_id, experiment_id, name, seed, data, experiments, options, executor, status,"
-                " host, worker_pid, process_started, cluster_job_id, queued_at) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
+                "INSERT INTO jobs (job_id, experiment_id, name, seed, data, experiments, options, point, executor,"
+                " status, host, worker_pid, process_started, cluster_job_id, queued_at)"
+                " VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
                 [(job.job_id, job.experiment_id, job.name, job.seed, job.data, job.experiments,
-                  json.dumps(job.options), executor, Status.QUEUED, host, pid, process_started, cluster_job_id,
-                  now + order * 1e-6) for order, (job, cluster_job_id) in enumerate(zip(jobs, cluster_job_ids))])
+                  json.dumps(job.options), job.point and job.point.to_json(), executor, Status.QUEUED, host, pid,
+                  process_started, cluster_job_id, now + order * 1e-6)
+                 for order, (job, cluster_job_id) in enumerate(zip(jobs, cluster_job_ids))])
 
     def submitted(self) -> list[dict[str, Any]]:
         """Cluster jobs still going, or ended without their run in the store yet."""
@@ -232,8 +235,8 @@ def planned_run(job: dict[str, Any]) -> Planned | None:
     """The run a job was to be, as asked, for storing it never started; None when its experiment is no longer in its
     file (or the file is gone), so that nothing is guessed."""
     try:
-        experiment = load(job["experiments"])[job["experiment_id"]]
-    except (UserError, KeyError):
+        experiment = resolve(job["experiments"], job["experiment_id"], Point.from_json(job["point"]))
+    except UserError:
         return None
     config = run_config(experiment, RunOptions(seed=job["seed"], **job["options"]), as_asked=True)
     return Planned(job["job_id"], experiment.id, experiment.spec.name, experiment.spec.chapter, job["seed"],
@@ -242,7 +245,7 @@ def planned_run(job: dict[str, Any]) -> Planned | None:
 
 def job_of(row: Any) -> Job:
     return Job(row["job_id"], row["experiment_id"], row["name"], row["seed"], row["data"], row["experiments"],
-               json.loads(row["options"]))
+               json.loads(row["options"]), Point.from_json(row["point"]))
 
 
 def row_of(row: Any) -> dict[str, Any]:
@@ -257,7 +260,7 @@ def plan(experiments: Iterable[Experiment], seeds: Iterable[int], data: str, exp
     the options' fields but the seed, which is its own."""
     seeds = list(seeds)
     kept = {key: value for key, value in asdict(options).items() if key != "seed"}
-    return [Job.new(experiment.id, experiment.spec.name, seed, data, experiments_file, kept)
+    return [Job.new(experiment.id, experiment.spec.name, seed, data, experiments_file, kept, experiment.point)
             for experiment in experiments for seed in seeds]
 
 

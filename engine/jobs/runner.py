@@ -20,6 +20,7 @@ from engine.events import (
     RunStarted,
 )
 from engine.experiments.spec import Experiment
+from engine.experiments.sweeps import at_point
 from engine.jobs.queue import CANCELLED, Job, JobQueue
 from engine.status import Status
 from engine.store.runs import Planned, Store, StoreUnwritable
@@ -90,7 +91,8 @@ def run_kept(queue: JobQueue, experiments: dict[int, Experiment], dataset: Datas
     outcomes = []
     try:
         while (job := queue.claim("this process", kept=True)) is not None:
-            outcomes.append(run_job(job, experiments[job.experiment_id], dataset, store, queue, sink, CancelSwitch()))
+            experiment = at_point(experiments[job.experiment_id], job.point, job.experiments)
+            outcomes.append(run_job(job, experiment, dataset, store, queue, sink, CancelSwitch()))
     except KeyboardInterrupt:
         queue.end_own(Status.CANCELLED, CANCELLED)
         raise

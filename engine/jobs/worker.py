@@ -27,8 +27,8 @@ import torch._dynamo  # noqa: F401  (torch.optim imports it when the first optim
 
 from engine.errors import RunCancelled, UserError, said
 from engine.events import DataProgress
-from engine.experiments.load import load
 from engine.experiments.spec import Experiment
+from engine.experiments.sweeps import resolve
 from engine.jobs.lock import WorkerLock
 from engine.jobs.queue import CANCELLED, Job, JobQueue
 from engine.jobs.runner import CancelSwitch, preflight, progress_to, run_job
@@ -149,10 +149,7 @@ class WorkerLoop:
 
     def _prepare(self, job: Job) -> tuple[Experiment, Dataset]:
         """In the worker, before the fork: the experiment, and the data (kept for later jobs on the same data)."""
-        experiments = load(job.experiments)
-        if job.experiment_id not in experiments:
-            raise UserError(f"Experiment {job.experiment_id} is no longer in {job.experiments or 'experiments.toml'}.")
-        experiment = experiments[job.experiment_id]
+        experiment = resolve(job.experiments, job.experiment_id, job.point)
 
         def progress(event: DataProgress) -> None:
             size = f"{event.done / 1e6:.1f}" + (f" of {event.total / 1e6:.1f}" if event.total else "")

@@ -77,6 +77,7 @@ CREATE TABLE IF NOT EXISTS {name} (
     data TEXT NOT NULL,
     experiments TEXT,  -- the experiments file, absolute (NULL: the repository's own)
     options TEXT NOT NULL,  -- the run's options (device, epochs, ...) as JSON
+    point TEXT,  -- a sweep's point of the experiment as JSON: the sweep's name and each axis's value (NULL: none)
     executor TEXT,  -- who trains it (engine.jobs.queue.Executor); NULL: claimed before version 2 recorded who
     status TEXT NOT NULL,  -- an engine.status.Status
     reason TEXT,

@@ -50,21 +50,11 @@ def build_parser() -> Parser:
     run = add_command(commands, "run", help="train experiments headless")
     run.add_argument("ids", nargs="*", metavar="IDS", help="ids and ranges such as 8 11-14")
     run.add_argument("--all", action="store_true", help="every experiment")
-    run.add_argument("--again", action="store_true",
-                     help="run seeds that already finished with the same config and data (skipped otherwise)")
-    run.add_argument("--json", action="store_true", help="one JSON object per run on stdout, as 'results' gives it")
-    run.add_argument("--detach", action="store_true",
-                     help="queue the runs for the background worker, print their job ids and return at once")
-    cluster = run.add_argument_group("on a cluster, through submitit (pip install -e '.[slurm]')")
-    cluster.add_argument("--executor", choices=("slurm", "local"),
-                         help="slurm: one job array, a task per run; local: the same path on this machine")
-    cluster.add_argument("--partition", metavar="P", help="the Slurm partition (default: the cluster's)")
-    cluster.add_argument("--gpus-per-task", type=whole_number("--gpus-per-task", 0, 16), default=0, metavar="G",
-                         help="GPUs each task asks for (default 0)")
-    cluster.add_argument("--time", type=whole_number("--time", 1, 7 * 24 * 60, "of minutes"), default=60,
-                         metavar="MIN", help="each task's time limit in minutes (default 60)")
-    cluster.add_argument("--array-parallelism", type=whole_number("--array-parallelism", 1, 10_000), default=64,
-                         metavar="K", help="tasks of the array running at once (default 64)")
+    add_launch(run)
+
+    sweep = add_command(commands, "sweep", help="train a sweep of the experiments file: its points × seeds")
+    sweep.add_argument("name", metavar="NAME", help="the name of a [[sweeps]] table")
+    add_launch(sweep)
 
     worker = add_command(commands, "worker", help="train the queued jobs; stops once the queue has been empty a while")
     worker.add_argument("--idle", type=seconds("--idle", high=86_400), default=None, metavar="SECONDS",
@@ -84,6 +74,8 @@ def build_parser() -> Parser:
     results.add_argument("run_id", nargs="?", metavar="RUN_ID", help="one run (an id, or its first characters)")
     results.add_argument("--experiment", type=int, metavar="ID", help="only this experiment's runs")
     results.add_argument("--per-experiment", action="store_true", help="mean ± std and n over each experiment's seeds")
+    results.add_argument("--sweep", metavar="NAME",
+                         help="a row per point of the sweep, and its best point against the experiment it extends")
     results.add_argument("--confusion", action="store_true", help="the run's confusion matrix (needs RUN_ID)")
     results.add_argument("--sort", default="auc", metavar="COL", help="a column of numbers (default auc)")
     order = results.add_mutually_exclusive_group()
@@ -122,8 +114,27 @@ def build_parser() -> Parser:
     return parser
 
 
+def add_launch(parser: argparse.ArgumentParser) -> None:
+    """What `run` and `sweep` share: how their runs are launched (here, detached, on a cluster) and reported."""
+    parser.add_argument("--again", action="store_true",
+                        help="run seeds that already finished with the same config and data (skipped otherwise)")
+    parser.add_argument("--json", action="store_true", help="one JSON object per run on stdout, as 'results' gives it")
+    parser.add_argument("--detach", action="store_true",
+                        help="queue the runs for the background worker, print their job ids and return at once")
+    cluster = parser.add_argument_group("on a cluster, through submitit (pip install -e '.[slurm]')")
+    cluster.add_argument("--executor", choices=("slurm", "local"),
+                         help="slurm: one job array, a task per run; local: the same path on this machine")
+    cluster.add_argument("--partition", metavar="P", help="the Slurm partition (default: the cluster's)")
+    cluster.add_argument("--gpus-per-task", type=whole_number("--gpus-per-task", 0, 16), default=0, metavar="G",
+                         help="GPUs each task asks for (default 0)")
+    cluster.add_argument("--time", type=whole_number("--time", 1, 7 * 24 * 60, "of minutes"), default=60,
+                         metavar="MIN", help="each task's time limit in minutes (default 60)")
+    cluster.add_argument("--array-parallelism", type=whole_number("--array-parallelism", 1, 10_000), default=64,
+                         metavar="K", help="tasks of the array running at once (default 64)")
+
+
 COMMANDS: dict[str, Callable[[argparse.Namespace], int]] = {
-    "run": run_commands.cmd_run, "worker": run_commands.cmd_worker,
+    "run": run_commands.cmd_run, "sweep": run_commands.cmd_sweep, "worker": run_commands.cmd_worker,
     "queue": queue_commands.cmd_queue, "cancel": queue_commands.cmd_cancel, "sync": queue_commands.cmd_sync,
     "list": result_commands.cmd_list, "results": result_commands.cmd_results, "compare": result_commands.cmd_compare,
     "operating-point": result_commands.cmd_operating_point, "ensemble": result_commands.cmd_ensemble,

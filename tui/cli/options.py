@@ -89,7 +89,7 @@ class Option:
         return self.commands is EVERYWHERE or command in self.commands
 
 
-TRAINING = frozenset({APP, "run"})
+TRAINING = frozenset({APP, "run", "sweep"})
 SLOTS = TRAINING | {"worker"}  # where runs are trained: the app and `run --detach` through the worker they start
 MAX_JOBS = 1024  # runs at once on one machine; far more than its cores or GPUs
 READING_EXPERIMENTS = TRAINING | {"list", "results", "compare", "operating-point", "ensemble", "report", "prune"}
@@ -153,7 +153,9 @@ def settle(args: argparse.Namespace) -> argparse.Namespace:
         before, after = given.pop(BEFORE + option.dest, None), given.get(option.dest)
         flag = option.flags[0]
         if before is not None and not option.taken_by(command):
-            raise UserError(f"{flag} does nothing {'in' if command == APP else 'for'} {_place(command)}; it is for {' and '.join(map(_place, sorted(option.commands)))}.")
+            places = [_place(name) for name in sorted(option.commands)]
+            raise UserError(f"{flag} does nothing {'in' if command == APP else 'for'} {_place(command)}; it is for "
+                            f"{', '.join(places[:-1])}{' and ' if len(places) > 1 else ''}{places[-1]}.")
         if before is not None and after is not None and before != after:
             raise UserError(f"{flag} is given twice, as {before} before the command and {after} after it; give it once.")
         if option.taken_by(command):

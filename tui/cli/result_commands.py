@@ -11,15 +11,18 @@ from typing import Any
 
 from engine.classes import CLASSES
 from engine.errors import UserError
+from engine.experiments import sweeps
 from engine.experiments.architecture import parameter_count
+from engine.experiments.spec import Experiment
 from engine.store import prune, summary
 from engine.store.runs import Store
+from engine.store.sweep_results import SweepResults, sweep_results
 from tui import exit_codes
 from tui.cli import columns as cli_tables
 from tui.cli.inputs import experiments_of, open_store
 from tui.report import png
-from tui.text.numbers import plural
-from tui.text.tables import check_sort_column, dumps, print_table, sort_rows
+from tui.text.numbers import plural, signed_auc
+from tui.text.tables import check_sort_column, dumps, machine, print_table, sort_rows
 
 
 def cmd_list(args: argparse.Namespace) -> int:
@@ -46,6 +49,8 @@ def cmd_results(args: argparse.Namespace) -> int:
     if args.confusion:
         raise UserError("--confusion shows one run's matrix; name the run, e.g. 'dermalab results 3f2a --confusion'.")
     experiments = experiments_of(args)
+    if args.sweep:
+        return show_sweep(args, store, experiments)
     if args.experiment is not None and args.experiment not in experiments:
         raise UserError(f"--experiment {args.experiment}: there is no such experiment; 'dermalab list' shows their ids.")
 
@@ -65,10 +70,50 @@ def cmd_results(args: argparse.Namespace) -> int:
     return exit_codes.OK
 
 
+def show_sweep(args: argparse.Namespace, store: Store, experiments: dict[int, Experiment]) -> int:
+    """`results --sweep NAME`: a row per point, then its best point against the experiment it extends."""
+    if args.per_experiment or args.experiment is not None:
+        raise UserError("--sweep shows the sweep's own points; leave out --per-experiment and --experiment.")
+    sweep = sweeps.named(args.sweep, experiments, args.experiments)
+    found = sweep_results(store, sweep, sweep.points())
+    check_sort_column(found.rows, args.sort)
+    rows = sort_rows(found.rows, args.sort, args.descending)
+    if args.format == "json":
+        print(dumps({"sweep": sweep.name, "id": sweep.base.id, "points": [machine(row) for row in rows],
+                     "best": found.best and found.best["point"], "base": found.base and machine(found.base),
+                     "best_versus_base": found.versus_base}))
+        return exit_codes.OK
+    print_table(rows, args.format, cli_tables.SWEEP, args.wide, cli_tables.RESULT_NOTES)
+    if args.format != "csv":
+        print(best_versus_base(sweep, found))
+    return exit_codes.OK
+
+
+def best_versus_base(sweep: sweeps.Sweep, found: SweepResults) -> str:
+    """The sweep's answer in a sentence: its best point's AUC against its base's, paired by seed."""
+    base = f"experiment {sweep.base.id} ({sweep.base.spec.name})"
+    if found.best is None:
+        return f"No point of sweep '{sweep.name}' has finished yet; 'dermalab sweep {sweep.name}' runs them."
+    best = f"Best point by mean val AUC: {found.best['point']} ({spread(found.best)})"
+    versus = found.versus_base
+    if found.base is None or versus is None or versus["mean"] is None:
+        return f"{best}; {base} has no finished run of the same seeds on the same data to compare it with."
+    interval = ("" if versus["low"] is None else
+                f", 95 % CI {signed_auc(versus['low'])} to {signed_auc(versus['high'])}")
+    return (f"{best}, against {base} ({spread(found.base)}): ΔAUC {signed_auc(versus['mean'])}{interval}, "
+            f"paired over {plural(len(versus['seeds']), 'seed')}.")
+
+
+def spread(row: dict) -> str:
+    std = "" if row["auc_std"] is None else f" ± {row['auc_std']:.3f}"
+    return f"AUC {row['auc']:.3f}{std}, n {row['n']}"
+
+
 def show_run(args: argparse.Namespace, store: Store) -> int:
     """`results RUN_ID`: the run's row with its bootstrap intervals, or with --confusion its confusion matrix."""
-    if args.per_experiment or args.experiment is not None:
-        raise UserError("--per-experiment and --experiment summarise many runs; leave out the run id to use them.")
+    if args.per_experiment or args.experiment is not None or args.sweep:
+        raise UserError("--per-experiment, --experiment and --sweep summarise many runs; leave out the run id to use "
+                        "them.")
     experiments = experiments_of(args)
     # A number can start a run id as well as name an experiment: say which one it was taken for.
     number = args.run_id.isdigit() and int(args.run_id) in experiments

@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING
 
 from engine.errors import UserError
 from engine.events import RunFailed
+from engine.experiments import sweeps
 from engine.experiments.spec import Experiment
 from engine.jobs import cluster, seeds, watch
 from engine.jobs.lock import WorkerLock, worker_pid
@@ -67,11 +68,31 @@ def cmd_run(args: argparse.Namespace) -> int:
     ids = list(experiments) if args.all else parse_ids(args.ids, list(experiments))
     if not ids:
         raise UserError("Name the experiments to run, e.g. 'dermalab run 8 11-14', or pass --all.")
+    return launch(args, [experiments[i] for i in ids], range(args.seed, args.seed + args.seeds), experiments)
+
+
+def cmd_sweep(args: argparse.Namespace) -> int:
+    """`dermalab sweep NAME`: the sweep's points × seeds, through the same queue, slots and clusters as `run`."""
+    experiments = experiments_of(args)
+    sweep = sweeps.named(args.name, experiments, args.experiments)
+    for flag, given, axis in (("--epochs", args.epochs, "training.epochs"),
+                              ("--no-pretrained", args.no_pretrained, "model.pretrained")):
+        if given and axis in sweep.axes:  # its points would all run alike, each trained again
+            raise UserError(f"{flag} would set what sweep '{sweep.name}' varies (its axis '{axis}'); leave it out.")
+    points = sweep.points()
+    print(f"dermalab: sweep '{sweep.name}': {plural(len(points), 'point')} of experiment {sweep.base.id} "
+          f"{sweep.base.spec.name} × {plural(sweep.seeds, 'seed')}.", file=sys.stderr)
+    return launch(args, points, range(sweep.seeds), experiments, each_skip=False)
+
+
+def launch(args: argparse.Namespace, chosen: list[Experiment], asked: range, experiments: Experiments,
+           each_skip: bool = True) -> int:
+    """The runs of `chosen` (experiments, or a sweep's points) × the seeds `asked`, but those that finished already,
+    trained as the options say: here, in slots, by the background worker, or on a cluster."""
     source = job_source(args)
-    chosen = [experiments[i] for i in ids]
     store = open_store()
     try:
-        jobs = planned(args, chosen, source, store)
+        jobs = planned(args, chosen, asked, source, store, each_skip)
         if not jobs:
             return exit_codes.OK
         if args.executor:
@@ -88,21 +109,23 @@ def cmd_run(args: argparse.Namespace) -> int:
         store.close()  # here, not at exit: a store open while torch was imported is frozen with it (collector_paused)
 
 
-def planned(args: argparse.Namespace, chosen: list[Experiment], source: JobSource, store: Store) -> list[Job]:
+def planned(args: argparse.Namespace, chosen: list[Experiment], asked: range, source: JobSource, store: Store,
+            each_skip: bool = True) -> list[Job]:
     """A job per experiment and seed asked for, but the seeds that finished already with the same config and data
-    (unless --again), each one left out said on stderr."""
-    asked = range(args.seed, args.seed + args.seeds)
+    (unless --again), each one left out said on stderr (or, not `each_skip`, how many: a sweep has many)."""
     with collector_paused():  # the precision the device picks, when some seed finished, is torch's to tell
-        finished = {experiment.id: {} if args.again else
-                    seeds.finished_among(store, experiment, asked, source.data, source.options) for experiment in chosen}
+        finished = [{} if args.again else seeds.finished_among(store, experiment, asked, source.data, source.options)
+                    for experiment in chosen]  # a list, not by id: a sweep's points share their base's id
     jobs = []
-    for experiment in chosen:
-        done = finished[experiment.id]
-        for seed, run_id in sorted(done.items()):
+    for experiment, done in zip(chosen, finished):
+        for seed, run_id in sorted(done.items()) if each_skip else ():
             print(f"dermalab: skipped #{experiment.id} {experiment.spec.name} seed {seed}: run {run_id} finished it "
                   "with the same config and data (--again runs it anyway).", file=sys.stderr)
         jobs += plan([experiment], [seed for seed in asked if seed not in done], source.data,
                      source.experiments_file, source.options)
+    if not each_skip and (skipped := sum(map(len, finished))):
+        print(f"dermalab: skipped {plural(skipped, 'run')} of {len(chosen) * len(asked)}: they finished with the same "
+              "config and data (--again runs them anyway).", file=sys.stderr)
     return jobs
 
 

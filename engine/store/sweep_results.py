@@ -1,0 +1,80 @@
+"""What a sweep's stored runs show: a row per point (mean ± std over its seeds, from the groups of comparable runs)
+and the best point by mean val AUC against its base experiment, as a difference paired by seed with its interval.
+
+A point's runs are found by their config hash, as any experiment's are: the point's config as run with each
+group's epochs, weights and precision. So a point whose values are its base's own shares the base's runs, and a
+run counts for every sweep that has its point."""
+
+from __future__ import annotations
+
+from collections import Counter
+from dataclasses import asdict, dataclass
+from typing import Any
+
+from engine.analysis.paired import paired_difference
+from engine.experiments.spec import Experiment, config_hash
+from engine.experiments.sweeps import Sweep
+from engine.store.runs import Store
+
+FIGURES = ("auc", "mel_recall", "cancer_sensitivity", "accuracy", "balanced_accuracy", "train_seconds")
+# What makes two groups comparable beside their config: the data, and how the config ran.
+CONTEXT = ("data_fingerprint", "synthetic", "epochs", "pretrained", "precision")
+
+
+@dataclass(frozen=True)
+class SweepResults:
+    rows: list[dict[str, Any]]  # a row per point and data it ran on; a point with no finished run has n 0
+    best: dict[str, Any] | None  # the row of the best point by mean val AUC (None before any point finished)
+    base: dict[str, Any] | None  # the base experiment's group on the best point's data, as run alike
+    versus_base: dict[str, Any] | None  # the best point's AUC minus the base's, seed by seed (PairedDifference)
+
+
+def sweep_results(store: Store, sweep: Sweep, points: list[Experiment]) -> SweepResults:
+    groups = [group for group in store.groups() if group["experiment_id"] == sweep.base.id]
+    rows, found = [], set()
+    hashes: dict[tuple[Any, ...], dict[str, int]] = {}
+    for group in groups:
+        ran = (group["epochs"], group["pretrained"], group["precision"])
+        if ran not in hashes:
+            hashes[ran] = _point_hashes(points, *ran)
+        index = hashes[ran].get(group["config_hash"])
+        if index is not None:
+            rows.append(_row(points[index], group))
+            found.add(index)
+    rows += [_row(point, None) for index, point in enumerate(points) if index not in found]
+    run = [row for row in rows if row["n"]]
+    if not run:
+        return SweepResults(rows, None, None, None)
+    # The data and settings most points ran with: a best point is only compared among like runs.
+    usual = Counter(_context(row) for row in run).most_common(1)[0][0]
+    best = max((row for row in run if _context(row) == usual), key=lambda row: row["auc"] or 0.0)
+    base_hash = config_hash(sweep.base.spec.run_config(best["epochs"], best["pretrained"], best["precision"]))
+    base = next((group for group in groups if group["config_hash"] == base_hash
+                 and _context(group) == usual), None)
+    versus = paired_difference(_aucs(store, best), _aucs(store, base)) if base else None
+    return SweepResults(rows, best, base, asdict(versus) if versus else None)
+
+
+def _point_hashes(points: list[Experiment], epochs: int, pretrained: bool, precision: str) -> dict[str, int]:
+    """Each point's config hash as runs with these epochs, weights and precision ran it -> its place in the sweep."""
+    return {config_hash(point.spec.run_config(epochs, pretrained, precision)): index
+            for index, point in enumerate(points)}
+
+
+def _row(point: Experiment, group: dict[str, Any] | None) -> dict[str, Any]:
+    assert point.point is not None
+    row: dict[str, Any] = {"experiment_id": point.id, "point": point.point.label(), **point.point.values, "n": 0}
+    if group is not None:
+        row |= {key: group[key] for key in ("n", "config_hash", *CONTEXT)}
+        row |= {key: group[key] for figure in FIGURES for key in (figure, f"{figure}_std")}
+    return row
+
+
+def _context(row: dict[str, Any]) -> tuple[Any, ...]:
+    return tuple(row[key] for key in CONTEXT)
+
+
+def _aucs(store: Store, group: dict[str, Any]) -> dict[int, float]:
+    """Seed -> the val AUC of its latest finished run in the group."""
+    seeds = store.finished_seeds(group["experiment_id"], group["config_hash"], group["data_fingerprint"])
+    return {run["seed"]: run["auc"] for run in store.summaries(list(seeds.values()))}
