@@ -94,7 +94,8 @@ async def test_select_run_and_sort_the_leaderboard(edited_experiments):
         assert app.lab.selected == {1, 2, 3, 4, 5}
         await pilot.press("r")
         assert [job["experiment_id"] for job in app.lab.jobs] == [1, 2, 3, 4, 5]
-        await wait_for(pilot, lambda: not app.lab.active_jobs() and app.lab.overview.stored == 5, timeout=5 * CHILD_SECONDS)
+        await wait_for(pilot, lambda: not app.lab.active_jobs() and app.lab.overview.stored == 5,
+                       timeout=5 * CHILD_SECONDS)
         assert [job["status"] for job in app.lab.jobs] == ["finished"] * 5
         assert "The queue is done: 5 runs finished of 5." in notices(app)
 
@@ -196,7 +197,9 @@ async def test_without_data_a_run_says_how_to_get_it(monkeypatch, stored):
         for job in app.lab.jobs:  # each fails before its run starts, with the sentence, said once
             assert (job["status"], job["started_at"]) == ("failed", None) and "--data synthetic" in job["reason"]
         assert " ".join(notices(app)).count("--data synthetic") == 1
-        assert stored.runs() == []
+        # Each is kept as a run that never started, failed with that sentence.
+        assert [(run["status"], run["started_at"], run["reason"]) for run in stored.runs()] == [
+            ("failed", None, job["reason"]) for job in app.lab.jobs]
 
 
 @synchronous
@@ -228,6 +231,7 @@ async def test_keys_help_palette_and_plain_quit():
 
 def test_the_app_leaves_torch_to_its_child_processes():
     """Importing torch would cost seconds before the first screen; only the probe and the runs need it."""
-    code = "import sys, tui.app.main; print(sorted(m for m in ('torch', 'engine.training.train', 'engine.training.models') if m in sys.modules))"
+    heavy = ("torch", "engine.training.train", "engine.training.models")
+    code = f"import sys, tui.app.main; print(sorted(m for m in {heavy!r} if m in sys.modules))"
     imported = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert imported.stdout.strip() == "[]"

@@ -15,8 +15,8 @@ import subprocess
 import sys
 import termios
 import time
-from pathlib import Path
 
+import psutil
 import pytest
 
 from engine.experiments.load import load
@@ -57,11 +57,9 @@ def wait_until(condition, what: str, timeout: float = WAIT_SECONDS) -> None:
         time.sleep(0.1)
 
 
-def session_and_terminal(pid: int) -> tuple[int, int]:
-    """A process's session id and controlling terminal (0: none), from /proc."""
-    stat = Path(f"/proc/{pid}/stat").read_text()
-    fields = stat[stat.rindex(")") + 2:].split()
-    return int(fields[3]), int(fields[4])
+def session_and_terminal(pid: int) -> tuple[int, str | None]:
+    """A process's session id and controlling terminal (None: none)."""
+    return os.getsid(pid), psutil.Process(pid).terminal()
 
 
 def test_a_detached_run_survives_the_hang_up_of_its_terminal(tiny, dermalab_home):
@@ -89,7 +87,7 @@ def test_a_detached_run_survives_the_hang_up_of_its_terminal(tiny, dermalab_home
 
     wait_until(lambda: worker_pid(dermalab_home / "runs.sqlite"), "worker")
     worker = worker_pid(dermalab_home / "runs.sqlite")
-    assert session_and_terminal(worker) == (worker, 0)  # a session of its own, and no terminal to lose
+    assert session_and_terminal(worker) == (worker, None)  # a session of its own, and no terminal to lose
     wait_until(lambda: jobs()[job_id.decode()]["status"] == "finished", "finished run")
     run = StoredRuns().get(job_id.decode())
     assert run["status"] == "finished" and run["auc"] is not None and len(run["history"]) == 3
