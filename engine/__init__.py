@@ -6,5 +6,6 @@
 - `store`: the SQLite run store (its schema and upgrades, blobs) and the readers that summarise stored runs.
 - `jobs`: the queue in the store, the worker and its slots, the runner, GPUs, estimates and the Slurm path.
 
-At the top, what every layer may use: `errors`, `paths`, `events`, `classes` and `processes`.
+At the top, what every layer may use: `errors`, `paths`, `events`, `classes`, `status` (how a run or job stands)
+and `processes`.
 """

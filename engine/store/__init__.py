@@ -1,2 +1,2 @@
-"""The run store: one SQLite file (runs.py), its tables and upgrades (schema.py), compact prediction blobs, the
-readers that summarise stored runs for every view (summary.py), and which runs a prune deletes (prune.py)."""
+"""The run store: one SQLite file (runs.py), its tables and upgrades (schema.py), compact prediction blobs, figures as
+stored (an undefined one null), the readers that summarise stored runs for every view (summary.py), and which runs a prune deletes (prune.py)."""
