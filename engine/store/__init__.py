@@ -1,2 +1,3 @@
-"""The run store: one SQLite file (runs.py), its tables and upgrades (schema.py), compact prediction blobs, figures as
-stored (an undefined one null), the readers that summarise stored runs for every view (summary.py), and which runs a prune deletes (prune.py)."""
+"""The run store: one SQLite file (runs.py), its tables and upgrades (schema.py), compact prediction blobs, figures
+as stored (figures.py: an undefined one is null), the readers that summarise stored runs for every view
+(summary.py), and which runs a prune deletes (prune.py)."""
