@@ -1,4 +1,5 @@
-"""The Textual app: four views over the lab, the store's queue of runs (trained by the background worker), and the keys."""
+"""The Textual app: four views over the lab, the store's queue of runs (trained by the background worker), and the
+keys."""
 
 from __future__ import annotations
 
@@ -28,8 +29,10 @@ from engine.store.runs import Store
 from tui.app.background import child_environment, ensure_worker
 from tui.app.commands import LabCommands
 from tui.app.lab import Lab, describe_data
+from tui.app.lab_app import LabApp
 from tui.app.messages import GpusSampled, StoreChanged
 from tui.app.probe import NO_DEVICE
+from tui.app.ranking import Ranking
 from tui.app.screens.charts import ChartsScreen
 from tui.app.screens.confirm_queue import ConfirmQueueScreen
 from tui.app.screens.experiments import ExperimentsScreen
@@ -42,13 +45,12 @@ from tui.app.training import StoreFeed
 from tui.app.widgets.frame.key_line import our_bindings
 from tui.cli.options import job_source, slot_request
 from tui.text import numbers
-from tui.app.ranking import Ranking
 
 PROBE_SECONDS = 120  # importing torch and waking a GPU can be slow, but not this slow
 GPU_SECONDS = 2.0  # how often the header's GPU figures are sampled: NVML's utilisation is itself a 1-2 s average
 
 
-class DermalabApp(App):
+class DermalabApp(LabApp):
     CSS_PATH = "app.tcss"
     COMMANDS = App.COMMANDS | {LabCommands}
     # Screens get -wide from 110 columns (side panes) and -tall from 36 lines (a longer queue).
@@ -75,9 +77,9 @@ class DermalabApp(App):
                 tooltip="Quit; while runs go, asks whether they keep training in the background"),
     ]
 
-    def __init__(self, lab: Lab, accelerator: str | None = None, slots: SlotRequest = SlotRequest()):
+    def __init__(self, lab: Lab, accelerator: str | None = None, slots: SlotRequest | None = None):
         super().__init__()
-        self.lab, self.slots = lab, slots
+        self.lab, self.slots = lab, slots or SlotRequest()
         self.ranking = Ranking()
         self.data_label, self.data_warning = describe_data(lab.source.data)
         self.accelerator = accelerator or "finding the accelerator…"
@@ -144,17 +146,18 @@ class DermalabApp(App):
 
     def on_worker_state_changed(self, event: Worker.StateChanged) -> None:
         """The one place that hears how thread workers end: the probe's answer, and a worker that failed to start."""
-        worker = event.worker
-        if worker.group == "probe" and event.state in (WorkerState.SUCCESS, WorkerState.ERROR):
-            self.accelerator = worker.result if event.state == WorkerState.SUCCESS else f"no accelerator: {worker.error}"
+        worker, state = event.worker, event.state
+        # Textual keeps an Exception as a failed worker's error (one cancelled ends CANCELLED)
+        error = worker.error if state == WorkerState.ERROR and isinstance(worker.error, Exception) else None
+        if worker.group == "probe" and state in (WorkerState.SUCCESS, WorkerState.ERROR):
+            self.accelerator = f"no accelerator: {error}" if error else str(worker.result)
             self.lab_changed.publish("accelerator")
-        elif worker.group == "start-worker" and event.state == WorkerState.ERROR:
-            self.notify(said(worker.error), title="The worker could not start", severity="error", timeout=30)
-        elif worker.group == "report" and event.state in (WorkerState.SUCCESS, WorkerState.ERROR):
-            if event.state == WorkerState.SUCCESS:
-                self.notify(f"Written to {worker.result}, with its tables as CSV beside it.", title="Report", timeout=20)
-            else:
-                self.notify(said(worker.error), title="No report", severity="warning", timeout=20)
+        elif worker.group == "start-worker" and error:
+            self.notify(said(error), title="The worker could not start", severity="error", timeout=30)
+        elif worker.group == "report" and state == WorkerState.SUCCESS:
+            self.notify(f"Written to {worker.result}, with its tables as CSV beside it.", title="Report", timeout=20)
+        elif worker.group == "report" and error:
+            self.notify(said(error), title="No report", severity="warning", timeout=20)
 
     def run_selection(self) -> None:
         """Queues the selection; one estimated over ASK_ABOVE_SECONDS is confirmed first."""
@@ -262,7 +265,7 @@ class DermalabApp(App):
             return
         self.push_screen(QuitScreen(going), self._quit_answered)
 
-    def _quit_answered(self, answer: QuitAnswer) -> None:
+    def _quit_answered(self, answer: QuitAnswer | None) -> None:
         if answer == "cancel":
             self.lab.cancel(self.lab.active_jobs())
         if answer in ("keep", "cancel"):

@@ -17,7 +17,8 @@ from tui.app.lab import LiveRun, Overview, StoreSnapshot, followed_job
 from tui.app.messages import StoreChanged
 
 POLL_SECONDS = 0.25  # heartbeats come at most twice a second; a cancel from another viewer shows well within 2 s
-SYNC_SECONDS = 10.0  # how often a cluster's results are looked for: Slurm's accounting is not to be asked 4 times a second
+# how often a cluster's results are looked for: Slurm's accounting is not to be asked 4 times a second
+SYNC_SECONDS = 10.0
 
 
 class StoreFeed:

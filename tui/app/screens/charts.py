@@ -4,16 +4,16 @@ from __future__ import annotations
 
 from textual.app import ComposeResult
 from textual.binding import Binding
-from textual.screen import Screen
 from textual.widgets import Static
 
+from tui.app.lab_app import LabScreen
 from tui.app.widgets.frame.header import LabHeader
 from tui.app.widgets.frame.key_line import KeyLine
 from tui.app.widgets.pictures.chart_plot import ChartPlot
 from tui.views import charts
 
 
-class ChartsScreen(Screen):
+class ChartsScreen(LabScreen):
     BINDINGS = [
         Binding("right", "step(1)", "Next chart", id="next-chart", tooltip="Show the next of the page's charts"),
         Binding("left", "step(-1)", "Previous", id="previous-chart", tooltip="Show the previous chart"),

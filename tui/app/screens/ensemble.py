@@ -5,24 +5,26 @@ from __future__ import annotations
 
 from textual.app import ComposeResult
 from textual.binding import Binding
-from textual.screen import Screen
 from textual.widgets import Static
 
 from engine.analysis import screening
+from tui.app.lab_app import LabScreen
 from tui.app.widgets.frame.header import LabHeader
 from tui.app.widgets.frame.key_line import BACK, KeyLine
 from tui.app.widgets.results.figures import FigureTable
 from tui.text import numbers
 from tui.text.measures import MEASURES, explained
 
-RULES = {"or": "flagged when either run calls it akiec, bcc or mel (no probabilities, so no AUC)", "mean": "the argmax of the mean probabilities"}
+RULES = {"or": "flagged when either run calls it akiec, bcc or mel (no probabilities, so no AUC)",
+         "mean": "the argmax of the mean probabilities"}
 FIGURES = [("malignant_sensitivity", numbers.percent), ("specificity", numbers.percent),
            ("mel_recall", numbers.percent), ("auc", numbers.auc)]
 
 
-class EnsembleScreen(Screen):
+class EnsembleScreen(LabScreen):
     BINDINGS = [
-        Binding("r", "toggle_rule", "Or/mean", id="rule", tooltip="Switch between the OR rule and the mean of probabilities"),
+        Binding("r", "toggle_rule", "Or/mean", id="rule",
+                tooltip="Switch between the OR rule and the mean of probabilities"),
         Binding("i", "differences", "Lesions", id="differences",
                 tooltip="The val lesions one run catches and the other misses, as images: what the OR rule gains"),
         BACK,
@@ -43,7 +45,8 @@ class EnsembleScreen(Screen):
         yield FigureTable(id="ensemble-figures")
         malignant, cancer = MEASURES["malignant_sensitivity"], MEASURES["cancer_sensitivity"]
         yield Static(f"{malignant.name}: {malignant.meaning} · unlike the leaderboard's {cancer.name}: "
-                     f"{cancer.meaning} · {explained('specificity')}", id="ensemble-legend", classes="legend", markup=False)
+                     f"{cancer.meaning} · {explained('specificity')}", id="ensemble-legend", classes="legend",
+                     markup=False)
         yield KeyLine()
 
     def titles(self) -> list[str]:

@@ -5,9 +5,9 @@ from __future__ import annotations
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Container
-from textual.screen import Screen
 from textual.widgets import DataTable, Input, Static
 
+from tui.app.lab_app import LabScreen
 from tui.app.widgets.experiments.experiment_detail import ExperimentDetail
 from tui.app.widgets.experiments.experiment_table import ExperimentTable
 from tui.app.widgets.frame.filter_bar import FILTER, FilterBar
@@ -15,7 +15,7 @@ from tui.app.widgets.frame.header import LabHeader
 from tui.app.widgets.frame.key_line import KeyLine
 
 
-class ExperimentsScreen(Screen):
+class ExperimentsScreen(LabScreen):
     AUTO_FOCUS = "#experiment-table"  # not the filter bar, hidden until / opens it
     BINDINGS = [
         Binding("space", "toggle_highlighted", "Select", id="select",

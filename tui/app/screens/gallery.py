@@ -25,8 +25,6 @@ if TYPE_CHECKING:
     from tui.views.galleries import Gallery
 
 
-
-
 class GalleryScreen(Screen):
     BINDINGS = [BACK]
 
@@ -52,9 +50,11 @@ class GalleryScreen(Screen):
 
     def on_worker_state_changed(self, event: Worker.StateChanged) -> None:
         if event.state == WorkerState.SUCCESS:
-            self.present(event.worker.result)
-        elif event.state == WorkerState.ERROR:
-            error = event.worker.error
+            loaded = event.worker.result
+            assert loaded is not None, "a gallery's load returns what present shows"
+            self.present(loaded)
+        elif event.state == WorkerState.ERROR and isinstance(error := event.worker.error, Exception):
+            # Textual keeps an Exception as a failed worker's error (one cancelled ends CANCELLED)
             wrapped = not isinstance(error, UserError)
             self.say(f"The images could not be loaded ({said(error)})." if wrapped else said(error))
 

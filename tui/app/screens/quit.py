@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any, Literal
+from typing import Any, Literal, cast
 
 from textual.app import ComposeResult
 from textual.binding import Binding
@@ -44,7 +44,7 @@ class QuitScreen(ModalScreen[QuitAnswer]):
         self.query_one("#keep", Button).focus()
 
     def on_button_pressed(self, event: Button.Pressed) -> None:
-        self.dismiss(event.button.id)
+        self.dismiss(cast(QuitAnswer, event.button.id))  # each button's id is its answer
 
     def action_answer(self, answer: QuitAnswer) -> None:
         self.dismiss(answer)

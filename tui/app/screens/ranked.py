@@ -7,11 +7,10 @@ from typing import Any
 
 from textual.app import ComposeResult
 from textual.binding import Binding
-from textual.screen import Screen
-from textual.widget import Widget
 from textual.widgets import DataTable, Input, Static
 
 from engine.classes import CLASSES
+from tui.app.lab_app import LabApp, LabScreen
 from tui.app.screens.run_detail import (
     MISSED_MELANOMAS,
     RunDetailScreen,
@@ -21,6 +20,7 @@ from tui.app.screens.run_detail import (
 from tui.app.widgets.frame.filter_bar import FILTER, FilterBar
 from tui.app.widgets.frame.header import LabHeader
 from tui.app.widgets.frame.key_line import KeyLine
+from tui.app.widgets.results.leaderboard_table import RankedTable
 from tui.text import numbers
 from tui.text.measures import SYNTHETIC
 
@@ -30,7 +30,7 @@ SORT_NAMES = {"auc": "AUC", "mel_recall": "mel recall", "cancer_sensitivity": "c
               "synthetic": "data", **{f"recall_{name}": f"{name} recall" for name in CLASSES}}
 
 
-def order_caption(app: Any, shown: int) -> str:
+def order_caption(app: LabApp, shown: int) -> str:
     stored = app.lab.overview.stored
     if not stored:
         return "No runs stored yet: select experiments (e), then press r."
@@ -43,7 +43,7 @@ def order_caption(app: Any, shown: int) -> str:
     return f"{rows} · sorted by {SORT_NAMES.get(ranking.key, ranking.key)}, {direction}{window}"
 
 
-class RankedScreen(Screen):
+class RankedScreen(LabScreen):
     VIEW = ""
     AUTO_FOCUS = "DataTable"  # not the filter bar, hidden until / opens it
     BINDINGS = [
@@ -57,14 +57,15 @@ class RankedScreen(Screen):
         Binding("o", "operating_point", "Op. point", id="operating-point",
                 tooltip="The highlighted run's threshold for a target sensitivity, on its ROC curve"),
         # show=False: the key line shows this pair after the views' keys, both or neither.
-        Binding("m", "mark", "Mark", id="mark", show=False, tooltip="Mark or unmark the highlighted run for an ensemble"),
+        Binding("m", "mark", "Mark", id="mark", show=False,
+                tooltip="Mark or unmark the highlighted run for an ensemble"),
         Binding("c", "ensemble", "Ensemble", id="ensemble", show=False,
                 tooltip="The two marked runs combined, beside each alone"),
         MISSED_MELANOMAS,
         FILTER,
     ]
 
-    def rows_widget(self) -> Widget:
+    def rows_widget(self) -> RankedTable:
         raise NotImplementedError
 
     def show(self, rows: list[dict[str, Any]]) -> None:
@@ -149,7 +150,7 @@ class RankedScreen(Screen):
 
     def highlighted_row(self) -> dict[str, Any] | None:
         """The highlighted row if it is one run's (per-experiment rows are not; a notice says how to get one)."""
-        table = self.query_one(DataTable)
+        table = self.query_one(RankedTable)
         rows = table.rows_shown
         row = rows[table.cursor_row] if rows else None
         if row is None or row.get("run_id") is None:

@@ -5,9 +5,9 @@ from __future__ import annotations
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal
-from textual.screen import Screen
 from textual.widgets import OptionList
 
+from tui.app.lab_app import LabScreen
 from tui.app.widgets.frame.header import LabHeader
 from tui.app.widgets.frame.key_line import KeyLine
 from tui.app.widgets.run.curves import OVERLAY_LIMIT, Curves
@@ -19,7 +19,7 @@ CANCEL_RUN = Binding("x", "app.cancel_run", "Cancel run", id="cancel",
                      tooltip="Stop the running job the run view shows (stored as cancelled); the queue goes on")
 
 
-class RunScreen(Screen):
+class RunScreen(LabScreen):
     BINDINGS = [
         Binding("o", "toggle_overlay", "Overlay", id="overlay",
                 tooltip="Overlay the curves of the queue's finished runs"),
@@ -54,7 +54,7 @@ class RunScreen(Screen):
         lab = self.app.lab
         if what in ("live", "epoch", "queue"):
             self.query_one(RunProgress).show(lab.live, lab.experiments)
-            self.query_one(RunningJobs).show(lab.running(), lab.live and lab.live.job["job_id"])
+            self.query_one(RunningJobs).show(lab.running(), lab.live.job["job_id"] if lab.live else None)
         if what in ("queue", "store"):
             self.query_one(QueueList).show(lab.jobs, lab.experiments, lab.finished_in_queue())
         if what in ("epoch", "store", "beats"):
@@ -62,7 +62,7 @@ class RunScreen(Screen):
 
     def on_option_list_option_highlighted(self, event: OptionList.OptionHighlighted) -> None:
         lab = self.app.lab
-        if event.option_id and event.option_id != (lab.live and lab.live.job["job_id"]):
+        if event.option_id and event.option_id != (lab.live.job["job_id"] if lab.live else None):
             lab.follow(event.option_id)
             for what in ("live", "epoch"):
                 self.app.lab_changed.publish(what)

@@ -19,6 +19,7 @@ from engine.classes import CLASSES
 from engine.errors import UserError
 from engine.experiments.spec import Experiment
 from tui.app.lab import STATUS_WORDS, RunDetail
+from tui.app.lab_app import LabScreen
 from tui.app.widgets.experiments.experiment_detail import lookup, shown
 from tui.app.widgets.frame.header import LabHeader
 from tui.app.widgets.frame.key_line import BACK, KeyLine
@@ -47,14 +48,15 @@ def open_screen(opener: Widget, make: Callable[[], Screen]) -> None:
 
 def run_title(row: dict[str, Any]) -> str:
     data = "synthetic data" if row["synthetic"] else "real data"
-    return f"#{row['experiment_id']} {row['name']}{unlike_page(row)} · seed {row['seed']} · {data} · run {row['run_id']}"
+    return (f"#{row['experiment_id']} {row['name']}{unlike_page(row)} · seed {row['seed']} · {data} · "
+            f"run {row['run_id']}")
 
 
 MISSED_MELANOMAS = Binding("M", "missed_melanomas", "Missed mel", id="missed-melanomas",
                            tooltip="The run's missed melanomas as images, the nearest misses first")
 
 
-def missed_melanomas(screen: Screen, row: dict[str, Any]) -> None:
+def missed_melanomas(screen: LabScreen, row: dict[str, Any]) -> None:
     """Open the gallery of a run's melanomas called something else."""
     from tui.app.screens.gallery import GalleryScreen
     from tui.views import galleries
@@ -67,7 +69,8 @@ def missed_melanomas(screen: Screen, row: dict[str, Any]) -> None:
 def facts(run: dict[str, Any]) -> Text:
     """The run's circumstances, and why it stopped when it did not finish."""
     began = run["started_at"] is not None  # a run cancelled while its job waited never did
-    started = f"started {time.strftime('%Y-%m-%d %H:%M', time.localtime(run['started_at']))}" if began else "never started"
+    started = (f"started {time.strftime('%Y-%m-%d %H:%M', time.localtime(run['started_at']))}" if began
+               else "never started")
     epochs = f"{len(run['history'])} of {run['epochs']} epochs"
     text = Text(f"{STATUS_WORDS.get(run['status'], run['status'])} · {started} · {epochs}")
     if began and run["finished_at"] is not None:
@@ -103,7 +106,7 @@ def config_text(run: dict[str, Any], experiment: Experiment | None) -> Text:
     return text
 
 
-class RunDetailScreen(Screen):
+class RunDetailScreen(LabScreen):
     BINDINGS = [
         Binding("o", "operating_point", "Op. point", id="detail-operating-point",
                 tooltip="This run's threshold for a target sensitivity, on its ROC curve"),

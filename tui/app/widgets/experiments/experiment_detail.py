@@ -41,7 +41,8 @@ class ExperimentDetail(VerticalScroll):
         text = Text(f"{chapter}\n\n", style="bold")
         for experiment in members:
             figures = experiment.spec.published
-            text.append(f"#{experiment.id:<3}{experiment.spec.name:<20} page AUC {numbers.auc(figures and figures.auc)}\n")
+            page_auc = numbers.auc(figures.auc if figures else None)
+            text.append(f"#{experiment.id:<3}{experiment.spec.name:<20} page AUC {page_auc}\n")
         text.append("\nspace or c selects the whole chapter.")
         self._show(text)
 
@@ -67,7 +68,8 @@ def published(experiment: Experiment) -> str:
         return "  none for this experiment"
     return (f"  AUC {numbers.auc(figures.auc)} · mel recall {numbers.percent(figures.mel_recall)} · "
             f"{MEASURES['cancer_sensitivity'].name} {numbers.percent(figures.cancer_sensitivity)}\n"
-            f"  accuracy {numbers.percent(figures.accuracy)} · balanced acc {numbers.percent(figures.balanced_accuracy)}\n"
+            f"  accuracy {numbers.percent(figures.accuracy)} · "
+            f"balanced acc {numbers.percent(figures.balanced_accuracy)}\n"
             f"  params {numbers.count(figures.params)} · trained in {numbers.seconds(figures.time_s)}")
 
 

@@ -54,14 +54,16 @@ class ExperimentTable(DataTable):
                 self._set(key, "mark", SELECTION_BOXES[experiment_id in self.lab.selected])
                 self._set(key, "params", numbers.compact_count(self.lab.params(experiment_id)))
                 self._set(key, "status", self.lab.status(experiment_id))
-                self._set(key, "best", numbers.MISSING if best is None else numbers.auc(best[0]) + (" syn" if best[1] else ""))
+                best_words = numbers.MISSING if best is None else numbers.auc(best[0]) + (" syn" if best[1] else "")
+                self._set(key, "best", best_words)
 
     def _set(self, row: str, column: str, value: str | Text) -> None:
         self.update_cell(row, column, value, update_width=True)
 
-    def _chapter_mark(self, ids: list[int]) -> str:
+    def _chapter_mark(self, ids: list[int]) -> Text:
         chosen = len(set(ids) & self.lab.selected)
-        return SELECTION_BOXES[True] if chosen == len(ids) else SELECTION_BOXES[None] if chosen else SELECTION_BOXES[False]
+        every = True if chosen == len(ids) else None if chosen else False  # None: some of them
+        return SELECTION_BOXES[every]
 
     def highlighted(self) -> tuple[str | None, list[int]]:
         """The highlighted row's chapter name (None for an experiment row) and the experiment ids it stands for."""

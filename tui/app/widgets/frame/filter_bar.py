@@ -6,7 +6,8 @@ from __future__ import annotations
 from textual.binding import Binding
 from textual.widgets import Input
 
-FILTER = Binding("slash", "filter", "Filter", id="filter", tooltip="Show only the rows whose experiment matches what you type")
+FILTER = Binding("slash", "filter", "Filter", id="filter",
+                 tooltip="Show only the rows whose experiment matches what you type")
 
 
 class FilterBar(Input):

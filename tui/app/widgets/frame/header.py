@@ -3,14 +3,18 @@ is, each GPU's utilisation and memory; below it, a data warning."""
 
 from __future__ import annotations
 
+from textual import getters
 from textual.app import ComposeResult
 from textual.containers import Vertical
 from textual.widgets import Static
 
+from tui.app.lab_app import LabApp
 from tui.text import numbers
 
 
 class LabHeader(Vertical):
+    app = getters.app(LabApp)
+
     def __init__(self, view: str):
         super().__init__()
         self.view = view
@@ -31,11 +35,13 @@ class LabHeader(Vertical):
         app = self.app
         # The accelerator comes after what a newcomer needs most: the longest part, one an 80-column line may cut.
         parts = [self.view, f"data: {app.data_label}",
-                 *([] if app.lab.source.options.pretrained else ["from scratch"]),  # --no-pretrained, said as results say it
+                 # --no-pretrained, said as results say it
+                 *([] if app.lab.source.options.pretrained else ["from scratch"]),
                  f"{numbers.plural(app.lab.overview.stored, 'run')} stored", app.accelerator]
         if app.gpu_samples:
             parts.append(numbers.gpus(app.gpu_samples))
         self.query_one("#header-line", Static).update(" │ ".join(parts))
         warning = self.query_one("#data-warning", Static)
         warning.display = app.data_warning is not None
-        warning.update(f"The first run downloads DermaMNIST; without network: {app.data_warning}" if app.data_warning else "")
+        warning.update(f"The first run downloads DermaMNIST; without network: {app.data_warning}"
+                       if app.data_warning else "")

@@ -53,7 +53,10 @@ class KeyLine(Static):
 
     def on_mount(self) -> None:
         here = self.app.MODES.get(self.app.current_mode) is type(self.screen)
-        own, pairs, app_keys, always = [], [], [], []
+        own: list[Entry] = []
+        pairs: list[Entry] = []
+        app_keys: list[Entry] = []
+        always: list[Entry] = []
         for active in self.screen.active_bindings.values():
             binding = active.binding
             if not binding.id or (here and binding.action == f"switch_mode('{self.app.current_mode}')"):

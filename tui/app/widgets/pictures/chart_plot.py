@@ -4,13 +4,14 @@ or touches another label: fewer labels at 80×24, all of them where there is roo
 from __future__ import annotations
 
 import math
+from collections.abc import Set as AbstractSet
 from dataclasses import dataclass, replace
 from typing import Any
 
 from textual.app import RenderResult
 from textual_plotext import PlotextPlot
 
-from tui.views.charts import Chart, Point, Series
+from tui.views.charts import Chart, Point, Series, Zone
 
 Y_TICK_WIDTH = 4  # "0.90": every value of these charts is a share, written with two decimals
 LEFT = Y_TICK_WIDTH + 2  # the y ticks, then the frame on either side
@@ -48,7 +49,7 @@ class Frame:
         return (self.x[1] - self.x[0]) / (self.columns - 1)
 
 
-def thin(labels: list[list[Span]], points: set[tuple[int, int]] = frozenset()) -> dict[int, int]:
+def thin(labels: list[list[Span]], points: AbstractSet[tuple[int, int]] = frozenset()) -> dict[int, int]:
     """Each label offers places in order of preference; labels earlier in the list choose first. Returns label
     index -> the place it got, for the labels placed on no point and no closer than a blank cell to another."""
     taken: set[tuple[int, int]] = set()
@@ -102,7 +103,7 @@ def draw(plt: Any, chart: Chart, page: bool, width: int, height: int) -> None:
 
 def scatter(plt: Any, chart: Chart, series: list[Series], frame: Frame) -> None:
     if chart.zone:
-        _zone(plt, chart, frame)
+        _zone(plt, chart.zone, frame)
     for s in series:
         if not s.page:
             _errors(plt, s)
@@ -224,9 +225,8 @@ def _point_labels(plt: Any, labelled: list[Point], every: list[Point], frame: Fr
         plt.text(point.label, point.x + shift * frame.cell, point.y, alignment="left", color=OURS)
 
 
-def _zone(plt: Any, chart: Chart, frame: Frame) -> None:
+def _zone(plt: Any, zone: Zone, frame: Frame) -> None:
     """The zone's outline, its name inside the top left corner."""
-    zone = chart.zone
     plt.rectangle(list(zone.x), list(zone.y), color=ZONE, lines=True)
     row = (frame.y[1] - frame.y[0]) / (frame.rows - 1)
     plt.text(zone.name, zone.x[0] + 2 * frame.cell, zone.y[1] - row, alignment="left", color=ZONE)

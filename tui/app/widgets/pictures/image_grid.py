@@ -19,7 +19,8 @@ TITLE = Style(bold=True)
 
 
 class ImageGrid(ScrollView, can_focus=True):
-    DEFAULT_CSS = "ImageGrid { scrollbar-gutter: stable; padding: 0 1; }"  # a scrollbar coming and going would reflow it
+    # a stable gutter: a scrollbar coming and going would reflow the grid
+    DEFAULT_CSS = "ImageGrid { scrollbar-gutter: stable; padding: 0 1; }"
 
     def __init__(self, **kwargs: Any):
         super().__init__(**kwargs)

@@ -12,8 +12,8 @@ from textual.widgets import DataTable
 
 from engine.status import Status
 from engine.store import summary
-from tui.text import numbers
 from tui.app.ranking import Ranking
+from tui.text import numbers
 
 Row = dict[str, Any]
 PADDING = 1  # cells on each side of a value, as DataTable draws them
@@ -95,10 +95,17 @@ def fitting(candidates: list[Column], cells: dict[str, list[str]], width: int, k
     return [c for c in candidates if c.key in chosen]
 
 
-class LeaderboardTable(DataTable):
+class RankedTable(DataTable):
+    """A table of the ranking's rows (the leaderboard's, the recall grid's): the ranked screens read the
+    highlighted row back from `rows_shown`, in the table's order."""
+
+    rows_shown: list[Row]
+
+
+class LeaderboardTable(RankedTable):
     def __init__(self) -> None:
         super().__init__(cursor_type="row", id="leaderboard-table")
-        self.rows_shown: list[Row] = []
+        self.rows_shown = []
         self.ranking = Ranking()
         self.shown: list[Column] = []
         self.marked: list[str] = []

@@ -1,17 +1,16 @@
-"""Per-class recall as a grid: each cell on the colour of its share (tui.app.widgets.results.scale), with its number printed,
-so it still reads without colour. The melanoma column is bold, wider and capitalised."""
+"""Per-class recall as a grid: each cell on the colour of its share (tui.app.widgets.results.scale), with its number
+printed, so it still reads without colour. The melanoma column is bold, wider and capitalised."""
 
 from __future__ import annotations
 
 from typing import Any
 
 from rich.text import Text
-from textual.widgets import DataTable
 
 from engine.classes import CLASSES
-from tui.app.widgets.results.leaderboard_table import unlike_page
-from tui.app.widgets.results.scale import on_shade
 from tui.app.ranking import Ranking
+from tui.app.widgets.results.leaderboard_table import RankedTable, unlike_page
+from tui.app.widgets.results.scale import on_shade
 
 STANDOUT = "mel"
 WIDTH, WIDE = 6, 8  # cells of a class; of melanoma and cancer sensitivity
@@ -30,13 +29,14 @@ def cell(recall: float | None, width: int, bold: bool = False) -> Text:
 
 def label(row: dict[str, Any], per_experiment: bool) -> Text:
     suffix = f" n={row['n']}" if per_experiment else f" s{row['seed']}"
-    return Text(f" {row['name']}{suffix}{unlike_page(row)}{' synth' if row['synthetic'] else ''} ")  # text, never markup
+    synthetic = " synth" if row["synthetic"] else ""
+    return Text(f" {row['name']}{suffix}{unlike_page(row)}{synthetic} ")  # text, never markup
 
 
-class RecallGrid(DataTable):
+class RecallGrid(RankedTable):
     def __init__(self) -> None:
         super().__init__(cursor_type="row", cell_padding=0, id="recall-grid")
-        self.rows_shown: list[dict[str, Any]] = []
+        self.rows_shown = []
 
     def show(self, rows: list[dict[str, Any]], ranking: Ranking) -> None:
         """Rows without per-class figures (runs that did not finish) are left out. The sorted column's header

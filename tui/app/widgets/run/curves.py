@@ -3,6 +3,7 @@ dot), and optionally those of runs finished since the app started. Every line's 
 
 from __future__ import annotations
 
+import math
 from typing import Any
 
 from textual_plotext import PlotextPlot
@@ -30,7 +31,8 @@ class Curves(PlotextPlot):
         plt.clear_data()
         plt.title(self.heading)
         plt.xlabel("epoch")
-        longest = max([epochs, 2, *(max(xs) for xs, _, _ in lines)])
+        # the loss by batch has fractional epochs: the axis ends at the whole epoch after the last
+        longest = math.ceil(max([epochs, 2, *(max(xs) for xs, _, _ in lines)]))
         plt.xlim(0 if beats else 1, longest)
         plt.xticks(list(range(1, longest + 1, max(1, longest // MAX_TICKS))))
         values = [value for _, ys, _ in lines for value in ys]
@@ -41,7 +43,6 @@ class Curves(PlotextPlot):
         for xs, ys, label in lines:
             plt.plot(xs, ys, label=label, marker="braille")
         self.refresh()
-
 
     def lines(self, live: list[dict[str, Any]], overlays: list[tuple[str, list[dict[str, Any]]]],
               beats: list[Beat] | None) -> list[Line]:

@@ -13,7 +13,8 @@ from engine.status import Status
 from tui.app.lab import STATUS_WORDS
 from tui.text import numbers
 
-STATUS_SYMBOLS = {Status.QUEUED: "·", Status.RUNNING: "▶", Status.FINISHED: "✓", Status.CANCELLED: "■"}  # anything else failed: ✗
+# anything else failed: ✗
+STATUS_SYMBOLS = {Status.QUEUED: "·", Status.RUNNING: "▶", Status.FINISHED: "✓", Status.CANCELLED: "■"}
 
 
 class QueueList(VerticalScroll):
@@ -31,8 +32,9 @@ class QueueList(VerticalScroll):
             experiment = experiments.get(job["experiment_id"])
             name = experiment.spec.name if experiment else job["name"]
             status = STATUS_WORDS.get(job["status"], job["status"])
-            lines.append(f" {STATUS_SYMBOLS.get(job['status'], '✗')} #{job['experiment_id']} {name} · seed {job['seed']}"
-                         f" · {status}" + "".join(f" · {part}" for part in details(job, auc) if part))
+            symbol = STATUS_SYMBOLS.get(job["status"], "✗")
+            lines.append(f" {symbol} #{job['experiment_id']} {name} · seed {job['seed']} · {status}"
+                         + "".join(f" · {part}" for part in details(job, auc) if part))
         self.query_one("#queue-text", Static).update("\n".join(lines))
 
 

@@ -42,13 +42,12 @@ class RunProgress(Vertical):
         self._text("#last-epoch", epoch_line(live))
 
     def _bars(self, live: LiveRun | None) -> None:
-        job = live.job if live else None
-        started = job is not None and job["epochs"] is not None
+        started = live is not None and live.job["epochs"] is not None
         for name in ("epoch", "batch"):
             self.query_one(f"#{name}-row").display = started
-        if not started:
+        if live is None or not started:
             return
-        done = len(live.history)
+        job, done = live.job, len(live.history)
         going = job["status"] == Status.RUNNING and job["epoch"] > done and job["batch"]
         within = job["batch"] / job["batches"] if going and job["batches"] else 0.0
         self._bar("epoch", job["epochs"], done + within, f"{done}/{job['epochs']} · ETA {self._eta(job)}")
@@ -98,6 +97,7 @@ def title(job: dict[str, Any], experiments: dict[int, Experiment]) -> str:
     words = [f"#{job['experiment_id']} {experiment.spec.name if experiment else job['name']}", f"seed {job['seed']}"]
     if job["device"]:
         words += [job["device"], job["data"]]
-    status = "cancelling" if job["cancel_requested"] and job["status"] == Status.RUNNING else job["status"]
+    cancelling = job["cancel_requested"] and job["status"] == Status.RUNNING
+    status = "cancelling" if cancelling else STATUS_WORDS.get(job["status"], job["status"])
     reason = f": {job['reason']}" if job["reason"] else ""
-    return " · ".join(words) + f" — {STATUS_WORDS.get(status, status)}{reason}"
+    return " · ".join(words) + f" — {status}{reason}"
