@@ -292,3 +292,12 @@ def test_a_broken_sweep_never_stops_the_experiments_from_loading(tmp_path):
     assert list(load(path)) == [1, 2, 3, 4]
     with pytest.raises(UserError, match="axis 'nothing' is not a field"):
         sweeps.named("s", load(path), path)
+
+
+def test_results_of_a_sweep_not_run_yet_list_its_points_and_say_how_to_run_them(cli):
+    shown = cli("results", "--sweep", "hue-jitter")
+    assert shown.returncode == 0, shown.stderr
+    lines = shown.stdout.splitlines()
+    assert [line.split()[:2] for line in lines[1:5]] == [[f"hue={hue}", "0"] for hue in ("0.0", "0.02", "0.05", "0.1")]
+    assert lines[-2].startswith("Sweep 'hue-jitter' asks: Colour jitter costs experiment 13")
+    assert lines[-1] == "No point of sweep 'hue-jitter' has finished yet; 'dermalab sweep hue-jitter' runs them."

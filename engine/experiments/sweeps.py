@@ -30,7 +30,7 @@ from pydantic import Field, ValidationError
 
 from engine.errors import UserError
 from engine.experiments.load import DEFAULT_EXPERIMENTS, SWEEPS, load, read_toml, validated
-from engine.experiments.spec import OWN_KEYS, Experiment, Point, Strict, Whole
+from engine.experiments.spec import Experiment, Point, Strict, Whole
 
 MAX_POINTS = 10_000  # past this a sweep is a typo (a samples of 1e6), and its queue would outlive its question
 MAX_SEEDS = 1000  # as `dermalab run --seeds`
@@ -134,7 +134,7 @@ def _checked(entry: dict[str, Any], experiments: dict[int, Experiment], where: s
     base = experiments[spec.extends]
     if not spec.axes:
         raise UserError(f"{where} has no axes; add one, e.g. axes = {{ \"optimizer.lr\" = [1e-4, 1e-3] }}.")
-    fields = base.spec.model_dump(mode="json", exclude=set(OWN_KEYS) | {"chapter"})
+    fields = base.spec.config()
     axes = {axis: _axis(f"{where}: axis '{axis}'", values, _field(fields, axis), base.id)
             for axis, values in _flattened(spec.axes, fields).items()}
     randoms = any(isinstance(values, Draw) for values in axes.values())

@@ -63,11 +63,10 @@ def _point_hashes(points: list[Experiment], epochs: int, pretrained: bool, preci
 
 def _row(point: Experiment, group: dict[str, Any] | None) -> dict[str, Any]:
     assert point.point is not None
-    row: dict[str, Any] = {"experiment_id": point.id, "point": point.point.label(), **point.point.values, "n": 0}
-    if group is not None:
-        row |= {key: group[key] for key in ("n", "config_hash", *CONTEXT)}
-        row |= {key: group[key] for figure in FIGURES for key in (figure, f"{figure}_std")}
-    return row
+    row: dict[str, Any] = {"experiment_id": point.id, "point": point.point.label(), **point.point.values}
+    keys = ("n", "config_hash", *CONTEXT, *(key for figure in FIGURES for key in (figure, f"{figure}_std")))
+    not_run = dict.fromkeys(keys) | {"n": 0}  # its figures undefined, as a table's empty cells
+    return row | ({key: group[key] for key in keys} if group else not_run)
 
 
 def _context(row: dict[str, Any]) -> tuple[Any, ...]:

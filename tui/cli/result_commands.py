@@ -76,15 +76,19 @@ def show_sweep(args: argparse.Namespace, store: Store, experiments: dict[int, Ex
         raise UserError("--sweep shows the sweep's own points; leave out --per-experiment and --experiment.")
     sweep = sweeps.named(args.sweep, experiments, args.experiments)
     found = sweep_results(store, sweep, sweep.points())
-    check_sort_column(found.rows, args.sort)
+    if found.best is not None or args.sort not in found.rows[0]:  # before any run, every figure is empty
+        check_sort_column(found.rows, args.sort)
     rows = sort_rows(found.rows, args.sort, args.descending)
     if args.format == "json":
-        print(dumps({"sweep": sweep.name, "id": sweep.base.id, "points": [machine(row) for row in rows],
+        print(dumps({"sweep": sweep.name, "id": sweep.base.id, "question": sweep.question,
+                     "points": [machine(row) for row in rows],
                      "best": found.best and found.best["point"], "base": found.base and machine(found.base),
                      "best_versus_base": found.versus_base}))
         return exit_codes.OK
     print_table(rows, args.format, cli_tables.SWEEP, args.wide, cli_tables.RESULT_NOTES)
     if args.format != "csv":
+        if sweep.question:
+            print(f"Sweep '{sweep.name}' asks: {' '.join(sweep.question.split())}")
         print(best_versus_base(sweep, found))
     return exit_codes.OK
 
