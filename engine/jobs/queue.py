@@ -5,20 +5,22 @@ cluster does (engine.jobs.cluster)."""
 
 from __future__ import annotations
 
+import functools
 import json
 import os
 import socket
 import time
 import uuid
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import asdict, dataclass
 from enum import StrEnum
 from typing import Any
 
 from engine.errors import UserError
 from engine.events import BatchProgress, RunFailed, RunStarted
+from engine.experiments.load import load
 from engine.experiments.spec import Experiment, Point
-from engine.experiments.sweeps import resolve
+from engine.experiments.sweeps import at_point
 from engine.processes import alive, started
 from engine.status import ACTIVE, Status, sql_in
 from engine.store.runs import Planned, Store
@@ -26,6 +28,8 @@ from engine.training.options import RunOptions, run_config
 
 CANCELLED = "cancelled by the user"
 ENDED_EARLY = "the process answering for it ended first (killed, crashed or closed)"
+# An experiments file's experiments by id, as engine.experiments.load.load reads them.
+Experiments = Callable[[str | None], dict[int, Experiment]]
 
 
 class Executor(StrEnum):
@@ -149,21 +153,22 @@ class JobQueue:
             db.execute(f"UPDATE jobs SET status=?, reason=?, ended_at=? WHERE job_id=? AND status IN {sql_in(ACTIVE)}",
                        (status, reason or None, time.time(), job_id))
 
-    def end(self, job_id: str, status: Status, reason: str) -> None:
+    def end(self, job_id: str, status: Status, reason: str, experiments: Experiments = load) -> None:
         """A job ends early, and its run with it, for those who answer for it when its run cannot say so itself (a
         worker whose child died, a cluster task that left no result, a process gone before its jobs started). The
         run is written first: a store that cannot take it raises StoreUnwritable, and the job is not settled as if
         its run were stored. A job that ended already keeps its ending, but its run is still stored if missing
-        (a cluster task cancelled before its run began)."""
+        (a cluster task cancelled before its run began). Who ends many jobs at once passes `experiments` that
+        reads each file once."""
         job = self.get(job_id)
         if job is not None:
-            self._end_run(job, status, reason)
+            self._end_run(job, status, reason, experiments)
             self.settle(job_id, status, reason)
 
-    def _end_run(self, job: dict[str, Any], status: Status, reason: str) -> None:
+    def _end_run(self, job: dict[str, Any], status: Status, reason: str, experiments: Experiments = load) -> None:
         """A run that began and is still running ends so; one that never began is stored as never started, with
         the reason, where its experiment is still known."""
-        planned = None if self.store.exists(job["job_id"]) else planned_run(job)
+        planned = None if self.store.exists(job["job_id"]) else planned_run(job, experiments)
         self.store.fail(RunFailed(job["job_id"], status, reason, job["epoch"] or 1), planned)
 
     def waiting(self) -> bool:
@@ -188,15 +193,17 @@ class JobQueue:
                                  (Status.CANCELLED, reason, time.time(), *job_ids)).fetchall()
             db.execute(f"UPDATE jobs SET cancel_requested=1 WHERE status='{Status.RUNNING}' AND job_id IN ({marks})",
                        job_ids)
+        files = read_once()
         for row in waiting:
-            self._end_run(row_of(row), Status.CANCELLED, reason)
+            self._end_run(row_of(row), Status.CANCELLED, reason, files)
 
     def end_own(self, status: Status, reason: str) -> None:
         """The jobs this process answers for that have not ended, as it stops early."""
         own = self.store.execute(f"SELECT job_id FROM jobs WHERE host=? AND worker_pid=?"
                                  f" AND status IN {sql_in(ACTIVE)}", (socket.gethostname(), os.getpid()))
+        files = read_once()
         for row in own:
-            self.end(row["job_id"], status, reason)
+            self.end(row["job_id"], status, reason, files)
 
     def find(self, prefix: str) -> dict[str, Any]:
         """The one job whose id (its run's id) starts with `prefix`."""
@@ -225,22 +232,30 @@ class JobQueue:
         kept by a foreground `dermalab run` will never start."""
         rows = self.store.execute(f"SELECT job_id, status, worker_pid, process_started FROM jobs WHERE status IN"
                                   f" {sql_in(ACTIVE)} AND host=?", (socket.gethostname(),))
+        files = read_once()
         for row in rows:
             if not alive(row["worker_pid"], row["process_started"]):
                 running = row["status"] == Status.RUNNING
-                self.end(row["job_id"], Status.INTERRUPTED if running else Status.CANCELLED, ENDED_EARLY)
+                self.end(row["job_id"], Status.INTERRUPTED if running else Status.CANCELLED, ENDED_EARLY, files)
 
 
-def planned_run(job: dict[str, Any]) -> Planned | None:
+def planned_run(job: dict[str, Any], experiments: Experiments = load) -> Planned | None:
     """The run a job was to be, as asked, for storing it never started; None when its experiment is no longer in its
     file (or the file is gone), so that nothing is guessed."""
     try:
-        experiment = resolve(job["experiments"], job["experiment_id"], Point.from_json(job["point"]))
-    except UserError:
+        base = experiments(job["experiments"])[job["experiment_id"]]
+        experiment = at_point(base, Point.from_json(job["point"]), job["experiments"])
+    except (UserError, KeyError):
         return None
     config = run_config(experiment, RunOptions(seed=job["seed"], **job["options"]), as_asked=True)
     return Planned(job["job_id"], experiment.id, experiment.spec.name, experiment.spec.chapter, job["seed"],
                    job["data"], config, job["data"] == "synthetic")
+
+
+def read_once() -> Experiments:
+    """`load` that reads each experiments file once, for one pass over many jobs (a read takes tens of ms), and
+    afresh at the next pass, as the file may have changed since."""
+    return functools.cache(load)
 
 
 def job_of(row: Any) -> Job:
