@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from functools import partial
 from math import nan
 from typing import Any
 
@@ -18,7 +19,7 @@ ERRORS = {"capsize": 2, "elinewidth": 0.8}
 
 def pngs(charts: list[Chart]) -> list[Png]:
     """A picture for each chart with points; an empty chart has nothing to show on paper."""
-    return [Png(f"{chart.key}.png", chart.title, chart.reading, lambda figure, chart=chart: draw(chart, figure))
+    return [Png(f"{chart.key}.png", chart.title, chart.reading, partial(draw, chart))
             for chart in charts if chart.has_points]
 
 

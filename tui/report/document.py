@@ -37,7 +37,8 @@ class Section:
     rows: list[dict[str, Any]]  # flat rows holding every column's key
 
     def markdown(self) -> str:
-        table = markdown([{c.header: c.shown(r) for c in self.columns} for r in self.rows], [c.header for c in self.columns])
+        headers = [c.header for c in self.columns]
+        table = markdown([{c.header: c.shown(r) for c in self.columns} for r in self.rows], headers)
         return f"## {self.title}\n\n{self.words}\n\n{table}\n\nAs CSV: `{self.csv}`.\n"
 
     def csv_rows(self) -> list[dict[str, Any]]:
@@ -54,7 +55,8 @@ def write(out: Path, store: Store, experiments: dict[int, Experiment], force: bo
     A file of an earlier report in `out` is written over only with `force`."""
     groups, synthetic = charts.one_data_kind(store.groups())
     if not groups:
-        raise UserError("There are no finished runs to report on; train some first, e.g. 'dermalab run 8 11 --seeds 3'.")
+        raise UserError("There are no finished runs to report on; "
+                        "train some first, e.g. 'dermalab run 8 11 --seeds 3'.")
     runs = [r for r in store.runs() if r["status"] == Status.FINISHED and r["synthetic"] == synthetic]
     top = sort_rows(summary.run_rows(runs, experiments), "auc", descending=True)[:TOP_RUNS]
     sections = [leaderboard(groups, experiments), recall_grid(groups, experiments), comparison(groups, experiments),
@@ -73,7 +75,8 @@ def write(out: Path, store: Store, experiments: dict[int, Experiment], force: bo
         (out / REPORT).write_text("\n".join([_opening(runs, synthetic), *(s.markdown() for s in sections),
                                              png.markdown(pictures, drawn), *(left_out if drawn else [])]))
     except OSError as error:
-        raise UserError(f"The report cannot be written to {out} ({why_not(out, error)}); choose a writable folder.") from None
+        raise UserError(f"The report cannot be written to {out} ({why_not(out, error)}); "
+                        "choose a writable folder.") from None
     return [out / REPORT, *(out / s.csv for s in sections), *images]
 
 

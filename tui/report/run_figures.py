@@ -69,9 +69,9 @@ def auc_curves(runs: list[dict[str, Any]], experiments: dict[int, Experiment], s
         figure.supxlabel("epoch", fontsize=SMALL + 1)
         figure.supylabel("val AUC (macro)", fontsize=SMALL + 1)
 
-    return Png("auc_curves.png", "Val AUC epoch by epoch, per experiment", "Read whether each run (one line per seed) was "
-               "still climbing when it stopped, how far the seeds of one experiment spread, and where they end beside "
-               "the page's final AUC (dotted).", draw)
+    return Png("auc_curves.png", "Val AUC epoch by epoch, per experiment",
+               "Read whether each run (one line per seed) was still climbing when it stopped, how far the seeds of "
+               "one experiment spread, and where they end beside the page's final AUC (dotted).", draw)
 
 
 def recall_heatmap(groups: list[dict[str, Any]], experiments: dict[int, Experiment]) -> Png:
@@ -127,7 +127,8 @@ def roc_curves(top: list[dict[str, Any]], target: float, store: Store) -> Png | 
         for row, false_positive, true_positive, point in curves:
             label = f"#{row['experiment_id']} {row['name']} · seed {row['seed']} · macro AUC {row['auc']:.3f}"
             line, = axes.plot(false_positive, true_positive, linewidth=1.2, label=label)
-            axes.plot([1 - point.specificity], [point.sensitivity], "o", color=line.get_color())
+            if point.specificity is not None:  # None: every val lesion is a melanoma, so no point can be placed
+                axes.plot([1 - point.specificity], [point.sensitivity], "o", color=line.get_color())
         axes.set_xlabel("1 − specificity (share of non-melanomas sent)")
         axes.set_ylabel("melanoma sensitivity")
         axes.legend(loc="lower right", fontsize=SMALL)

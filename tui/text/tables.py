@@ -10,6 +10,7 @@ import json
 import shutil
 import sys
 import textwrap
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, TextIO
 
@@ -23,8 +24,9 @@ NESTED = ("recall",)  # per-class dicts; a column names one class as CSV does: r
 INTERVALS = ("auc_ci", "mel_recall_ci")  # [low, high]: one cell in tables, two columns in CSV
 GAP = 2  # spaces between two columns of a table
 # Keys that read in tables as they do in the app.
-SHOWN_AS = {"synthetic": lambda synthetic: "synth" if synthetic else "real", "params": numbers.count,
-            "train_seconds": numbers.seconds, "delta_auc": numbers.signed_auc}
+SHOWN_AS: dict[str, Callable[[Any], str]] = {
+    "synthetic": lambda synthetic: "synth" if synthetic else "real", "params": numbers.count,
+    "train_seconds": numbers.seconds, "delta_auc": numbers.signed_auc}
 NAME_WIDTH = 40  # a longer cell (a name, a reason) is cut with an ellipsis, so the figures after it stay in view
 MACHINE_NAMES = {"experiment_id": "id"}
 

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from contextlib import closing
 from dataclasses import dataclass
-from functools import lru_cache
+from functools import lru_cache, partial
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -83,19 +83,21 @@ def differences(store_path: Path, first_id: str, second_id: str) -> dict[str, Ga
         only_first, only_second = lesions.caught_by_one(first.predictions, second.predictions, condition)
         scores = [screening.score(s.predictions.probabilities, condition) for s in (first, second)]
         calls = [s.predictions.probabilities.argmax(axis=1) for s in (first, second)]
-
-        def tiles(chosen: np.ndarray) -> list[Tile]:
-            return [Tile(first.images[i], (f"val {i} · {CLASSES[first.predictions.labels[i]]}",
-                                           "  ".join(f"{who} {CLASSES[call[i]]} {score[i]:.2f}"
-                                                     for who, call, score in zip("AB", calls, scores))))
-                    for i in chosen]
-
         legend = (f"caught: called {classes} · caption: the true class, then each run's call and its "
                   f"P({condition}), nearest misses first · the OR ensemble catches both sets")
+        tiles = partial(_compared, first, calls, scores)
         galleries[condition] = Gallery(legend, [
             Section(f"A catches, B misses: {plural(len(only_first), noun)}", tiles(only_first)),
             Section(f"B catches, A misses: {plural(len(only_second), noun)}", tiles(only_second))])
     return galleries
+
+
+def _compared(scored: Scored, calls: list[np.ndarray], scores: list[np.ndarray], chosen: np.ndarray) -> list[Tile]:
+    """The chosen val lesions, each captioned with its true class, then each run's (A, B) call and its score."""
+    return [Tile(scored.images[i], (f"val {i} · {CLASSES[scored.predictions.labels[i]]}",
+                                    "  ".join(f"{who} {CLASSES[call[i]]} {score[i]:.2f}"
+                                              for who, call, score in zip("AB", calls, scores))))
+            for i in chosen]
 
 
 def augmentation(experiment: Experiment, drawn: dict[str, np.ndarray]) -> Gallery:
