@@ -168,7 +168,7 @@ def store_finished(store: Store, experiment: Experiment, seed: int, auc: float) 
 
 def test_results_rank_the_points_and_compare_the_best_with_its_base_by_seed(tmp_path):
     found = sweep(tmp_path, '[[sweeps]]\nname = "s"\nextends = 1\naxes = { "optimizer.lr" = [1e-3, 3e-3, 1e-2] }\n')
-    base_like, better, unrun = found.points()
+    _, better, _ = found.points()  # 1e-3 is experiment 1 itself; 1e-2 never runs
     store = Store()
     try:
         for seed, (base_auc, better_auc) in enumerate([(0.70, 0.75), (0.72, 0.78), (0.68, 0.74)]):
@@ -243,8 +243,9 @@ BAD_SWEEPS = {
                               "sweep 's', point batch_size=64.0: key 'training.batch_size' should be a valid integer"),
     "a network too deep": ('axes = { "model.channels" = [[4, 4, 4, 4, 4]] }',
                            "sweep 's', point channels=[4, 4, 4, 4, 4]: model.channels has 5 pooled blocks"),
-    "too many points": ('axes = { "optimizer.lr" = { log_uniform = [1e-5, 1e-2] }, "training.batch_size" = [8, 16, 32] }'
-                        "\nsamples = 3334", "sweep 's' has 10,002 points, more than 10,000"),
+    "too many points": ('axes = { "optimizer.lr" = { log_uniform = [1e-5, 1e-2] }, '
+                        '"training.batch_size" = [8, 16, 32] }\nsamples = 3334',
+                        "sweep 's' has 10,002 points, more than 10,000"),
     "a random axis without bounds": ('axes = { "optimizer.lr" = { log_uniform = [] } }\nsamples = 3',
                                      "sweep 's': axis 'optimizer.lr' is random and needs bounds, low then high"),
     "bounds the wrong way round": ('axes = { "optimizer.lr" = { uniform = [0.1, 0.01] } }\nsamples = 3',

@@ -148,6 +148,11 @@ def _describe(where: str, error: ValidationError) -> str:
         return f"{where}: unknown key '{key}'; check its spelling against experiment 1."
     if first["type"] == "missing":
         return f"{where}: key '{key}' is missing; set it here or in the experiment it extends."
-    message = first["msg"].rstrip(".")
+    return bad_value(where, key, first)
+
+
+def bad_value(where: str, key: str, error: Any) -> str:
+    """One of pydantic's errors (ErrorDetails) as the sentence for a value the key cannot take."""
+    message = error["msg"].rstrip(".")
     message = message[0].lower() + message[1:]
-    return f"{where}: key '{key}' {message.removeprefix('input ').removeprefix('value ')} (got {first.get('input')!r})."
+    return f"{where}: key '{key}' {message.removeprefix('input ').removeprefix('value ')} (got {error.get('input')!r})."

@@ -29,7 +29,7 @@ from typing import Annotated, Any
 from pydantic import Field, ValidationError
 
 from engine.errors import UserError
-from engine.experiments.load import DEFAULT_EXPERIMENTS, SWEEPS, load, read_toml, validated
+from engine.experiments.load import DEFAULT_EXPERIMENTS, SWEEPS, bad_value, load, read_toml, validated
 from engine.experiments.spec import Experiment, Point, Strict, Whole
 
 MAX_POINTS = 10_000  # past this a sweep is a typo (a samples of 1e6), and its queue would outlive its question
@@ -155,7 +155,8 @@ def _flattened(axes: dict[str, Any], fields: dict[str, Any], prefix: str = "") -
     flat: dict[str, Any] = {}
     for key, values in axes.items():
         axis = f"{prefix}{key}"
-        if isinstance(values, dict) and not set(values) & set(RANDOM) and isinstance(_field(fields, axis), (dict, list)):
+        random_axis = isinstance(values, dict) and bool(set(values) & set(RANDOM))
+        if isinstance(values, dict) and not random_axis and isinstance(_field(fields, axis), (dict, list)):
             flat.update(_flattened(values, fields, f"{axis}."))
         else:
             flat[axis] = values
@@ -261,6 +262,4 @@ def _describe(where: str, error: ValidationError) -> str:
         return f"{where}: key '{key}' is missing; set it."
     if key == "name" and first["type"] == "string_pattern_mismatch":
         return f"{where}: its name may hold only letters, digits, '.', '_' and '-', starting with a letter or digit."
-    message = first["msg"].rstrip(".")
-    message = message[0].lower() + message[1:]
-    return f"{where}: key '{key}' {message.removeprefix('input ').removeprefix('value ')} (got {first.get('input')!r})."
+    return bad_value(where, key, first)
