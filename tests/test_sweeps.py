@@ -302,3 +302,8 @@ def test_results_of_a_sweep_not_run_yet_list_its_points_and_say_how_to_run_them(
     assert [line.split()[:2] for line in lines[1:5]] == [[f"hue={hue}", "0"] for hue in ("0.0", "0.02", "0.05", "0.1")]
     assert lines[-2].startswith("Sweep 'hue-jitter' asks: Colour jitter costs experiment 13")
     assert lines[-1] == "No point of sweep 'hue-jitter' has finished yet; 'dermalab sweep hue-jitter' runs them."
+
+
+def test_points_that_come_out_alike_are_one_point(tmp_path):
+    found = sweep(tmp_path, '[[sweeps]]\nname = "s"\nextends = 1\naxes = { "loss.label_smoothing" = [0, 0.0, 0.1] }\n')
+    assert [point.spec.loss.label_smoothing for point in found.points()] == [0.0, 0.1]

@@ -18,7 +18,6 @@ its place in the list ("augment.1.degrees").
 from __future__ import annotations
 
 import itertools
-import json
 import math
 import random
 import re
@@ -87,7 +86,8 @@ class Sweep:
 
     def points(self) -> list[Experiment]:
         """Every point, each validated: the random draws in turn, each crossed with the list axes in the order
-        the file gives them. A point drawn twice is kept once."""
+        the file gives them. Points that come out alike (drawn twice, or 0 beside 0.0) are kept once: each would
+        train the same runs."""
         rng = random.Random(self.sampling_seed)
         draws = {axis: axis_values for axis, axis_values in self.axes.items() if isinstance(axis_values, Draw)}
         grid = {axis: axis_values for axis, axis_values in self.axes.items() if isinstance(axis_values, list)}
@@ -97,9 +97,8 @@ class Sweep:
             for combination in itertools.product(*grid.values()):
                 chosen = {**drawn, **dict(zip(grid, combination))}
                 values = {axis: chosen[axis] for axis in self.axes}  # the file's order, in labels too
-                key = json.dumps(values, sort_keys=True)
-                if key not in points:
-                    points[key] = point(self.base, Point(self.name, values), self.where)
+                made = point(self.base, Point(self.name, values), self.where)
+                points.setdefault(made.spec.config_hash(), made)
         return list(points.values())
 
 
