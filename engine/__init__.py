@@ -9,3 +9,7 @@
 At the top, what every layer may use: `errors`, `paths`, `events`, `classes`, `status` (how a run or job stands)
 and `processes`.
 """
+
+from engine.threads import openmp_environment
+
+openmp_environment()  # before anything imports torch: OpenMP reads its environment only as torch loads it

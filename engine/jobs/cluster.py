@@ -29,6 +29,7 @@ from engine.paths import home
 from engine.processes import alive, children
 from engine.status import ACTIVE, Status
 from engine.store.runs import Store
+from engine.threads import threads_per_run
 from engine.training.options import RunOptions
 
 INSTALL = "pip install -e '.[slurm]'"
@@ -119,10 +120,13 @@ def make_executor(request: ClusterRequest):
 def task(job: Job, results: str) -> str:
     """On the node: train the job's run into a store on local disk, and leave its outcome in `results`. An error
     before the run begins (data missing on the node, say) is left as its sentence, then raised for submitit."""
+    import torch
+
     from engine.experiments.sweeps import resolve
     from engine.jobs import runner
     from engine.training import data
 
+    torch.set_num_threads(threads_per_run())  # Slurm's grant (SLURM_CPUS_PER_TASK), not every core of the node
     # A cancel arrives as SIGINT. A shell ignores SIGINT in what it starts in the background (`nohup dermalab run
     # ... &` in a script), the task inherits that, and Python then leaves it ignored: take it back.
     signal.signal(signal.SIGINT, signal.default_int_handler)

@@ -1,12 +1,13 @@
 """The slots a worker trains in at once (--jobs, --gpus, --per-gpu): which GPU each child may see, and how many CPU
-threads it takes. Handed out once, by the worker, never guessed by the children; free of torch."""
+threads it takes (engine.threads decides, --threads overrides). Handed out once, by the worker, never guessed by the
+children; free of torch."""
 
 from __future__ import annotations
 
-import os
 from dataclasses import dataclass
 
 from engine.errors import UserError
+from engine.threads import cores_allowed, threads_per_run
 
 
 @dataclass(frozen=True)
@@ -25,14 +26,19 @@ class SlotRequest:
     jobs: int | None = None
     gpus: str | None = None  # "0,2": which GPUs, by the names CUDA_VISIBLE_DEVICES takes
     per_gpu: int | None = None
+    threads: int | None = None  # CPU threads per run; None: engine.threads shares out the cores
 
     def arguments(self) -> list[str]:
         """The same request as `dermalab worker` options."""
-        given = {"--jobs": self.jobs, "--gpus": self.gpus, "--per-gpu": self.per_gpu}
+        given = {"--jobs": self.jobs, "--gpus": self.gpus, "--per-gpu": self.per_gpu, "--threads": self.threads}
         return [word for option, value in given.items() if value is not None for word in (option, str(value))]
 
     def asked(self) -> bool:
         return self != SlotRequest()
+
+    def shares_out(self) -> bool:
+        """Whether several runs may train at once (--threads alone sets how one run trains)."""
+        return (self.jobs, self.gpus, self.per_gpu) != (None, None, None)
 
 
 def hand_out(request: SlotRequest, gpus: list[str], cores: int, device: str = "auto") -> list[Slot]:
@@ -51,12 +57,12 @@ def hand_out(request: SlotRequest, gpus: list[str], cores: int, device: str = "a
     if gpus and device in ("auto", "cuda"):
         return gpu_slots(request, chosen_gpus(request.gpus, gpus), cores)
     count = request.jobs or 1
-    return [Slot(f"cpu {number}" if count > 1 else "cpu", None, max(1, cores // count))
+    return [Slot(f"cpu {number}" if count > 1 else "cpu", None, threads_per_run(count, request.threads, cores))
             for number in range(1, count + 1)]
 
 
 def check(request: SlotRequest) -> None:
-    for option, value in (("--jobs", request.jobs), ("--per-gpu", request.per_gpu)):
+    for option, value in (("--jobs", request.jobs), ("--per-gpu", request.per_gpu), ("--threads", request.threads)):
         if value is not None and value < 1:
             raise UserError(f"{option} {value}: give at least 1.")
     if request.jobs is not None and request.per_gpu is not None:
@@ -79,14 +85,14 @@ def gpu_slots(request: SlotRequest, chosen: list[str], cores: int) -> list[Slot]
     gpu_of = [chosen[number % len(chosen)] for number in range(count)]  # in turn: 0, 2, 0, 2, ...
     shared = count > len(chosen)
     return [Slot(f"gpu {gpu} #{gpu_of[:number + 1].count(gpu)}" if shared else f"gpu {gpu}", gpu,
-                 max(1, cores // count)) for number, gpu in enumerate(gpu_of)]
+                 threads_per_run(count, request.threads, cores)) for number, gpu in enumerate(gpu_of)]
 
 
 def machine_slots(request: SlotRequest, device: str = "auto") -> list[Slot]:
-    """The slots on this machine: its NVIDIA GPUs (by NVML, without touching CUDA) and its cores."""
+    """The slots on this machine: its NVIDIA GPUs (by NVML, without touching CUDA) and the cores it may use."""
     from engine.jobs import gpus
 
     if device.startswith("cuda:") and (request.gpus is not None or request.per_gpu is not None or request.jobs):
         raise UserError(f"--device {device} names one GPU, while --jobs, --gpus and --per-gpu hand GPUs out; use "
                         f"--gpus {device.removeprefix('cuda:')} instead.")
-    return hand_out(request, gpus.visible() if device != "mps" else [], len(os.sched_getaffinity(0)), device)
+    return hand_out(request, gpus.visible() if device != "mps" else [], cores_allowed(), device)

@@ -92,6 +92,7 @@ class Option:
 TRAINING = frozenset({APP, "run", "sweep"})
 SLOTS = TRAINING | {"worker"}  # where runs are trained: the app and `run --detach` through the worker they start
 MAX_JOBS = 1024  # runs at once on one machine; far more than its cores or GPUs
+MAX_THREADS = 1024  # CPU threads per run; far more than a machine's cores
 READING_EXPERIMENTS = TRAINING | {"list", "results", "compare", "operating-point", "ensemble", "report", "prune"}
 OPTIONS = (
     Option(("--experiments",), READING_EXPERIMENTS, None,
@@ -117,6 +118,9 @@ OPTIONS = (
     Option(("--per-gpu",), SLOTS, None,
            dict(type=whole_number("--per-gpu", 1, MAX_JOBS), metavar="K",
                 help="runs training at once on each GPU (default 1; more for the small CNNs)")),
+    Option(("--threads",), SLOTS, None,
+           dict(type=whole_number("--threads", 1, MAX_THREADS), metavar="N",
+                help="CPU threads per run (default: the cores this process may use, shared among the runs at once)")),
     Option(("--seed",), frozenset({"run"}), 0,
            dict(type=whole_number("--seed", 0, MAX_SEED), metavar="S", help="first seed (default 0)")),
     Option(("--seeds",), frozenset({"run"}), 1,
@@ -174,5 +178,5 @@ def job_source(args: argparse.Namespace) -> JobSource:
 
 
 def slot_request(args: argparse.Namespace) -> SlotRequest:
-    """--jobs, --gpus and --per-gpu, for the worker that trains the runs (absent: its defaults)."""
-    return SlotRequest(args.jobs, args.gpus, args.per_gpu)
+    """--jobs, --gpus, --per-gpu and --threads, for the worker that trains the runs (absent: its defaults)."""
+    return SlotRequest(args.jobs, args.gpus, args.per_gpu, args.threads)

@@ -21,6 +21,7 @@ from engine.jobs.lock import WorkerLock, worker_pid
 from engine.jobs.queue import Job, JobQueue, plan
 from engine.jobs.slots import machine_slots
 from engine.jobs.source import JobSource
+from engine.threads import threads_per_run
 from engine.status import ACTIVE, Status
 from engine.store.runs import Store, default_path
 from engine.training.options import RunOptions
@@ -97,12 +98,13 @@ def launch(args: argparse.Namespace, chosen: list[Experiment], asked: range, exp
             return exit_codes.OK
         if args.executor:
             if slot_request(args).asked():
-                raise UserError("--jobs, --gpus and --per-gpu share out this machine, while on a cluster each run is a "
-                                "task of its own (--gpus-per-task G); give one or the other.")
+                raise UserError("--jobs, --gpus, --per-gpu and --threads share out this machine, while on a cluster "
+                                "each run is a task of its own (--gpus-per-task G, threads as Slurm grants); give one "
+                                "or the other.")
             return run_on_cluster(args, jobs, store, experiments)
         if args.detach:
             return run_detached(args, jobs, store)
-        if slot_request(args).asked():
+        if slot_request(args).shares_out():
             return run_in_slots(args, jobs, source.options, chosen, experiments, store)
         return run_here(args, jobs, source.options, chosen, experiments, store)
     finally:
@@ -169,6 +171,7 @@ def run_here(args: argparse.Namespace, jobs: list[Job], options: RunOptions, cho
         from engine.training.device import resolve_device  # torch
 
     resolve_device(args.device)
+    torch.set_num_threads(threads_per_run(asked=args.threads))
     queue = JobQueue(store)
     bars = HeadlessProgress(len(jobs))
     sink = JsonResults(bars, store, experiments) if args.json else bars
