@@ -23,7 +23,7 @@ ACTIVE = (Status.QUEUED, Status.RUNNING)  # not ended yet: someone still answers
 ENDED = tuple(status for status in Status if status not in ACTIVE)
 
 
-def sql_in(statuses: Iterable[Status]) -> str:
-    """An SQL list such as "('queued', 'running')", for `status IN ...`: spelled from the enum, never by hand (its
-    words are fixed and quote-free, so they are safe to write into a statement)."""
-    return f"({', '.join(repr(str(status)) for status in statuses)})"
+def sql_in(words: Iterable[StrEnum]) -> str:
+    """An SQL list such as "('queued', 'running')", for `status IN ...` (or another enum's column): spelled from the
+    enum, never by hand (its words are fixed and quote-free, so they are safe to write into a statement)."""
+    return f"({', '.join(repr(str(word)) for word in words)})"

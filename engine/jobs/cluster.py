@@ -196,7 +196,7 @@ def sync(store: Store, queue: JobQueue | None = None, jobs: list[dict[str, Any]]
         if path.exists():
             count += take(store, queue, job, json.loads(path.read_text()))
         elif job["status"] in ACTIVE:
-            follow(store, queue, job)
+            follow(queue, job)
             beat(queue, job)
     return count
 
@@ -228,7 +228,7 @@ def beat(queue: JobQueue, job: dict[str, Any]) -> None:
         queue.beat(BatchProgress(**progress["batch"]))
 
 
-def follow(store: Store, queue: JobQueue, job: dict[str, Any]) -> None:
+def follow(queue: JobQueue, job: dict[str, Any]) -> None:
     """A job without a result yet: submitit's state in its phase; an ended task that left no result failed."""
     state = task_state(job)
     queue.task_state(job["job_id"], f"{job['executor']} {job['cluster_job_id']}: {state.lower()}",

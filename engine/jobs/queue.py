@@ -11,7 +11,7 @@ import os
 import socket
 import time
 import uuid
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import asdict, dataclass
 from enum import StrEnum
 from typing import Any
@@ -82,8 +82,8 @@ class JobQueue:
         """Jobs a cluster trains (engine.jobs.cluster), each as the task with that id."""
         self._insert(jobs, executor, cluster_job_ids)
 
-    def _insert(self, jobs: list[Job], executor: Executor, cluster_job_ids: list[str | None], host: str | None = None,
-                pid: int | None = None, process_started: float | None = None) -> None:
+    def _insert(self, jobs: list[Job], executor: Executor, cluster_job_ids: Sequence[str | None],
+                host: str | None = None, pid: int | None = None, process_started: float | None = None) -> None:
         now = time.time()
         with self.store.transaction() as db:
             db.executemany(
