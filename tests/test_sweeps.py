@@ -213,6 +213,9 @@ def test_a_sweep_runs_end_to_end_in_two_slots_and_a_second_one_runs_nothing(tmp_
                             "optimizer.lr", "--asc").stdout)
     assert [point["optimizer.lr"] for point in listed["points"]] == sorted([1e-3, 3e-3, 1e-2] * 3)
     assert listed["best_versus_base"]["seeds"] == [0, 1, 2]
+    provenance = {point["point"]: point["provenance"] for point in listed["points"]}
+    assert provenance["lr=0.003, batch_size=256"] == ("experiment 1 with optimizer.lr = 0.003, training.batch_size = "
+                                                      "256, from sweep 'grid'")
 
 
 def test_a_detached_sweep_is_trained_by_the_worker_from_its_file(tmp_path, cli, stored):

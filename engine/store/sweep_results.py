@@ -63,7 +63,8 @@ def _point_hashes(points: list[Experiment], epochs: int, pretrained: bool, preci
 
 def _row(point: Experiment, group: dict[str, Any] | None) -> dict[str, Any]:
     assert point.point is not None
-    row: dict[str, Any] = {"experiment_id": point.id, "point": point.point.label(), **point.point.values}
+    row: dict[str, Any] = {"experiment_id": point.id, "point": point.point.label(), **point.point.values,
+                           "provenance": point.point.provenance(point.id)}
     keys = ("n", "config_hash", *CONTEXT, *(key for figure in FIGURES for key in (figure, f"{figure}_std")))
     not_run = dict.fromkeys(keys) | {"n": 0}  # its figures undefined, as a table's empty cells
     return row | ({key: group[key] for key in keys} if group else not_run)
