@@ -8,7 +8,9 @@ from __future__ import annotations
 import math
 import os
 import sys
+import time
 from collections.abc import Mapping
+from dataclasses import dataclass
 from pathlib import Path
 
 CGROUP = Path("/sys/fs/cgroup")  # where a container sees its own cgroup (v2: cpu.max; v1: cpu/cpu.cfs_quota_us)
@@ -66,3 +68,83 @@ def cgroup_cpus(cgroup: Path = CGROUP) -> int | None:
         return max(1, math.floor(int(quota) / int(period)))
     except (OSError, ValueError, ZeroDivisionError):  # no such files (not Linux, no cpu controller), or unreadable
         return None
+
+
+# The threads of one parallel region wait for each other at its end, so they only go fast when all of them run at
+# once. On this 2-core CPU beside two CPU-bound processes (tests/bench/contended.py), experiment 8 trained at about
+# 400 img/s on two threads and 825 on one, which kept the two thirds of a core its fair share allowed. So a run's
+# threads follow the cores left free: the measure is how long the training thread stood runnable but waiting for a
+# core (the kernel's schedstat), a share of the time since the last look.
+BUSY = 0.10  # waiting for a core this share of the time or more: one thread fewer
+FREE = 0.02  # this share or less: one thread more (up to the cap), after `hold` calm looks
+LONGEST_HOLD = 32  # looks (chunks of images) between tries at more threads, at most
+SCHEDSTAT = Path("/proc/thread-self/schedstat")  # ns on a core, ns runnable but waiting for one, time slices
+
+
+@dataclass
+class Governor:
+    """How many of `most` threads to train with now: all of them while the cores are free, fewer while other work
+    holds them. `fixed` (--threads N): always `most`. Ask `count` between chunks of work, from the training thread."""
+
+    most: int
+    fixed: bool = False
+    now: int = 0
+    hold: int = 1  # calm looks before trying one thread more; doubles each time more threads met a busy machine
+    calm: int = 0
+    last: tuple[float, int] | None = None  # (monotonic seconds, ns waited) at the last look
+
+    def __post_init__(self) -> None:
+        self.now = self.most
+        self.waited()  # the first look measures from here
+
+    def count(self) -> int:
+        waited = self.waited()
+        if self.fixed or waited is None:
+            return self.now
+        if waited >= BUSY and self.now > 1:
+            self.now -= 1
+            self.hold, self.calm = min(LONGEST_HOLD, self.hold * 2), 0
+        elif waited <= FREE and self.now < self.most:
+            self.calm += 1
+            if self.calm >= self.hold:
+                self.now, self.calm = self.now + 1, 0
+        elif waited <= FREE:
+            self.hold = max(1, self.hold // 2)  # calm at the cap: the machine is free again, try sooner next time
+        return self.now
+
+    def waited(self) -> float | None:
+        """The share of the time since the last look that this thread waited for a core (None: first look, or no
+        schedstat on this system)."""
+        try:
+            ns = int(SCHEDSTAT.read_text().split()[1])
+        except (OSError, IndexError, ValueError):
+            return None
+        now, last = time.monotonic(), self.last
+        self.last = (now, ns)
+        if last is None or now <= last[0]:
+            return None
+        return (ns - last[1]) / 1e9 / (now - last[0])
+
+
+_allowance: tuple[int, bool] | None = None  # (threads, fixed by --threads) this process trains with; see use()
+
+
+def use(count: int, fixed: bool) -> None:
+    """Train with up to `count` threads in this process, exactly `count` if `fixed` (--threads N)."""
+    import torch
+
+    global _allowance
+    _allowance = (count, fixed)
+    torch.set_num_threads(count)
+
+
+def governor() -> Governor:
+    """A run's governor, starting at this process's allowance (torch's count where use() was never called), however
+    far the last run of this process had come down."""
+    import torch
+
+    if _allowance is None:
+        use(torch.get_num_threads(), fixed=False)
+    most, fixed = _allowance or (1, False)
+    torch.set_num_threads(most)
+    return Governor(most, fixed)

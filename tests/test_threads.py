@@ -99,3 +99,41 @@ def test_a_run_trains_with_the_threads_asked_for_and_says_so(tiny_experiments, c
     assert done.returncode == 0, done.stderr
     (row,) = map(json.loads, done.stdout.splitlines())
     assert stored.get(row["run_id"])["device"] == "CPU · 1 threads"
+
+
+class Scripted(threads.Governor):
+    """A governor that sees the waits given instead of this thread's schedstat: the policy alone."""
+
+    def __init__(self, most: int, waits: list[float | None], fixed: bool = False):
+        self.waits = iter([None, *waits])  # the first look (made as it is built) measures nothing yet
+        super().__init__(most, fixed)
+
+    def waited(self) -> float | None:
+        return next(self.waits)
+
+
+def test_a_run_gives_up_threads_while_the_cores_are_taken_and_takes_them_back_when_free():
+    busy, calm = [0.5] * 5, [0.0] * 40
+    counts = [governor.count() for governor in [Scripted(4, busy + calm)] for _ in busy + calm]
+    assert counts[:5] == [3, 2, 1, 1, 1]  # one fewer a look, never none
+    assert counts[-1] == 4 and counts[5:] == sorted(counts[5:])  # back up, one at a time
+    assert counts.index(2, 5) > 6  # after a few calm looks, not the first: a busy spell makes it wary
+    assert Scripted(2, [0.05]).count() == 2  # between the marks: as it is
+    assert [governor.count() for governor in [Scripted(2, busy, fixed=True)] for _ in busy] == [2] * 5  # --threads
+    assert [governor.count() for governor in [Scripted(2, [None] * 3)] for _ in range(3)] == [2] * 3  # no schedstat
+
+
+@pytest.mark.skipif(not threads.SCHEDSTAT.exists(), reason="the kernel keeps no schedstat")
+def test_the_wait_for_a_core_is_seen_when_another_process_spins_on_it():
+    shared = min(os.sched_getaffinity(0))
+    spin = f"import os; os.sched_setaffinity(0, {{{shared}}})\nwhile True: pass"
+    spinner = subprocess.Popen([sys.executable, "-c", spin])
+    try:
+        seen = subprocess.run([sys.executable, "-c", f"import os, time; os.sched_setaffinity(0, {{{shared}}});"
+                               "from engine.threads import Governor; g = Governor(1); end = time.monotonic() + 1.0\n"
+                               "while time.monotonic() < end: pass\nprint(g.waited())"],
+                              cwd=REPO, capture_output=True, text=True, timeout=60)
+    finally:
+        spinner.kill()
+        spinner.wait()
+    assert float(seen.stdout) >= threads.BUSY, seen.stderr  # about half the time, as the two take turns

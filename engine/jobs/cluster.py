@@ -22,6 +22,7 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
+from engine import threads
 from engine.errors import UserError, said
 from engine.events import BatchProgress, Event, RunStarted
 from engine.jobs.queue import CANCELLED, CLUSTERS, Executor, Job, JobQueue
@@ -29,7 +30,6 @@ from engine.paths import home
 from engine.processes import alive, children
 from engine.status import ACTIVE, Status
 from engine.store.runs import Store
-from engine.threads import threads_per_run
 from engine.training.options import RunOptions
 
 INSTALL = "pip install -e '.[slurm]'"
@@ -120,13 +120,11 @@ def make_executor(request: ClusterRequest):
 def task(job: Job, results: str) -> str:
     """On the node: train the job's run into a store on local disk, and leave its outcome in `results`. An error
     before the run begins (data missing on the node, say) is left as its sentence, then raised for submitit."""
-    import torch
-
     from engine.experiments.sweeps import resolve
     from engine.jobs import runner
     from engine.training import data
 
-    torch.set_num_threads(threads_per_run())  # Slurm's grant (SLURM_CPUS_PER_TASK), not every core of the node
+    threads.use(threads.threads_per_run(), fixed=False)  # Slurm's grant (SLURM_CPUS_PER_TASK), not the node's cores
     # A cancel arrives as SIGINT. A shell ignores SIGINT in what it starts in the background (`nohup dermalab run
     # ... &` in a script), the task inherits that, and Python then leaves it ignored: take it back.
     signal.signal(signal.SIGINT, signal.default_int_handler)

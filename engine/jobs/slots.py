@@ -17,6 +17,7 @@ class Slot:
     name: str
     gpu: str | None
     threads: int
+    fixed: bool = False  # --threads N: exactly `threads`, whatever else the machine runs
 
 
 @dataclass(frozen=True)
@@ -57,8 +58,8 @@ def hand_out(request: SlotRequest, gpus: list[str], cores: int, device: str = "a
     if gpus and device in ("auto", "cuda"):
         return gpu_slots(request, chosen_gpus(request.gpus, gpus), cores)
     count = request.jobs or 1
-    return [Slot(f"cpu {number}" if count > 1 else "cpu", None, threads_per_run(count, request.threads, cores))
-            for number in range(1, count + 1)]
+    return [Slot(f"cpu {number}" if count > 1 else "cpu", None, threads_per_run(count, request.threads, cores),
+                 request.threads is not None) for number in range(1, count + 1)]
 
 
 def check(request: SlotRequest) -> None:
@@ -85,7 +86,8 @@ def gpu_slots(request: SlotRequest, chosen: list[str], cores: int) -> list[Slot]
     gpu_of = [chosen[number % len(chosen)] for number in range(count)]  # in turn: 0, 2, 0, 2, ...
     shared = count > len(chosen)
     return [Slot(f"gpu {gpu} #{gpu_of[:number + 1].count(gpu)}" if shared else f"gpu {gpu}", gpu,
-                 threads_per_run(count, request.threads, cores)) for number, gpu in enumerate(gpu_of)]
+                 threads_per_run(count, request.threads, cores), request.threads is not None)
+            for number, gpu in enumerate(gpu_of)]
 
 
 def machine_slots(request: SlotRequest, device: str = "auto") -> list[Slot]:

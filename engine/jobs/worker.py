@@ -25,6 +25,7 @@ from typing import NoReturn
 
 import torch._dynamo  # noqa: F401  (torch.optim imports it when the first optimizer is made: seconds, once here)
 
+from engine import threads
 from engine.errors import RunCancelled, UserError, said
 from engine.events import DataProgress
 from engine.experiments.spec import Experiment
@@ -250,11 +251,9 @@ def ending(code: int, cancel_asked: bool) -> tuple[Status, str]:
 def enter(slot: Slot) -> None:
     """In the child, before anything touches CUDA (the worker never does): it sees its own GPU only, so "auto" and
     "cuda" mean that one, and it takes its share of the cores."""
-    import torch
-
     if slot.gpu is not None:
         os.environ["CUDA_VISIBLE_DEVICES"] = slot.gpu
-    torch.set_num_threads(slot.threads)
+    threads.use(slot.threads, slot.fixed)
 
 
 def die_with(worker: int) -> None:

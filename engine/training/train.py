@@ -17,6 +17,7 @@ import numpy as np
 import torch
 from torch import nn
 
+from engine import threads
 from engine.analysis import bootstrap
 from engine.analysis.metrics import evaluate, macro_auc
 from engine.classes import CLASSES
@@ -65,7 +66,7 @@ def class_weights(labels: torch.Tensor) -> torch.Tensor:
     return labels.numel() / (len(CLASSES) * counts.clamp(min=1))
 
 
-@dataclass(kw_only=True)  # sixteen fields: each named where a Setup is made
+@dataclass(kw_only=True)  # seventeen fields: each named where a Setup is made
 class Setup:
     """What a run trains with, made once before its first epoch (torchvision's reference scripts keep these in
     main() and hand them to train_one_epoch and evaluate)."""
@@ -85,6 +86,7 @@ class Setup:
     criterion: nn.Module
     transform: augment.Op
     batch_size: int
+    governor: threads.Governor  # how many CPU threads to train with now
     notes: list[str] = field(default_factory=list)  # what ran unlike what was asked (RunFinished.notes)
 
     @property
@@ -159,7 +161,8 @@ def prepare(spec: ExperimentSpec, dataset: Dataset, options: RunOptions, epochs:
     setup = Setup(device=device, layout=layout, precision=run_precision(options), generator=generator,
                   train_images=train_images, train_labels=train_labels, val_images=val_images, val_labels=val_labels,
                   model=model, forward=model, optimizer=optimizer, scheduler=scheduler, criterion=criterion,
-                  transform=augment.pipeline(spec.augment), batch_size=spec.training.batch_size)
+                  transform=augment.pipeline(spec.augment), batch_size=spec.training.batch_size,
+                  governor=threads.governor())
     setup.forward = compiled(model, os.environ.get(COMPILE_VARIABLE, "off"), setup.notes)
     return setup
 
@@ -203,11 +206,19 @@ def augmented_batches(setup: Setup) -> Iterator[tuple[torch.Tensor, torch.Tensor
     chunk = max(1, augment.chunk_images(setup.device) // batch_size) * batch_size
     order = torch.randperm(size, generator=setup.generator, device=setup.device)
     for start in range(0, size, chunk):
+        if setup.device.type == "cpu":
+            follow_free_cores(setup.governor)
         index = order[start:start + chunk]
         images = setup.transform(augment.to_float(setup.train_images[index]), setup.generator)
         images, labels = images.contiguous(memory_format=setup.layout), setup.train_labels[index]
         for first in range(0, len(index), batch_size):
             yield images[first:first + batch_size], labels[first:first + batch_size]
+
+
+def follow_free_cores(governor: threads.Governor) -> None:
+    """Between chunks, as many threads as the cores other work leaves free (engine.threads.Governor)."""
+    if (count := governor.count()) != torch.get_num_threads():
+        torch.set_num_threads(count)
 
 
 def compiled(model: nn.Module, mode: str, notes: list[str]) -> Callable[[torch.Tensor], torch.Tensor]:

@@ -27,7 +27,7 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parents[2]
 sys.path[:0] = [str(REPO), str(REPO / "tests" / "bench")]
 
-import engine  # noqa: E402,F401  (before torch: it sets how OpenMP threads wait, see engine.threads)
+import engine  # noqa: E402,F401,I001  (before torch, which train_speed imports: it sets how OpenMP threads wait)
 from engine import threads  # noqa: E402
 from engine.experiments.load import load  # noqa: E402
 from engine.training import data  # noqa: E402
@@ -78,6 +78,7 @@ def side_by_side(spec, dataset, device: torch.device, repeat: int) -> tuple[floa
     ours, plain = [], []
     for seed in range(repeat):
         ours.append(engine_epoch(spec, dataset, str(device), seed, "auto"))
+        threads.governor()  # the plain loop at the process's count, not where the engine's epoch left it
         plain.append(plain_epoch(spec, dataset, device, seed))
     return max(ours), max(plain)
 
@@ -93,7 +94,7 @@ def main() -> None:
     parser.add_argument("--limit", type=int, help="train on the first N training images only (a quicker look)")
     parser.add_argument("--threads", type=int, help="torch's threads, for both sides (default: as a run decides)")
     args = parser.parse_args()
-    torch.set_num_threads(threads.threads_per_run(asked=args.threads))
+    threads.use(threads.threads_per_run(asked=args.threads), fixed=args.threads is not None)
     dataset = data.load(args.data)
     if args.limit:
         dataset = replace(dataset, images={**dataset.images, "train": dataset.images["train"][:args.limit]},

@@ -12,6 +12,7 @@ import sys
 from collections.abc import Iterator
 from typing import TYPE_CHECKING
 
+from engine import threads
 from engine.errors import UserError
 from engine.events import RunFailed
 from engine.experiments import sweeps
@@ -21,7 +22,6 @@ from engine.jobs.lock import WorkerLock, worker_pid
 from engine.jobs.queue import Job, JobQueue, plan
 from engine.jobs.slots import machine_slots
 from engine.jobs.source import JobSource
-from engine.threads import threads_per_run
 from engine.status import ACTIVE, Status
 from engine.store.runs import Store, default_path
 from engine.training.options import RunOptions
@@ -171,7 +171,7 @@ def run_here(args: argparse.Namespace, jobs: list[Job], options: RunOptions, cho
         from engine.training.device import resolve_device  # torch
 
     resolve_device(args.device)
-    torch.set_num_threads(threads_per_run(asked=args.threads))
+    threads.use(threads.threads_per_run(asked=args.threads), fixed=args.threads is not None)
     queue = JobQueue(store)
     bars = HeadlessProgress(len(jobs))
     sink = JsonResults(bars, store, experiments) if args.json else bars
