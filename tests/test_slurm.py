@@ -1,0 +1,423 @@
+"""The cluster path against a real one-node Slurm (started by `.ci/slurm`, with accounting or without): a job array of
+two tiny runs followed with `dermalab queue` until each run is imported once, a cancel of a pending and of a running
+task, a task that runs out of its time, and one cancelled from outside dermalab.
+
+What must hold is asserted. What issue 21 found broken against a real Slurm is an xfail(strict=True) naming which of
+its seven it is, so that a fix shows as XPASS and its mark must go. Each scenario runs once (a module fixture, on
+its own DERMALAB_HOME) and its tests read what it saw, so that a known-broken expectation is a test of its own
+without a second submission.
+
+Marked `slurm`: the README's test command leaves them out (pyproject's addopts), `.ci/run` runs them with `-m slurm`.
+Where no Slurm answers they skip with the reason; under CI=true they fail instead."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import stat
+import subprocess
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, TypeVar
+
+import pytest
+
+from engine.jobs import cluster
+from engine.jobs.queue import JobQueue
+from engine.store.runs import Store
+from tests.conftest import TINY_EXPERIMENTS, dermalab
+
+pytestmark = pytest.mark.slurm
+
+# Each task imports torch, and the tasks of an array may run one by one: about 20 s a tiny run on a quiet 2-core
+# node, but over 4 minutes at a load of 14 (other tests and benchmarks on the same cores). Only a failure waits it out.
+WAIT_SECONDS = 600
+TIME_LIMIT_MINUTES = 2  # the shortest --time that submitit's 90 s warning signal leaves any training in
+HOUR = 3600.0
+
+T = TypeVar("T")
+
+
+@dataclass(frozen=True)
+class Slurm:
+    accounting: bool  # slurmdbd keeps the jobs' history, which sacct (and so submitit) reads
+    kill_wait: int  # seconds between a cancel's SIGTERM and its SIGKILL
+
+
+def unavailable(why: str) -> None:
+    message = f"{why}: these tests need a Slurm; 'sudo bash .ci/slurm' starts a one-node one on this machine"
+    if os.environ.get("CI") == "true":  # CI set a Slurm up for them: one that is not there is a failure
+        pytest.fail(message, pytrace=False)
+    pytest.skip(message)
+
+
+@pytest.fixture(scope="session")
+def slurm() -> Slurm:
+    if shutil.which("sbatch") is None:
+        unavailable("no 'sbatch' on PATH")
+    ping = subprocess.run(["scontrol", "ping"], capture_output=True, text=True)
+    if "is UP" not in ping.stdout:
+        unavailable(f"slurmctld does not answer ({(ping.stdout + ping.stderr).strip()})")
+    lines = subprocess.run(["scontrol", "show", "config"], capture_output=True, text=True, check=True).stdout
+    config = {key.strip(): value.strip() for key, _, value in (line.partition(" = ") for line in lines.splitlines())}
+    return Slurm(accounting=config["AccountingStorageType"] != "accounting_storage/none",
+                 kill_wait=int(config["KillWait"].split()[0]))
+
+
+def known_broken(reason: str) -> pytest.MarkDecorator:
+    """Issue 21's known-broken expectations. Only a failed assertion is the expected failure: a scenario that went
+    wrong raises ScenarioFailed, which fails the test even here."""
+    return pytest.mark.xfail(strict=True, raises=AssertionError, reason=reason)
+
+
+class ScenarioFailed(Exception):
+    """A scenario could not be played out (a submission refused, a task that never started): not what a test asks."""
+
+
+def need(condition: object, why: str) -> None:
+    if not condition:
+        raise ScenarioFailed(why)
+
+
+def needs_accounting(request: pytest.FixtureRequest, slurm: Slurm) -> None:
+    """Without slurmdbd, sacct answers nothing, and submitit's states are all UNKNOWN (issue 21's second)."""
+    if not slurm.accounting:
+        request.applymarker(known_broken("2: sacct is blind without accounting"))
+
+
+@pytest.fixture(scope="session")
+def tiny(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    path = tmp_path_factory.mktemp("experiments") / "tiny.toml"
+    path.write_text(TINY_EXPERIMENTS)
+    return path
+
+
+def wait_for(condition: Callable[[], T], what: str, seconds: float = WAIT_SECONDS) -> T:
+    deadline = time.monotonic() + seconds
+    while not (value := condition()):
+        need(time.monotonic() < deadline, f"no {what} after {seconds:.0f} s")
+        time.sleep(1)
+    return value
+
+
+def in_squeue(task_ids: list[str]) -> bool:
+    """Whether Slurm still holds any of these tasks (pending, running, or still being killed)."""
+    listed = subprocess.run(["squeue", "-h", "-o", "%i %T", "-j", ",".join(task_ids)], capture_output=True, text=True)
+    return bool(listed.stdout.strip())
+
+
+class Lab:
+    """One scenario's DERMALAB_HOME, the `dermalab` command run in it (with sacct's calls counted by a shim in front
+    of it on PATH), and its store and task files read."""
+
+    def __init__(self, home: Path, slurm: Slurm):
+        self.home, self.slurm = home, slurm
+        self.shim = home.parent / "bin"
+        self.sacct_log = home.parent / "sacct.log"
+        self.shim.mkdir(parents=True, exist_ok=True)
+        sacct = self.shim / "sacct"
+        sacct.write_text(f'#!/bin/sh\necho "$*" >> "{self.sacct_log}"\nexec {shutil.which("sacct")} "$@"\n')
+        sacct.chmod(sacct.stat().st_mode | stat.S_IEXEC)
+        self.task_ids: list[str] = []
+        self.stdout_noise: list[str] = []  # whatever a command printed on stdout before the JSON it was asked for
+
+    def cli(self, *args: str, timeout: float = 120) -> subprocess.CompletedProcess:
+        return dermalab(*args, timeout=timeout, env={"DERMALAB_HOME": str(self.home),
+                                                      "PATH": f"{self.shim}:{os.environ['PATH']}"})
+
+    def submit(self, *args: str) -> list[str]:
+        """`dermalab run ARGS --executor slurm --detach`; returns the job ids and keeps their tasks' ids."""
+        submitted = self.cli("run", *args, "--executor", "slurm", "--detach", "--data", "synthetic")
+        need(submitted.returncode == 0, submitted.stderr)
+        job_ids = submitted.stdout.split()
+        self.task_ids += [self.job(job_id)["cluster_job_id"] for job_id in job_ids]
+        return job_ids
+
+    def queue(self) -> list[dict[str, Any]]:
+        listed = self.cli("queue", "--json")
+        need(listed.returncode == 0, listed.stderr)
+        return self.json_of(listed.stdout)
+
+    def json_of(self, stdout: str) -> Any:
+        """A `--json` command's output. Lines before the JSON (submitit's warnings, which it logs to stdout) are kept
+        for a test of their own, and left out here, so that the scenario can go on."""
+        lines = stdout.splitlines()
+        start = next((number for number, line in enumerate(lines) if line.startswith(("[", "{"))), 0)
+        self.stdout_noise += lines[:start]
+        return json.loads("\n".join(lines[start:]))
+
+    @contextmanager
+    def reading(self) -> Iterator[Store]:
+        """The lab's store, opened for one read, so that it sees what the `dermalab` commands wrote since."""
+        store = Store(self.home / "runs.sqlite")
+        try:
+            yield store
+        finally:
+            store.close()
+
+    def job(self, job_id: str) -> dict[str, Any]:
+        with self.reading() as store:
+            job = JobQueue(store).get(job_id)
+        if job is None:
+            raise ScenarioFailed(f"job {job_id} is not in its queue")
+        return job
+
+    def run(self, run_id: str) -> dict[str, Any] | None:
+        with self.reading() as store:
+            return store.get(run_id)
+
+    def run_ids(self) -> list[str]:
+        with self.reading() as store:
+            return sorted(run["run_id"] for run in store.runs())
+
+    def progress(self, job_id: str) -> dict[str, Any]:
+        """What the job's task last wrote of its progress; empty before it wrote any."""
+        try:
+            return json.loads(self.progress_path(job_id).read_text())
+        except FileNotFoundError:
+            return {}
+
+    def progress_path(self, job_id: str) -> Path:
+        with pytest.MonkeyPatch.context() as patch:
+            patch.setenv("DERMALAB_HOME", str(self.home))
+            return cluster.progress_path(cluster.results_folder(), job_id)
+
+    def submission_scripts(self) -> list[str]:
+        with pytest.MonkeyPatch.context() as patch:
+            patch.setenv("DERMALAB_HOME", str(self.home))
+            return [path.read_text() for path in cluster.folder().glob("*/*_submission.sh")]
+
+    def sacct_calls(self) -> int:
+        return len(self.sacct_log.read_text().splitlines()) if self.sacct_log.exists() else 0
+
+    def sacct_states(self) -> dict[str, str]:
+        """Slurm's record of this lab's tasks, as sacct gives it."""
+        listed = subprocess.run(["sacct", "-X", "-n", "-P", "-o", "JobID,State", "-j",
+                                 ",".join({task.split("_")[0] for task in self.task_ids})],
+                                capture_output=True, text=True, check=True).stdout
+        return dict(line.split("|", 1) for line in listed.splitlines())
+
+    def let_go(self) -> None:
+        """Cancels what is left of this lab's tasks (by their ids), and waits until Slurm has let them go, so that
+        the next scenario's tasks find the node free."""
+        if self.task_ids:
+            subprocess.run(["scancel", *self.task_ids], check=False)
+            wait_for(lambda: not in_squeue(self.task_ids), "end of the cancelled tasks", self.slurm.kill_wait + 60)
+
+    @contextmanager
+    def playing(self) -> Iterator[None]:
+        """A scenario that fails lets go of its tasks at once: the next one's would wait behind them."""
+        try:
+            yield
+        except BaseException:
+            self.let_go()
+            raise
+
+
+@pytest.fixture(scope="module")
+def lab_factory(slurm: Slurm, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Callable[[str], Lab]]:
+    labs: list[Lab] = []
+
+    def make(name: str) -> Lab:
+        labs.append(Lab(tmp_path_factory.mktemp(name) / "home", slurm))
+        return labs[-1]
+
+    yield make
+    for lab in labs:
+        lab.let_go()
+
+
+# A job array of two tiny runs, followed with `dermalab queue` until both have ended.
+
+@dataclass
+class FinishedArray:
+    lab: Lab
+    job_ids: list[str]
+    seen: list[dict[str, Any]]  # every row `queue --json` showed, poll by poll
+
+
+@pytest.fixture(scope="module")
+def finished_array(lab_factory: Callable[[str], Lab], tiny: Path) -> FinishedArray:
+    lab = lab_factory("finished")
+    seen: list[dict[str, Any]] = []
+
+    def ended() -> bool:
+        rows = lab.queue()
+        seen.extend(rows)
+        return not rows
+
+    with lab.playing():
+        job_ids = lab.submit("1", "--seeds", "2", "--experiments", str(tiny))
+        wait_for(ended, "end of both tasks")
+    return FinishedArray(lab, job_ids, seen)
+
+
+def test_an_array_of_two_tiny_runs_trains_and_each_run_is_imported_once(finished_array: FinishedArray, slurm: Slurm):
+    lab, job_ids = finished_array.lab, finished_array.job_ids
+    assert len(job_ids) == 2
+    for job_id in job_ids:
+        run = lab.run(job_id)
+        assert run is not None and run["status"] == "finished" and len(run["history"]) == 1, run
+    arrays = {lab.job(job_id)["cluster_job_id"].split("_")[0] for job_id in job_ids}
+    assert len(arrays) == 1, f"one job array, not {arrays}"
+    again = lab.cli("sync")
+    assert again.returncode == 0 and again.stdout.startswith("Imported 0 run(s)"), again.stdout + again.stderr
+    assert lab.run_ids() == sorted(job_ids)
+    if slurm.accounting:
+        assert set(lab.sacct_states().values()) == {"COMPLETED"}, lab.sacct_states()
+
+
+def test_the_queue_shows_a_training_task_as_running(finished_array: FinishedArray, slurm: Slurm,
+                                                    request: pytest.FixtureRequest):
+    needs_accounting(request, slurm)
+    """Only rows of tasks that were training: sacct may not know a task for a moment after its submission."""
+    training = [row for row in finished_array.seen if row["batch"]]
+    assert training, "no poll saw a task train"
+    assert [(row["status"], row["phase"]) for row in training if row["status"] != "running"] == []
+
+
+def test_queue_json_prints_only_json(finished_array: FinishedArray, slurm: Slurm, request: pytest.FixtureRequest):
+    """submitit logs each sacct that failed to stdout: without accounting, every `queue --json`."""
+    needs_accounting(request, slurm)
+    assert finished_array.lab.stdout_noise == []
+
+
+@known_broken("7: no CPUs or memory are asked for each task")
+def test_each_task_asks_for_its_cpus_and_memory(finished_array: FinishedArray):
+    """Unasked, a task gets one CPU while torch trains on every core of the node, and (where memory is a consumable
+    resource) all the node's memory, so that the tasks of an array run one at a time."""
+    [script] = finished_array.lab.submission_scripts()
+    assert "--cpus-per-task" in script and "--mem" in script, script
+
+
+# Two long runs in one array, one task at a time: the first cancelled while it trains, the second while it waits.
+
+@dataclass
+class CancelledArray:
+    lab: Lab
+    running: str
+    pending: str
+    first_look: dict[str, dict[str, Any]]  # the first `queue --json` after the running task began its second epoch
+    sacct_calls: int  # made by that one `queue`
+    cancelled: subprocess.CompletedProcess
+    cancel_asked: float  # time.time() as `dermalab cancel` started
+    last_progress: float  # when the cancelled task last wrote its progress, i.e. was still training
+
+
+@pytest.fixture(scope="module")
+def cancelled_array(lab_factory: Callable[[str], Lab], tiny: Path, slurm: Slurm) -> CancelledArray:
+    lab = lab_factory("cancelled")
+    with lab.playing():
+        running, pending = lab.submit("2", "--seeds", "2", "--array-parallelism", "1", "--experiments", str(tiny))
+        # Nothing looks at the queue until the task is well into its run: as a user who checks back later.
+        wait_for(lambda: lab.progress(running).get("batch", {}).get("epoch", 0) >= 2, "the first task's 2nd epoch")
+        before = lab.sacct_calls()
+        first_look = {row["job_id"]: row for row in lab.queue()}
+        sacct_calls = lab.sacct_calls() - before
+        cancel_asked = time.time()
+        cancelled = lab.cli("cancel", pending, running, "--json")
+        wait_for(lambda: not in_squeue(lab.task_ids), "end of the cancelled tasks", slurm.kill_wait + 60)
+        last_progress = lab.progress_path(running).stat().st_mtime
+        synced = lab.cli("sync")
+        need(synced.returncode == 0, synced.stderr)
+    return CancelledArray(lab, running, pending, first_look, sacct_calls, cancelled, cancel_asked, last_progress)
+
+
+def test_a_cancel_ends_a_pending_and_a_running_task(cancelled_array: CancelledArray):
+    lab, running, pending = cancelled_array.lab, cancelled_array.running, cancelled_array.pending
+    assert cancelled_array.cancelled.returncode == 0, cancelled_array.cancelled.stderr
+    said = {row["job_id"]: row["status"] for row in lab.json_of(cancelled_array.cancelled.stdout)}
+    assert said == {running: "cancelled", pending: "cancelled"}
+    assert lab.progress(pending) == {}, "the pending task began after all"
+    assert lab.job(running)["status"] == lab.job(pending)["status"] == "cancelled"
+    assert lab.queue() == []
+
+
+@known_broken("4: a cancelled task trains on until Slurm's KillWait (~30 s) ends it")
+def test_a_cancelled_task_stops_training_within_seconds(cancelled_array: CancelledArray):
+    trained_on = cancelled_array.last_progress - cancelled_array.cancel_asked
+    assert trained_on < 5, f"the task still wrote progress {trained_on:.0f} s after the cancel"
+
+
+@known_broken("5: a cancelled task leaves no run row")
+def test_a_task_cancelled_while_training_leaves_its_run(cancelled_array: CancelledArray):
+    run = cancelled_array.lab.run(cancelled_array.running)
+    assert run is not None and run["status"] == "cancelled" and run["history"], run
+
+
+@known_broken("6: the ETA is reckoned from the submitting side's clock")
+def test_the_first_look_at_a_long_run_gives_a_long_eta(cancelled_array: CancelledArray):
+    """Two epochs of 10,000 done: whatever an epoch takes, the rest takes hours. The ETA counts from when this side
+    first read the task's progress, not from when the run began on its node."""
+    look = cancelled_array.first_look[cancelled_array.running]
+    assert look["epoch"] >= 2 and (look["eta_seconds"] or 0) > HOUR, look
+
+
+@known_broken("3: sacct is asked once per task on each poll")
+def test_a_look_at_the_queue_asks_sacct_once(cancelled_array: CancelledArray):
+    assert cancelled_array.sacct_calls <= 1, f"{cancelled_array.sacct_calls} sacct calls for one 'dermalab queue'"
+
+
+# A long run given two minutes.
+
+@dataclass
+class TimedOut:
+    lab: Lab
+    job_id: str
+    ran_seconds: float  # from the first squeue that saw its task running to the first that no longer listed it
+
+
+@pytest.fixture(scope="module")
+def timed_out(lab_factory: Callable[[str], Lab], tiny: Path) -> TimedOut:
+    lab = lab_factory("timed_out")
+    with lab.playing():
+        [job_id] = lab.submit("2", "--time", str(TIME_LIMIT_MINUTES), "--experiments", str(tiny))
+        wait_for(lambda: task_state(lab.task_ids) == "RUNNING", "start of the task")
+        began = time.monotonic()
+        wait_for(lambda: not in_squeue(lab.task_ids), "end of the task", TIME_LIMIT_MINUTES * 60 + 120)
+        ran_seconds = time.monotonic() - began
+        wait_for(lambda: not lab.queue(), "end of the job in the queue", 60)
+    return TimedOut(lab, job_id, ran_seconds)
+
+
+def task_state(task_ids: list[str]) -> str:
+    listed = subprocess.run(["squeue", "-h", "-o", "%T", "-j", ",".join(task_ids)], capture_output=True, text=True)
+    return listed.stdout.strip()
+
+
+def test_a_task_out_of_time_ends_its_run_failed(timed_out: TimedOut):
+    job, run = timed_out.lab.job(timed_out.job_id), timed_out.lab.run(timed_out.job_id)
+    assert job["status"] == "failed" and run is not None and run["status"] == "failed", (job, run)
+
+
+@known_broken("1: a time limit is reported wrongly (in submitit's words, as an error)")
+def test_a_task_out_of_time_says_so(timed_out: TimedOut):
+    run = timed_out.lab.run(timed_out.job_id)
+    assert run is not None and run["reason"].startswith("the task ran out of its time on the cluster"), run
+
+
+@known_broken("1: a task loses the last 90 s of its time limit")
+def test_a_task_trains_until_its_time_is_up(timed_out: TimedOut):
+    assert timed_out.ran_seconds >= TIME_LIMIT_MINUTES * 60 - 10, f"the task ran {timed_out.ran_seconds:.0f} s"
+
+
+# A task cancelled from outside dermalab (an administrator's scancel, or a preemption).
+
+@known_broken("found beside the seven: sacct says 'CANCELLED by 0', which cluster.ENDED_STATES does not hold, so the "
+              "job waits for ever (and without accounting, 2)")
+def test_a_task_ended_by_the_cluster_ends_its_job_in_the_clusters_words(lab_factory: Callable[[str], Lab], tiny: Path,
+                                                                        slurm: Slurm):
+    lab = lab_factory("outside")
+    [job_id] = lab.submit("2", "--experiments", str(tiny))
+    wait_for(lambda: lab.progress(job_id).get("batch"), "training of the task")
+    subprocess.run(["scancel", *lab.task_ids], check=True)
+    wait_for(lambda: not in_squeue(lab.task_ids), "end of the task", slurm.kill_wait + 60)
+    deadline = time.monotonic() + 30  # the end is what this test asks about: asserted, not waited for
+    while lab.queue() and time.monotonic() < deadline:
+        time.sleep(1)
+    job = lab.job(job_id)
+    assert job["status"] == "failed" and job["reason"].startswith("the cluster ended the task as cancelled"), job
