@@ -39,8 +39,10 @@ def with_p(labels: list[int], columns: dict[int, list[float]]) -> screening.Pred
 def test_one_copy_of_each_lesion_gives_the_plain_figures():
     labels, probabilities = noisy_predictions(0)
     once = np.ones((1, len(labels)), dtype=int)
-    assert bootstrap.resampled_macro_auc(labels, probabilities, once)[0] == pytest.approx(macro_auc(labels, probabilities))
-    assert bootstrap.mel_recall(labels, probabilities, once)[0] == pytest.approx(evaluate(labels, probabilities)["mel_recall"])
+    assert (bootstrap.resampled_macro_auc(labels, probabilities, once)[0]
+            == pytest.approx(macro_auc(labels, probabilities)))
+    assert (bootstrap.mel_recall(labels, probabilities, once)[0]
+            == pytest.approx(evaluate(labels, probabilities)["mel_recall"]))
 
 
 def test_weighted_auc_is_the_auc_of_the_resampled_set():
@@ -82,7 +84,8 @@ def test_a_finished_training_run_carries_its_intervals():
     events = list(train(load()[1].spec, dataset, RunOptions(device="cpu", epochs=1), "tiny"))
     finished = events[-1]
     assert isinstance(finished, RunFinished)
-    assert finished.metrics["mel_recall_ci"] == bootstrap.intervals(labels["val"], finished.probabilities)["mel_recall_ci"]
+    intervals = bootstrap.intervals(labels["val"], finished.probabilities)
+    assert finished.metrics["mel_recall_ci"] == intervals["mel_recall_ci"]
     assert "auc_ci" in finished.metrics
 
 
@@ -247,7 +250,8 @@ def test_confusion_matrix_counts_and_row_shares(cli, store_run):
     run_id = store_run(labels, calls(predicted, [0.6] * len(predicted)))
     rows = json.loads(cli("results", run_id[:6], "--confusion", "--format", "json").stdout)
     mel = rows[MEL]
-    assert (mel["true"], mel["n"], mel["mel"], mel["nv"], mel["mel_share"], mel["nv_share"]) == ("mel", 4, 1, 3, 0.25, 0.75)
+    shares = (mel["true"], mel["n"], mel["mel"], mel["nv"], mel["mel_share"], mel["nv_share"])
+    assert shares == ("mel", 4, 1, 3, 0.25, 0.75)
     table = cli("results", run_id, "--confusion")
     assert table.returncode == 0 and "3 (75%)" in table.stdout and "1 (25%)" in table.stdout
 

@@ -31,8 +31,8 @@ async def test_a_corrupt_store_at_start_is_said_in_one_sentence_and_a_fresh_one_
     async with app.run_test(size=(80, 24)) as pilot:
         await pilot.press("l")  # the app goes on, on an empty store
         aside = next(dermalab_home.glob("runs.sqlite.corrupt-*"))
-        assert notices(app) == [f"Warning: the run store was damaged, so it was kept as {aside} and a fresh one was started; "
-                        "nothing was deleted."]
+        assert notices(app) == [f"Warning: the run store was damaged, so it was kept as {aside} and a fresh one was "
+                                "started; nothing was deleted."]
         assert aside.read_bytes() == damaged and app.lab.overview.stored == 0 and app.current_mode == "leaderboard"
 
 

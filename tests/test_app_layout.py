@@ -81,7 +81,8 @@ async def test_the_palette_names_each_action_once_with_report_refresh_and_run(st
         await pilot.pause()
         written = [str(n.message) for n in app._notifications]
         assert len(written) == 1 and written[0].startswith("Written to ") and "reports" in written[0]
-        assert Path(written[0].removeprefix("Written to ").split(", with")[0]).read_text().startswith("# dermalab report")
+        report_file = Path(written[0].removeprefix("Written to ").split(", with")[0])
+        assert report_file.read_text().startswith("# dermalab report")
 
 
 @synchronous

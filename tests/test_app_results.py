@@ -53,7 +53,8 @@ async def test_enter_shows_the_run_with_its_intervals_and_confusion_matrix(two_r
         figures = cells(app.screen.query_one(FigureTable))
         assert figures[0] == ["AUC (macro)", numbers.auc(run["auc"]),
                               f"{numbers.auc(metrics['auc_ci'][0])}–{numbers.auc(metrics['auc_ci'][1])}"]
-        assert figures[1][2] == f"{numbers.percent(metrics['mel_recall_ci'][0])}–{numbers.percent(metrics['mel_recall_ci'][1])}"
+        low, high = metrics["mel_recall_ci"]
+        assert figures[1][2] == f"{numbers.percent(low)}–{numbers.percent(high)}"
         matrix = cells(app.screen.query_one(ConfusionMatrix))
         expected = summary.confusion_rows(run)
         assert [row[0] for row in matrix] == [row["true"] for row in expected]

@@ -140,7 +140,8 @@ def one_run_app(store_run, monkeypatch, runs: int = 1) -> DermalabApp:
         clock.setattr(time, "time", lambda: STORED_AT)
         for number in range(runs):
             labels, probabilities = noisy_predictions(number)
-            store_run(labels, probabilities, experiment_id=8, seed=number, run_id=f"fixed{number}run", epochs=5, history=True)
+            store_run(labels, probabilities, experiment_id=8, seed=number, run_id=f"fixed{number}run", epochs=5,
+                      history=True)
     return create_app(build_parser().parse_args(["--data", "synthetic"]), accelerator=ACCELERATOR)
 
 
@@ -193,7 +194,8 @@ def running_app() -> DermalabApp:
     experiments, store = load(), Store()
     queue = JobQueue(store)
     queue.add(plan([experiments[8], experiments[20], experiments[21]], [3], "synthetic", None, RunOptions()))
-    for slot, (experiment_id, epoch, batch, speed) in zip(("cpu 1", "cpu 2"), ((8, 3, 110, 2150.0), (20, 1, 40, 870.0))):
+    progress = ((8, 3, 110, 2150.0), (20, 1, 40, 870.0))  # experiment, epoch, batch, images per second
+    for slot, (experiment_id, epoch, batch, speed) in zip(("cpu 1", "cpu 2"), progress):
         job = queue.claim(slot)
         start(store, experiments[experiment_id], job.job_id, 3, True)
         queue.started(RunStarted(job.job_id, experiment_id, job.name, 3, "CPU · 1 threads", "synthetic",

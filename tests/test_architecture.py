@@ -67,7 +67,7 @@ def test_the_published_counts_need_no_torch():
 
 
 def test_five_pooled_blocks_are_too_deep_for_28x28():
-    with pytest.raises(architecture.TooDeep, match="5 pooled blocks.*1x1 after 4; use at most 4"):
+    with pytest.raises(architecture.TooDeep, match=r"5 pooled blocks.*1x1 after 4; use at most 4"):
         architecture.blocks(variant(1, channels=[4] * 5))
     with pytest.raises(RuntimeError, match="too small"):  # what torch says, at the first batch
         build(variant(7, channels=[4] * 5))(torch.rand(1, 3, 28, 28))

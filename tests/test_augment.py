@@ -38,7 +38,8 @@ def test_rotation_matches_torchvision_pixel_for_pixel(images):
 
 
 def test_affine_matches_torchvision_pixel_for_pixel(images):
-    angle, (dx, dy), scale = augment.draw_affine(images, generator(), Affine(op="affine", degrees=10, translate=(0.1, 0.1), scale=(0.9, 1.1)))
+    spec = Affine(op="affine", degrees=10, translate=(0.1, 0.1), scale=(0.9, 1.1))
+    angle, (dx, dy), scale = augment.draw_affine(images, generator(), spec)
     ours = augment.affine(images, angle=angle, shift=(dx, dy), scale=scale)
     for i, image in enumerate(images):
         reference = TF.affine(image, float(angle[i]), [int(dx[i]), int(dy[i])], float(scale[i]), [0.0, 0.0],
@@ -59,7 +60,8 @@ def test_each_colour_adjustment_matches_torchvision(images):
 
 
 def test_hue_of_greys_and_saturated_edges_matches_torchvision():
-    edges = torch.tensor([[0.5, 0.5, 0.5], [1, 0, 0], [1, 1, 0], [0, 1, 1], [1, 0, 1], [0, 0, 0], [1, 1, 1], [0.2, 0.9, 0.9]])
+    edges = torch.tensor([[0.5, 0.5, 0.5], [1, 0, 0], [1, 1, 0], [0, 1, 1], [1, 0, 1], [0, 0, 0], [1, 1, 1],
+                          [0.2, 0.9, 0.9]])
     images = edges.view(-1, 3, 1, 1).expand(-1, 3, 2, 2).contiguous()
     for shift in (-0.5, -0.05, 0.0, 0.05, 0.5):
         ours = augment.adjust_hue(images, torch.full((len(images),), shift))
@@ -90,7 +92,7 @@ def test_colour_jitter_draws_order_and_factors_per_image():
     many = torch.zeros(24_000, 3, 2, 2)
     spec = ColorJitter(op="color_jitter", brightness=0.2, contrast=0.0, saturation=0.2, hue=0.05)
     order, factors = augment.draw_jitter(many, generator(), spec)
-    counts = {perm: 0 for perm in itertools.permutations(range(4))}
+    counts = dict.fromkeys(itertools.permutations(range(4)), 0)
     for row in order.tolist():
         counts[tuple(row)] += 1
     assert min(counts.values()) > 800 and max(counts.values()) < 1200  # 24 orders, about 1000 each
@@ -130,7 +132,8 @@ def test_normalize_matches_torchvision(images):
 
 
 def test_same_seed_same_augmentation(images):
-    specs = [HFlip(op="hflip"), Rotation(op="rotation", degrees=20), ColorJitter(op="color_jitter", brightness=0.2, hue=0.05)]
+    specs = [HFlip(op="hflip"), Rotation(op="rotation", degrees=20),
+             ColorJitter(op="color_jitter", brightness=0.2, hue=0.05)]
     run = augment.pipeline(specs)
     assert torch.equal(run(images, generator(7)), run(images, generator(7)))
     assert not torch.equal(run(images, generator(7)), run(images, generator(8)))

@@ -62,13 +62,15 @@ BAD_EXPERIMENTS = {
     "dropout as nan": (MINE + "model.dropout = nan\n", ["'model.dropout'", "finite number", "nan"]),
     "a dropout that drops all": (MINE + "model.hidden_dropout = 1.0\n", ["'model.hidden_dropout'", "less than 1"]),
     "an id past the store's integers": (MINE.replace("id = 26", "id = 9223372036854775808"),
-                                        ["experiment number 26", "whole-number 'id' from 1 to 9,223,372,036,854,775,807"]),
+                                        ["experiment number 26",
+                                         "whole-number 'id' from 1 to 9,223,372,036,854,775,807"]),
     "one translate value": (MINE + 'augment = [{ op = "affine", translate = [0.1] }]\n',
                             ["key 'augment.0.translate' needs 2 values (got [0.1])"]),
     "three translate values": (MINE + 'augment = [{ op = "affine", translate = [0.1, 0.1, 0.1] }]\n',
                                ["key 'augment.0.translate' needs 2 values (got [0.1, 0.1, 0.1])"]),
     # Found from the spec alone, before torch builds (or fails to allocate) anything.
-    "too deep for 28x28": (MINE + "model.channels = [4, 4, 4, 4, 4]\n", ["experiment 26", "5 pooled blocks", "at most 4"]),
+    "too deep for 28x28": (MINE + "model.channels = [4, 4, 4, 4, 4]\n",
+                           ["experiment 26", "5 pooled blocks", "at most 4"]),
     "too large to hold": (MINE + "model.hidden = 1000000000000\n", ["experiment 26", "parameters, more than the",
                                                                      "make model.channels or model.hidden smaller"]),
 }
@@ -91,7 +93,7 @@ def test_a_toml_syntax_error_names_the_line(refused, edited_experiments, experim
 def test_a_byte_order_mark_is_read_past(tiny_experiments, cli):
     tiny_experiments.write_bytes(b"\xef\xbb\xbf" + tiny_experiments.read_bytes())  # as some Windows editors save
     listed = cli("list", "--json", "--experiments", str(tiny_experiments))
-    assert listed.returncode == 0 and [e["name"] for e in json.loads(listed.stdout)][0] == "Tiny"
+    assert listed.returncode == 0 and json.loads(listed.stdout)[0]["name"] == "Tiny"
 
 
 def test_a_fifo_or_a_folder_as_the_experiments_file_is_refused_at_once(refused, tmp_path):
@@ -108,7 +110,8 @@ def test_an_empty_experiments_file_asks_for_an_experiment(refused, tmp_path):
 
 def test_experiments_that_are_not_tables_are_refused(refused, tmp_path):
     path = experiments_file(tmp_path, "experiment = [1, 2]\n")
-    assert "'experiment' must be an array of tables, written as [[experiment]]" in refused("list", "--experiments", path)
+    said = refused("list", "--experiments", path)
+    assert "'experiment' must be an array of tables, written as [[experiment]]" in said
 
 
 def test_a_missing_experiments_file_says_how_to_name_one(refused, tmp_path):
@@ -127,7 +130,8 @@ def test_a_missing_experiments_file_says_how_to_name_one(refused, tmp_path):
     (["²"], "'²' is not an experiment id or a range such as 11-14."),
     (["1", "--seed", "٣"], "--seed ٣: give a whole number from 0 to 2,147,483,647."),
     (["1", "--seed", "1_000"], "--seed 1_000: give a whole number from 0 to 2,147,483,647."),
-    (["1", "--seed", "2147483647", "--seeds", "2"], "--seed 2147483647 --seeds 2: the last seed would pass 2,147,483,647"),
+    (["1", "--seed", "2147483647", "--seeds", "2"],
+     "--seed 2147483647 --seeds 2: the last seed would pass 2,147,483,647"),
     (["1", "--seeds", str(10**12)], "--seeds 1000000000000: give a whole number of seeds from 1 to 1,000."),
     (["1", "--epochs", "10001"], "--epochs 10001: give a whole number of epochs from 1 to 10,000."),
     (["1", "--epochs", "true"], "--epochs true: give a whole number of epochs from 1 to 10,000."),
@@ -205,8 +209,10 @@ BAD_DATA = {
                     "'train_images' has shape (4, 28, 28); it must be N x 28 x 28 x 3"),
     "wrong dtype": (lambda path: npz(path, test_images=np.zeros((4, 28, 28, 3), np.float32)),
                     "'test_images' has dtype float32; it must be uint8"),
-    "labels out of range": (lambda path: npz(path, train_labels=np.full((4, 1), 9, np.uint8)), "one class 0-6 per image"),
-    "pickled objects": (lambda path: npz(path, train_labels=np.array([WritesAMarker(path.parent / "ran")], dtype=object)),
+    "labels out of range": (lambda path: npz(path, train_labels=np.full((4, 1), 9, np.uint8)),
+                            "one class 0-6 per image"),
+    "pickled objects": (lambda path: npz(path,
+                                         train_labels=np.array([WritesAMarker(path.parent / "ran")], dtype=object)),
                         "Object arrays cannot be loaded"),
     "a member that is not an array": (lambda path: with_raw_member(npz(path, train_labels=None), "train_labels"),
                                       "'train_labels' is not a numpy array; save the file with numpy.savez"),
@@ -243,8 +249,9 @@ def test_a_home_that_cannot_be_a_folder_is_refused_without_a_row(refused, tmp_pa
     blocker.write_text("not a folder")
     monkeypatch.setenv("DERMALAB_HOME", str(blocker / "home"))
     for command in (["run", "1", "--data", "synthetic"], ["results"]):
-        assert refused(*command) == (f"The run store {blocker / 'home' / 'runs.sqlite'} could not be opened ({blocker} "
-                                     "is a file, not a folder); set DERMALAB_HOME to a writable folder, then run again.")
+        assert refused(*command) == (f"The run store {blocker / 'home' / 'runs.sqlite'} could not be opened "
+                                     f"({blocker} is a file, not a folder); set DERMALAB_HOME to a writable folder, "
+                                     "then run again.")
     assert blocker.read_text() == "not a folder"
 
 

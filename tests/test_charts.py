@@ -46,8 +46,10 @@ def test_clinical_scatter_means_spreads_and_the_page(built):
     ours, page = chart.series
     assert points(ours) == approx([("8", 0.90, 0.2, STD_8, 0.1, 3), ("14", 0.54, 0.0, None, None, 1),
                                    ("20", 0.93, 0.41, None, None, 1), ("23", 0.92, 0.3, STD_23, 0.141421, 2)])
-    assert page.page and points(page) == approx([("8", 0.8966, 0.41, None, None, 1), ("14", 0.5385, 0.0, None, None, 1),
-                                                 ("20", 0.9292, 0.41, None, None, 1), ("23", 0.9148, 0.28, None, None, 1)])
+    assert page.page and points(page) == approx([("8", 0.8966, 0.41, None, None, 1),
+                                                 ("14", 0.5385, 0.0, None, None, 1),
+                                                 ("20", 0.9292, 0.41, None, None, 1),
+                                                 ("23", 0.9148, 0.28, None, None, 1)])
     assert (chart.zone.x, chart.zone.y) == ((0.8, 1.0), (0.0, 0.5))
 
 
@@ -86,7 +88,8 @@ def test_time_and_parameters_on_log_axes(built):
     time, params = built["auc_time"], built["auc_params"]
     assert time.log_x and params.log_x
     assert points(time.series[0]) == approx([("8", 12.0, 0.90, 2.0, STD_8, 3), ("14", 35.0, 0.54, None, None, 1),
-                                             ("20", 40.0, 0.93, None, None, 1), ("23", 90.0, 0.92, 14.142136, STD_23, 2)])
+                                             ("20", 40.0, 0.93, None, None, 1),
+                                             ("23", 90.0, 0.92, 14.142136, STD_23, 2)])
     assert [(p.label, p.x) for p in time.series[1].points] == [("8", 12.5), ("14", 35.7), ("20", 36.9), ("23", 86.9)]
     assert [(p.label, p.x) for p in params.series[0].points] == [("8", 94599), ("14", 94599), ("20", 94599),
                                                                  ("23", 11180103)]

@@ -68,7 +68,8 @@ def test_a_good_download_is_checked_moved_into_place_and_readable(serve, tmp_pat
     body = small_npz()
     destination = tmp_path / "data" / paths.FILE_NAME
     progress = []
-    data.download(serve(body), hashlib.md5(body).hexdigest(), destination, lambda done, total: progress.append((done, total)))
+    data.download(serve(body), hashlib.md5(body).hexdigest(), destination,
+                  lambda done, total: progress.append((done, total)))
     assert leftovers(destination.parent) == [paths.FILE_NAME] and destination.read_bytes() == body
     assert progress[-1] == (len(body), len(body))
     assert len(data.read_npz(destination, source="test").labels["val"]) == len(medmnist_arrays()["val_labels"])

@@ -13,7 +13,8 @@ from tests.conftest import REPO
 def test_run_stores_every_run_and_results_reads_them_back(cli, stored, edited_experiments):
     # Experiments 1 and 2 as the page has them, but in batches of 512 (2 inherits it): four runs in seconds.
     quick = edited_experiments(replace={"training.batch_size = 32 ": "training.batch_size = 512 "})
-    done = cli("run", "1-2", "--seeds", "2", "--data", "synthetic", "--epochs", "1", "--json", "--experiments", str(quick))
+    done = cli("run", "1-2", "--seeds", "2", "--data", "synthetic", "--epochs", "1", "--json",
+               "--experiments", str(quick))
     assert done.returncode == 0, done.stderr
     lines = [json.loads(line) for line in done.stdout.splitlines()]
     assert [(r["id"], r["seed"]) for r in lines] == [(1, 0), (1, 1), (2, 0), (2, 1)]
@@ -39,7 +40,8 @@ def test_run_stores_every_run_and_results_reads_them_back(cli, stored, edited_ex
 
 def test_global_options_work_before_and_after_the_command(cli, edited_experiments):
     experiments = edited_experiments(replace={'name = "Baseline"': 'name = "My baseline"'})
-    for args in (["--experiments", str(experiments), "list", "--json"], ["list", "--json", "--experiments", str(experiments)]):
+    for args in (["--experiments", str(experiments), "list", "--json"],
+                 ["list", "--json", "--experiments", str(experiments)]):
         listing = json.loads(cli(*args).stdout)
         assert listing[0]["name"] == "My baseline" and len(listing) == 25
 

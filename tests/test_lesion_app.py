@@ -45,7 +45,8 @@ def legend(screen: GalleryScreen) -> str:
 
 def shown(screen: GalleryScreen) -> list[list[int]]:
     """The val index of each image, section by section, as its caption says it."""
-    return [[int(tile.caption[0].split()[1]) for tile in section.tiles] for section in screen.query_one(ImageGrid).sections]
+    sections = screen.query_one(ImageGrid).sections
+    return [[int(tile.caption[0].split()[1]) for tile in section.tiles] for section in sections]
 
 
 def test_enter_on_a_confusion_cell_shows_exactly_its_lesions(store_run, lesion_file):

@@ -115,5 +115,5 @@ def test_recorded_data_is_read_again_and_never_downloaded(tmp_path, monkeypatch)
     with pytest.raises(UserError) as missing:
         data.recorded(str(tmp_path / "gone.npz"))
     assert "gone.npz is missing" in str(missing.value) and str(missing.value).count(". ") == 0
-    with pytest.raises(UserError, match="dermamnist.npz is missing"):
+    with pytest.raises(UserError, match=r"dermamnist\.npz is missing"):
         data.recorded(data.MEDMNIST_SOURCE)  # this test's empty DERMALAB_HOME: no download is tried

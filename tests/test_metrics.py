@@ -25,7 +25,8 @@ PREDICTED = [0, 5, 1, 2, 5, 4, 4, 5, 5, 5, 5, 5, 4, 6]
 
 def test_recall_precision_and_the_page_summaries():
     metrics = evaluate(LABELS, one_hot_probabilities(PREDICTED))
-    assert metrics["recall"] == pytest.approx({"akiec": 0.5, "bcc": 1, "bkl": 1, "df": 0, "mel": 0.5, "nv": 0.75, "vasc": 1})
+    assert metrics["recall"] == pytest.approx({"akiec": 0.5, "bcc": 1, "bkl": 1, "df": 0, "mel": 0.5, "nv": 0.75,
+                                               "vasc": 1})
     assert metrics["mel_recall"] == pytest.approx(0.5)
     assert metrics["mel_precision"] == pytest.approx(2 / 3)  # 3 predicted mel, 2 right
     assert metrics["cancer_sensitivity"] == pytest.approx((0.5 + 1 + 0.5) / 3)

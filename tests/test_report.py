@@ -17,7 +17,8 @@ PICTURES = ["clinical.png", "metrics.png", "auc_ranked.png", "chapters.png", "ar
 # No epochs stored, so no AUC curves; and these runs' 112 labels are not the synthetic val set, so no sheet.
 LESION_PICTURES = ["recall_heatmap.png", "roc_melanoma.png"]
 SECTIONS = ["## Leaderboard", "## Recall per class", "## Against the course page",
-            "## The best run by AUC beside the best by cancer sensitivity", "## Operating points at 90% melanoma sensitivity"]
+            "## The best run by AUC beside the best by cancer sensitivity",
+            "## Operating points at 90% melanoma sensitivity"]
 
 
 @pytest.fixture
@@ -60,7 +61,8 @@ def test_sections_and_numbers(fixed_store, tmp_path, stored):
     # The quick look is its own row, without the page's figures, saying why.
     assert "| 8 | BatchNorm | 1 | 0.700 |  |  | 5% |  |  | 10% |  |  | 1/5 epochs |" in text
     best = read_csv(tmp_path / "out" / "best_runs.csv")
-    assert [(b["pick"], b["run_id"]) for b in best] == [("highest AUC", "bn2"), ("highest cancer sensitivity", "best21")]
+    assert [(b["pick"], b["run_id"]) for b in best] == [("highest AUC", "bn2"),
+                                                         ("highest cancer sensitivity", "best21")]
     assert float(best[0]["auc_ci_low"]) < float(best[0]["auc_ci_high"])
 
     points = read_csv(tmp_path / "out" / "operating_points.csv")
@@ -142,7 +144,8 @@ def test_a_file_or_no_path_as_the_folder_is_refused(refused, store_run, tmp_path
     labels, probabilities = noisy_predictions(3)
     store_run(labels, probabilities)
     (tmp_path / "a-file").write_text("")
-    assert refused("report", "--out", str(tmp_path / "a-file")) == f"--out {tmp_path / 'a-file'} is a file; give a folder for the report."
+    assert (refused("report", "--out", str(tmp_path / "a-file"))
+            == f"--out {tmp_path / 'a-file'} is a file; give a folder for the report.")
     assert refused("report", "--out", "") == "--out needs a path; an empty one would mean the current folder."
 
 

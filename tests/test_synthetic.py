@@ -28,7 +28,8 @@ def test_generation_is_deterministic(dataset):
 
 
 def final_metrics(experiment_id, dataset, epochs, seed=0):
-    events = list(train(load()[experiment_id].spec, dataset, RunOptions(seed=seed, epochs=epochs, device="cpu"), "test"))
+    options = RunOptions(seed=seed, epochs=epochs, device="cpu")
+    events = list(train(load()[experiment_id].spec, dataset, options, "test"))
     assert isinstance(events[-1], RunFinished), events[-1]
     return events[-1].metrics
 

@@ -19,7 +19,8 @@ def test_time_the_caller_spends_with_progress_is_not_training_time():
     labels = {split: np.repeat(np.arange(7), 4) for split in ("train", "val", "test")}
     images = {split: rng.integers(0, 256, size=(28, 28, 28, 3), dtype=np.uint8) for split in labels}
     paused = 0.0
-    for event in train(load()[1].spec, Dataset("tiny", True, images, labels, "tiny"), RunOptions(device="cpu", epochs=3), "t"):
+    dataset = Dataset("tiny", True, images, labels, "tiny")
+    for event in train(load()[1].spec, dataset, RunOptions(device="cpu", epochs=3), "t"):
         if isinstance(event, BatchProgress):
             time.sleep(PAUSE)
             paused += PAUSE
