@@ -10,8 +10,9 @@ import pytest
 from engine.jobs.source import JobSource
 from engine.training.options import RunOptions
 from tests.conftest import one_sentence
+from tui.arguments import job_source
 from tui.cli.main import build_parser
-from tui.cli.options import APP, OPTIONS, Option, job_source
+from tui.cli.options import APP, OPTIONS, Option
 
 # A value for each option that is not its default (an option added without one here fails the tests below).
 SAMPLES = {"experiments": ["--experiments", "mine.toml"], "debug": ["--debug"], "data": ["--data", "synthetic"],

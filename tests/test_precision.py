@@ -17,8 +17,8 @@ from engine.training.data import synthetic
 from engine.training.device import cpu_computes_bf16, resolve_device, run_precision
 from engine.training.options import RunOptions
 from engine.training.train import autocast, train
+from tui.arguments import job_source
 from tui.cli.main import build_parser
-from tui.cli.options import job_source
 
 
 @pytest.mark.parametrize("args", [["run", "1", "--data", "synthetic"], []], ids=["run", "app"])

@@ -43,7 +43,7 @@ from tui.app.screens.recall_grid import RecallGridScreen
 from tui.app.screens.run import CANCEL_RUN, RunScreen
 from tui.app.training import StoreFeed
 from tui.app.widgets.frame.key_line import our_bindings
-from tui.cli.options import job_source, slot_request
+from tui.arguments import job_source, slot_request
 from tui.text import numbers
 
 PROBE_SECONDS = 120  # importing torch and waking a GPU can be slow, but not this slow

@@ -17,10 +17,8 @@ from typing import Any
 
 from engine.errors import UserError
 from engine.experiments.spec import MAX_EPOCHS
-from engine.jobs.slots import SlotRequest
-from engine.jobs.source import JobSource
 from engine.paths import require_data_file
-from engine.training.options import RunOptions, check_device_name, check_precision
+from engine.training.options import check_device_name, check_precision
 
 APP = "app"  # `dermalab` without a command
 EVERYWHERE = frozenset({"*"})
@@ -165,18 +163,3 @@ def settle(args: argparse.Namespace) -> argparse.Namespace:
         if option.taken_by(command):
             given[option.dest] = after if after is not None else before if before is not None else option.default
     return args
-
-
-def job_source(args: argparse.Namespace) -> JobSource:
-    """--data, --experiments and the run's options, with the paths made absolute: a worker runs from a folder of
-    its own."""
-    data = args.data if args.data in ("auto", "synthetic") else str(Path(args.data).resolve())
-    experiments = args.experiments and str(Path(args.experiments).resolve())
-    options = RunOptions(device=args.device, epochs=args.epochs, pretrained=not args.no_pretrained,
-                         precision=args.precision, debug=args.debug)
-    return JobSource(data, experiments, options)
-
-
-def slot_request(args: argparse.Namespace) -> SlotRequest:
-    """--jobs, --gpus, --per-gpu and --threads, for the worker that trains the runs (absent: its defaults)."""
-    return SlotRequest(args.jobs, args.gpus, args.per_gpu, args.threads)

@@ -27,8 +27,9 @@ from engine.store.runs import Store, default_path
 from engine.training.options import RunOptions
 from tui import exit_codes
 from tui.app.background import ensure_worker
+from tui.arguments import job_source, slot_request
 from tui.cli.inputs import experiments_of, open_store
-from tui.cli.options import MAX_SEED, job_source, slot_request
+from tui.cli.options import MAX_SEED
 from tui.cli.progress import (
     HeadlessProgress,
     JsonResults,
