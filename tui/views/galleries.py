@@ -8,13 +8,14 @@ from contextlib import closing
 from dataclasses import dataclass
 from functools import lru_cache, partial
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from engine.classes import CLASSES, MEL
 from engine.errors import UserError
 from engine.experiments.spec import Experiment
 from engine.store.runs import Store
 from tui.text.numbers import plural
+from tui.views.tiles import Gallery, Section, Tile
 
 if TYPE_CHECKING:
     import numpy as np
@@ -22,28 +23,6 @@ if TYPE_CHECKING:
     from engine.analysis.screening import Predictions
 
 CONDITION_WORDS = {"mel": ("melanoma", "mel"), "cancer": ("cancer", "akiec, bcc or mel")}
-
-SIDE = 28  # pixels of a DermaMNIST image, each way
-CAPTION_LINES = 2  # lines under each image
-
-
-@dataclass(frozen=True)
-class Tile:
-    image: Any  # SIDE × SIDE × 3 uint8
-    caption: tuple[str, ...]  # CAPTION_LINES lines, each at most SIDE characters: what the image is, in words
-
-
-@dataclass(frozen=True)
-class Section:
-    title: str
-    tiles: list[Tile]
-
-
-@dataclass(frozen=True)
-class Gallery:
-    legend: str
-    sections: list[Section]
-
 
 @dataclass(frozen=True)
 class Scored:

@@ -22,7 +22,7 @@ from tui.app.widgets.frame.key_line import BACK, KeyLine
 from tui.app.widgets.pictures.image_grid import ImageGrid
 
 if TYPE_CHECKING:
-    from tui.views.galleries import Gallery
+    from tui.views.tiles import Gallery
 
 
 class GalleryScreen(Screen):

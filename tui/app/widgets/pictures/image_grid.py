@@ -12,7 +12,7 @@ from textual.scroll_view import ScrollView
 from textual.strip import Strip
 
 from tui.text.halfblocks import cell_rows
-from tui.views.galleries import CAPTION_LINES, SIDE, Section, Tile
+from tui.views.tiles import CAPTION_LINES, SIDE, Section, Tile
 
 GAP = 2  # columns between two images
 TITLE = Style(bold=True)
