@@ -1,7 +1,8 @@
-"""How many CPU threads a run trains with, decided here only, from what this process may use: its CPU affinity, a
-cgroup CPU quota (a container's), Slurm's grant (SLURM_CPUS_PER_TASK), shared among the runs training at once
-(--jobs), unless the user fixed it (--threads). Also how OpenMP's threads wait, which must be set before torch is
-imported (see openmp_environment). Free of torch."""
+"""How many CPU threads a run trains with, decided here only: at most what this process may use (its CPU affinity, a
+cgroup CPU quota, Slurm's grant SLURM_CPUS_PER_TASK), shared among the runs training at once (--jobs), and fewer
+while other work holds the cores (Governor), unless the user fixed the count (--threads N). Also how OpenMP's
+threads wait, which must be set before torch is imported (openmp_environment). Torch is imported only by `use` and
+`governor`, in a process that trains."""
 
 from __future__ import annotations
 
@@ -126,25 +127,21 @@ class Governor:
         return (ns - last[1]) / 1e9 / (now - last[0])
 
 
-_allowance: tuple[int, bool] | None = None  # (threads, fixed by --threads) this process trains with; see use()
+_fixed = False  # whether this process's thread count was fixed by the user (--threads N); see use()
 
 
 def use(count: int, fixed: bool) -> None:
     """Train with up to `count` threads in this process, exactly `count` if `fixed` (--threads N)."""
     import torch
 
-    global _allowance
-    _allowance = (count, fixed)
+    global _fixed
+    _fixed = fixed
     torch.set_num_threads(count)
 
 
 def governor() -> Governor:
-    """A run's governor, starting at this process's allowance (torch's count where use() was never called), however
-    far the last run of this process had come down."""
+    """A run's governor, up to torch's thread count as the run starts (each epoch gives back what it gave up: see
+    engine.training.train.augmented_batches)."""
     import torch
 
-    if _allowance is None:
-        use(torch.get_num_threads(), fixed=False)
-    most, fixed = _allowance or (1, False)
-    torch.set_num_threads(most)
-    return Governor(most, fixed)
+    return Governor(torch.get_num_threads(), _fixed)

@@ -78,7 +78,7 @@ def test_bad_threads_are_one_sentence(refused):
 
 def openmp_seen(code: str, env: dict[str, str]) -> dict:
     environment = {key: value for key, value in os.environ.items() if key not in threads.OPENMP}
-    done = subprocess.run([sys.executable, "-c", code], cwd=REPO, capture_output=True, text=True, timeout=120,
+    done = subprocess.run([sys.executable, "-c", code], cwd=REPO, capture_output=True, text=True, timeout=300,
                           env={**environment, **env})
     assert done.returncode == 0, done.stderr
     return json.loads(done.stdout)

@@ -205,14 +205,17 @@ def augmented_batches(setup: Setup) -> Iterator[tuple[torch.Tensor, torch.Tensor
     size, batch_size = len(setup.train_labels), setup.batch_size
     chunk = max(1, augment.chunk_images(setup.device) // batch_size) * batch_size
     order = torch.randperm(size, generator=setup.generator, device=setup.device)
-    for start in range(0, size, chunk):
-        if setup.device.type == "cpu":
-            follow_free_cores(setup.governor)
-        index = order[start:start + chunk]
-        images = setup.transform(augment.to_float(setup.train_images[index]), setup.generator)
-        images, labels = images.contiguous(memory_format=setup.layout), setup.train_labels[index]
-        for first in range(0, len(index), batch_size):
-            yield images[first:first + batch_size], labels[first:first + batch_size]
+    try:
+        for start in range(0, size, chunk):
+            if setup.device.type == "cpu":
+                follow_free_cores(setup.governor)
+            index = order[start:start + chunk]
+            images = setup.transform(augment.to_float(setup.train_images[index]), setup.generator)
+            images, labels = images.contiguous(memory_format=setup.layout), setup.train_labels[index]
+            for first in range(0, len(index), batch_size):
+                yield images[first:first + batch_size], labels[first:first + batch_size]
+    finally:  # threads given up on a busy machine come back for evaluation, and for the next run in this process
+        torch.set_num_threads(setup.governor.most)
 
 
 def follow_free_cores(governor: threads.Governor) -> None:

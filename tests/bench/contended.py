@@ -78,7 +78,6 @@ def side_by_side(spec, dataset, device: torch.device, repeat: int) -> tuple[floa
     ours, plain = [], []
     for seed in range(repeat):
         ours.append(engine_epoch(spec, dataset, str(device), seed, "auto"))
-        threads.governor()  # the plain loop at the process's count, not where the engine's epoch left it
         plain.append(plain_epoch(spec, dataset, device, seed))
     return max(ours), max(plain)
 
