@@ -6,8 +6,10 @@ from __future__ import annotations
 
 import contextlib
 import os
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 DRIVER = Path("/proc/driver/nvidia/version")  # present only where the NVIDIA kernel driver is loaded
 
@@ -43,7 +45,7 @@ def _listed() -> list[str] | None:
     return None if listed is None else [name.strip() for name in listed.split(",") if name.strip() not in ("", "-1")]
 
 
-def _every(pynvml) -> list[str]:
+def _every(pynvml: Any) -> list[str]:
     return [str(index) for index in range(pynvml.nvmlDeviceGetCount())]
 
 
@@ -65,7 +67,7 @@ def samples() -> list[GpuSample]:
 
 
 @contextlib.contextmanager
-def nvml():
+def nvml() -> Iterator[Any]:
     """The pynvml module, initialised for the block, or None when the library or the driver will not load."""
     try:
         import pynvml

@@ -12,6 +12,7 @@ import struct
 import zlib
 
 import numpy as np
+from numpy.typing import ArrayLike
 
 MAGIC = b"DLB1"
 HEADER = struct.Struct("<4sBBB")  # magic, kind, bytes per value, number of dimensions; then one uint32 per dimension
@@ -20,14 +21,14 @@ SCALE = 1_000_000
 NOT_FINITE = np.iinfo(np.uint32).max  # a NaN probability (a model that produced one) stays NaN
 
 
-def pack_labels(labels) -> bytes:
+def pack_labels(labels: ArrayLike) -> bytes:
     values = np.asarray(labels)
     if values.size and (values.min() < 0 or values.max() > 255):
         raise ValueError("labels must be class numbers 0-255")
     return _pack(values.astype(np.uint8), WHOLE)
 
 
-def pack_probabilities(probabilities) -> bytes:
+def pack_probabilities(probabilities: ArrayLike) -> bytes:
     values = np.asarray(probabilities, dtype=np.float64)
     finite = np.isfinite(values)
     whole = np.where(finite, np.rint(np.where(finite, values, 0) * SCALE), NOT_FINITE)

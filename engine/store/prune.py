@@ -35,7 +35,8 @@ def quick_look(run: Row, experiments: dict[int, Experiment]) -> bool:
     """A finished run of fewer epochs than its experiment's (a run of an experiment no longer in the file is kept:
     there is nothing to measure it against)."""
     experiment = experiments.get(run["experiment_id"])
-    return run["status"] == Status.FINISHED and experiment is not None and run["epochs"] < experiment.spec.training.epochs
+    return (run["status"] == Status.FINISHED and experiment is not None
+            and run["epochs"] < experiment.spec.training.epochs)
 
 
 def prune(store: Store, runs: list[Row]) -> tuple[int, int]:

@@ -12,11 +12,11 @@ import os
 import socket
 import sqlite3
 import time
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from contextlib import AbstractContextManager, contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any
 
 from engine.errors import UserError
 from engine.events import EpochEnded, RunFailed, RunFinished, RunStarted
@@ -176,8 +176,9 @@ class Store:
         precision, so its hash tells which runs are comparable."""
         with self._writing() as db:
             db.execute(
-                "INSERT INTO runs (run_id, experiment_id, name, chapter, config_hash, seed, device, data, data_fingerprint,"
-                " synthetic, pretrained, precision, epochs, status, pid, process_started, host, started_at)"
+                "INSERT INTO runs (run_id, experiment_id, name, chapter, config_hash, seed, device, data,"
+                " data_fingerprint, synthetic, pretrained, precision, epochs, status, pid, process_started, host,"
+                " started_at)"
                 " VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
                 (event.run_id, event.experiment_id, event.name, chapter, config_hash(config), event.seed, event.device,
                  event.data, data_fingerprint, int(synthetic), int(config["model"]["pretrained"]), config["precision"],
@@ -308,7 +309,7 @@ class Store:
             " AND config_hash = ?"
             " AND data_fingerprint = ? ORDER BY started_at",
             (experiment_id, config_hash, data_fingerprint))
-        return {seed: run_id for seed, run_id in rows}  # oldest first, so each seed keeps its latest run
+        return dict(rows)  # oldest first, so each seed keeps its latest run
 
     def delete(self, run_ids: list[str]) -> None:
         """Remove these runs with their history and predictions, then give the space back to the file system."""
@@ -349,8 +350,10 @@ class Store:
 
     def find(self, prefix: str) -> dict[str, Any]:
         """The one run whose id starts with `prefix` (a whole id works too), like git's short hashes."""
-        return self.get(self.find_id("runs", prefix, f"There is no run '{prefix}'; 'dermalab results' lists the "
-                                     "stored runs and their ids."))
+        run = self.get(self.find_id("runs", prefix, f"There is no run '{prefix}'; 'dermalab results' lists the "
+                                    "stored runs and their ids."))
+        assert run is not None, "find_id has just read it"
+        return run
 
     def find_id(self, table: str, prefix: str, missing: str) -> str:
         """The one id in `table` (one of ID_TABLES) that starts with `prefix`; `missing` says that none does."""
@@ -377,7 +380,8 @@ class Store:
         try:
             return self._db.execute(sql, parameters).fetchall()
         except sqlite3.OperationalError as error:  # schema on a store opened to read is a write
-            raise self._unwritable("written" if error.sqlite_errorname == "SQLITE_READONLY" else "read", error) from None
+            done = "written" if error.sqlite_errorname == "SQLITE_READONLY" else "read"
+            raise self._unwritable(done, error) from None
 
 
 def summary_row(row: sqlite3.Row) -> dict[str, Any]:

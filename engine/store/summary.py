@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, Any
 
 from engine.classes import CLASSES
 from engine.errors import UserError
-from engine.experiments.spec import Experiment, config_hash
+from engine.experiments.spec import Experiment, Published, config_hash
 from engine.status import Status
 from engine.training.options import PRECISIONS
 
@@ -94,7 +94,7 @@ class Page:
         row["differs"] = self.differences(row)
         published = None if row["differs"] else _published(self.experiments, row["experiment_id"])
         for metric in VERSUS_PAGE:
-            row[f"delta_{metric}"] = _delta(row[metric], published and getattr(published, metric))
+            row[f"delta_{metric}"] = _delta(row[metric], None if published is None else getattr(published, metric))
         return row
 
     def baseline(self, metric: str) -> dict[str, float]:
@@ -151,6 +151,8 @@ def _filled(run: dict[str, Any], store: Store) -> dict[str, Any]:
     if run["status"] != Status.FINISHED or all(run[key] is not None for key in bootstrap.KEYS):
         return run
     stored = store.get(run["run_id"])
+    if stored is None:  # deleted since its row was read (prune in another terminal)
+        return run
     if all(key in (stored["metrics"] or {}) for key in bootstrap.KEYS):  # computed at finish: undefined
         return run
     return {**run, **bootstrap.intervals(stored["labels"], stored["probabilities"])}
@@ -163,7 +165,7 @@ def verdict(mean: float | None, std: float | None, n: int, published: float) -> 
     return "consistent" if abs(published - mean) <= 2 * std else "different"
 
 
-def _published(experiments: dict[int, Experiment], experiment_id: int):
+def _published(experiments: dict[int, Experiment], experiment_id: int) -> Published | None:
     experiment = experiments.get(experiment_id)
     return experiment.spec.published if experiment else None
 

@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from engine.errors import UserError
 from engine.experiments.spec import Experiment
 from engine.jobs import seeds
 from engine.jobs.queue import Job, JobQueue, plan
@@ -61,7 +62,7 @@ class StoreSnapshot:
 
 def curve_key(live: LiveRun | None) -> tuple[str, int] | None:
     """What the curves depend on: the job and how many epochs it has done."""
-    return live and (live.job["job_id"], len(live.history))
+    return None if live is None else (live.job["job_id"], len(live.history))
 
 
 @dataclass(frozen=True)
@@ -137,6 +138,9 @@ class Lab:
 
     def run_detail(self, run_id: str) -> RunDetail:
         run = self.store.get(run_id)
+        if run is None:
+            raise UserError(f"Run {run_id} is no longer stored (pruned or deleted since); ctrl+r reads the store "
+                            "again.")
         [row] = summary.with_intervals(summary.run_rows([run], self.experiments), self.store)
         return RunDetail(run, row, summary.confusion_rows(run) if run["status"] == Status.FINISHED else [])
 
@@ -276,4 +280,5 @@ def describe_data(data: str) -> tuple[str, str | None]:
         return ("DermaMNIST", None) if dermamnist_path().exists() else ("DermaMNIST missing", missing_data_hint())
     if Path(data).is_file():
         return Path(data).name, None  # the folder would push the rest of the header off an 80-column line
-    return f"{Path(data).name} missing", f"--data {data}: no such file; give a medmnist-format .npz, or start with --data synthetic."
+    return (f"{Path(data).name} missing",
+            f"--data {data}: no such file; give a medmnist-format .npz, or start with --data synthetic.")
