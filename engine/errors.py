@@ -16,4 +16,5 @@ def said(error: Exception) -> str:
 
 
 class RunCancelled(Exception):
-    """A cancel was asked for (`dermalab cancel`, the app, or a worker's SIGINT to its child)."""
+    """A cancel was asked for (`dermalab cancel`, the app, or a worker's SIGINT to its child); its argument, when
+    given, is the reason the run is stored with (a worker stopped by SIGTERM is not a user's cancel)."""

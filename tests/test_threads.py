@@ -98,7 +98,7 @@ def test_a_run_trains_with_the_threads_asked_for_and_says_so(tiny_experiments, c
                "--experiments", str(tiny_experiments))
     assert done.returncode == 0, done.stderr
     (row,) = map(json.loads, done.stdout.splitlines())
-    assert stored.get(row["run_id"])["device"] == "CPU · 1 threads"
+    assert stored.get(row["run_id"])["device"] == "CPU · 1 thread"
 
 
 class Scripted(threads.Governor):

@@ -8,6 +8,7 @@ from __future__ import annotations
 import functools
 import json
 import os
+import signal
 import socket
 import time
 import uuid
@@ -16,7 +17,7 @@ from dataclasses import asdict, dataclass
 from enum import StrEnum
 from typing import Any
 
-from engine.errors import UserError
+from engine.errors import RunCancelled, UserError
 from engine.events import BatchProgress, RunFailed, RunStarted
 from engine.experiments.load import load
 from engine.experiments.spec import Experiment, Point
@@ -207,8 +208,10 @@ class JobQueue:
 
     def find(self, prefix: str) -> dict[str, Any]:
         """The one job whose id (its run's id) starts with `prefix`."""
-        return self.get(self.store.find_id("jobs", prefix, f"There is no job or run '{prefix}' in the queue; "
-                                           "'dermalab queue' lists the jobs waiting and running."))
+        job = self.get(self.store.find_id("jobs", prefix, f"There is no job or run '{prefix}' in the queue; "
+                                          "'dermalab queue' lists the jobs waiting and running."))
+        assert job is not None, "find_id has just read it"
+        return job
 
     def get(self, job_id: str) -> dict[str, Any] | None:
         rows = self.store.execute("SELECT * FROM jobs WHERE job_id=?", (job_id,))
@@ -237,6 +240,19 @@ class JobQueue:
             if not alive(row["worker_pid"], row["process_started"]):
                 running = row["status"] == Status.RUNNING
                 self.end(row["job_id"], Status.INTERRUPTED if running else Status.CANCELLED, ENDED_EARLY, files)
+
+
+def stopped_by(signum: int) -> str:
+    """The reason a run is stored with when the process training it is stopped by `signum`: Ctrl-C is a user's
+    cancel, anything else (a shutdown's SIGTERM, a kill) is not."""
+    if signum == signal.SIGINT:
+        return CANCELLED
+    return f"the process training it was stopped by {signal.Signals(signum).name} (a shutdown, or a kill)"
+
+
+def cancel_reason(cancel: RunCancelled) -> str:
+    """The reason a RunCancelled carries, or a user's cancel when it carries none."""
+    return str(cancel) or CANCELLED
 
 
 def planned_run(job: dict[str, Any], experiments: Experiments = load) -> Planned | None:

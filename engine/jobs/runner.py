@@ -21,7 +21,7 @@ from engine.events import (
 )
 from engine.experiments.spec import Experiment
 from engine.experiments.sweeps import at_point
-from engine.jobs.queue import CANCELLED, Job, JobQueue
+from engine.jobs.queue import CANCELLED, Job, JobQueue, cancel_reason
 from engine.status import Status
 from engine.store.runs import Planned, Store, StoreUnwritable
 from engine.training.data import Dataset
@@ -41,10 +41,10 @@ class CancelSwitch:
     def __init__(self) -> None:
         self.tripped = False
 
-    def trip(self) -> None:
+    def trip(self, reason: str = CANCELLED) -> None:
         if not self.tripped:
             self.tripped = True
-            raise RunCancelled
+            raise RunCancelled(reason)
 
 
 class Heartbeat:
@@ -154,8 +154,8 @@ def run_one(run_id: str, experiment: Experiment, dataset: Dataset, options: RunO
         for event in train(spec, dataset, options, run_id):
             record(event)
             last = event
-    except RunCancelled:
-        return stop(Status.CANCELLED, CANCELLED)
+    except RunCancelled as cancel:
+        return stop(Status.CANCELLED, cancel_reason(cancel))
     except KeyboardInterrupt:
         stop(Status.CANCELLED, CANCELLED)
         raise

@@ -31,7 +31,7 @@ from engine.events import DataProgress
 from engine.experiments.spec import Experiment
 from engine.experiments.sweeps import resolve
 from engine.jobs.lock import WorkerLock
-from engine.jobs.queue import CANCELLED, Job, JobQueue
+from engine.jobs.queue import CANCELLED, Job, JobQueue, cancel_reason, stopped_by
 from engine.jobs.runner import CancelSwitch, preflight, progress_to, run_job
 from engine.jobs.slots import Slot
 from engine.status import Status
@@ -39,6 +39,7 @@ from engine.store.runs import Store
 from engine.training import data
 from engine.training.data import Dataset
 from engine.training.options import RunOptions
+from engine.words import plural
 
 POLL_SECONDS = 0.1  # how soon a child's end, a cancel or a new job is noticed
 IDLE_SECONDS = 60.0  # an idle worker waits this long for more jobs, so a second `r` does not import torch again
@@ -56,6 +57,7 @@ class Child:
     job: Job
     slot: Slot
     cancelled_at: float | None = None
+    stop_reason: str | None = None  # why the worker stopped it, when it was the worker's own stop (not a cancel)
 
 
 def serve(lock: WorkerLock, store_path: Path, sink_of: Callable[[], Callable], say: Say, slots: list[Slot],
@@ -66,8 +68,8 @@ def serve(lock: WorkerLock, store_path: Path, sink_of: Callable[[], Callable], s
     try:
         os.nice(NICENESS)
         loop = WorkerLoop(Store(store_path), lock, sink_of, say, slots)
-        say(f"worker {os.getpid()} on {socket.gethostname()} serves {store_path} in {len(slots)} slot(s): "
-            + ", ".join(f"{slot.name} ({slot.threads} threads)" for slot in slots))
+        say(f"worker {os.getpid()} on {socket.gethostname()} serves {store_path} in {plural(len(slots), 'slot')}: "
+            + ", ".join(f"{slot.name} ({plural(slot.threads, 'thread')})" for slot in slots))
         loop.run(idle)
     finally:
         lock.release()
@@ -80,8 +82,8 @@ def train_own(store: Store, datasets: dict[str, Dataset], sink_of: Callable[[], 
     loop = WorkerLoop(store, None, sink_of, say, slots)
     loop.datasets.update(datasets)
     loop.run(idle=0)
-    if loop.stopping:
-        loop.queue.end_own(Status.CANCELLED, CANCELLED)
+    if loop.stop_reason is not None:
+        loop.queue.end_own(Status.CANCELLED, loop.stop_reason)
     return loop.stopping
 
 
@@ -95,7 +97,7 @@ class WorkerLoop:
         self.free = slots[::-1]  # taken from the end: the first slot first
         self.children: dict[int, Child] = {}
         self.datasets: dict[str, Dataset] = {}
-        self.stopping = False
+        self.stop_reason: str | None = None  # set by the signal that stops this loop
 
     def run(self, idle: float) -> None:
         for stop in (signal.SIGTERM, signal.SIGINT):
@@ -113,11 +115,18 @@ class WorkerLoop:
         if self.lock is not None:
             self.say("worker stops, as asked" if self.stopping else "worker stops: the queue is empty")
 
+    @property
+    def stopping(self) -> bool:
+        return self.stop_reason is not None
+
     def _stop(self, signum: int, frame: object) -> None:
-        """SIGTERM or SIGINT: cancel the running children (they store their runs), leave waiting jobs queued."""
-        self.stopping = True
+        """SIGTERM or SIGINT: stop the running children with the same signal (they store their runs, as cancelled
+        by the user only after a SIGINT), leave waiting jobs queued."""
+        self.stop_reason = stopped_by(signum)
         for child in self.children.values():
-            self._cancel(child)
+            if child.cancelled_at is None:  # one a user cancelled already stays their cancel
+                child.stop_reason = self.stop_reason
+                self._cancel(child, signum)
 
     def _work_came(self) -> bool:
         """About to leave: let go of the lock first, then look once more, so a job queued by someone who saw the
@@ -170,12 +179,12 @@ class WorkerLoop:
             enter(slot)
             switch = CancelSwitch()
             signal.signal(signal.SIGINT, lambda *_: switch.trip())
-            signal.signal(signal.SIGTERM, signal.SIG_DFL)
+            signal.signal(signal.SIGTERM, lambda *_: switch.trip(stopped_by(signal.SIGTERM)))
             store = Store(self.store.path)  # its own connection: one opened before a fork must not be used after it
             run_job(job, experiment, dataset, store, JobQueue(store), self.sink_of(), switch)
             code = 0
-        except RunCancelled:  # between the fork and the run's start
-            self._end_from_child(job, Status.CANCELLED, CANCELLED)
+        except RunCancelled as cancel:  # between the fork and the run's start
+            self._end_from_child(job, Status.CANCELLED, cancel_reason(cancel))
             code = 0
         except UserError as error:  # the store would not take a write, say
             print(f"dermalab: {error}", file=sys.stderr)
@@ -206,7 +215,8 @@ class WorkerLoop:
         row = self.queue.get(child.job.job_id)
         if row is None or row["status"] != Status.RUNNING:
             return
-        status, reason = ending(code, bool(row["cancel_requested"]) or child.cancelled_at is not None)
+        cancel_asked = bool(row["cancel_requested"]) or child.cancelled_at is not None
+        status, reason = ending(code, cancel_asked, child.stop_reason)
         self.queue.end(child.job.job_id, status, reason)
         self.say(f"job {child.job.job_id}: {status}: {reason}")
 
@@ -222,24 +232,25 @@ class WorkerLoop:
                 with contextlib.suppress(ProcessLookupError):
                     os.kill(child.pid, signal.SIGKILL)
 
-    def _cancel(self, child: Child) -> None:
+    def _cancel(self, child: Child, signum: int = signal.SIGINT) -> None:
         child.cancelled_at = time.monotonic()
         with contextlib.suppress(ProcessLookupError):
-            os.kill(child.pid, signal.SIGINT)
+            os.kill(child.pid, signum)
 
 
 def unprepared(error: Exception) -> tuple[Status, str]:
     """The status and reason of a job that could not be prepared (its data missing, say)."""
     if isinstance(error, RunCancelled):
-        return Status.CANCELLED, CANCELLED
+        return Status.CANCELLED, cancel_reason(error)
     return Status.FAILED, said(error)
 
 
-def ending(code: int, cancel_asked: bool) -> tuple[Status, str]:
+def ending(code: int, cancel_asked: bool, stop_reason: str | None = None) -> tuple[Status, str]:
     """The status and reason of a job whose child ended (exit code, or minus the signal) without settling it. A
-    cancel asked for is a cancel whatever ended the child; an interrupt is never guessed to be lack of memory."""
+    cancel asked for is a cancel whatever ended the child (`stop_reason`: the worker's own stop, which a user did not
+    ask of this job); an interrupt is never guessed to be lack of memory."""
     if cancel_asked:
-        return Status.CANCELLED, CANCELLED
+        return Status.CANCELLED, stop_reason or CANCELLED
     if code >= 0:
         return Status.FAILED, f"the training process ended with exit code {code} before its run did (see the worker's log)"
     reason = f"the training process was killed by {signal.Signals(-code).name}"

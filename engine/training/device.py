@@ -8,6 +8,7 @@ import torch
 
 from engine.errors import UserError
 from engine.training.options import RunOptions
+from engine.words import plural
 
 
 def resolve_device(requested: str = "auto") -> torch.device:
@@ -43,7 +44,7 @@ def describe_device(device: torch.device) -> str:
         return f"CUDA · {torch.cuda.get_device_name(device)}"
     if device.type == "mps":
         return "MPS"
-    return f"CPU · {torch.get_num_threads()} threads"
+    return f"CPU · {plural(torch.get_num_threads(), 'thread')}"
 
 
 def run_precision(options: RunOptions) -> str:

@@ -68,7 +68,9 @@ def cmd_cancel(args: argparse.Namespace) -> int:
     if bool(args.ids) == args.all:
         raise UserError("Name the jobs to cancel (ids from 'dermalab queue', or runs' ids) or pass --all, not both.")
     queue = current_queue()
-    targets = queue.active() if args.all else [queue.find(prefix) for prefix in args.ids]
+    # A job named twice (its id and a prefix of it, say) is one job, cancelled and listed once.
+    found = queue.active() if args.all else [queue.find(prefix) for prefix in args.ids]
+    targets = list({job["job_id"]: job for job in found}.values())
     rows = [{"job_id": job["job_id"], "id": job["experiment_id"], "name": job["name"], "seed": job["seed"],
              "was": job["status"], "status": now["status"]} for job, now in zip(targets, watch.cancel(queue, targets))]
     if args.json:

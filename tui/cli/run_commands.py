@@ -94,7 +94,11 @@ def launch(args: argparse.Namespace, chosen: list[Experiment], asked: range, exp
     source = job_source(args)
     store = open_store()
     try:
-        jobs = planned(args, chosen, asked, source, store, each_skip)
+        jobs, reused = planned(args, chosen, asked, source, store, each_skip)
+        if args.json and not args.detach:  # a script asking for a seed gets its result, trained now or before
+            show = stored_row_printer(store, experiments)
+            for run_id in reused:
+                show(run_id, reused=True)
         if not jobs:
             return exit_codes.OK
         if args.executor:
@@ -113,9 +117,10 @@ def launch(args: argparse.Namespace, chosen: list[Experiment], asked: range, exp
 
 
 def planned(args: argparse.Namespace, chosen: list[Experiment], asked: range, source: JobSource, store: Store,
-            each_skip: bool = True) -> list[Job]:
+            each_skip: bool = True) -> tuple[list[Job], list[str]]:
     """A job per experiment and seed asked for, but the seeds that finished already with the same config and data
-    (unless --again), each one left out said on stderr (or, not `each_skip`, how many: a sweep has many)."""
+    (unless --again), each one left out said on stderr (or, not `each_skip`, how many: a sweep has many); and the
+    ids of the runs that finished those."""
     with collector_paused():  # the precision the device picks, when some seed finished, is torch's to tell
         finished = [{} if args.again else seeds.finished_among(store, experiment, asked, source.data, source.options)
                     for experiment in chosen]  # a list, not by id: a sweep's points share their base's id
@@ -129,7 +134,7 @@ def planned(args: argparse.Namespace, chosen: list[Experiment], asked: range, so
     if not each_skip and (skipped := sum(map(len, finished))):
         print(f"dermalab: skipped {plural(skipped, 'run')} of {len(chosen) * len(asked)}: they finished with the same "
               "config and data (--again runs them anyway).", file=sys.stderr)
-    return jobs
+    return jobs, [run_id for done in finished for _, run_id in sorted(done.items())]
 
 
 def parse_ids(tokens: list[str], known: list[int]) -> list[int]:
@@ -180,7 +185,19 @@ def run_here(args: argparse.Namespace, jobs: list[Job], options: RunOptions, cho
         dataset = prepare(args.data, options, chosen, sink)
         queue.add(jobs, keep=True)
         outcomes = runner.run_kept(queue, experiments, dataset, store, sink)
-    return exit_codes.RUN_FAILED if any(isinstance(o, RunFailed) for o in outcomes) else exit_codes.OK
+    unstarted = say_unstarted(queue, jobs)
+    return exit_codes.RUN_FAILED if unstarted or any(isinstance(o, RunFailed) for o in outcomes) else exit_codes.OK
+
+
+def say_unstarted(queue: JobQueue, jobs: list[Job]) -> bool:
+    """Names on stderr each of `jobs` that ended before this process took it (cancelled from another terminal, or
+    the app): nothing else would say so, as only a job that starts has a run's line. Returns whether any did."""
+    rows = [row for job in jobs if (row := queue.get(job.job_id)) and row["status"] not in ACTIVE
+            and row["claimed_at"] is None]
+    for row in rows:
+        print(f"[{row['experiment_id']}] {row['name']} seed {row['seed']}: {row['status']} before it started: "
+              f"{row['reason']}", file=sys.stderr)
+    return bool(rows)
 
 
 def prepare(data_option: str, options: RunOptions, chosen: list[Experiment], sink: Sink) -> Dataset:
@@ -207,7 +224,9 @@ def run_in_slots(args: argparse.Namespace, jobs: list[Job], options: RunOptions,
     queue = JobQueue(store)
     queue.add(jobs, keep=True)
     log = WorkerLog(sys.stderr, json_results=stored_row_printer(store, experiments) if args.json else None)
-    if worker.train_own(store, {args.data: dataset}, log.sink, log.say, slots):
+    interrupted = worker.train_own(store, {args.data: dataset}, log.sink, log.say, slots)
+    say_unstarted(queue, jobs)
+    if interrupted:
         return exit_codes.INTERRUPTED
     failed = [job for job in jobs if watch.current(queue, job.job_id)["status"] != Status.FINISHED]
     return exit_codes.RUN_FAILED if failed else exit_codes.OK

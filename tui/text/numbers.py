@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from engine.jobs.gpus import GpuSample
+from engine.words import plural as plural  # the engine's sentences count alike; the terminal's modules import it here
 
 MISSING = "–"
 
@@ -22,11 +23,6 @@ def signed_auc(value: float | None) -> str:
 def signed_points(value: float | None) -> str:
     """A difference of two proportions, in percentage points."""
     return MISSING if value is None else f"{round(value * 100):+d}"
-
-
-def plural(n: int, thing: str) -> str:
-    """'1 run', '2 runs', '0 runs'."""
-    return f"{n} {thing}{'' if n == 1 else 's'}"
 
 
 def gpus(samples: list[GpuSample]) -> str:

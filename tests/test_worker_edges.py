@@ -1,0 +1,77 @@
+"""Issue 23's smaller queue and worker edges, with real processes and a real store: a job named twice in one cancel,
+a worker stopped by SIGTERM (not a user's cancel), and a foreground run whose waiting jobs another terminal
+cancelled."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+
+import pytest
+
+from engine.experiments.load import load
+from engine.jobs.lock import worker_pid
+from engine.jobs.queue import JobQueue, plan
+from engine.store.runs import Store
+from engine.training.options import RunOptions
+from tests.conftest import REPO, StoredRuns
+
+WAIT_SECONDS = 300  # a worker imports torch and trains a tiny run on a busy 2-core box
+
+
+@pytest.fixture
+def tiny(tiny_experiments) -> str:
+    return str(tiny_experiments)
+
+
+def wait_until(condition, what: str, timeout: float = WAIT_SECONDS) -> None:
+    deadline = time.monotonic() + timeout
+    while not condition():
+        assert time.monotonic() < deadline, f"no {what} after {timeout} s; the jobs: {StoredRuns().jobs()}"
+        time.sleep(0.1)
+
+
+def beating(job_id: str) -> bool:
+    """Whether the job's run has sent a heartbeat with its pace (so it trains, past its start)."""
+    return (StoredRuns().jobs().get(job_id, {}).get("images_per_second") or 0) > 0
+
+
+def test_a_job_named_twice_is_cancelled_and_listed_once(tiny, cli):
+    store = Store()
+    [job, other] = plan([load(tiny)[1]], [0, 1], "synthetic", tiny, RunOptions(device="cpu"))
+    JobQueue(store).add([job, other])  # waiting; no worker is started by this
+    store.close()
+    done = cli("cancel", job.job_id, job.job_id, job.job_id[:6])
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.splitlines() == [f"{job.job_id} #1 Tiny seed 0: was queued, now cancelled"]
+    assert StoredRuns().jobs()[other.job_id]["status"] == "queued"
+
+
+def test_a_worker_stopped_by_sigterm_says_so_rather_than_a_users_cancel(tiny, cli, dermalab_home):
+    queued = cli("run", "2", "--detach", "--data", "synthetic", "--experiments", tiny)
+    assert queued.returncode == 0, queued.stderr
+    [job_id] = queued.stdout.split()
+    wait_until(lambda: beating(job_id), "heartbeat")
+    os.kill(worker_pid(dermalab_home / "runs.sqlite"), signal.SIGTERM)  # a shutdown, say
+    wait_until(lambda: StoredRuns().status(job_id) not in (None, "running"), "stored end")
+    run = StoredRuns().get(job_id)
+    assert (run["status"], run["reason"]) == ("cancelled", "the process training it was stopped by SIGTERM (a "
+                                                           "shutdown, or a kill)")
+
+
+def test_a_foreground_run_names_its_waiting_jobs_another_terminal_cancelled(tiny, cli):
+    foreground = subprocess.Popen([sys.executable, "-m", "tui.cli.main", "run", "2", "1", "--data", "synthetic",
+                                   "--experiments", tiny], cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                                  text=True)
+    try:
+        wait_until(lambda: any(job["experiment_id"] == 2 and beating(job["job_id"])
+                               for job in StoredRuns().jobs().values()), "heartbeat")
+        assert cli("cancel", "--all").returncode == 0
+        _, said = foreground.communicate(timeout=WAIT_SECONDS)
+    finally:
+        foreground.kill()
+    assert "[1] Tiny seed 0: cancelled before it started: cancelled by the user" in said.splitlines(), said
+    assert foreground.returncode == 1  # not every run asked for finished
