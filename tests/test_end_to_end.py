@@ -18,7 +18,7 @@ def test_run_stores_every_run_and_results_reads_them_back(cli, stored, edited_ex
     assert done.returncode == 0, done.stderr
     lines = [json.loads(line) for line in done.stdout.splitlines()]
     assert [(r["id"], r["seed"]) for r in lines] == [(1, 0), (1, 1), (2, 0), (2, 1)]
-    assert all(r["status"] == "finished" and r["data"] == "synthetic" for r in lines)
+    assert all(r["status"] == "finished" and r["data"] == "synthetic" and r.pop("reused") is False for r in lines)
     assert set(lines[0]["recall"]) == set(CLASSES) and lines[0]["params"] == 6887
     assert lines[0]["differs"] == ["synthetic data", "1/5 epochs"] and lines[0]["epochs"] == 1
 

@@ -48,7 +48,10 @@ class HeadlessProgress:
                                  TextColumn("{task.fields[info]}", markup=False, table_column=info),
                                  console=self.console, expand=True,
                                  # bars only on a terminal: in a pipe or a log they leave blank lines behind
-                                 transient=True, disable=not self.console.is_terminal)
+                                 transient=True, disable=not self.console.is_terminal,
+                                 # rich would send stdout to the bars' console, stderr, wrapped at its width:
+                                 # `run --json > file` would leave the file empty (print_out writes it instead)
+                                 redirect_stdout=False, redirect_stderr=False)
         self.queue = self.progress.add_task("runs", total=runs, info="")
         self.epochs = self.progress.add_task("epoch", total=None, info="", visible=False)
         self.batches = self.progress.add_task("batch", total=None, info="", visible=False)
@@ -61,6 +64,16 @@ class HeadlessProgress:
 
     def __exit__(self, *exc: Any) -> None:
         self.progress.stop()
+
+    def print_out(self, line: str) -> None:
+        """A line on stdout, whole. Where stdout is a terminal too, the bars step aside for it: written under them,
+        it would be drawn over at their next refresh."""
+        if not (self.progress.live.is_started and sys.stdout.isatty()):
+            print_now(line)
+            return
+        self.progress.stop()  # transient: the bars are cleared, and drawn again below the line
+        print_now(line)
+        self.progress.start()
 
     def __call__(self, event: Event) -> None:
         if isinstance(event, DataProgress):
@@ -118,7 +131,7 @@ class JsonResults:
     row `results --format json` gives; the bars still go to stderr."""
 
     def __init__(self, bars: HeadlessProgress, store: Store, experiments: dict[int, Experiment]):
-        self.bars, self.show = bars, stored_row_printer(store, experiments)
+        self.bars, self.show = bars, stored_row_printer(store, experiments, bars.print_out)
 
     def __enter__(self) -> "JsonResults":
         self.bars.__enter__()
@@ -133,12 +146,19 @@ class JsonResults:
             self.show(event.run_id)
 
 
-def stored_row_printer(store: Store, experiments: dict[int, Experiment]) -> Callable[[str], None]:
+def print_now(line: str) -> None:
+    """A line on stdout, flushed: a script reading it sees each result as its run ends, not at exit."""
+    print(line, flush=True)
+
+
+def stored_row_printer(store: Store, experiments: dict[int, Experiment],
+                       print_out: Callable[[str], None] = print_now) -> Callable[..., None]:
     """Prints an ended run's stored row on stdout as one JSON line: the very row `results --format json` gives
-    (the store has it before the event reaches a sink)."""
-    def show(run_id: str) -> None:
+    (the store has it before the event reaches a sink), and whether this command took it from an earlier run
+    (`reused`, a seed that had finished) instead of training it."""
+    def show(run_id: str, reused: bool = False) -> None:
         [row] = summary.run_rows(store.summaries([run_id]), experiments)
-        print(dumps(machine(row), indent=None), flush=True)
+        print_out(dumps({**machine(row), "reused": reused}, indent=None))
     return show
 
 
