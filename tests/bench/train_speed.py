@@ -14,12 +14,13 @@ the ratios leave that gain out. With several experiments it also adds up each on
 one timed epoch, for a whole page's training time on each side.
 """
 
-from __future__ import annotations
+from __future__ import annotations  # noqa: I001  (engine is imported before torch, below)
 
 import argparse
 import os
 import time
 
+import engine  # noqa: F401  (before torch: it sets how OpenMP threads wait, as in a run; see engine.threads)
 import numpy as np
 import torch
 from PIL import Image
