@@ -6,8 +6,8 @@
 - `store`: the SQLite run store (its schema and upgrades, blobs) and the readers that summarise stored runs.
 - `jobs`: the queue in the store, the worker and its slots, the runner, GPUs, estimates and the Slurm path.
 
-At the top, what every layer may use: `errors`, `paths`, `events`, `classes`, `status` (how a run or job stands)
-and `processes`.
+At the top, what every layer may use: `errors`, `paths`, `events`, `classes`, `status` (how a run or job stands),
+`processes` and `threads` (how many CPU threads a run trains with, and how OpenMP's threads wait).
 """
 
 from engine.threads import openmp_environment
