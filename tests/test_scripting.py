@@ -10,8 +10,13 @@ import pty
 import subprocess
 import sys
 import threading
+from collections.abc import Iterator
 
-from tests.conftest import REPO
+import pytest
+
+from tests.conftest import REPO, one_sentence
+from tui import exit_codes
+from tui.cli.main import main
 
 
 def run_with_stderr_on_a_terminal(*args: str) -> tuple[subprocess.CompletedProcess, bytes]:
@@ -57,3 +62,38 @@ def test_run_json_goes_to_stdout_when_stderr_is_a_terminal_and_a_finished_seed_a
     [reused] = [json.loads(line) for line in again.stdout.splitlines()]
     assert reused == {**trained, "reused": True}
     assert b"skipped #1 Tiny seed 0" in shown
+
+
+@pytest.fixture
+def nothing_finished(dermalab_home) -> Iterator[None]:
+    """A store as it is while its first runs go: one running (in this process, which is alive) and one job
+    cancelled before it started, so stored as a cancelled run that never began."""
+    from engine.events import RunStarted
+    from engine.experiments.load import load
+    from engine.jobs.queue import JobQueue, plan
+    from engine.store.runs import Store
+    from engine.training.options import RunOptions
+
+    experiments, store = load(), Store()
+    spec = experiments[8].spec
+    store.start(RunStarted("running00001", 8, spec.name, 0, "cpu", "synthetic", spec.training.epochs, 1), spec.chapter,
+                spec.run_config(spec.training.epochs, spec.model.pretrained, "fp32"), True, "synthetic")
+    queue = JobQueue(store)
+    [job] = plan([experiments[9]], [0], "synthetic", None, RunOptions())
+    queue.add([job])
+    queue.cancel([job.job_id])
+    yield
+    store.close()
+
+
+@pytest.mark.parametrize("args", [["results"], ["results", "--per-experiment"], ["results", "--format", "json"],
+                                  ["compare"]])
+def test_a_store_where_nothing_finished_yet_answers_without_an_error(nothing_finished, capsys, args):
+    assert main(args) == exit_codes.OK, capsys.readouterr().err
+    out, err = capsys.readouterr()
+    assert err == "" and out
+
+
+def test_sorting_by_a_column_of_names_is_still_refused(nothing_finished, capsys):
+    assert main(["results", "--sort", "name"]) == exit_codes.BAD_INPUT
+    assert one_sentence(capsys.readouterr().err).startswith("--sort name: not a column of numbers; use one of ")

@@ -76,8 +76,7 @@ def show_sweep(args: argparse.Namespace, store: Store, experiments: dict[int, Ex
         raise UserError("--sweep shows the sweep's own points; leave out --per-experiment and --experiment.")
     sweep = sweeps.named(args.sweep, experiments, args.experiments)
     found = sweep_results(store, sweep, sweep.points())
-    if found.best is not None or args.sort not in found.rows[0]:  # before any run, every figure is empty
-        check_sort_column(found.rows, args.sort)
+    check_sort_column(found.rows, args.sort)
     rows = sort_rows(found.rows, args.sort, args.descending)
     if args.format == "json":
         print(dumps({"sweep": sweep.name, "id": sweep.base.id, "question": sweep.question,

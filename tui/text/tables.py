@@ -37,11 +37,13 @@ def numeric_columns(rows: list[dict[str, Any]]) -> list[str]:
 
 
 def _numbers_only(rows: list[dict[str, Any]], key: str) -> bool:
+    """Numbers and blanks, and a number in some row; or a measure that no row has yet (before any run finished,
+    every AUC is blank), which sorts as soon as one has."""
     def number(value: Any) -> bool:
         return isinstance(value, (int, float)) and not isinstance(value, bool)
 
     values = [column_value(r, key) for r in rows]
-    return all(number(v) or v is None for v in values) and any(map(number, values))
+    return all(number(v) or v is None for v in values) and (any(map(number, values)) or measure_of(key) is not None)
 
 
 def check_sort_column(rows: list[dict[str, Any]], column: str) -> None:
