@@ -1,22 +1,37 @@
-"""Shared fixtures: every test gets its own DERMALAB_HOME, a way to run the real `dermalab` command, runs written
-straight into the store and read back from it, the repository's experiments file (whatever the working
-directory) with edited copies of it, and a tiny experiments file that trains in a second."""
+"""Shared fixtures and helpers: every test gets its own DERMALAB_HOME, a way to run the real `dermalab` command, runs
+written straight into the store and read back from it, the repository's experiments file (whatever the working
+directory) with edited copies of it, and a tiny experiments file that trains in a second; then what more than one
+test module uses: the app under Pilot, a lab of fixed results, the charts' runs and the lesion file. Test modules
+import these from here, never from each other."""
 
 from __future__ import annotations
 
+import asyncio
+import functools
 import os
 import signal
 import subprocess
 import sys
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Coroutine, Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import psutil
 import pytest
+
+from engine.classes import CLASSES
+from engine.paths import FILE_NAME
+
+if TYPE_CHECKING:
+    from textual.pilot import Pilot
+    from textual.screen import Screen
+
+    from engine.experiments.spec import Experiment
+    from engine.store.runs import Store
+    from tui.app.main import DermalabApp
 
 REPO = Path(__file__).resolve().parent.parent
 
@@ -279,3 +294,237 @@ def refused(capsys):
         return one_sentence(err)
 
     return run
+
+
+@pytest.fixture
+def one_thread():
+    """Torch on one thread for in-process training, as a worker on this 2-core machine would run it."""
+    import torch
+
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(threads)
+
+
+# The app under Pilot: made as the CLI makes it, each test running its own coroutine, waits on what the app shows.
+SIZE = (100, 30)
+CHILD_SECONDS = 120  # a worker imports torch, builds the synthetic data and trains an epoch on a busy 2-core box
+
+
+def app_with(*options: str, accelerator: str | None = "CPU · test") -> DermalabApp:
+    from tui.app.main import create_app
+    from tui.cli.main import build_parser
+
+    return create_app(build_parser().parse_args(["--device", "cpu", *options]), accelerator=accelerator)
+
+
+def app_on_tiny(tiny_experiments: Path) -> DermalabApp:
+    """The app on synthetic data with the tiny experiments file."""
+    return app_with("--data", "synthetic", "--experiments", str(tiny_experiments))
+
+
+def synchronous(test: Callable[..., Coroutine[Any, Any, None]]) -> Callable[..., None]:
+    """No asyncio plugin for pytest here: each test runs its coroutine to the end itself."""
+    @functools.wraps(test)
+    def run(*args: Any, **kwargs: Any) -> None:
+        asyncio.run(test(*args, **kwargs))
+    return run
+
+
+async def wait_for(pilot: Pilot, condition: Callable[[], object], timeout: float = CHILD_SECONDS) -> None:
+    deadline = time.monotonic() + timeout
+    while not condition():
+        assert time.monotonic() < deadline, f"timed out waiting; the jobs: {pilot.app.lab.jobs}"
+        await pilot.pause(0.1)
+
+
+def job_of(app: DermalabApp, job_id: str) -> dict:
+    """A job's row as the app has it now."""
+    return next(job for job in app.lab.jobs if job["job_id"] == job_id)
+
+
+def ended(app: DermalabApp, job_id: str) -> bool:
+    from engine.jobs.queue import ACTIVE
+
+    return job_of(app, job_id)["status"] not in ACTIVE
+
+
+def notices(app: DermalabApp) -> list[str]:
+    return [str(notification.message) for notification in app._notifications]
+
+
+# A lab of fixed results, for the app's screens: everything that could vary (run ids, devices, the accelerator, data
+# paths) is fixed; the store's timestamps only order the runs, and they are written in a fixed order.
+ACCELERATOR = "CPU · 2 threads"
+SIZES = {"small": (80, 24), "large": (120, 40)}
+# (experiment, seed, synthetic, nudge): a nudge moves the page's figures a little, as another seed would.
+RESULTS = [(1, 0, False, 0.0), (2, 0, False, 0.0), (8, 0, False, 0.0), (8, 1, False, 0.02), (8, 2, False, -0.03),
+           (10, 0, False, 0.0), (11, 0, False, 0.0), (20, 0, False, 0.0), (21, 0, False, 0.0), (25, 0, False, 0.0),
+           (1, 0, True, -0.09)]
+CANCELLED = 14  # one run that never finished: it has no figures and sorts last
+FROM_SCRATCH = 25  # one more run of it without ImageNet weights (--no-pretrained): a group of its own, marked
+
+
+def fill_store() -> None:
+    """Write the fixed runs through the store's own methods, as the training loop would."""
+    from engine.events import RunFailed, RunFinished
+    from engine.experiments.load import load
+    from engine.store.runs import Store
+
+    experiments = load()
+    store = Store()
+    for number, (experiment_id, seed, synthetic, nudge) in enumerate(RESULTS):
+        run_id = f"run{number:02d}"
+        start_run(store, experiments[experiment_id], run_id, seed, synthetic)
+        store.finish(RunFinished(run_id, page_metrics(experiments[experiment_id], nudge), []), [])
+    start_run(store, experiments[FROM_SCRATCH], "run50", 1, False, pretrained=False)
+    store.finish(RunFinished("run50", page_metrics(experiments[FROM_SCRATCH], -0.12), []), [])
+    start_run(store, experiments[CANCELLED], "run99", 0, False)
+    store.fail(RunFailed("run99", "cancelled", "cancelled by the user", 1))
+    store.close()
+
+
+def start_run(store: Store, experiment: Experiment, run_id: str, seed: int, synthetic: bool,
+              pretrained: bool = True) -> None:
+    """A run of the experiment started in the store, as on a Mac (MPS) with 220 batches an epoch."""
+    from engine.events import RunStarted
+    from engine.paths import DERMAMNIST_MD5
+
+    spec = experiment.spec
+    event = RunStarted(run_id, spec.id, spec.name, seed, "MPS", "synthetic" if synthetic else "dermamnist (medmnist)",
+                       spec.training.epochs, 220)
+    config = spec.run_config(spec.training.epochs, spec.model.pretrained and pretrained, "fp32")
+    store.start(event, spec.chapter, config, synthetic, "synthetic" if synthetic else DERMAMNIST_MD5)
+
+
+def page_metrics(experiment: Experiment, nudge: float) -> dict:
+    """The page's figures for the experiment, each moved by `nudge` (and kept within 0…1)."""
+    page = experiment.spec.published
+
+    def moved(value: float) -> float:
+        return round(min(max(value + nudge, 0.0), 1.0), 4)
+
+    return {"auc": moved(page.auc), "accuracy": moved(page.accuracy), "mel_recall": moved(page.mel_recall),
+            "cancer_sensitivity": moved(page.cancer_sensitivity), "balanced_accuracy": moved(page.balanced_accuracy),
+            "params": page.params, "train_seconds": page.time_s, "images_per_second": 1000.0,
+            "recall": {name: moved(page.recall[name]) for name in CLASSES}}
+
+
+def lab_app() -> DermalabApp:
+    """The app over the fixed runs."""
+    from tui.app.main import create_app
+    from tui.cli.main import build_parser
+
+    fill_store()
+    return create_app(build_parser().parse_args(["--data", "synthetic"]), accelerator=ACCELERATOR)
+
+
+# Runs whose figures are fixed by hand, for the charts: (experiment, seed, AUC, mel recall, cancer sensitivity, train
+# seconds, params).
+CHART_RUNS = [(8, 0, 0.89, 0.1, 0.5, 10.0, 94599), (8, 1, 0.90, 0.2, 0.6, 12.0, 94599),
+              (8, 2, 0.91, 0.3, 0.7, 14.0, 94599), (14, 0, 0.54, 0.0, 0.0, 35.0, 94599),
+              (20, 0, 0.93, 0.41, 0.45, 40.0, 94599), (23, 0, 0.91, 0.2, 0.3, 80.0, 11180103),
+              (23, 1, 0.93, 0.4, 0.5, 100.0, 11180103)]
+
+
+def fill_chart_runs(store_run: Callable[..., str]) -> None:
+    labels, probabilities = noisy_predictions(0)
+    for experiment_id, seed, auc, mel, cancer, seconds, params in CHART_RUNS:
+        store_run(labels, probabilities, experiment_id=experiment_id, seed=seed, run_id=f"e{experiment_id}s{seed}",
+                  auc=auc, mel_recall=mel, cancer_sensitivity=cancer, train_seconds=seconds, params=params)
+
+
+# The lesion file: a tiny medmnist-format file whose images tell each other apart at a glance, put where --data auto
+# looks, and a val table written by hand: for each val lesion its true class, the class a run calls it, and the two
+# probabilities that decide that.
+C = {name: number for number, name in enumerate(CLASSES)}
+# Per val lesion: (true class, called class, P(true), P(called)); the rest of the mass is spread evenly.
+VAL_TABLE = [
+    ("mel", "nv", 0.30, 0.50),   # 0
+    ("mel", "mel", 0.60, 0.60),  # 1
+    ("mel", "nv", 0.40, 0.45),   # 2
+    ("mel", "bkl", 0.20, 0.50),  # 3
+    ("nv", "nv", 0.80, 0.80),    # 4
+    ("nv", "mel", 0.30, 0.50),   # 5
+    ("nv", "nv", 0.70, 0.70),    # 6
+    ("bcc", "bcc", 0.55, 0.55),  # 7
+    ("bcc", "nv", 0.25, 0.60),   # 8
+    ("akiec", "bcc", 0.20, 0.40),  # 9
+    ("bkl", "bkl", 0.50, 0.50),  # 10
+    ("df", "nv", 0.10, 0.60),    # 11
+    ("vasc", "vasc", 0.90, 0.90),  # 12
+    ("mel", "nv", 0.10, 0.70),   # 13
+]
+TRAIN_LABELS = ("mel", "nv", "bkl", "bcc", "akiec", "df", "vasc", "mel")
+SKIN = (222, 172, 160)
+LESION = {"akiec": (190, 110, 100), "bcc": (170, 120, 140), "bkl": (140, 100, 80), "df": (160, 110, 90),
+          "mel": (60, 40, 40), "nv": (110, 80, 70), "vasc": (180, 60, 80)}
+LOADING_SECONDS = 120  # a preview child imports torch on a busy 2-core machine
+LOADING = "Loading the images…"
+
+
+def val_labels() -> np.ndarray:
+    return np.array([C[true] for true, *_ in VAL_TABLE])
+
+
+def val_probabilities(table: list[tuple[str, str, float, float]] = VAL_TABLE) -> np.ndarray:
+    rows = []
+    for true, called, p_true, p_called in table:
+        row = np.zeros(len(CLASSES))
+        row[C[true]], row[C[called]] = p_true, p_called
+        rest = row == 0
+        row[rest] = (1 - row.sum()) / rest.sum()
+        rows.append(row)
+    return np.array(rows)
+
+
+def other_run() -> np.ndarray:
+    """The table's run with three calls changed: it catches melanoma 0 and bcc 8, and misses melanoma 1."""
+    table = list(VAL_TABLE)
+    table[0], table[1], table[8] = ("mel", "mel", 0.55, 0.55), ("mel", "nv", 0.30, 0.50), ("bcc", "bcc", 0.50, 0.50)
+    return val_probabilities(table)
+
+
+def lesion_image(label: str, number: int) -> np.ndarray:
+    """Skin with a disc of the class's colour, and a bright bar as long as `number` along the top: each image
+    of the file differs from every other, and a flip or a rotation shows."""
+    picture = np.empty((28, 28, 3), np.uint8)
+    picture[:] = SKIN
+    yy, xx = np.mgrid[:28, :28]
+    picture[(yy - 15) ** 2 + (xx - 13) ** 2 <= 64 + 4 * (number % 8)] = LESION[label]
+    picture[2:4, 2:2 + number + 1] = (250, 250, 250)
+    return picture
+
+
+def write_lesion_file(path: Path) -> Path:
+    labels = {"train": TRAIN_LABELS, "val": [true for true, *_ in VAL_TABLE], "test": ("mel", "nv")}
+    arrays = {}
+    for split, names in labels.items():
+        arrays[f"{split}_images"] = np.stack([lesion_image(name, number) for number, name in enumerate(names)])
+        arrays[f"{split}_labels"] = np.array([[C[name]] for name in names], np.uint8)
+    np.savez(path, **arrays)
+    return path
+
+
+@pytest.fixture
+def lesion_file(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """The tiny file as this test's DermaMNIST: runs stored as real data, and --data auto, read it."""
+    monkeypatch.setenv("DERMALAB_DATA_DIR", str(tmp_path / "data"))
+    (tmp_path / "data").mkdir()
+    return write_lesion_file(tmp_path / "data" / FILE_NAME)
+
+
+async def wait_for_gallery(pilot: Pilot) -> str:
+    """Waits until the gallery on screen has loaded or said why not; returns its legend."""
+    deadline = time.monotonic() + LOADING_SECONDS
+    while (said := legend(pilot.app.screen)) == LOADING:
+        assert time.monotonic() < deadline, "the gallery never loaded"
+        await pilot.pause(0.1)
+    return said
+
+
+def legend(screen: Screen) -> str:
+    from textual.widgets import Static
+
+    return str(screen.query_one("#gallery-legend", Static).render())

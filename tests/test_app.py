@@ -4,47 +4,17 @@ training on synthetic data into a real store."""
 from __future__ import annotations
 
 import asyncio
-import functools
 import subprocess
 import sys
 import time
-from pathlib import Path
 
 from textual.command import CommandPalette
 from textual.widgets import ProgressBar, Static
 
-from engine.jobs.queue import ACTIVE
-from tui.app.main import DermalabApp, create_app
+from tests.conftest import CHILD_SECONDS, SIZE, app_on_tiny, app_with, ended, job_of, notices, synchronous, wait_for
 from tui.app.screens.help import HelpScreen
 from tui.app.screens.quit import QuitScreen
 from tui.app.widgets.results.leaderboard_table import LeaderboardTable
-from tui.cli.main import build_parser
-
-SIZE = (100, 30)
-CHILD_SECONDS = 120  # a worker imports torch, builds the synthetic data and trains an epoch on a busy 2-core box
-
-def app_with(*options: str, accelerator: str | None = "CPU · test") -> DermalabApp:
-    return create_app(build_parser().parse_args(["--device", "cpu", *options]), accelerator=accelerator)
-
-
-def app_on_tiny(tiny_experiments: Path) -> DermalabApp:
-    """The app on synthetic data with the tiny experiments file."""
-    return app_with("--data", "synthetic", "--experiments", str(tiny_experiments))
-
-
-def synchronous(test):
-    """No asyncio plugin for pytest here: each test runs its coroutine to the end itself."""
-    @functools.wraps(test)
-    def run(*args, **kwargs):
-        asyncio.run(test(*args, **kwargs))
-    return run
-
-
-async def wait_for(pilot, condition, timeout: float = CHILD_SECONDS) -> None:
-    deadline = time.monotonic() + timeout
-    while not condition():
-        assert time.monotonic() < deadline, f"timed out waiting; the jobs: {pilot.app.lab.jobs}"
-        await pilot.pause(0.1)
 
 
 async def until(condition, timeout: float = CHILD_SECONDS) -> None:
@@ -53,19 +23,6 @@ async def until(condition, timeout: float = CHILD_SECONDS) -> None:
     while not condition():
         assert time.monotonic() < deadline, "timed out waiting"
         await asyncio.sleep(0.1)
-
-
-def job_of(app: DermalabApp, job_id: str) -> dict:
-    """A job's row as the app has it now."""
-    return next(job for job in app.lab.jobs if job["job_id"] == job_id)
-
-
-def ended(app: DermalabApp, job_id: str) -> bool:
-    return job_of(app, job_id)["status"] not in ACTIVE
-
-
-def notices(app: DermalabApp) -> list[str]:
-    return [str(notification.message) for notification in app._notifications]
 
 
 def header_x(table: LeaderboardTable, key: str) -> int:

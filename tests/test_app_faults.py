@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from tests.test_app import (
+from tests.conftest import (
     CHILD_SECONDS,
     app_on_tiny,
     app_with,

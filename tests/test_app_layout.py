@@ -5,9 +5,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from tests.conftest import noisy_predictions
-from tests.test_app import app_with, synchronous
-from tests.test_app_snapshots import ACCELERATOR, SIZES
+from tests.conftest import ACCELERATOR, SIZES, app_with, noisy_predictions, synchronous
 from tui.app.widgets.frame.key_line import KeyLine
 
 # The keys that take each screen there, from the experiments screen; the ranked screens' mark and ensemble keys

@@ -3,8 +3,7 @@ and the grid's `s` goes to melanoma first."""
 
 from __future__ import annotations
 
-from tests.test_app import synchronous
-from tests.test_app_snapshots import SIZES, lab_app
+from tests.conftest import SIZES, lab_app, synchronous
 from tui.app.widgets.results.recall_grid import RecallGrid
 
 

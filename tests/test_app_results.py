@@ -10,8 +10,7 @@ import pytest
 from engine.analysis import screening
 from engine.experiments.load import load
 from engine.store import summary
-from tests.conftest import noisy_predictions
-from tests.test_app import app_with, synchronous
+from tests.conftest import app_with, noisy_predictions, synchronous
 from tui.app.screens.ensemble import EnsembleScreen
 from tui.app.screens.operating_point import OperatingPointScreen
 from tui.app.screens.run_detail import RunDetailScreen

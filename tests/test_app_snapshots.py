@@ -1,6 +1,5 @@
-"""Snapshots of the experiments, leaderboard and recall grid screens at 80x24 and 120x40, on a store filled with
-fixed results. Everything that could vary (run ids, devices, the accelerator, data paths) is fixed here; the
-store's timestamps only order the runs, and they are written in a fixed order."""
+"""Snapshots of the experiments, leaderboard and recall grid screens at 80x24 and 120x40, on conftest's lab of fixed
+results, and of the screens that need stored predictions or a queue, fixed as well."""
 
 from __future__ import annotations
 
@@ -8,26 +7,16 @@ import time
 
 import pytest
 
-from engine.classes import CLASSES
-from engine.events import BatchProgress, RunFailed, RunFinished, RunStarted
+from engine.events import BatchProgress, RunStarted
 from engine.experiments.load import load
 from engine.jobs.queue import JobQueue, eta_seconds, plan
-from engine.paths import DERMAMNIST_MD5
 from engine.store.runs import Store
 from engine.training.options import RunOptions
-from tests.conftest import noisy_predictions
+from tests.conftest import ACCELERATOR, SIZES, fill_store, lab_app, noisy_predictions, start_run
 from tui.app.main import DermalabApp, create_app
 from tui.app.widgets.run import run_progress
 from tui.cli.main import build_parser
 
-ACCELERATOR = "CPU · 2 threads"
-# (experiment, seed, synthetic, nudge): a nudge moves the page's figures a little, as another seed would.
-RESULTS = [(1, 0, False, 0.0), (2, 0, False, 0.0), (8, 0, False, 0.0), (8, 1, False, 0.02), (8, 2, False, -0.03),
-           (10, 0, False, 0.0), (11, 0, False, 0.0), (20, 0, False, 0.0), (21, 0, False, 0.0), (25, 0, False, 0.0),
-           (1, 0, True, -0.09)]
-CANCELLED = 14  # one run that never finished: it has no figures and sorts last
-FROM_SCRATCH = 25  # one more run of it without ImageNet weights (--no-pretrained): a group of its own, marked
-SIZES = {"small": (80, 24), "large": (120, 40)}
 STORED_AT = 1_750_000_000.0  # 2025-06-15 15:06:40 UTC: when one_run_app's run started and finished
 
 
@@ -37,46 +26,6 @@ def no_gpus(monkeypatch, tmp_path):
     from engine.jobs import gpus
 
     monkeypatch.setattr(gpus, "DRIVER", tmp_path / "no driver")
-
-
-def fill_store() -> None:
-    """Write fixed runs through the store's own methods, as the training loop would."""
-    experiments = load()
-    store = Store()
-    for number, (experiment_id, seed, synthetic, nudge) in enumerate(RESULTS):
-        run_id = f"run{number:02d}"
-        start(store, experiments[experiment_id], run_id, seed, synthetic)
-        store.finish(RunFinished(run_id, metrics(experiments[experiment_id], nudge), []), [])
-    start(store, experiments[FROM_SCRATCH], "run50", 1, False, pretrained=False)
-    store.finish(RunFinished("run50", metrics(experiments[FROM_SCRATCH], -0.12), []), [])
-    start(store, experiments[CANCELLED], "run99", 0, False)
-    store.fail(RunFailed("run99", "cancelled", "cancelled by the user", 1))
-    store.close()
-
-
-def start(store: Store, experiment, run_id: str, seed: int, synthetic: bool, pretrained: bool = True) -> None:
-    spec = experiment.spec
-    event = RunStarted(run_id, spec.id, spec.name, seed, "MPS", "synthetic" if synthetic else "dermamnist (medmnist)",
-                       spec.training.epochs, 220)
-    config = spec.run_config(spec.training.epochs, spec.model.pretrained and pretrained, "fp32")
-    store.start(event, spec.chapter, config, synthetic, "synthetic" if synthetic else DERMAMNIST_MD5)
-
-
-def metrics(experiment, nudge: float) -> dict:
-    page = experiment.spec.published
-
-    def moved(value: float) -> float:
-        return round(min(max(value + nudge, 0.0), 1.0), 4)
-
-    return {"auc": moved(page.auc), "accuracy": moved(page.accuracy), "mel_recall": moved(page.mel_recall),
-            "cancer_sensitivity": moved(page.cancer_sensitivity), "balanced_accuracy": moved(page.balanced_accuracy),
-            "params": page.params, "train_seconds": page.time_s, "images_per_second": 1000.0,
-            "recall": {name: moved(page.recall[name]) for name in CLASSES}}
-
-
-def lab_app() -> DermalabApp:
-    fill_store()
-    return create_app(build_parser().parse_args(["--data", "synthetic"]), accelerator=ACCELERATOR)
 
 
 @pytest.mark.parametrize("size", SIZES)
@@ -197,7 +146,7 @@ def running_app() -> DermalabApp:
     progress = ((8, 3, 110, 2150.0), (20, 1, 40, 870.0))  # experiment, epoch, batch, images per second
     for slot, (experiment_id, epoch, batch, speed) in zip(("cpu 1", "cpu 2"), progress):
         job = queue.claim(slot)
-        start(store, experiments[experiment_id], job.job_id, 3, True)
+        start_run(store, experiments[experiment_id], job.job_id, 3, True)
         queue.started(RunStarted(job.job_id, experiment_id, job.name, 3, "CPU · 1 threads", "synthetic",
                                  experiments[experiment_id].spec.training.epochs, 220))
         queue.beat(BatchProgress(job.job_id, epoch, batch, 220, 0.9, speed))

@@ -23,8 +23,16 @@ import pytest
 import torch
 
 from engine.errors import UserError
-from tests.conftest import medmnist_arrays, noisy_predictions, one_sentence
-from tests.test_app import SIZE, app_with, notices, synchronous, wait_for
+from tests.conftest import (
+    SIZE,
+    app_with,
+    medmnist_arrays,
+    noisy_predictions,
+    notices,
+    one_sentence,
+    synchronous,
+    wait_for,
+)
 from tui.cli.main import main
 
 MINE = '\n[[experiment]]\nid = 26\nextends = 1\nname = "Mine"\n'  # appended to the real file, then made bad

@@ -7,27 +7,16 @@ import pytest
 
 from engine.experiments.load import load
 from engine.store.runs import Store
-from tests.conftest import noisy_predictions
+from tests.conftest import fill_chart_runs, noisy_predictions
 from tui.views import charts
 
-# (experiment, seed, AUC, mel recall, cancer sensitivity, train seconds, params)
-RUNS = [(8, 0, 0.89, 0.1, 0.5, 10.0, 94599), (8, 1, 0.90, 0.2, 0.6, 12.0, 94599), (8, 2, 0.91, 0.3, 0.7, 14.0, 94599),
-        (14, 0, 0.54, 0.0, 0.0, 35.0, 94599), (20, 0, 0.93, 0.41, 0.45, 40.0, 94599),
-        (23, 0, 0.91, 0.2, 0.3, 80.0, 11180103), (23, 1, 0.93, 0.4, 0.5, 100.0, 11180103)]
-STD_8, STD_23 = 0.01, 0.0141421  # AUC std of experiment 8's three seeds and 23's two
+STD_8, STD_23 = 0.01, 0.0141421  # AUC std of experiment 8's three seeds and 23's two, in conftest's CHART_RUNS
 CHARTS = ["clinical", "metrics", "auc_ranked", "chapters", "arc", "auc_time", "auc_params"]
-
-
-def fill(store_run) -> None:
-    labels, probabilities = noisy_predictions(0)
-    for experiment_id, seed, auc, mel, cancer, seconds, params in RUNS:
-        store_run(labels, probabilities, experiment_id=experiment_id, seed=seed, run_id=f"e{experiment_id}s{seed}",
-                  auc=auc, mel_recall=mel, cancer_sensitivity=cancer, train_seconds=seconds, params=params)
 
 
 @pytest.fixture
 def built(store_run) -> dict[str, charts.Chart]:
-    fill(store_run)
+    fill_chart_runs(store_run)
     built = charts.build(Store().groups(), load())
     assert [chart.key for chart in built] == CHARTS  # the app's order, and the report's
     return {chart.key: chart for chart in built}
@@ -96,7 +85,7 @@ def test_time_and_parameters_on_log_axes(built):
 
 
 def test_real_runs_replace_synthetic_ones(store_run):
-    fill(store_run)
+    fill_chart_runs(store_run)
     labels, probabilities = noisy_predictions(1)
     store_run(labels, probabilities, experiment_id=11, synthetic=False, auc=0.92)
     ranked = {chart.key: chart for chart in charts.build(Store().groups(), load())}["auc_ranked"]
@@ -104,7 +93,7 @@ def test_real_runs_replace_synthetic_ones(store_run):
 
 
 def test_unfinished_runs_are_left_out(store_run, dermalab_home):
-    fill(store_run)
+    fill_chart_runs(store_run)
     with sqlite3.connect(dermalab_home / "runs.sqlite") as db:
         db.execute("UPDATE runs SET status = 'cancelled' WHERE experiment_id = 14")
     ranked = charts.build(Store().groups(), load())[2]

@@ -5,9 +5,7 @@ from __future__ import annotations
 
 import asyncio
 
-from tests.conftest import noisy_predictions
-from tests.test_app_snapshots import ACCELERATOR, SIZES, lab_app
-from tests.test_charts import fill
+from tests.conftest import ACCELERATOR, SIZES, fill_chart_runs, lab_app, noisy_predictions
 from tui.app.main import create_app
 from tui.app.screens.charts import ChartsScreen
 from tui.app.screens.help import HelpScreen
@@ -24,7 +22,7 @@ def test_scatter_snapshot(snap_compare):
 
 def test_scatter_with_the_pages_points(snap_compare, store_run):
     # The store of the chart data tests: its figures lie away from the page's, so both sets of points show.
-    fill(store_run)
+    fill_chart_runs(store_run)
     assert snap_compare(empty_app(), terminal_size=SIZES["large"], press=["f", "p"])
 
 

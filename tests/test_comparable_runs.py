@@ -11,7 +11,6 @@ from engine.experiments.load import load
 from engine.training.device import run_precision
 from engine.training.options import RunOptions
 from tests.conftest import noisy_predictions
-from tests.test_faults import one_thread  # noqa: F401  (a fixture)
 from tui import exit_codes
 from tui.cli.main import main
 
@@ -63,7 +62,7 @@ def test_run_and_results_speak_one_json_vocabulary_without_nan(store_run, stored
     assert output(capsys, "results", "--format", "csv").startswith("run_id,id,name,")
 
 
-def test_seeds_that_finished_are_not_run_again_unless_asked(tiny_experiments, one_thread, stored, capsys):  # noqa: F811
+def test_seeds_that_finished_are_not_run_again_unless_asked(tiny_experiments, one_thread, stored, capsys):
     tiny = str(tiny_experiments)
     run = ["run", "1", "--data", "synthetic", "--experiments", tiny]
     assert main([*run, "--seeds", "2"]) == exit_codes.OK

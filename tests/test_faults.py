@@ -38,14 +38,6 @@ def tiny(tiny_experiments) -> str:
     return str(tiny_experiments)
 
 
-@pytest.fixture
-def one_thread():
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
-
-
 def start(tiny: str, *args: str, file_size_limit: int | None = None) -> subprocess.Popen:
     """`dermalab run ARGS` on synthetic data as a child process with this test's DERMALAB_HOME."""
 

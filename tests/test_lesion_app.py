@@ -12,8 +12,7 @@ import time
 import numpy as np
 from textual.widgets import Static
 
-from tests.conftest import REPO
-from tests.lesion_set import VAL_TABLE, C, lesion_file, val_labels, val_probabilities  # noqa: F401 (a fixture)
+from tests.conftest import LOADING_SECONDS, REPO, other_run, val_labels, val_probabilities, wait_for_gallery
 from tui.app.main import create_app
 from tui.app.screens.gallery import AugmentPreviewScreen, GalleryScreen
 from tui.app.widgets.experiments.experiment_table import ExperimentTable
@@ -22,25 +21,10 @@ from tui.cli.main import build_parser
 from tui.text.halfblocks import UPPER_HALF
 
 SIZE = (80, 24)
-LOADING_SECONDS = 120  # a preview child imports torch on a busy 2-core machine
-LOADING = "Loading the images…"
 
 
 def app():
     return create_app(build_parser().parse_args(["--data", "synthetic"]), accelerator="CPU · test")
-
-
-async def wait_for_gallery(pilot) -> str:
-    """Waits until the gallery on screen has loaded or said why not; returns its legend."""
-    deadline = time.monotonic() + LOADING_SECONDS
-    while (said := legend(pilot.app.screen)) == LOADING:
-        assert time.monotonic() < deadline, "the gallery never loaded"
-        await pilot.pause(0.1)
-    return said
-
-
-def legend(screen: GalleryScreen) -> str:
-    return str(screen.query_one("#gallery-legend", Static).render())
 
 
 def shown(screen: GalleryScreen) -> list[list[int]]:
@@ -120,13 +104,6 @@ def test_the_gallery_scrolls_from_the_keyboard_to_the_lesions_below(store_run, l
     asyncio.run(drive())
 
 
-def other_run() -> np.ndarray:
-    """The table's run with three calls changed: it catches melanoma 0 and bcc 8, and misses melanoma 1."""
-    table = list(VAL_TABLE)
-    table[0], table[1], table[8] = ("mel", "mel", 0.55, 0.55), ("mel", "nv", 0.30, 0.50), ("bcc", "bcc", 0.50, 0.50)
-    return val_probabilities(table)
-
-
 def test_two_marked_runs_show_what_one_catches_and_the_other_misses(store_run, lesion_file):
     store_run(val_labels(), val_probabilities(), synthetic=False, run_id="first", seed=0)
     store_run(val_labels(), other_run(), synthetic=False, run_id="second", seed=1)
@@ -181,7 +158,7 @@ def test_leaving_the_preview_stops_its_child(lesion_file):
 PREVIEW = """
 import asyncio, json, sys
 from textual.widgets import Static
-from tests.test_lesion_app import wait_for_gallery, shown
+from tests.conftest import wait_for_gallery
 from tui.app.main import create_app
 from tui.cli.main import build_parser
 from tui.app.widgets.experiments.experiment_table import ExperimentTable

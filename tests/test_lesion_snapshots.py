@@ -1,16 +1,14 @@
 """Snapshots of the lesion galleries and the augmentation preview at 80x24, over the tiny lesion file (see
-tests/lesion_set.py), each taken once its images have loaded."""
+tests/conftest.py), each taken once its images have loaded."""
 
 from __future__ import annotations
 
-from tests.lesion_set import lesion_file, val_labels, val_probabilities  # noqa: F401 (a fixture)
-from tests.test_lesion_app import other_run, wait_for_gallery
+from tests.conftest import ACCELERATOR, other_run, val_labels, val_probabilities, wait_for_gallery
 from tui.app.main import create_app
 from tui.app.widgets.experiments.experiment_table import ExperimentTable
 from tui.cli.main import build_parser
 
 SIZE = (80, 24)
-ACCELERATOR = "CPU · 2 threads"
 
 
 def app(*options: str):

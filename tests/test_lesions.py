@@ -15,7 +15,7 @@ from engine.analysis import lesions
 from engine.analysis.screening import Predictions
 from engine.errors import UserError
 from engine.training import data
-from tests.lesion_set import C, val_labels, val_probabilities, write_file
+from tests.conftest import C, val_labels, val_probabilities, write_lesion_file
 from tui.text.halfblocks import RAMP, UPPER_HALF, cell_rows
 
 # 4 pixel rows x 3 columns, every pixel a different colour.
@@ -110,7 +110,7 @@ def test_the_preview_takes_the_first_train_image_of_four_classes():
 
 def test_recorded_data_is_read_again_and_never_downloaded(tmp_path, monkeypatch):
     monkeypatch.setenv("DERMALAB_DATA_URL", "http://127.0.0.1:9/never-asked")
-    path = write_file(tmp_path / "lesions.npz")
+    path = write_lesion_file(tmp_path / "lesions.npz")
     assert data.recorded(str(path)).labels["val"].tolist() == val_labels().tolist()
     with pytest.raises(UserError) as missing:
         data.recorded(str(tmp_path / "gone.npz"))

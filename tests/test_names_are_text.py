@@ -9,7 +9,7 @@ import json
 from rich.text import Text
 from textual.widgets import DataTable
 
-from tests.test_app import app_with, synchronous, wait_for
+from tests.conftest import app_with, synchronous, wait_for
 from tui import exit_codes
 from tui.app.screens.ensemble import EnsembleScreen
 from tui.app.screens.operating_point import OperatingPointScreen

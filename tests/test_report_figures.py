@@ -6,8 +6,7 @@ from __future__ import annotations
 from engine.events import EpochEnded
 from engine.experiments.load import load
 from engine.store.runs import Store
-from tests.lesion_set import lesion_file, val_labels, val_probabilities  # noqa: F401 (a fixture)
-from tests.test_lesion_app import other_run
+from tests.conftest import other_run, val_labels, val_probabilities
 from tui.report import document as report
 from tui.report import png
 
