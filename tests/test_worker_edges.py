@@ -1,6 +1,6 @@
 """Issue 23's smaller queue and worker edges, with real processes and a real store: a job named twice in one cancel,
-a worker stopped by SIGTERM (not a user's cancel), and a foreground run whose waiting jobs another terminal
-cancelled."""
+a worker stopped by SIGTERM (not a user's cancel), a foreground run whose waiting jobs another terminal
+cancelled; a store file deleted under a worker, or a folder in its place; a worker that cannot start."""
 
 from __future__ import annotations
 
@@ -12,12 +12,14 @@ import time
 
 import pytest
 
+from engine.errors import UserError
 from engine.experiments.load import load
 from engine.jobs.lock import worker_pid
 from engine.jobs.queue import JobQueue, plan
 from engine.store.runs import Store
 from engine.training.options import RunOptions
-from tests.conftest import REPO, StoredRuns
+from tests.conftest import REPO, StoredRuns, one_sentence, workers_of
+from tui.app.background import confirmed
 
 WAIT_SECONDS = 300  # a worker imports torch and trains a tiny run on a busy 2-core box
 
@@ -75,3 +77,46 @@ def test_a_foreground_run_names_its_waiting_jobs_another_terminal_cancelled(tiny
         foreground.kill()
     assert "[1] Tiny seed 0: cancelled before it started: cancelled by the user" in said.splitlines(), said
     assert foreground.returncode == 1  # not every run asked for finished
+
+
+def test_a_folder_in_the_store_files_place_is_named_without_disk_advice(refused, dermalab_home):
+    (dermalab_home / "runs.sqlite").mkdir(parents=True)
+    said = refused("results")
+    assert said == (f"The run store {dermalab_home / 'runs.sqlite'} could not be opened ({dermalab_home / 'runs.sqlite'}"
+                    " is a folder, not the store's file); move it aside (or remove it), then run again.")
+
+
+def test_a_store_file_deleted_under_an_idle_worker_is_opened_afresh_and_served(tiny, cli, dermalab_home):
+    first = cli("run", "1", "--detach", "--data", "synthetic", "--experiments", tiny)
+    assert first.returncode == 0, first.stderr
+    wait_until(lambda: StoredRuns().status(first.stdout.strip()) == "finished", "first run")
+    worker = worker_pid(dermalab_home / "runs.sqlite")
+    for file in dermalab_home.glob("runs.sqlite*"):
+        if not file.name.endswith(".worker"):  # the store goes; the worker, idle, still holds its lock
+            file.unlink()
+    second = cli("run", "1", "--detach", "--data", "synthetic", "--experiments", tiny)
+    assert second.returncode == 0 and f"worker {worker} takes them" in second.stderr, second.stderr
+    wait_until(lambda: StoredRuns().status(second.stdout.strip()) == "finished", "run in the new store", 120)
+
+
+def test_a_worker_that_cannot_take_its_lock_is_never_said_to_have_started(tiny, cli, dermalab_home):
+    lock = dermalab_home / "runs.sqlite.worker"
+    lock.mkdir(parents=True)
+    queued = cli("run", "1", "--detach", "--data", "synthetic", "--experiments", tiny)
+    expected = f"The worker's lock {lock} is a folder, not a file; move it aside (or remove it), then run again"
+    assert (queued.returncode, queued.stdout) == (2, ""), queued.stderr
+    assert one_sentence(queued.stderr) == f"{expected}; nothing stays queued (1 job cancelled)."
+    [run] = StoredRuns().runs()  # nothing waits for a worker that will never come
+    assert (run["status"], run["reason"]) == ("cancelled", f"{expected}.")
+    assert not workers_of(dermalab_home)
+    served = cli("worker", "--idle", "0")
+    assert (served.returncode, one_sentence(served.stderr)) == (2, f"{expected}.")
+
+
+def test_a_worker_that_exits_before_taking_the_store_is_said_with_its_sentence(tmp_path, dermalab_home):
+    log = tmp_path / "worker.log"
+    with log.open("w") as out:  # stands for a worker refusing to serve: it prints its sentence and exits 2
+        process = subprocess.Popen([sys.executable, "-c", "import sys; print('dermalab: The store is a cat.', "
+                                    "file=sys.stderr); sys.exit(2)"], stdout=out, stderr=out)
+    with pytest.raises(UserError, match=r"^No worker could start: the store is a cat\.$"):
+        confirmed(dermalab_home / "runs.sqlite", process, log)

@@ -10,6 +10,9 @@ from pathlib import Path
 
 from filelock import FileLock, Timeout
 
+from engine.errors import UserError
+from engine.paths import why_not
+
 # Someone asking whether a worker lives holds the lock for a moment (see `worker_pid`), so a worker starting at that
 # moment tries again for this long before it gives way.
 ACQUIRE_SECONDS = 1.0
@@ -35,6 +38,8 @@ class WorkerLock:
             self.lock.acquire(timeout=seconds, poll_interval=POLL_SECONDS)
         except Timeout:
             return False
+        except OSError as error:
+            raise unusable(self.path, error) from None
         self.path.write_text(f"{os.getpid()} {socket.gethostname()}\n")
         return True
 
@@ -52,8 +57,19 @@ def worker_pid(store_path: Path) -> int | None:
     probe = FileLock(path)
     try:
         probe.acquire(timeout=0)
-    except Timeout:  # held: a worker lives
+    except Timeout:  # held: a worker lives (Timeout is an OSError, so it is caught first)
         words = path.read_text().split()
         return int(words[0]) if words and words[0].isdigit() else -1
+    except OSError as error:
+        raise unusable(path, error) from None
     probe.release()
     return None
+
+
+def unusable(path: Path, error: OSError) -> UserError:
+    """One sentence for a lock file that cannot be opened: a folder in its place, or the place's own trouble."""
+    if path.is_dir():
+        return UserError(f"The worker's lock {path} is a folder, not a file; move it aside (or remove it), then run "
+                         "again.")
+    return UserError(f"The worker's lock {path} cannot be opened ({why_not(path.parent, error)}); set DERMALAB_HOME "
+                     "to a writable folder, then run again.")

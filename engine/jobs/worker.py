@@ -106,6 +106,7 @@ class WorkerLoop:
         idle_since = time.monotonic()
         while not self.stopping or self.children:
             self._reap()
+            self._reopen_if_replaced()
             self._forward_cancels()
             if (not self.stopping and self._start_jobs()) or self.children:
                 idle_since = time.monotonic()
@@ -114,6 +115,17 @@ class WorkerLoop:
             time.sleep(POLL_SECONDS)
         if self.lock is not None:
             self.say("worker stops, as asked" if self.stopping else "worker stops: the queue is empty")
+
+    def _reopen_if_replaced(self) -> None:
+        """The worker's store file deleted or replaced under it (by hand, say): it opens the file now at the store's
+        path, as every other command does, so the jobs queued there are served; opening a folder there raises its
+        sentence. Only while no child trains: a child writes the file it started with."""
+        if self.lock is None or self.children or not self.store.replaced():
+            return
+        self.say(f"the store's file {self.store.path} was deleted or replaced; the worker opens the one there now")
+        self.store.close()
+        self.store = Store(self.store.path)
+        self.queue = JobQueue(self.store)
 
     @property
     def stopping(self) -> bool:

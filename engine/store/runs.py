@@ -74,6 +74,7 @@ class Store:
         self.recovered_from: Path | None = None  # set when a corrupt file was moved aside
         self.read_only_because: Exception | None = None  # set when the store could only be opened to read
         self.upgraded_from: Path | None = None  # the backup of an older store, set when this open upgraded it
+        self.opened_file: tuple[int, int] | None = None  # (device, inode) of the file opened, to notice it replaced
         try:
             self.path.parent.mkdir(parents=True, exist_ok=True)
             self._db = self._open()
@@ -81,6 +82,7 @@ class Store:
             self._db = self._open_to_read(error)
         except sqlite3.DatabaseError:
             self._db = self._recover()
+        self.opened_file = file_identity(self.path)
         if self.read_only_because is None:
             self._mark_interrupted()
 
@@ -141,12 +143,32 @@ class Store:
                     f"was is kept as {self.upgraded_from}.")
         return None
 
+    def replaced(self) -> bool:
+        """Whether the store's path no longer names the file this store opened (deleted, moved, or another put in
+        its place): this connection would go on reading and writing a file nobody else sees."""
+        return file_identity(self.path) != self.opened_file
+
     def _unwritable(self, action: str, error: Exception) -> StoreUnwritable:
         error = self.read_only_because or error  # a write to a store opened to read fails for the reason it was
-        way_out = ("free some disk space" if disk_full(error) else "set DERMALAB_HOME to a writable folder"
-                   if blocked(self.path.parent) else "free some disk space or set DERMALAB_HOME to a writable folder")
-        return StoreUnwritable(f"The run store {self.path} could not be {action} ({why_not(self.path.parent, error)}); "
-                               f"{way_out}, then run again.")
+        what, way_out = self._trouble(error)
+        return StoreUnwritable(f"The run store {self.path} could not be {action} ({what}); {way_out}, then run again.")
+
+    def _trouble(self, error: Exception) -> tuple[str, str]:
+        """What keeps the store from being written, and the way out: disk space is advised only where the error
+        may be a full disk, never for a folder in the file's place, a locked store or a blocked place."""
+        if self.path.exists() and not self.path.is_file():
+            kind = "a folder" if self.path.is_dir() else "not a regular file"
+            return f"{self.path} is {kind}, not the store's file", "move it aside (or remove it)"
+        if disk_full(error):
+            return why_not(self.path.parent, error), "free some disk space"
+        if place := blocked(self.path.parent):
+            return place, "set DERMALAB_HOME to a writable folder"
+        words = why_not(self.path.parent, error)
+        if getattr(error, "sqlite_errorname", "") == "SQLITE_BUSY":
+            return f"{words}: another process held it for 30 s", "let that process finish"
+        if getattr(error, "sqlite_errorname", "").startswith("SQLITE_IOERR"):  # a write cut short: often no room
+            return words, "free some disk space or set DERMALAB_HOME to a writable folder"
+        return words, "set DERMALAB_HOME to a writable folder"
 
     @contextmanager
     def _writing(self) -> Iterator[sqlite3.Connection]:
@@ -245,8 +267,10 @@ class Store:
         rows = self._db.execute(f"{SELECT_SUMMARY} WHERE run_id IN ({marks}) ORDER BY {OLDEST_FIRST}", run_ids)
         return [summary_row(row) for row in rows]
 
-    def count(self) -> int:
-        return self._db.execute("SELECT count(*) FROM runs").fetchone()[0]
+    def statuses(self) -> dict[Status, int]:
+        """How many runs stand at each status (those with none left out): what every count of stored runs says."""
+        return {Status(row["status"]): row["runs"]
+                for row in self._db.execute("SELECT status, count(*) AS runs FROM runs GROUP BY status")}
 
     def ranked(self, key: str, descending: bool, limit: int, baseline: dict[str, float] | None = None,
                only: list[int] | None = None) -> list[dict[str, Any]]:
@@ -382,6 +406,15 @@ class Store:
         except sqlite3.OperationalError as error:  # schema on a store opened to read is a write
             done = "written" if error.sqlite_errorname == "SQLITE_READONLY" else "read"
             raise self._unwritable(done, error) from None
+
+
+def file_identity(path: Path) -> tuple[int, int] | None:
+    """(device, inode) of the file at `path`; None when there is none."""
+    try:
+        status = path.stat()
+    except OSError:
+        return None
+    return status.st_dev, status.st_ino
 
 
 def summary_row(row: sqlite3.Row) -> dict[str, Any]:

@@ -186,7 +186,7 @@ class DermalabApp(LabApp):
         self.start_worker()
         self.switch_mode("run")
 
-    @work(thread=True, group="start-worker")
+    @work(thread=True, group="start-worker", exit_on_error=False)  # its error is said by on_worker_state_changed
     def start_worker(self) -> None:
         """A worker trains the queue; start one when none serves the store (it goes on after the app quits)."""
         self.worker_process = ensure_worker(self.lab.store.path, self.slots).process or self.worker_process
@@ -231,7 +231,7 @@ class DermalabApp(LabApp):
         self.lab.reload()
         for what in ("store", "queue", "live"):
             self.lab_changed.publish(what)
-        self.notify(f"Read the store again: {numbers.plural(self.lab.overview.stored, 'run')}.")
+        self.notify(f"Read the store again: {numbers.runs_stored(self.lab.overview.statuses)}.")
 
     @work(thread=True, group="report", exit_on_error=False)
     def write_report(self) -> Path:

@@ -272,8 +272,14 @@ def run_detached(args: argparse.Namespace, jobs: list[Job], store: Store) -> int
     """`run --detach`: the jobs join the store's queue, a worker is made sure of, their ids are printed."""
     request = slot_request(args)
     machine_slots(request, args.device)  # a request this machine cannot meet is refused before anything is queued
-    JobQueue(store).add(jobs)
-    worker = ensure_worker(store.path, request)
+    queue = JobQueue(store)
+    queue.add(jobs)  # before the worker is made sure of: one about to leave idle looks once more for jobs
+    try:
+        worker = ensure_worker(store.path, request)
+    except UserError as error:  # nobody would train them: they leave the queue, stored as cancelled with why
+        queue.cancel([job.job_id for job in jobs], str(error))
+        raise UserError(f"{str(error).removesuffix('.')}; nothing stays queued ({plural(len(jobs), 'job')} "
+                        "cancelled).") from None
     if args.json:
         print(dumps([{"job_id": job.job_id, "id": job.experiment_id, "name": job.name, "seed": job.seed}
                      for job in jobs]))
