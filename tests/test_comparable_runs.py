@@ -110,7 +110,8 @@ def test_prune_asks_then_deletes_what_did_not_finish_and_with_quick_the_quick_lo
     assert "Nothing deleted." in output(capsys, "prune")
     monkeypatch.setattr("builtins.input", lambda question: "y")
     said = output(capsys, "prune")
-    assert "2 runs that did not finish would be deleted, of 4 stored runs." in said and "Deleted 2 runs" in said
+    assert "2 runs that did not finish would be deleted (4 runs stored: 2 finished, 1 failed, 1 cancelled)." in said
+    assert "Deleted 2 runs" in said
     assert {r["run_id"] for r in stored.runs()} == {kept, "quick"}
     said = output(capsys, "prune", "--quick", "--yes")
     assert "0 runs that did not finish and 1 quick look" in said

@@ -14,7 +14,7 @@ from collections.abc import Iterator
 
 import pytest
 
-from tests.conftest import REPO, one_sentence
+from tests.conftest import REPO, SIZES, app_with, one_sentence, synchronous
 from tui import exit_codes
 from tui.cli.main import main
 
@@ -97,3 +97,30 @@ def test_a_store_where_nothing_finished_yet_answers_without_an_error(nothing_fin
 def test_sorting_by_a_column_of_names_is_still_refused(nothing_finished, capsys):
     assert main(["results", "--sort", "name"]) == exit_codes.BAD_INPUT
     assert one_sentence(capsys.readouterr().err).startswith("--sort name: not a column of numbers; use one of ")
+
+
+COUNTED = "2 runs stored: 1 running, 1 cancelled"  # the nothing_finished store, as every count says it
+
+
+def test_compare_and_results_say_what_is_stored_when_nothing_finished(nothing_finished, capsys):
+    assert main(["compare"]) == exit_codes.OK
+    assert capsys.readouterr().out == f"No finished runs to set beside the page's figures ({COUNTED}).\n"
+    assert main(["results", "--per-experiment"]) == exit_codes.OK
+    assert capsys.readouterr().out == f"No finished runs to average ({COUNTED}).\n"
+    assert main(["results", "--experiment", "21"]) == exit_codes.OK
+    assert capsys.readouterr().out == f"No runs of experiment 21 ({COUNTED}).\n"
+
+
+def test_prune_counts_the_stored_runs_as_every_command_does(nothing_finished, capsys):
+    assert main(["prune", "--yes"]) == exit_codes.OK
+    assert capsys.readouterr().out.splitlines()[0] == f"1 run that did not finish would be deleted ({COUNTED})."
+    assert main(["prune", "--yes"]) == exit_codes.OK  # a running run is no run to prune, and is counted as such
+    assert capsys.readouterr().out == ("Nothing to prune (1 run stored: 1 running): prune deletes the runs that ended "
+                                       "without finishing (failed, cancelled, diverged, interrupted).\n")
+
+
+@synchronous
+async def test_the_header_counts_the_stored_runs_by_status(nothing_finished):
+    app = app_with("--data", "synthetic")
+    async with app.run_test(size=SIZES["small"]):
+        assert f"│ {COUNTED} │" in str(app.screen.query_one("#header-line").render())

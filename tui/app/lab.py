@@ -39,14 +39,18 @@ class LiveRun:
 @dataclass(frozen=True)
 class Overview:
     """What the first screen and the header show of the stored runs, read without reading every run: how many
-    there are, and per experiment Store.overview()'s status, best AUC and parameter count."""
+    stand at each status, and per experiment Store.overview()'s status, best AUC and parameter count."""
 
-    stored: int
+    statuses: dict[Status, int]
     experiments: dict[int, dict[str, Any]]
 
     @classmethod
     def read(cls, store: Store) -> Overview:
-        return cls(store.count(), store.overview())
+        return cls(store.statuses(), store.overview())
+
+    @property
+    def stored(self) -> int:
+        return sum(self.statuses.values())
 
 
 @dataclass(frozen=True)
@@ -79,7 +83,7 @@ class Lab:
         self.experiments, self.store, self.source = experiments, store, source
         self.queue = JobQueue(store)
         self.opened_at = time.time()  # the queue shows the jobs that ended since
-        self.overview = Overview(0, {})
+        self.overview = Overview({}, {})
         self.jobs: list[dict[str, Any]] = []  # the store's queue: waiting, running, and lately ended jobs
         self.live: LiveRun | None = None
         self.chosen: str | None = None  # the running job the user put the cursor on, when several run at once

@@ -21,8 +21,8 @@ from tui import exit_codes
 from tui.cli import columns as cli_tables
 from tui.cli.inputs import experiments_of, open_store
 from tui.report import png
-from tui.text.numbers import plural, signed_auc
-from tui.text.tables import check_sort_column, dumps, machine, print_table, sort_rows
+from tui.text.numbers import plural, runs_stored, signed_auc
+from tui.text.tables import NO_RUNS, check_sort_column, dumps, machine, print_table, sort_rows
 
 
 def cmd_list(args: argparse.Namespace) -> int:
@@ -57,17 +57,26 @@ def cmd_results(args: argparse.Namespace) -> int:
     def chosen(rows: list[dict]) -> list[dict]:
         return [row for row in rows if args.experiment in (None, row["experiment_id"])]
 
+    of = "" if args.experiment is None else f" of experiment {args.experiment}"
     if args.per_experiment:
         rows, columns = summary.experiment_rows(chosen(store.groups()), experiments), cli_tables.PER_EXPERIMENT
+        empty = none_to_show(store, f"finished runs{of} to average")
     else:
         rows = summary.run_rows(chosen(store.runs()), experiments)
         # Runs stored before intervals were computed at finish need a resample each; only JSON and CSV show them.
         if args.format in ("json", "csv"):
             rows = summary.with_intervals(rows, store)
-        columns = cli_tables.RESULTS
+        columns, empty = cli_tables.RESULTS, none_to_show(store, f"runs{of}")
     check_sort_column(rows, args.sort)
-    print_table(sort_rows(rows, args.sort, args.descending), args.format, columns, args.wide, cli_tables.RESULT_NOTES)
+    print_table(sort_rows(rows, args.sort, args.descending), args.format, columns, args.wide, cli_tables.RESULT_NOTES,
+                empty)
     return exit_codes.OK
+
+
+def none_to_show(store: Store, what: str) -> str:
+    """What an empty table says: that nothing is stored, or what is (counted as every command counts runs)."""
+    statuses = store.statuses()
+    return f"No {what} ({runs_stored(statuses)})." if statuses else NO_RUNS
 
 
 def show_sweep(args: argparse.Namespace, store: Store, experiments: dict[int, Experiment]) -> int:
@@ -148,11 +157,13 @@ def show_run(args: argparse.Namespace, store: Store) -> int:
 
 
 def cmd_compare(args: argparse.Namespace) -> int:
-    rows = summary.compare_rows(open_store().groups(), experiments_of(args))
+    store = open_store()
+    rows = summary.compare_rows(store.groups(), experiments_of(args))
     if args.format in ("table", "markdown"):  # the verdict in the few letters of the 'agrees' column
         rows = [{k: cli_tables.VERDICTS.get(v, v) if k.endswith("_verdict") else v for k, v in row.items()}
                 for row in rows]
-    print_table(rows, args.format, cli_tables.COMPARE, args.wide, cli_tables.COMPARE_NOTES)
+    print_table(rows, args.format, cli_tables.COMPARE, args.wide, cli_tables.COMPARE_NOTES,
+                none_to_show(store, "finished runs to set beside the page's figures"))
     return exit_codes.OK
 
 
@@ -198,14 +209,16 @@ def cmd_prune(args: argparse.Namespace) -> int:
     experiments, store = experiments_of(args), open_store()
     found = prune.prunable(store, experiments, args.quick)
     doomed = found.runs
+    stored = runs_stored(store.statuses())
     if not doomed:
-        print("Nothing to prune: every stored run finished" + (" its experiment's epochs." if args.quick else "."))
+        print(f"Nothing to prune ({stored}): prune deletes the runs that ended without finishing "
+              f"({', '.join(prune.UNFINISHED)})" + (" and the quick looks." if args.quick else "."))
         return exit_codes.OK
     if not (args.yes or sys.stdin.isatty()):
         raise UserError(f"prune would delete {plural(len(doomed), 'run')} and cannot ask here; add --yes to delete them.")
     quick_looks = f" and {plural(len(found.quick_looks), 'quick look')} (fewer epochs than the experiment)"
     print(f"{plural(len(found.unfinished), 'run')} that did not finish" + (quick_looks if args.quick else "")
-          + f" would be deleted, of {plural(store.count(), 'stored run')}.")
+          + f" would be deleted ({stored}).")
     if not args.yes and input("Delete them? [y/N] ").strip().lower() not in ("y", "yes"):
         print("Nothing deleted.")
         return exit_codes.OK

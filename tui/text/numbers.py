@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from engine.jobs.gpus import GpuSample
 from engine.words import plural as plural  # the engine's sentences count alike; the terminal's modules import it here
+from engine.words import runs_stored as runs_stored
 
 MISSING = "–"
 

@@ -29,6 +29,7 @@ SHOWN_AS: dict[str, Callable[[Any], str]] = {
     "train_seconds": numbers.seconds, "delta_auc": numbers.signed_auc}
 NAME_WIDTH = 40  # a longer cell (a name, a reason) is cut with an ellipsis, so the figures after it stay in view
 MACHINE_NAMES = {"experiment_id": "id"}
+NO_RUNS = "No runs stored yet; start one with 'dermalab run 8 --data synthetic --epochs 1'."
 
 
 def numeric_columns(rows: list[dict[str, Any]]) -> list[str]:
@@ -144,9 +145,10 @@ def fitting(columns: list[Column], rows: list[dict[str, Any]], width: int | None
 
 
 def print_table(rows: list[dict[str, Any]], fmt: str, columns: list[Column] | None = None, wide: bool = False,
-                notes: tuple[str, ...] = ()) -> None:
+                notes: tuple[str, ...] = (), empty: str = NO_RUNS) -> None:
     """`columns` pick and order what the table and markdown formats show (every key when None); a table keeps to
-    the terminal's width unless `wide`. CSV and JSON keep every key, as fractions; `notes` follow a table."""
+    the terminal's width unless `wide`. CSV and JSON keep every key, as fractions; `notes` follow a table, and
+    `empty` stands in for one without rows."""
     if fmt == "json":
         print(dumps([machine(row) for row in rows]))
         return
@@ -162,7 +164,7 @@ def print_table(rows: list[dict[str, Any]], fmt: str, columns: list[Column] | No
     if fmt == "markdown":
         print(markdown([{c.header: c.shown(r) for c in columns} for r in flat], [c.header for c in columns]))
     elif not flat:
-        print("No runs stored yet; start one with 'dermalab run 8 --data synthetic --epochs 1'.")
+        print(empty)
     else:
         columns = fitting(columns, flat, None if wide else terminal_width())
         print(aligned([[c.header for c in columns], *([c.shown(r) for c in columns] for r in flat)]))

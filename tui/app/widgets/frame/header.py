@@ -37,7 +37,7 @@ class LabHeader(Vertical):
         parts = [self.view, f"data: {app.data_label}",
                  # --no-pretrained, said as results say it
                  *([] if app.lab.source.options.pretrained else ["from scratch"]),
-                 f"{numbers.plural(app.lab.overview.stored, 'run')} stored", app.accelerator]
+                 numbers.runs_stored(app.lab.overview.statuses), app.accelerator]
         if app.gpu_samples:
             parts.append(numbers.gpus(app.gpu_samples))
         self.query_one("#header-line", Static).update(" │ ".join(parts))
