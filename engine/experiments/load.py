@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import copy
+import functools
 import tomllib
 from pathlib import Path
 from typing import Any
@@ -29,7 +30,26 @@ def load(path: Path | str | None = None) -> dict[int, Experiment]:
     if not entries:
         raise UserError(f"{path}: no experiments found; add at least one [[experiment]] table with an id.")
     by_id = _index_by_id(path, entries)
-    return {eid: _resolve(path, by_id, eid) for eid in sorted(by_id)}
+    inherited: dict[int, Merged] = {}
+    return {eid: _resolve(path, by_id, eid, inherited) for eid in sorted(by_id)}
+
+
+def load_unless_changed(path: Path | str | None = None) -> dict[int, Experiment]:
+    """`load`, answered from the last read of the same file while it has not changed since (the same file, size and
+    modification time): a worker resolves each job's experiment from its file, and a large file read again for
+    every job cost seconds a job. The experiments returned are shared: read them, never change them."""
+    path = Path(path or DEFAULT_EXPERIMENTS)
+    try:
+        status = path.stat()
+    except OSError:
+        return load(path)  # which says what is wrong with the path
+    return _load_version(path, (status.st_dev, status.st_ino, status.st_size, status.st_mtime_ns))
+
+
+@functools.lru_cache(maxsize=4)
+def _load_version(path: Path, version: tuple[int, ...]) -> dict[int, Experiment]:
+    """One version of a file, read once; `version` is only its key (a file that fails to load is not kept)."""
+    return load(path)
 
 
 def read_toml(path: Path) -> dict[str, Any]:
@@ -62,16 +82,52 @@ def _index_by_id(path: Path, entries: Any) -> dict[int, dict[str, Any]]:
     return by_id
 
 
-def _resolve(path: Path, by_id: dict[int, dict[str, Any]], eid: int) -> Experiment:
-    chain = _ancestry(path, by_id, eid)
-    merged: dict[str, Any] = {}
-    origin: dict[str, int] = {}
-    for ancestor in reversed(chain):
-        entry = by_id[ancestor]
-        inherited = {k: v for k, v in entry.items() if k not in OWN_KEYS or ancestor == eid}
-        _merge(merged, inherited, origin, ancestor)
+# A resolved table and, for each of its dotted keys, the experiment its value came from.
+Merged = tuple[dict[str, Any], dict[str, int]]
+
+
+def _resolve(path: Path, by_id: dict[int, dict[str, Any]], eid: int, inherited: dict[int, Merged]) -> Experiment:
+    merged, origin = copy.deepcopy(_inheritance(path, by_id, eid, inherited))
+    _merge(merged, {k: v for k, v in by_id[eid].items() if k in OWN_KEYS}, origin, eid)
     spec = validated(merged, f"{path}: experiment {eid}")
     return Experiment(spec=spec, origin=_config_only(origin), changes=_config_only(_flatten(by_id[eid])))
+
+
+def _inheritance(path: Path, by_id: dict[int, dict[str, Any]], eid: int, inherited: dict[int, Merged]) -> Merged:
+    """What `eid` and its ancestors set but their own keys (id, name...), merged from the oldest ancestor down.
+    Each experiment's is kept in `inherited` and built on its parent's, so a chain of any depth resolves in time
+    linear in its length (walking each experiment's whole chain again was quadratic: 34 s at 2,000 deep)."""
+    chain = _unresolved_ancestry(path, by_id, eid, inherited)
+    for member in reversed(chain):
+        parent = by_id[member].get("extends")
+        merged, origin = copy.deepcopy(inherited[parent]) if parent is not None else ({}, {})
+        _merge(merged, {k: v for k, v in by_id[member].items() if k not in OWN_KEYS}, origin, member)
+        inherited[member] = merged, origin
+    return inherited[eid]
+
+
+def _unresolved_ancestry(path: Path, by_id: dict[int, dict[str, Any]], eid: int,
+                         inherited: dict[int, Merged]) -> list[int]:
+    """`eid` and its ancestors up to (not including) the first one resolved already, each `extends` checked."""
+    chain: list[int] = []
+    on_chain: set[int] = set()
+    current: int | None = eid
+    while current is not None and current not in inherited:
+        chain.append(current)
+        on_chain.add(current)
+        parent = by_id[current].get("extends")
+        if parent is None:
+            break
+        if not isinstance(parent, int) or isinstance(parent, bool):
+            raise UserError(f"{path}: experiment {current}: key 'extends' must be an experiment id (an integer).")
+        if parent not in by_id:
+            raise UserError(f"{path}: experiment {current}: key 'extends' names experiment {parent}, which does not "
+                            "exist.")
+        if parent in on_chain:
+            cycle = " -> ".join(str(i) for i in [*chain, parent])
+            raise UserError(f"{path}: experiment {eid}: key 'extends' forms a cycle ({cycle}); break it.")
+        current = parent
+    return chain
 
 
 def validated(merged: dict[str, Any], where: str) -> ExperimentSpec:
@@ -89,20 +145,6 @@ def validated(merged: dict[str, Any], where: str) -> ExperimentSpec:
 
 def _config_only(flat: dict[str, Any]) -> dict[str, Any]:
     return {key: value for key, value in flat.items() if key.split(".")[0] not in OWN_KEYS}
-
-
-def _ancestry(path: Path, by_id: dict[int, dict[str, Any]], eid: int) -> list[int]:
-    chain = [eid]
-    while (parent := by_id[chain[-1]].get("extends")) is not None:
-        if not isinstance(parent, int) or isinstance(parent, bool):
-            raise UserError(f"{path}: experiment {chain[-1]}: key 'extends' must be an experiment id (an integer).")
-        if parent not in by_id:
-            raise UserError(f"{path}: experiment {chain[-1]}: key 'extends' names experiment {parent}, which does not exist.")
-        if parent in chain:
-            cycle = " -> ".join(str(i) for i in [*chain, parent])
-            raise UserError(f"{path}: experiment {eid}: key 'extends' forms a cycle ({cycle}); break it.")
-        chain.append(parent)
-    return chain
 
 
 def _merge(into: dict[str, Any], update: dict[str, Any], origin: dict[str, int], source: int, prefix: str = "") -> None:

@@ -28,7 +28,14 @@ from typing import Annotated, Any
 from pydantic import Field, ValidationError
 
 from engine.errors import UserError
-from engine.experiments.load import DEFAULT_EXPERIMENTS, SWEEPS, bad_value, load, read_toml, validated
+from engine.experiments.load import (
+    DEFAULT_EXPERIMENTS,
+    SWEEPS,
+    bad_value,
+    load_unless_changed,
+    read_toml,
+    validated,
+)
 from engine.experiments.spec import Experiment, Point, Strict, Whole
 
 MAX_POINTS = 10_000  # past this a sweep is a typo (a samples of 1e6), and its queue would outlive its question
@@ -239,8 +246,9 @@ def _set(fields: dict[str, Any], axis: str, value: Any) -> None:
 
 def resolve(path: str | None, experiment_id: int, at: Point | None) -> Experiment:
     """The experiment a job trains, built again from its file where it trains: the experiment with that id, or
-    the point of a sweep that extends it."""
-    experiments = load(path)
+    the point of a sweep that extends it. The file is read again only once it changed (a worker resolves every
+    job it takes)."""
+    experiments = load_unless_changed(path)
     if experiment_id not in experiments:
         raise UserError(f"Experiment {experiment_id} is no longer in {path or 'experiments.toml'}.")
     return at_point(experiments[experiment_id], at, path)
