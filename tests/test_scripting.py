@@ -14,7 +14,7 @@ from collections.abc import Iterator
 
 import pytest
 
-from tests.conftest import REPO, SIZES, app_with, one_sentence, synchronous
+from tests.conftest import REPO, SIZES, app_with, noisy_predictions, one_sentence, synchronous
 from tui import exit_codes
 from tui.cli.main import main
 
@@ -124,3 +124,21 @@ async def test_the_header_counts_the_stored_runs_by_status(nothing_finished):
     app = app_with("--data", "synthetic")
     async with app.run_test(size=SIZES["small"]):
         assert f"│ {COUNTED} │" in str(app.screen.query_one("#header-line").render())
+
+
+@pytest.mark.parametrize("args", [["list"], ["results"], ["results", "9a"], ["results", "9a", "--confusion"],
+                                  ["results", "--per-experiment"], ["compare"], ["operating-point", "9a"],
+                                  ["operating-point", "9a", "--class", "cancer", "--target", "0.95"],
+                                  ["ensemble", "9a", "de"]])
+def test_every_table_fits_80_columns_or_names_what_it_left_out(store_run, capsys, monkeypatch, args):
+    labels, probabilities = noisy_predictions(0)
+    store_run(labels, probabilities, experiment_id=8, run_id="9abc0000")
+    store_run(labels, noisy_predictions(1)[1], experiment_id=21, run_id="def00000", synthetic=False, epochs=2)
+    monkeypatch.setenv("COLUMNS", "80")
+    assert main(args) == exit_codes.OK
+    lines = capsys.readouterr().out.splitlines()
+    assert lines and all(len(line) <= 80 for line in lines), "\n".join(lines)
+    if args == ["compare"]:  # its rows' blank page figures are explained by a column it names as left out
+        assert lines[-1] == "Left out at 80 columns: cancer, unlike the page; --wide shows every column."
+    if args == ["list"]:
+        assert lines[-1] == "Left out at 80 columns: chapter; --wide shows every column."

@@ -18,7 +18,18 @@ RESULTS = [*RUN, Column("AUC", "auc", otherwise="status"), measure("mel_recall")
            measure("cancer_sensitivity"), measure("accuracy", 1), measure("balanced_accuracy", 2),
            Column("ΔAUC", "delta_auc", priority=2), Column("params", "params", priority=3),
            Column("time", "train_seconds", priority=1), Column("unlike the page", "differs", priority=1)]
-ONE_RUN = [*RESULTS, Column("AUC 95% CI", "auc_ci"), Column("mel rec 95% CI", "mel_recall_ci"), Column("notes", "notes")]
+# One run: what `results RUN_ID` is asked for, the two figures with their bootstrap intervals, come first; the
+# rest as the terminal allows.
+ONE_RUN = [*RUN[:4], Column("AUC", "auc", otherwise="status"), Column("AUC 95% CI", "auc_ci"), measure("mel_recall"),
+           Column("mel rec 95% CI", "mel_recall_ci"), measure("cancer_sensitivity", 1), measure("accuracy", 1),
+           Column("data", "synthetic", priority=1), Column("unlike the page", "differs", priority=1),
+           Column("notes", "notes", priority=1), Column("status", "status", priority=2),
+           measure("balanced_accuracy", 2), Column("ΔAUC", "delta_auc", priority=2),
+           Column("params", "params", priority=3), Column("time", "train_seconds", priority=3)]
+# The experiments file beside the page's figures (list).
+LIST = [Column("#", "id"), Column("name", "name"), Column("chapter", "chapter", priority=2),
+        Column("params", "params"), Column("epochs", "epochs"), Column("page AUC", "auc_published"),
+        Column("page mel rec", "mel_recall_published")]
 EXPERIMENT = [Column("#", "experiment_id"), Column("name", "name"), Column("data", "synthetic"), Column("n", "n")]
 PER_EXPERIMENT = [*EXPERIMENT, measure("auc", spread=True), measure("mel_recall", spread=True),
                   measure("cancer_sensitivity", spread=True), measure("accuracy", 1, spread=True),

@@ -46,6 +46,7 @@ def build_parser() -> Parser:
 
     listing = add_command(commands, "list", help="the experiments, their params and published figures")
     listing.add_argument("--json", action="store_true")
+    listing.add_argument("--wide", action="store_true", help=WIDE_HELP)
 
     run = add_command(commands, "run", help="train experiments headless")
     run.add_argument("ids", nargs="*", metavar="IDS", help="ids and ranges such as 8 11-14")
@@ -64,6 +65,7 @@ def build_parser() -> Parser:
 
     queue = add_command(commands, "queue", help="the jobs waiting and running, with their progress")
     queue.add_argument("--json", action="store_true")
+    queue.add_argument("--wide", action="store_true", help=WIDE_HELP)
 
     cancel = add_command(commands, "cancel", help="take waiting jobs off the queue, stop running ones")
     cancel.add_argument("ids", nargs="*", metavar="JOB_OR_RUN_ID", help="ids from 'dermalab queue', or their first characters")

@@ -37,7 +37,7 @@ def cmd_queue(args: argparse.Namespace) -> int:
     elif not rows:
         print("Nothing is waiting or running; 'dermalab run IDS --detach' queues runs.")
     else:
-        print_table([queue_cells(row) for row in rows], "table", cli_tables.QUEUE)
+        print_table([queue_cells(row) for row in rows], "table", cli_tables.QUEUE, args.wide)
     if queue.waiting() and worker_pid(queue.store.path) is None:  # a worker was killed, say, and nobody started another
         print("dermalab: no worker serves this store, so the waiting jobs wait; 'dermalab worker' (or the app's r, or "
               "any 'run --detach') starts one.", file=sys.stderr)

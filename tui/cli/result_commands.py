@@ -22,7 +22,16 @@ from tui.cli import columns as cli_tables
 from tui.cli.inputs import experiments_of, open_store
 from tui.report import png
 from tui.text.numbers import plural, runs_stored, signed_auc
-from tui.text.tables import NO_RUNS, check_sort_column, dumps, machine, print_table, sort_rows
+from tui.text.tables import (
+    NO_RUNS,
+    check_sort_column,
+    dumps,
+    machine,
+    print_table,
+    sort_rows,
+    terminal_width,
+    wrapped,
+)
 
 
 def cmd_list(args: argparse.Namespace) -> int:
@@ -36,9 +45,8 @@ def cmd_list(args: argparse.Namespace) -> int:
     if args.json:
         print(dumps(rows))
         return exit_codes.OK
-    print_table([{**{k: v for k, v in r.items() if k != "published"},
-                  "pub_auc": r["published"] and r["published"]["auc"],
-                  "pub_mel_recall": r["published"] and r["published"]["mel_recall"]} for r in rows], "table")
+    print_table([{**r, **{f"{key}_published": r["published"] and r["published"][key] for key in ("auc", "mel_recall")}}
+                 for r in rows], "table", cli_tables.LIST, args.wide)
     return exit_codes.OK
 
 
@@ -148,8 +156,8 @@ def show_run(args: argparse.Namespace, store: Store) -> int:
         print_table(rows, args.format)
         return exit_codes.OK
     if args.format == "table":
-        print(f"Run {run['run_id']} · #{run['experiment_id']} {run['name']} · seed {run['seed']}: "
-              "rows are the true class, columns the predicted one; each row's share in brackets.")
+        print(wrapped(f"Run {run['run_id']} · #{run['experiment_id']} {run['name']} · seed {run['seed']}: rows are the "
+                      "true class, columns the predicted one; each row's share in brackets.", terminal_width()))
     # Counts with their row share in one cell, for reading; CSV and JSON keep the two apart.
     print_table([{"true": r["true"], "n": r["n"], **{c: f"{r[c]} ({r[c + '_share'] or 0:.0%})" for c in CLASSES}}
                  for r in rows], args.format, wide=True)
@@ -174,8 +182,8 @@ def cmd_operating_point(args: argparse.Namespace) -> int:
     if args.json:
         print(dumps(point))
         return exit_codes.OK
-    print_table([point], "table")
-    print("flagged_per_1000: benign lesions (not akiec, bcc or mel) flagged per 1,000 patients at the val set's mix.")
+    print_table([point], "table", notes=("flagged_per_1000: benign lesions (not akiec, bcc or mel) flagged per 1,000 "
+                                         "patients at the val set's mix.",))
     return exit_codes.OK
 
 

@@ -166,11 +166,23 @@ def print_table(rows: list[dict[str, Any]], fmt: str, columns: list[Column] | No
     elif not flat:
         print(empty)
     else:
-        columns = fitting(columns, flat, None if wide else terminal_width())
-        print(aligned([[c.header for c in columns], *([c.shown(r) for c in columns] for r in flat)]))
         width = terminal_width()
-        for note in notes:
-            print(textwrap.fill(note, width, subsequent_indent="  ") if width else note)
+        shown = fitting(columns, flat, None if wide else width)
+        print(aligned([[c.header for c in shown], *([c.shown(r) for c in shown] for r in flat)]))
+        for note in (*notes, *left_out(columns, shown, flat, width)):
+            print(wrapped(note, width))
+
+
+def left_out(columns: list[Column], shown: list[Column], rows: list[dict[str, Any]], width: int | None) -> list[str]:
+    """The sentence naming the columns that gave way to the terminal's width (those with something to show), so
+    that a blank beside a figure is never read as a missing one."""
+    names = [c.header for c in columns if c not in shown and any(c.shown(row) for row in rows)]
+    return [f"Left out at {width} columns: {', '.join(names)}; --wide shows every column."] if names else []
+
+
+def wrapped(text: str, width: int | None) -> str:
+    """A line of prose under a table, broken to the terminal's width (one line in a pipe)."""
+    return textwrap.fill(text, width, subsequent_indent="  ") if width else text
 
 
 def aligned(lines: list[list[str]]) -> str:
