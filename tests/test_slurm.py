@@ -29,7 +29,7 @@ import pytest
 from engine.jobs import cluster
 from engine.jobs.queue import JobQueue
 from engine.store.runs import Store
-from tests.conftest import TINY_EXPERIMENTS, dermalab
+from tests.conftest import TINY_EXPERIMENTS, dermalab, one_sentence
 
 pytestmark = pytest.mark.slurm
 
@@ -423,3 +423,21 @@ def test_a_task_ended_by_the_cluster_ends_its_job_in_the_clusters_words(lab_fact
     job = lab.job(job_id)
     assert job["status"] == "failed" and job["reason"].startswith("the cluster ended the task as cancelled"), (
         job["status"], job["phase"], job["reason"])
+
+
+# Submissions Slurm refuses (issue 23's sixth): one sentence in sbatch's own words, exit 2, nothing queued.
+
+@pytest.mark.parametrize(("options", "slurm_words"), [
+    (["--partition", "nope"], "invalid partition specified: nope"),
+    (["--partition", "a b"], "invalid partition specified: a b"),
+    (["--gpus-per-task", "2"], "Invalid generic resource (gres) specification"),  # more than the node has (none)
+])
+def test_a_submission_slurm_refuses_is_one_sentence_in_its_words(lab_factory: Callable[[str], Lab], tiny: Path,
+                                                                 options: list[str], slurm_words: str):
+    lab = lab_factory("refused")
+    refused = lab.cli("run", "1", "--executor", "slurm", "--detach", "--data", "synthetic", "--experiments",
+                      str(tiny), *options)
+    assert (refused.returncode, refused.stdout) == (2, ""), refused.stderr
+    sentence = one_sentence(refused.stderr)
+    assert sentence.startswith(f"Slurm refused the job array ({slurm_words}") and "'sinfo'" in sentence, sentence
+    assert lab.queue() == []

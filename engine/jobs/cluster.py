@@ -74,13 +74,26 @@ def require(executor: str) -> None:
 
 def submit(queue: JobQueue, jobs: list[Job], request: ClusterRequest) -> list[str]:
     """One job array (on Slurm) for `jobs`; they join the queue as the array's tasks. Returns submitit's job ids."""
+    from submitit.core.utils import FailedJobError, FailedSubmissionError
+
     require(request.executor)
     executor = make_executor(request)
-    with quiet_children(), executor.batch():
-        handles = [executor.submit(task, job, str(results_folder())) for job in jobs]
+    try:
+        with quiet_children(), executor.batch():
+            handles = [executor.submit(task, job, str(results_folder())) for job in jobs]
+    except (FailedJobError, FailedSubmissionError) as error:  # sbatch said no: nothing was submitted nor queued
+        raise UserError(f"Slurm refused the job array ({refusal(error)}); check --partition, --gpus-per-task and "
+                        "--time against what 'sinfo' lists, then submit again.") from None
     task_ids = [handle.job_id for handle in handles]
     queue.add_submitted(jobs, Executor(request.executor), task_ids)
     return task_ids
+
+
+def refusal(error: Exception) -> str:
+    """sbatch's own words for a refused submission, its lines joined: 'invalid partition specified: nope; Batch job
+    submission failed: Invalid partition name specified'."""
+    lines = [line.strip().removeprefix("sbatch: error: ").rstrip(".") for line in str(error).splitlines()]
+    return "; ".join(line for line in lines if line) or type(error).__name__
 
 
 @contextlib.contextmanager
