@@ -31,7 +31,7 @@ from engine.jobs.queue import JobQueue
 from engine.store.runs import Store
 from tests.conftest import TINY_EXPERIMENTS, dermalab, one_sentence
 
-pytestmark = pytest.mark.slurm
+pytestmark = [pytest.mark.slurm, pytest.mark.slow]  # slow too: `-m "not slow"` replaces addopts' `-m "not slurm"`
 
 # Each task imports torch, and the tasks of an array may run one by one: about 20 s a tiny run on a quiet 2-core
 # node, but over 4 minutes at a load of 14 (other tests and benchmarks on the same cores). Only a failure waits it out.
