@@ -152,10 +152,11 @@ def prepare(spec: ExperimentSpec, dataset: Dataset, options: RunOptions, epochs:
     val_images, val_labels = on_device(dataset, "val", device)
 
     layout = memory_layout(device)
-    model = models.build(spec.model, pretrained=options.pretrained).to(device, memory_format=layout)
+    model = models.build(spec.model, pretrained=options.pretrained).to(device).to(memory_format=layout)
     trainable = [p for p in model.parameters() if p.requires_grad]
     optimizer = OPTIMIZERS[spec.optimizer.name](trainable, spec.optimizer, device.type in ("cpu", "cuda"))
-    scheduler = torch.optim.lr_scheduler.CosineAnnealingLR(optimizer, T_max=epochs) if spec.training.scheduler == "cosine" else None
+    cosine = spec.training.scheduler == "cosine"
+    scheduler = torch.optim.lr_scheduler.CosineAnnealingLR(optimizer, T_max=epochs) if cosine else None
     weight = class_weights(train_labels) if spec.loss.class_weights == "inverse_frequency" else None
     criterion = nn.CrossEntropyLoss(weight=weight, label_smoothing=spec.loss.label_smoothing)
     setup = Setup(device=device, layout=layout, precision=run_precision(options), generator=generator,
@@ -256,10 +257,11 @@ def step_forward(setup: Setup, images: torch.Tensor) -> torch.Tensor:
 
 def stop_within(error: BaseException) -> BaseException | None:
     """A cancel or Ctrl-C that torch wrapped into a compile error (a signal handler raised it mid-compile)."""
-    while error is not None:
-        if isinstance(error, (RunCancelled, KeyboardInterrupt)):
-            return error
-        error = error.__cause__ or error.__context__
+    link: BaseException | None = error
+    while link is not None:
+        if isinstance(link, (RunCancelled, KeyboardInterrupt)):
+            return link
+        link = link.__cause__ or link.__context__
     return None
 
 
