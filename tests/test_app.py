@@ -8,6 +8,7 @@ import subprocess
 import sys
 import time
 
+import pytest
 from textual.command import CommandPalette
 from textual.widgets import ProgressBar, Static
 
@@ -15,6 +16,8 @@ from tests.conftest import CHILD_SECONDS, SIZE, app_on_tiny, app_with, ended, jo
 from tui.app.screens.help import HelpScreen
 from tui.app.screens.quit import QuitScreen
 from tui.app.widgets.results.leaderboard_table import LeaderboardTable
+
+pytestmark = pytest.mark.slow  # the app under Pilot, most tests with a worker training beside it
 
 
 async def until(condition, timeout: float = CHILD_SECONDS) -> None:

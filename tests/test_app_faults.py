@@ -6,6 +6,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import pytest
+
 from tests.conftest import (
     CHILD_SECONDS,
     app_on_tiny,
@@ -18,6 +20,8 @@ from tests.conftest import (
 )
 from tui.app.screens.quit import QuitScreen
 from tui.app.screens.run import RunScreen
+
+pytestmark = pytest.mark.slow  # the app under Pilot, the second test with a worker training beside it
 
 SMALL, LARGE = (60, 20), (100, 30)
 

@@ -5,6 +5,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import pytest
+
 from tests.conftest import ACCELERATOR, SIZES, app_with, noisy_predictions, synchronous
 from tui.app.widgets.frame.key_line import KeyLine
 
@@ -18,6 +20,7 @@ def key_line(app) -> str:
     return str(app.screen.query_one(KeyLine).render()).rstrip()
 
 
+@pytest.mark.slow
 @synchronous
 async def test_every_screen_shows_its_own_keys_and_help_and_quit_whole(store_run):
     labels, probabilities = noisy_predictions(0)
@@ -62,6 +65,7 @@ def palette_titles(app) -> list[str]:
             [title for title, _, _ in LabCommands(app.screen)._entries()])
 
 
+@pytest.mark.slow
 @synchronous
 async def test_the_palette_names_each_action_once_with_report_refresh_and_run(store_run):
     app = one_run_app(store_run)
@@ -83,6 +87,7 @@ async def test_the_palette_names_each_action_once_with_report_refresh_and_run(st
         assert report_file.read_text().startswith("# dermalab report")
 
 
+@pytest.mark.slow
 @synchronous
 async def test_refresh_shows_runs_stored_from_another_terminal(store_run):
     from tui.app.widgets.results.leaderboard_table import LeaderboardTable

@@ -3,6 +3,8 @@ and the grid's `s` goes to melanoma first."""
 
 from __future__ import annotations
 
+import pytest
+
 from tests.conftest import SIZES, lab_app, synchronous
 from tui.app.widgets.results.recall_grid import RecallGrid
 
@@ -11,6 +13,7 @@ def grid_column(grid: RecallGrid, key: str) -> list[float]:
     return [float(str(cell)) for cell in grid.get_column(key)]
 
 
+@pytest.mark.slow
 @synchronous
 async def test_the_recall_grid_sorts_by_melanoma_reverses_and_shows_experiments():
     app = lab_app()
@@ -44,6 +47,7 @@ def test_rows_sort_by_one_class_of_their_recall():
     assert [row["name"] for row in sort_rows(rows, "recall_bcc", descending=True)] == ["c", "a", "b"]
 
 
+@pytest.mark.slow
 @synchronous
 async def test_slash_filters_the_experiments_and_the_leaderboard():
     from tui.app.screens.run_detail import RunDetailScreen

@@ -41,6 +41,7 @@ def cells(widget) -> list[list[str]]:
     return [list(row) for row in zip(*columns)]
 
 
+@pytest.mark.slow
 @synchronous
 async def test_enter_shows_the_run_with_its_intervals_and_confusion_matrix(two_runs, stored):
     app = app_with("--data", "synthetic")
@@ -64,6 +65,7 @@ async def test_enter_shows_the_run_with_its_intervals_and_confusion_matrix(two_r
         assert app.current_mode == "leaderboard" and not isinstance(app.screen, RunDetailScreen)
 
 
+@pytest.mark.slow
 @synchronous
 async def test_a_past_run_shows_when_where_and_how_it_ran_and_opens_its_operating_point(store_run, stored, monkeypatch):
     monkeypatch.setenv("TZ", "UTC")
@@ -96,6 +98,7 @@ def point_figures(point: screening.OperatingPoint) -> list[list[str]]:
             ["benign flagged per 1,000", f"{point.flagged_per_1000:.0f}"]]
 
 
+@pytest.mark.slow
 @synchronous
 async def test_operating_point_follows_the_target_and_condition_keys(two_runs, stored):
     app = app_with("--data", "synthetic")
@@ -113,6 +116,7 @@ async def test_operating_point_follows_the_target_and_condition_keys(two_runs, s
         assert f"X: threshold {point.threshold:.3f}" in str(app.screen.query_one(RocPlot).render())
 
 
+@pytest.mark.slow
 @synchronous
 async def test_two_marked_runs_make_an_ensemble_under_either_rule(two_runs, stored):
     app = app_with("--data", "synthetic")
@@ -140,6 +144,7 @@ def notices(app) -> str:
     return " ".join(str(notification.message) for notification in app._notifications)
 
 
+@pytest.mark.slow
 @synchronous
 async def test_rows_without_predictions_open_nothing_and_say_why(two_runs, stored):
     from engine.events import RunFailed, RunStarted
@@ -164,6 +169,7 @@ async def test_rows_without_predictions_open_nothing_and_say_why(two_runs, store
         assert {"run-detail", "operating-point", "mark", "ensemble"} <= listed
 
 
+@pytest.mark.slow
 @synchronous
 async def test_the_leaderboard_reads_runs_a_window_at_a_time(stored):
     from engine.events import RunFinished, RunStarted

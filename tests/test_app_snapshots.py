@@ -17,6 +17,8 @@ from tui.app.main import DermalabApp, create_app
 from tui.app.widgets.run import run_progress
 from tui.cli.main import build_parser
 
+pytestmark = pytest.mark.slow  # each snapshot drives the app through Pilot for a second or more
+
 STORED_AT = 1_750_000_000.0  # 2025-06-15 15:06:40 UTC: when one_run_app's run started and finished
 
 

@@ -57,6 +57,7 @@ def built_sizes(network: torch.nn.Module, model: ModelSpec) -> list[tuple[int, i
     return shapes
 
 
+@pytest.mark.slow
 def test_the_published_counts_need_no_torch():
     code = ("import sys; from engine.experiments import architecture; from engine.experiments.load import load; "
             "print([architecture.parameter_count(e.spec.model) for e in load().values()]); "

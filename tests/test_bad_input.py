@@ -98,6 +98,7 @@ def test_a_toml_syntax_error_names_the_line(refused, edited_experiments, experim
     assert f"line {line}" in refused("list", "--experiments", path)
 
 
+@pytest.mark.slow
 def test_a_byte_order_mark_is_read_past(tiny_experiments, cli):
     tiny_experiments.write_bytes(b"\xef\xbb\xbf" + tiny_experiments.read_bytes())  # as some Windows editors save
     listed = cli("list", "--json", "--experiments", str(tiny_experiments))
@@ -167,6 +168,7 @@ def test_cuda_without_cuda_says_which_devices_exist(refused):
     assert refused("run", "1", "--device", "cuda") == "--device cuda: not available on this machine; it has auto, cpu."
 
 
+@pytest.mark.slow
 @pytest.mark.skipif(torch.cuda.is_available(), reason="this machine has CUDA, so asking for it is not a mistake")
 @synchronous
 async def test_the_app_without_cuda_queues_nothing_for_cuda_and_says_why():
@@ -263,6 +265,7 @@ def test_a_home_that_cannot_be_a_folder_is_refused_without_a_row(refused, tmp_pa
     assert blocker.read_text() == "not a folder"
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("named, folder", [("relative home", "relative home"), ("~/lab", "lab")],
                          ids=["relative", "with a tilde no shell expanded"])
 def test_a_home_named_loosely_is_one_folder_for_the_worker_started_elsewhere(tmp_path, monkeypatch, named, folder):
@@ -357,6 +360,7 @@ def test_a_file_where_a_download_folder_belongs_is_named(refused, dermalab_home,
     assert blocker.read_text() == "not a folder"
 
 
+@pytest.mark.slow
 def test_a_download_folder_nothing_may_be_written_in_is_named_as_such(refused, tmp_path, monkeypatch):
     torch_home = tmp_path / "torch"
     torch_home.mkdir()
@@ -387,6 +391,7 @@ def closed_port() -> int:
         return probe.getsockname()[1]
 
 
+@pytest.mark.slow
 def test_missing_weights_offline_name_the_file_the_folder_and_the_way_out(cli, tmp_path):
     # A child process, because urllib reads the proxy settings once per process; a refused proxy is offline.
     proxy = f"http://127.0.0.1:{closed_port()}"
@@ -400,6 +405,7 @@ def test_missing_weights_offline_name_the_file_the_folder_and_the_way_out(cli, t
     assert message.endswith("or run with --no-pretrained.")
 
 
+@pytest.mark.slow
 def test_a_real_process_exits_2_with_the_sentence_and_no_traceback(cli):
     done = cli("run", "1", "--seeds", "many")
     assert done.returncode == 2

@@ -14,6 +14,8 @@ from engine.jobs import gpus
 from engine.store.runs import Store
 from tests.conftest import REPO
 
+pytestmark = pytest.mark.slow  # each test runs the bench suite in a child process
+
 
 def suite(*args: str) -> subprocess.CompletedProcess:
     return subprocess.run([sys.executable, "tests/bench/suite.py", *args], cwd=REPO, capture_output=True, text=True,

@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import asyncio
 
+import pytest
+
 from tests.conftest import ACCELERATOR, SIZES, fill_chart_runs, lab_app, noisy_predictions
 from tui.app.main import create_app
 from tui.app.screens.charts import ChartsScreen
@@ -16,16 +18,19 @@ from tui.cli.main import build_parser
 COUNT = 7  # the page's charts, less the recall grid the app has as a view of its own
 
 
+@pytest.mark.slow
 def test_scatter_snapshot(snap_compare):
     assert snap_compare(lab_app(), terminal_size=SIZES["small"], press=["f"])
 
 
+@pytest.mark.slow
 def test_scatter_with_the_pages_points(snap_compare, store_run):
     # The store of the chart data tests: its figures lie away from the page's, so both sets of points show.
     fill_chart_runs(store_run)
     assert snap_compare(empty_app(), terminal_size=SIZES["large"], press=["f", "p"])
 
 
+@pytest.mark.slow
 def test_ranked_bars_snapshot(snap_compare):
     assert snap_compare(lab_app(), terminal_size=SIZES["small"], press=["f", "right", "right"])
 
@@ -34,6 +39,7 @@ def empty_app():
     return create_app(build_parser().parse_args(["--data", "synthetic"]), accelerator=ACCELERATOR)
 
 
+@pytest.mark.slow
 def test_one_key_from_every_view_and_listed_in_help():
     async def drive():
         app = empty_app()
@@ -48,6 +54,7 @@ def test_one_key_from_every_view_and_listed_in_help():
     asyncio.run(drive())
 
 
+@pytest.mark.slow
 def test_steps_through_every_chart_and_an_empty_one_says_what_to_run():
     async def drive():
         app = empty_app()

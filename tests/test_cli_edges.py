@@ -22,6 +22,7 @@ def two_runs(store_run):
     store_run(labels, noisy_predictions(1)[1], experiment_id=21, run_id="def00000")
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("args", [["results", "--format", "csv"], ["results"], ["compare"], ["ensemble", "9a", "de"],
                                   ["operating-point", "9a"], ["list", "--json"]])
 def test_a_reader_that_goes_away_ends_the_command_quietly(two_runs, args):

@@ -6,6 +6,8 @@ from __future__ import annotations
 import io
 import json
 
+import pytest
+
 from engine.events import RunFailed, RunStarted
 from engine.experiments.load import load
 from engine.training.device import run_precision
@@ -62,6 +64,7 @@ def test_run_and_results_speak_one_json_vocabulary_without_nan(store_run, stored
     assert output(capsys, "results", "--format", "csv").startswith("run_id,id,name,")
 
 
+@pytest.mark.slow
 def test_seeds_that_finished_are_not_run_again_unless_asked(tiny_experiments, one_thread, stored, capsys):
     tiny = str(tiny_experiments)
     run = ["run", "1", "--data", "synthetic", "--experiments", tiny]

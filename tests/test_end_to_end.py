@@ -6,8 +6,12 @@ import json
 import subprocess
 import sys
 
+import pytest
+
 from engine.classes import CLASSES
 from tests.conftest import REPO
+
+pytestmark = pytest.mark.slow  # each test runs dermalab in a child process, most of them training
 
 
 def test_run_stores_every_run_and_results_reads_them_back(cli, stored, edited_experiments):

@@ -78,6 +78,7 @@ def statuses(runs: list[dict]) -> list[tuple[int, str]]:
     return [(run["experiment_id"], run["status"]) for run in runs]
 
 
+@pytest.mark.slow
 def test_ctrl_c_keeps_finished_runs_and_stores_the_current_one_as_cancelled(tiny, dermalab_home, stored):
     child = start(tiny, "1", "2", "1", "--seed", "5")
     wait_for_row(child, dermalab_home, "experiment_id = 2 AND run_id IN (SELECT run_id FROM history)")
@@ -97,6 +98,7 @@ def test_ctrl_c_keeps_finished_runs_and_stores_the_current_one_as_cancelled(tiny
     assert stored.status(finished["run_id"]) == "finished"
 
 
+@pytest.mark.slow
 def test_kill_9_mid_epoch_leaves_a_store_that_shows_the_run_as_interrupted(tiny, dermalab_home, stored):
     child = start(tiny, "1", "2")
     wait_for_row(child, dermalab_home, "experiment_id = 2 AND run_id IN (SELECT run_id FROM history)")
@@ -110,6 +112,7 @@ def test_kill_9_mid_epoch_leaves_a_store_that_shows_the_run_as_interrupted(tiny,
     assert stored.get(runs[1]["run_id"])["history"], "the epochs done before the kill are kept"
 
 
+@pytest.mark.slow
 def test_two_runs_writing_one_store_at_once_both_keep_their_results(tiny, stored):
     children = [start(tiny, "1", "--seed", str(first), "--seeds", "2", "--json") for first in (0, 10)]
     outputs = [child.communicate(timeout=300) for child in children]
@@ -151,6 +154,7 @@ def test_a_corrupt_store_is_kept_aside_said_so_and_replaced_by_a_fresh_one(derma
     assert stored.sound()  # the fresh store is sound: nothing more is moved
 
 
+@pytest.mark.slow
 def test_a_diverging_run_is_stored_as_diverged_at_its_epoch_and_the_queue_goes_on(tiny, one_thread, capsys, stored):
     assert main(["run", "3", "1", "--data", "synthetic", "--experiments", tiny]) == exit_codes.RUN_FAILED
     diverged, finished = stored.runs()
@@ -160,6 +164,7 @@ def test_a_diverging_run_is_stored_as_diverged_at_its_epoch_and_the_queue_goes_o
     assert "[3] Diverges seed 0: diverged at epoch 1" in capsys.readouterr().err
 
 
+@pytest.mark.slow
 def test_an_exception_inside_training_fails_that_run_with_the_reason_and_the_queue_goes_on(tiny, one_thread, capsys,
                                                                                         stored):
     def out_of_memory_once(module, inputs):
@@ -175,6 +180,7 @@ def test_an_exception_inside_training_fails_that_run_with_the_reason_and_the_que
     assert "Traceback" not in capsys.readouterr().err
 
 
+@pytest.mark.slow
 def test_a_full_disk_while_saving_stops_with_one_sentence_and_no_half_written_run(tiny, dermalab_home, stored):
     # A file-size limit fails writes the way a full disk does, without needing a tiny file system. The store is
     # made first, so the limit meets only the child's write-ahead log: 110 kB of it holds the job, the run's row
@@ -199,6 +205,7 @@ def test_a_full_disk_while_saving_stops_with_one_sentence_and_no_half_written_ru
     assert (run["status"], run["reason"]) in (("failed", message), ("interrupted", interrupted))
 
 
+@pytest.mark.slow
 def test_sqlite_full_mid_run_marks_the_run_failed_and_stops_the_queue(tiny, one_thread):
     store, experiments = Store(), load(tiny)
     queue = JobQueue(store)

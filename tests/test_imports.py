@@ -87,6 +87,7 @@ def test_analysis_reads_no_store():
     assert sorted(m for m in reached if m.startswith(("engine.store", "engine.jobs"))) == []
 
 
+@pytest.mark.slow
 def test_the_whole_engine_loads_no_textual():
     """Every engine module imported, as Python does it (rich may appear: scikit-learn uses it for progress)."""
     names = sorted(m for m in GRAPH if m.startswith("engine"))

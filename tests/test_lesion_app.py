@@ -10,6 +10,7 @@ import sys
 import time
 
 import numpy as np
+import pytest
 from textual.widgets import Static
 
 from tests.conftest import LOADING_SECONDS, REPO, other_run, val_labels, val_probabilities, wait_for_gallery
@@ -19,6 +20,8 @@ from tui.app.widgets.experiments.experiment_table import ExperimentTable
 from tui.app.widgets.pictures.image_grid import ImageGrid
 from tui.cli.main import build_parser
 from tui.text.halfblocks import UPPER_HALF
+
+pytestmark = pytest.mark.slow  # the app under Pilot loads its galleries in a worker, the preview in a child process
 
 SIZE = (80, 24)
 

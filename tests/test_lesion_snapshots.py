@@ -3,10 +3,14 @@ tests/conftest.py), each taken once its images have loaded."""
 
 from __future__ import annotations
 
+import pytest
+
 from tests.conftest import ACCELERATOR, other_run, val_labels, val_probabilities, wait_for_gallery
 from tui.app.main import create_app
 from tui.app.widgets.experiments.experiment_table import ExperimentTable
 from tui.cli.main import build_parser
+
+pytestmark = pytest.mark.slow  # each snapshot drives the app through Pilot and waits for its images to load
 
 SIZE = (80, 24)
 

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 
+import pytest
 from rich.text import Text
 from textual.widgets import DataTable
 
@@ -15,6 +16,8 @@ from tui.app.screens.ensemble import EnsembleScreen
 from tui.app.screens.operating_point import OperatingPointScreen
 from tui.app.screens.run_detail import RunDetailScreen
 from tui.cli.main import main
+
+pytestmark = pytest.mark.slow  # each test trains the tiny experiment under its odd name
 
 # Markup would drop the brackets and the stray tag would raise; matplotlib would read $...$ as maths, and raise on
 # the unclosed brace.

@@ -65,6 +65,7 @@ def test_the_app_takes_its_training_options_from_before_any_command():
     assert job_source(args) == JobSource(data="synthetic", experiments_file=None, options=expected)
 
 
+@pytest.mark.slow
 def test_options_before_run_reach_the_training_and_the_store(cli, tiny_experiments, stored):
     done = cli("--data", "synthetic", "--epochs", "2", "--seed", "7", "--seeds", "2", "--device", "cpu",
                "--experiments", str(tiny_experiments), "run", "1", "--json")
@@ -87,6 +88,7 @@ def test_the_app_checks_its_options_before_it_opens(refused, args, expected):
     assert refused(*args) == expected
 
 
+@pytest.mark.slow
 def test_a_real_process_says_the_same(cli):
     done = cli("--data", "synthetic", "results")
     assert done.returncode == 2

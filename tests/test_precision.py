@@ -69,6 +69,7 @@ def test_bf16_computes_convolutions_in_bfloat16(precision, dtype):
         assert torch.nn.Conv2d(3, 4, 3)(torch.rand(2, 3, 8, 8)).dtype == dtype
 
 
+@pytest.mark.slow
 def test_a_bf16_run_trains_in_bf16(tiny_experiments):
     dataset, spec = synthetic(), load(tiny_experiments)[1].spec
     runs = {p: list(train(spec, dataset, RunOptions(seed=1, device="cpu", precision=p), p))[-1]

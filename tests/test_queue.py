@@ -62,6 +62,7 @@ def session_and_terminal(pid: int) -> tuple[int, str | None]:
     return os.getsid(pid), psutil.Process(pid).terminal()
 
 
+@pytest.mark.slow
 def test_a_detached_run_survives_the_hang_up_of_its_terminal(tiny, dermalab_home):
     master, terminal = pty.openpty()
 
@@ -94,6 +95,7 @@ def test_a_detached_run_survives_the_hang_up_of_its_terminal(tiny, dermalab_home
     assert list((dermalab_home / "logs").glob("worker-*.log"))
 
 
+@pytest.mark.slow
 def test_a_worker_killed_mid_run_leaves_the_rest_queued_for_the_next_which_runs_no_job_twice(tiny, dermalab_home,
                                                                                              cli):
     queued = [cli("run", *ids, "--detach", "--data", "synthetic", "--experiments", tiny)
@@ -117,6 +119,7 @@ def test_a_worker_killed_mid_run_leaves_the_rest_queued_for_the_next_which_runs_
     assert sorted(runs()) == sorted([long, *rest])  # one run per job: none ran twice
 
 
+@pytest.mark.slow
 def test_queue_and_cancel_end_to_end_with_their_json(tiny, cli, refused, dermalab_home):
     queued = cli("run", "2", "1", "--detach", "--json", "--data", "synthetic", "--experiments", tiny)
     assert queued.returncode == 0, queued.stderr
@@ -154,6 +157,7 @@ def test_queue_and_cancel_end_to_end_with_their_json(tiny, cli, refused, dermala
     assert refused("cancel").startswith("Name the jobs to cancel")
 
 
+@pytest.mark.slow
 def test_a_cancel_before_the_run_begins_is_stored_as_cancelled(tiny):
     store, experiments = Store(), load(tiny)
     queue = JobQueue(store)
@@ -203,6 +207,7 @@ while (job := queue.claim("test")) is not None:
 """
 
 
+@pytest.mark.slow
 def test_two_processes_claiming_at_once_never_take_the_same_job(tiny):
     queue = JobQueue(Store())
     queue.add(plan(load(tiny).values(), range(75), "synthetic", None, RunOptions()))  # 300 jobs

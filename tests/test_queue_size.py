@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 
+import pytest
 from textual.widgets import Static
 
 from engine.experiments.load import load
@@ -28,6 +29,7 @@ def test_a_stored_speed_counts_for_its_experiment_and_scales_the_page_times_of_t
     assert abs(here.seconds - 3 * (one.published.time_s + two.published.time_s)) < 1e-6
 
 
+@pytest.mark.slow
 def test_the_selection_is_counted_timed_and_confirmed_and_waiting_jobs_can_be_dropped(monkeypatch):
     async def drive() -> None:
         app = create_app(build_parser().parse_args(["--data", "synthetic"]), accelerator="CPU · test")

@@ -42,6 +42,7 @@ def read_csv(path):
         return list(csv.DictReader(stream))
 
 
+@pytest.mark.slow
 def test_sections_and_numbers(fixed_store, tmp_path, stored):
     written = report.write(tmp_path / "out", Store(), load())
     assert [p.name for p in written] == ["report.md", "leaderboard.csv", "recall_grid.csv", "compare.csv",
@@ -78,6 +79,7 @@ def test_sections_and_numbers(fixed_store, tmp_path, stored):
         ("8", "different", ""), ("8", "", "1/5 epochs"), ("21", "too few runs", "")]
 
 
+@pytest.mark.slow
 def test_real_runs_leave_synthetic_ones_out(store_run, tmp_path):
     labels, probabilities = noisy_predictions(1)
     store_run(labels, probabilities, experiment_id=8)
@@ -87,6 +89,7 @@ def test_real_runs_leave_synthetic_ones_out(store_run, tmp_path):
     assert "Cosine LR" in text and "BatchNorm" not in text
 
 
+@pytest.mark.slow
 def test_the_command_writes_the_files_or_says_why_not(cli, store_run, tmp_path):
     empty = cli("report", "--out", str(tmp_path / "nothing"))
     assert empty.returncode == 2 and "no finished runs" in empty.stderr
@@ -99,6 +102,7 @@ def test_the_command_writes_the_files_or_says_why_not(cli, store_run, tmp_path):
     assert all((tmp_path / "out" / name).is_file() for name in ("report.md", "operating_points.csv"))
 
 
+@pytest.mark.slow
 def test_figures_are_drawn_and_linked(fixed_store, tmp_path):
     written = report.write(tmp_path, Store(), load())
     pictures = [p for p in written if p.suffix == ".png"]
@@ -121,6 +125,7 @@ def test_without_matplotlib_the_report_says_how_to_get_figures(fixed_store, tmp_
     assert "run `pip install -e '.[figures]'`" in written[0].read_text()
 
 
+@pytest.mark.slow
 def test_an_earlier_report_is_written_over_only_with_force(cli, store_run, tmp_path):
     labels, probabilities = noisy_predictions(3)
     store_run(labels, probabilities)
@@ -149,6 +154,7 @@ def test_a_file_or_no_path_as_the_folder_is_refused(refused, store_run, tmp_path
     assert refused("report", "--out", "") == "--out needs a path; an empty one would mean the current folder."
 
 
+@pytest.mark.slow
 def test_a_run_without_melanomas_is_left_out_of_the_operating_points_and_said(store_run, tmp_path):
     labels, probabilities = noisy_predictions(4)
     store_run(labels, probabilities, run_id="withmel")

@@ -3,6 +3,8 @@ stored over the tiny lesion file; and without the images, a sentence instead of 
 
 from __future__ import annotations
 
+import pytest
+
 from engine.events import EpochEnded
 from engine.experiments.load import load
 from engine.store.runs import Store
@@ -22,6 +24,7 @@ def two_runs_with_epochs(store_run) -> None:
         store.close()
 
 
+@pytest.mark.slow
 def test_the_lesion_figures_are_drawn_and_linked(store_run, lesion_file, tmp_path):
     two_runs_with_epochs(store_run)
     written = report.write(tmp_path / "out", Store(), load())
@@ -34,6 +37,7 @@ def test_the_lesion_figures_are_drawn_and_linked(store_run, lesion_file, tmp_pat
     assert "sheet of missed melanomas is left out" not in text
 
 
+@pytest.mark.slow
 def test_without_the_images_the_sheet_is_a_sentence(store_run, lesion_file, tmp_path):
     two_runs_with_epochs(store_run)
     lesion_file.unlink()

@@ -125,6 +125,7 @@ def test_a_job_carries_its_point_through_the_queue_and_the_worker_builds_the_sam
     assert rebuilt.spec == point.spec and rebuilt.point == point.point
 
 
+@pytest.mark.slow
 def test_a_point_reaches_a_cluster_task_intact(tmp_path):
     """A cluster task gets its job pickled, as submitit sends it, and trains the point from the file on its node."""
     from engine.jobs import cluster
@@ -190,6 +191,7 @@ def test_results_rank_the_points_and_compare_the_best_with_its_base_by_seed(tmp_
 # The command line, end to end
 
 
+@pytest.mark.slow
 def test_a_sweep_runs_end_to_end_in_two_slots_and_a_second_one_runs_nothing(tmp_path, cli, stored):
     path = str(with_sweeps(tmp_path, GRID))
     first = cli("sweep", "grid", "--jobs", "2", "--data", "synthetic", "--experiments", path, timeout=900)
@@ -218,6 +220,7 @@ def test_a_sweep_runs_end_to_end_in_two_slots_and_a_second_one_runs_nothing(tmp_
                                                       "256, from sweep 'grid'")
 
 
+@pytest.mark.slow
 def test_a_detached_sweep_is_trained_by_the_worker_from_its_file(tmp_path, cli, stored):
     path = str(with_sweeps(tmp_path, '[[sweeps]]\nname = "two"\nextends = 1\n'
                                      'axes = { "training.batch_size" = [128, 1024] }\n'))
@@ -298,6 +301,7 @@ def test_a_broken_sweep_never_stops_the_experiments_from_loading(tmp_path):
         sweeps.named("s", load(path), path)
 
 
+@pytest.mark.slow
 def test_results_of_a_sweep_not_run_yet_list_its_points_and_say_how_to_run_them(cli):
     shown = cli("results", "--sweep", "hue-jitter")
     assert shown.returncode == 0, shown.stderr

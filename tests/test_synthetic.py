@@ -34,15 +34,18 @@ def final_metrics(experiment_id, dataset, epochs, seed=0):
     return events[-1].metrics
 
 
+@pytest.mark.slow
 def test_batchnorm_cnn_learns_it_within_two_epochs(dataset):
     assert final_metrics(8, dataset, epochs=2)["auc"] >= 0.85
 
 
+@pytest.mark.slow
 def test_an_underpowered_setup_still_collapses_to_the_majority_class(dataset):
     recall = final_metrics(4, dataset, epochs=2)["recall"]
     assert recall["nv"] > 0.95 and recall["mel"] < 0.05
 
 
+@pytest.mark.slow
 def test_same_seed_on_cpu_gives_the_same_metrics(dataset):
     first, second = (final_metrics(2, dataset, epochs=1, seed=3) for _ in range(2))
     timings = ("train_seconds", "wall_seconds", "images_per_second")

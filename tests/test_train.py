@@ -42,6 +42,7 @@ def tiny(tiny_experiments):
     return load(tiny_experiments)[1].spec
 
 
+@pytest.mark.slow
 def test_a_run_sends_its_start_progress_each_epoch_and_its_end(tiny, dataset):
     events = list(train(tiny, dataset, RunOptions(seed=2, device="cpu", epochs=2), "r"))
     kinds = [type(event) for event in events]
@@ -62,6 +63,7 @@ def cancelled(graph, inputs):
     raise RunCancelled
 
 
+@pytest.mark.slow
 def test_a_compiled_forward_that_fails_gives_way_to_the_eager_model(tiny, dataset):
     options = RunOptions(seed=4, device="cpu")
     eager, failing = prepare(tiny, dataset, options, 1), prepare(tiny, dataset, options, 1)
@@ -81,6 +83,7 @@ def test_a_cancel_that_arrives_while_compiling_cancels(tiny, dataset):
         list(train_one_epoch(setup, "r", 1, time.perf_counter()))
 
 
+@pytest.mark.slow
 def test_a_compile_mode_torch_refuses_is_noted_on_the_finished_run(tiny, dataset, monkeypatch):
     monkeypatch.setenv(COMPILE_VARIABLE, "fastest-please")
     finished = list(train(tiny, dataset, RunOptions(seed=1, device="cpu"), "r"))[-1]
@@ -134,6 +137,7 @@ print(mapped, libc.mallinfo2().arena >> 20 >= 16)
 """
 
 
+@pytest.mark.slow
 @pytest.mark.skipif(not hasattr(ctypes.CDLL(None), "mallinfo2"), reason="not glibc")
 def test_a_training_process_keeps_freed_blocks_of_a_batchs_size_on_its_heap():
     """A block glibc maps by itself goes back to the kernel when freed, and the next one faults its pages in again

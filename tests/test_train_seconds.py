@@ -5,11 +5,14 @@ from __future__ import annotations
 import time
 
 import numpy as np
+import pytest
 
 from engine.events import BatchProgress, RunFinished
 from engine.experiments.load import load
 from engine.training.data import Dataset
 from engine.training.train import RunOptions, train
+
+pytestmark = pytest.mark.slow  # it trains
 
 PAUSE = 0.5  # seconds a slow caller (a progress bar on a slow terminal) spends with each batch event
 
