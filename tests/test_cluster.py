@@ -82,7 +82,7 @@ def test_tasks_finish_or_are_cancelled_and_each_result_is_imported_once(tiny_exp
     wait_for(lambda: synced_jobs() and stored.status(long) == "cancelled", "cancelled run")  # the task stored it so
 
     again = cli("sync")
-    assert again.returncode == 0 and again.stdout.startswith("Imported 0 run(s)"), again.stdout + again.stderr
+    assert again.returncode == 0 and again.stdout.startswith("Imported 0 runs"), again.stdout + again.stderr
     assert sorted(run["run_id"] for run in stored.runs()) == sorted([short, long])
     listed = json.loads(cli("queue", "--json").stdout)
     assert listed == []  # nothing left going

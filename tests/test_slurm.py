@@ -267,7 +267,7 @@ def test_an_array_of_two_tiny_runs_trains_and_each_run_is_imported_once(finished
     arrays = {lab.job(job_id)["cluster_job_id"].split("_")[0] for job_id in job_ids}
     assert len(arrays) == 1, f"one job array, not {arrays}"
     again = lab.cli("sync")
-    assert again.returncode == 0 and again.stdout.startswith("Imported 0 run(s)"), again.stdout + again.stderr
+    assert again.returncode == 0 and again.stdout.startswith("Imported 0 runs"), again.stdout + again.stderr
     assert lab.run_ids() == sorted(job_ids)
     if slurm.accounting:
         assert set(lab.sacct_states().values()) == {"COMPLETED"}, lab.sacct_states()

@@ -80,10 +80,10 @@ def test_a_foreground_run_names_its_waiting_jobs_another_terminal_cancelled(tiny
 
 
 def test_a_folder_in_the_store_files_place_is_named_without_disk_advice(refused, dermalab_home):
-    (dermalab_home / "runs.sqlite").mkdir(parents=True)
-    said = refused("results")
-    assert said == (f"The run store {dermalab_home / 'runs.sqlite'} could not be opened ({dermalab_home / 'runs.sqlite'}"
-                    " is a folder, not the store's file); move it aside (or remove it), then run again.")
+    store = dermalab_home / "runs.sqlite"
+    store.mkdir(parents=True)
+    assert refused("results") == (f"The run store {store} could not be opened ({store} is a folder, not the store's "
+                                  "file); move it aside (or remove it), then run again.")
 
 
 def test_a_store_file_deleted_under_an_idle_worker_is_opened_afresh_and_served(tiny, cli, dermalab_home):

@@ -16,7 +16,7 @@ from engine.status import ACTIVE
 from tui import exit_codes
 from tui.cli import columns as cli_tables
 from tui.cli.inputs import open_store
-from tui.text.numbers import duration
+from tui.text.numbers import duration, plural
 from tui.text.tables import dumps, print_table
 
 
@@ -88,5 +88,5 @@ def cmd_sync(args: argparse.Namespace) -> int:
     queue = JobQueue(open_store())
     count = cluster.sync(queue.store, queue)
     going = [job for job in queue.submitted() if job["status"] in ACTIVE]
-    print(f"Imported {count} run(s) from the cluster; {len(going)} task(s) still waiting or running.")
+    print(f"Imported {plural(count, 'run')} from the cluster; {plural(len(going), 'task')} still waiting or running.")
     return exit_codes.OK

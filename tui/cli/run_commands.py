@@ -238,7 +238,7 @@ def run_on_cluster(args: argparse.Namespace, jobs: list[Job], store: Store, expe
     request = cluster.ClusterRequest(args.executor, args.partition, args.gpus_per_task, args.time,
                                      args.array_parallelism)
     task_ids = cluster.submit(JobQueue(store), jobs, request)
-    print(f"Submitted {len(jobs)} task(s) to {args.executor} (submitit job {task_ids[0]}"
+    print(f"Submitted {plural(len(jobs), 'task')} to {args.executor} (submitit job {task_ids[0]}"
           f"{'…' if len(set(task_ids)) > 1 else ''}); their files are in {cluster.folder()}.", file=sys.stderr)
     if args.detach:
         print("\n".join(job.job_id for job in jobs))
