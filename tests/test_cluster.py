@@ -58,6 +58,7 @@ def wait_for(condition, what: str) -> None:
         time.sleep(0.5)
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("sigint", [signal.SIG_DFL, signal.SIG_IGN], ids=["from a terminal", "in the background"])
 def test_tasks_finish_or_are_cancelled_and_each_result_is_imported_once(tiny_experiments, cli, stored, sigint):
     """In the background of a script (`nohup dermalab run ... &`), every process started inherits SIGINT ignored;
@@ -88,6 +89,7 @@ def test_tasks_finish_or_are_cancelled_and_each_result_is_imported_once(tiny_exp
     assert listed == []  # nothing left going
 
 
+@pytest.mark.slow
 def test_a_failing_task_is_stored_failed_with_its_own_sentence(tiny_experiments, cli, stored, tmp_path):
     broken = tmp_path / "broken.npz"
     broken.write_text("not an npz")  # there at submission, unreadable on the node
@@ -100,6 +102,7 @@ def test_a_failing_task_is_stored_failed_with_its_own_sentence(tiny_experiments,
     assert (run["status"], run["reason"]) == ("failed", result["reason"])
 
 
+@pytest.mark.slow
 def test_a_result_file_is_imported_exactly_once(tiny_experiments, tmp_path):
     node = Store(tmp_path / "node.sqlite")
     runner.run_one("r1", load(tiny_experiments)[1], data.synthetic(), RunOptions(device="cpu"), node, lambda e: None)

@@ -50,6 +50,7 @@ def test_the_cores_allowed_are_the_fewest_of_affinity_quota_and_slurms_grant(tmp
     assert threads.cores_allowed({}, write(tmp_path, {"cpu.max": "100000 100000"})) == 1
 
 
+@pytest.mark.slow
 @pytest.mark.skipif(len(os.sched_getaffinity(0)) < 2, reason="needs two cores to narrow the affinity to one")
 def test_a_process_pinned_to_one_core_trains_with_one_thread():
     pinned = subprocess.run([sys.executable, "-c", "import os; os.sched_setaffinity(0, {min(os.sched_getaffinity(0))});"
@@ -84,6 +85,7 @@ def openmp_seen(code: str, env: dict[str, str]) -> dict:
     return json.loads(done.stdout)
 
 
+@pytest.mark.slow
 def test_openmp_waits_briefly_unless_the_user_says_otherwise_and_only_if_set_before_torch():
     show = "import json, os; print(json.dumps({name: os.environ.get(name) for name in threads.OPENMP}))"
     assert openmp_seen(f"import engine; from engine import threads; {show}", {}) == threads.OPENMP
@@ -93,6 +95,7 @@ def test_openmp_waits_briefly_unless_the_user_says_otherwise_and_only_if_set_bef
     assert late == dict.fromkeys(threads.OPENMP, None)  # torch read its environment already: nothing pretends
 
 
+@pytest.mark.slow
 def test_a_run_trains_with_the_threads_asked_for_and_says_so(tiny_experiments, cli, stored):
     done = cli("run", "1", "--threads", "1", "--epochs", "1", "--data", "synthetic", "--device", "cpu", "--json",
                "--experiments", str(tiny_experiments))
@@ -123,6 +126,7 @@ def test_a_run_gives_up_threads_while_the_cores_are_taken_and_takes_them_back_wh
     assert [governor.count() for governor in [Scripted(2, [None] * 3)] for _ in range(3)] == [2] * 3  # no schedstat
 
 
+@pytest.mark.slow
 @pytest.mark.skipif(not threads.SCHEDSTAT.exists(), reason="the kernel keeps no schedstat")
 def test_the_wait_for_a_core_is_seen_when_another_process_spins_on_it():
     shared = min(os.sched_getaffinity(0))

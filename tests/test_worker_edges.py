@@ -41,6 +41,7 @@ def beating(job_id: str) -> bool:
     return (StoredRuns().jobs().get(job_id, {}).get("images_per_second") or 0) > 0
 
 
+@pytest.mark.slow
 def test_a_job_named_twice_is_cancelled_and_listed_once(tiny, cli):
     store = Store()
     [job, other] = plan([load(tiny)[1]], [0, 1], "synthetic", tiny, RunOptions(device="cpu"))
@@ -52,6 +53,7 @@ def test_a_job_named_twice_is_cancelled_and_listed_once(tiny, cli):
     assert StoredRuns().jobs()[other.job_id]["status"] == "queued"
 
 
+@pytest.mark.slow
 def test_a_worker_stopped_by_sigterm_says_so_rather_than_a_users_cancel(tiny, cli, dermalab_home):
     queued = cli("run", "2", "--detach", "--data", "synthetic", "--experiments", tiny)
     assert queued.returncode == 0, queued.stderr
@@ -64,6 +66,7 @@ def test_a_worker_stopped_by_sigterm_says_so_rather_than_a_users_cancel(tiny, cl
                                                            "shutdown, or a kill)")
 
 
+@pytest.mark.slow
 def test_a_foreground_run_names_its_waiting_jobs_another_terminal_cancelled(tiny, cli):
     foreground = subprocess.Popen([sys.executable, "-m", "tui.cli.main", "run", "2", "1", "--data", "synthetic",
                                    "--experiments", tiny], cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
@@ -86,6 +89,7 @@ def test_a_folder_in_the_store_files_place_is_named_without_disk_advice(refused,
                                   "file); move it aside (or remove it), then run again.")
 
 
+@pytest.mark.slow
 def test_a_store_file_deleted_under_an_idle_worker_is_opened_afresh_and_served(tiny, cli, dermalab_home):
     first = cli("run", "1", "--detach", "--data", "synthetic", "--experiments", tiny)
     assert first.returncode == 0, first.stderr
@@ -99,6 +103,7 @@ def test_a_store_file_deleted_under_an_idle_worker_is_opened_afresh_and_served(t
     wait_until(lambda: StoredRuns().status(second.stdout.strip()) == "finished", "run in the new store", 120)
 
 
+@pytest.mark.slow
 def test_a_worker_that_cannot_take_its_lock_is_never_said_to_have_started(tiny, cli, dermalab_home):
     lock = dermalab_home / "runs.sqlite.worker"
     lock.mkdir(parents=True)
@@ -113,6 +118,7 @@ def test_a_worker_that_cannot_take_its_lock_is_never_said_to_have_started(tiny, 
     assert (served.returncode, one_sentence(served.stderr)) == (2, f"{expected}.")
 
 
+@pytest.mark.slow
 def test_a_worker_that_exits_before_taking_the_store_is_said_with_its_sentence(tmp_path, dermalab_home):
     log = tmp_path / "worker.log"
     with log.open("w") as out:  # stands for a worker refusing to serve: it prints its sentence and exits 2
