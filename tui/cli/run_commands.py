@@ -100,6 +100,8 @@ def launch(args: argparse.Namespace, chosen: list[Experiment], asked: range, exp
             for run_id in reused:
                 show(run_id, reused=True)
         if not jobs:
+            if args.json and args.detach:  # what was queued, as JSON however little: a script parses it all the same
+                print(dumps([]))
             return exit_codes.OK
         if args.executor:
             if slot_request(args).asked():
