@@ -95,9 +95,7 @@ def test_a_store_file_deleted_under_an_idle_worker_is_opened_afresh_and_served(t
     assert first.returncode == 0, first.stderr
     wait_until(lambda: StoredRuns().status(first.stdout.strip()) == "finished", "first run")
     worker = worker_pid(dermalab_home / "runs.sqlite")
-    for file in dermalab_home.glob("runs.sqlite*"):
-        if not file.name.endswith(".worker"):  # the store goes; the worker, idle, still holds its lock
-            file.unlink()
+    (dermalab_home / "runs.sqlite").unlink()  # its log and index stay, held open by the worker, idle, as its lock
     second = cli("run", "1", "--detach", "--data", "synthetic", "--experiments", tiny)
     assert second.returncode == 0 and f"worker {worker} takes them" in second.stderr, second.stderr
     wait_until(lambda: StoredRuns().status(second.stdout.strip()) == "finished", "run in the new store", 120)
@@ -126,3 +124,16 @@ def test_a_worker_that_exits_before_taking_the_store_is_said_with_its_sentence(t
                                     "file=sys.stderr); sys.exit(2)"], stdout=out, stderr=out)
     with pytest.raises(UserError, match=r"^No worker could start: the store is a cat\.$"):
         confirmed(dermalab_home / "runs.sqlite", process, log)
+
+
+def test_a_store_deleted_under_an_open_connection_leaves_a_log_set_aside_not_disk_advice(tiny, cli, dermalab_home):
+    store = Store()
+    JobQueue(store).add(plan([load(tiny)[1]], [0], "synthetic", tiny, RunOptions()))  # a write: the log has it
+    (dermalab_home / "runs.sqlite").unlink()  # by hand, while this process has it open: its -wal and -shm stay
+    looked = cli("results")
+    store.close()
+    assert looked.returncode == 0, looked.stderr
+    [orphan] = dermalab_home.glob("runs.sqlite.orphan-*-wal")
+    assert looked.stderr == (f"dermalab: warning: the run store's file had been deleted while a process had it open, "
+                             f"so what was left of it (its write-ahead log) was kept as {orphan} and a fresh store "
+                             "was started.\n")

@@ -6,6 +6,7 @@ views, a run in full (config, every metric, per-epoch history, val labels and pr
 from __future__ import annotations
 
 import base64
+import contextlib
 import json
 import math
 import os
@@ -75,8 +76,10 @@ class Store:
         self.read_only_because: Exception | None = None  # set when the store could only be opened to read
         self.upgraded_from: Path | None = None  # the backup of an older store, set when this open upgraded it
         self.opened_file: tuple[int, int] | None = None  # (device, inode) of the file opened, to notice it replaced
+        self.orphan_log: Path | None = None  # where the log of a store deleted under a process was set aside
         try:
             self.path.parent.mkdir(parents=True, exist_ok=True)
+            self._set_aside_orphan_log()
             self._db = self._open()
         except (sqlite3.OperationalError, OSError) as error:  # read-only, full, or locked too long: not damage
             self._db = self._open_to_read(error)
@@ -132,12 +135,28 @@ class Store:
         self.recovered_from = aside
         return self._open()
 
+    def _set_aside_orphan_log(self) -> None:
+        """A write-ahead log without its store (the file deleted while a process had it open) makes SQLite fail a
+        fresh store at that path ('disk I/O error'): it is kept aside, never deleted, as a damaged store is, and
+        a fresh store starts. The -shm index is rebuilt from a log, so it goes."""
+        wal = Path(f"{self.path}-wal")
+        if self.path.exists() or not wal.exists():
+            return
+        aside = self.path.with_name(f"{self.path.name}.orphan-{stamp()}-wal")
+        with contextlib.suppress(FileNotFoundError):  # another process starting at once set it aside first
+            wal.rename(aside)
+            self.orphan_log = aside
+        Path(f"{self.path}-shm").unlink(missing_ok=True)
+
     def notice(self) -> str | None:
         """What to tell the user once a damaged file was set aside or an older store upgraded (the store itself
         prints nothing)."""
         if self.recovered_from is not None:
             return (f"the run store was damaged, so it was kept as {self.recovered_from} and a fresh one was "
                     "started; nothing was deleted.")
+        if self.orphan_log is not None:
+            return (f"the run store's file had been deleted while a process had it open, so what was left of it (its "
+                    f"write-ahead log) was kept as {self.orphan_log} and a fresh store was started.")
         if self.upgraded_from is not None:
             return (f"the run store was upgraded to this version of dermalab, keeping every run; the store as it "
                     f"was is kept as {self.upgraded_from}.")
