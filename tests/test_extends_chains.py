@@ -22,6 +22,7 @@ def chain(depth: int, last_name: str = "deepest") -> str:
     return f'{first}{links}\n[[experiment]]\nid = {depth}\nextends = {depth - 1}\nname = "{last_name}"\n'
 
 
+@pytest.mark.slow
 def test_a_ten_thousand_deep_chain_is_listed_within_a_minute(cli, tmp_path):
     path = tmp_path / "chain.toml"
     path.write_text(chain(DEPTH).replace('name = "link 5000"', 'name = "link 5000"\ntraining.epochs = 7'))

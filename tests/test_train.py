@@ -76,6 +76,7 @@ def test_a_compiled_forward_that_fails_gives_way_to_the_eager_model(tiny, datase
         torch.testing.assert_close(ours, theirs, rtol=0, atol=0)  # the failed batch was not lost nor done twice
 
 
+@pytest.mark.slow
 def test_a_cancel_that_arrives_while_compiling_cancels(tiny, dataset):
     setup = prepare(tiny, dataset, RunOptions(seed=4, device="cpu"), 1)
     setup.forward = torch.compile(setup.model, backend=cancelled)
