@@ -18,7 +18,7 @@ from engine.jobs.lock import worker_pid
 from engine.jobs.queue import JobQueue, plan
 from engine.store.runs import Store
 from engine.training.options import RunOptions
-from tests.conftest import REPO, StoredRuns, one_sentence, workers_of
+from tests.conftest import REPO, StoredRuns, app_on_tiny, notices, one_sentence, synchronous, wait_for, workers_of
 from tui.app.background import confirmed
 
 WAIT_SECONDS = 300  # a worker imports torch and trains a tiny run on a busy 2-core box
@@ -137,3 +137,16 @@ def test_a_store_deleted_under_an_open_connection_leaves_a_log_set_aside_not_dis
     assert looked.stderr == (f"dermalab: warning: the run store's file had been deleted while a process had it open, "
                              f"so what was left of it (its write-ahead log) was kept as {orphan} and a fresh store "
                              "was started.\n")
+
+
+@synchronous
+async def test_the_app_says_why_no_worker_could_start_and_goes_on(tiny_experiments, dermalab_home):
+    lock = dermalab_home / "runs.sqlite.worker"
+    lock.mkdir(parents=True)
+    app = app_on_tiny(tiny_experiments)
+    async with app.run_test(size=(80, 24)) as pilot:
+        app.lab.toggle([1])
+        await pilot.press("r")
+        expected = f"The worker's lock {lock} is a folder, not a file; move it aside (or remove it), then run again."
+        await wait_for(pilot, lambda: expected in notices(app))
+        assert app.is_running and not workers_of(dermalab_home)
