@@ -126,6 +126,7 @@ def test_a_worker_that_exits_before_taking_the_store_is_said_with_its_sentence(t
         confirmed(dermalab_home / "runs.sqlite", process, log)
 
 
+@pytest.mark.slow  # a dermalab child
 def test_a_store_deleted_under_an_open_connection_leaves_a_log_set_aside_not_disk_advice(tiny, cli, dermalab_home):
     store = Store()
     JobQueue(store).add(plan([load(tiny)[1]], [0], "synthetic", tiny, RunOptions()))  # a write: the log has it
