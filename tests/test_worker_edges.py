@@ -102,6 +102,22 @@ def test_a_store_file_deleted_under_an_idle_worker_is_opened_afresh_and_served(t
 
 
 @pytest.mark.slow
+def test_a_folder_put_in_the_store_files_place_under_an_idle_worker_stops_it_with_that_sentence(tiny, cli,
+                                                                                                  dermalab_home):
+    first = cli("run", "1", "--detach", "--data", "synthetic", "--experiments", tiny)
+    assert first.returncode == 0, first.stderr
+    wait_until(lambda: StoredRuns().status(first.stdout.strip()) == "finished", "first run")
+    store = dermalab_home / "runs.sqlite"
+    store.unlink()
+    store.mkdir()
+    wait_until(lambda: not workers_of(dermalab_home), "end of the worker", 60)
+    [log] = (dermalab_home / "logs").glob("worker-*.log")
+    assert log.read_text().splitlines()[-1] == (f"dermalab: The run store {store} could not be opened ({store} is a "
+                                                "folder, not the store's file); move it aside (or remove it), then "
+                                                "run again.")
+
+
+@pytest.mark.slow
 def test_a_worker_that_cannot_take_its_lock_is_never_said_to_have_started(tiny, cli, dermalab_home):
     lock = dermalab_home / "runs.sqlite.worker"
     lock.mkdir(parents=True)
