@@ -10,7 +10,8 @@ from platformdirs import user_data_dir
 
 from engine.errors import UserError
 
-REPOSITORY = Path(__file__).resolve().parent.parent  # experiments.toml's folder, and the one a child process imports from
+# experiments.toml's folder, and the one a child process imports from
+REPOSITORY = Path(__file__).resolve().parent.parent
 
 
 def home() -> Path:
@@ -33,8 +34,9 @@ def folder_named(name: str | Path) -> Path:
     return Path(name).expanduser().absolute()
 
 
-# medmnist.INFO["dermamnist"] for the 28x28 file, which the download reads (engine.training.data.medmnist_source). Copied
-# here so the app can name the source before its first frame: medmnist imports torch. A test holds the two equal.
+# medmnist.INFO["dermamnist"] for the 28x28 file, which the download reads (engine.training.data.medmnist_source).
+# Copied here so the app can name the source before its first frame: medmnist imports torch. A test holds the two
+# equal.
 DERMAMNIST_URL = "https://zenodo.org/records/10519652/files/dermamnist.npz?download=1"
 DERMAMNIST_MD5 = "0744692d530f8e62ec473284d019b0c7"
 FILE_NAME = "dermamnist.npz"

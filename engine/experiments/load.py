@@ -172,7 +172,8 @@ def _flatten(table: dict[str, Any], prefix: str = "") -> dict[str, Any]:
 def _describe(where: str, error: ValidationError) -> str:
     first = error.errors()[0]
     location = [str(part) for part in first["loc"]]
-    if first["type"] == "union_tag_invalid" or (len(location) > 2 and location[0] == "augment" and first["type"] == "literal_error"):
+    unknown_op = len(location) > 2 and location[0] == "augment" and first["type"] == "literal_error"
+    if first["type"] == "union_tag_invalid" or unknown_op:
         tag = first.get("input", {}).get("op") if isinstance(first.get("input"), dict) else first.get("input")
         return (f"{where}: key 'augment' has unknown augmentation '{tag}'; "
                 "use one of hflip, vflip, rotation, affine, color_jitter, normalize.")

@@ -1,11 +1,12 @@
-"""What an experiment is: each table of experiments.toml as a validated, frozen spec, its config and the config's hash."""
+"""What an experiment is: each table of experiments.toml as a validated, frozen spec, its config and the config's
+hash."""
 
 from __future__ import annotations
 
 import hashlib
 import json
 from dataclasses import dataclass
-from typing import Annotated, Any, Literal, Union
+from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -66,7 +67,7 @@ class Normalize(Strict):
     std: tuple[Annotated[Number, Field(gt=0)], Annotated[Number, Field(gt=0)], Annotated[Number, Field(gt=0)]]
 
 
-Augmentation = Annotated[Union[HFlip, VFlip, Rotation, Affine, ColorJitter, Normalize], Field(discriminator="op")]
+Augmentation = Annotated[HFlip | VFlip | Rotation | Affine | ColorJitter | Normalize, Field(discriminator="op")]
 
 
 class ModelSpec(Strict):

@@ -18,6 +18,7 @@ import signal
 import sys
 import tempfile
 import time
+from collections.abc import Iterator
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
@@ -66,7 +67,8 @@ def require(executor: str) -> None:
     try:
         import submitit  # noqa: F401
     except ImportError:
-        raise UserError(f"--executor {executor} needs submitit, which is an extra: {INSTALL}, then run again.") from None
+        raise UserError(f"--executor {executor} needs submitit, which is an extra: {INSTALL}, then run "
+                        "again.") from None
     if executor == "slurm" and shutil.which("sbatch") is None:
         raise UserError("--executor slurm: this machine has no 'sbatch' on its PATH; submit from a Slurm login node, "
                         "or try --executor local.")
@@ -97,7 +99,7 @@ def refusal(error: Exception) -> str:
 
 
 @contextlib.contextmanager
-def quiet_children():
+def quiet_children() -> Iterator[None]:
     """The local executor's controllers would inherit this process's stdout and stderr (their tasks log to files):
     a script reading `run --executor local --detach` through a pipe would wait for the last task to end."""
     for stream in (sys.stdout, sys.stderr):
@@ -115,14 +117,15 @@ def quiet_children():
             os.close(fd)
 
 
-def make_executor(request: ClusterRequest):
+def make_executor(request: ClusterRequest) -> Any:
+    """submitit's executor for the request (typed Any: submitit ships no types for its two executors' union)."""
     import submitit
 
     results_folder().mkdir(parents=True, exist_ok=True)
     if request.executor == Executor.LOCAL:
-        executor = submitit.LocalExecutor(folder=folder() / "%j")
-        executor.update_parameters(timeout_min=request.minutes, gpus_per_node=request.gpus_per_task)
-        return executor
+        local = submitit.LocalExecutor(folder=folder() / "%j")
+        local.update_parameters(timeout_min=request.minutes, gpus_per_node=request.gpus_per_task)
+        return local
     executor = submitit.SlurmExecutor(folder=folder() / "%j")
     executor.update_parameters(time=request.minutes, gpus_per_task=request.gpus_per_task or None,
                                array_parallelism=request.array_parallelism,
@@ -147,11 +150,9 @@ def task(job: Job, results: str) -> str:
         try:
             experiment = resolve(job.experiments, job.experiment_id, job.point)
             dataset = data.load(job.data)
-            try:
+            with contextlib.suppress(KeyboardInterrupt):  # cancelled (the local executor's SIGINT): its row says so
                 runner.run_one(job.job_id, experiment, dataset, RunOptions(seed=job.seed, **job.options), store,
                                TaskProgress(progress_path(Path(results), job.job_id)))
-            except KeyboardInterrupt:  # cancelled (the local executor's SIGINT): its row says so
-                pass
             outcome["run"] = store.exported(job.job_id)
         except Exception as error:
             outcome["reason"] = said(error)
@@ -173,7 +174,8 @@ class TaskProgress:
     """A task's sink: its run's start and latest batch, rewritten at most every PROGRESS_SECONDS."""
 
     def __init__(self, path: Path):
-        self.path, self.written, self.state = path, 0.0, {}
+        self.path, self.written = path, 0.0
+        self.state: dict[str, Any] = {}
 
     def __call__(self, event: Event) -> None:
         if isinstance(event, RunStarted):

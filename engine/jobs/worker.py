@@ -3,9 +3,9 @@ from itself. Importing this module imports torch, once, before any CUDA initiali
 at once; a crash or an out-of-memory kill in one child ends that run only.
 
 One worker serves a store from a machine (engine.jobs.lock.WorkerLock). Each running child holds a slot handed out by
-the worker (engine.jobs.slots: its GPU, its share of the cores), so up to one job per slot trains at once. The worker exits
-once the queue has been empty `idle` seconds. A foreground `dermalab run --jobs N` uses the same machinery for its
-own jobs only, without the lock.
+the worker (engine.jobs.slots: its GPU, its share of the cores), so up to one job per slot trains at once. The worker
+exits once the queue has been empty `idle` seconds. A foreground `dermalab run --jobs N` uses the same machinery for
+its own jobs only, without the lock.
 """
 
 from __future__ import annotations
@@ -27,7 +27,7 @@ import torch._dynamo  # noqa: F401  (torch.optim imports it when the first optim
 
 from engine import threads
 from engine.errors import RunCancelled, UserError, said
-from engine.events import DataProgress
+from engine.events import DataProgress, Event
 from engine.experiments.spec import Experiment
 from engine.experiments.sweeps import resolve
 from engine.jobs.lock import WorkerLock
@@ -173,7 +173,8 @@ class WorkerLoop:
         """In the worker, before the fork: the experiment, and the data (kept for later jobs on the same data)."""
         experiment = resolve(job.experiments, job.experiment_id, job.point)
 
-        def progress(event: DataProgress) -> None:
+        def progress(event: Event) -> None:
+            assert isinstance(event, DataProgress), "preparing a job only downloads"
             size = f"{event.done / 1e6:.1f}" + (f" of {event.total / 1e6:.1f}" if event.total else "")
             if self.queue.phase(job.job_id, f"downloading {event.what}: {size} MB"):
                 raise RunCancelled
@@ -264,7 +265,8 @@ def ending(code: int, cancel_asked: bool, stop_reason: str | None = None) -> tup
     if cancel_asked:
         return Status.CANCELLED, stop_reason or CANCELLED
     if code >= 0:
-        return Status.FAILED, f"the training process ended with exit code {code} before its run did (see the worker's log)"
+        return Status.FAILED, (f"the training process ended with exit code {code} before its run did (see the "
+                               "worker's log)")
     reason = f"the training process was killed by {signal.Signals(-code).name}"
     if -code == signal.SIGKILL:
         reason += " (by hand, or by the system when memory ran out)"

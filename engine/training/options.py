@@ -39,8 +39,8 @@ def check_precision(name: str) -> str:
 
 def run_config(experiment: Experiment, options: RunOptions, as_asked: bool = False) -> dict[str, Any]:
     """The config as a run with these options runs it (see ExperimentSpec.run_config); the precision must be
-    resolved already (engine.training.device.run_precision), as each run stores the one it used, unless `as_asked`: a run
-    that never trained keeps the precision asked for ('auto' included), as no device resolved it."""
+    resolved already (engine.training.device.run_precision), as each run stores the one it used, unless `as_asked`: a
+    run that never trained keeps the precision asked for ('auto' included), as no device resolved it."""
     if options.precision not in PRECISIONS and not as_asked:
         raise ValueError(f"precision {options.precision} is not resolved")
     spec = experiment.spec

@@ -29,8 +29,10 @@ class WorkerProcess:
     process: subprocess.Popen | None = None
 
 
-def ensure_worker(store_path: Path, slots: SlotRequest = SlotRequest()) -> WorkerProcess:
-    """The worker serving the store; one started now takes the slots asked for (one already there keeps its own)."""
+def ensure_worker(store_path: Path, slots: SlotRequest | None = None) -> WorkerProcess:
+    """The worker serving the store; one started now takes the slots asked for (one already there keeps its own;
+    None: the worker's defaults)."""
+    slots = slots or SlotRequest()
     pid = worker_pid(store_path)
     if pid is not None:
         return WorkerProcess(pid)
@@ -38,7 +40,7 @@ def ensure_worker(store_path: Path, slots: SlotRequest = SlotRequest()) -> Worke
     log = logs / f"worker-{stamp()}.log"
     try:
         logs.mkdir(parents=True, exist_ok=True)
-        out = open(log, "ab")
+        out = open(log, "ab")  # noqa: SIM115 (closed by the with below, once the child has its copy)
     except OSError as error:
         raise UserError(f"The worker's log {log} could not be written ({error.strerror}); set DERMALAB_HOME to a "
                         "writable folder, then run again.") from None

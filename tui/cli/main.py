@@ -68,7 +68,8 @@ def build_parser() -> Parser:
     queue.add_argument("--wide", action="store_true", help=WIDE_HELP)
 
     cancel = add_command(commands, "cancel", help="take waiting jobs off the queue, stop running ones")
-    cancel.add_argument("ids", nargs="*", metavar="JOB_OR_RUN_ID", help="ids from 'dermalab queue', or their first characters")
+    cancel.add_argument("ids", nargs="*", metavar="JOB_OR_RUN_ID",
+                        help="ids from 'dermalab queue', or their first characters")
     cancel.add_argument("--all", action="store_true", help="every job waiting or running")
     cancel.add_argument("--json", action="store_true")
 
@@ -109,7 +110,8 @@ def build_parser() -> Parser:
                         help="folder to write report.md and the CSVs into")
     report.add_argument("--force", action="store_true", help="write over a report already in DIR")
 
-    prune = add_command(commands, "prune", help="delete runs that did not finish (and quick looks), then reclaim the space")
+    prune = add_command(commands, "prune",
+                        help="delete runs that did not finish (and quick looks), then reclaim the space")
     prune.add_argument("--quick", action="store_true",
                        help="also finished runs that ran fewer epochs than their experiment (--epochs looks)")
     prune.add_argument("--yes", action="store_true", help="delete without asking (for scripts)")

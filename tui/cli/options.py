@@ -94,7 +94,8 @@ MAX_THREADS = 1024  # CPU threads per run; far more than a machine's cores
 READING_EXPERIMENTS = TRAINING | {"list", "results", "compare", "operating-point", "ensemble", "report", "prune"}
 OPTIONS = (
     Option(("--experiments",), READING_EXPERIMENTS, None,
-           dict(type=some_path("--experiments"), metavar="PATH", help="experiments file (default: the repository's experiments.toml)")),
+           dict(type=some_path("--experiments"), metavar="PATH",
+                help="experiments file (default: the repository's experiments.toml)")),
     Option(("--debug",), EVERYWHERE, False, dict(action="store_true", help="show tracebacks")),
     Option(("--data",), TRAINING, "auto",
            dict(type=data_source, metavar="auto|synthetic|PATH",
@@ -159,7 +160,8 @@ def settle(args: argparse.Namespace) -> argparse.Namespace:
             raise UserError(f"{flag} does nothing {'in' if command == APP else 'for'} {_place(command)}; it is for "
                             f"{', '.join(places[:-1])}{' and ' if len(places) > 1 else ''}{places[-1]}.")
         if before is not None and after is not None and before != after:
-            raise UserError(f"{flag} is given twice, as {before} before the command and {after} after it; give it once.")
+            raise UserError(f"{flag} is given twice, as {before} before the command and {after} after it; give it "
+                            "once.")
         if option.taken_by(command):
             given[option.dest] = after if after is not None else before if before is not None else option.default
     return args

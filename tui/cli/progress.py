@@ -58,7 +58,7 @@ class HeadlessProgress:
         self.downloads: dict[str, Any] = {}  # what -> its bar
         self.started: dict[str, RunStarted] = {}
 
-    def __enter__(self) -> "HeadlessProgress":
+    def __enter__(self) -> HeadlessProgress:
         self.progress.start()
         return self
 
@@ -133,7 +133,7 @@ class JsonResults:
     def __init__(self, bars: HeadlessProgress, store: Store, experiments: dict[int, Experiment]):
         self.bars, self.show = bars, stored_row_printer(store, experiments, bars.print_out)
 
-    def __enter__(self) -> "JsonResults":
+    def __enter__(self) -> JsonResults:
         self.bars.__enter__()
         return self
 

@@ -60,7 +60,8 @@ def cmd_results(args: argparse.Namespace) -> int:
     if args.sweep:
         return show_sweep(args, store, experiments)
     if args.experiment is not None and args.experiment not in experiments:
-        raise UserError(f"--experiment {args.experiment}: there is no such experiment; 'dermalab list' shows their ids.")
+        raise UserError(f"--experiment {args.experiment}: there is no such experiment; 'dermalab list' shows their "
+                        "ids.")
 
     def chosen(rows: list[dict]) -> list[dict]:
         return [row for row in rows if args.experiment in (None, row["experiment_id"])]
@@ -178,7 +179,8 @@ def cmd_compare(args: argparse.Namespace) -> int:
 def cmd_operating_point(args: argparse.Namespace) -> int:
     from engine.analysis import screening  # numpy
 
-    point = screening.operating_point(summary.predictions(open_store(), args.run_id), args.target, args.condition).to_dict()
+    predictions = summary.predictions(open_store(), args.run_id)
+    point = screening.operating_point(predictions, args.target, args.condition).to_dict()
     if args.json:
         print(dumps(point))
         return exit_codes.OK
@@ -223,7 +225,8 @@ def cmd_prune(args: argparse.Namespace) -> int:
               f"({', '.join(prune.UNFINISHED)})" + (" and the quick looks." if args.quick else "."))
         return exit_codes.OK
     if not (args.yes or sys.stdin.isatty()):
-        raise UserError(f"prune would delete {plural(len(doomed), 'run')} and cannot ask here; add --yes to delete them.")
+        raise UserError(f"prune would delete {plural(len(doomed), 'run')} and cannot ask here; add --yes to delete "
+                        "them.")
     quick_looks = f" and {plural(len(found.quick_looks), 'quick look')} (fewer epochs than the experiment)"
     print(f"{plural(len(found.unfinished), 'run')} that did not finish" + (quick_looks if args.quick else "")
           + f" would be deleted ({stored}).")
