@@ -129,7 +129,8 @@ def test_executor_refusals_are_one_sentence(refused, monkeypatch, tmp_path):
 def test_a_task_that_ended_without_a_result_says_how_the_cluster_ended_it():
     assert cluster.ended_without_result("TIMEOUT", "4242_3").startswith(
         "the task ran out of its time on the cluster; give it more with --time MINUTES (its log: ")
-    assert cluster.ended_without_result("OUT_OF_MEMORY", "4242_3").startswith("the cluster ended the task as out of memory")
+    said = cluster.ended_without_result("OUT_OF_MEMORY", "4242_3")
+    assert said.startswith("the cluster ended the task as out of memory")
     assert cluster.ended_without_result("INTERRUPTED", "17").startswith("the task ended without leaving a result")
 
 

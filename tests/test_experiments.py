@@ -27,7 +27,8 @@ def test_all_25_experiments_resolve_with_published_figures():
 def test_training_knobs_match_the_page(experiment_id):
     spec = load()[experiment_id].spec
     epochs, batch, optimizer, lr = REFERENCE[experiment_id]
-    assert (spec.training.epochs, spec.training.batch_size, spec.optimizer.name, spec.optimizer.lr) == (epochs, batch, optimizer, lr)
+    settings = (spec.training.epochs, spec.training.batch_size, spec.optimizer.name, spec.optimizer.lr)
+    assert settings == (epochs, batch, optimizer, lr)
 
 
 def test_experiment_14_normalizes_the_training_pipeline_only():
@@ -58,7 +59,8 @@ def test_experiment_14_trains_on_normalised_images_and_is_evaluated_on_plain_one
 
     hook = torch.nn.modules.module.register_module_forward_pre_hook(record)
     try:
-        events = list(train(load()[14].spec, Dataset("tiny", True, images, labels, "synthetic"), RunOptions(device="cpu", epochs=1), "n"))
+        tiny = Dataset("tiny", True, images, labels, "synthetic")
+        events = list(train(load()[14].spec, tiny, RunOptions(device="cpu", epochs=1), "n"))
     finally:
         hook.remove()
     assert isinstance(events[-1], RunFinished)

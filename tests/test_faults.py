@@ -48,7 +48,8 @@ def start(tiny: str, *args: str, file_size_limit: int | None = None) -> subproce
         if file_size_limit:
             resource.setrlimit(resource.RLIMIT_FSIZE, (file_size_limit, file_size_limit))
 
-    return subprocess.Popen([sys.executable, "-m", "tui.cli.main", "run", *args, "--data", "synthetic", "--experiments", tiny],
+    return subprocess.Popen([sys.executable, "-m", "tui.cli.main", "run", *args, "--data", "synthetic",
+                             "--experiments", tiny],
                             cwd=REPO, env={**os.environ, "OMP_NUM_THREADS": "1"}, stdout=subprocess.PIPE,
                             stderr=subprocess.PIPE, text=True, preexec_fn=prepare)
 
@@ -83,7 +84,7 @@ def test_ctrl_c_keeps_finished_runs_and_stores_the_current_one_as_cancelled(tiny
     child = start(tiny, "1", "2", "1", "--seed", "5")
     wait_for_row(child, dermalab_home, "experiment_id = 2 AND run_id IN (SELECT run_id FROM history)")
     child.send_signal(signal.SIGINT)
-    out, err = child.communicate(timeout=60)
+    _, err = child.communicate(timeout=60)
     assert child.returncode == exit_codes.INTERRUPTED, err
     assert err.endswith("dermalab: interrupted; finished runs are stored.\n") and "Traceback" not in err
 
@@ -175,7 +176,8 @@ def test_an_exception_inside_training_fails_that_run_with_the_reason_and_the_que
     hook = torch.nn.modules.module.register_module_forward_pre_hook(out_of_memory_once)
     assert main(["run", "1", "--seeds", "2", "--data", "synthetic", "--experiments", tiny]) == exit_codes.RUN_FAILED
     failed, finished = stored.runs()
-    assert (failed["status"], failed["reason"]) == ("failed", "OutOfMemoryError: CUDA out of memory. Tried to allocate 2.00 GiB")
+    assert (failed["status"], failed["reason"]) == ("failed",
+                                                    "OutOfMemoryError: CUDA out of memory. Tried to allocate 2.00 GiB")
     assert finished["status"] == "finished"
     assert "Traceback" not in capsys.readouterr().err
 

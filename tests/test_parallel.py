@@ -121,7 +121,8 @@ TIMINGS = {"train_seconds", "wall_seconds", "images_per_second", "seconds"}
 def learned(run: dict) -> dict[str, float]:
     """Every figure a run scored and its epochs' figures, by path, without how long they took."""
     return {**leaves("metrics", run["metrics"]),
-            **{key: value for epoch in run["history"] for key, value in leaves(f"epoch {epoch['epoch']}", epoch).items()}}
+            **{key: value for epoch in run["history"]
+               for key, value in leaves(f"epoch {epoch['epoch']}", epoch).items()}}
 
 
 def leaves(path: str, value) -> dict[str, float]:

@@ -51,7 +51,7 @@ def figures(labels: np.ndarray, probabilities: np.ndarray) -> list[float]:
         point = screening.operating_point(run, 0.9, condition)
         values += [point.threshold, point.sensitivity, point.specificity, point.flagged_per_1000]
     other = screening.Predictions("s", "n", labels, probabilities[::-1].copy())
-    values += [v for v in dataclasses.asdict(screening.ensemble(run, other, "mean").figures).values()]
+    values += list(dataclasses.asdict(screening.ensemble(run, other, "mean").figures).values())
     return values
 
 
@@ -59,7 +59,8 @@ def test_predictions_read_back_as_the_six_decimals_that_were_stored():
     labels, probabilities = realistic_predictions(0)
     as_json = np.asarray(json.loads(json.dumps(probabilities.tolist())))  # what a version-0 store read back
     packed = blobs.pack_probabilities(probabilities)
-    assert np.array_equal(blobs.unpack(packed), as_json) and np.array_equal(blobs.unpack(blobs.pack_labels(labels)), labels)
+    assert np.array_equal(blobs.unpack(packed), as_json)
+    assert np.array_equal(blobs.unpack(blobs.pack_labels(labels)), labels)
     assert len(packed) < len(json.dumps(probabilities.tolist())) / 3
     assert figures(labels, blobs.unpack(packed)) == pytest.approx(figures(labels, as_json), abs=1e-6)
     with_nan = probabilities.copy()
@@ -153,7 +154,8 @@ def test_a_version_0_store_is_upgraded_in_place_after_a_backup_and_keeps_every_r
         same = ("experiment_id", "name", "chapter", "seed", "device", "data", "epochs", "stopped_epoch", "started_at",
                 *version_0.HEADLINE, *(() if run_id == "killed" else ("status", "reason", "finished_at")))
         assert {k: run[k] for k in same} == {k: old[k] for k in same}
-        assert (run["synthetic"], run["pretrained"], run["precision"]) == (bool(old["synthetic"]), bool(old["pretrained"]), "fp32")
+        expected = (bool(old["synthetic"]), bool(old["pretrained"]), "fp32")
+        assert (run["synthetic"], run["pretrained"], run["precision"]) == expected
         assert run["metrics"] == (json.loads(old["metrics"]) if old["metrics"] else None)
         assert run["history"] == json.loads(old["history"])
         config = json.loads(old["config"])

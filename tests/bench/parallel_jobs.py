@@ -31,7 +31,8 @@ def sweep(ids: str, data: str, slots: str, epochs: int | None, home: Path) -> tu
     command = [sys.executable, "-m", "tui.cli.main", "run", *ids.split(), "--seed", "0", "--data", data, "--json",
                *shlex.split(slots), *(["--epochs", str(epochs)] if epochs else [])]
     started = time.perf_counter()
-    done = subprocess.run(command, cwd=REPO, capture_output=True, text=True, env={**os.environ, "DERMALAB_HOME": str(home)})
+    done = subprocess.run(command, cwd=REPO, capture_output=True, text=True,
+                          env={**os.environ, "DERMALAB_HOME": str(home)})
     seconds = time.perf_counter() - started
     if done.returncode != 0:
         sys.exit(f"{' '.join(command)} failed ({done.returncode}):\n{done.stderr[-2000:]}")

@@ -15,6 +15,8 @@ Each in a fresh DERMALAB_HOME, on the data given (the tests' synthetic set by de
 from __future__ import annotations
 
 import argparse
+import contextlib
+import itertools
 import json
 import os
 import sqlite3
@@ -63,7 +65,7 @@ def queue_overheads(jobs: int, data: str, experiment: str) -> list[float]:
         ends = db.execute("SELECT j.ended_at, r.train_seconds FROM jobs j JOIN runs r ON r.run_id = j.job_id"
                           " ORDER BY j.ended_at").fetchall()
         stop_worker(Path(home))
-    return [end - previous_end - train for (previous_end, _), (end, train) in zip(ends, ends[1:])]
+    return [end - previous_end - train for (previous_end, _), (end, train) in itertools.pairwise(ends)]
 
 
 def stop_worker(home: Path) -> None:
@@ -71,10 +73,8 @@ def stop_worker(home: Path) -> None:
     lock = home / "runs.sqlite.worker"
     words = lock.read_text().split() if lock.exists() else []
     if words:
-        try:
+        with contextlib.suppress(ProcessLookupError):
             os.kill(int(words[0]), 15)
-        except ProcessLookupError:
-            pass
 
 
 def describe(name: str, seconds: list[float]) -> str:
@@ -96,7 +96,8 @@ def main() -> None:
     runs = run_overheads(args.launches, data, args.experiment)
     print(describe("dermalab run, beside its training", [wall - train for wall, train in runs]))
     print(describe("  (its training)", [train for _, train in runs]))
-    print(describe("each further job of a queue, beside its training", queue_overheads(args.jobs, data, args.experiment)))
+    further = queue_overheads(args.jobs, data, args.experiment)
+    print(describe("each further job of a queue, beside its training", further))
     print(f"load average at the end {os.getloadavg()[0]:.1f}")
 
 

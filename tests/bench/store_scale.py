@@ -105,7 +105,8 @@ def build_version_0(path: Path, runs: list[dict], made: list[dict]) -> None:
         version_0.start(db, run["run_id"], spec, run["seed"], data, run["synthetic"], spec.model.pretrained,
                         run["epochs"], run["started_at"], pid=0, host=socket.gethostname())
         done = run["epochs"] if run["status"] == "finished" else max(run["epochs"] // 2, 1)
-        db.execute("UPDATE runs SET history=? WHERE run_id=?", (version_0.json.dumps(history(run, done)), run["run_id"]))
+        db.execute("UPDATE runs SET history=? WHERE run_id=?",
+                   (version_0.json.dumps(history(run, done)), run["run_id"]))
         if run["status"] == "finished":
             metrics, predicted = figures(run, rng, made)
             version_0.finish(db, run["run_id"], metrics, LABELS.tolist(), predicted.tolist(), run["started_at"] + 30)

@@ -43,7 +43,8 @@ PASSED_ON = ("device", "jobs", "gpus", "per_gpu", "precision", "epochs", "experi
 def main() -> int:
     args = parser().parse_args()
     if args.baseline and not args.baseline.exists():  # said before the runs, not after them
-        sys.exit(f"--baseline {args.baseline}: no such file; give the runs.sqlite of a store with runs to compare with.")
+        sys.exit(f"--baseline {args.baseline}: no such file; give the runs.sqlite of a store with runs to compare "
+                 "with.")
     data = args.data if args.data in ("auto", "synthetic") else str(Path(args.data).resolve())
     command = run_command(args, data)
     with tempfile.TemporaryDirectory(prefix="dermalab-suite-") as scratch:
