@@ -298,13 +298,16 @@ def refused(capsys):
 
 @pytest.fixture
 def one_thread():
-    """Torch on one thread for in-process training, as a worker on this 2-core machine would run it."""
+    """Torch on one thread, fixed (as --threads 1 fixes it), for in-process training: a run that gives up threads
+    while another test holds the cores sums in another order, so only a fixed count gives the same digits."""
     import torch
 
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
+    from engine import threads
+
+    before = torch.get_num_threads()
+    threads.use(1, fixed=True)
     yield
-    torch.set_num_threads(threads)
+    threads.use(before, fixed=False)
 
 
 # The app under Pilot: made as the CLI makes it, each test running its own coroutine, waits on what the app shows.

@@ -169,4 +169,4 @@ def test_a_worker_started_for_two_jobs_trains_them_in_two_slots_at_once(tiny_exp
     assert sorted(job["slot"] for job in jobs) == ["cpu 1", "cpu 2"]
     assert jobs[1]["claimed_at"] < jobs[0]["ended_at"]  # the second began before the first ended
     [log] = (dermalab_home / "logs").glob("worker-*.log")
-    assert "in 2 slot(s): cpu 1 (" in log.read_text()
+    assert "in 2 slots: cpu 1 (" in log.read_text()

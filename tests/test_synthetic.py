@@ -5,6 +5,7 @@ import pytest
 
 from engine.events import RunFinished
 from engine.experiments.load import load
+from engine.training import data
 from engine.training.data import CLASS_COUNTS, synthetic
 from engine.training.train import RunOptions, train
 
@@ -27,6 +28,21 @@ def test_generation_is_deterministic(dataset):
     assert all(np.array_equal(dataset.images[s], again.images[s]) for s in CLASS_COUNTS)
 
 
+@pytest.mark.slow
+def test_the_kept_copy_is_the_set_as_drawn_and_a_copy_cut_short_is_drawn_again(dataset, tmp_path, monkeypatch):
+    images, labels = data.draw_synthetic()
+    for split in CLASS_COUNTS:  # what every process reads back is what drawing gives, dtypes included
+        assert np.array_equal(dataset.images[split], images[split])
+        assert np.array_equal(dataset.labels[split], labels[split])
+        assert dataset.labels[split].dtype == labels[split].dtype
+    kept = tmp_path / "synthetic.npz"
+    kept.write_bytes(b"PK\x03\x04 cut short")
+    monkeypatch.setattr(data, "synthetic_cache", lambda: kept)
+    drawn = synthetic()
+    assert np.array_equal(drawn.images["val"], images["val"])
+    assert len(np.load(kept)["val_images"]) == sum(CLASS_COUNTS["val"])  # kept whole this time
+
+
 def final_metrics(experiment_id, dataset, epochs, seed=0):
     options = RunOptions(seed=seed, epochs=epochs, device="cpu")
     events = list(train(load()[experiment_id].spec, dataset, options, "test"))
@@ -46,7 +62,7 @@ def test_an_underpowered_setup_still_collapses_to_the_majority_class(dataset):
 
 
 @pytest.mark.slow
-def test_same_seed_on_cpu_gives_the_same_metrics(dataset):
+def test_same_seed_on_cpu_gives_the_same_metrics(dataset, one_thread):
     first, second = (final_metrics(2, dataset, epochs=1, seed=3) for _ in range(2))
     timings = ("train_seconds", "wall_seconds", "images_per_second")
     assert {k: v for k, v in first.items() if k not in timings} == {k: v for k, v in second.items() if k not in timings}

@@ -64,7 +64,7 @@ def cancelled(graph, inputs):
 
 
 @pytest.mark.slow
-def test_a_compiled_forward_that_fails_gives_way_to_the_eager_model(tiny, dataset):
+def test_a_compiled_forward_that_fails_gives_way_to_the_eager_model(tiny, dataset, one_thread):
     options = RunOptions(seed=4, device="cpu")
     eager, failing = prepare(tiny, dataset, options, 1), prepare(tiny, dataset, options, 1)
     failing.forward = torch.compile(failing.model, backend=broken)
