@@ -10,6 +10,7 @@ import tempfile
 import zipfile
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 from platformdirs import user_cache_dir
@@ -211,8 +212,10 @@ def _keep(path: Path, images: dict[str, np.ndarray], labels: dict[str, np.ndarra
     with contextlib.suppress(OSError):
         path.parent.mkdir(parents=True, exist_ok=True)
         with tempfile.NamedTemporaryFile(dir=path.parent, suffix=".npz", delete=False) as partial:
-            np.savez(partial, **{f"{split}_{kind}": arrays[split] for kind, arrays in
-                                 (("images", images), ("labels", labels)) for split in SPLITS})
+            # Any: numpy's stubs would match the dict's arrays against savez's own allow_pickle flag
+            named: dict[str, Any] = {f"{split}_{kind}": arrays[split] for kind, arrays in
+                                     (("images", images), ("labels", labels)) for split in SPLITS}
+            np.savez(partial, **named)
         os.replace(partial.name, path)
 
 
