@@ -2,8 +2,8 @@
 two tiny runs followed with `dermalab queue` until each run is imported once, a cancel of a pending and of a running
 task, a task that runs out of its time, and one cancelled from outside dermalab.
 
-What must hold is asserted. What issue 21 found broken against a real Slurm is an xfail(strict=True) naming which of
-its seven it is, so that a fix shows as XPASS and its mark must go. Each scenario runs once (a module fixture, on
+What must hold is asserted. What issue 21 found broken against a real Slurm is an xfail (not strict) naming which of
+its seven it is, so that a fix shows as XPASS and its mark can go. Each scenario runs once (a module fixture, on
 its own DERMALAB_HOME) and its tests read what it saw, so that a known-broken expectation is a test of its own
 without a second submission.
 
@@ -70,8 +70,10 @@ def slurm() -> Slurm:
 
 def known_broken(reason: str) -> pytest.MarkDecorator:
     """Issue 21's known-broken expectations. Only a failed assertion is the expected failure: a scenario that went
-    wrong raises ScenarioFailed, which fails the test even here."""
-    return pytest.mark.xfail(strict=True, raises=AssertionError, reason=reason)
+    wrong raises ScenarioFailed, which fails the test even here. Not strict: some of these hang on a task's timing
+    (how many sacct calls one look makes), and a pass that timing allowed must not fail CI; an XPASS in the summary
+    says a fix may have landed."""
+    return pytest.mark.xfail(strict=False, raises=AssertionError, reason=reason)
 
 
 class ScenarioFailed(Exception):
