@@ -1,5 +1,5 @@
-"""The Textual app: four views over the lab, the store's queue of runs (trained by the background worker), and the
-keys."""
+"""The Textual app: five views over the lab (experiments, run, leaderboard, recall grid, charts), the store's queue
+of runs (trained by the background worker), and the keys."""
 
 from __future__ import annotations
 
