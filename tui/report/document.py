@@ -53,6 +53,8 @@ UNLIKE_PAGE = Column("unlike the page", "differs")  # the last column of every t
 def write(out: Path, store: Store, experiments: dict[int, Experiment], force: bool = False) -> list[Path]:
     """Writes report.md, the CSVs and (with matplotlib) the PNGs into `out`; returns their paths, the report first.
     A file of an earlier report in `out` is written over only with `force`."""
+    if out.exists() and not out.is_dir():  # said before any figure is drawn
+        raise UserError(f"--out {out} is a file; give a folder for the report.")
     groups, synthetic = charts.one_data_kind(store.groups())
     if not groups:
         raise UserError("There are no finished runs to report on; "
@@ -81,8 +83,6 @@ def write(out: Path, store: Store, experiments: dict[int, Experiment], force: bo
 
 
 def _check_place(out: Path, files: list[str], force: bool) -> None:
-    if out.exists() and not out.is_dir():
-        raise UserError(f"--out {out} is a file; give a folder for the report.")
     there = [name for name in files if (out / name).exists()]
     if there and not force:
         raise UserError(f"{out} already holds a report ({', '.join(there[:2])}{', …' if len(there) > 2 else ''}); "
