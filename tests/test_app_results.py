@@ -8,6 +8,7 @@ import time
 import pytest
 
 from engine.analysis import screening
+from engine.classes import CLASSES
 from engine.experiments.load import load
 from engine.store import summary
 from tests.conftest import app_with, noisy_predictions, synchronous
@@ -71,7 +72,7 @@ async def test_a_past_run_shows_when_where_and_how_it_ran_and_opens_its_operatin
     monkeypatch.setenv("TZ", "UTC")
     time.tzset()
     labels, probabilities = noisy_predictions(0)
-    run_id = store_run(labels, probabilities, experiment_id=11, epochs=4, history=True)
+    run_id = store_run(labels, probabilities, experiment_id=11, epochs=4, history=True, precision="bf16")
     run = stored.get(run_id)
     app = app_with("--data", "synthetic")
     async with app.run_test(size=SIZE) as pilot:
@@ -86,6 +87,9 @@ async def test_a_past_run_shows_when_where_and_how_it_ran_and_opens_its_operatin
         assert auc.plt.monitor.y[0] == [entry["val_auc"] for entry in run["history"]]
         config = str(app.screen.query_one("#run-config").render())
         assert "augment" in config and "hflip(p=0.5)" in config
+        # --precision is the run's own choice, not something the experiments file changed since
+        assert "bf16" in config and "experiments file now" not in config
+        assert "training.epochs       4 (from --epochs; the experiment trains 10)" in config
         await pilot.press("o")
         assert isinstance(app.screen, OperatingPointScreen) and app.screen.predictions.run_id == run_id
         await pilot.press("escape")
@@ -201,3 +205,44 @@ async def test_an_app_training_without_imagenet_weights_says_so_in_its_header():
         app = app_with("--data", "synthetic", *options)
         async with app.run_test(size=SIZE):
             assert ("from scratch" in str(app.screen.query_one("#header-line").render())) == said
+
+
+def in_sight(widget, line: int) -> bool:
+    """Whether the `line`th line of `widget` is on the screen, inside the scrolling body that holds it."""
+    body = widget.screen.query_one("#run-body").region
+    return widget.region.height > line and body.y <= widget.region.y + line < body.bottom
+
+
+@pytest.mark.slow
+@synchronous
+async def test_the_matrix_keeps_its_cursor_and_column_names_in_sight_at_80x24(two_runs, stored):
+    app = app_with("--data", "synthetic")
+    async with app.run_test(size=(80, 24)) as pilot:
+        await pilot.press("l", "enter")
+        await pilot.pause()
+        matrix = app.screen.query_one(ConfusionMatrix)
+        cursor_line = 1 + matrix.cursor[0]  # under the column names
+        assert in_sight(matrix, 0) and in_sight(matrix, cursor_line)
+        for key in ("pagedown", "pageup", "pagedown", "pagedown", "pageup"):
+            await pilot.press(key)
+            await pilot.pause()
+            rows_shown = [line for line in range(1, 8) if in_sight(matrix, line)]
+            assert not rows_shown or in_sight(matrix, 0), f"after {key}: rows without their column names"
+        await pilot.press("pagedown", "pagedown", "up")  # the cursor moves, and the matrix comes back into sight
+        await pilot.pause()
+        assert in_sight(matrix, 0) and in_sight(matrix, 1 + matrix.cursor[0])
+
+
+@pytest.mark.slow
+@synchronous
+async def test_an_empty_cell_of_the_matrix_says_so_instead_of_opening(two_runs, stored):
+    app = app_with("--data", "synthetic")
+    async with app.run_test(size=(80, 24)) as pilot:
+        await pilot.press("l", "enter")
+        matrix = app.screen.query_one(ConfusionMatrix)
+        true, predicted = next((true, predicted) for true, row in enumerate(matrix.rows)
+                               for predicted, name in enumerate(CLASSES) if row[name] == 0)
+        matrix.cursor = (true, predicted)
+        await pilot.press("enter")
+        assert isinstance(app.screen, RunDetailScreen)
+        assert f"No val lesion of class {CLASSES[true]} was called {CLASSES[predicted]}" in notices(app)

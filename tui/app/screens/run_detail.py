@@ -10,7 +10,7 @@ from typing import Any
 from rich.text import Text
 from textual.app import ComposeResult
 from textual.binding import Binding
-from textual.containers import Horizontal, VerticalScroll
+from textual.containers import Horizontal, Vertical, VerticalScroll
 from textual.screen import Screen
 from textual.widget import Widget
 from textual.widgets import Static
@@ -91,19 +91,41 @@ def dotted(config: dict[str, Any], prefix: str = "") -> Iterator[tuple[str, Any]
 
 
 def config_text(run: dict[str, Any], experiment: Experiment | None) -> Text:
-    """The config the run trained with; a value the experiments file has changed since says what it is now."""
-    now = experiment.spec.config() if experiment else None
+    """The config the run trained with; a value the experiments file has changed since says what it is now. The
+    epochs, weights and precision a run chose on the command line are its own, not changes to the file."""
+    spec = experiment.spec if experiment else None
+    ran = run["config"]
+    now = spec.run_config(run["epochs"], ran["model"].get("pretrained"), ran.get("precision")) if spec else None
     text = Text.assemble(("Config it ran with", "bold"), "\n")
-    pairs = list(dotted(run["config"]))
+    pairs = list(dotted(ran))
     width = max((len(key) for key, _ in pairs), default=0)
     for key, value in pairs:
         text.append(f"  {key:<{width}} {shown(value)}")
-        if key == "training.epochs" and value != run["epochs"]:
-            text.append(f" (this run: {run['epochs']}, from --epochs)", style="bold")
+        if spec and key == "training.epochs" and value != spec.training.epochs:
+            text.append(f" (from --epochs; the experiment trains {spec.training.epochs})", style="bold")
         if now is not None and lookup(now, key) != value:
             text.append(f" (experiments file now: {shown(lookup(now, key))})", style="bold")
         text.append("\n")
     return text
+
+
+class RunBody(VerticalScroll):
+    """The run's page, paged so that no part starts above the screen: pgdn and pgup stop at the top of the part they
+    would cut (the confusion matrix with its column names, the curves), and page on within a part taller than the
+    screen."""
+
+    def tops(self) -> list[int]:
+        return [child.virtual_region_with_margin.y for child in self.children]
+
+    def action_page_down(self) -> None:
+        target = self.scroll_y + self.scrollable_content_region.height
+        cut = max((top for top in self.tops() if top <= target), default=0)
+        self.scroll_to(y=cut if cut > self.scroll_y else target, animate=False)
+
+    def action_page_up(self) -> None:
+        target = self.scroll_y - self.scrollable_content_region.height
+        whole = [top for top in self.tops() if target <= top < self.scroll_y]
+        self.scroll_to(y=min(whole) if whole else max(target, 0), animate=False)
 
 
 class RunDetailScreen(LabScreen):
@@ -123,16 +145,18 @@ class RunDetailScreen(LabScreen):
     def compose(self) -> ComposeResult:
         yield LabHeader("run detail")
         yield Static(run_title(self.detail.row), classes="title", markup=False)
-        with VerticalScroll(id="run-body"):
+        with RunBody(id="run-body"):
             yield Static(facts(self.detail.run), id="run-facts")
             if self.detail.confusion:
                 yield FigureTable(id="run-figures")
                 yield Static(id="run-recall", markup=False)
                 yield Static(f"{MEASURES['cancer_sensitivity'].name}: {MEASURES['cancer_sensitivity'].meaning}",
                              classes="legend", markup=False)
-                yield Static("confusion matrix: count and share of the true class's row; bold on colour: right "
-                             f"({WORDS}), grey: wrong · arrows, enter: images", classes="legend", markup=False)
-                yield ConfusionMatrix(id="confusion-matrix")
+                with Vertical(id="run-matrix"):
+                    yield Static("confusion matrix: count and share of the true class's row; bold on colour: "
+                                 f"right ({WORDS}), grey: wrong · arrows, enter: images", classes="legend",
+                                 markup=False)
+                    yield ConfusionMatrix(id="confusion-matrix")
             with Horizontal(id="run-curves"):
                 yield Curves("train and val loss", [("train_loss", "train"), ("val_loss", "val")], id="run-loss")
                 yield Curves("val AUC", [("val_auc", "val AUC")], id="run-auc")
@@ -155,7 +179,8 @@ class RunDetailScreen(LabScreen):
         self.query_one("#run-recall", Static).update(f"recall: {recalls}")
         matrix = self.query_one(ConfusionMatrix)
         matrix.show(detail.confusion)
-        matrix.focus(scroll_visible=False)  # arrows move over its cells; pgup/pgdn scroll the page, from its top
+        matrix.focus(scroll_visible=False)  # arrows move over its cells; pgup/pgdn scroll the page
+        self.call_after_refresh(matrix.scroll_visible, animate=False)  # its cursor starts in sight, under its header
 
     def action_operating_point(self) -> None:
         from tui.app.screens.operating_point import (
@@ -173,7 +198,12 @@ class RunDetailScreen(LabScreen):
             self.notify("This run did not finish, so it has no confusion matrix to pick images from.",
                         severity="warning")
             return
-        true, predicted = self.query_one(ConfusionMatrix).cursor
+        matrix = self.query_one(ConfusionMatrix)
+        true, predicted = matrix.cursor
+        if not matrix.highlighted_count:
+            self.notify(f"No val lesion of class {CLASSES[true]} was called {CLASSES[predicted]} by this run: the "
+                        "cell is empty.", severity="information")
+            return
         row, path = self.detail.row, self.app.lab.store.path
         self.app.push_screen(GalleryScreen("lesions", [run_title(row)],
                                            lambda: galleries.confusion_cell(path, row["run_id"], true, predicted)))

@@ -1,7 +1,9 @@
 """A run's confusion matrix: true classes down, predicted across. Each cell prints its count and its share of the
 row, so rare classes read as clearly as nevi. The diagonal (each class's recall) is bold and on the recall grid's
 colour scale; the errors around it are in greys, darker the fewer, so the diagonal stands out with or without
-colour. The arrow keys move a cursor over the cells (the screen opens the highlighted cell's lesions)."""
+colour. The arrow keys move a cursor over the cells (the screen opens the highlighted cell's lesions); the matrix
+scrolls itself whole into view as the cursor moves, so the cursor never moves out of sight nor leaves its column
+names behind."""
 
 from __future__ import annotations
 
@@ -44,6 +46,13 @@ class ConfusionMatrix(Static, can_focus=True):
 
     def watch_cursor(self) -> None:
         self.redraw()
+        self.scroll_visible(animate=False)
+
+    @property
+    def highlighted_count(self) -> int:
+        """How many val lesions the highlighted cell holds."""
+        true, predicted = self.cursor
+        return int(self.rows[true][CLASSES[predicted]]) if self.rows else 0
 
     def action_move(self, down: int, across: int) -> None:
         true, predicted = self.cursor
