@@ -28,12 +28,14 @@ from engine.errors import UserError, said
 from engine.events import BatchProgress, Event, RunStarted
 from engine.jobs.queue import CANCELLED, CLUSTERS, Executor, Job, JobQueue
 from engine.paths import home
-from engine.processes import alive, children
+from engine.processes import alive, children, interrupt
 from engine.status import ACTIVE, Status
 from engine.store.runs import Store
 from engine.training.options import RunOptions
 
 INSTALL = "pip install -e '.[slurm]'"
+# The command lines of submitit's local executor: the controller (whose pid is a task's id) and the task it starts.
+LOCAL_CONTROLLER, LOCAL_TASK = "-m submitit.local._local", "-m submitit.core._submit"
 PROGRESS_SECONDS = 2.0  # how often a task rewrites its progress file: bars that move, without flooding the file system
 ENDED_STATES = {"COMPLETED", "FAILED", "CANCELLED", "TIMEOUT", "NODE_FAIL", "OUT_OF_MEMORY", "PREEMPTED", "BOOT_FAIL",
                 "DEADLINE", "FINISHED", "INTERRUPTED"}  # Slurm's, and the local executor's last two
@@ -264,14 +266,34 @@ def task_state(job: dict[str, Any]) -> str:
     import submitit
 
     if job["executor"] == Executor.LOCAL:  # no handle on the process once its submitter has gone: ask the system
-        return "RUNNING" if alive(int(job["cluster_job_id"])) else "FINISHED"
+        return "RUNNING" if local_controller_alive(job) else "FINISHED"
     return submitit.SlurmJob(folder() / "%j", job["cluster_job_id"]).state
 
 
-def local_tasks(controller: int) -> list[int]:
-    """The task processes of a local executor's controller (its children); the controller itself when it has
-    none, whose own end stops them too."""
-    return children(controller) or ([controller] if alive(controller) else [])
+def local_controller_alive(job: dict[str, Any]) -> bool:
+    """Whether the local executor's controller of a job's task (its pid is the task's id) still runs: see
+    `local_controller`."""
+    return alive(int(job["cluster_job_id"]), **local_controller(job))
+
+
+def local_controller(job: dict[str, Any]) -> dict[str, Any]:
+    """What tells a job's local controller apart from a later process given its pid (soon, in a container's PID
+    namespace): submitit's controller, begun before the job was queued."""
+    return {"started_by": job["queued_at"], "command": LOCAL_CONTROLLER}
+
+
+def interrupt_local(job: dict[str, Any]) -> None:
+    """The SIGINT submitit would send a local task: to the task processes the job's controller started, or to the
+    controller when it has none (whose own end stops them too); to nobody when the controller is gone, its pid
+    perhaps another's now."""
+    controller = int(job["cluster_job_id"])
+    if not local_controller_alive(job):
+        return
+    tasks = children(controller, command=LOCAL_TASK)
+    for pid in tasks:
+        interrupt(pid, signal.SIGINT, command=LOCAL_TASK)
+    if not tasks:
+        interrupt(controller, signal.SIGINT, **local_controller(job))
 
 
 def cancel(store: Store, jobs: list[dict[str, Any]]) -> None:
@@ -283,9 +305,7 @@ def cancel(store: Store, jobs: list[dict[str, Any]]) -> None:
     queue = JobQueue(store)
     for job in jobs:
         if job["executor"] == Executor.LOCAL:
-            for pid in local_tasks(int(job["cluster_job_id"])):
-                with contextlib.suppress(ProcessLookupError):
-                    os.kill(pid, signal.SIGINT)
+            interrupt_local(job)
         else:
             submitit.SlurmJob(folder() / "%j", job["cluster_job_id"]).cancel(check=False)
         queue.settle(job["job_id"], Status.CANCELLED, CANCELLED)
