@@ -55,11 +55,14 @@ class EpochEnded:
 @dataclass(frozen=True)
 class RunFinished:
     """The run ended normally; metrics are on the val split after the last epoch. Notes say briefly how the run
-    actually ran where that differs from what was asked (a fallback, a substitution)."""
+    actually ran where that differs from what was asked (a fallback, a substitution, an early stop). Test figures
+    (`sealed`) are stored apart and shown only when asked for by name (dermalab test --unseal)."""
     run_id: str
     metrics: dict[str, Any]
     probabilities: list[list[float]] = field(repr=False)
     notes: tuple[str, ...] = ()
+    stopped_epoch: int | None = None  # the last epoch trained, when early stopping ended the run before its epochs
+    sealed: dict[str, Any] | None = field(default=None, repr=False)  # test split: metrics, labels, probabilities
 
 
 @dataclass(frozen=True)

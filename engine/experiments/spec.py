@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import hashlib
 import json
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
@@ -14,6 +14,9 @@ from engine.classes import CLASSES
 
 # Keys that describe one experiment and are never inherited through `extends`.
 OWN_KEYS = ("id", "name", "extends", "lesson", "published")
+# Fields added after runs were first stored, as (table, key): left unset (None) they are no part of the config, so
+# every run stored before them keeps its config hash, and so its identity.
+UNSET_LEAVES_OUT = (("training", "patience"),)
 MAX_EPOCHS = 10_000  # past this, a value is a typo: the page's longest experiment trains 15 epochs
 MAX_ID = 2**63 - 1  # SQLite's largest integer: the store keeps each run's experiment id
 
@@ -93,6 +96,8 @@ class TrainingSpec(Strict):
     epochs: Annotated[Whole, Field(ge=1, le=MAX_EPOCHS)]
     batch_size: Annotated[Whole, Field(ge=1, le=1_000_000)]
     scheduler: Literal["none", "cosine"]
+    # Early stopping: the run ends once val AUC has not improved for this many epochs (None: it trains them all).
+    patience: Annotated[Whole, Field(ge=1, le=MAX_EPOCHS)] | None = None
 
 
 class LossSpec(Strict):
@@ -125,8 +130,12 @@ class ExperimentSpec(Strict):
     augment: list[Augmentation]
 
     def config(self) -> dict[str, Any]:
-        """What decides the training run: everything but the descriptive keys."""
-        return self.model_dump(mode="json", exclude=set(OWN_KEYS) | {"chapter"})
+        """What decides the training run: everything but the descriptive keys, and the later fields left unset."""
+        config = self.model_dump(mode="json", exclude=set(OWN_KEYS) | {"chapter"})
+        for table, key in UNSET_LEAVES_OUT:
+            if config[table][key] is None:
+                del config[table][key]
+        return config
 
     def config_hash(self) -> str:
         return config_hash(self.config())
@@ -158,6 +167,7 @@ class Point:
 
     sweep: str
     values: dict[str, Any]  # axis, a field as the experiments file names it ("optimizer.lr") -> its value here
+    fixed: dict[str, Any] = field(default_factory=dict)  # set alike on every point of the sweep (its patience)
 
     def label(self) -> str:
         """The values, short: 'lr=0.0003, batch_size=64' (an axis by its last part, unless two axes share it)."""
@@ -171,7 +181,7 @@ class Point:
         return f"experiment {experiment_id} with {values}, from sweep '{self.sweep}'"
 
     def to_json(self) -> str:
-        return json.dumps({"sweep": self.sweep, "values": self.values})
+        return json.dumps({"sweep": self.sweep, "values": self.values, **({"fixed": self.fixed} if self.fixed else {})})
 
     @classmethod
     def from_json(cls, text: str | None) -> Point | None:
@@ -179,7 +189,7 @@ class Point:
         if text is None:
             return None
         stored = json.loads(text)
-        return cls(stored["sweep"], stored["values"])
+        return cls(stored["sweep"], stored["values"], stored.get("fixed", {}))
 
 
 def _shown(value: Any) -> str:

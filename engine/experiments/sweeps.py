@@ -10,6 +10,7 @@ process that trains it builds the same experiment again.
     seeds = 3                                             # seeds 0, 1, 2 of every point
     axes = { "optimizer.lr" = [1e-4, 3e-4, 1e-3, 3e-3] }  # a grid: every combination of the lists
 
+`patience = N` stops each point's runs early once val AUC has not improved for N epochs (training.patience).
 Random axes (`{ log_uniform = [1e-5, 1e-2] }` or `uniform`) draw `samples` points from `sampling_seed`, and each
 draw is crossed with the list axes. An augmentation's parameter is named by its op ("augment.rotation.degrees") or
 its place in the list ("augment.1.degrees").
@@ -36,7 +37,7 @@ from engine.experiments.load import (
     read_toml,
     validated,
 )
-from engine.experiments.spec import Experiment, Point, Strict, Whole
+from engine.experiments.spec import MAX_EPOCHS, Experiment, Point, Strict, Whole
 
 MAX_POINTS = 10_000  # past this a sweep is a typo (a samples of 1e6), and its queue would outlive its question
 MAX_SEEDS = 1000  # as `dermalab run --seeds`
@@ -54,6 +55,7 @@ class SweepSpec(Strict):
     seeds: Annotated[Whole, Field(ge=1, le=MAX_SEEDS)] = 1
     samples: Annotated[Whole, Field(ge=1, le=MAX_POINTS)] | None = None  # random draws; needs a random axis
     sampling_seed: Annotated[Whole, Field(ge=0, le=2**32 - 1)] = 0
+    patience: Annotated[Whole, Field(ge=1, le=MAX_EPOCHS)] | None = None  # early stopping for every point
     axes: dict[str, Any]
 
 
@@ -86,6 +88,7 @@ class Sweep:
     samples: int | None
     sampling_seed: int
     where: str  # "experiments.toml: sweep 'lr-cosine'", to begin the sentence about a bad point
+    fixed: dict[str, Any]  # field -> the value every point takes (training.patience)
 
     def size(self) -> int:
         lists = [len(values) for values in self.axes.values() if isinstance(values, list)]
@@ -104,7 +107,7 @@ class Sweep:
             for combination in itertools.product(*grid.values()):
                 chosen = {**drawn, **dict(zip(grid, combination))}
                 values = {axis: chosen[axis] for axis in self.axes}  # the file's order, in labels too
-                made = point(self.base, Point(self.name, values), self.where)
+                made = point(self.base, Point(self.name, values, self.fixed), self.where)
                 points.setdefault(made.spec.config_hash(), made)
         return list(points.values())
 
@@ -149,7 +152,8 @@ def _checked(entry: dict[str, Any], experiments: dict[int, Experiment], where: s
     if spec.samples is not None and not randoms:
         raise UserError(f"{where} sets 'samples' but every axis is a list; give an axis a range such as "
                         "{ log_uniform = [1e-5, 1e-2] }, or leave samples out.")
-    sweep = Sweep(spec.name, spec.question, base, axes, spec.seeds, spec.samples, spec.sampling_seed, where)
+    fixed = {} if spec.patience is None else {"training.patience": spec.patience}
+    sweep = Sweep(spec.name, spec.question, base, axes, spec.seeds, spec.samples, spec.sampling_seed, where, fixed)
     if sweep.size() > MAX_POINTS:
         raise UserError(f"{where} has {sweep.size():,} points, more than {MAX_POINTS:,}; use fewer values or samples.")
     return sweep
@@ -228,11 +232,11 @@ def point(base: Experiment, at: Point, where: str) -> Experiment:
     """The experiment `base` with the point's values set, validated as any experiment is; a value its validation
     refuses is one sentence naming the sweep (`where`), the point and the field."""
     fields = base.spec.model_dump(mode="json")
-    for axis, value in at.values.items():
+    for axis, value in {**at.fixed, **at.values}.items():
         _set(fields, axis, value)
     fields |= {"name": f"{base.spec.name} · {at.label()}", "published": None}  # the page never ran this point
     spec = validated(fields, f"{where}, point {at.label()}")
-    return Experiment(spec=spec, origin=base.origin, changes=dict(at.values), point=at)
+    return Experiment(spec=spec, origin=base.origin, changes={**at.fixed, **at.values}, point=at)
 
 
 def _set(fields: dict[str, Any], axis: str, value: Any) -> None:
@@ -263,8 +267,8 @@ def _describe(where: str, error: ValidationError) -> str:
     first = error.errors()[0]
     key = ".".join(str(part) for part in first["loc"])
     if first["type"] == "extra_forbidden":
-        return (f"{where}: unknown key '{key}'; a sweep takes name, extends, question, axes, seeds, samples and "
-                "sampling_seed.")
+        return (f"{where}: unknown key '{key}'; a sweep takes name, extends, question, axes, seeds, samples, "
+                "sampling_seed and patience.")
     if first["type"] == "missing":
         return f"{where}: key '{key}' is missing; set it."
     if key == "name" and first["type"] == "string_pattern_mismatch":

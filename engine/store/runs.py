@@ -240,12 +240,18 @@ class Store:
         metrics = event.metrics
         figures = defined({**{k: metrics.get(k) for k in HEADLINE}, **schema.figure_columns(metrics)})
         with self._writing() as db:
-            db.execute(f"UPDATE runs SET status=?, finished_at=?, notes=?, {', '.join(f'{k}=?' for k in figures)}"
-                       " WHERE run_id=?", (Status.FINISHED, time.time(), json.dumps(list(event.notes)),
-                                           *figures.values(), event.run_id))
+            db.execute(f"UPDATE runs SET status=?, finished_at=?, notes=?, stopped_epoch=?,"
+                       f" {', '.join(f'{k}=?' for k in figures)} WHERE run_id=?",
+                       (Status.FINISHED, time.time(), json.dumps(list(event.notes)), event.stopped_epoch,
+                        *figures.values(), event.run_id))
             db.execute("UPDATE run_details SET metrics=?, labels=?, probabilities=? WHERE run_id=?",
                        (json.dumps(defined(metrics)), blobs.pack_labels(labels),
                         blobs.pack_probabilities(event.probabilities), event.run_id))
+            if event.sealed is not None:  # kept apart, so that no view that reads a run's details can show it
+                db.execute("INSERT OR REPLACE INTO sealed (run_id, metrics, labels, probabilities) VALUES (?,?,?,?)",
+                           (event.run_id, json.dumps(defined(event.sealed["metrics"])),
+                            blobs.pack_labels(event.sealed["labels"]),
+                            blobs.pack_probabilities(event.sealed["probabilities"])))
 
     def fail(self, event: RunFailed, planned: Planned | None = None) -> None:
         """A run ends early, as `event` says. Only a running run ends so: a Ctrl-C landing just after a run finished

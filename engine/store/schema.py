@@ -5,7 +5,8 @@ filter or group), a run's per-epoch figures in `history`, and what only one open
 metric, val labels and probabilities as compact blobs) in `run_details`. Version 0 kept all of it as JSON text
 in one `runs` row, so each view read ~100 KB per run. Version 2 versions the queue's `jobs` table with the rest,
 gives a job's executor and its cluster id columns of their own, records each process's start time beside its pid,
-and lets a run exist that never started (a job cancelled while it waited).
+and lets a run exist that never started (a job cancelled while it waited). Version 3 keeps each run's test-split
+figures apart, sealed (`sealed`: no view reads them), and logs each time someone unsealed some (`unsealings`).
 
 An upgrade runs in one transaction, after a backup of the store as it was; a later version adds its step the
 same way.
@@ -28,7 +29,7 @@ from engine.paths import stamp
 from engine.processes import alive
 from engine.status import ACTIVE, Status, sql_in
 
-VERSION = 2
+VERSION = 3
 CI_COLUMNS = {"auc_ci": ("auc_ci_low", "auc_ci_high"), "mel_recall_ci": ("mel_recall_ci_low", "mel_recall_ci_high")}
 RECALL_COLUMNS = {name: f"recall_{name}" for name in CLASSES}
 HISTORY_COLUMNS = ("train_loss", "val_loss", "val_auc", "val_accuracy", "lr", "seconds")
@@ -117,8 +118,21 @@ TABLES = [
         probabilities BLOB
     )""",
     JOBS.format(name="jobs"),
+    # The test split as the finished model scored it: read only by `dermalab test --unseal` (engine.store.sealed).
+    """CREATE TABLE IF NOT EXISTS sealed (
+        run_id TEXT PRIMARY KEY,
+        metrics TEXT NOT NULL,
+        labels BLOB NOT NULL,
+        probabilities BLOB NOT NULL
+    )""",
+    """CREATE TABLE IF NOT EXISTS unsealings (
+        unsealed_at REAL NOT NULL,
+        what TEXT NOT NULL,  -- the command's arguments, as typed: the runs, experiments or sweep it named
+        groups INTEGER NOT NULL,  -- how many groups of runs it showed
+        runs INTEGER NOT NULL
+    )""",
 ]
-RUN_TABLES = ("runs", "history", "run_details")  # the tables holding a run's rows, each keyed by its run_id
+RUN_TABLES = ("runs", "history", "run_details", "sealed")  # the tables holding a run's rows, keyed by its run_id
 # Index name -> what it orders. Missing ones are made on open, so an index added later needs no new version.
 INDEXES = {
     "runs_by_start": "runs (started_at)",
@@ -182,13 +196,14 @@ def _upgrade(db: sqlite3.Connection, path: Path) -> Path | None:
     if old:
         _refuse_while_older_dermalab_writes(db, path)
         backup = _backup(path, version)
-        if has_table(db, "jobs"):  # made apart from the versioned tables before version 2, when first used
+        if version < 2 and has_table(db, "jobs"):  # made apart from the versioned tables before 2, when first used
             _rebuild(db, "jobs", JOBS, JOBS_FROM_VERSION_1)
-    for statement in TABLES:  # the runs table of an older store stays as it is until its rows move, below
+    # The runs table of an older store stays as it is until its rows move, below; version 3's tables are new.
+    for statement in TABLES:
         db.execute(statement)
     if old and version == 0:
         _move_version_0(db)
-    elif old:  # the columns of version 1's runs are version 2's, with fewer of them and stricter
+    elif old and version == 1:  # the columns of version 1's runs are version 2's, with fewer of them and stricter
         _rebuild(db, "runs", RUNS)
     db.execute(f"PRAGMA user_version = {VERSION}")
     return backup if old else None
