@@ -11,7 +11,7 @@ from typing import Any
 
 import numpy as np
 
-from engine.classes import CLASSES, MEL
+from engine.classes import MEL
 
 RESAMPLES = 1000
 SEED = 0  # fixed, so computing a run's interval again (on read, or in a test) gives the same interval
@@ -19,12 +19,14 @@ LOW, HIGH = 2.5, 97.5  # percentiles bounding the central 95 %
 KEYS = ("auc_ci", "mel_recall_ci")
 
 
-def intervals(labels: Any, probabilities: Any) -> dict[str, list[float] | None]:
-    """{'auc_ci': [low, high], 'mel_recall_ci': [low, high]}; None where the figure itself is undefined."""
+def intervals(labels: Any, probabilities: Any, focus: int | None = MEL) -> dict[str, list[float] | None]:
+    """{'auc_ci': [low, high], 'mel_recall_ci': [low, high]}; None where the figure itself is undefined, or for the
+    recall where the set has no focus class (the melanoma's place, on another set its critical class)."""
     labels, probabilities = np.asarray(labels), np.asarray(probabilities, dtype=float)
     weights = resample_counts(len(labels))
     auc = resampled_macro_auc(labels, probabilities, weights) if np.isfinite(probabilities).all() else np.array([])
-    return {"auc_ci": _central(auc), "mel_recall_ci": _central(mel_recall(labels, probabilities, weights))}
+    recall = None if focus is None else _central(mel_recall(labels, probabilities, weights, focus))
+    return {"auc_ci": _central(auc), "mel_recall_ci": recall}
 
 
 def resample_counts(n: int, resamples: int = RESAMPLES, seed: int = SEED) -> np.ndarray:
@@ -37,9 +39,10 @@ def resample_counts(n: int, resamples: int = RESAMPLES, seed: int = SEED) -> np.
 
 
 def resampled_macro_auc(labels: np.ndarray, probabilities: np.ndarray, weights: np.ndarray) -> np.ndarray:
-    """The mean one-vs-rest AUC over the 7 classes for each weighted copy of the val set (NaN where a class is
-    missing from a copy, as `metrics.macro_auc` does)."""
-    return np.mean([weighted_auc(labels == c, probabilities[:, c], weights) for c in range(len(CLASSES))], axis=0)
+    """The mean one-vs-rest AUC over the classes (7 on DermaMNIST) for each weighted copy of the val set (NaN where
+    a class is missing from a copy, as `metrics.macro_auc` does)."""
+    classes = probabilities.shape[1]
+    return np.mean([weighted_auc(labels == c, probabilities[:, c], weights) for c in range(classes)], axis=0)
 
 
 def weighted_auc(positive: np.ndarray, scores: np.ndarray, weights: np.ndarray) -> np.ndarray:
@@ -57,10 +60,10 @@ def weighted_auc(positive: np.ndarray, scores: np.ndarray, weights: np.ndarray) 
         return wins / (positives.sum(axis=1) * negatives.sum(axis=1))
 
 
-def mel_recall(labels: np.ndarray, probabilities: np.ndarray, weights: np.ndarray) -> np.ndarray:
-    """Share of drawn melanomas predicted (argmax) as melanoma, per row of weights."""
-    melanoma = labels == MEL
-    caught = probabilities[melanoma].argmax(axis=1) == MEL
+def mel_recall(labels: np.ndarray, probabilities: np.ndarray, weights: np.ndarray, focus: int = MEL) -> np.ndarray:
+    """Share of drawn melanomas (or the set's focus class) predicted (argmax) as such, per row of weights."""
+    melanoma = labels == focus
+    caught = probabilities[melanoma].argmax(axis=1) == focus
     drawn = weights[:, melanoma]
     with np.errstate(invalid="ignore", divide="ignore"):
         return (drawn * caught).sum(axis=1) / drawn.sum(axis=1)

@@ -30,7 +30,7 @@ Op = Callable[[torch.Tensor, torch.Generator], torch.Tensor]
 
 def to_float(images: torch.Tensor) -> torch.Tensor:
     """ToTensor for a batch: uint8 NHWC or NCHW in [0, 255] -> float NCHW in [0, 1]."""
-    if images.shape[-1] == 3:
+    if images.shape[-1] in (1, 3):  # NHWC: no set's images are 1 or 3 pixels wide
         images = images.permute(0, 3, 1, 2)
     return images.float().div_(255)
 
@@ -43,9 +43,10 @@ def chunk_images(device: torch.device) -> int:
     return 512 if device.type == "cpu" else 4096
 
 
-def pipeline(specs: Sequence[Augmentation]) -> Op:
-    """One callable applying the ops in order to a float NCHW batch."""
-    ops = [_build(spec) for spec in specs]
+def pipeline(specs: Sequence[Augmentation], channels: int = 3) -> Op:
+    """One callable applying the ops in order to a float NCHW batch of `channels` (3, or 1 for a grey set: see
+    for_grey)."""
+    ops = [_build(spec if channels == 3 else for_grey(spec)) for spec in specs]
 
     def apply(images: torch.Tensor, generator: torch.Generator) -> torch.Tensor:
         for op in ops:
@@ -61,6 +62,21 @@ def preview(specs: Sequence[Augmentation], images: torch.Tensor, draws: int,
     batched ops on one batch, randomness per image): draws x N x C x H x W floats."""
     batch = to_float(images).repeat(draws, 1, 1, 1)
     return pipeline(specs)(batch, generator).unflatten(0, (draws, len(images)))
+
+
+def colour_ops(specs: Sequence[Augmentation]) -> bool:
+    """Whether the pipeline changes saturation or hue, which grey images do not have."""
+    return any(isinstance(spec, ColorJitter) and (spec.saturation or spec.hue) for spec in specs)
+
+
+def for_grey(spec: Augmentation) -> Augmentation:
+    """An op as it applies to one channel: colour jitter without saturation and hue, Normalize with the mean of
+    its three means and of its three stds (the runs' notes say both)."""
+    if isinstance(spec, ColorJitter):
+        return spec.model_copy(update={"saturation": 0, "hue": 0})
+    if isinstance(spec, Normalize):
+        return spec.model_copy(update={"mean": (sum(spec.mean) / 3,), "std": (sum(spec.std) / 3,)})
+    return spec
 
 
 def _build(spec: Augmentation) -> Op:
@@ -148,6 +164,8 @@ def _pixel_grid(height: int, width: int, device: torch.device) -> torch.Tensor:
 def rgb_to_grayscale(images: torch.Tensor) -> torch.Tensor:
     """torchvision's luma weights (its rgb_to_grayscale): importing torchvision for these three numbers would cost
     every small-CNN run about a second of start-up."""
+    if images.shape[-3] == 1:  # a grey set's images are their own grey
+        return images
     red, green, blue = images.unbind(dim=-3)
     return (0.2989 * red + 0.587 * green + 0.114 * blue).unsqueeze(dim=-3)
 

@@ -1,4 +1,5 @@
-"""DermaMNIST as uint8 arrays: the real file (downloaded and checked, or given as a path) or a synthetic stand-in."""
+"""A MedMNIST set as uint8 arrays (DermaMNIST at 28x28 unless another set or size is chosen): the real file
+(downloaded and checked, or given as a path) or a synthetic stand-in of the set's shape."""
 
 from __future__ import annotations
 
@@ -8,7 +9,7 @@ import hashlib
 import os
 import tempfile
 import zipfile
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -16,8 +17,9 @@ import numpy as np
 from platformdirs import user_cache_dir
 
 from engine.classes import CLASSES
+from engine.datasets import DEFAULT, DEFAULT_SIZE, MedSet, medset
 from engine.errors import UserError
-from engine.paths import DERMAMNIST_MD5, dermamnist_path, require_data_file
+from engine.paths import DERMAMNIST_MD5, data_dir, require_data_file
 from engine.training.fetch import Progress, fetch
 
 SPLITS = ("train", "val", "test")
@@ -34,62 +36,67 @@ CLASS_COUNTS = {
 class Dataset:
     source: str  # what the store and the screens call it: "synthetic", MEDMNIST_SOURCE or a path
     synthetic: bool
-    images: dict[str, np.ndarray]  # split -> uint8 N x 28 x 28 x 3
+    images: dict[str, np.ndarray]  # split -> uint8 N x S x S x C (C: 3, or 1 for a grey set)
     labels: dict[str, np.ndarray]  # split -> int64 N
     fingerprint: str  # "synthetic", or the MD5 of the file: runs on the same data are comparable
+    medset: MedSet = field(default_factory=medset)  # which set at which size
 
 
-MEDMNIST_SOURCE = "dermamnist (medmnist)"  # the source of --data auto
+MEDMNIST = " (medmnist)"  # a downloaded set's source ends so: 'dermamnist (medmnist)', 'pathmnist 64 (medmnist)'
+MEDMNIST_SOURCE = DEFAULT + MEDMNIST  # the source of --data auto on the default set
 
 
-def load(data: str = "auto", on_progress: Progress | None = None) -> Dataset:
-    """`data` is "auto" (download on first use), "synthetic", or the path of a medmnist-format npz."""
+def load(data: str = "auto", on_progress: Progress | None = None, dataset: str = DEFAULT,
+         size: int = DEFAULT_SIZE) -> Dataset:
+    """`data` is "auto" (download on first use), "synthetic", or the path of a medmnist-format npz; `dataset` and
+    `size` say which MedMNIST set it is (or is to be)."""
+    chosen = medset(dataset, size)
     if data == "synthetic":
-        return synthetic()
+        return synthetic(chosen)
     if data == "auto":
-        path = dermamnist_path()
+        path = medmnist_path(chosen)
         if not path.exists():
-            url, md5 = medmnist_source()
+            url, md5 = chosen.source()
             download(os.environ.get("DERMALAB_DATA_URL", url), md5, path, on_progress)
-        return read_npz(path, source=MEDMNIST_SOURCE)
-    return read_npz(Path(data), source=str(data))
+        return read_npz(path, source=chosen.label + MEDMNIST, chosen=chosen)
+    return read_npz(Path(data), source=str(data), chosen=chosen)
+
+
+def medmnist_path(chosen: MedSet) -> Path:
+    """Where --data auto keeps a set: the data folder, under medmnist's own file name."""
+    return data_dir() / chosen.file_name
 
 
 def medmnist_source() -> tuple[str, str]:
-    """The URL medmnist itself downloads the 28x28 DermaMNIST from, and its MD5. Imported only when a download is
-    due: medmnist imports torch. engine.paths keeps a copy for words shown before that, held to this by a test."""
-    from medmnist import INFO
-
-    record = INFO["dermamnist"]
-    return record["url"], record["MD5"]
+    """The URL medmnist itself downloads the 28x28 DermaMNIST from, and its MD5. engine.paths keeps a copy for
+    words shown before the first frame, held to this by a test."""
+    return medset().source()
 
 
-def at_hand(data: str) -> Dataset:
+def at_hand(data: str, dataset: str = DEFAULT, size: int = DEFAULT_SIZE) -> Dataset:
     """Like `load`, but never downloads: for showing images, where a download would be a surprise."""
+    chosen = medset(dataset, size)
     if data == "synthetic":
-        return synthetic()
-    path = data_path(data)
+        return synthetic(chosen)
+    path = medmnist_path(chosen) if data == "auto" else Path(data)
     if not path.exists():  # anything else there is for read_npz to name
         raise UserError(f"The images are not at hand: {path} is missing, so put the file back there "
-                        "(or let a run with that --data download DermaMNIST) to see them.")
-    return load(data)
+                        f"(or let a run with that --data download {chosen.label}) to see them.")
+    return load(data, dataset=dataset, size=size)
 
 
-def data_path(data: str) -> Path:
-    """The file a --data value other than 'synthetic' names."""
-    return dermamnist_path() if data == "auto" else Path(data)
-
-
-def recorded(source: str) -> Dataset:
+def recorded(source: str, dataset: str = DEFAULT, size: int = DEFAULT_SIZE) -> Dataset:
     """The data a run records as its source, read again without downloading anything."""
-    return at_hand("auto" if source == MEDMNIST_SOURCE else source)
+    if source == synthetic_source(medset(dataset, size)):
+        return synthetic(medset(dataset, size))
+    return at_hand("auto" if source.endswith(MEDMNIST) else source, dataset, size)
 
 
 def source_path(source: str) -> Path | None:
     """The file a dataset's `source` names (None for synthetic data)."""
     if source == "synthetic":
         return None
-    return dermamnist_path() if source == MEDMNIST_SOURCE else Path(source)
+    return medmnist_path(medset()) if source == MEDMNIST_SOURCE else Path(source)
 
 
 def fingerprint(path: Path) -> str:
@@ -105,48 +112,67 @@ def _md5(path: str, size: int, modified: int) -> str:
         return hashlib.file_digest(stream, "md5").hexdigest()
 
 
-def fingerprint_for(data: str) -> str | None:
-    """The fingerprint the dataset `load(data)` gives will have, before loading it (None where it cannot load):
-    DermaMNIST not downloaded yet will be the official file, which its download checks (engine.paths's copy of
-    medmnist's MD5, held to it by a test)."""
+def fingerprint_for(data: str, dataset: str = DEFAULT, size: int = DEFAULT_SIZE) -> str | None:
+    """The fingerprint the dataset `load(data, ...)` gives will have, before loading it (None where it cannot
+    load): a set not downloaded yet will be the official file, which its download checks (for DermaMNIST at 28,
+    engine.paths's copy of medmnist's MD5, held to it by a test)."""
+    chosen = medset(dataset, size)
     if data == "synthetic":
-        return "synthetic"
-    path = data_path(data)
+        return synthetic_source(chosen)
+    path = medmnist_path(chosen) if data == "auto" else Path(data)
     if path.is_file():
         return fingerprint(path)
-    return DERMAMNIST_MD5 if data == "auto" else None
+    if data != "auto":
+        return None
+    return DERMAMNIST_MD5 if chosen.default else chosen.source()[1]
 
 
 def download(url: str, md5: str, destination: Path, on_progress: Progress | None = None) -> None:
     fetch(url, destination, "md5", md5, on_progress, way_out=", or use --data synthetic")
 
 
-def read_npz(path: Path, source: str) -> Dataset:
+def read_npz(path: Path, source: str, chosen: MedSet | None = None) -> Dataset:
+    chosen = chosen or medset()
     require_data_file(path)  # it may have gone since the command was given
     # np.load would read a .npy as one bare array and try to unpickle a text file, so check for a zip first.
     if not zipfile.is_zipfile(path):
         raise UserError(f"--data {path}: not an .npz archive (another format, or cut short); "
-                        "give a complete medmnist-format DermaMNIST npz.")
+                        f"give a complete medmnist-format {chosen.label} npz.")
     try:
         with np.load(path, allow_pickle=False) as archive:
             arrays = {key: archive[key] for key in archive.files}
     except (zipfile.BadZipFile, EOFError, ValueError, OSError) as error:
         raise UserError(f"--data {path}: not a readable .npz file ({error}); "
-                        "give a medmnist-format DermaMNIST npz.") from None
+                        f"give a medmnist-format {chosen.label} npz.") from None
     images, labels = {}, {}
+    classes = len(chosen.classes)
     for split in SPLITS:
-        images[split] = _checked(path, arrays, f"{split}_images", ndim=4, tail=(28, 28, 3))
-        labels[split] = _checked(path, arrays, f"{split}_labels", ndim=None, tail=()).reshape(-1).astype(np.int64)
-        if len(labels[split]) != len(images[split]) or labels[split].max(initial=0) >= len(CLASSES):
-            raise UserError(f"--data {path}: '{split}_labels' must hold one class 0-6 per image of '{split}_images'.")
+        images[split] = _images(path, arrays, f"{split}_images", chosen)
+        labels[split] = _checked(path, arrays, f"{split}_labels").reshape(-1).astype(np.int64)
+        if len(labels[split]) != len(images[split]) or labels[split].max(initial=0) >= classes:
+            raise UserError(f"--data {path}: '{split}_labels' must hold one class 0-{classes - 1} per image of "
+                            f"'{split}_images' for {chosen.label}; is it another set's file (see --dataset)?")
     for split in TRAINED_AND_SCORED:
         if not len(images[split]):
             raise UserError(f"--data {path}: '{split}_images' holds no images; training needs train and val images.")
-    return Dataset(source=source, synthetic=False, images=images, labels=labels, fingerprint=fingerprint(path))
+    return Dataset(source=source, synthetic=False, images=images, labels=labels, fingerprint=fingerprint(path),
+                   medset=chosen)
 
 
-def _checked(path: Path, arrays: dict[str, np.ndarray], key: str, ndim: int | None,
-             tail: tuple[int, ...]) -> np.ndarray:
+def _images(path: Path, arrays: dict[str, np.ndarray], key: str, chosen: MedSet) -> np.ndarray:
+    """N x S x S x C, whatever the file's form: medmnist keeps a grey set as N x S x S."""
+    array = _checked(path, arrays, key)
+    size, channels = chosen.size, chosen.channels
+    if channels == 1 and array.ndim == 3 and array.shape[1:] == (size, size):
+        return array[..., None]
+    if array.ndim != 4 or array.shape[1:] != (size, size, channels):
+        form = f"N x {size} x {size}" + (" (or N x {0} x {0} x 1)".format(size) if channels == 1 else " x 3")
+        raise UserError(f"--data {path}: '{key}' has shape {array.shape}, but {chosen.label} images are {form}; "
+                        "give that set's file at that size, or the --dataset and --size this file holds.")
+    return array
+
+
+def _checked(path: Path, arrays: dict[str, np.ndarray], key: str) -> np.ndarray:
     if key not in arrays:
         raise UserError(f"--data {path}: the key '{key}' is missing; "
                         "a medmnist npz has train/val/test _images and _labels.")
@@ -155,8 +181,6 @@ def _checked(path: Path, arrays: dict[str, np.ndarray], key: str, ndim: int | No
         raise UserError(f"--data {path}: '{key}' is not a numpy array; save the file with numpy.savez.")
     if array.dtype != np.uint8:
         raise UserError(f"--data {path}: '{key}' has dtype {array.dtype}; it must be uint8.")
-    if ndim is not None and (array.ndim != ndim or array.shape[1:] != tail):
-        raise UserError(f"--data {path}: '{key}' has shape {array.shape}; it must be N x 28 x 28 x 3.")
     return array
 
 
@@ -176,9 +200,15 @@ _STRIPES = np.array([0.9, 0.0, 0.6, 0.3, 1.2, 0.0, 0.4])  # spatial frequency of
 SYNTHETIC_SEED = 20_240_601
 
 
-def synthetic() -> Dataset:
-    """The generated set, drawn once per machine and kept in its cache folder: drawing takes about 2 s of a 2-core
-    CPU, reading it back a tenth of that, and every training process of a synthetic run needs it."""
+def synthetic(chosen: MedSet | None = None) -> Dataset:
+    """The generated stand-in of a set: DermaMNIST's at 28x28 is drawn once per machine and kept in its cache
+    folder (drawing takes about 2 s of a 2-core CPU, reading it back a tenth of that, and every training process of
+    a synthetic run needs it); another set's or size's is small, and drawn each time."""
+    chosen = chosen or medset()
+    if not chosen.default:
+        images, labels = draw_shaped(chosen)
+        return Dataset(source=synthetic_source(chosen), synthetic=True, images=images, labels=labels,
+                       fingerprint=synthetic_source(chosen), medset=chosen)
     kept = synthetic_cache()
     try:
         with np.load(kept) as arrays:
@@ -187,7 +217,50 @@ def synthetic() -> Dataset:
     except (OSError, KeyError, ValueError, zipfile.BadZipFile):  # not drawn yet here, or a copy cut short
         images, labels = draw_synthetic()
         _keep(kept, images, labels)
-    return Dataset(source="synthetic", synthetic=True, images=images, labels=labels, fingerprint="synthetic")
+    return Dataset(source="synthetic", synthetic=True, images=images, labels=labels, fingerprint="synthetic",
+                   medset=chosen)
+
+
+def synthetic_source(chosen: MedSet) -> str:
+    """The source and fingerprint of a synthetic set: 'synthetic' for DermaMNIST at 28 (as before sets could be
+    chosen), else 'synthetic pathmnist 64', so that no two sets' synthetic runs are ever compared."""
+    return "synthetic" if chosen.default else f"synthetic {chosen.label}"
+
+
+SHAPED_IMAGES = 1200  # a shaped stand-in's images at 28x28, fewer at larger sizes (the same pixels in all)
+
+
+def shaped_counts(chosen: MedSet) -> dict[str, int]:
+    """Images per split: the real set's proportions, scaled down, with two of each class at least in every split
+    (every class in val, or its AUC is undefined)."""
+    total = SHAPED_IMAGES * (28 / chosen.size) ** 2
+    real = sum(chosen.splits.values())
+    return {split: max(round(total * chosen.splits[split] / real), 2 * len(chosen.classes)) for split in SPLITS}
+
+
+def draw_shaped(chosen: MedSet) -> tuple[dict[str, np.ndarray], dict[str, np.ndarray]]:
+    """Blobs whose brightness, size and (in colour) hue depend on the class, under noise, at the set's size and
+    channels: a learnable task of the set's shape, nothing like its pictures."""
+    rng = np.random.default_rng([SYNTHETIC_SEED, chosen.size, *chosen.name.encode()])
+    classes = len(chosen.classes)
+    tone = rng.uniform(0.25, 0.85, size=(classes, chosen.channels))
+    radius = rng.uniform(0.15, 0.35, size=classes) * chosen.size
+    coords = np.arange(chosen.size) - (chosen.size - 1) / 2
+    images, labels = {}, {}
+    for split, count in shaped_counts(chosen).items():
+        split_labels = np.resize(np.arange(classes), count)
+        rng.shuffle(split_labels)
+        centre = rng.normal(0, chosen.size / 14, size=(count, 2))
+        distance = np.hypot(coords[None, :, None] - centre[:, 0, None, None],
+                            coords[None, None, :] - centre[:, 1, None, None])
+        scale = radius[split_labels] * rng.uniform(0.7, 1.3, size=count)
+        mask = (1 / (1 + np.exp((distance - scale[:, None, None]) * 28 / chosen.size)))[..., None]
+        blob = tone[split_labels] + rng.normal(0, 0.1, size=(count, chosen.channels))
+        picture = 0.5 * (1 - mask) + blob[:, None, None] * mask \
+            + rng.normal(0, 0.08, size=(*mask.shape[:3], chosen.channels))
+        images[split] = (np.clip(picture, 0, 1) * 255).round().astype(np.uint8)
+        labels[split] = split_labels.astype(np.int64)
+    return images, labels
 
 
 def synthetic_cache() -> Path:

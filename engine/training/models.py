@@ -1,4 +1,5 @@
-"""Builds the page's networks from a ModelSpec: the small CNN family and the two ResNet18 variants."""
+"""Builds the page's networks from a ModelSpec: the small CNN family and the two ResNet18 variants, for a set's
+channels, classes and image size (DermaMNIST's 3, 7 and 28 unless another set is chosen)."""
 
 from __future__ import annotations
 
@@ -9,7 +10,7 @@ from typing import TYPE_CHECKING
 import torch
 from torch import nn
 
-from engine.classes import CLASSES
+from engine.datasets import MedSet, medset
 from engine.errors import UserError
 from engine.experiments.spec import ModelSpec
 from engine.training.fetch import Progress, fetch
@@ -17,15 +18,17 @@ from engine.training.fetch import Progress, fetch
 if TYPE_CHECKING:  # torchvision is imported where a ResNet is built: a small CNN's run never needs it
     from torchvision.models import WeightsEnum
 
-IMAGE_SIZE = 28
 HASH_IN_NAME = re.compile(r"-([a-f0-9]+)\.")  # torch.hub's convention: resnet18-f37072fd.pth
 
 
-def build(spec: ModelSpec, pretrained: bool | None = None) -> nn.Module:
-    """`pretrained` overrides the spec (False for --no-pretrained); None keeps what the spec says."""
+def build(spec: ModelSpec, pretrained: bool | None = None, chosen: MedSet | None = None) -> nn.Module:
+    """`pretrained` overrides the spec (False for --no-pretrained); None keeps what the spec says. A ResNet takes
+    three channels whatever the set: grey images are repeated to three before it (engine.training.train)."""
+    chosen = chosen or medset()
     if spec.arch == "cnn":
-        return SmallCNN(spec)
-    return resnet18(spec, spec.pretrained if pretrained is None else pretrained and spec.pretrained)
+        return SmallCNN(spec, chosen)
+    return resnet18(spec, spec.pretrained if pretrained is None else pretrained and spec.pretrained,
+                    len(chosen.classes))
 
 
 def count_parameters(model: nn.Module) -> int:
@@ -35,10 +38,10 @@ def count_parameters(model: nn.Module) -> int:
 class SmallCNN(nn.Module):
     """conv3x3 -> [BatchNorm] -> ReLU -> MaxPool2d(2) per block, then a linear (or hidden-layer) classifier."""
 
-    def __init__(self, spec: ModelSpec):
+    def __init__(self, spec: ModelSpec, chosen: MedSet):
         super().__init__()
         blocks: list[nn.Module] = []
-        width_in, size = 3, IMAGE_SIZE
+        width_in, size = chosen.channels, chosen.size  # a flattening classifier's input follows the image size
         for width in spec.channels:
             blocks += [nn.Conv2d(width_in, width, kernel_size=3, padding=1)]
             blocks += [nn.BatchNorm2d(width)] if spec.batchnorm else []
@@ -53,22 +56,22 @@ class SmallCNN(nn.Module):
         else:
             self.pool = nn.Flatten()
             features = width_in * size * size
-        self.classifier = classifier_head(spec, features)
+        self.classifier = classifier_head(spec, features, len(chosen.classes))
 
     def forward(self, images: torch.Tensor) -> torch.Tensor:
         return self.classifier(self.pool(self.features(images)))
 
 
-def classifier_head(spec: ModelSpec, features: int) -> nn.Sequential:
+def classifier_head(spec: ModelSpec, features: int, classes: int) -> nn.Sequential:
     layers: list[nn.Module] = [nn.Dropout(spec.dropout)] if spec.dropout else []
     if spec.hidden:
         layers += [nn.Linear(features, spec.hidden), nn.ReLU()]
         layers += [nn.Dropout(spec.hidden_dropout)] if spec.hidden_dropout else []
         features = spec.hidden
-    return nn.Sequential(*layers, nn.Linear(features, len(CLASSES)))
+    return nn.Sequential(*layers, nn.Linear(features, classes))
 
 
-def resnet18(spec: ModelSpec, pretrained: bool) -> nn.Module:
+def resnet18(spec: ModelSpec, pretrained: bool, classes: int) -> nn.Module:
     from torchvision.models import ResNet18_Weights
     from torchvision.models import resnet18 as torchvision_resnet18
 
@@ -82,7 +85,7 @@ def resnet18(spec: ModelSpec, pretrained: bool) -> nn.Module:
         # 28x28 inputs: keep the resolution the 7x7 stride-2 conv and the maxpool would throw away.
         model.conv1 = nn.Conv2d(3, 64, kernel_size=3, stride=1, padding=1, bias=False)
         model.maxpool = nn.Identity()
-    model.fc = classifier_head(spec, model.fc.in_features)
+    model.fc = classifier_head(spec, model.fc.in_features, classes)
     return model
 
 
