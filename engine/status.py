@@ -17,6 +17,7 @@ class Status(StrEnum):
     CANCELLED = "cancelled"  # someone asked it to stop, or it was never started
     DIVERGED = "diverged"  # the training loss stopped being a number
     INTERRUPTED = "interrupted"  # the process answering for it ended first (killed, crashed or closed)
+    STOPPED = "stopped"  # a sweep's successive halving ended it at a rung: its epochs so far are kept, nothing failed
 
 
 ACTIVE = (Status.QUEUED, Status.RUNNING)  # not ended yet: someone still answers for it

@@ -17,7 +17,7 @@ def job_source(args: argparse.Namespace) -> JobSource:
     data = args.data if args.data in ("auto", "synthetic") else str(Path(args.data).resolve())
     experiments = args.experiments and str(Path(args.experiments).resolve())
     options = RunOptions(device=args.device, epochs=args.epochs, pretrained=not args.no_pretrained,
-                         precision=args.precision, debug=args.debug)
+                         precision=args.precision, debug=args.debug, halving=getattr(args, "halving", False))
     return JobSource(data, experiments, options)
 
 

@@ -19,8 +19,9 @@ from engine.events import (
     RunFinished,
     RunStarted,
 )
-from engine.experiments.spec import Experiment
+from engine.experiments.spec import Experiment, config_hash
 from engine.experiments.sweeps import at_point
+from engine.jobs import halving
 from engine.jobs.queue import CANCELLED, Job, JobQueue, cancel_reason
 from engine.status import Status
 from engine.store.runs import Planned, Store, StoreUnwritable
@@ -141,19 +142,24 @@ def run_one(run_id: str, experiment: Experiment, dataset: Dataset, options: RunO
             store.fail(event)
         sink(event)
 
-    def stop(status: Status, reason: str) -> RunFailed:
-        """The run's end when training stopped early; a run stopped before it started is stored as never started."""
-        failed = RunFailed(run_id, status, reason, state["epoch"] + 1)
+    def stop(status: Status, reason: str, epoch: int | None = None) -> RunFailed:
+        """The run's end when training stopped early, in the epoch under way unless `epoch` says which; a run
+        stopped before it started is stored as never started."""
+        failed = RunFailed(run_id, status, reason, state["epoch"] + 1 if epoch is None else epoch)
         store.fail(failed, None if state["started"] else Planned(run_id, spec.id, spec.name, spec.chapter, options.seed,
                                                                  dataset.source, config, dataset.synthetic))
         sink(failed)
         return failed
 
+    judge = halving.judge(store, experiment, config_hash(config), dataset.fingerprint) if options.halving else None
     last: Event | None = None
     try:
-        for event in train(spec, dataset, options, run_id):
-            record(event)
-            last = event
+        with contextlib.closing(train(spec, dataset, options, run_id)) as events:
+            for event in events:
+                record(event)
+                last = event
+                if judge is not None and isinstance(event, EpochEnded) and (reason := judge(event)):
+                    return stop(Status.STOPPED, reason, event.epoch)
     except RunCancelled as cancel:
         return stop(Status.CANCELLED, cancel_reason(cancel))
     except KeyboardInterrupt:

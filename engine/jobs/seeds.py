@@ -8,6 +8,7 @@ from collections.abc import Iterable
 from dataclasses import replace
 
 from engine.experiments.spec import Experiment, config_hash
+from engine.status import Status
 from engine.store.runs import Store
 from engine.training.options import PRECISIONS, RunOptions, run_config
 
@@ -15,10 +16,12 @@ from engine.training.options import PRECISIONS, RunOptions, run_config
 def finished_among(store: Store, experiment: Experiment, seeds: Iterable[int], data: str,
                    options: RunOptions) -> dict[int, str]:
     """Of these seeds, those finished already: seed -> the run that finished it. With the precision left to the
-    device, the precision the device picks; torch tells which, so it is asked only when some seed finished."""
+    device, the precision the device picks; torch tells which, so it is asked only when some seed finished. Under
+    halving, a seed halving stopped is done as well: the sweep has had its answer from it."""
     asked = set(seeds)
+    ended = (Status.FINISHED, Status.STOPPED) if options.halving else (Status.FINISHED,)
     found = {precision: {seed: run_id for seed, run_id in finished.items() if seed in asked}
-             for precision, finished in _finished_by_precision(store, experiment, data, options).items()}
+             for precision, finished in _finished_by_precision(store, experiment, data, options, ended).items()}
     if not any(found.values()):
         return {}
     if options.precision != "auto":
@@ -36,8 +39,8 @@ def next_seed(store: Store, experiment: Experiment, data: str, options: RunOptio
     return max((seed for seeds in finished for seed in seeds), default=-1) + 1
 
 
-def _finished_by_precision(store: Store, experiment: Experiment, data: str,
-                           options: RunOptions) -> dict[str, dict[int, str]]:
+def _finished_by_precision(store: Store, experiment: Experiment, data: str, options: RunOptions,
+                           ended: tuple[Status, ...] = (Status.FINISHED,)) -> dict[str, dict[int, str]]:
     """Per precision the options may train in (both for 'auto'): seed -> its latest finished run, with the config
     as run in that precision, on this data. None finished where the data cannot load."""
     # numpy: kept off the app's first paint (the app asks when r is pressed)
@@ -48,5 +51,5 @@ def _finished_by_precision(store: Store, experiment: Experiment, data: str,
         return {}
     precisions = PRECISIONS if options.precision == "auto" else (options.precision,)
     configs = {precision: run_config(experiment, replace(options, precision=precision)) for precision in precisions}
-    return {precision: store.finished_seeds(experiment.id, config_hash(config), fingerprint)
+    return {precision: store.finished_seeds(experiment.id, config_hash(config), fingerprint, ended)
             for precision, config in configs.items()}

@@ -10,7 +10,8 @@ from engine.experiments.spec import Experiment
 from engine.status import ENDED, Status
 from engine.store.runs import Store
 
-UNFINISHED = tuple(status for status in ENDED if status != Status.FINISHED)
+# A run halving stopped is a sweep's answer (its point lost at a rung), not a run that went wrong: it is kept.
+UNFINISHED = tuple(status for status in ENDED if status not in (Status.FINISHED, Status.STOPPED))
 
 Row = dict[str, Any]
 

@@ -24,7 +24,7 @@ from engine.events import EpochEnded, RunFailed, RunFinished, RunStarted
 from engine.experiments.spec import config_hash
 from engine.paths import blocked, disk_full, home, stamp, why_not
 from engine.processes import alive, started
-from engine.status import Status
+from engine.status import Status, sql_in
 from engine.store import schema
 from engine.store.figures import defined
 
@@ -351,10 +351,12 @@ class Store:
             f" FROM seeds WHERE nth = 1 GROUP BY {GROUP_KEY} ORDER BY experiment_id, synthetic, latest")
         return [_group(row) for row in rows]
 
-    def finished_seeds(self, experiment_id: int, config_hash: str, data_fingerprint: str) -> dict[int, str]:
-        """Seed -> the id of its latest finished run, for this experiment with this config as run, on this data."""
+    def finished_seeds(self, experiment_id: int, config_hash: str, data_fingerprint: str,
+                       ended: tuple[Status, ...] = (Status.FINISHED,)) -> dict[int, str]:
+        """Seed -> the id of its latest finished run (or one that ended as `ended` says), for this experiment with
+        this config as run, on this data."""
         rows = self._db.execute(
-            f"SELECT seed, run_id FROM runs WHERE status = '{Status.FINISHED}' AND experiment_id = ?"
+            f"SELECT seed, run_id FROM runs WHERE status IN {sql_in(ended)} AND experiment_id = ?"
             " AND config_hash = ?"
             " AND data_fingerprint = ? ORDER BY started_at",
             (experiment_id, config_hash, data_fingerprint))

@@ -9,11 +9,13 @@ from __future__ import annotations
 
 from collections import Counter
 from dataclasses import asdict, dataclass
+from collections.abc import Callable
 from typing import Any
 
 from engine.analysis.paired import paired_difference
 from engine.experiments.spec import Experiment, config_hash
 from engine.experiments.sweeps import Sweep
+from engine.status import Status
 from engine.store.runs import Store
 
 FIGURES = ("auc", "mel_recall", "cancer_sensitivity", "accuracy", "balanced_accuracy", "train_seconds")
@@ -24,6 +26,7 @@ CONTEXT = ("data_fingerprint", "synthetic", "epochs", "pretrained", "precision")
 @dataclass(frozen=True)
 class SweepResults:
     rows: list[dict[str, Any]]  # a row per point and data it ran on; a point with no finished run has n 0
+    stopped: int  # runs of the sweep's points that halving stopped (each row says how many of its own)
     best: dict[str, Any] | None  # the row of the best point by mean val AUC (None before any point finished)
     base: dict[str, Any] | None  # the base experiment's group on the best point's data, as run alike
     versus_base: dict[str, Any] | None  # the best point's AUC minus the base's, seed by seed (PairedDifference)
@@ -32,19 +35,18 @@ class SweepResults:
 def sweep_results(store: Store, sweep: Sweep, points: list[Experiment]) -> SweepResults:
     groups = [group for group in store.groups() if group["experiment_id"] == sweep.base.id]
     rows, found = [], set()
-    hashes: dict[tuple[Any, ...], dict[str, int]] = {}
+    place = _places(points)
+    stopped = _stopped(store, sweep.base.id, place)
     for group in groups:
-        ran = (group["epochs"], group["pretrained"], group["precision"])
-        if ran not in hashes:
-            hashes[ran] = _point_hashes(points, *ran)
-        index = hashes[ran].get(group["config_hash"])
+        index = place(group)
         if index is not None:
-            rows.append(_row(points[index], group))
+            rows.append(_row(points[index], group, stopped.pop(index, 0)))
             found.add(index)
-    rows += [_row(point, None) for index, point in enumerate(points) if index not in found]
+    rows += [_row(point, None, stopped.get(index, 0)) for index, point in enumerate(points) if index not in found]
+    halved = sum(row["stopped"] for row in rows)
     run = [row for row in rows if row["n"]]
     if not run:
-        return SweepResults(rows, None, None, None)
+        return SweepResults(rows, halved, None, None, None)
     # The data and settings most points ran with: a best point is only compared among like runs.
     usual = Counter(_context(row) for row in run).most_common(1)[0][0]
     best = max((row for row in run if _context(row) == usual), key=lambda row: row["auc"] or 0.0)
@@ -52,7 +54,28 @@ def sweep_results(store: Store, sweep: Sweep, points: list[Experiment]) -> Sweep
     base = next((group for group in groups if group["config_hash"] == base_hash
                  and _context(group) == usual), None)
     versus = paired_difference(_aucs(store, best), _aucs(store, base)) if base else None
-    return SweepResults(rows, best, base, asdict(versus) if versus else None)
+    return SweepResults(rows, halved, best, base, asdict(versus) if versus else None)
+
+
+def _places(points: list[Experiment]) -> Callable[[dict[str, Any]], int | None]:
+    """Which point (its place in the sweep) a group or run of the base experiment is, by its config hash as run with
+    its epochs, weights and precision; None for none of them."""
+    hashes: dict[tuple[Any, ...], dict[str, int]] = {}
+
+    def place(row: dict[str, Any]) -> int | None:
+        ran = (row["epochs"], bool(row["pretrained"]), row["precision"])
+        if ran not in hashes:
+            hashes[ran] = _point_hashes(points, *ran)
+        return hashes[ran].get(row["config_hash"])
+
+    return place
+
+
+def _stopped(store: Store, experiment_id: int, place: Callable[[dict[str, Any]], int | None]) -> dict[int, int]:
+    """Point -> how many of its runs halving stopped."""
+    rows = store.execute("SELECT config_hash, epochs, pretrained, precision FROM runs WHERE experiment_id = ?"
+                         f" AND status = '{Status.STOPPED}'", (experiment_id,))
+    return dict(Counter(index for row in rows if (index := place(dict(row))) is not None))
 
 
 def _point_hashes(points: list[Experiment], epochs: int, pretrained: bool, precision: str) -> dict[str, int]:
@@ -61,10 +84,10 @@ def _point_hashes(points: list[Experiment], epochs: int, pretrained: bool, preci
             for index, point in enumerate(points)}
 
 
-def _row(point: Experiment, group: dict[str, Any] | None) -> dict[str, Any]:
+def _row(point: Experiment, group: dict[str, Any] | None, stopped: int) -> dict[str, Any]:
     assert point.point is not None
     row: dict[str, Any] = {"experiment_id": point.id, "point": point.point.label(), **point.point.values,
-                           "provenance": point.point.provenance(point.id)}
+                           "provenance": point.point.provenance(point.id), "stopped": stopped}
     keys = ("n", "config_hash", *CONTEXT, *(key for figure in FIGURES for key in (figure, f"{figure}_std")))
     not_run = dict.fromkeys(keys) | {"n": 0}  # its figures undefined, as a table's empty cells
     return row | ({key: group[key] for key in keys} if group else not_run)

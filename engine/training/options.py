@@ -22,6 +22,7 @@ class RunOptions:
     pretrained: bool = True  # False: --no-pretrained, ResNet18 from scratch
     precision: str = "auto"  # one of PRECISIONS, or auto: the device's default (engine.training.device.run_precision)
     debug: bool = False  # print the traceback of a failed run
+    halving: bool = False  # a sweep's point stops at a rung unless among the best there (engine.jobs.halving)
 
 
 def check_device_name(name: str) -> None:

@@ -12,6 +12,7 @@ import os
 import time
 from collections.abc import Callable, Generator, Iterator
 from dataclasses import dataclass, field
+from typing import Any
 
 import numpy as np
 import torch
@@ -103,6 +104,7 @@ def train(spec: ExperimentSpec, dataset: Dataset, options: RunOptions, run_id: s
 
     train_seconds = 0.0
     started = time.perf_counter()
+    patience = EarlyStop(spec.training.patience)
     for epoch in range(1, epochs + 1):
         train_loss, seconds = yield from train_one_epoch(setup, run_id, epoch, time.perf_counter())
         train_seconds += seconds
@@ -116,16 +118,51 @@ def train(spec: ExperimentSpec, dataset: Dataset, options: RunOptions, run_id: s
         probabilities, val_loss = predict(setup.model, setup.val_images, setup.val_labels, setup.criterion,
                                           setup.layout, setup.precision)
         labels = dataset.labels["val"]
-        yield EpochEnded(run_id, epoch, epochs, train_loss, val_loss, macro_auc(labels, probabilities),
+        val_auc = macro_auc(labels, probabilities)
+        yield EpochEnded(run_id, epoch, epochs, train_loss, val_loss, val_auc,
                          float((probabilities.argmax(1) == labels).mean()), lr,
                          seconds + time.perf_counter() - trained_at)
+        if epoch < epochs and patience.stops(epoch, val_auc):
+            setup.notes.append(patience.note(epoch, epochs))
+            break
 
     metrics = evaluate(dataset.labels["val"], probabilities)
     metrics.update(bootstrap.intervals(dataset.labels["val"], probabilities))
     metrics.update(params=models.count_parameters(setup.model), train_seconds=train_seconds,
                    wall_seconds=time.perf_counter() - started,
-                   images_per_second=size * epochs / train_seconds if train_seconds else 0.0)
-    yield RunFinished(run_id, metrics, probabilities.round(6).tolist(), tuple(setup.notes))
+                   images_per_second=size * epoch / train_seconds if train_seconds else 0.0)
+    yield RunFinished(run_id, metrics, probabilities.round(6).tolist(), tuple(setup.notes),
+                      epoch if epoch < epochs else None, sealed_test(setup, dataset))
+
+
+class EarlyStop:
+    """Patience on val AUC: the run stops once `patience` epochs in a row have not beaten its best AUC so far (the
+    first epoch's is the first best). A NaN AUC (a class missing from val) never beats one. None: never stops."""
+
+    def __init__(self, patience: int | None):
+        self.patience = patience
+        self.best, self.best_epoch = -math.inf, 0
+
+    def stops(self, epoch: int, auc: float) -> bool:
+        if auc > self.best or not self.best_epoch:
+            self.best, self.best_epoch = auc, epoch
+        return self.patience is not None and epoch - self.best_epoch >= self.patience
+
+    def note(self, epoch: int, epochs: int) -> str:
+        return (f"stopped early at epoch {epoch} of {epochs}: val AUC had not improved on epoch {self.best_epoch}'s "
+                f"{self.best:.3f} for {self.patience} epochs")
+
+
+def sealed_test(setup: Setup, dataset: Dataset) -> dict[str, Any] | None:
+    """The test split scored once by the finished model, for the store to keep sealed (none where the data has no
+    test images). Only its probabilities and point figures: intervals are drawn when someone unseals them."""
+    labels = dataset.labels.get("test")
+    if labels is None or not len(labels):
+        return None
+    images, label_tensor = on_device(dataset, "test", setup.device)
+    probabilities, _ = predict(setup.model, images, label_tensor, setup.criterion, setup.layout, setup.precision)
+    return {"metrics": evaluate(labels, probabilities), "labels": labels.tolist(),
+            "probabilities": probabilities.round(6).tolist()}
 
 
 def keep_freed_memory() -> None:

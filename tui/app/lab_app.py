@@ -3,7 +3,7 @@ builds the app from the screens, so they cannot import it), and the screen that 
 
 from __future__ import annotations
 
-from textual import getters
+from textual import events, getters
 from textual.app import App
 from textual.screen import Screen
 from textual.signal import Signal
@@ -23,7 +23,21 @@ class LabApp(App[None]):
     data_label: str
     data_warning: str | None  # why a run would not find --data, if it would not
     accelerator: str
+    probing: bool  # while the accelerator is being found (the header leaves it out until then)
     gpu_samples: list[GpuSample]
+
+    async def on_event(self, event: events.Event) -> None:
+        """A key goes to the focused widget, even one hidden since it took the focus (the running jobs' list, once
+        one job is left), where an option list's PageUp raised KeyError: a key finds the focus on a widget shown."""
+        if isinstance(event, events.Key):
+            self.focus_a_shown_widget()
+        await super().on_event(event)
+
+    def focus_a_shown_widget(self) -> None:
+        screen = self.screen
+        if screen.focused is not None and screen.focused not in screen.focus_chain:  # the chain holds shown ones
+            screen.set_focus(None)
+            screen.focus_next()
 
     def run_selection(self) -> None:
         """Queues the experiments selected on the experiments screen."""

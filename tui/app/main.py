@@ -26,6 +26,7 @@ from engine.jobs.slots import SlotRequest, machine_slots
 from engine.paths import home, stamp
 from engine.status import ACTIVE, Status
 from engine.store.runs import Store
+from tui import exit_codes
 from tui.app.background import child_environment, ensure_worker
 from tui.app.commands import LabCommands
 from tui.app.lab import Lab, describe_data
@@ -290,5 +291,10 @@ def create_app(args: Namespace, accelerator: str | None = None) -> DermalabApp:
 
 
 def run_app(args: Namespace) -> int:
-    create_app(args).run()
-    return 0
+    app = create_app(args)
+    app.run()
+    if app.return_code:  # an error nobody foresaw stopped it; Textual has printed its traceback, for a bug report
+        print("dermalab: the app stopped on an error it did not expect (its traceback is above); the runs it started "
+              "go on, and 'dermalab' opens it again.", file=sys.stderr)
+        return exit_codes.APP_CRASHED
+    return exit_codes.OK

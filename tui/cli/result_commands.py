@@ -100,13 +100,16 @@ def show_sweep(args: argparse.Namespace, store: Store, experiments: dict[int, Ex
         print(dumps({"sweep": sweep.name, "id": sweep.base.id, "question": sweep.question,
                      "points": [machine(row) for row in rows],
                      "best": found.best and found.best["point"], "base": found.base and machine(found.base),
-                     "best_versus_base": found.versus_base}))
+                     "best_versus_base": found.versus_base, "stopped": found.stopped}))
         return exit_codes.OK
     print_table(rows, args.format, cli_tables.SWEEP, args.wide, cli_tables.RESULT_NOTES)
     if args.format != "csv":
         if sweep.question:
             print(f"Sweep '{sweep.name}' asks: {' '.join(sweep.question.split())}")
         print(best_versus_base(sweep, found))
+        if found.stopped:
+            print(f"Halving stopped {plural(found.stopped, 'run')} of its points at a rung (column 'stopped'); their "
+                  "epochs are kept, and a point's figures are those of its runs that finished.")
     return exit_codes.OK
 
 

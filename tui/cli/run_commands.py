@@ -81,6 +81,9 @@ def cmd_sweep(args: argparse.Namespace) -> int:
                               ("--no-pretrained", args.no_pretrained, "model.pretrained")):
         if given and axis in sweep.axes:  # its points would all run alike, each trained again
             raise UserError(f"{flag} would set what sweep '{sweep.name}' varies (its axis '{axis}'); leave it out.")
+    if args.halving and args.executor:  # a cluster's tasks keep their epochs in stores of their own until they end
+        raise UserError("--halving compares the points' epochs as they are stored, which a cluster's tasks do only "
+                        "at their end; halve on this machine (--jobs N or --detach) or leave --halving out.")
     points = sweep.points()
     print(f"dermalab: sweep '{sweep.name}': {plural(len(points), 'point')} of experiment {sweep.base.id} "
           f"{sweep.base.spec.name} × {plural(sweep.seeds, 'seed')}.", file=sys.stderr)
