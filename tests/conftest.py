@@ -38,9 +38,11 @@ REPO = Path(__file__).resolve().parent.parent
 
 def pytest_configure(config: pytest.Config) -> None:
     """The commands these tests run write to pipes, which have no width; pytest-xdist's workers set COLUMNS and
-    LINES to 80×24, which the tables would then keep to."""
+    LINES to 80×24, which the tables would then keep to. The app sees a true-colour terminal whatever TERM this
+    machine has (galleries are dithered and say so on fewer colours); a test of fewer colours sets its own."""
     for name in ("COLUMNS", "LINES"):
         os.environ.pop(name, None)
+    os.environ["COLORTERM"] = "truecolor"
 
 # Experiments small enough to train in about a second an epoch: one that finishes, two that run far longer than any
 # test waits (tests cancel or kill them), and one that diverges at once.

@@ -3,6 +3,7 @@ methods: every number shown must be the engine's."""
 
 from __future__ import annotations
 
+import re
 import time
 
 import pytest
@@ -246,3 +247,18 @@ async def test_an_empty_cell_of_the_matrix_says_so_instead_of_opening(two_runs, 
         await pilot.press("enter")
         assert isinstance(app.screen, RunDetailScreen)
         assert f"No val lesion of class {CLASSES[true]} was called {CLASSES[predicted]}" in notices(app)
+
+
+@pytest.mark.slow
+@synchronous
+async def test_legends_without_colour_name_no_colours(two_runs, monkeypatch):
+    monkeypatch.setenv("NO_COLOR", "1")
+    app = app_with("--data", "synthetic")
+    colours = re.compile(r"\b(purple|teal|yellow|colour)\b")
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.press("l", "enter")
+        legends = " ".join(str(legend.render()) for legend in app.screen.query(".legend"))
+        assert "darker 0 → lighter 100" in legends and not colours.search(legends), legends
+        await pilot.press("escape", "g")
+        legends = str(app.screen.query_one("#legend").render())
+        assert "darker 0 → lighter 100" in legends and not colours.search(legends), legends

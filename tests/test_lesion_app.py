@@ -13,13 +13,14 @@ import numpy as np
 import pytest
 from textual.widgets import Static
 
-from tests.conftest import LOADING_SECONDS, REPO, other_run, val_labels, val_probabilities, wait_for_gallery
+from tests.conftest import LOADING_SECONDS, REPO, notices, other_run, val_labels, val_probabilities, wait_for_gallery
 from tui.app.main import create_app
 from tui.app.screens.gallery import AugmentPreviewScreen, GalleryScreen
 from tui.app.widgets.experiments.experiment_table import ExperimentTable
 from tui.app.widgets.pictures.image_grid import ImageGrid
 from tui.cli.main import build_parser
-from tui.text.halfblocks import UPPER_HALF
+from tui.app.screens.run_detail import RunDetailScreen
+from tui.text.halfblocks import CUBE, UPPER_HALF
 
 pytestmark = pytest.mark.slow  # the app under Pilot loads its galleries in a worker, the preview in a child process
 
@@ -52,8 +53,8 @@ def test_enter_on_a_confusion_cell_shows_exactly_its_lesions(store_run, lesion_f
             await wait_for_gallery(pilot)
             assert shown(pilot.app.screen) == [[8]]
             await pilot.press("escape", "right", "right", "enter")  # bcc called vasc (the last column): none
-            await wait_for_gallery(pilot)
-            assert pilot.app.screen.query_one(ImageGrid).sections[0].title == "true bcc, called vasc: 0 lesions"
+            assert isinstance(pilot.app.screen, RunDetailScreen)  # an empty cell says so, and opens nothing
+            assert "No val lesion of class bcc was called vasc" in " ".join(notices(pilot.app))
 
     asyncio.run(drive())
 
@@ -75,6 +76,26 @@ def images_across(grid: ImageGrid) -> tuple[int, int]:
     """The half-block cells on the grid's first line of images (the line under the section title), and the scale."""
     line = grid.render_line(1)
     return sum(segment.text.count(UPPER_HALF) for segment in line), grid.scale
+
+
+def test_a_256_colour_terminal_gets_dithered_lesions_and_the_way_to_true_colour(store_run, lesion_file,
+                                                                               monkeypatch):
+    store_run(val_labels(), val_probabilities(), synthetic=False)
+    monkeypatch.setenv("TERM", "xterm-256color")
+    monkeypatch.setenv("COLORTERM", "")
+
+    async def drive():
+        async with app().run_test(size=SIZE) as pilot:
+            await pilot.press("l", "M")
+            legend = await wait_for_gallery(pilot)
+            assert "this terminal shows 256 colours, so the images are dithered" in legend
+            assert "COLORTERM=truecolor" in legend
+            line = pilot.app.screen.query_one(ImageGrid).render_line(3)
+            levels = {channel for segment in line if segment.text == UPPER_HALF
+                      for channel in (*segment.style.color.triplet, *segment.style.bgcolor.triplet)}
+            assert levels and levels <= set(CUBE.tolist())  # the palette's own colours, mixed by the dither
+
+    asyncio.run(drive())
 
 
 def test_two_lesions_across_at_80x24_and_twice_the_size_on_a_big_terminal(store_run, lesion_file):

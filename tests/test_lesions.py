@@ -16,7 +16,7 @@ from engine.analysis.screening import Predictions
 from engine.errors import UserError
 from engine.training import data
 from tests.conftest import C, val_labels, val_probabilities, write_lesion_file
-from tui.text.halfblocks import RAMP, UPPER_HALF, cell_rows
+from tui.text.halfblocks import CUBE, RAMP, UPPER_HALF, cell_rows
 
 # 4 pixel rows x 3 columns, every pixel a different colour.
 TINY = np.array([[[255, 0, 0], [0, 255, 0], [0, 0, 255]],
@@ -60,6 +60,16 @@ def test_a_256_colour_terminal_gets_palette_colours_that_still_differ():
     assert "38;2;" not in written and "48;2;" not in written  # no true colour left
     foreground = re.findall(r"38;5;(\d+)", written)
     assert foreground == ["196", "46", "21"]  # pure red, green and blue: the palette's own, still apart
+
+
+def test_a_256_colour_terminal_gets_a_dither_of_the_palettes_levels_in_proportion():
+    # 155 lies halfway between the cube's 135 and 175: half the pixels of a flat patch round up, half down
+    patch = np.full((8, 8, 3), 155, np.uint8)
+    rows = cell_rows(patch, dither=True)
+    colours = [segment.style.color.triplet[0] for row in rows for segment in row]
+    colours += [segment.style.bgcolor.triplet[0] for row in rows for segment in row]
+    assert sorted(set(colours)) == [135, 175] and colours.count(175) == len(colours) // 2
+    assert set(colours) <= set(CUBE.tolist())
 
 
 def test_a_confusion_cell_holds_its_lesions_nearest_misses_first():

@@ -19,7 +19,7 @@ from engine.experiments.spec import Experiment
 from engine.jobs.source import JobSource
 from tui.app.widgets.frame.header import LabHeader
 from tui.app.widgets.frame.key_line import BACK, KeyLine
-from tui.app.widgets.pictures.image_grid import ImageGrid
+from tui.app.widgets.pictures.image_grid import TRUE_COLOUR, ImageGrid, palette
 
 if TYPE_CHECKING:
     from tui.views.tiles import Gallery
@@ -59,7 +59,12 @@ class GalleryScreen(Screen):
             self.say(f"The images could not be loaded ({said(error)})." if wrapped else said(error))
 
     def present(self, gallery: Gallery) -> None:
-        self.say(gallery.legend)
+        colours = palette(self.app)
+        if colours and not self.app.no_color:
+            dithered = ", so the images are dithered" if colours == 256 else ""
+            self.say(f"{gallery.legend} · this terminal shows {colours} colours{dithered}. {TRUE_COLOUR}")
+        else:
+            self.say(gallery.legend)
         self.query_one(ImageGrid).show(gallery.sections)
 
     def say(self, words: str) -> None:

@@ -6,7 +6,7 @@ from typing import Any
 
 from tui.app.screens.ranked import RankedScreen
 from tui.app.widgets.results.recall_grid import SORT_KEYS, RecallGrid
-from tui.app.widgets.results.scale import WORDS
+from tui.app.widgets.results.scale import scale_words
 from tui.text.measures import explained
 
 
@@ -20,7 +20,7 @@ class RecallGridScreen(RankedScreen):
         self.query_one(RecallGrid).show(rows, self.app.ranking)
 
     def legend(self) -> list[str]:
-        return [f"recall in %: {WORDS} · MEL = melanoma", explained("cancer_sensitivity"),
+        return [f"recall in %: {scale_words(not self.app.no_color)} · MEL = melanoma", explained("cancer_sensitivity"),
                 "s sorts by MEL first"]
 
     def sort_keys(self) -> list[str]:

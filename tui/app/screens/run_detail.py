@@ -26,7 +26,7 @@ from tui.app.widgets.frame.key_line import BACK, KeyLine
 from tui.app.widgets.results.confusion_matrix import ConfusionMatrix
 from tui.app.widgets.results.figures import FigureTable
 from tui.app.widgets.results.leaderboard_table import unlike_page
-from tui.app.widgets.results.scale import WORDS
+from tui.app.widgets.results.scale import scale_words
 from tui.app.widgets.run.curves import Curves
 from tui.text import numbers
 from tui.text.measures import MEASURES
@@ -109,23 +109,40 @@ def config_text(run: dict[str, Any], experiment: Experiment | None) -> Text:
     return text
 
 
+def matrix_legend(colour: bool) -> str:
+    shading = "bold on colour" if colour else "bold, on a grey"
+    return (f"confusion matrix: count and share of the true class's row; {shading}: right ({scale_words(colour)}), "
+            "grey: wrong · arrows, enter: images")
+
+
 class RunBody(VerticalScroll):
     """The run's page, paged so that no part starts above the screen: pgdn and pgup stop at the top of the part they
     would cut (the confusion matrix with its column names, the curves), and page on within a part taller than the
-    screen."""
+    screen. It opens scrolled down as far as the whole matrix needs, so its cursor starts in sight."""
+
+    placed = False
+
+    def place(self) -> None:
+        """Once, after the first layout, or before the first key that pages, whichever comes first."""
+        if not self.placed:
+            self.placed = True
+            for matrix in self.query(ConfusionMatrix):
+                matrix.scroll_visible(animate=False, immediate=True)
 
     def tops(self) -> list[int]:
         return [child.virtual_region_with_margin.y for child in self.children]
 
     def action_page_down(self) -> None:
+        self.place()
         target = self.scroll_y + self.scrollable_content_region.height
         cut = max((top for top in self.tops() if top <= target), default=0)
-        self.scroll_to(y=cut if cut > self.scroll_y else target, animate=False)
+        self.scroll_to(y=cut if cut > self.scroll_y else target, animate=False, immediate=True)
 
     def action_page_up(self) -> None:
+        self.place()
         target = self.scroll_y - self.scrollable_content_region.height
         whole = [top for top in self.tops() if target <= top < self.scroll_y]
-        self.scroll_to(y=min(whole) if whole else max(target, 0), animate=False)
+        self.scroll_to(y=min(whole) if whole else max(target, 0), animate=False, immediate=True)
 
 
 class RunDetailScreen(LabScreen):
@@ -153,9 +170,7 @@ class RunDetailScreen(LabScreen):
                 yield Static(f"{MEASURES['cancer_sensitivity'].name}: {MEASURES['cancer_sensitivity'].meaning}",
                              classes="legend", markup=False)
                 with Vertical(id="run-matrix"):
-                    yield Static("confusion matrix: count and share of the true class's row; bold on colour: "
-                                 f"right ({WORDS}), grey: wrong · arrows, enter: images", classes="legend",
-                                 markup=False)
+                    yield Static(matrix_legend(not self.app.no_color), classes="legend", markup=False)
                     yield ConfusionMatrix(id="confusion-matrix")
             with Horizontal(id="run-curves"):
                 yield Curves("train and val loss", [("train_loss", "train"), ("val_loss", "val")], id="run-loss")
@@ -180,7 +195,7 @@ class RunDetailScreen(LabScreen):
         matrix = self.query_one(ConfusionMatrix)
         matrix.show(detail.confusion)
         matrix.focus(scroll_visible=False)  # arrows move over its cells; pgup/pgdn scroll the page
-        self.call_after_refresh(matrix.scroll_visible, animate=False)  # its cursor starts in sight, under its header
+        self.call_after_refresh(self.query_one(RunBody).place)
 
     def action_operating_point(self) -> None:
         from tui.app.screens.operating_point import (

@@ -7,6 +7,7 @@ from typing import Any
 
 from rich.segment import Segment
 from rich.style import Style
+from textual.app import App
 from textual.geometry import Size
 from textual.scroll_view import ScrollView
 from textual.strip import Strip
@@ -15,6 +16,16 @@ from tui.text.halfblocks import cell_rows
 from tui.views.tiles import CAPTION_LINES, SIDE, Section, Tile
 
 GAP = 2  # columns between two images
+TRUE_COLOUR = ("To see the images in full colour, set COLORTERM=truecolor (in tmux also: set -as terminal-features "
+               "',*:RGB'), if the terminal has it.")
+
+
+PALETTES = {"256": 256, "standard": 16}  # Rich's colour systems short of true colour, by their number of colours
+
+
+def palette(app: App[Any]) -> int | None:
+    """How many colours the terminal shows, None for true colour (Rich reads COLORTERM and TERM for this)."""
+    return PALETTES.get(app.console.color_system or "")
 TITLE = Style(bold=True)
 
 
@@ -81,5 +92,6 @@ class ImageGrid(ScrollView, can_focus=True):
     def _image_rows(self, tile: Tile) -> list[list[Segment]]:
         key = id(tile)
         if key not in self._drawn:
-            self._drawn[key] = cell_rows(tile.image, self.scale, colour=not self.app.no_color)
+            self._drawn[key] = cell_rows(tile.image, self.scale, colour=not self.app.no_color,
+                                         dither=palette(self.app) == 256)
         return self._drawn[key]

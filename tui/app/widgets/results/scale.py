@@ -10,7 +10,11 @@ from textual.color import Color
 
 VIRIDIS = [Color.parse(stop) for stop in ("#440154", "#3b528b", "#21918c", "#5ec962", "#fde725")]
 GREYS = [Color.parse("#1b1f24"), Color.parse("#8a8f98")]  # for what is not the point of a table: its errors
-WORDS = "purple 0 → teal 50 → yellow 100"  # the viridis scale in a legend
+
+
+def scale_words(colour: bool) -> str:
+    """The viridis scale in a legend; without colour (NO_COLOR) its cells are greys of rising lightness."""
+    return "purple 0 → teal 50 → yellow 100" if colour else "darker 0 → lighter 100"
 
 
 def shade(share: float, stops: list[Color] = VIRIDIS) -> Color:
