@@ -6,12 +6,13 @@ from __future__ import annotations
 
 import contextlib
 import os
+import sys
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-DRIVER = Path("/proc/driver/nvidia/version")  # present only where the NVIDIA kernel driver is loaded
+DRIVER = Path("/proc/driver/nvidia/version")  # on Linux, present only where the NVIDIA kernel driver is loaded
 
 
 @dataclass(frozen=True)
@@ -25,7 +26,12 @@ class GpuSample:
 
 
 def driver_present() -> bool:
-    return DRIVER.exists()
+    """Whether NVML is worth asking: on Linux only where /proc names the driver (so NVML is not even imported
+    without one); on Windows, which has no /proc, NVML itself tells (a driver without its library is no GPU); macOS
+    has no NVIDIA driver."""
+    if sys.platform.startswith("linux"):
+        return DRIVER.exists()
+    return sys.platform == "win32"
 
 
 def visible() -> list[str]:

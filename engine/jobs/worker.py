@@ -1,6 +1,7 @@
-"""The worker (`dermalab worker`): takes jobs from the store's queue and trains each in a child process forked
-from itself. Importing this module imports torch, once, before any CUDA initialisation, so a child starts training
-at once; a crash or an out-of-memory kill in one child ends that run only.
+"""The worker (`dermalab worker`): takes jobs from the store's queue and trains each in a child process, forked
+from itself on Linux and a fresh interpreter elsewhere (engine.jobs.start decides). Importing this module imports
+torch, once, before any CUDA initialisation, so a forked child starts training at once; a crash or an out-of-memory
+kill in one child ends that run only.
 
 One worker serves a store from a machine (engine.jobs.lock.WorkerLock). Each running child holds a slot handed out by
 the worker (engine.jobs.slots: its GPU, its share of the cores), so up to one job per slot trains at once. The worker
@@ -11,7 +12,6 @@ its own jobs only, without the lock.
 from __future__ import annotations
 
 import contextlib
-import ctypes
 import os
 import signal
 import socket
@@ -21,7 +21,6 @@ import traceback
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import NoReturn
 
 import torch._dynamo  # noqa: F401  (torch.optim imports it when the first optimizer is made: seconds, once here)
 
@@ -34,6 +33,7 @@ from engine.jobs.lock import WorkerLock
 from engine.jobs.queue import CANCELLED, Job, JobQueue, cancel_reason, stopped_by
 from engine.jobs.runner import CancelSwitch, preflight, progress_to, run_job
 from engine.jobs.slots import Slot
+from engine.jobs.start import Started, lower_priority, method, start
 from engine.status import Status
 from engine.store.runs import Store
 from engine.training import data
@@ -51,9 +51,9 @@ Say = Callable[[str], None]
 
 @dataclass
 class Child:
-    """A forked process training one job in one slot."""
+    """A process training one job in one slot."""
 
-    pid: int
+    process: Started
     job: Job
     slot: Slot
     cancelled_at: float | None = None
@@ -66,7 +66,7 @@ def serve(lock: WorkerLock, store_path: Path, sink_of: Callable[[], Callable], s
     until it has been empty for `idle` seconds. `sink_of` makes, in each child, the sink its run's events go to
     after the store (the worker's log)."""
     try:
-        os.nice(NICENESS)
+        lower_priority(NICENESS)
         loop = WorkerLoop(Store(store_path), lock, sink_of, say, slots)
         say(f"worker {os.getpid()} on {socket.gethostname()} serves {store_path} in {plural(len(slots), 'slot')}: "
             + ", ".join(f"{slot.name} ({plural(slot.threads, 'thread')})" for slot in slots))
@@ -88,7 +88,7 @@ def train_own(store: Store, datasets: dict[str, Dataset], sink_of: Callable[[], 
 
 
 class WorkerLoop:
-    """Trains waiting jobs in forked children, one per free slot. `lock` None: a foreground `dermalab run`, which
+    """Trains waiting jobs in children, one per free slot. `lock` None: a foreground `dermalab run`, which
     takes only the jobs it queued for itself (`JobQueue.add(keep=True)`) and stops when they are done."""
 
     def __init__(self, store: Store, lock: WorkerLock | None, sink_of: Callable[[], Callable], say: Say,
@@ -98,6 +98,7 @@ class WorkerLoop:
         self.children: dict[int, Child] = {}
         self.datasets: dict[str, Dataset] = {}
         self.stop_reason: str | None = None  # set by the signal that stops this loop
+        self.how = method()  # how children start: said wrong (DERMALAB_START) before any job is claimed
 
     def run(self, idle: float) -> None:
         for stop in (signal.SIGTERM, signal.SIGINT):
@@ -161,16 +162,15 @@ class WorkerLoop:
                 self.queue.end(job.job_id, status, reason)
                 self.say(f"job {job.job_id} #{job.experiment_id} seed {job.seed}: {status}: {reason}")
                 continue
-            worker = os.getpid()
-            pid = os.fork()
-            if pid == 0:
-                self._child(worker, job, slot, *prepared)
-            self.children[pid] = Child(pid, job, slot)
-            self.say(f"job {job.job_id} #{job.experiment_id} {job.name} seed {job.seed}: child {pid} in {slot.name}")
+            child = start(self.how, (job, slot, *prepared, self.store.path, self.sink_of), train_child)
+            self.children[child.pid] = Child(child, job, slot)
+            self.say(f"job {job.job_id} #{job.experiment_id} {job.name} seed {job.seed}: child {child.pid} in "
+                     f"{slot.name}")
         return started
 
     def _prepare(self, job: Job) -> tuple[Experiment, Dataset]:
-        """In the worker, before the fork: the experiment, and the data (kept for later jobs on the same data)."""
+        """In the worker, before the child starts: the experiment, and the data (kept for later jobs on the same
+        data)."""
         experiment = resolve(job.experiments, job.experiment_id, job.point)
 
         def progress(event: Event) -> None:
@@ -184,44 +184,13 @@ class WorkerLoop:
             self.datasets[job.data] = data.load(job.data, on_progress=progress_to(progress, "DermaMNIST"))
         return experiment, self.datasets[job.data]
 
-    def _child(self, worker: int, job: Job, slot: Slot, experiment: Experiment, dataset: Dataset) -> NoReturn:
-        """The forked child: trains the job in its slot and exits, never returning into the worker's loop."""
-        code = 1
-        try:
-            die_with(worker)
-            enter(slot)
-            switch = CancelSwitch()
-            signal.signal(signal.SIGINT, lambda *_: switch.trip())
-            signal.signal(signal.SIGTERM, lambda *_: switch.trip(stopped_by(signal.SIGTERM)))
-            store = Store(self.store.path)  # its own connection: one opened before a fork must not be used after it
-            run_job(job, experiment, dataset, store, JobQueue(store), self.sink_of(), switch)
-            code = 0
-        except RunCancelled as cancel:  # between the fork and the run's start
-            self._end_from_child(job, Status.CANCELLED, cancel_reason(cancel))
-            code = 0
-        except UserError as error:  # the store would not take a write, say
-            print(f"dermalab: {error}", file=sys.stderr)
-            self._end_from_child(job, Status.FAILED, str(error))
-        except BaseException:  # in the log; the worker settles the job from the exit code
-            traceback.print_exc()
-        finally:
-            for stream in (sys.stdout, sys.stderr):
-                with contextlib.suppress(Exception):
-                    stream.flush()
-            os._exit(code)
-
-    def _end_from_child(self, job: Job, status: Status, reason: str) -> None:
-        with contextlib.suppress(Exception):  # if even this fails, the worker ends it from the exit code
-            JobQueue(Store(self.store.path)).end(job.job_id, status, reason)
-
     def _reap(self) -> None:
         for child in list(self.children.values()):
-            pid, status = os.waitpid(child.pid, os.WNOHANG)
-            if pid == 0:
+            if (code := child.process.poll()) is None:
                 continue
-            del self.children[pid]
+            del self.children[child.process.pid]
             self.free.append(child.slot)
-            self._settle_after(child, os.waitstatus_to_exitcode(status))
+            self._settle_after(child, code)
 
     def _settle_after(self, child: Child, code: int) -> None:
         """A child that ended without settling its job (killed, or crashed outside its run): say how it ended."""
@@ -242,13 +211,46 @@ class WorkerLoop:
             if child.cancelled_at is None and child.job.job_id in asked:
                 self._cancel(child)
             elif child.cancelled_at is not None and now - child.cancelled_at > STOP_SECONDS:
-                with contextlib.suppress(ProcessLookupError):
-                    os.kill(child.pid, signal.SIGKILL)
+                child.process.kill()
 
     def _cancel(self, child: Child, signum: int = signal.SIGINT) -> None:
         child.cancelled_at = time.monotonic()
-        with contextlib.suppress(ProcessLookupError):
-            os.kill(child.pid, signum)
+        child.process.signal(signum)
+
+
+def train_child(job: Job, slot: Slot, experiment: Experiment, dataset: Dataset, store_path: Path,
+                sink_of: Callable[[], Callable], listening: Callable[[], None] | None = None) -> int:
+    """In the child, however it started: trains the job in its slot and returns the exit code. `listening` starts
+    what else may stop the run (a spawned child's pipe from its worker), once the signal handlers are in place."""
+    code = 1
+    try:
+        enter(slot)
+        switch = CancelSwitch()
+        signal.signal(signal.SIGINT, lambda *_: switch.trip())
+        signal.signal(signal.SIGTERM, lambda *_: switch.trip(stopped_by(signal.SIGTERM)))
+        if listening is not None:
+            listening()
+        store = Store(store_path)  # its own connection: one opened before a fork must not be used after it
+        run_job(job, experiment, dataset, store, JobQueue(store), sink_of(), switch)
+        code = 0
+    except RunCancelled as cancel:  # between the child's start and the run's
+        end_from_child(store_path, job, Status.CANCELLED, cancel_reason(cancel))
+        code = 0
+    except UserError as error:  # the store would not take a write, say
+        print(f"dermalab: {error}", file=sys.stderr)
+        end_from_child(store_path, job, Status.FAILED, str(error))
+    except BaseException:  # in the log; the worker settles the job from the exit code
+        traceback.print_exc()
+    finally:
+        for stream in (sys.stdout, sys.stderr):
+            with contextlib.suppress(Exception):
+                stream.flush()
+    return code
+
+
+def end_from_child(store_path: Path, job: Job, status: Status, reason: str) -> None:
+    with contextlib.suppress(Exception):  # if even this fails, the worker ends it from the exit code
+        JobQueue(Store(store_path)).end(job.job_id, status, reason)
 
 
 def unprepared(error: Exception) -> tuple[Status, str]:
@@ -268,7 +270,7 @@ def ending(code: int, cancel_asked: bool, stop_reason: str | None = None) -> tup
         return Status.FAILED, (f"the training process ended with exit code {code} before its run did (see the "
                                "worker's log)")
     reason = f"the training process was killed by {signal.Signals(-code).name}"
-    if -code == signal.SIGKILL:
+    if -code == getattr(signal, "SIGKILL", None):  # Windows has no SIGKILL (nor negative exit codes)
         reason += " (by hand, or by the system when memory ran out)"
     return Status.FAILED, reason
 
@@ -280,12 +282,3 @@ def enter(slot: Slot) -> None:
         os.environ["CUDA_VISIBLE_DEVICES"] = slot.gpu
     threads.use(slot.threads, slot.fixed)
 
-
-def die_with(worker: int) -> None:
-    """A child must not outlive its worker: after a kill -9 of the worker, nobody would answer for its run. Linux
-    does it on request; elsewhere the child lives on and stores its run when it ends."""
-    if sys.platform.startswith("linux"):
-        PR_SET_PDEATHSIG = 1
-        ctypes.CDLL(None, use_errno=True).prctl(PR_SET_PDEATHSIG, signal.SIGKILL)
-        if os.getppid() != worker:  # the worker died before the request took effect
-            os._exit(1)

@@ -170,11 +170,20 @@ def keep_freed_memory() -> None:
     when freed, and trims the heap's freed top too, so a batch's activations or a chunk of images faulted their
     pages in afresh again and again: on this CPU half the augmentation's time and a sixth of the model step's. Up to
     32 MB a block, freed memory now stays with the process for reuse, as PyTorch's CUDA allocator keeps GPU memory:
-    a training process holds on to its peak heap until it exits. A no-op where the C library has no mallopt."""
-    mallopt = getattr(ctypes.CDLL(None), "mallopt", None)
-    if mallopt is not None:
-        mallopt(M_MMAP_THRESHOLD, 32 << 20)
-        mallopt(M_TRIM_THRESHOLD, 1 << 30)
+    a training process holds on to its peak heap until it exits. Only where glibc is: the thresholds are its own
+    (on Windows there is no C library to open by None)."""
+    if glibc():
+        libc = ctypes.CDLL(None)
+        libc.mallopt(M_MMAP_THRESHOLD, 32 << 20)
+        libc.mallopt(M_TRIM_THRESHOLD, 1 << 30)
+
+
+def glibc() -> bool:
+    """Whether this process runs on glibc (os.confstr is missing on Windows, and refuses the name on macOS)."""
+    try:
+        return bool(os.confstr("CS_GNU_LIBC_VERSION"))
+    except (AttributeError, ValueError, OSError):
+        return False
 
 
 def prepare(spec: ExperimentSpec, dataset: Dataset, options: RunOptions, epochs: int) -> Setup:

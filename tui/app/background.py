@@ -1,6 +1,6 @@
-"""Starts the background worker (`dermalab worker`) when none serves the store: in a session of its own, without a
-terminal, so closing the terminal or losing SSH leaves it training; its output goes to a log under
-$DERMALAB_HOME/logs."""
+"""Starts the background worker (`dermalab worker`) when none serves the store: detached from the terminal (a session
+of its own on POSIX, a process group without a console on Windows: engine.jobs.start.detached), so closing the
+terminal or losing SSH leaves it training; its output goes to a log under $DERMALAB_HOME/logs."""
 
 from __future__ import annotations
 
@@ -14,6 +14,7 @@ from pathlib import Path
 from engine.errors import UserError
 from engine.jobs.lock import worker_pid
 from engine.jobs.slots import SlotRequest
+from engine.jobs.start import detached
 from engine.paths import REPOSITORY, data_dir, home, stamp
 
 START_SECONDS = 60.0  # a worker takes its lock before it imports torch: under a second, unless the machine is swamped
@@ -47,7 +48,7 @@ def ensure_worker(store_path: Path, slots: SlotRequest | None = None) -> WorkerP
     with out:
         process = subprocess.Popen([sys.executable, "-m", "tui.cli.main", "worker", *slots.arguments()],
                                    stdin=subprocess.DEVNULL, stdout=out, stderr=subprocess.STDOUT,
-                                   env=child_environment(), cwd=logs, start_new_session=True)
+                                   env=child_environment(), cwd=logs, **detached())
     return WorkerProcess(confirmed(store_path, process, log), log, process)
 
 

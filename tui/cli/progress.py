@@ -5,7 +5,8 @@ from __future__ import annotations
 import sys
 import time
 from collections.abc import Callable
-from typing import Any, TextIO
+from pathlib import Path
+from typing import Any, Literal
 
 from rich.console import Console
 from rich.progress import (
@@ -131,7 +132,7 @@ class JsonResults:
     row `results --format json` gives; the bars still go to stderr."""
 
     def __init__(self, bars: HeadlessProgress, store: Store, experiments: dict[int, Experiment]):
-        self.bars, self.show = bars, stored_row_printer(store, experiments, bars.print_out)
+        self.bars, self.show = bars, StoredRowPrinter(store, experiments, bars.print_out)
 
     def __enter__(self) -> JsonResults:
         self.bars.__enter__()
@@ -151,27 +152,41 @@ def print_now(line: str) -> None:
     print(line, flush=True)
 
 
-def stored_row_printer(store: Store, experiments: dict[int, Experiment],
-                       print_out: Callable[[str], None] = print_now) -> Callable[..., None]:
+class StoredRowPrinter:
     """Prints an ended run's stored row on stdout as one JSON line: the very row `results --format json` gives
     (the store has it before the event reaches a sink), and whether this command took it from an earlier run
     (`reused`, a seed that had finished) instead of training it."""
-    def show(run_id: str, reused: bool = False) -> None:
-        [row] = summary.run_rows(store.summaries([run_id]), experiments)
-        print_out(dumps({**machine(row), "reused": reused}, indent=None))
-    return show
+
+    def __init__(self, store: Store, experiments: dict[int, Experiment],
+                 print_out: Callable[[str], None] = print_now):
+        self.store, self.experiments, self.print_out = store, experiments, print_out
+
+    def __call__(self, run_id: str, reused: bool = False) -> None:
+        [row] = summary.run_rows(self.store.summaries([run_id]), self.experiments)
+        self.print_out(dumps({**machine(row), "reused": reused}, indent=None))
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        """A class, not a closure, so that a spawned job's child (engine.jobs.start) gets one, on its own connection
+        to the same store."""
+        return printer_on, (self.store.path, self.experiments, self.print_out)
+
+
+def printer_on(path: Path, experiments: dict[int, Experiment], print_out: Callable[[str], None]) -> StoredRowPrinter:
+    return StoredRowPrinter(Store(path), experiments, print_out)
 
 
 class WorkerLog:
     """The worker's log (its output, a file): a line for what the worker does, and for each run's start and end.
     A foreground `run --jobs N` writes the same lines on stderr, and with --json each result on stdout too
-    (`json_results`, e.g. stored_row_printer)."""
+    (`json_results`, e.g. StoredRowPrinter). The stream is named, not held, so that the log pickles for a spawned
+    job's child (engine.jobs.start), which writes to the same stream it inherited."""
 
-    def __init__(self, stream: TextIO | None = None, json_results: Callable[[str], None] | None = None):
+    def __init__(self, stream: Literal["stdout", "stderr"] = "stdout",
+                 json_results: Callable[[str], None] | None = None):
         self.stream, self.json_results = stream, json_results
 
     def say(self, line: str) -> None:
-        print(f"{time.strftime('%Y-%m-%d %H:%M:%S')} {line}", file=self.stream or sys.stdout, flush=True)
+        print(f"{time.strftime('%Y-%m-%d %H:%M:%S')} {line}", file=getattr(sys, self.stream), flush=True)
 
     def sink(self) -> Callable[[Event], None]:
         """A sink for one child's run."""

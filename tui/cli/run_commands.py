@@ -17,7 +17,7 @@ from engine.errors import UserError
 from engine.events import RunFailed
 from engine.experiments import sweeps
 from engine.experiments.spec import Experiment
-from engine.jobs import cluster, seeds, watch
+from engine.jobs import cluster, seeds, start, watch
 from engine.jobs.lock import WorkerLock, worker_pid
 from engine.jobs.queue import Job, JobQueue, plan
 from engine.jobs.slots import machine_slots
@@ -33,8 +33,8 @@ from tui.cli.options import MAX_SEED
 from tui.cli.progress import (
     HeadlessProgress,
     JsonResults,
+    StoredRowPrinter,
     WorkerLog,
-    stored_row_printer,
 )
 from tui.text.numbers import plural
 from tui.text.tables import dumps
@@ -99,7 +99,7 @@ def launch(args: argparse.Namespace, chosen: list[Experiment], asked: range, exp
     try:
         jobs, reused = planned(args, chosen, asked, source, store, each_skip)
         if args.json and not args.detach:  # a script asking for a seed gets its result, trained now or before
-            show = stored_row_printer(store, experiments)
+            show = StoredRowPrinter(store, experiments)
             for run_id in reused:
                 show(run_id, reused=True)
         if not jobs:
@@ -218,8 +218,9 @@ def prepare(data_option: str, options: RunOptions, chosen: list[Experiment], sin
 
 def run_in_slots(args: argparse.Namespace, jobs: list[Job], options: RunOptions, chosen: list[Experiment],
                  experiments: Experiments, store: Store) -> int:
-    """`run --jobs N` (or --gpus, --per-gpu) in the foreground: this process forks a child per slot, as the worker
+    """`run --jobs N` (or --gpus, --per-gpu) in the foreground: this process starts a child per slot, as the worker
     does, for its own jobs only; a line for each run's start and end. Ctrl-C cancels them all (exit 130)."""
+    start.method()  # a bad DERMALAB_START is said before torch is imported and jobs are queued
     with collector_paused():
         from engine.jobs import worker  # torch, before the children fork
 
@@ -228,7 +229,7 @@ def run_in_slots(args: argparse.Namespace, jobs: list[Job], options: RunOptions,
         dataset = prepare(args.data, options, chosen, bars)
     queue = JobQueue(store)
     queue.add(jobs, keep=True)
-    log = WorkerLog(sys.stderr, json_results=stored_row_printer(store, experiments) if args.json else None)
+    log = WorkerLog("stderr", json_results=StoredRowPrinter(store, experiments) if args.json else None)
     interrupted = worker.train_own(store, {args.data: dataset}, log.sink, log.say, slots)
     say_unstarted(queue, jobs)
     if interrupted:
@@ -250,7 +251,7 @@ def run_on_cluster(args: argparse.Namespace, jobs: list[Job], store: Store, expe
         print("'dermalab queue' shows them (and imports what finished), 'dermalab cancel ID' stops one.",
               file=sys.stderr)
         return exit_codes.OK
-    show = stored_row_printer(store, experiments)
+    show = StoredRowPrinter(store, experiments)
 
     def say(job: dict, run: dict | None) -> None:
         """A line as a task changes state, starts an epoch or ends (too seldom for bars); with --json each ended
@@ -301,6 +302,7 @@ def run_detached(args: argparse.Namespace, jobs: list[Job], store: Store) -> int
 def cmd_worker(args: argparse.Namespace) -> int:
     path = default_path()
     slots = machine_slots(slot_request(args))
+    start.method()  # a bad DERMALAB_START is said before this worker takes the store
     lock = WorkerLock(path)
     if not lock.acquire():
         print(f"dermalab: worker {worker_pid(path)} already serves {path}; it takes the jobs.", file=sys.stderr)

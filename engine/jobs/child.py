@@ -1,0 +1,35 @@
+"""A job's child started as a fresh interpreter (`python -m engine.jobs.child`, see engine.jobs.start): reads its
+job from the pipe on its stdin, trains it as a forked child would, and listens on the same pipe for its worker's
+signals. When the pipe closes while it trains, its worker has ended (a kill -9, a crash): it stops at once, as a
+forked child does on Linux, and the next look at the queue stores its run as interrupted."""
+
+from __future__ import annotations
+
+import _thread
+import os
+import pickle
+import sys
+
+
+def main() -> None:
+    pipe = sys.stdin.buffer
+    try:
+        payload = pickle.load(pipe)  # before torch
+    except EOFError:  # the worker has gone before it sent the job: there is no run to answer for
+        worker_gone()
+
+    from engine.jobs import start, worker  # torch
+
+    def listening() -> None:
+        start.listen(pipe, lambda signum: _thread.interrupt_main(signum), worker_gone)
+
+    os._exit(worker.train_child(*payload, listening=listening))
+
+
+def worker_gone() -> None:
+    """Nobody would record the run any more: stop as a forked child's PR_SET_PDEATHSIG does."""
+    os._exit(1)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,125 @@
+"""How a job's process starts on each platform (engine.jobs.start). Only Linux can be had here, so macOS's and
+Windows's branches are checked by taking Linux's calls away (no os.fork, no fcntl, no /proc, no glibc) and setting
+sys.platform; the spawned child itself runs for real under CI's second pass (DERMALAB_START=spawn, see .ci/run)."""
+
+from __future__ import annotations
+
+import os
+import pickle
+import platform as platform_module
+import signal
+import subprocess
+import sys
+
+import pytest
+
+from engine.errors import UserError
+from engine.experiments.load import load
+from engine.jobs import gpus, start
+from engine.jobs.queue import plan
+from engine.jobs.slots import Slot
+from engine.jobs.worker import ending
+from engine.store.runs import Store
+from engine.training import data
+from engine.training.options import RunOptions
+from engine.training.train import glibc
+from tests.conftest import REPO
+from tui.cli.progress import StoredRowPrinter, WorkerLog
+
+
+@pytest.fixture
+def platform(monkeypatch):
+    """Set sys.platform (and no DERMALAB_START) for the test."""
+    monkeypatch.delenv(start.METHOD, raising=False)
+    return lambda name: monkeypatch.setattr(sys, "platform", name)
+
+
+def test_fork_on_linux_and_a_fresh_interpreter_on_macos_windows_or_wherever_fork_is_missing(platform, monkeypatch):
+    platform("linux")
+    assert start.method() == "fork"
+    for elsewhere in ("darwin", "win32"):
+        platform(elsewhere)
+        assert start.method() == "spawn"
+    platform("linux")
+    monkeypatch.delattr(os, "fork")
+    assert start.method() == "spawn"
+
+
+def test_the_environment_forces_either_way_and_refuses_what_cannot_be(platform, monkeypatch):
+    platform("linux")
+    monkeypatch.setenv(start.METHOD, "spawn")
+    assert start.method() == "spawn"
+    platform("darwin")
+    monkeypatch.setenv(start.METHOD, "Fork")
+    assert start.method() == "fork"  # the user's risk, where fork exists
+    monkeypatch.delattr(os, "fork")
+    with pytest.raises(UserError, match=r"^The environment's DERMALAB_START=fork cannot be had, as this system has"):
+        start.method()
+    monkeypatch.setenv(start.METHOD, "vfork")
+    with pytest.raises(UserError, match=r"^The environment's DERMALAB_START=vfork is no way to start a job; set"):
+        start.method()
+
+
+def test_the_background_worker_detaches_by_each_platforms_own_means(platform):
+    platform("linux")
+    assert start.detached() == {"start_new_session": True}
+    platform("win32")
+    flags = start.detached()["creationflags"]
+    assert flags & 0x200 and flags & 0x8  # CREATE_NEW_PROCESS_GROUP, DETACHED_PROCESS
+
+
+def test_the_queue_imports_and_chooses_spawn_without_fcntl_or_fork():
+    script = ("import os, sys; sys.modules['fcntl'] = None; del os.fork\n"
+              "import engine.jobs.queue, engine.jobs.lock, engine.jobs.watch, engine.jobs.slots, tui.app.background\n"
+              "from engine.jobs import start; print(start.method())")
+    done = subprocess.run([sys.executable, "-W", "ignore", "-c", script], cwd=REPO, capture_output=True, text=True,
+                          env={**os.environ, start.METHOD: ""}, timeout=60)
+    assert (done.returncode, done.stdout) == (0, "spawn\n"), done.stderr
+
+
+def test_a_worker_lowers_its_own_priority_only():
+    script = "import os; from engine.jobs.start import lower_priority; lower_priority(3); print(os.nice(0))"
+    done = subprocess.run([sys.executable, "-c", script], cwd=REPO, capture_output=True, text=True, timeout=60)
+    assert int(done.stdout) == min(19, os.nice(0) + 3), done.stderr
+
+
+def test_everything_a_spawned_child_is_given_survives_the_pipe(tiny_experiments, dermalab_home):
+    experiments = load(str(tiny_experiments))
+    [job] = plan([experiments[1]], [0], "synthetic", str(tiny_experiments), RunOptions(device="cpu"))
+    store = Store()
+    log = WorkerLog("stderr", json_results=StoredRowPrinter(store, experiments))
+    payload = (job, Slot("cpu", None, 1), experiments[1], data.synthetic(), store.path, log.sink)
+    job_again, _, experiment, dataset, path, sink_of = pickle.loads(pickle.dumps(payload))
+    assert (job_again, experiment, dataset.fingerprint, path) == (job, experiments[1], "synthetic", store.path)
+    printer = sink_of.__self__.json_results
+    assert (sink_of.__self__.stream, printer.store.path) == ("stderr", store.path)
+    assert printer.store is not store  # its own connection, opened in the child
+
+
+def test_without_sigkill_a_child_that_ended_early_is_said_by_its_exit_code(monkeypatch):
+    monkeypatch.delattr(signal, "SIGKILL")  # Windows: TerminateProcess leaves exit code 1
+    assert ending(1, False)[1].startswith("the training process ended with exit code 1 before its run did")
+
+
+def test_nvidia_is_asked_of_nvml_where_there_is_no_proc_and_never_on_a_mac(platform, monkeypatch, tmp_path):
+    monkeypatch.setattr(gpus, "DRIVER", tmp_path / "no driver")
+    monkeypatch.delenv("CUDA_VISIBLE_DEVICES", raising=False)
+    platform("linux")
+    assert not gpus.driver_present()
+    platform("win32")
+    assert gpus.driver_present()
+    assert gpus.visible() == []  # NVML, asked, finds no driver here
+    platform("darwin")
+    assert not gpus.driver_present()
+
+
+def test_the_allocator_is_set_only_where_glibc_is(monkeypatch):
+    assert glibc() == (platform_module.libc_ver()[0] == "glibc")
+
+    def unknown(name: str) -> str:
+        raise ValueError(f"unrecognized configuration name: {name}")
+
+    monkeypatch.setattr(os, "confstr", unknown)
+    assert not glibc()  # macOS refuses the name
+    monkeypatch.delattr(os, "confstr")
+    assert not glibc()  # Windows has no confstr
