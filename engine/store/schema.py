@@ -23,7 +23,7 @@ from pathlib import Path
 from typing import Any
 
 from engine.classes import CLASSES
-from engine.errors import UserError
+from engine.errors import UserError, said
 from engine.experiments.spec import config_hash
 from engine.paths import stamp
 from engine.processes import alive
@@ -161,25 +161,47 @@ JOBS_FROM_VERSION_1 = {
 
 def prepare(db: sqlite3.Connection, path: Path) -> Path | None:
     """Bring the store to VERSION: create it when new, upgrade it when older. Returns the backup of an upgraded
-    store (None when nothing was upgraded)."""
+    store (None when nothing was upgraded). An upgrade that fails leaves the store as it was, without a backup
+    (the store is its own), and says why in one sentence; only a file SQLite cannot read is left to be set aside."""
     version = db.execute("PRAGMA user_version").fetchone()[0]
     refuse_newer(version, path)
     present = {name for (name,) in db.execute("SELECT name FROM sqlite_master WHERE type = 'index'")}
     if version == VERSION and present >= INDEXES.keys():
         return None
     db.execute("BEGIN IMMEDIATE")  # one process upgrades; the others wait, then find it done
+    backup = None
     try:
-        backup = _upgrade(db, path)
+        version = held_version(db)  # read again under the lock: another process may have upgraded it meanwhile
+        if version < VERSION and has_table(db, "runs"):
+            _refuse_while_older_dermalab_writes(db, path)
+            backup = _backup(path, version)
+        _upgrade(db, version)
         for name, columns in INDEXES.items():
             db.execute(f"CREATE INDEX IF NOT EXISTS {name} ON {columns}")
         db.execute("COMMIT")
-    except BaseException:
+    except BaseException as error:
         db.execute("ROLLBACK")
+        if backup is not None:  # one backup per upgrade, not per try
+            backup.unlink(missing_ok=True)
+        if held_in_the_rows(error):
+            raise UserError(f"The run store {path} could not be upgraded to this version of dermalab ({said(error)});"
+                            " it was left as it was, so an older dermalab still reads it, or set DERMALAB_HOME to "
+                            "another folder to start a fresh store.") from None
         raise
     if backup is not None:  # the version-0 table's pages back to the file system, or the file keeps its size
         with contextlib.suppress(sqlite3.OperationalError):  # no room to compact: nothing is lost, only space
             db.execute("VACUUM")
     return backup
+
+
+def held_in_the_rows(error: BaseException) -> bool:
+    """Whether an upgrade failed on what the store holds (a row breaking a constraint, a value of an odd shape),
+    not on the file (damage SQLite cannot read, which sets it aside) nor the place (read-only, full, locked:
+    the store is then opened to read) nor a refusal already said."""
+    if isinstance(error, sqlite3.DatabaseError):
+        return not isinstance(error, sqlite3.OperationalError) and getattr(error, "sqlite_errorname", "") not in (
+            "SQLITE_CORRUPT", "SQLITE_NOTADB")
+    return isinstance(error, Exception) and not isinstance(error, (OSError, UserError))
 
 
 def refuse_newer(version: int, path: Path) -> None:
@@ -188,16 +210,37 @@ def refuse_newer(version: int, path: Path) -> None:
                         f"reads {VERSION}); upgrade dermalab, or set DERMALAB_HOME to another folder.")
 
 
-def _upgrade(db: sqlite3.Connection, path: Path) -> Path | None:
-    version = db.execute("PRAGMA user_version").fetchone()[0]
-    if version == VERSION:
-        return None
+def held_version(db: sqlite3.Connection) -> int:
+    """The version of the store's tables: its number where that is this dermalab's, else what its tables hold. A
+    store restored from `sqlite3 .dump` has lost its number (0), and a number set by hand may be anything."""
+    number = db.execute("PRAGMA user_version").fetchone()[0]
+    if number == VERSION or not has_table(db, "runs"):
+        return number
+    columns = _columns(db, "runs")
+    if "history" in columns:  # version 0 kept it as JSON in the runs row
+        return 0
+    if "process_started" not in columns:  # recorded from version 2 on
+        return 1
+    current = sqlite3.connect(":memory:")
+    for statement in TABLES:
+        current.execute(statement)
+    tables = [name for (name,) in current.execute("SELECT name FROM sqlite_master WHERE type = 'table'")]
+    held = all(_columns(db, name) >= _columns(current, name) for name in tables)
+    current.close()
+    return VERSION if held else 2  # versions after 2 add tables and columns
+
+
+def _columns(db: sqlite3.Connection, table: str) -> set[str]:
+    return {name for _, name, *_ in db.execute(f"PRAGMA table_info({table})")}
+
+
+def _upgrade(db: sqlite3.Connection, version: int) -> None:
+    if version == VERSION:  # its tables are this version's: the number alone was lost
+        db.execute(f"PRAGMA user_version = {VERSION}")
+        return
     old = has_table(db, "runs")
-    if old:
-        _refuse_while_older_dermalab_writes(db, path)
-        backup = _backup(path, version)
-        if version < 2 and has_table(db, "jobs"):  # made apart from the versioned tables before 2, when first used
-            _rebuild(db, "jobs", JOBS, JOBS_FROM_VERSION_1)
+    if old and version < 2 and has_table(db, "jobs"):  # made apart from the versioned tables before 2, when first used
+        _rebuild(db, "jobs", JOBS, JOBS_FROM_VERSION_1)
     # The runs table of an older store stays as it is until its rows move, below; version 3's tables are new.
     for statement in TABLES:
         db.execute(statement)
@@ -206,7 +249,6 @@ def _upgrade(db: sqlite3.Connection, path: Path) -> Path | None:
     elif old and version == 1:  # the columns of version 1's runs are version 2's, with fewer of them and stricter
         _rebuild(db, "runs", RUNS)
     db.execute(f"PRAGMA user_version = {VERSION}")
-    return backup if old else None
 
 
 def has_table(db: sqlite3.Connection, name: str) -> bool:
@@ -260,10 +302,8 @@ def _replace(db: sqlite3.Connection, table: str) -> None:
 
 
 def _move_version_0(db: sqlite3.Connection) -> None:
-    """Copy every version-0 row into the new tables."""
-    from engine.store import (
-        blobs,  # numpy: a store that is already current never needs it to open
-    )
+    """Copy every version-0 row into the new tables. A JSON value of an odd shape reads as missing, as a damaged
+    one does, rather than stopping the upgrade of every run."""
     db.execute(RUNS.format(name="runs_new"))
     fingerprints: dict[str, str | None] = {}
     rows = db.execute("SELECT * FROM runs")
@@ -271,22 +311,61 @@ def _move_version_0(db: sqlite3.Connection) -> None:
     for row in rows:  # one at a time: a version-0 run holds ~100 KB of JSON
         old = dict(zip(names, row))
         insert(db, "runs_new", _summary_from_version_0(old, fingerprints))
-        for entry in _json(old.get("history")) or []:
-            insert(db, "history", {"run_id": old["run_id"], "epoch": entry.get("epoch"),
-                                    **{k: entry.get(k) for k in HISTORY_COLUMNS}})
-        labels, probabilities = _json(old.get("labels")), _json(old.get("probabilities"))
-        insert(db, "run_details", {
-            "run_id": old["run_id"], "config": json.dumps(_config_as_run(old)), "metrics": old.get("metrics"),
-            "labels": None if labels is None else blobs.pack_labels(labels),
-            "probabilities": None if probabilities is None else blobs.pack_probabilities(probabilities)})
+        for epoch, entry in _version_0_history(old.get("history")).items():
+            insert(db, "history", {"run_id": old["run_id"], "epoch": epoch,
+                                    **{k: _number(entry.get(k)) for k in HISTORY_COLUMNS}})
+        labels, probabilities = _version_0_predictions(old)
+        metrics = old.get("metrics") if _table(old.get("metrics")) else None
+        insert(db, "run_details", {"run_id": old["run_id"], "config": json.dumps(_config_as_run(old)),
+                                   "metrics": metrics, "labels": labels, "probabilities": probabilities})
     _replace(db, "runs")
+
+
+def _version_0_history(text: str | None) -> dict[int, dict[str, Any]]:
+    """A version-0 history by epoch: an entry that is not a table is dropped, one without its epoch takes its place
+    in the list as its epoch, and an epoch written twice keeps its later entry (the run's last word on it)."""
+    entries = _json(text)
+    by_epoch: dict[int, dict[str, Any]] = {}
+    for place, entry in enumerate(entries if isinstance(entries, list) else [], start=1):
+        if isinstance(entry, dict):
+            epoch = entry.get("epoch")
+            by_epoch[epoch if isinstance(epoch, int) and not isinstance(epoch, bool) else place] = entry
+    return by_epoch
+
+
+def _version_0_predictions(old: dict[str, Any]) -> tuple[bytes | None, bytes | None]:
+    """A version-0 run's val labels and probabilities as blobs: both, when they are a class number per image and a
+    row of class probabilities for each; else neither (a ragged or odd pair has no use)."""
+    import numpy as np  # only for upgrading version 0: a current store opens without numpy
+
+    from engine.store import blobs
+
+    try:
+        labels = np.asarray(_json(old.get("labels")), dtype=np.float64)
+        probabilities = np.asarray(_json(old.get("probabilities")), dtype=np.float64)
+    except (TypeError, ValueError):  # ragged lists, text among the numbers, nothing at all
+        return None, None
+    classes = np.arange(len(CLASSES))
+    if labels.ndim != 1 or probabilities.shape != (len(labels), len(CLASSES)) or not np.isin(labels, classes).all():
+        return None, None
+    return blobs.pack_labels(labels.astype(np.int64)), blobs.pack_probabilities(probabilities)
+
+
+def _number(value: Any) -> float | None:
+    return float(value) if isinstance(value, int | float) and not isinstance(value, bool) else None
+
+
+def _table(text: str | None) -> dict[str, Any] | None:
+    """A version-0 JSON column that should hold a table (metrics, config): None when it holds anything else."""
+    value = _json(text)
+    return value if isinstance(value, dict) else None
 
 
 def _summary_from_version_0(old: dict[str, Any], fingerprints: dict[str, str | None]) -> dict[str, Any]:
     kept = ("run_id", "experiment_id", "name", "chapter", "seed", "device", "data", "synthetic", "pretrained", "epochs",
             "status", "reason", "stopped_epoch", "pid", "host", "started_at", "finished_at", "train_seconds",
             "images_per_second", "params", "auc", "accuracy", "mel_recall", "cancer_sensitivity", "balanced_accuracy")
-    metrics = _json(old.get("metrics")) or {}
+    metrics = _table(old.get("metrics")) or {}
     return {**{key: old.get(key) for key in kept}, "config_hash": config_hash(_config_as_run(old)),
             "data_fingerprint": _version_0_fingerprint(old, fingerprints), "precision": "fp32", "notes": "[]",
             **figure_columns(metrics)}
@@ -306,7 +385,7 @@ def figure_columns(metrics: dict[str, Any]) -> dict[str, Any]:
 def _config_as_run(old: dict[str, Any]) -> dict[str, Any]:
     """Version 0 kept the experiment's config; the epochs run and the weights used were columns beside it, and
     every run was fp32."""
-    config = _json(old.get("config")) or {}
+    config = _table(old.get("config")) or {}
     config.setdefault("training", {})["epochs"] = old["epochs"]
     config.setdefault("model", {})["pretrained"] = bool(old["pretrained"])
     config["precision"] = "fp32"
