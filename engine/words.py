@@ -22,3 +22,11 @@ def runs_stored(statuses: Mapping[Status, int]) -> str:
         return f"{plural(stored, 'run')} stored"
     order = [Status.FINISHED, *(status for status in Status if status != Status.FINISHED)]
     return f"{plural(stored, 'run')} stored: " + ", ".join(f"{statuses[s]} {s}" for s in order if statuses.get(s))
+
+
+def unsealed(looks: int) -> str:
+    """How often a store's sealed test figures were looked at (engine.store.sealed), said alike by `test`,
+    `results`, the report and the app."""
+    if not looks:
+        return "The test split has never been unsealed in this store."
+    return f"The test split has been unsealed {plural(looks, 'time')} in this store (dermalab test --unseal)."

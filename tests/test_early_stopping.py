@@ -76,7 +76,7 @@ def test_patience_is_no_part_of_the_config_unless_set_so_stored_runs_keep_their_
 def test_a_run_with_patience_finishes_at_the_epoch_it_stopped_with_a_note(tmp_path):
     from engine.jobs.runner import run_one
 
-    experiments, found, _ = lr_sweep(tmp_path)
+    _, found, _ = lr_sweep(tmp_path)
     point = found.points()[0]
     store = Store()
     try:
@@ -129,7 +129,7 @@ def test_halving_stops_a_point_behind_its_rivals_at_the_first_rung_and_lets_a_le
         queue = JobQueue(store)
         [job] = plan([points[0]], [0], "synthetic", path, RunOptions(device="cpu", epochs=3, halving=True))
         queue.add([job], keep=True)
-        [outcome] = runner.run_kept(queue, experiments, tiny_data(), store, lambda event: None)
+        [_] = runner.run_kept(queue, experiments, tiny_data(), store, lambda event: None)
         run, settled = store.get(job.job_id), queue.get(job.job_id)
         results = sweep_results(store, found, points)
         statuses, doomed = store.statuses(), prune.prunable(store, experiments, quick_looks=False).runs
@@ -139,7 +139,7 @@ def test_halving_stops_a_point_behind_its_rivals_at_the_first_rung_and_lets_a_le
     if expected == Status.STOPPED:
         assert run["stopped_epoch"] == 1 and len(run["history"]) == 1
         assert "placed 6 of 6 points there, and the top 2 go on" in run["reason"]
-        assert results.stopped == 1 and [row["stopped"] for row in results.rows] == [1, 0, 0, 0, 0, 0]
+        assert results.stopped == 1 and [row["halved"] for row in results.rows] == [1, 0, 0, 0, 0, 0]
         assert runs_stored(statuses).endswith(", 1 stopped") and doomed == []  # counted, and prune keeps it
     else:
         assert len(run["history"]) == 3 and results.stopped == 0

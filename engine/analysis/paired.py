@@ -29,10 +29,15 @@ def paired_difference(ours: dict[int, float], theirs: dict[int, float]) -> Paire
     differences = [ours[seed] - theirs[seed] for seed in seeds]
     if not differences:
         return PairedDifference([], None, None, None)
-    mean = statistics.fmean(differences)
-    if len(differences) < 2:
-        return PairedDifference(seeds, mean, None, None)
+    return PairedDifference(seeds, *mean_interval(differences))
+
+
+def mean_interval(values: list[float]) -> tuple[float, float | None, float | None]:
+    """The mean of `values` (one or more) and its 95 % interval by Student's t; no interval below two values."""
+    mean = statistics.fmean(values)
+    if len(values) < 2:
+        return mean, None, None
     from scipy.stats import t  # scipy comes with scikit-learn; imported only where an interval is asked for
 
-    half = t.ppf((1 + LEVEL) / 2, len(differences) - 1) * statistics.stdev(differences) / math.sqrt(len(differences))
-    return PairedDifference(seeds, mean, mean - half, mean + half)
+    half = t.ppf((1 + LEVEL) / 2, len(values) - 1) * statistics.stdev(values) / math.sqrt(len(values))
+    return mean, mean - half, mean + half

@@ -60,7 +60,7 @@ def rung_figures(store: Store, sweep: str, epoch: int, data_fingerprint: str) ->
         " JOIN jobs ON jobs.job_id = runs.run_id WHERE history.epoch = ? AND history.val_auc IS NOT NULL"
         " AND json_extract(jobs.point, '$.sweep') = ? AND runs.data_fingerprint = ? GROUP BY runs.config_hash",
         (epoch, sweep, data_fingerprint))
-    return {digest: auc for digest, auc in rows}
+    return {row[0]: row[1] for row in rows}
 
 
 def judge(store: Store, experiment: Experiment, config_hash: str, data_fingerprint: str) -> Judge | None:

@@ -8,8 +8,8 @@ run counts for every sweep that has its point."""
 from __future__ import annotations
 
 from collections import Counter
-from dataclasses import asdict, dataclass
 from collections.abc import Callable
+from dataclasses import asdict, dataclass
 from typing import Any
 
 from engine.analysis.paired import paired_difference
@@ -26,7 +26,7 @@ CONTEXT = ("data_fingerprint", "synthetic", "epochs", "pretrained", "precision")
 @dataclass(frozen=True)
 class SweepResults:
     rows: list[dict[str, Any]]  # a row per point and data it ran on; a point with no finished run has n 0
-    stopped: int  # runs of the sweep's points that halving stopped (each row says how many of its own)
+    stopped: int  # runs of the sweep's points that halving stopped (each row's `halved` says how many of its own)
     best: dict[str, Any] | None  # the row of the best point by mean val AUC (None before any point finished)
     base: dict[str, Any] | None  # the base experiment's group on the best point's data, as run alike
     versus_base: dict[str, Any] | None  # the best point's AUC minus the base's, seed by seed (PairedDifference)
@@ -43,7 +43,7 @@ def sweep_results(store: Store, sweep: Sweep, points: list[Experiment]) -> Sweep
             rows.append(_row(points[index], group, stopped.pop(index, 0)))
             found.add(index)
     rows += [_row(point, None, stopped.get(index, 0)) for index, point in enumerate(points) if index not in found]
-    halved = sum(row["stopped"] for row in rows)
+    halved = sum(row["halved"] for row in rows)
     run = [row for row in rows if row["n"]]
     if not run:
         return SweepResults(rows, halved, None, None, None)
@@ -87,7 +87,7 @@ def _point_hashes(points: list[Experiment], epochs: int, pretrained: bool, preci
 def _row(point: Experiment, group: dict[str, Any] | None, stopped: int) -> dict[str, Any]:
     assert point.point is not None
     row: dict[str, Any] = {"experiment_id": point.id, "point": point.point.label(), **point.point.values,
-                           "provenance": point.point.provenance(point.id), "stopped": stopped}
+                           "provenance": point.point.provenance(point.id), "halved": stopped}
     keys = ("n", "config_hash", *CONTEXT, *(key for figure in FIGURES for key in (figure, f"{figure}_std")))
     not_run = dict.fromkeys(keys) | {"n": 0}  # its figures undefined, as a table's empty cells
     return row | ({key: group[key] for key in keys} if group else not_run)

@@ -112,6 +112,13 @@ def build_parser() -> Parser:
                         help="folder to write report.md and the CSVs into")
     report.add_argument("--force", action="store_true", help="write over a report already in DIR")
 
+    test = add_command(commands, "test", help="the sealed test figures of runs, experiments or a sweep's chosen point")
+    test.add_argument("names", nargs="+", metavar="NAME",
+                      help="a run id (or its start), an experiment id, or sweep:NAME for the sweep's best point on val")
+    test.add_argument("--unseal", action="store_true", help="show them; each look is logged and counted")
+    test.add_argument("--json", action="store_true")
+    test.add_argument("--wide", action="store_true", help=WIDE_HELP)
+
     prune = add_command(commands, "prune",
                         help="delete runs that did not finish (and quick looks), then reclaim the space")
     prune.add_argument("--quick", action="store_true",
@@ -149,7 +156,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "list": ("result_commands", "cmd_list"), "results": ("result_commands", "cmd_results"),
     "compare": ("result_commands", "cmd_compare"), "operating-point": ("result_commands", "cmd_operating_point"),
     "ensemble": ("result_commands", "cmd_ensemble"), "report": ("result_commands", "cmd_report"),
-    "prune": ("result_commands", "cmd_prune"),
+    "prune": ("result_commands", "cmd_prune"), "test": ("sealed_commands", "cmd_test"),
 }
 
 

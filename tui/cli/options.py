@@ -91,7 +91,8 @@ TRAINING = frozenset({APP, "run", "sweep"})
 SLOTS = TRAINING | {"worker"}  # where runs are trained: the app and `run --detach` through the worker they start
 MAX_JOBS = 1024  # runs at once on one machine; far more than its cores or GPUs
 MAX_THREADS = 1024  # CPU threads per run; far more than a machine's cores
-READING_EXPERIMENTS = TRAINING | {"list", "results", "compare", "operating-point", "ensemble", "report", "prune"}
+READING_EXPERIMENTS = TRAINING | {"list", "results", "compare", "operating-point", "ensemble", "report", "prune",
+                                  "test"}
 OPTIONS = (
     Option(("--experiments",), READING_EXPERIMENTS, None,
            dict(type=some_path("--experiments"), metavar="PATH",

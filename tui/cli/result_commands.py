@@ -14,9 +14,10 @@ from engine.errors import UserError
 from engine.experiments import sweeps
 from engine.experiments.architecture import parameter_count
 from engine.experiments.spec import Experiment
-from engine.store import prune, summary
+from engine.store import prune, sealed, summary
 from engine.store.runs import Store
 from engine.store.sweep_results import SweepResults, sweep_results
+from engine.words import unsealed
 from tui import exit_codes
 from tui.cli import columns as cli_tables
 from tui.cli.inputs import experiments_of, open_store
@@ -79,7 +80,15 @@ def cmd_results(args: argparse.Namespace) -> int:
     check_sort_column(rows, args.sort)
     print_table(sort_rows(rows, args.sort, args.descending), args.format, columns, args.wide, cli_tables.RESULT_NOTES,
                 empty)
+    say_unsealings(store, args.format)
     return exit_codes.OK
+
+
+def say_unsealings(store: Store, fmt: str) -> None:
+    """Under a table of results, how often the test split was looked at, once it has been: a reader of figures
+    chosen on val should know whether test figures were seen too (engine.store.sealed)."""
+    if fmt in ("table", "markdown") and (looks := sealed.unsealings(store)):
+        print(unsealed(looks))
 
 
 def none_to_show(store: Store, what: str) -> str:
@@ -107,6 +116,7 @@ def show_sweep(args: argparse.Namespace, store: Store, experiments: dict[int, Ex
         if sweep.question:
             print(f"Sweep '{sweep.name}' asks: {' '.join(sweep.question.split())}")
         print(best_versus_base(sweep, found))
+        say_unsealings(store, args.format)
         if found.stopped:
             print(f"Halving stopped {plural(found.stopped, 'run')} of its points at a rung (column 'stopped'); their "
                   "epochs are kept, and a point's figures are those of its runs that finished.")

@@ -15,8 +15,9 @@ from engine.errors import UserError
 from engine.experiments.spec import Experiment
 from engine.paths import why_not
 from engine.status import Status
-from engine.store import summary
+from engine.store import sealed, summary
 from engine.store.runs import Store
+from engine.words import unsealed
 from tui.report import chart_pngs, png
 from tui.report import run_figures as report_figures
 from tui.text.numbers import plural
@@ -74,7 +75,8 @@ def write(out: Path, store: Store, experiments: dict[int, Experiment], force: bo
             with open(out / section.csv, "w", newline="") as stream:
                 write_csv(section.csv_rows(), stream)
         images = png.write(out, pictures) if drawn else []
-        (out / REPORT).write_text("\n".join([_opening(runs, synthetic), *(s.markdown() for s in sections),
+        (out / REPORT).write_text("\n".join([_opening(runs, synthetic, sealed.unsealings(store)),
+                                             *(s.markdown() for s in sections),
                                              png.markdown(pictures, drawn), *(left_out if drawn else [])]))
     except OSError as error:
         raise UserError(f"The report cannot be written to {out} ({why_not(out, error)}); "
@@ -89,14 +91,14 @@ def _check_place(out: Path, files: list[str], force: bool) -> None:
                         "give a new folder, or add --force to write over it.")
 
 
-def _opening(runs: list[dict[str, Any]], synthetic: bool) -> str:
-    """`runs`: every finished run of the reported kind of data."""
+def _opening(runs: list[dict[str, Any]], synthetic: bool, unsealings: int) -> str:
+    """`runs`: every finished run of the reported kind of data; `unsealings`: how often the test split was seen."""
     data = ("synthetic images: they test the program, and say nothing about skin lesions" if synthetic
             else "DermaMNIST (synthetic runs are left out)")
     experiments = len({r["experiment_id"] for r in runs})
     return (f"# dermalab report\n\nWritten by `dermalab report` on {time.strftime('%Y-%m-%d %H:%M')} from "
             f"{plural(len(runs), 'finished run')} of {plural(experiments, 'experiment')} on {data}. "
-            "Every figure is measured on the validation split, as on the course page.\n")
+            f"Every figure is measured on the validation split, as on the course page. {unsealed(unsealings)}\n")
 
 
 def leaderboard(groups: list[dict[str, Any]], experiments: dict[int, Experiment]) -> Section:

@@ -34,12 +34,15 @@ MEASURES = {
 }
 # Keys that name a measure and say which of its numbers: its spread, the page's figure, an interval, ...
 SUFFIXES = ("_std", "_published", "_ci", "_low", "_high")
+PREFIXES = ("val_", "test_")  # ... and the split it was measured on (dermalab test: test_mel_recall beside val_auc)
 
 
 def measure_of(key: str) -> Measure | None:
     """The measure a row key holds: 'mel_recall_std' and 'recall_bcc' are proportions too."""
     for suffix in SUFFIXES:
         key = key.removesuffix(suffix)
+    for prefix in PREFIXES:
+        key = key.removeprefix(prefix)
     return MEASURES.get(key) or (MEASURES["recall"] if key.startswith("recall_") else None)
 
 

@@ -10,6 +10,8 @@ from textual.binding import Binding
 from textual.widgets import DataTable, Input, Static
 
 from engine.classes import CLASSES
+from engine.store import sealed
+from engine.words import unsealed
 from tui.app.lab_app import LabApp, LabScreen
 from tui.app.screens.run_detail import (
     MISSED_MELANOMAS,
@@ -101,7 +103,9 @@ class RankedScreen(LabScreen):
         self.query_one("#order-caption", Static).update(order_caption(app, len(rows)))
         self.show(rows)
         synthetic = [SYNTHETIC] if any(row["synthetic"] for row in rows) else []
-        self.query_one("#legend", Static).update(" · ".join([*self.legend(), *synthetic]))
+        looks = sealed.unsealings(app.lab.store)  # once the test split was seen, every reader of the ranks is told
+        unsealings = [unsealed(looks)] if looks else []
+        self.query_one("#legend", Static).update(" · ".join([*self.legend(), *synthetic, *unsealings]))
 
     def on_data_table_row_highlighted(self, event: DataTable.RowHighlighted) -> None:
         """At the last row read, the next rows are read."""
