@@ -16,10 +16,10 @@ from textual.widgets import Static
 from tests.conftest import LOADING_SECONDS, REPO, notices, other_run, val_labels, val_probabilities, wait_for_gallery
 from tui.app.main import create_app
 from tui.app.screens.gallery import AugmentPreviewScreen, GalleryScreen
+from tui.app.screens.run_detail import RunDetailScreen
 from tui.app.widgets.experiments.experiment_table import ExperimentTable
 from tui.app.widgets.pictures.image_grid import ImageGrid
 from tui.cli.main import build_parser
-from tui.app.screens.run_detail import RunDetailScreen
 from tui.text.halfblocks import CUBE, UPPER_HALF
 
 pytestmark = pytest.mark.slow  # the app under Pilot loads its galleries in a worker, the preview in a child process
