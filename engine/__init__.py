@@ -10,6 +10,11 @@ At the top, what every layer may use: `errors`, `paths`, `events`, `classes`, `s
 `processes` and `threads` (how many CPU threads a run trains with, and how OpenMP's threads wait).
 """
 
+import os
+import sys
+
 from engine.threads import openmp_environment
 
 openmp_environment()  # before anything imports torch: OpenMP reads its environment only as torch loads it
+if sys.platform == "darwin":  # as torch loads, too: an op MPS lacks runs on the CPU, said in the run's notes
+    os.environ.setdefault("PYTORCH_ENABLE_MPS_FALLBACK", "1")  # (engine.training.device.MPS_FALLBACK)

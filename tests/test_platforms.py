@@ -1,6 +1,7 @@
-"""How a job's process starts on each platform (engine.jobs.start). Only Linux can be had here, so macOS's and
-Windows's branches are checked by taking Linux's calls away (no os.fork, no fcntl, no /proc, no glibc) and setting
-sys.platform; the spawned child itself runs for real under CI's second pass (DERMALAB_START=spawn, see .ci/run)."""
+"""macOS and Windows beside Linux: how a job's process starts (engine.jobs.start), the calls only Linux has, and
+MPS. Only Linux can be had here, so the other platforms' branches are checked by taking Linux's calls away (no
+os.fork, no fcntl, no /proc, no glibc, no SIGKILL) and setting sys.platform; the spawned child itself runs for real
+in CI's second pass of the queue's tests (DERMALAB_START=spawn, see .ci/run)."""
 
 from __future__ import annotations
 
@@ -10,6 +11,7 @@ import platform as platform_module
 import signal
 import subprocess
 import sys
+import warnings
 
 import pytest
 
@@ -20,7 +22,7 @@ from engine.jobs.queue import plan
 from engine.jobs.slots import Slot
 from engine.jobs.worker import ending
 from engine.store.runs import Store
-from engine.training import data
+from engine.training import data, device
 from engine.training.options import RunOptions
 from engine.training.train import glibc
 from tests.conftest import REPO
@@ -123,3 +125,25 @@ def test_the_allocator_is_set_only_where_glibc_is(monkeypatch):
     assert not glibc()  # macOS refuses the name
     monkeypatch.delattr(os, "confstr")
     assert not glibc()  # Windows has no confstr
+
+
+def test_on_macos_an_op_mps_lacks_falls_back_to_the_cpu_unless_the_user_said_otherwise():
+    script = ("import os, sys; sys.platform = 'darwin'; import engine\n"
+              "print(os.environ['PYTORCH_ENABLE_MPS_FALLBACK'], 'torch' in sys.modules)")
+    for given, expected in ((None, "1 False\n"), ("0", "0 False\n")):
+        environment = {name: value for name, value in os.environ.items() if name != device.MPS_FALLBACK}
+        done = subprocess.run([sys.executable, "-c", script], cwd=REPO, capture_output=True, text=True, timeout=60,
+                              env={**environment, **({device.MPS_FALLBACK: given} if given else {})})
+        assert done.stdout == expected, done.stderr
+
+
+def test_an_op_that_fell_back_from_mps_is_said_in_the_runs_notes_and_its_warning_still_shows():
+    with pytest.warns(UserWarning) as shown:  # it shows warnings its own way, which the watch passes them on to
+        device.watch_mps_fallbacks()
+        warnings.warn("The operator 'aten::_foo' is not currently supported on the MPS backend and will fall back to "
+                      "run on the CPU. This may have performance implications.", stacklevel=1)  # torch's words
+        warnings.warn("something else", stacklevel=1)
+    assert len(shown) == 2
+    assert device.mps_notes() == ["aten::_foo ran on the CPU, as MPS lacks it (PYTORCH_ENABLE_MPS_FALLBACK=1): slower "
+                                  "than on MPS"]
+    assert device.mps_notes() == []  # each run says its own

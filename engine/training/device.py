@@ -4,6 +4,11 @@ naming a device (the app's probe, the CLI's checks) costs torch's import only.""
 
 from __future__ import annotations
 
+import re
+import warnings
+from collections.abc import Callable
+from typing import TextIO
+
 import torch
 
 from engine.errors import UserError
@@ -59,6 +64,41 @@ def run_precision(options: RunOptions) -> str:
     else:
         native = device.type == "cpu" and cpu_computes_bf16()
     return "bf16" if native else "fp32"
+
+
+# An op MPS lacks runs on the CPU where this is 1, as engine/__init__.py sets it on macOS before torch loads (else
+# the run would fail at that op, mid-epoch); torch warns once per op and process, and the run's notes say so.
+MPS_FALLBACK = "PYTORCH_ENABLE_MPS_FALLBACK"
+FELL_BACK = re.compile(r"The operator '([^']+)' is not currently supported on the MPS backend")
+_fell_back: list[str] = []
+
+
+def watch_mps_fallbacks() -> None:
+    """From now on (a run starts), note each op torch's warning says fell back from MPS to the CPU (the warning
+    still shows)."""
+    _fell_back.clear()
+    if not isinstance(warnings.showwarning, FallbackWatch):
+        warnings.showwarning = FallbackWatch(warnings.showwarning)
+
+
+class FallbackWatch:
+    """Shows warnings as `shown` did, noting the ops that fell back from MPS on the way."""
+
+    def __init__(self, shown: Callable[..., None]):
+        self.shown = shown
+
+    def __call__(self, message: Warning | str, category: type[Warning], filename: str, lineno: int,
+                 file: TextIO | None = None, line: str | None = None) -> None:
+        if found := FELL_BACK.search(str(message)):
+            _fell_back.append(found[1])
+        self.shown(message, category, filename, lineno, file, line)
+
+
+def mps_notes() -> list[str]:
+    """The notes for the ops that fell back to the CPU since the last ask: slower, but the run went on."""
+    ops = list(dict.fromkeys(_fell_back))
+    _fell_back.clear()
+    return [f"{op} ran on the CPU, as MPS lacks it ({MPS_FALLBACK}=1): slower than on MPS" for op in ops]
 
 
 def cpu_computes_bf16() -> bool:

@@ -35,7 +35,7 @@ from engine.experiments.spec import ExperimentSpec
 from engine.status import Status
 from engine.training import augment, models
 from engine.training.data import Dataset
-from engine.training.device import describe_device, resolve_device, run_precision
+from engine.training.device import describe_device, mps_notes, resolve_device, run_precision, watch_mps_fallbacks
 from engine.training.options import RunOptions
 
 EVAL_BATCH = 1024  # images per forward pass when evaluating; memory only, no effect on results
@@ -131,7 +131,7 @@ def train(spec: ExperimentSpec, dataset: Dataset, options: RunOptions, run_id: s
     metrics.update(params=models.count_parameters(setup.model), train_seconds=train_seconds,
                    wall_seconds=time.perf_counter() - started,
                    images_per_second=size * epoch / train_seconds if train_seconds else 0.0)
-    yield RunFinished(run_id, metrics, probabilities.round(6).tolist(), tuple(setup.notes),
+    yield RunFinished(run_id, metrics, probabilities.round(6).tolist(), (*setup.notes, *mps_notes()),
                       epoch if epoch < epochs else None, sealed_test(setup, dataset))
 
 
@@ -192,6 +192,8 @@ def prepare(spec: ExperimentSpec, dataset: Dataset, options: RunOptions, epochs:
     device = resolve_device(options.device)
     if device.type == "cuda":
         torch.backends.cudnn.benchmark = True  # fixed shapes: cuDNN times its algorithms once and keeps the fastest
+    if device.type == "mps":
+        watch_mps_fallbacks()
     torch.manual_seed(options.seed)
     generator = torch.Generator(device=device).manual_seed(options.seed)
     train_images, train_labels = on_device(dataset, "train", device)
