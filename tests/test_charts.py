@@ -120,3 +120,16 @@ def test_groups_of_one_experiment_are_labelled_by_what_tells_them_apart(store_ru
 def test_an_empty_store_says_what_to_run_for_every_chart():
     for chart in charts.build([], load()):
         assert not chart.has_points and "dermalab run" in chart.empty
+
+
+def test_quick_looks_are_left_out_counted_and_drawn_marked_when_asked(store_run):
+    labels, probabilities = noisy_predictions(0)
+    store_run(labels, probabilities, experiment_id=8, epochs=1, auc=0.8)
+    store_run(labels, probabilities, experiment_id=20, auc=0.9)
+    store_run(labels, probabilities, experiment_id=23, pretrained=False, auc=0.7)  # from scratch: never drawn
+    groups = Store().groups()
+    assert charts.quick_looks_left_out(groups, load()) == 1
+    ranked = charts.build(groups, load())[2]
+    assert [p.label for p in ranked.series[0].points] == ["20"]
+    ranked = charts.build(groups, load(), quick_looks=True)[2]
+    assert [(p.label, p.y) for p in ranked.series[0].points] == [("20", 0.9), ("8 1ep", 0.8)]

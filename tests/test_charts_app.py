@@ -95,3 +95,25 @@ def test_labels_never_cover_a_point_nor_touch_each_other():
     # Three labels of width 2 on one row: the second would touch the first, so it takes its second place.
     placed = thin([[(0, 0, 2)], [(0, 2, 2), (0, 6, 2)], [(0, 9, 2)], [(1, 0, 2)]], points={(1, 1)})
     assert placed == {0: 0, 1: 1, 2: 0}
+
+
+@pytest.mark.slow
+def test_a_store_of_quick_looks_says_they_are_left_out_and_i_draws_them_marked(store_run):
+    labels, probabilities = noisy_predictions(0)
+    store_run(labels, probabilities, experiment_id=8, epochs=1, auc=0.8, mel_recall=0.3)
+
+    async def drive():
+        app = empty_app()
+        async with app.run_test(size=SIZES["small"]) as pilot:
+            await pilot.press("f")
+            empty = str(app.screen.query_one("#chart-empty").render())
+            assert "runs made as the page made them" in empty and "1 quick look (--epochs) left out" in empty
+            assert "No finished runs yet" not in empty
+            await pilot.press("i")
+            plot = app.screen.query_one(ChartPlot)
+            assert plot.display and [p.label for p in plot.chart.series[0].points] == ["8 1ep"]
+            await pilot.press("right")  # the AUC and cancer bars: a legend tells the three apart
+            caption = str(app.screen.query_one("#chart-caption").render())
+            assert "█ AUC ▓ mel recall ░ cancer sensitivity" in caption
+
+    asyncio.run(drive())

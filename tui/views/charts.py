@@ -85,14 +85,35 @@ def one_data_kind(groups: list[Row]) -> tuple[list[Row], bool]:
     return [g for g in groups if g["synthetic"] == synthetic], synthetic
 
 
-def build(groups: list[Row], experiments: dict[int, Experiment]) -> list[Chart]:
+def build(groups: list[Row], experiments: dict[int, Experiment], quick_looks: bool = False) -> list[Chart]:
     """Every chart, in the order the app steps through them and the report shows them. They draw the page's
-    figures: only groups run as the page ran them (quick looks, runs from scratch and edited configs are left
-    out; synthetic data is said in the caption)."""
-    rows = labelled([r for r in summary.experiment_rows(one_data_kind(groups)[0], experiments)
-                     if r["auc"] is not None and set(r["differs"]) <= {summary.SYNTHETIC_DATA}])
+    figures: only groups run as the page ran them (runs from scratch and edited configs are left out, and quick
+    looks unless `quick_looks`, each then marked with its epochs: '8 5ep'; synthetic data is said in the
+    caption)."""
+    rows = [r for r in summary.experiment_rows(one_data_kind(groups)[0], experiments) if r["auc"] is not None]
+    rows = labelled([r for r in rows if as_page(r) or (quick_looks and quick_look(r))])
+    for row in rows:
+        if quick_look(row):
+            row["label"] += f" {row['epochs']}ep"
     return [clinical(rows, experiments), metrics(rows), ranked(rows), chapters(rows, experiments),
             arc(rows, experiments), against_time(rows, experiments), against_params(rows, experiments)]
+
+
+def as_page(row: Row) -> bool:
+    """Whether the group ran as the page ran its experiment (on whichever data)."""
+    return set(row["differs"]) <= {summary.SYNTHETIC_DATA}
+
+
+def quick_look(row: Row) -> bool:
+    """Whether the group ran as the page did but for its epochs (`--epochs`)."""
+    unlike = [word for word in row["differs"] if word != summary.SYNTHETIC_DATA]
+    return len(unlike) == 1 and unlike[0].endswith(" epochs")
+
+
+def quick_looks_left_out(groups: list[Row], experiments: dict[int, Experiment]) -> int:
+    """How many groups of quick looks (of the data kind the charts draw) `build` leaves out by default."""
+    rows = summary.experiment_rows(one_data_kind(groups)[0], experiments)
+    return sum(1 for row in rows if row["auc"] is not None and quick_look(row))
 
 
 def labelled(rows: list[Row]) -> list[Row]:

@@ -6,10 +6,11 @@ from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.widgets import Static
 
+from engine.words import plural
 from tui.app.lab_app import LabScreen
 from tui.app.widgets.frame.header import LabHeader
 from tui.app.widgets.frame.key_line import KeyLine
-from tui.app.widgets.pictures.chart_plot import ChartPlot
+from tui.app.widgets.pictures.chart_plot import FILLS, ChartPlot
 from tui.views import charts
 
 
@@ -19,6 +20,8 @@ class ChartsScreen(LabScreen):
         Binding("left", "step(-1)", "Previous", id="previous-chart", tooltip="Show the previous chart"),
         Binding("p", "toggle_page", "Page's points", id="page-points",
                 tooltip="Show the course page's published figures (×) beside ours, where the chart has them"),
+        Binding("i", "toggle_quick_looks", "Quick looks", id="quick-looks",
+                tooltip="Include the quick looks (runs with --epochs), each marked with its epochs: '8 5ep'"),
     ]
 
     def __init__(self) -> None:
@@ -27,6 +30,8 @@ class ChartsScreen(LabScreen):
         self.page = False
         self.charts: list[charts.Chart] = []
         self.synthetic = False
+        self.quick_looks = False  # include the runs of fewer (or more) epochs than the page's, marked
+        self.left_out = 0  # quick looks the charts leave out
 
     def compose(self) -> ComposeResult:
         yield LabHeader("charts")
@@ -48,7 +53,8 @@ class ChartsScreen(LabScreen):
         """The charts from the stored runs: built when the view opens and after each run ends."""
         lab = self.app.lab
         groups, self.synthetic = charts.one_data_kind(lab.store.groups())
-        self.charts = charts.build(groups, lab.experiments)
+        self.charts = charts.build(groups, lab.experiments, self.quick_looks)
+        self.left_out = 0 if self.quick_looks else charts.quick_looks_left_out(groups, lab.experiments)
         self.show()
 
     def show(self) -> None:
@@ -56,7 +62,7 @@ class ChartsScreen(LabScreen):
         plot, empty = self.query_one(ChartPlot), self.query_one("#chart-empty", Static)
         plot.display, empty.display = chart.has_points, not chart.has_points
         plot.show(chart, self.page)
-        empty.update(chart.empty)
+        empty.update(self.empty(chart))
         self.query_one("#chart-caption", Static).update(self.caption(chart))
         self.query_one("#chart-reading", Static).update(chart.reading)
 
@@ -64,9 +70,27 @@ class ChartsScreen(LabScreen):
         parts = [f"{self.index + 1}/{len(self.charts)} {chart.title}", "mean ± std over seeds"]
         if self.synthetic and chart.has_points:
             parts.append("synthetic data")
+        if chart.kind == "grouped_bars":  # the bars of a group told apart by their fill, with or without colour
+            parts.append(" ".join(f"{fill} {s.name}" for fill, s in zip(FILLS, chart.series)))
         if any(s.page for s in chart.series):
             parts.append("× the page" if self.page else "p: the page's points")
+        if self.quick_looks:
+            parts.append("quick looks in: 5ep = 5 epochs")
+        elif self.left_out and chart.has_points:
+            parts.append(f"i: + {plural(self.left_out, 'quick look')}")
         return " · ".join(parts)
+
+    def empty(self, chart: charts.Chart) -> str:
+        """What to run to fill the chart; when quick looks are all there is, that they were left out and why."""
+        if not self.left_out:
+            return chart.empty
+        return (f"The charts draw runs made as the page made them (its epochs and weights), and none is stored "
+                f"yet; {plural(self.left_out, 'quick look')} (--epochs) left out: i includes them, each marked "
+                "with its epochs (8 5ep). " + chart.empty.removeprefix("No finished runs yet: "))
+
+    def action_toggle_quick_looks(self) -> None:
+        self.quick_looks = not self.quick_looks
+        self.load()
 
     def action_step(self, by: int) -> None:
         self.index = (self.index + by) % len(self.charts)

@@ -21,6 +21,8 @@ BAR_SHARE = 0.6  # of a slot's columns, so neighbouring bars keep a gap
 ROUND_STEPS = (0.02, 0.05, 0.1, 0.2, 0.25, 0.5, 1.0)
 OURS, PAGE, TARGET, ZONE = "blue+", "gray", "red", "red"
 GROUPED = ("blue+", "red", "orange")  # AUC blue, cancer metrics red and orange, as on the page
+FILLS = ("█", "▓", "░")  # and told apart without colour: each series of grouped bars in its own fill
+ZERO = "▁"  # a bar of zero: a line on the floor, not a bar one row high
 CHAPTERS = ("blue+", "green+", "magenta+", "cyan+", "orange")
 
 Span = tuple[int, int, int]  # row, first column, width of a label
@@ -108,11 +110,14 @@ def scatter(plt: Any, chart: Chart, series: list[Series], frame: Frame) -> None:
         if not s.page:
             _errors(plt, s)
         plt.scatter(*_values(s), marker="x" if s.page else "dot", color=PAGE if s.page else OURS)
-    _point_labels(plt, [p for s in series if not s.page for p in s.points], [p for s in series for p in s.points],
-                  frame)
+    every = [p for s in series for p in s.points]
+    ours = [p for s in series if not s.page for p in s.points]
+    at = {(frame.row(p.y), frame.column(p.x), p.label) for p in ours}
+    # the page's point under ours of the same experiment needs no second label
+    page = [p for s in series if s.page for p in s.points if (frame.row(p.y), frame.column(p.x), p.label) not in at]
+    _point_labels(plt, ours + page, every, frame, len(ours))
     if chart.log_x:
-        values = [float(e) for e in range(math.ceil(frame.x[0]), math.floor(frame.x[1]) + 1)]
-        _ticks(plt, [(v, _decade(v)) for v in values], frame)
+        _ticks(plt, [(v, _decade(v)) for v in _log_ticks(*frame.x)], frame)
     else:
         _ticks(plt, [(v, f"{v:.2f}") for v in _round_ticks(*frame.x, max(2, frame.columns // 8))], frame)
 
@@ -145,16 +150,21 @@ def grouped_bars(plt: Any, chart: Chart, series: list[Series], frame: Frame) -> 
         shift = (index - (len(series) - 1) / 2) * columns * frame.cell
         shifted = Series(s.name, tuple(replace(p, x=p.x + shift) for p in s.points))
         for point in shifted.points:
-            _bar(plt, point.x, point.y, columns, frame, GROUPED[index % len(GROUPED)])
+            _bar(plt, point.x, point.y, columns, frame, GROUPED[index % len(GROUPED)], FILLS[index % len(FILLS)])
         _errors(plt, shifted)
     _ticks(plt, chart.slots, frame)
 
 
-def _bar(plt: Any, x: float, y: float, columns: int, frame: Frame, color: str) -> None:
-    """A bar as whole character columns: plotext's own bars round their edges unevenly at this size."""
+def _bar(plt: Any, x: float, y: float, columns: int, frame: Frame, color: str, fill: str = "█") -> None:
+    """A bar as whole character columns: plotext's own bars round their edges unevenly at this size. A value in the
+    floor's row (0 %, or the chance AUC the bars start at) is a line on the floor: a bar would read as more."""
+    flat = frame.row(y) >= frame.row(frame.y[0])
     for column in range(columns):
         at = x + (column - (columns - 1) / 2) * frame.cell
-        plt.plot([at, at], [frame.y[0], y], marker="█", color=color)
+        if flat:
+            plt.scatter([at], [frame.y[0]], marker=ZERO, color=color)
+        else:
+            plt.plot([at, at], [frame.y[0], y], marker=fill, color=color)
 
 
 def _frame(chart: Chart, series: list[Series], columns: int, rows: int) -> Frame:
@@ -200,6 +210,23 @@ def _round_ticks(low: float, high: float, most: int) -> list[float]:
     return [v for v in values if 0 <= v <= 1] or values
 
 
+def _log_ticks(low: float, high: float) -> list[float]:
+    """Ticks of a log axis (in decades) at 1, 10, 100…; where fewer than three decades fall inside, at 1, 2, 5, 10,
+    20, 50… as well; where even those are fewer, at round steps in between (10, 12, 14 s), so that a span of
+    seconds or parameters within one decade still reads."""
+    decades = range(math.floor(low), math.ceil(high) + 1)
+    for steps in ((1,), (1, 2, 5)):
+        inside = [tick for tick in (math.log10(step) + decade for decade in decades for step in steps)
+                  if low - 1e-9 <= tick <= high + 1e-9]
+        if len(inside) >= 3:
+            return inside
+    first, last = 10 ** low * (1 - 1e-9), 10 ** high * (1 + 1e-9)
+    rough = (last - first) / 4
+    magnitude = 10 ** math.floor(math.log10(rough))
+    step = next(m * magnitude for m in (1, 2, 5, 10) if m * magnitude >= rough)
+    return [math.log10(k * step) for k in range(math.ceil(first / step), math.floor(last / step) + 1) if k > 0]
+
+
 def _ticks(plt: Any, ticks: list[tuple[float, str]], frame: Frame) -> None:
     """The x ticks that fit side by side, from the left."""
     placed = thin([[(0, frame.column(x) - len(label) // 2, len(label))] for x, label in ticks])
@@ -214,15 +241,17 @@ def _errors(plt: Any, series: Series) -> None:
                   yerr=[2 * (p.y_spread or 0) for p in spread], color=OURS)
 
 
-def _point_labels(plt: Any, labelled: list[Point], every: list[Point], frame: Frame) -> None:
-    """Each of our points gets its id to its right, or else to its left, where that covers no point."""
+def _point_labels(plt: Any, labelled: list[Point], every: list[Point], frame: Frame, ours: int) -> None:
+    """Each point gets its id to its right, or else to its left, where that covers no point: our `ours` first
+    points first, then the page's (in its grey), where room is left."""
     points = {(frame.row(p.y), frame.column(p.x)) for p in every}
     places = [[(frame.row(p.y), frame.column(p.x) + 1, len(p.label)),
                (frame.row(p.y), frame.column(p.x) - len(p.label), len(p.label))] for p in labelled]
     for index, choice in thin(places, points).items():
         point = labelled[index]
         shift = 1 if choice == 0 else -len(point.label)
-        plt.text(point.label, point.x + shift * frame.cell, point.y, alignment="left", color=OURS)
+        plt.text(point.label, point.x + shift * frame.cell, point.y, alignment="left",
+                 color=OURS if index < ours else PAGE)
 
 
 def _zone(plt: Any, zone: Zone, frame: Frame) -> None:
@@ -250,7 +279,7 @@ def _values(series: Series) -> tuple[list[float], list[float]]:
 
 
 def _decade(exponent: float) -> str:
-    value = 10 ** exponent
+    value = round(10 ** exponent, 6)
     for size, suffix in ((1e6, "M"), (1e3, "k")):
         if value >= size:
             return f"{value / size:g}{suffix}"
