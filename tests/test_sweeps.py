@@ -24,6 +24,7 @@ from engine.store.runs import Store
 from engine.store.sweep_results import sweep_results
 from engine.training.options import RunOptions
 from tests.conftest import TINY_EXPERIMENTS, StoredRuns
+from tui.cli.main import main
 
 GRID = """
 [[sweeps]]
@@ -157,9 +158,9 @@ def test_a_paired_difference_uses_the_seeds_both_sides_have_and_students_t():
     assert paired_difference({0: 0.9}, {1: 0.8}).mean is None
 
 
-def store_finished(store: Store, experiment: Experiment, seed: int, auc: float) -> None:
+def store_finished(store: Store, experiment: Experiment, seed: int, auc: float, run_id: str | None = None) -> None:
     """A finished run of `experiment` (a point or not), as the runner stores one, with only the figures needed."""
-    run_id = uuid.uuid4().hex[:12]
+    run_id = run_id or uuid.uuid4().hex[:12]
     spec = experiment.spec
     store.start(RunStarted(run_id, spec.id, spec.name, seed, "cpu", "synthetic", spec.training.epochs, 1), spec.chapter,
                 spec.run_config(spec.training.epochs, spec.model.pretrained, "fp32"), True, "synthetic")
@@ -186,6 +187,29 @@ def test_results_rank_the_points_and_compare_the_best_with_its_base_by_seed(tmp_
     versus = results.versus_base
     assert versus is not None and versus["seeds"] == [0, 1, 2] and versus["mean"] == pytest.approx(0.0567, abs=1e-4)
     assert 0 < versus["low"] < versus["mean"] < versus["high"]
+
+
+def test_runs_of_points_whose_config_was_edited_since_are_counted_apart(tmp_path, capsys):
+    path = with_sweeps(tmp_path, '[[sweeps]]\nname = "s"\nextends = 1\naxes = { "optimizer.lr" = [1e-3, 3e-3] }\n')
+    store = Store()
+    try:
+        queue = JobQueue(store)
+        for point in sweeps.named("s", load(path), path).points():  # each point run once through the queue
+            [job] = plan([point], [0], "synthetic", str(path), RunOptions())
+            queue.add([job])
+            store_finished(store, point, 0, 0.7, job.job_id)
+        # The base's batch size changes both points; 3e-3 leaves the sweep
+        path.write_text(path.read_text().replace("batch_size = 512", "batch_size = 256").replace(", 3e-3]", "]"))
+        edited = sweeps.named("s", load(path), path)
+        results = sweep_results(store, edited, edited.points())
+    finally:
+        store.close()
+    assert [(row["point"], row["n"], row["edited"]) for row in results.rows] == [("lr=0.001", 0, 1)]
+    assert results.gone == {"lr=0.003": 1}
+    assert main(["results", "--sweep", "s", "--experiments", str(path)]) == 0
+    said = " ".join(capsys.readouterr().out.split())
+    assert "1 run of its points ran before the file changed their config (column 'edited')" in said
+    assert "Points the file no longer has, left out: lr=0.003 (1 run)." in said
 
 
 # The command line, end to end

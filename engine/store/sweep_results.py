@@ -13,7 +13,7 @@ from dataclasses import asdict, dataclass
 from typing import Any
 
 from engine.analysis.paired import paired_difference
-from engine.experiments.spec import Experiment, config_hash
+from engine.experiments.spec import Experiment, Point, config_hash
 from engine.experiments.sweeps import Sweep
 from engine.status import Status
 from engine.store.runs import Store
@@ -27,6 +27,9 @@ CONTEXT = ("data_fingerprint", "synthetic", "epochs", "pretrained", "precision")
 class SweepResults:
     rows: list[dict[str, Any]]  # a row per point and data it ran on; a point with no finished run has n 0
     stopped: int  # runs of the sweep's points that halving stopped (each row's `halved` says how many of its own)
+    # Point label -> finished runs of the sweep that ran it with a config the file no longer gives it (edited since):
+    # a row's `edited` counts those of its point; here are those of points the file no longer has at all.
+    gone: dict[str, int]
     best: dict[str, Any] | None  # the row of the best point by mean val AUC (None before any point finished)
     base: dict[str, Any] | None  # the base experiment's group on the best point's data, as run alike
     versus_base: dict[str, Any] | None  # the best point's AUC minus the base's, seed by seed (PairedDifference)
@@ -44,9 +47,12 @@ def sweep_results(store: Store, sweep: Sweep, points: list[Experiment]) -> Sweep
             found.add(index)
     rows += [_row(point, None, stopped.get(index, 0)) for index, point in enumerate(points) if index not in found]
     halved = sum(row["halved"] for row in rows)
+    edited = _edited(store, sweep.name, place)
+    for row in rows:
+        row["edited"] = edited.pop(row["point"], 0)
     run = [row for row in rows if row["n"]]
     if not run:
-        return SweepResults(rows, halved, None, None, None)
+        return SweepResults(rows, halved, dict(edited), None, None, None)
     # The data and settings most points ran with: a best point is only compared among like runs.
     usual = Counter(_context(row) for row in run).most_common(1)[0][0]
     best = max((row for row in run if _context(row) == usual), key=lambda row: row["auc"] or 0.0)
@@ -54,7 +60,7 @@ def sweep_results(store: Store, sweep: Sweep, points: list[Experiment]) -> Sweep
     base = next((group for group in groups if group["config_hash"] == base_hash
                  and _context(group) == usual), None)
     versus = paired_difference(_aucs(store, best), _aucs(store, base)) if base else None
-    return SweepResults(rows, halved, best, base, asdict(versus) if versus else None)
+    return SweepResults(rows, halved, dict(edited), best, base, asdict(versus) if versus else None)
 
 
 def _places(points: list[Experiment]) -> Callable[[dict[str, Any]], int | None]:
@@ -76,6 +82,16 @@ def _stopped(store: Store, experiment_id: int, place: Callable[[dict[str, Any]],
     rows = store.execute("SELECT config_hash, epochs, pretrained, precision FROM runs WHERE experiment_id = ?"
                          f" AND status = '{Status.STOPPED}'", (experiment_id,))
     return dict(Counter(index for row in rows if (index := place(dict(row))) is not None))
+
+
+def _edited(store: Store, sweep: str, place: Callable[[dict[str, Any]], int | None]) -> Counter[str]:
+    """Point label -> the finished runs a job of this sweep queued for that point whose config matches no point the
+    file gives now: the sweep, or the experiment it extends, was edited since they ran."""
+    rows = store.execute(
+        "SELECT runs.config_hash, runs.epochs, runs.pretrained, runs.precision, jobs.point FROM runs"
+        f" JOIN jobs ON jobs.job_id = runs.run_id WHERE runs.status = '{Status.FINISHED}'"
+        " AND json_extract(jobs.point, '$.sweep') = ?", (sweep,))
+    return Counter(at.label() for row in rows if place(dict(row)) is None and (at := Point.from_json(row["point"])))
 
 
 def _point_hashes(points: list[Experiment], epochs: int, pretrained: bool, precision: str) -> dict[str, int]:

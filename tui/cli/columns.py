@@ -38,7 +38,8 @@ PER_EXPERIMENT = [*EXPERIMENT, measure("auc", spread=True), measure("mel_recall"
 # A sweep's points: the values that make each one, then its figures over seeds.
 SWEEP = [Column("point", "point"), Column("data", "synthetic", priority=1), Column("n", "n"),
          measure("auc", spread=True), measure("mel_recall", spread=True), measure("cancer_sensitivity", spread=True),
-         Column("time", "train_seconds", priority=1), Column("stopped", "halved", priority=1)]
+         Column("time", "train_seconds", priority=1), Column("stopped", "halved", priority=1),
+         Column("edited", "edited", priority=1)]
 # Each measure beside the page's figure and whether the two agree; cancer gives way first.
 COMPARE = [*EXPERIMENT, *(column for key, priority in (("auc", 0), ("mel_recall", 0), ("cancer_sensitivity", 1))
                           for column in (measure(key, priority, spread=True),

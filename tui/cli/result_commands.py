@@ -109,7 +109,7 @@ def show_sweep(args: argparse.Namespace, store: Store, experiments: dict[int, Ex
         print(dumps({"sweep": sweep.name, "id": sweep.base.id, "question": sweep.question,
                      "points": [machine(row) for row in rows],
                      "best": found.best and found.best["point"], "base": found.base and machine(found.base),
-                     "best_versus_base": found.versus_base, "stopped": found.stopped}))
+                     "best_versus_base": found.versus_base, "stopped": found.stopped, "gone": found.gone}))
         return exit_codes.OK
     print_table(rows, args.format, cli_tables.SWEEP, args.wide, cli_tables.RESULT_NOTES)
     if args.format != "csv":
@@ -117,10 +117,25 @@ def show_sweep(args: argparse.Namespace, store: Store, experiments: dict[int, Ex
             print(f"Sweep '{sweep.name}' asks: {' '.join(sweep.question.split())}")
         print(best_versus_base(sweep, found))
         say_unsealings(store, args.format)
-        if found.stopped:
-            print(f"Halving stopped {plural(found.stopped, 'run')} of its points at a rung (column 'stopped'); their "
-                  "epochs are kept, and a point's figures are those of its runs that finished.")
+        for line in sweep_notes(sweep, found):
+            print(wrapped(line, terminal_width()))
     return exit_codes.OK
+
+
+def sweep_notes(sweep: sweeps.Sweep, found: SweepResults) -> list[str]:
+    """What a sweep's rows leave out: runs halving stopped, and runs of points whose config was edited since."""
+    notes = []
+    if found.stopped:
+        notes.append(f"Halving stopped {plural(found.stopped, 'run')} of its points at a rung (column 'stopped'); "
+                     "their epochs are kept, and a point's figures are those of its runs that finished.")
+    if edited := sum(row["edited"] for row in found.rows):
+        notes.append(f"{plural(edited, 'run')} of its points ran before the file changed their config (column "
+                     f"'edited'), so their figures are left out; 'dermalab sweep {sweep.name}' runs the points as "
+                     "the file has them now.")
+    if found.gone:
+        points = ", ".join(f"{label} ({plural(count, 'run')})" for label, count in found.gone.items())
+        notes.append(f"Points the file no longer has, left out: {points}.")
+    return notes
 
 
 def best_versus_base(sweep: sweeps.Sweep, found: SweepResults) -> str:
