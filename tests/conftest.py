@@ -234,9 +234,8 @@ def store_run(dermalab_home):
     from engine.analysis.metrics import evaluate
     from engine.events import EpochEnded, RunFinished, RunStarted
     from engine.experiments.load import load
-    from engine.paths import DERMAMNIST_MD5
     from engine.store.runs import Store
-    from engine.training.data import MEDMNIST_SOURCE
+    from engine.training.data import MEDMNIST_SOURCE, fingerprint_for
 
     store, experiments = Store(), load()
 
@@ -247,7 +246,8 @@ def store_run(dermalab_home):
         computed = {**evaluate(labels, probabilities), "params": 94599, "train_seconds": 1.0}
         if intervals:
             computed.update(bootstrap.intervals(labels, probabilities))
-        data, fingerprint = ("synthetic", "synthetic") if synthetic else (MEDMNIST_SOURCE, DERMAMNIST_MD5)
+        # real data: the file at hand (the lesion file, say) when there is one, as a run on it records
+        data, fingerprint = ("synthetic", "synthetic") if synthetic else (MEDMNIST_SOURCE, fingerprint_for("auto"))
         epochs = epochs or spec.training.epochs
         pretrained = spec.model.pretrained if pretrained is None else pretrained
         store.start(RunStarted(run_id, experiment_id, spec.name, seed, "cpu", data, epochs, 1), spec.chapter,

@@ -123,11 +123,27 @@ def load(store_path: Path, run_id: str) -> Scored:
     if run is None:
         raise UserError(f"Run {run_id} is no longer in the store; it may have been pruned.")
     predictions = summary.predictions_of(run)
+    _require_the_file_scored_on(run)
     images, labels = _val_split(run["data"])
     if not np.array_equal(labels, predictions.labels):
         raise UserError(f"The val set of {run['data']} is not the one run {run_id} was scored on, so its lesions "
                         "cannot be shown.")
     return Scored(predictions, images)
+
+
+def _require_the_file_scored_on(run: dict) -> None:
+    """A file put in place of the one a run was scored on (same name, other bytes) may hold the same labels in the
+    same order, so its images would pass for the run's: its fingerprint is compared first. A fingerprint not
+    recorded (a version-0 run's data that had changed) leaves the labels to be compared; a file gone is said when it
+    is read."""
+    from engine.training import data
+
+    path = data.source_path(run["data"])
+    if path is None or run["data_fingerprint"] is None or not path.is_file():
+        return
+    if data.fingerprint(path) != run["data_fingerprint"]:
+        raise UserError(f"{path} is not the file run {run['run_id']} was scored on (its MD5 differs from the one the "
+                        "run recorded), so no lesion is drawn from it; put the run's file back there to see them.")
 
 
 def _val_split(source: str) -> tuple[np.ndarray, np.ndarray]:
