@@ -86,7 +86,7 @@ async def test_a_failure_a_cancel_and_quitting_leave_the_store_consistent(tiny_e
 
         # Cancel the long run once it is training: it is stored as cancelled by the user, short of its epochs.
         await wait_for(pilot, lambda: app.lab.live.job["job_id"] == trains and app.lab.live.job["batch"])
-        await pilot.press("x")
+        await pilot.press("x", "y")  # y confirms the cancel
         await wait_for(pilot, lambda: ended(app, trains))
         cancelled = stored.get(trains)
         assert (job_of(app, trains)["status"], cancelled["status"]) == ("cancelled", "cancelled")

@@ -17,6 +17,7 @@ from engine.paths import dermamnist_path, missing_data_hint
 from engine.status import ACTIVE, Status
 from engine.store import summary
 from engine.store.runs import Store
+from tui.app import progress
 from tui.text import numbers
 
 if TYPE_CHECKING:
@@ -86,9 +87,12 @@ class Lab:
         self.overview = Overview({}, {})
         self.jobs: list[dict[str, Any]] = []  # the store's queue: waiting, running, and lately ended jobs
         self.live: LiveRun | None = None
-        self.chosen: str | None = None  # the running job the user put the cursor on, when several run at once
+        self.chosen: str | None = None  # the job of the queue the user moved to, whatever its status
         self.beats: dict[str, list[tuple[float, float]]] = {}  # job id -> (epochs done, loss) at each heartbeat seen
         self.wrote_at = 0.0  # time.monotonic() of this app's last write to the queue
+        self.etas = progress.Etas()
+        self.waiting_key: list[str] = []  # the waiting jobs waiting_seconds was worked out for
+        self.waiting_seconds: float | None = None
         self.selected: set[int] = set()
         self.marked: list[str] = []  # run ids marked for an ensemble, oldest first
         self.store_notice: str | None = store.notice()  # said once there is a screen to say it on
@@ -102,6 +106,7 @@ class Lab:
     def _read_queue(self) -> None:
         self.jobs = self.queue.current(self.opened_at)
         self._note_beats()
+        self._note_etas()
         followed = followed_job(self.jobs, self.chosen)
         self.live = LiveRun(followed, self.store.history(followed["job_id"])) if followed else None
 
@@ -119,6 +124,7 @@ class Lab:
             changed |= {"queue", "live"}
             if self._note_beats():
                 changed.add("beats")
+            self._note_etas()
         if snapshot.live != self.live:
             if curve_key(snapshot.live) != curve_key(self.live):
                 changed.add("epoch")
@@ -139,6 +145,20 @@ class Lab:
                 points.append((x, job["loss"]))
                 grew = True
         return grew
+
+    def _note_etas(self) -> None:
+        """The running jobs' smoothed ETAs, and the waiting jobs' training time when they changed (it reads the
+        stored runs' speeds)."""
+        self.etas.note(self.jobs)
+        waiting = self.waiting()
+        if [job["job_id"] for job in waiting] != self.waiting_key:
+            self.waiting_key = [job["job_id"] for job in waiting]
+            self.waiting_seconds = progress.waiting_seconds(waiting, self.experiments, self.store.speeds())
+
+    def queue_left(self) -> float | None:
+        """Seconds until every running and waiting job is through (None while that cannot be told yet)."""
+        running = [self.etas.left(job["job_id"]) for job in self.running()]
+        return progress.queue_left(running, self.waiting_seconds, len(self.waiting_key))
 
     def run_detail(self, run_id: str) -> RunDetail:
         run = self.store.get(run_id)
@@ -183,6 +203,7 @@ class Lab:
                  for job in plan([self.experiments[experiment_id]], [self.next_seed(experiment_id)], source.data,
                                  source.experiments_file, source.options)]
         self.queue.add(added)
+        self.chosen = None  # the run view follows the new queue, not a job the user moved to before
         self.wrote_at = time.monotonic()
         self._read_queue()
         self.selected.clear()
@@ -200,7 +221,7 @@ class Lab:
 
     def drop_waiting(self, every: bool) -> list[dict[str, Any]]:
         """The newest waiting job leaves the queue (`every`: all waiting jobs); returns those dropped."""
-        waiting = [job for job in self.jobs if job["status"] == Status.QUEUED]
+        waiting = self.waiting()
         dropped = waiting if every else waiting[-1:]
         if dropped:
             self.cancel(dropped)
@@ -214,13 +235,16 @@ class Lab:
         return max([finished, *(job["seed"] + 1 for job in self.jobs if job["experiment_id"] == experiment_id)])
 
     def follow(self, job_id: str) -> None:
-        """Show this running job's bars and curves (read at once, so the screen need not wait for the feed)."""
+        """Show this job's bars and curves (read at once, so the screen need not wait for the feed)."""
         self.chosen = job_id
         self.wrote_at = time.monotonic()  # a snapshot read before now follows the job followed before
         self._read_queue()
 
     def running(self) -> list[dict[str, Any]]:
         return [job for job in self.jobs if job["status"] == Status.RUNNING]
+
+    def waiting(self) -> list[dict[str, Any]]:
+        return [job for job in self.jobs if job["status"] == Status.QUEUED]
 
     def active_jobs(self) -> list[dict[str, Any]]:
         return [job for job in self.jobs if job["status"] in ACTIVE]
@@ -252,20 +276,40 @@ class Lab:
         return counted or (published.params if published else None)
 
     def finished_in_queue(self) -> list[dict[str, Any]]:
-        """Stored runs of the queue's finished jobs, oldest first: the curves the run view can overlay."""
+        """Stored runs of the queue's finished jobs, oldest first: the AUCs the queue shows."""
         return self.store.summaries([job["job_id"] for job in self.jobs if job["status"] == Status.FINISHED])
+
+    def comparable_in_queue(self, run_id: str) -> list[dict[str, Any]]:
+        """The queue's finished runs that can stand beside this run's curves, oldest first: those on the same data
+        (a synthetic set's curves say nothing about DermaMNIST's), each experiment and seed once (its latest run),
+        the run itself left out; none while the run is not stored yet."""
+        shown = self.store.summaries([run_id])
+        if not shown:
+            return []
+        data = data_of(shown[0])
+        latest = {(run["experiment_id"], run["seed"]): run for run in self.finished_in_queue()
+                  if run["run_id"] != run_id and data_of(run) == data}
+        return sorted(latest.values(), key=lambda run: run["started_at"] or 0.0)
+
+
+def data_of(run: dict[str, Any]) -> str:
+    """What tells runs on the same data apart from others, as the store groups them (GROUP_KEY)."""
+    return run["data_fingerprint"] or run["data"]
 
 
 def followed_job(jobs: list[dict[str, Any]], chosen: str | None = None) -> dict[str, Any] | None:
-    """The job the run view shows: the running job chosen, else the first running, else the next waiting, else the
-    last that ended."""
+    """The job the run view shows: the one the user moved to, else the first running, else the next waiting, else
+    the last that trained (a job cancelled before it started has nothing to show), else the last."""
     for job in jobs:
-        if job["job_id"] == chosen and job["status"] == Status.RUNNING:
+        if job["job_id"] == chosen:
             return job
     for status in (Status.RUNNING, Status.QUEUED):
         found = [job for job in jobs if job["status"] == status]
         if found:
             return found[0]
+    trained = [job for job in jobs if job["started_at"]]
+    if trained:
+        return max(trained, key=lambda job: job["ended_at"] or job["started_at"])
     return jobs[-1] if jobs else None
 
 

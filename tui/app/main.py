@@ -27,6 +27,7 @@ from engine.paths import home, stamp
 from engine.status import ACTIVE, Status
 from engine.store.runs import Store
 from tui import exit_codes
+from tui.app import progress
 from tui.app.background import child_environment, ensure_worker
 from tui.app.commands import LabCommands
 from tui.app.lab import Lab, describe_data
@@ -35,6 +36,7 @@ from tui.app.messages import GpusSampled, StoreChanged
 from tui.app.probe import NO_DEVICE
 from tui.app.ranking import Ranking
 from tui.app.screens.charts import ChartsScreen
+from tui.app.screens.confirm_key import ConfirmKeyScreen
 from tui.app.screens.confirm_queue import ConfirmQueueScreen
 from tui.app.screens.experiments import ExperimentsScreen
 from tui.app.screens.help import HelpScreen
@@ -152,6 +154,7 @@ class DermalabApp(LabApp):
         error = worker.error if state == WorkerState.ERROR and isinstance(worker.error, Exception) else None
         if worker.group == "probe" and state in (WorkerState.SUCCESS, WorkerState.ERROR):
             self.accelerator = f"no accelerator: {error}" if error else str(worker.result)
+            self.probing = False
             self.lab_changed.publish("accelerator")
         elif worker.group == "start-worker" and error:
             self.notify(said(error), title="The worker could not start", severity="error", timeout=30)
@@ -180,7 +183,7 @@ class DermalabApp(LabApp):
             self.notify("Nothing selected: space selects the highlighted experiment, c its chapter, a all.",
                         severity="warning")
             return
-        for what in ("selection", "queue", "live"):
+        for what in ("selection", "queued", "queue", "live"):
             self.lab_changed.publish(what)
         self.notify(f"Queued {numbers.plural(len(added), 'run')}; in the run view d drops the newest waiting, D clears "
                     "the queue.")
@@ -220,13 +223,22 @@ class DermalabApp(LabApp):
         self.bell()
 
     def action_cancel_run(self) -> None:
+        """Asks first, naming the job and how far it got: the run view's job when it runs, else the first running."""
         live = self.lab.live
-        if live is None or live.job["status"] != Status.RUNNING:
+        running = self.lab.running()
+        job = live.job if live and live.job["status"] == Status.RUNNING else running[0] if running else None
+        if job is None:
             self.notify("No run is going.")
             return
-        self.lab.cancel([live.job])
+        name = f"#{job['experiment_id']} {job['name']} seed {job['seed']}"
+        far = f" at {progress.epoch_words(job)} ({progress.percent(job)} done)" if job["epochs"] else ""
+        self.push_screen(ConfirmKeyScreen(f"Cancel {name}{far}?", "cancels it", "keeps it training"),
+                         lambda yes: self._cancel(job) if yes else self.notify(f"{name} goes on."))
+
+    def _cancel(self, job: dict) -> None:
+        self.lab.cancel([job])
         self.lab_changed.publish("queue")
-        self.notify(f"Cancelling #{live.job['experiment_id']}; the queue goes on.")
+        self.notify(f"Cancelling #{job['experiment_id']}; the queue goes on.")
 
     def action_refresh(self) -> None:
         self.lab.reload()

@@ -59,7 +59,9 @@ class KeyLine(Static):
         always: list[Entry] = []
         for active in self.screen.active_bindings.values():
             binding = active.binding
-            if not binding.id or (here and binding.action == f"switch_mode('{self.app.current_mode}')"):
+            # system: a key the `?` list names but this line has no room for (tab between a view's jobs)
+            this_view = here and binding.action == f"switch_mode('{self.app.current_mode}')"
+            if not binding.id or binding.system or this_view:
                 continue
             entry = (self.app.get_key_display(binding), binding.description)
             if binding.id in ALWAYS:

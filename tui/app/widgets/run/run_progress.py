@@ -1,10 +1,10 @@
 """The followed job's bars, from the store: epochs (moving with each batch) with the run's ETA, batches with img/s
-and loss, and the last epoch's numbers; before its run starts, what it waits for. The ETA comes from the run's pace
-since its start (so it shows from the first batch on) and stands still once a cancel is asked for."""
+and loss, and the last epoch's numbers; before its run starts, what it waits for. The epochs are counted as every
+screen counts them (tui.app.progress); the ETA is the lab's smoothed one, shown from the first batch on, and it
+stands still once a cancel is asked for."""
 
 from __future__ import annotations
 
-import time
 from typing import Any
 
 from textual.app import ComposeResult
@@ -12,9 +12,10 @@ from textual.containers import Horizontal, Vertical
 from textual.widgets import Label, ProgressBar, Static
 
 from engine.experiments.spec import Experiment
-from engine.jobs.queue import eta_seconds
 from engine.status import Status
+from tui.app import progress
 from tui.app.lab import STATUS_WORDS, LiveRun
+from tui.app.progress import Etas
 from tui.text import numbers
 
 IDLE = "No run yet: select experiments on the experiments screen (e), then press r."
@@ -36,12 +37,12 @@ class RunProgress(Vertical):
                 yield Label("", id=f"{name}-info", classes="bar-info", markup=False)
         yield Static("", id="last-epoch", markup=False)
 
-    def show(self, live: LiveRun | None, experiments: dict[int, Experiment]) -> None:
+    def show(self, live: LiveRun | None, experiments: dict[int, Experiment], etas: Etas) -> None:
         self._text("#run-title", title(live.job, experiments) if live else IDLE, layout=True)  # it may wrap
-        self._bars(live)
+        self._bars(live, etas)
         self._text("#last-epoch", epoch_line(live))
 
-    def _bars(self, live: LiveRun | None) -> None:
+    def _bars(self, live: LiveRun | None, etas: Etas) -> None:
         started = live is not None and live.job["epochs"] is not None
         for name in ("epoch", "batch"):
             self.query_one(f"#{name}-row").display = started
@@ -49,8 +50,8 @@ class RunProgress(Vertical):
             return
         job, done = live.job, len(live.history)
         going = job["status"] == Status.RUNNING and job["epoch"] > done and job["batch"]
-        within = job["batch"] / job["batches"] if going and job["batches"] else 0.0
-        self._bar("epoch", job["epochs"], done + within, f"{done}/{job['epochs']} · ETA {self._eta(job)}")
+        self._bar("epoch", job["epochs"], (progress.fraction(job) or 0.0) * job["epochs"],
+                  f"{progress.epoch_words(job)} · ETA {self._eta(job, etas)}")
         if going:
             self._bar("batch", job["batches"], job["batch"], f"{job['batch']}/{job['batches']} · "
                       f"{job['images_per_second'] or 0:,.0f} img/s · loss {job['loss']:.3f}")
@@ -58,9 +59,9 @@ class RunProgress(Vertical):
             full = job["batches"] if done == job["epochs"] else 0
             self._bar("batch", job["batches"], full, f"{full}/{job['batches']}")
 
-    def _eta(self, job: dict[str, Any]) -> str:
+    def _eta(self, job: dict[str, Any], etas: Etas) -> str:
         if job["status"] == Status.RUNNING and not job["cancel_requested"]:
-            self.etas[job["job_id"]] = numbers.duration(eta_seconds(job, time.time()))
+            self.etas[job["job_id"]] = numbers.duration(etas.left(job["job_id"]))
         return self.etas.get(job["job_id"], numbers.MISSING)
 
     def _bar(self, name: str, total: float | None, done: float, info: str) -> None:

@@ -1,5 +1,5 @@
-"""Every running job, a compact row each (experiment, seed, slot, epoch and batch bars, img/s), shown while more
-than one trains at once; the row under the cursor is the job whose bars and curves the run view shows."""
+"""Every running job, a compact row each (experiment, seed, slot, its epoch and a bar of the run done, img/s), shown
+while more than one trains at once; the row under the cursor is the job whose bars and curves the run view shows."""
 
 from __future__ import annotations
 
@@ -8,6 +8,8 @@ from typing import Any
 from rich.text import Text
 from textual.widgets import OptionList
 from textual.widgets.option_list import Option
+
+from tui.app import progress
 
 BAR_CELLS = 6
 NAME_CELLS = 16  # an experiment's name is cut to this, so a row fits 80 columns
@@ -31,13 +33,13 @@ def row(job: dict[str, Any]) -> Text:
     name = job["name"] if len(job["name"]) <= NAME_CELLS else job["name"][:NAME_CELLS - 1] + "…"
     words = [f"#{job['experiment_id']} {name}", f"s{job['seed']}", job["slot"] or ""]
     if job["epochs"]:
-        words += [f"ep {bar(job['epoch'] - 1, job['epochs'])} {job['epoch']}/{job['epochs']}",
-                  f"batch {bar(job['batch'], job['batches'])}", f"{job['images_per_second'] or 0:,.0f} img/s"]
+        words += [f"{progress.epoch_words(job)} {bar(progress.fraction(job) or 0.0)} {progress.percent(job)}",
+                  f"{job['images_per_second'] or 0:,.0f} img/s"]
     else:
         words.append("starting")
     return Text(" · ".join(words))  # names from files are text, never markup
 
 
-def bar(done: int, total: int) -> str:
-    filled = round(BAR_CELLS * done / total) if total else 0
+def bar(done: float) -> str:
+    filled = round(BAR_CELLS * done)
     return "█" * filled + "░" * (BAR_CELLS - filled)
