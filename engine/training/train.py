@@ -95,7 +95,7 @@ class Setup:
         return math.ceil(len(self.train_labels) / self.batch_size)
 
 
-def train(spec: ExperimentSpec, dataset: Dataset, options: RunOptions, run_id: str) -> Iterator[Event]:
+def train(spec: ExperimentSpec, dataset: Dataset, options: RunOptions, run_id: str) -> Generator[Event, None, None]:
     epochs = options.epochs or spec.training.epochs
     setup = prepare(spec, dataset, options, epochs)
     size = len(setup.train_labels)
