@@ -79,12 +79,20 @@ async def test_the_palette_names_each_action_once_with_report_refresh_and_run(st
         await pilot.press("e")  # here r runs the selection, so the palette names that key instead
         assert "Run (r)" in palette_titles(app) and "Run the selection" not in palette_titles(app)
         report = next(c for c in app.get_system_commands(app.screen) if c.title == "Report")
+        said: list[str] = []
+        notify = app.notify
+        app.notify = lambda message, **options: (said.append(message), notify(message, **options))[1]
         report.callback()
         await app.workers.wait_for_complete([w for w in app.workers if w.group == "report"])  # the feed never ends
         await pilot.pause()
+        # each step shows as it starts, the tables first and then every figure, so the seconds of work show
+        assert said[0] == "the tables…" and "figure 1 of " in said[1] and said[-2].startswith("figure ")
         written = [str(n.message) for n in app._notifications]
-        assert len(written) == 1 and written[0].startswith("Written to ") and "reports" in written[0]
-        report_file = Path(written[0].removeprefix("Written to ").split(", with")[0])
+        assert len(written) == 1 and written[0].startswith("Written into\n") and "reports" in written[0]
+        # the folder on lines that fit the notice, each broken after a '/' and never inside a name
+        _, *folder, name = written[0].split("\n")
+        assert all(len(line) <= 37 and line.endswith("/") for line in folder[:-1]), folder
+        report_file = Path("".join(folder)).expanduser() / name.removeprefix("as ").split(",")[0]
         assert report_file.read_text().startswith("# dermalab report")
 
 

@@ -70,3 +70,22 @@ def test_a_log_axis_keeps_the_maths_of_its_own_tick_labels(tmp_path):
     png.write(tmp_path, [png.Png("log.png", "t", "r", draw)])
     labels = [label for label in drawn[0].get_xticklabels(minor=True) if label.get_text()]
     assert labels and all(label.get_text().startswith("$") and label.get_parse_math() for label in labels)
+
+
+def test_a_run_of_one_epoch_is_a_dot_on_a_scale_from_chance(store_run):
+    from matplotlib.figure import Figure
+
+    from tui.report.run_figures import auc_curves
+
+    run_id = store_run(val_labels(), val_probabilities(), synthetic=False, epochs=1, history=True)
+    store = Store()
+    picture = auc_curves([store.get(run_id)], load(), store)
+    store.close()
+    figure = Figure()
+    picture.draw(figure)
+    [axes] = [axes for axes in figure.axes if axes.get_visible()]
+    [line] = axes.get_lines()[:1]
+    assert len(line.get_xdata()) == 1 and line.get_marker() == "o"  # a point matplotlib draws, as a dot
+    low, high = axes.get_ylim()
+    assert low <= 0.5 and high == pytest.approx(1.01)
+    assert axes.get_xlim() == (0.5, 1.5)

@@ -48,6 +48,7 @@ from tui.app.training import StoreFeed
 from tui.app.widgets.frame.key_line import our_bindings
 from tui.arguments import job_source, slot_request
 from tui.text import numbers
+from tui.text.paths import path_lines
 
 PROBE_SECONDS = 120  # importing torch and waking a GPU can be slow, but not this slow
 GPU_SECONDS = 2.0  # how often the header's GPU figures are sampled: NVML's utilisation is itself a 1-2 s average
@@ -159,7 +160,10 @@ class DermalabApp(LabApp):
         elif worker.group == "start-worker" and error:
             self.notify(said(error), title="The worker could not start", severity="error", timeout=30)
         elif worker.group == "report" and state == WorkerState.SUCCESS:
-            self.notify(f"Written to {worker.result}, with its tables as CSV beside it.", title="Report", timeout=20)
+            # a notice is 60 columns at most and half the screen, less its padding and edge
+            folder = path_lines(worker.result.parent, min(60, self.size.width // 2) - 3)
+            self.notify(f"Written into\n{folder}\nas {worker.result.name}, its tables (CSV) and figures beside it.",
+                        title="Report", timeout=20)
         elif worker.group == "report" and error:
             self.notify(said(error), title="No report", severity="warning", timeout=20)
 
@@ -253,9 +257,15 @@ class DermalabApp(LabApp):
 
         store = Store(self.lab.store.path)  # a connection of this thread's own
         try:
-            return report.write(home() / "reports" / stamp(), store, self.lab.experiments)[0]
+            return report.write(home() / "reports" / stamp(), store, self.lab.experiments,
+                                progress=self.report_step)[0]
         finally:
             store.close()
+
+    def report_step(self, step: str) -> None:
+        """From the report's thread: each step in a notice that takes the last one's place, so the seconds of
+        figures show as work going on."""
+        self.call_from_thread(self.notify, f"{step}…", title="Writing the report", timeout=600)
 
     def get_system_commands(self, screen: Screen) -> Iterable[SystemCommand]:
         """Textual's own commands, less those our keys already give (Keys, Quit), and the lab's without a key here:

@@ -5,6 +5,7 @@ module picks, orders and words them."""
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -51,11 +52,14 @@ RUN = [Column("run", "run_id"), Column("#", "experiment_id"), Column("experiment
 UNLIKE_PAGE = Column("unlike the page", "differs")  # the last column of every table
 
 
-def write(out: Path, store: Store, experiments: dict[int, Experiment], force: bool = False) -> list[Path]:
+def write(out: Path, store: Store, experiments: dict[int, Experiment], force: bool = False,
+          progress: Callable[[str], None] = lambda step: None) -> list[Path]:
     """Writes report.md, the CSVs and (with matplotlib) the PNGs into `out`; returns their paths, the report first.
-    A file of an earlier report in `out` is written over only with `force`."""
+    A file of an earlier report in `out` is written over only with `force`. `progress` hears each step as it
+    starts ("the tables", "figure 3 of 9: auc_curves.png"): the figures take tens of seconds."""
     if out.exists() and not out.is_dir():  # said before any figure is drawn
         raise UserError(f"--out {out} is a file; give a folder for the report.")
+    progress("the tables")
     groups, synthetic = charts.one_data_kind(store.groups())
     if not groups:
         raise UserError("There are no finished runs to report on; "
@@ -74,7 +78,7 @@ def write(out: Path, store: Store, experiments: dict[int, Experiment], force: bo
         for section in sections:
             with open(out / section.csv, "w", newline="") as stream:
                 write_csv(section.csv_rows(), stream)
-        images = png.write(out, pictures) if drawn else []
+        images = png.write(out, pictures, progress) if drawn else []
         (out / REPORT).write_text("\n".join([_opening(runs, synthetic, sealed.unsealings(store)),
                                              *(s.markdown() for s in sections),
                                              png.markdown(pictures, drawn), *(left_out if drawn else [])]))

@@ -29,13 +29,14 @@ def available() -> bool:
     return True
 
 
-def write(out: Path, pngs: list[Png]) -> list[Path]:
-    """Draws each picture into `out`; call only when `available()`."""
+def write(out: Path, pngs: list[Png], progress: Callable[[str], None] = lambda step: None) -> list[Path]:
+    """Draws each picture into `out`, saying which to `progress` as it starts; call only when `available()`."""
     # A bare Figure, not pyplot: no global state and no GUI backend, so it works over SSH and in threads.
     from matplotlib.figure import Figure
 
     paths = []
-    for png in pngs:
+    for number, png in enumerate(pngs, start=1):
+        progress(f"figure {number} of {len(pngs)}: {png.file}")
         figure = Figure(figsize=SIZE_INCHES, layout="constrained")
         png.draw(figure)
         _as_written(figure)

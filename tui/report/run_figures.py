@@ -15,6 +15,7 @@ from engine.store import summary
 from engine.store.runs import Store
 from tui.report.png import Png
 from tui.views import galleries
+from tui.views.charts import CHANCE_AUC
 
 PANELS_ACROSS = 5  # AUC curves: experiments per row of small panels
 SHEET_ACROSS = 10  # missed melanomas: images per row
@@ -55,11 +56,19 @@ def auc_curves(runs: list[dict[str, Any]], experiments: dict[int, Experiment], s
         down = math.ceil(len(by_experiment) / across)
         figure.set_size_inches(2.2 * across, 1.6 * down + 0.4)
         panels = list(figure.subplots(down, across, sharey=True, squeeze=False).flat)
+        # From chance to perfect (lower where a run fell below chance): a single epoch's value then sits on a
+        # scale that reads, not in the middle of a span matplotlib makes up around one point.
+        aucs = [e["val_auc"] for members in by_experiment.values() for epochs in members for e in epochs
+                if e["val_auc"] is not None]
+        panels[0].set_ylim(min([CHANCE_AUC, *aucs]) - 0.02, 1.01)
         for axes, (experiment_id, members) in zip(panels, sorted(by_experiment.items())):
             spec = experiments[experiment_id].spec if experiment_id in experiments else None
             axes.set_title(f"#{experiment_id} {names[experiment_id]}", fontsize=SMALL)
-            for epochs in members:
-                axes.plot([e["epoch"] for e in epochs], [e["val_auc"] for e in epochs], linewidth=1)
+            for epochs in members:  # a run of one epoch is a dot: a line through one point is not drawn
+                axes.plot([e["epoch"] for e in epochs], [e["val_auc"] for e in epochs], linewidth=1,
+                          marker="o" if len(epochs) == 1 else None, markersize=3)
+            if max(len(epochs) for epochs in members) == 1:
+                axes.set_xlim(0.5, 1.5)
             if spec and spec.published:
                 axes.axhline(spec.published.auc, color=PAGE_LINE, linestyle=":", linewidth=1)
             axes.tick_params(labelsize=SMALL)
