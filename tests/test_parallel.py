@@ -12,10 +12,12 @@ import time
 import numpy as np
 import pytest
 
+from engine.errors import UserError
 from engine.experiments.load import load
 from engine.jobs import gpus, runner
-from engine.jobs.slots import Slot, SlotRequest, hand_out
+from engine.jobs.slots import Slot, SlotRequest, hand_out, machine_slots
 from engine.store.runs import Store
+from engine.threads import cores_allowed
 from engine.training import data
 from engine.training.options import RunOptions
 
@@ -56,12 +58,22 @@ def test_the_device_decides_whether_gpus_are_handed_out():
     assert [slot.gpu for slot in hand_out(SlotRequest(), FOUR_GPUS, cores=4, device="cuda")] == FOUR_GPUS
 
 
-def test_the_gpus_a_process_may_use_follow_cuda_visible_devices(no_driver, monkeypatch):
-    assert gpus.visible() == []
-    monkeypatch.setenv("CUDA_VISIBLE_DEVICES", "2,3")
-    assert gpus.visible() == ["2", "3"]
-    monkeypatch.setenv("CUDA_VISIBLE_DEVICES", "")
-    assert gpus.visible() == []
+def test_without_a_driver_cuda_visible_devices_names_no_gpu(no_driver, monkeypatch):
+    """Set by a scheduler or a shell profile on a machine without a GPU (issue 23, class 10): slots on the CPU."""
+    for listed in ("0,1", "0,1,2,3", "NoDevFiles", "0,0", ""):
+        monkeypatch.setenv("CUDA_VISIBLE_DEVICES", listed)
+        assert gpus.visible() == []
+        assert names(machine_slots(SlotRequest())) == [("cpu", None, cores_allowed())]
+    with pytest.raises(UserError, match="this machine has no NVIDIA GPU that CUDA may use"):
+        machine_slots(SlotRequest(gpus="1"))
+
+
+def test_cuda_visible_devices_names_devices_there_are_each_once_as_cuda_reads_it():
+    uuids = ["GPU-aa11", "GPU-bb22", "MIG-cc33"]  # two GPUs, then a MIG instance
+    for listed, named in [("0,1", ["0", "1"]), ("1", ["1"]), ("0,1,2,3", ["0", "1"]), ("NoDevFiles", []),
+                          ("0,0", ["0"]), ("-1", []), ("0,-1,1", ["0"]), ("", []), (" 1 , 0", ["1", "0"]),
+                          ("GPU-bb,0", ["GPU-bb", "0"]), ("1,GPU-bb22", ["1"]), ("GPU-", []), ("MIG-cc", ["MIG-cc"])]:
+        assert gpus.existing(listed, 2, uuids) == named, listed
 
 
 def test_without_an_nvidia_driver_nvml_is_never_imported_and_there_is_nothing_to_show(no_driver):

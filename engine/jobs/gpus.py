@@ -35,24 +35,66 @@ def driver_present() -> bool:
 
 
 def visible() -> list[str]:
-    """The GPUs this process may use, by the names CUDA_VISIBLE_DEVICES takes: those it already lists when set,
-    else every GPU the driver has (none without a driver)."""
-    listed = _listed()
-    if listed is not None:
-        return listed
+    """The GPUs this process may use, by the names CUDA_VISIBLE_DEVICES takes: every GPU the driver has, or those of
+    them CUDA_VISIBLE_DEVICES names when it is set. Without a driver there are none, whatever it names: a scheduler
+    or a shell profile sets it on machines with no GPU (Slurm's 'NoDevFiles', say), and CUDA finds none there."""
     if not driver_present():
         return []
     with nvml() as pynvml:
-        return _every(pynvml) if pynvml else []
+        return _visible(pynvml) if pynvml else []
 
 
-def _listed() -> list[str] | None:
+def _visible(pynvml: Any) -> list[str]:
+    count = pynvml.nvmlDeviceGetCount()
     listed = os.environ.get("CUDA_VISIBLE_DEVICES")
-    return None if listed is None else [name.strip() for name in listed.split(",") if name.strip() not in ("", "-1")]
+    if listed is None:
+        return [str(index) for index in range(count)]
+    handles = [pynvml.nvmlDeviceGetHandleByIndex(index) for index in range(count)]
+    migs = [mig for handle in handles for mig in _migs(pynvml, handle)]
+    return existing(listed, count, [_uuid(pynvml, handle) for handle in handles + migs])
 
 
-def _every(pynvml: Any) -> list[str]:
-    return [str(index) for index in range(pynvml.nvmlDeviceGetCount())]
+def _migs(pynvml: Any, handle: Any) -> list[Any]:
+    """The MIG instances a GPU is split into (CUDA_VISIBLE_DEVICES names them by their UUIDs)."""
+    try:
+        most = pynvml.nvmlDeviceGetMaxMigDeviceCount(handle)
+    except pynvml.NVMLError:  # a GPU without MIG
+        return []
+    found = []
+    for number in range(most):
+        with contextlib.suppress(pynvml.NVMLError):  # a place no instance fills
+            found.append(pynvml.nvmlDeviceGetMigDeviceHandleByIndex(handle, number))
+    return found
+
+
+def _uuid(pynvml: Any, handle: Any) -> str:
+    uuid = pynvml.nvmlDeviceGetUUID(handle)
+    return uuid.decode() if isinstance(uuid, bytes) else uuid  # bytes from older nvidia-ml-py
+
+
+def existing(listed: str, count: int, uuids: list[str]) -> list[str]:
+    """The entries of a CUDA_VISIBLE_DEVICES value that name a device there is, read as CUDA reads it: a GPU by its
+    index (of `count`) or any device (GPU, then MIG instance) by a prefix of its UUID; in order, each device once,
+    and none after the first entry that names no device (CUDA ignores the rest: '0,1,2,3' on a 2-GPU machine is
+    '0,1'; 'NoDevFiles' and '-1' are none)."""
+    names: list[str] = []
+    seen: set[int] = set()
+    for entry in (word.strip() for word in listed.split(",")):
+        device = _device(entry, count, uuids)
+        if device is None:
+            break
+        if device not in seen:
+            seen.add(device)
+            names.append(entry)
+    return names
+
+
+def _device(entry: str, count: int, uuids: list[str]) -> int | None:
+    """The place in `uuids` of the device `entry` names, or None."""
+    if entry.isdigit():
+        return int(entry) if int(entry) < count else None
+    matches = [place for place, uuid in enumerate(uuids) if entry and uuid.startswith(entry)]
+    return matches[0] if len(matches) == 1 else None
 
 
 def samples() -> list[GpuSample]:
@@ -62,8 +104,8 @@ def samples() -> list[GpuSample]:
     with nvml() as pynvml:
         if pynvml is None:
             return []
-        found, listed = [], _listed()
-        for gpu in _every(pynvml) if listed is None else listed:
+        found = []
+        for gpu in _visible(pynvml):
             with contextlib.suppress(pynvml.NVMLError, ValueError):  # a UUID, or a GPU gone since the count
                 handle = pynvml.nvmlDeviceGetHandleByIndex(int(gpu))
                 memory = pynvml.nvmlDeviceGetMemoryInfo(handle)
