@@ -75,3 +75,21 @@ async def test_slash_filters_the_experiments_and_the_leaderboard():
         assert app.screen.query_one(RecallGrid).row_count == 3 and app.screen.query_one(FilterBar).display
         await pilot.press("slash", "escape")
         assert app.screen.query_one(RecallGrid).row_count == 12  # every finished run, the one from scratch too
+
+
+@pytest.mark.slow
+@synchronous
+async def test_a_narrow_leaderboard_shortens_names_and_drops_whole_columns_never_cutting_a_figure():
+    from tui.app.widgets.results.leaderboard_table import LeaderboardTable
+
+    app = lab_app()
+    async with app.run_test(size=(60, 20)) as pilot:
+        for keys in (("l",), ("t",)):  # per run, then per experiment with its wider ± cells
+            await pilot.press(*keys)
+            await pilot.pause()
+            table = app.screen.query_one(LeaderboardTable)
+            assert table.virtual_size.width <= table.scrollable_content_region.width  # nothing off to the right
+            keys_shown = [column.key for column in table.shown]
+            assert {"auc", "mel_recall"} <= set(keys_shown)
+            assert any(str(cell).endswith("…") for cell in table.get_column("name"))  # the words gave way
+            assert "0.893±0.025" in [str(cell) for cell in table.get_column("auc")] or keys == ("l",)

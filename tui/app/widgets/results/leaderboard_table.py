@@ -78,21 +78,43 @@ def columns(per_experiment: bool, marked: list[str]) -> list[Column]:
     ]
 
 
-def fitting(candidates: list[Column], cells: dict[str, list[str]], width: int, keep: str) -> list[Column]:
+NAME_AT_LEAST = 14  # the experiment column's width when it gives way: "Adam lr=1e-3" whole, "Best Custom C…"
+# Priority-0 columns dropped, in this order, where even they do not fit (60 columns): the figures go whole, never cut.
+DROPPED_FIRST = ("cancer_sensitivity", "mel_recall", "synthetic")
+
+
+def fitting(candidates: list[Column], cells: dict[str, list[str]], width: int,
+            keep: str) -> tuple[list[Column], int | None]:
     """Those of priority 0 and the sorted one, then each of priority 1, 2 and 3 in turn that still fits: a long
-    name (a run marked 'from scratch') costs the last columns, not a whole level of them."""
+    name (a run marked 'from scratch') costs the last columns, not a whole level of them. Where even priority 0
+    is too wide, the names are shortened first (words, not figures), then whole columns dropped. Returns the
+    columns and the names' width where they must be shortened."""
     def needed(column: Column) -> int:
         header = len(column.header) + (2 if column.key == keep else 0)  # the sorted one carries an arrow
         return max([header, *map(len, cells[column.key])]) + 2 * PADDING
 
     chosen = {c.key for c in candidates if c.priority == 0 or c.key == keep}
     used = sum(needed(c) for c in candidates if c.key in chosen)
+    name = next(c for c in candidates if c.key == "name")
+    name_width = None
+    if used > width:
+        name_width = max(NAME_AT_LEAST, needed(name) - 2 * PADDING - (used - width))
+        used -= needed(name) - name_width - 2 * PADDING
+    for key in DROPPED_FIRST:
+        if used > width and key in chosen and key != keep:
+            chosen.discard(key)
+            used -= needed(next(c for c in candidates if c.key == key))
+            width = used  # a figure the table could not hold: none of lower priority takes its place
     for level in (1, 2, 3):
         for column in candidates:
             if column.priority == level and column.key not in chosen and used + needed(column) <= width:
                 chosen.add(column.key)
                 used += needed(column)
-    return [c for c in candidates if c.key in chosen]
+    return [c for c in candidates if c.key in chosen], name_width
+
+
+def shortened(words: str, width: int) -> str:
+    return words if len(words) <= width else words[:width - 1] + "…"
 
 
 class RankedTable(DataTable):
@@ -120,7 +142,9 @@ class LeaderboardTable(RankedTable):
     def _draw(self) -> None:
         candidates = columns(self.ranking.per_experiment, self.marked)
         cells = {c.key: [c.cell(row) for row in self.rows_shown] for c in candidates}
-        self.shown = fitting(candidates, cells, self.size.width - SCROLLBAR, self.ranking.key)
+        self.shown, name_width = fitting(candidates, cells, self.size.width - SCROLLBAR, self.ranking.key)
+        if name_width is not None:
+            cells["name"] = [shortened(name, name_width) for name in cells["name"]]
         cursor = self.cursor_row
         self.clear(columns=True)
         for column in self.shown:
