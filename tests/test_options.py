@@ -19,7 +19,7 @@ SAMPLES = {"experiments": ["--experiments", "mine.toml"], "debug": ["--debug"], 
            "device": ["--device", "cpu"], "epochs": ["--epochs", "3"], "no_pretrained": ["--no-pretrained"],
            "precision": ["--precision", "bf16"], "seed": ["--seed", "5"], "seeds": ["--seeds", "2"],
            "jobs": ["--jobs", "2"], "gpus": ["--gpus", "0,2"], "per_gpu": ["--per-gpu", "2"],
-           "threads": ["--threads", "2"]}
+           "threads": ["--threads", "2"], "dataset": ["--dataset", "bloodmnist"], "size": ["--size", "64"]}
 # What each command needs beside its options.
 POSITIONALS = {"run": ["1"], "sweep": ["grid"], "operating-point": ["abc"], "ensemble": ["abc", "def"],
                "report": ["--out", "folder"]}

@@ -17,7 +17,8 @@ def job_source(args: argparse.Namespace) -> JobSource:
     data = args.data if args.data in ("auto", "synthetic") else str(Path(args.data).resolve())
     experiments = args.experiments and str(Path(args.experiments).resolve())
     options = RunOptions(device=args.device, epochs=args.epochs, pretrained=not args.no_pretrained,
-                         precision=args.precision, debug=args.debug, halving=getattr(args, "halving", False))
+                         precision=args.precision, debug=args.debug, dataset=args.dataset, size=args.size,
+                         halving=getattr(args, "halving", False))
     return JobSource(data, experiments, options)
 
 

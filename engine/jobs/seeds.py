@@ -46,7 +46,7 @@ def _finished_by_precision(store: Store, experiment: Experiment, data: str, opti
     # numpy: kept off the app's first paint (the app asks when r is pressed)
     from engine.training.data import fingerprint_for
 
-    fingerprint = fingerprint_for(data)
+    fingerprint = fingerprint_for(data, options.dataset, options.size)
     if fingerprint is None:
         return {}
     precisions = PRECISIONS if options.precision == "auto" else (options.precision,)

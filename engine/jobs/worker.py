@@ -37,7 +37,7 @@ from engine.jobs.start import Started, lower_priority, method, start
 from engine.status import Status
 from engine.store.runs import Store
 from engine.training import data
-from engine.training.data import Dataset
+from engine.training.data import DataKey, Dataset
 from engine.training.options import RunOptions
 from engine.words import plural
 
@@ -75,7 +75,7 @@ def serve(lock: WorkerLock, store_path: Path, sink_of: Callable[[], Callable], s
         lock.release()
 
 
-def train_own(store: Store, datasets: dict[str, Dataset], sink_of: Callable[[], Callable], say: Say,
+def train_own(store: Store, datasets: dict[DataKey, Dataset], sink_of: Callable[[], Callable], say: Say,
               slots: list[Slot]) -> bool:
     """A foreground `dermalab run --jobs N`: trains the jobs this process queued for itself, one child per slot, on
     the data it loaded already; returns whether it was interrupted (the jobs left are then cancelled)."""
@@ -96,7 +96,7 @@ class WorkerLoop:
         self.store, self.queue, self.lock, self.sink_of, self.say = store, JobQueue(store), lock, sink_of, say
         self.free = slots[::-1]  # taken from the end: the first slot first
         self.children: dict[int, Child] = {}
-        self.datasets: dict[str, Dataset] = {}
+        self.datasets: dict[DataKey, Dataset] = {}  # by --data, set and size
         self.stop_reason: str | None = None  # set by the signal that stops this loop
         self.how = method()  # how children start: said wrong (DERMALAB_START) before any job is claimed
 
@@ -179,10 +179,12 @@ class WorkerLoop:
             if self.queue.phase(job.job_id, f"downloading {event.what}: {size} MB"):
                 raise RunCancelled
 
-        preflight([experiment], RunOptions(seed=job.seed, **job.options), progress)
-        if job.data not in self.datasets:
-            self.datasets[job.data] = data.load(job.data, on_progress=progress_to(progress, "DermaMNIST"))
-        return experiment, self.datasets[job.data]
+        options = RunOptions(seed=job.seed, **job.options)
+        preflight([experiment], options, progress)
+        key = data.key(job.data, options.dataset, options.size)
+        if key not in self.datasets:
+            self.datasets[key] = data.load(*key, on_progress=progress_to(progress, options.dataset))
+        return experiment, self.datasets[key]
 
     def _reap(self) -> None:
         for child in list(self.children.values()):

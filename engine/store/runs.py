@@ -19,6 +19,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from engine.datasets import DEFAULT, DEFAULT_SIZE
 from engine.errors import UserError
 from engine.events import EpochEnded, RunFailed, RunFinished, RunStarted
 from engine.experiments.spec import config_hash
@@ -32,8 +33,8 @@ HEADLINE = ("auc", "accuracy", "mel_recall", "cancer_sensitivity", "balanced_acc
             "train_seconds", "images_per_second")
 # Read straight into a summary row; the interval and recall columns are gathered into `auc_ci`, ... and `recall`.
 SUMMARY_COLUMNS = ("run_id", "experiment_id", "name", "chapter", "config_hash", "seed", "device", "data",
-                   "data_fingerprint", "synthetic", "pretrained", "precision", "epochs", "status", "reason",
-                   "stopped_epoch", "notes", "pid", "host", "started_at", "finished_at", *HEADLINE)
+                   "dataset", "size", "data_fingerprint", "synthetic", "pretrained", "precision", "epochs", "status",
+                   "reason", "stopped_epoch", "notes", "pid", "host", "started_at", "finished_at", *HEADLINE)
 FIGURE_COLUMNS = (*(c for pair in schema.CI_COLUMNS.values() for c in pair), *schema.RECALL_COLUMNS.values())
 RANKABLE = (*SUMMARY_COLUMNS, *schema.RECALL_COLUMNS.values())  # what ranked() can order runs by
 SELECT_SUMMARY = f"SELECT {', '.join(SUMMARY_COLUMNS + FIGURE_COLUMNS)} FROM runs"
@@ -217,13 +218,14 @@ class Store:
         precision, so its hash tells which runs are comparable."""
         with self._writing() as db:
             db.execute(
-                "INSERT INTO runs (run_id, experiment_id, name, chapter, config_hash, seed, device, data,"
-                " data_fingerprint, synthetic, pretrained, precision, epochs, status, pid, process_started, host,"
-                " started_at)"
-                " VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
+                "INSERT INTO runs (run_id, experiment_id, name, chapter, config_hash, seed, device, data, dataset,"
+                " size, data_fingerprint, synthetic, pretrained, precision, epochs, status, pid, process_started,"
+                " host, started_at)"
+                " VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
                 (event.run_id, event.experiment_id, event.name, chapter, config_hash(config), event.seed, event.device,
-                 event.data, data_fingerprint, int(synthetic), int(config["model"]["pretrained"]), config["precision"],
-                 event.epochs, Status.RUNNING, os.getpid(), started(), socket.gethostname(), time.time()))
+                 event.data, *medset_of(config), data_fingerprint, int(synthetic), int(config["model"]["pretrained"]),
+                 config["precision"], event.epochs, Status.RUNNING, os.getpid(), started(), socket.gethostname(),
+                 time.time()))
             db.execute("INSERT INTO run_details (run_id, config) VALUES (?, ?)", (event.run_id, json.dumps(config)))
 
     def epoch(self, event: EpochEnded) -> None:
@@ -468,12 +470,20 @@ def _group(row: sqlite3.Row) -> dict[str, Any]:
     return data
 
 
+def medset_of(config: dict[str, Any]) -> tuple[str, int]:
+    """The MedMNIST set and size a run config names (engine.training.options.run_config): DermaMNIST at 28 when
+    it names none."""
+    chosen = config.get("data") or {}
+    return chosen.get("dataset", DEFAULT), chosen.get("size", DEFAULT_SIZE)
+
+
 def _insert_never_started(db: sqlite3.Connection, planned: Planned, ended: RunFailed) -> None:
     """A run that ended before it started: what it was to be, how it ended, and no device, precision or start."""
     config = planned.config
     schema.insert(db, "runs", {
         "run_id": planned.run_id, "experiment_id": planned.experiment_id, "name": planned.name,
         "chapter": planned.chapter, "config_hash": config_hash(config), "seed": planned.seed, "data": planned.data,
+        **dict(zip(("dataset", "size"), medset_of(config))),
         "synthetic": int(planned.synthetic), "pretrained": int(config["model"]["pretrained"]),
         "epochs": config["training"]["epochs"], "status": ended.status, "reason": ended.reason,
         "host": socket.gethostname(), "finished_at": time.time()})

@@ -6,7 +6,8 @@ metric, val labels and probabilities as compact blobs) in `run_details`. Version
 in one `runs` row, so each view read ~100 KB per run. Version 2 versions the queue's `jobs` table with the rest,
 gives a job's executor and its cluster id columns of their own, records each process's start time beside its pid,
 and lets a run exist that never started (a job cancelled while it waited). Version 3 keeps each run's test-split
-figures apart, sealed (`sealed`: no view reads them), and logs each time someone unsealed some (`unsealings`).
+figures apart, sealed (`sealed`: no view reads them), and logs each time someone unsealed some (`unsealings`);
+it records each run's MedMNIST set and image size (`dataset`, `size`: every run before it was DermaMNIST at 28).
 
 An upgrade runs in one transaction, after a backup of the store as it was; a later version adds its step the
 same way.
@@ -44,6 +45,8 @@ CREATE TABLE IF NOT EXISTS {{name}} (
     seed INTEGER NOT NULL,
     device TEXT,  -- NULL, as are precision and started_at, for a run that never started (cancelled while queued)
     data TEXT NOT NULL,
+    dataset TEXT NOT NULL DEFAULT 'dermamnist',  -- the MedMNIST set (engine.datasets) and its image size, in the
+    size INTEGER NOT NULL DEFAULT 28,  -- config as well unless they are these defaults
     data_fingerprint TEXT,  -- 'synthetic', or the MD5 of the data file; NULL when no longer known
     synthetic INTEGER NOT NULL,
     pretrained INTEGER NOT NULL,
@@ -246,7 +249,7 @@ def _upgrade(db: sqlite3.Connection, version: int) -> None:
         db.execute(statement)
     if old and version == 0:
         _move_version_0(db)
-    elif old and version == 1:  # the columns of version 1's runs are version 2's, with fewer of them and stricter
+    elif old:  # version 1's runs columns are fewer than 3's and looser; 2's lack the set and size 3 adds
         _rebuild(db, "runs", RUNS)
     db.execute(f"PRAGMA user_version = {VERSION}")
 

@@ -42,12 +42,19 @@ class Dataset:
     medset: MedSet = field(default_factory=medset)  # which set at which size
 
 
+DataKey = tuple[str, str, int]  # what `load` takes: --data, the set and its size
+
+
+def key(data: str, dataset: str = DEFAULT, size: int = DEFAULT_SIZE) -> DataKey:
+    return data, dataset, size
+
+
 MEDMNIST = " (medmnist)"  # a downloaded set's source ends so: 'dermamnist (medmnist)', 'pathmnist 64 (medmnist)'
 MEDMNIST_SOURCE = DEFAULT + MEDMNIST  # the source of --data auto on the default set
 
 
-def load(data: str = "auto", on_progress: Progress | None = None, dataset: str = DEFAULT,
-         size: int = DEFAULT_SIZE) -> Dataset:
+def load(data: str = "auto", dataset: str = DEFAULT, size: int = DEFAULT_SIZE,
+         on_progress: Progress | None = None) -> Dataset:
     """`data` is "auto" (download on first use), "synthetic", or the path of a medmnist-format npz; `dataset` and
     `size` say which MedMNIST set it is (or is to be)."""
     chosen = medset(dataset, size)
@@ -82,7 +89,7 @@ def at_hand(data: str, dataset: str = DEFAULT, size: int = DEFAULT_SIZE) -> Data
     if not path.exists():  # anything else there is for read_npz to name
         raise UserError(f"The images are not at hand: {path} is missing, so put the file back there "
                         f"(or let a run with that --data download {chosen.label}) to see them.")
-    return load(data, dataset=dataset, size=size)
+    return load(data, dataset, size)
 
 
 def recorded(source: str, dataset: str = DEFAULT, size: int = DEFAULT_SIZE) -> Dataset:
@@ -166,7 +173,7 @@ def _images(path: Path, arrays: dict[str, np.ndarray], key: str, chosen: MedSet)
     if channels == 1 and array.ndim == 3 and array.shape[1:] == (size, size):
         return array[..., None]
     if array.ndim != 4 or array.shape[1:] != (size, size, channels):
-        form = f"N x {size} x {size}" + (" (or N x {0} x {0} x 1)".format(size) if channels == 1 else " x 3")
+        form = f"N x {size} x {size}" + (f" (or N x {size} x {size} x 1)" if channels == 1 else " x 3")
         raise UserError(f"--data {path}: '{key}' has shape {array.shape}, but {chosen.label} images are {form}; "
                         "give that set's file at that size, or the --dataset and --size this file holds.")
     return array

@@ -7,6 +7,7 @@ import re
 from dataclasses import dataclass
 from typing import Any
 
+from engine.datasets import DEFAULT, DEFAULT_SIZE
 from engine.errors import UserError
 from engine.experiments.spec import Experiment
 
@@ -22,6 +23,8 @@ class RunOptions:
     pretrained: bool = True  # False: --no-pretrained, ResNet18 from scratch
     precision: str = "auto"  # one of PRECISIONS, or auto: the device's default (engine.training.device.run_precision)
     debug: bool = False  # print the traceback of a failed run
+    dataset: str = DEFAULT  # the MedMNIST set (engine.datasets), and the size of its images
+    size: int = DEFAULT_SIZE
     halving: bool = False  # a sweep's point stops at a rung unless among the best there (engine.jobs.halving)
 
 
@@ -45,5 +48,9 @@ def run_config(experiment: Experiment, options: RunOptions, as_asked: bool = Fal
     if options.precision not in PRECISIONS and not as_asked:
         raise ValueError(f"precision {options.precision} is not resolved")
     spec = experiment.spec
-    return spec.run_config(options.epochs or spec.training.epochs, spec.model.pretrained and options.pretrained,
-                           options.precision)
+    config = spec.run_config(options.epochs or spec.training.epochs, spec.model.pretrained and options.pretrained,
+                             options.precision)
+    # Another set or size makes another run; DermaMNIST at 28 is left out, so its runs keep the hashes they had.
+    if (options.dataset, options.size) != (DEFAULT, DEFAULT_SIZE):
+        config["data"] = {"dataset": options.dataset, "size": options.size}
+    return config

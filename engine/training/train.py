@@ -21,7 +21,7 @@ from torch import nn
 from engine import threads
 from engine.analysis import bootstrap
 from engine.analysis.metrics import evaluate, macro_auc
-from engine.classes import CLASSES
+from engine.datasets import ORDINAL_NOTE
 from engine.errors import RunCancelled, said
 from engine.events import (
     BatchProgress,
@@ -31,7 +31,7 @@ from engine.events import (
     RunFinished,
     RunStarted,
 )
-from engine.experiments.spec import ExperimentSpec
+from engine.experiments.spec import ExperimentSpec, Normalize
 from engine.status import Status
 from engine.training import augment, models
 from engine.training.data import Dataset
@@ -61,10 +61,10 @@ def autocast(device: torch.device, precision: str) -> torch.autocast:
     return torch.autocast(device.type, dtype=torch.bfloat16, enabled=precision == "bf16")
 
 
-def class_weights(labels: torch.Tensor) -> torch.Tensor:
+def class_weights(labels: torch.Tensor, classes: int) -> torch.Tensor:
     """Inverse frequency, scaled so a class of average size weighs 1: N / (classes * n_c)."""
-    counts = torch.bincount(labels, minlength=len(CLASSES)).float()
-    return labels.numel() / (len(CLASSES) * counts.clamp(min=1))
+    counts = torch.bincount(labels, minlength=classes).float()
+    return labels.numel() / (classes * counts.clamp(min=1))
 
 
 @dataclass(kw_only=True)  # seventeen fields: each named where a Setup is made
@@ -126,8 +126,10 @@ def train(spec: ExperimentSpec, dataset: Dataset, options: RunOptions, run_id: s
             setup.notes.append(patience.note(epoch, epochs))
             break
 
-    metrics = evaluate(dataset.labels["val"], probabilities)
-    metrics.update(bootstrap.intervals(dataset.labels["val"], probabilities))
+    chosen = dataset.medset
+    metrics = evaluate(dataset.labels["val"], probabilities, chosen)
+    focus = chosen.critical and chosen.index(chosen.critical.focus)
+    metrics.update(bootstrap.intervals(dataset.labels["val"], probabilities, focus))
     metrics.update(params=models.count_parameters(setup.model), train_seconds=train_seconds,
                    wall_seconds=time.perf_counter() - started,
                    images_per_second=size * epoch / train_seconds if train_seconds else 0.0)
@@ -159,9 +161,9 @@ def sealed_test(setup: Setup, dataset: Dataset) -> dict[str, Any] | None:
     labels = dataset.labels.get("test")
     if labels is None or not len(labels):
         return None
-    images, label_tensor = on_device(dataset, "test", setup.device)
+    images, label_tensor = on_device(dataset, "test", setup.device, setup.train_images.shape[1])
     probabilities, _ = predict(setup.model, images, label_tensor, setup.criterion, setup.layout, setup.precision)
-    return {"metrics": evaluate(labels, probabilities), "labels": labels.tolist(),
+    return {"metrics": evaluate(labels, probabilities, dataset.medset), "labels": labels.tolist(),
             "probabilities": probabilities.round(6).tolist()}
 
 
@@ -196,24 +198,42 @@ def prepare(spec: ExperimentSpec, dataset: Dataset, options: RunOptions, epochs:
         watch_mps_fallbacks()
     torch.manual_seed(options.seed)
     generator = torch.Generator(device=device).manual_seed(options.seed)
-    train_images, train_labels = on_device(dataset, "train", device)
-    val_images, val_labels = on_device(dataset, "val", device)
+    channels = 3 if spec.model.arch == "resnet18" else dataset.medset.channels
+    train_images, train_labels = on_device(dataset, "train", device, channels)
+    val_images, val_labels = on_device(dataset, "val", device, channels)
 
     layout = memory_layout(device)
-    model = models.build(spec.model, pretrained=options.pretrained).to(device).to(memory_format=layout)
+    model = models.build(spec.model, options.pretrained, dataset.medset).to(device).to(memory_format=layout)
     trainable = [p for p in model.parameters() if p.requires_grad]
     optimizer = OPTIMIZERS[spec.optimizer.name](trainable, spec.optimizer, device.type in ("cpu", "cuda"))
     cosine = spec.training.scheduler == "cosine"
     scheduler = torch.optim.lr_scheduler.CosineAnnealingLR(optimizer, T_max=epochs) if cosine else None
-    weight = class_weights(train_labels) if spec.loss.class_weights == "inverse_frequency" else None
+    classes = len(dataset.medset.classes)
+    weight = class_weights(train_labels, classes) if spec.loss.class_weights == "inverse_frequency" else None
     criterion = nn.CrossEntropyLoss(weight=weight, label_smoothing=spec.loss.label_smoothing)
     setup = Setup(device=device, layout=layout, precision=run_precision(options), generator=generator,
                   train_images=train_images, train_labels=train_labels, val_images=val_images, val_labels=val_labels,
                   model=model, forward=model, optimizer=optimizer, scheduler=scheduler, criterion=criterion,
-                  transform=augment.pipeline(spec.augment), batch_size=spec.training.batch_size,
+                  transform=augment.pipeline(spec.augment, channels), batch_size=spec.training.batch_size,
                   governor=threads.governor())
     setup.forward = compiled(model, os.environ.get(COMPILE_VARIABLE, "off"), setup.notes)
+    setup.notes.extend(set_notes(spec, dataset, channels))
     return setup
+
+
+def set_notes(spec: ExperimentSpec, dataset: Dataset, channels: int) -> list[str]:
+    """What a run on another set does unlike the page's, said in its notes rather than done silently; `channels`
+    are those the model takes."""
+    chosen, notes = dataset.medset, []
+    if chosen.channels == 1 and spec.model.arch == "resnet18":
+        notes.append("grey images repeated to three channels for ResNet18")
+    if chosen.channels == 1 and augment.colour_ops(spec.augment):  # on grey repeated to three, they change nothing
+        notes.append("colour jitter on grey images: brightness and contrast only (saturation and hue need colour)")
+    if channels == 1 and any(isinstance(op, Normalize) for op in spec.augment):
+        notes.append("Normalize on grey images with the mean of its three means and of its three stds")
+    if chosen.task == "ordinal-regression":
+        notes.append(ORDINAL_NOTE)
+    return notes
 
 
 def train_one_epoch(setup: Setup, run_id: str, epoch: int,
@@ -313,9 +333,12 @@ def stop_within(error: BaseException) -> BaseException | None:
     return None
 
 
-def on_device(dataset: Dataset, split: str, device: torch.device) -> tuple[torch.Tensor, torch.Tensor]:
-    """A split as it stays for the whole run: uint8 N x 3 x 28 x 28 images and int64 labels, on the device."""
-    images = torch.from_numpy(dataset.images[split]).permute(0, 3, 1, 2).contiguous().to(device)
+def on_device(dataset: Dataset, split: str, device: torch.device,
+              channels: int = 3) -> tuple[torch.Tensor, torch.Tensor]:
+    """A split as it stays for the whole run: uint8 N x C x S x S images (DermaMNIST: 3 x 28 x 28; grey ones
+    repeated to `channels`) and int64 labels, on the device."""
+    images = torch.from_numpy(dataset.images[split]).permute(0, 3, 1, 2)
+    images = images.expand(-1, channels, -1, -1).contiguous().to(device)
     return images, torch.from_numpy(dataset.labels[split]).to(device)
 
 

@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from engine import datasets
 from engine.errors import UserError
 from engine.experiments.spec import MAX_EPOCHS
 from engine.paths import require_data_file
@@ -64,6 +65,17 @@ def data_source(text: str) -> str:
     return text
 
 
+def dataset_name(text: str) -> str:
+    """A 2D MedMNIST set's name (medmnist's INFO, read without torch); one it cannot train is refused, saying why."""
+    return datasets.check_name(text)
+
+
+def image_size(text: str) -> int:
+    if not re.fullmatch(r"[0-9]+", text):
+        raise UserError(f"--size {text}: give one of MedMNIST's sizes, {', '.join(map(str, datasets.SIZES))}.")
+    return datasets.check_size(int(text))
+
+
 def some_path(flag: str) -> Callable[[str], Path]:
     def parse(text: str) -> Path:
         if not text.strip():
@@ -101,6 +113,11 @@ OPTIONS = (
     Option(("--data",), TRAINING, "auto",
            dict(type=data_source, metavar="auto|synthetic|PATH",
                 help="DermaMNIST via medmnist (default), the synthetic stand-in, or a medmnist-format .npz")),
+    Option(("--dataset",), TRAINING, datasets.DEFAULT,
+           dict(type=dataset_name, metavar="NAME",
+                help="the MedMNIST set: dermamnist (default), pathmnist, bloodmnist, ... (2D, chestmnist aside)")),
+    Option(("--size",), TRAINING, datasets.DEFAULT_SIZE,
+           dict(type=image_size, metavar="28|64|128|224", help="image size (default 28; MedMNIST+ has 64, 128, 224)")),
     Option(("--device",), TRAINING, "auto",
            dict(type=device_name, metavar="DEVICE", help="auto (CUDA > MPS > CPU), cpu, cuda, cuda:N or mps")),
     Option(("--epochs",), TRAINING, None,

@@ -213,7 +213,7 @@ def prepare(data_option: str, options: RunOptions, chosen: list[Experiment], sin
     from engine.training import data
 
     runner.preflight(chosen, options, sink)
-    return data.load(data_option, on_progress=runner.progress_to(sink, "DermaMNIST"))
+    return data.load(data_option, options.dataset, options.size, runner.progress_to(sink, options.dataset))
 
 
 def run_in_slots(args: argparse.Namespace, jobs: list[Job], options: RunOptions, chosen: list[Experiment],
@@ -230,7 +230,8 @@ def run_in_slots(args: argparse.Namespace, jobs: list[Job], options: RunOptions,
     queue = JobQueue(store)
     queue.add(jobs, keep=True)
     log = WorkerLog("stderr", json_results=StoredRowPrinter(store, experiments) if args.json else None)
-    interrupted = worker.train_own(store, {args.data: dataset}, log.sink, log.say, slots)
+    interrupted = worker.train_own(store, {(args.data, options.dataset, options.size): dataset}, log.sink, log.say,
+                                   slots)
     say_unstarted(queue, jobs)
     if interrupted:
         return exit_codes.INTERRUPTED

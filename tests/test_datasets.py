@@ -1,0 +1,219 @@
+"""Issue 27: every 2D MedMNIST set and size. INFO's records as the lab reads them, a synthetic stand-in of each
+set's shape, training on grey, binary and ordinal sets and on larger images, runs kept apart per set in the store,
+and DermaMNIST at 28 exactly as before (hashes, parameters, store rows)."""
+
+from __future__ import annotations
+
+import io
+import json
+import sqlite3
+
+import numpy as np
+import pytest
+
+from engine import datasets
+from engine.experiments.load import load
+from engine.store import schema
+from engine.store.runs import Store
+from engine.training import data
+from engine.training.options import RunOptions, run_config
+from tests import version_2_store as version_2
+from tests.conftest import medmnist_arrays
+from tui import exit_codes
+from tui.cli.main import main
+
+TRAINED = [name for name in datasets.names() if name != "chestmnist"]
+
+
+def test_medmnists_info_has_what_the_lab_reads_for_every_2d_set():
+    from medmnist import INFO  # the package itself (it imports torch), against the lab's torch-free read of it
+
+    assert datasets.info() == INFO
+    assert len(datasets.names()) == 12 and "organmnist3d" not in datasets.names()
+    for name in datasets.names():
+        record = INFO[name]
+        assert {"task", "n_channels", "label", "n_samples"} <= record.keys(), name
+        assert record["n_channels"] in (1, 3) and set(record["n_samples"]) == {"train", "val", "test"}
+        assert sorted(record["label"], key=int) == [str(i) for i in range(len(record["label"]))]
+        for size in datasets.SIZES:
+            suffix = "" if size == 28 else f"_{size}"
+            assert record[f"url{suffix}"].startswith("https://") and len(record[f"MD5{suffix}"]) == 32, (name, size)
+
+
+def test_each_critical_class_is_one_of_its_sets_classes():
+    for name, critical in datasets.CRITICAL.items():
+        classes = datasets.medset(name).classes
+        assert critical.focus in critical.group and set(critical.group) <= set(classes), name
+        assert critical.reason and critical.source
+    assert datasets.medset().critical.focus == "mel"
+
+
+@pytest.mark.parametrize("name", TRAINED)
+def test_a_synthetic_stand_in_has_its_sets_shape(name):
+    chosen = datasets.medset(name)
+    dataset = data.synthetic(chosen)
+    assert dataset.synthetic and dataset.medset == chosen
+    assert dataset.fingerprint == ("synthetic" if chosen.default else f"synthetic {name}")
+    for split, images in dataset.images.items():
+        assert images.shape[1:] == (28, 28, chosen.channels) and images.dtype == np.uint8
+        assert set(dataset.labels[split]) == set(range(len(chosen.classes))), split  # every class, in every split
+    if not chosen.default:  # DermaMNIST's keeps the real counts; the others, the real proportions, scaled down
+        counts = data.shaped_counts(chosen)
+        assert counts["train"] > counts["val"] and sum(counts.values()) < 1500
+
+
+def test_larger_sizes_are_drawn_at_that_size():
+    dataset = data.synthetic(datasets.medset("pneumoniamnist", 128))
+    assert dataset.images["val"].shape[1:] == (128, 128, 1)
+    assert dataset.fingerprint == "synthetic pneumoniamnist 128"
+
+
+def test_at_28_dermamnist_configs_hash_as_before_and_another_set_makes_another_run(tiny_experiments):
+    experiment = load(tiny_experiments)[1]
+    page = run_config(experiment, RunOptions(precision="fp32"))
+    assert "data" not in page and page == experiment.spec.run_config(1, False, "fp32")
+    other = run_config(experiment, RunOptions(precision="fp32", dataset="bloodmnist", size=64))
+    assert other["data"] == {"dataset": "bloodmnist", "size": 64}
+
+
+@pytest.mark.parametrize("name, size, arch", [("breastmnist", 28, "cnn"), ("retinamnist", 64, "cnn"),
+                                              ("octmnist", 28, "resnet18")])
+def test_a_set_trains_with_its_channels_classes_and_size(tiny_experiments, name, size, arch):
+    import torch
+
+    from engine.events import RunFinished
+    from engine.training import models, train
+
+    experiments = load(tiny_experiments)
+    spec = experiments[1].spec
+    if arch == "resnet18":
+        spec = spec.model_copy(update={"model": spec.model.model_copy(update={"arch": "resnet18", "small_stem": True})})
+    chosen = datasets.medset(name, size)
+    dataset = few(data.synthetic(chosen), 24)  # a ResNet18 on a thousand images takes minutes here
+    torch.set_num_threads(1)
+    events = list(train.train(spec, dataset, RunOptions(device="cpu", pretrained=False), "r"))
+    finished = events[-1]
+    assert isinstance(finished, RunFinished), finished
+    probabilities = np.array(finished.probabilities)
+    assert probabilities.shape == (len(dataset.labels["val"]), len(chosen.classes))
+    assert finished.metrics["recall"].keys() == set(chosen.classes)
+    critical = chosen.critical
+    assert finished.metrics["mel_recall"] == finished.metrics["recall"][critical.focus]
+    assert finished.metrics["params"] == models.count_parameters(models.build(spec.model, False, chosen))
+    notes = " ".join(finished.notes)
+    assert ("repeated to three channels" in notes) == (arch == "resnet18")
+    assert ("ordinal" in notes) == (name == "retinamnist")
+
+
+def few(dataset: data.Dataset, count: int) -> data.Dataset:
+    """The first `count` images of each split (the shuffled labels hold every class of these sets there)."""
+    from dataclasses import replace
+
+    return replace(dataset, images={split: images[:count] for split, images in dataset.images.items()},
+                   labels={split: labels[:count] for split, labels in dataset.labels.items()})
+
+
+def test_a_set_without_critical_classes_has_no_clinical_figures():
+    from engine.analysis.metrics import evaluate
+
+    chosen = datasets.medset("bloodmnist")
+    labels = np.arange(16) % 8
+    metrics = evaluate(labels, np.eye(8)[labels] * 0.9 + 0.0125, chosen)
+    assert metrics["auc"] == 1 and metrics["mel_recall"] is None and metrics["cancer_sensitivity"] is None
+
+
+def test_the_smallest_cnn_classifier_follows_the_image_size(experiments_toml):
+    from engine.training import models
+
+    experiments = load(experiments_toml)
+    flattens = experiments[1].spec.model  # the baseline flattens its last feature map into the classifier
+    counts = {size: models.count_parameters(models.build(flattens, False, datasets.medset("pathmnist", size)))
+              for size in (28, 64)}
+    assert counts[64] - counts[28] == 16 * (16 * 16 - 7 * 7) * 9  # 16 channels of 16x16, not 7x7, into 9 classes
+    assert models.count_parameters(models.build(experiments[8].spec.model, False)) == 94599  # DermaMNIST at 28
+
+
+@pytest.mark.parametrize("args, expected", [
+    (["--dataset", "nosuchmnist"], "--dataset nosuchmnist: unknown dataset; use one of pathmnist, chestmnist, "),
+    (["--size", "32"], "--size 32: MedMNIST has no such size; use 28, 64, 128, 224."),
+    (["--size", "big"], "--size big: give one of MedMNIST's sizes, 28, 64, 128, 224."),
+    (["--dataset", "chestmnist"], "--dataset chestmnist: a multi-label, binary-class set (several findings per "
+                                  "image) needs a sigmoid per label"),
+], ids=["unknown set", "unknown size", "not a number", "multi-label"])
+def test_a_set_or_size_the_lab_cannot_train_is_one_sentence(refused, dermalab_home, args, expected):
+    assert refused("run", "1", "--data", "synthetic", *args).startswith(expected)
+
+
+def test_a_file_of_another_shape_than_the_chosen_set_is_one_sentence(refused, dermalab_home, tmp_path):
+    path = tmp_path / "derma.npz"
+    np.savez(path, **medmnist_arrays())  # RGB 28x28, seven classes
+    message = refused("run", "1", "--data", str(path), "--dataset", "pneumoniamnist")
+    assert message == (f"--data {path}: 'train_images' has shape (4, 28, 28, 3), but pneumoniamnist images are "
+                       "N x 28 x 28 (or N x 28 x 28 x 1); give that set's file at that size, or the --dataset and "
+                       "--size this file holds.")
+    message = refused("run", "1", "--data", str(path), "--size", "64")
+    assert "but dermamnist 64 images are N x 64 x 64 x 3" in message
+
+
+def test_a_grey_file_as_medmnist_writes_it_is_read_with_one_channel(tmp_path):
+    grey = {f"{split}_images": np.full((4, 28, 28), 9, np.uint8) for split in ("train", "val", "test")}
+    labels = {f"{split}_labels": np.array([[0], [1], [0], [1]], np.uint8) for split in ("train", "val", "test")}
+    path = tmp_path / "breast.npz"
+    np.savez(path, **grey, **labels)
+    dataset = data.read_npz(path, "test", datasets.medset("breastmnist"))
+    assert dataset.images["train"].shape == (4, 28, 28, 1) and dataset.labels["val"].tolist() == [0, 1, 0, 1]
+
+
+def test_runs_record_their_set_and_size_and_older_stores_upgrade_to_dermamnist_28(dermalab_home, capsys,
+                                                                                  tiny_experiments):
+    dermalab_home.mkdir()
+    version_2.write(dermalab_home / "runs.sqlite")
+    code = main(["run", "1", "--data", "synthetic", "--dataset", "breastmnist", "--experiments",
+                 str(tiny_experiments), "--device", "cpu", "--json"])
+    assert code == exit_codes.OK, capsys.readouterr().err
+    printed = json.loads(capsys.readouterr().out.splitlines()[-1])
+    assert len(list(dermalab_home.glob("runs.sqlite.version-2-backup-*"))) == 1
+    with sqlite3.connect(Store().path) as db:
+        rows = {run: (dataset, size) for run, dataset, size in db.execute("SELECT run_id, dataset, size FROM runs")}
+        assert db.execute("PRAGMA user_version").fetchone()[0] == schema.VERSION
+    assert rows == {**dict.fromkeys(version_2.RUNS, ("dermamnist", 28)), printed["run_id"]: ("breastmnist", 28)}
+    assert printed["data"] == "synthetic breastmnist"
+
+
+def test_each_set_and_size_downloads_its_own_file_through_the_checked_path(monkeypatch, dermalab_home):
+    """The same fetch as DermaMNIST's (tests/test_download.py), named and checked as medmnist names and checks it."""
+    import hashlib
+    import http.server
+    import threading
+
+    shaped, buffer = data.synthetic(datasets.medset("breastmnist", 64)), io.BytesIO()
+    np.savez(buffer, **{f"{split}_images": images[..., 0] for split, images in shaped.images.items()},  # as medmnist
+             **{f"{split}_labels": labels.astype(np.uint8)[:, None] for split, labels in shaped.labels.items()})
+    body = buffer.getvalue()
+    asked = []
+
+    class Handler(http.server.BaseHTTPRequestHandler):
+        def do_GET(self) -> None:
+            asked.append(self.path)
+            self.send_response(200)
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+
+        def log_message(self, *args) -> None:
+            pass
+
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.01}, daemon=True).start()
+    try:
+        record = datasets.info()["breastmnist"]
+        monkeypatch.setitem(record, "url_64", f"http://127.0.0.1:{server.server_address[1]}/breastmnist_64.npz")
+        monkeypatch.setitem(record, "MD5_64", hashlib.md5(body).hexdigest())
+        dataset = data.load("auto", "breastmnist", 64)
+    finally:
+        server.shutdown()
+        server.server_close()
+    assert asked == ["/breastmnist_64.npz"]
+    assert sorted(path.name for path in (dermalab_home / "data").iterdir()) == ["breastmnist_64.npz"]
+    assert dataset.source == "breastmnist 64 (medmnist)" and dataset.images["val"].shape[1:] == (64, 64, 1)
+    assert data.fingerprint_for("auto", "breastmnist", 64) == hashlib.md5(body).hexdigest()
