@@ -18,6 +18,7 @@ import pytest
 from engine.errors import UserError
 from engine.experiments.load import load
 from engine.jobs import gpus, start
+from engine.jobs.lock import WorkerLock, lock_path, worker_pid
 from engine.jobs.queue import plan
 from engine.jobs.slots import Slot
 from engine.jobs.worker import ending
@@ -147,3 +148,15 @@ def test_an_op_that_fell_back_from_mps_is_said_in_the_runs_notes_and_its_warning
     assert device.mps_notes() == ["aten::_foo ran on the CPU, as MPS lacks it (PYTORCH_ENABLE_MPS_FALLBACK=1): slower "
                                   "than on MPS"]
     assert device.mps_notes() == []  # each run says its own
+
+
+def test_the_worker_lock_names_its_holder_after_the_byte_windows_locks(tmp_path):
+    store = tmp_path / "runs.sqlite"
+    lock = WorkerLock(store)
+    assert lock.acquire(seconds=0)
+    try:
+        assert lock_path(store).read_bytes()[:1] == b"\0"  # never written: on Windows no handle may touch it
+        assert worker_pid(store) == os.getpid()
+    finally:
+        lock.release()
+    assert worker_pid(store) is None

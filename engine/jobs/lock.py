@@ -1,6 +1,7 @@
 """The worker lock: the one worker serving a store from this machine holds an exclusive lock on a file beside the
-store (filelock, on flock: the kernel frees it however the worker ends). The file names the holder's pid and host,
-for those who ask who serves."""
+store (filelock: flock on POSIX, LockFileEx on Windows; the system frees it however the worker ends). The file names
+the holder's pid and host, for those who ask who serves, after its first byte: Windows locks that byte, and no other
+handle, not even the holder's own, may read or write it."""
 
 from __future__ import annotations
 
@@ -17,6 +18,7 @@ from engine.paths import why_not
 # moment tries again for this long before it gives way.
 ACQUIRE_SECONDS = 1.0
 POLL_SECONDS = 0.05
+HOLDER_AT = 1  # the holder's words start after the byte Windows locks
 
 
 def lock_path(store_path: Path) -> Path:
@@ -40,7 +42,10 @@ class WorkerLock:
             return False
         except OSError as error:
             raise unusable(self.path, error) from None
-        self.path.write_text(f"{os.getpid()} {socket.gethostname()}\n")
+        with self.path.open("r+b") as file:  # not truncated from the start: that would write the locked byte
+            file.seek(HOLDER_AT)
+            file.write(f"{os.getpid()} {socket.gethostname()}\n".encode())
+            file.truncate()
         return True
 
     def release(self) -> None:
@@ -58,12 +63,22 @@ def worker_pid(store_path: Path) -> int | None:
     try:
         probe.acquire(timeout=0)
     except Timeout:  # held: a worker lives (Timeout is an OSError, so it is caught first)
-        words = path.read_text().split()
-        return int(words[0]) if words and words[0].isdigit() else -1
+        return holder(path)
     except OSError as error:
         raise unusable(path, error) from None
     probe.release()
     return None
+
+
+def holder(path: Path) -> int:
+    """The pid the lock's holder wrote in it; -1 when it has not yet, or it cannot be read."""
+    try:
+        with path.open("rb") as file:
+            file.seek(HOLDER_AT)
+            words = file.read().split()
+    except OSError:
+        return -1
+    return int(words[0]) if words and words[0].isdigit() else -1
 
 
 def unusable(path: Path, error: OSError) -> UserError:
