@@ -17,7 +17,7 @@ import pytest
 
 from engine.events import RunStarted
 from engine.experiments.load import load
-from engine.jobs import cluster, runner
+from engine.jobs import cluster, runner, scheduler
 from engine.jobs.queue import Executor, JobQueue, plan
 from engine.store.runs import Store, StoreUnwritable
 from engine.training import data
@@ -132,6 +132,24 @@ def test_a_task_that_ended_without_a_result_says_how_the_cluster_ended_it():
     said = cluster.ended_without_result("OUT_OF_MEMORY", "4242_3")
     assert said.startswith("the cluster ended the task as out of memory")
     assert cluster.ended_without_result("INTERRUPTED", "17").startswith("the task ended without leaving a result")
+
+
+def test_slurms_listings_are_read_task_by_task():
+    """sacct's and squeue's 'ID|STATE' lines: a cancel by user 0 is a cancel (sacct adds 'by 0', which once kept a job
+    waiting for ever), and a pending array's tasks that share one line are each its own."""
+    listing = "93|CANCELLED by 0\n94_0|RUNNING\n95_[1-3,7%2]|PENDING\n\n96|OUT_OF_MEMORY\n"
+    assert scheduler.parse(listing) == {"93": "CANCELLED", "94_0": "RUNNING", "95_1": "PENDING", "95_2": "PENDING",
+                                        "95_3": "PENDING", "95_7": "PENDING", "96": "OUT_OF_MEMORY"}
+    assert {"CANCELLED", "OUT_OF_MEMORY", scheduler.GONE} <= cluster.ENDED_STATES
+    assert not {"PENDING", "RUNNING", scheduler.UNKNOWN} & cluster.ENDED_STATES
+
+
+def test_a_task_slurm_has_forgotten_failed_and_a_scheduler_that_does_not_answer_ends_nothing(monkeypatch, tmp_path):
+    """Without Slurm here, sacct and squeue are not found: no answer, so no task is taken for ended."""
+    monkeypatch.setenv("PATH", str(tmp_path))
+    assert scheduler.states(["4242_0", "4243"]) == {"4242_0": scheduler.UNKNOWN, "4243": scheduler.UNKNOWN}
+    assert cluster.ended_without_result(scheduler.GONE, "4242_0").startswith(
+        "the task left Slurm without leaving a result (killed, or its node lost; its log: ")
 
 
 def test_a_result_the_store_cannot_take_leaves_its_job_waiting_and_says_why(tiny_experiments):

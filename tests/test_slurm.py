@@ -15,6 +15,7 @@ from __future__ import annotations
 import json
 import os
 import shutil
+import signal
 import stat
 import subprocess
 import time
@@ -24,6 +25,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, TypeVar
 
+import psutil
 import pytest
 
 from engine.jobs import cluster
@@ -85,12 +87,6 @@ def need(condition: object, why: str) -> None:
         raise ScenarioFailed(why)
 
 
-def needs_accounting(request: pytest.FixtureRequest, slurm: Slurm) -> None:
-    """Without slurmdbd, sacct answers nothing, and submitit's states are all UNKNOWN (issue 21's second)."""
-    if not slurm.accounting:
-        request.applymarker(known_broken("2: sacct is blind without accounting"))
-
-
 @pytest.fixture(scope="session")
 def tiny(tmp_path_factory: pytest.TempPathFactory) -> Path:
     path = tmp_path_factory.mktemp("experiments") / "tiny.toml"
@@ -113,17 +109,18 @@ def in_squeue(task_ids: list[str]) -> bool:
 
 
 class Lab:
-    """One scenario's DERMALAB_HOME, the `dermalab` command run in it (with sacct's calls counted by a shim in front
-    of it on PATH), and its store and task files read."""
+    """One scenario's DERMALAB_HOME, the `dermalab` command run in it (with its queries to Slurm, sacct's and squeue's,
+    counted by shims in front of them on PATH), and its store and task files read."""
 
     def __init__(self, home: Path, slurm: Slurm):
         self.home, self.slurm = home, slurm
         self.shim = home.parent / "bin"
-        self.sacct_log = home.parent / "sacct.log"
+        self.queries_log = home.parent / "queries.log"
         self.shim.mkdir(parents=True, exist_ok=True)
-        sacct = self.shim / "sacct"
-        sacct.write_text(f'#!/bin/sh\necho "$*" >> "{self.sacct_log}"\nexec {shutil.which("sacct")} "$@"\n')
-        sacct.chmod(sacct.stat().st_mode | stat.S_IEXEC)
+        for command in ("sacct", "squeue"):
+            shim = self.shim / command
+            shim.write_text(f'#!/bin/sh\necho "$0 $*" >> "{self.queries_log}"\nexec {shutil.which(command)} "$@"\n')
+            shim.chmod(shim.stat().st_mode | stat.S_IEXEC)
         self.task_ids: list[str] = []
         self.stdout_noise: list[str] = []  # whatever a command printed on stdout before the JSON it was asked for
 
@@ -193,8 +190,20 @@ class Lab:
             patch.setenv("DERMALAB_HOME", str(self.home))
             return [path.read_text() for path in cluster.folder().glob("*/*_submission.sh")]
 
-    def sacct_calls(self) -> int:
-        return len(self.sacct_log.read_text().splitlines()) if self.sacct_log.exists() else 0
+    def task_processes(self) -> list[int]:
+        """The pids of this lab's tasks' Python processes (submitit's, started by srun, whose own command line names
+        them too, with the lab's folder)."""
+        found = []
+        for process in psutil.process_iter(["name", "cmdline"]):
+            command = " ".join(process.info["cmdline"] or [])
+            if process.info["name"].startswith("python") and "submitit.core._submit" in command and (
+                    str(self.home) in command):
+                found.append(process.pid)
+        return found
+
+    def queries(self) -> int:
+        """How many times this lab's `dermalab` commands asked Slurm about their tasks (sacct or squeue)."""
+        return len(self.queries_log.read_text().splitlines()) if self.queries_log.exists() else 0
 
     def sacct_states(self) -> dict[str, str]:
         """Slurm's record of this lab's tasks, as sacct gives it."""
@@ -275,9 +284,8 @@ def test_an_array_of_two_tiny_runs_trains_and_each_run_is_imported_once(finished
         assert set(lab.sacct_states().values()) == {"COMPLETED"}, lab.sacct_states()
 
 
-def test_queue_json_prints_only_json(finished_array: FinishedArray, slurm: Slurm, request: pytest.FixtureRequest):
-    """submitit logs each sacct that failed to stdout: without accounting, every `queue --json`."""
-    needs_accounting(request, slurm)
+def test_queue_json_prints_only_json(finished_array: FinishedArray):
+    """submitit logged each sacct that failed to stdout: without accounting, every `queue --json` (issue 21's 2)."""
     assert finished_array.lab.stdout_noise == []
 
 
@@ -297,7 +305,7 @@ class CancelledArray:
     running: str
     pending: str
     first_look: dict[str, dict[str, Any]]  # the first `queue --json` after the running task began its second epoch
-    sacct_calls: int  # made by that one `queue`
+    queries: int  # to Slurm, made by that one `queue`
     cancelled: subprocess.CompletedProcess
     cancel_asked: float  # time.time() as `dermalab cancel` started
     last_progress: float  # when the cancelled task last wrote its progress, i.e. was still training
@@ -310,16 +318,16 @@ def cancelled_array(lab_factory: Callable[[str], Lab], tiny: Path, slurm: Slurm)
         running, pending = lab.submit("2", "--seeds", "2", "--array-parallelism", "1", "--experiments", str(tiny))
         # Nothing looks at the queue until the task is well into its run: as a user who checks back later.
         wait_for(lambda: lab.progress(running).get("batch", {}).get("epoch", 0) >= 2, "the first task's 2nd epoch")
-        before = lab.sacct_calls()
+        before = lab.queries()
         first_look = {row["job_id"]: row for row in lab.queue()}
-        sacct_calls = lab.sacct_calls() - before
+        queries = lab.queries() - before
         cancel_asked = time.time()
         cancelled = lab.cli("cancel", pending, running, "--json")
         wait_for(lambda: not in_squeue(lab.task_ids), "end of the cancelled tasks", slurm.kill_wait + 60)
         last_progress = lab.progress_path(running).stat().st_mtime
         synced = lab.cli("sync")
         need(synced.returncode == 0, synced.stderr)
-    return CancelledArray(lab, running, pending, first_look, sacct_calls, cancelled, cancel_asked, last_progress)
+    return CancelledArray(lab, running, pending, first_look, queries, cancelled, cancel_asked, last_progress)
 
 
 def test_a_cancel_ends_a_pending_and_a_running_task(cancelled_array: CancelledArray):
@@ -332,11 +340,8 @@ def test_a_cancel_ends_a_pending_and_a_running_task(cancelled_array: CancelledAr
     assert lab.queue() == []
 
 
-@known_broken("2, 3: a task's state is what submitit's sacct watcher last saw, which may not have looked since the task"
-              " began (seen in CI: 'queued' at epoch 6)")
-def test_the_queue_shows_a_training_task_as_running(cancelled_array: CancelledArray, slurm: Slurm,
-                                                    request: pytest.FixtureRequest):
-    needs_accounting(request, slurm)
+def test_the_queue_shows_a_training_task_as_running(cancelled_array: CancelledArray):
+    """Once showed 'queued' at epoch 6: the state submitit's sacct watcher last saw, or UNKNOWN without accounting."""
     look = cancelled_array.first_look[cancelled_array.running]
     assert look["status"] == "running" and look["epoch"] >= 2, (look["status"], look["phase"], look["epoch"])
 
@@ -361,9 +366,9 @@ def test_the_first_look_at_a_long_run_gives_a_long_eta(cancelled_array: Cancelle
     assert look["epoch"] >= 2 and (look["eta_seconds"] or 0) > HOUR, (look["epoch"], look["eta_seconds"])
 
 
-@known_broken("3: sacct is asked once per task on each poll")
-def test_a_look_at_the_queue_asks_sacct_once(cancelled_array: CancelledArray):
-    assert cancelled_array.sacct_calls <= 1, f"{cancelled_array.sacct_calls} sacct calls for one 'dermalab queue'"
+def test_a_look_at_the_queue_asks_slurm_once(cancelled_array: CancelledArray):
+    """Once asked sacct once per task, on each look: a 75-task array would have asked about 75 times a second."""
+    assert cancelled_array.queries == 1, f"{cancelled_array.queries} queries to Slurm for one 'dermalab queue'"
 
 
 # A long run given two minutes.
@@ -412,10 +417,9 @@ def test_a_task_trains_until_its_time_is_up(timed_out: TimedOut):
 
 # A task cancelled from outside dermalab (an administrator's scancel, or a preemption).
 
-@known_broken("found beside the seven: sacct says 'CANCELLED by 0', which cluster.ENDED_STATES does not hold, so the "
-              "job waits for ever (and without accounting, 2)")
 def test_a_task_ended_by_the_cluster_ends_its_job_in_the_clusters_words(lab_factory: Callable[[str], Lab], tiny: Path,
                                                                         slurm: Slurm):
+    """sacct says 'CANCELLED by 0', which was once not taken for an end, so that the job waited for ever."""
     lab = lab_factory("outside")
     [job_id] = lab.submit("2", "--experiments", str(tiny))
     wait_for(lambda: lab.progress(job_id).get("batch"), "training of the task")
@@ -427,6 +431,21 @@ def test_a_task_ended_by_the_cluster_ends_its_job_in_the_clusters_words(lab_fact
     job = lab.job(job_id)
     assert job["status"] == "failed" and job["reason"].startswith("the cluster ended the task as cancelled"), (
         job["status"], job["phase"], job["reason"])
+
+
+def test_a_task_killed_outright_ends_its_job_failed(lab_factory: Callable[[str], Lab], tiny: Path):
+    """Killed with -9, a task leaves no result; its job must end failed, saying where the log is, with accounting or
+    without (where it once stayed queued for ever, its ETA growing)."""
+    lab = lab_factory("killed")
+    with lab.playing():
+        [job_id] = lab.submit("2", "--experiments", str(tiny))
+        wait_for(lambda: lab.progress(job_id).get("batch"), "training of the task")
+        [task] = lab.task_processes()
+        os.kill(task, signal.SIGKILL)
+        wait_for(lambda: not lab.queue(), "end of the killed task's job", 60)
+    job, run = lab.job(job_id), lab.run(job_id)
+    assert job["status"] == "failed" and "its log: " in job["reason"], (job["status"], job["reason"])
+    assert run is not None and (run["status"], run["reason"]) == ("failed", job["reason"]), run
 
 
 # Submissions Slurm refuses (issue 23's sixth): one sentence in sbatch's own words, exit 2, nothing queued.

@@ -26,6 +26,7 @@ from typing import Any
 from engine import threads
 from engine.errors import UserError, said
 from engine.events import BatchProgress, Event, RunStarted
+from engine.jobs import scheduler
 from engine.jobs.queue import CANCELLED, CLUSTERS, Executor, Job, JobQueue
 from engine.paths import home
 from engine.processes import alive, children, interrupt
@@ -37,8 +38,7 @@ INSTALL = "pip install -e '.[slurm]'"
 # The command lines of submitit's local executor: the controller (whose pid is a task's id) and the task it starts.
 LOCAL_CONTROLLER, LOCAL_TASK = "-m submitit.local._local", "-m submitit.core._submit"
 PROGRESS_SECONDS = 2.0  # how often a task rewrites its progress file: bars that move, without flooding the file system
-ENDED_STATES = {"COMPLETED", "FAILED", "CANCELLED", "TIMEOUT", "NODE_FAIL", "OUT_OF_MEMORY", "PREEMPTED", "BOOT_FAIL",
-                "DEADLINE", "FINISHED", "INTERRUPTED"}  # Slurm's, and the local executor's last two
+ENDED_STATES = scheduler.ENDED_STATES | {"FINISHED", "INTERRUPTED"}  # Slurm's, and the local executor's two
 
 
 @dataclass(frozen=True)
@@ -137,31 +137,50 @@ def make_executor(request: ClusterRequest) -> Any:
 
 def task(job: Job, results: str) -> str:
     """On the node: train the job's run into a store on local disk, and leave its outcome in `results`. An error
-    before the run begins (data missing on the node, say) is left as its sentence, then raised for submitit."""
+    before the run begins (data missing on the node, say) is left as its sentence, then raised for submitit.
+    Whatever interrupts the task before it ends (Slurm's time-limit signal may come within seconds of its start,
+    while torch is still being imported), its outcome is written."""
+    # A cancel arrives as SIGINT. A shell ignores SIGINT in what it starts in the background (`nohup dermalab run
+    # ... &` in a script), the task inherits that, and Python then leaves it ignored: take it back.
+    signal.signal(signal.SIGINT, signal.default_int_handler)
+    outcome: dict[str, Any] = {"job_id": job.job_id}
+    try:
+        with tempfile.TemporaryDirectory(prefix="dermalab-task-") as scratch:
+            outcome["run"] = train_task(job, Path(results), Store(Path(scratch) / "runs.sqlite"))
+    except Exception as error:
+        outcome["reason"] = said(error)
+        raise
+    finally:
+        with signals_held():
+            write_atomically(result_path(Path(results), job.job_id), json.dumps(outcome))
+    return job.job_id
+
+
+def train_task(job: Job, results: Path, store: Store) -> dict[str, Any]:
+    """The job's run trained into `store`, and returned as the store exports it."""
     from engine.experiments.sweeps import resolve
     from engine.jobs import runner
     from engine.training import data
 
     threads.use(threads.threads_per_run(), fixed=False)  # Slurm's grant (SLURM_CPUS_PER_TASK), not the node's cores
-    # A cancel arrives as SIGINT. A shell ignores SIGINT in what it starts in the background (`nohup dermalab run
-    # ... &` in a script), the task inherits that, and Python then leaves it ignored: take it back.
-    signal.signal(signal.SIGINT, signal.default_int_handler)
-    outcome: dict[str, Any] = {"job_id": job.job_id}
-    with tempfile.TemporaryDirectory(prefix="dermalab-task-") as scratch:
-        store = Store(Path(scratch) / "runs.sqlite")
-        try:
-            experiment = resolve(job.experiments, job.experiment_id, job.point)
-            dataset = data.load(job.data)
-            with contextlib.suppress(KeyboardInterrupt):  # cancelled (the local executor's SIGINT): its row says so
-                runner.run_one(job.job_id, experiment, dataset, RunOptions(seed=job.seed, **job.options), store,
-                               TaskProgress(progress_path(Path(results), job.job_id)))
-            outcome["run"] = store.exported(job.job_id)
-        except Exception as error:
-            outcome["reason"] = said(error)
-            raise
-        finally:
-            write_atomically(result_path(Path(results), job.job_id), json.dumps(outcome))
-    return job.job_id
+    experiment = resolve(job.experiments, job.experiment_id, job.point)
+    dataset = data.load(job.data)
+    with contextlib.suppress(KeyboardInterrupt):  # cancelled (the local executor's SIGINT): its row says so
+        runner.run_one(job.job_id, experiment, dataset, RunOptions(seed=job.seed, **job.options), store,
+                       TaskProgress(progress_path(results, job.job_id)))
+    return store.exported(job.job_id)
+
+
+@contextlib.contextmanager
+def signals_held() -> Iterator[None]:
+    """The signals that stop a task (a cancel's, Slurm's time limit) held back while it writes its outcome, which an
+    exception raised by their handlers would leave unwritten; they are delivered after."""
+    held = {signal.SIGINT, signal.SIGTERM, signal.SIGUSR2}
+    previous = signal.pthread_sigmask(signal.SIG_BLOCK, held)
+    try:
+        yield
+    finally:
+        signal.pthread_sigmask(signal.SIG_SETMASK, previous)
 
 
 def result_path(results: Path, job_id: str) -> Path:
@@ -201,18 +220,22 @@ def write_atomically(path: Path, text: str) -> None:
 
 
 def sync(store: Store, queue: JobQueue | None = None, jobs: list[dict[str, Any]] | None = None) -> int:
-    """Imports each result of this store's submitted jobs once, settles their jobs, and asks submitit how the others
-    are; returns how many runs it imported. A caller that has the queue and its submitted jobs at hand passes
-    them."""
+    """Imports each result of this store's submitted jobs once, settles their jobs, and asks the scheduler how the
+    others are (Slurm once for all of them); returns how many runs it imported. A caller that has the queue and its
+    submitted jobs at hand passes them."""
     queue = queue or JobQueue(store)
     count = 0
+    following = []
     for job in queue.submitted() if jobs is None else jobs:
         path = result_path(results_folder(), job["job_id"])
         if path.exists():
             count += take(store, queue, job, json.loads(path.read_text()))
         elif job["status"] in ACTIVE:
-            follow(queue, job)
-            beat(queue, job)
+            following.append(job)
+    slurm = scheduler.states(job["cluster_job_id"] for job in following if job["executor"] == Executor.SLURM)
+    for job in following:
+        follow(queue, job, slurm.get(job["cluster_job_id"]) or local_state(job))
+        beat(queue, job)
     return count
 
 
@@ -243,10 +266,10 @@ def beat(queue: JobQueue, job: dict[str, Any]) -> None:
         queue.beat(BatchProgress(**progress["batch"]))
 
 
-def follow(queue: JobQueue, job: dict[str, Any]) -> None:
-    """A job without a result yet: submitit's state in its phase; an ended task that left no result failed."""
-    state = task_state(job)
-    queue.task_state(job["job_id"], f"{job['executor']} {job['cluster_job_id']}: {state.lower()}",
+def follow(queue: JobQueue, job: dict[str, Any], state: str) -> None:
+    """A job without a result yet: its task's state (the scheduler's word) in its phase; an ended task that left no
+    result failed."""
+    queue.task_state(job["job_id"], f"{job['executor']} {job['cluster_job_id']}: {state.lower().replace('_', ' ')}",
                      running=state == "RUNNING")
     if state in ENDED_STATES and not result_path(results_folder(), job["job_id"]).exists():
         queue.end(job["job_id"], Status.FAILED, ended_without_result(state, job["cluster_job_id"]))
@@ -259,15 +282,14 @@ def ended_without_result(state: str, task_id: str) -> str:
         return f"the task ran out of its time on the cluster; give it more with --time MINUTES (its log: {log})"
     if state in ("FINISHED", "INTERRUPTED"):  # the local executor's words for a process that is gone
         return f"the task ended without leaving a result (killed, or out of memory or time; its log: {log})"
+    if state == scheduler.GONE:
+        return f"the task left Slurm without leaving a result (killed, or its node lost; its log: {log})"
     return f"the cluster ended the task as {state.lower().replace('_', ' ')} (its log: {log})"
 
 
-def task_state(job: dict[str, Any]) -> str:
-    import submitit
-
-    if job["executor"] == Executor.LOCAL:  # no handle on the process once its submitter has gone: ask the system
-        return "RUNNING" if local_controller_alive(job) else "FINISHED"
-    return submitit.SlurmJob(folder() / "%j", job["cluster_job_id"]).state
+def local_state(job: dict[str, Any]) -> str:
+    """The local executor's task: no handle on its process once its submitter has gone, so the system is asked."""
+    return "RUNNING" if local_controller_alive(job) else "FINISHED"
 
 
 def local_controller_alive(job: dict[str, Any]) -> bool:
