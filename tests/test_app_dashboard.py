@@ -161,6 +161,12 @@ async def test_the_overlay_draws_only_runs_on_the_same_data_and_names_this_run(d
         await pilot.press("o")
         auc = app.screen.query_one("#auc-curves", Curves)
         assert [name for *_, name, _ in auc.shown] == ["#20 s0 val AUC", "#21 s0 val AUC", "this run val AUC"]
+        # A new queue starts without the last one's overlay.
+        app.start_worker = lambda: None  # type: ignore[method-assign]  # no worker: this only queues
+        app.lab.selected = {1}
+        app.run_selection()
+        await pilot.pause()
+        assert not app.screen.overlay and [len(xs) for xs, *_ in auc.shown] == [1]
 
 
 def test_progress_counts_one_way_and_the_eta_is_smoothed():
@@ -237,3 +243,21 @@ async def test_every_screen_heads_with_the_queue_and_the_probe_never_cuts_the_he
     parts = {"view": "run", "data": "data: synthetic", "stored": "2 runs stored", "accelerator": "CPU · 2 threads"}
     assert fit(parts, 118) == "run │ data: synthetic │ 2 runs stored │ CPU · 2 threads"
     assert fit(parts, 40) == "run │ data: synthetic │ 2 runs stored"
+
+
+@synchronous
+async def test_the_run_views_numbers_shorten_their_words_and_are_never_cut(dermalab_home):
+    lab = Lab()
+    lab.add([8], [3])
+    lab.start(epochs_done=3, batch=110)
+    app = app_with("--data", "synthetic")
+    async with app.run_test(size=SMALL) as pilot:
+        await pilot.press("v")
+        await pilot.pause()
+        lines = screen_lines(app)
+        batch = next(line for line in lines if " 110/220 · " in line)
+        last = next(line for line in lines if "3: " in line and "lr " in line)
+        assert "…" not in batch + last, (batch, last)
+        assert "loss 0.900" in batch  # the loss stays; img/s shortens or goes first
+        # the last epoch's figures whole, in shorter words than on a wide screen: 'val AUC 0.830' reads 'AUC 0.830'
+        assert "AUC 0.830" in last and last.rstrip().endswith("lr 0.001 · 10.0s"), last

@@ -168,6 +168,9 @@ def test_leaving_the_preview_stops_its_child(lesion_file):
             await pilot.press("p")
             screen = pilot.app.screen
             assert isinstance(screen, AugmentPreviewScreen)
+            await pilot.pause()
+            title = screen._compositor.render_strips()[1].text.strip()  # at 80 columns the words give way, not ops
+            assert title == "#14 +Normalize (gotcha) · train: hflip → rotation → color_jitter → normalize", title
             deadline = time.monotonic() + LOADING_SECONDS
             while screen.child.process is None:  # the worker thread starts the child
                 assert time.monotonic() < deadline, "the preview's child never started"

@@ -4,7 +4,7 @@ experiment's augmentation. Until they come, and if they cannot, the legend line 
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING, Any
 
 from textual import work
@@ -17,9 +17,11 @@ from textual.worker import Worker, WorkerState
 from engine.errors import UserError, said
 from engine.experiments.spec import Experiment
 from engine.jobs.source import JobSource
+from tui.app.widgets.frame.fitted_line import FittedLine
 from tui.app.widgets.frame.header import LabHeader
 from tui.app.widgets.frame.key_line import BACK, KeyLine
 from tui.app.widgets.pictures.image_grid import TRUE_COLOUR, ImageGrid, palette
+from tui.text.fit import Part
 
 if TYPE_CHECKING:
     from tui.views.tiles import Gallery
@@ -28,15 +30,17 @@ if TYPE_CHECKING:
 class GalleryScreen(Screen):
     BINDINGS = [BACK]
 
-    def __init__(self, view: str, titles: list[str], load: Callable[[], Any]):
-        """`load` runs in a thread and returns what `present` shows (a Gallery here, a dict of them below)."""
+    def __init__(self, view: str, titles: Sequence[str | Sequence[Part]], load: Callable[[], Any]):
+        """`load` runs in a thread and returns what `present` shows (a Gallery here, a dict of them below); a title
+        given in parts keeps to the width by shorter words (tui.text.fit)."""
         super().__init__()
         self.view, self.titles, self.load = view, titles, load
 
     def compose(self) -> ComposeResult:
         yield LabHeader(self.view)
         for title in self.titles:
-            yield Static(title, classes="title", markup=False)
+            yield Static(title, classes="title", markup=False) if isinstance(title, str) else FittedLine(
+                title, classes="title")
         yield Static("Loading the images…", id="gallery-legend", classes="legend", markup=False)
         yield ImageGrid(id="gallery")
         yield KeyLine()
@@ -102,8 +106,9 @@ class AugmentPreviewScreen(GalleryScreen):
         spec = experiment.spec
         self.child = PreviewChild(spec.id, source)
         operations = " → ".join(operation.op for operation in spec.augment) or "none"
-        super().__init__("augmentation", [f"#{spec.id} {spec.name} · train transform: {operations}"],
-                         lambda: galleries.augmentation(experiment, self.child.run()))
+        # the operations are what the preview shows (#14's Normalize last): the words around them give way first
+        title = [(f"#{spec.id} {spec.name}", f"#{spec.id}"), (f"train transform: {operations}", f"train: {operations}")]
+        super().__init__("augmentation", [title], lambda: galleries.augmentation(experiment, self.child.run()))
 
     def on_unmount(self) -> None:
         self.child.stop()

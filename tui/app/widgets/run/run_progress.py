@@ -16,7 +16,9 @@ from engine.status import Status
 from tui.app import progress
 from tui.app.lab import STATUS_WORDS, LiveRun
 from tui.app.progress import Etas
+from tui.app.widgets.frame.fitted_line import FittedLine
 from tui.text import numbers
+from tui.text.fit import Part
 
 IDLE = "No run yet: select experiments on the experiments screen (e), then press r."
 WAITING = "waiting for the worker (it starts with the first job, and imports torch once)"
@@ -34,13 +36,13 @@ class RunProgress(Vertical):
             with Horizontal(id=f"{name}-row", classes="bar-row"):
                 yield Label(name, classes="bar-label")
                 yield ProgressBar(id=f"{name}-bar", show_eta=False)
-                yield Label("", id=f"{name}-info", classes="bar-info", markup=False)
-        yield Static("", id="last-epoch", markup=False)
+                yield FittedLine(id=f"{name}-info", classes="bar-info")
+        yield FittedLine(id="last-epoch")
 
     def show(self, live: LiveRun | None, experiments: dict[int, Experiment], etas: Etas) -> None:
         self._text("#run-title", title(live.job, experiments) if live else IDLE, layout=True)  # it may wrap
         self._bars(live, etas)
-        self._text("#last-epoch", epoch_line(live))
+        self.query_one("#last-epoch", FittedLine).show(epoch_parts(live))
 
     def _bars(self, live: LiveRun | None, etas: Etas) -> None:
         started = live is not None and live.job["epochs"] is not None
@@ -50,23 +52,25 @@ class RunProgress(Vertical):
             return
         job, done = live.job, len(live.history)
         going = job["status"] == Status.RUNNING and job["epoch"] > done and job["batch"]
+        eta = self._eta(job, etas)
         self._bar("epoch", job["epochs"], (progress.fraction(job) or 0.0) * job["epochs"],
-                  f"{progress.epoch_words(job)} · ETA {self._eta(job, etas)}")
-        if going:
-            self._bar("batch", job["batches"], job["batch"], f"{job['batch']}/{job['batches']} · "
-                      f"{job['images_per_second'] or 0:,.0f} img/s · loss {job['loss']:.3f}")
+                  [same(progress.epoch_words(job)), (f"ETA {eta}", eta)])
+        if going:  # img/s goes before the loss does
+            self._bar("batch", job["batches"], job["batch"], [
+                same(f"{job['batch']}/{job['batches']}"), same(f"loss {job['loss']:.3f}"),
+                (f"{job['images_per_second'] or 0:,.0f} img/s", f"{job['images_per_second'] or 0:.0f}/s")])
         else:  # between epochs (evaluating), or after the last one
             full = job["batches"] if done == job["epochs"] else 0
-            self._bar("batch", job["batches"], full, f"{full}/{job['batches']}")
+            self._bar("batch", job["batches"], full, [same(f"{full}/{job['batches']}")])
 
     def _eta(self, job: dict[str, Any], etas: Etas) -> str:
         if job["status"] == Status.RUNNING and not job["cancel_requested"]:
             self.etas[job["job_id"]] = numbers.duration(etas.left(job["job_id"]))
         return self.etas.get(job["job_id"], numbers.MISSING)
 
-    def _bar(self, name: str, total: float | None, done: float, info: str) -> None:
+    def _bar(self, name: str, total: float | None, done: float, info: list[Part]) -> None:
         self.query_one(f"#{name}-bar", ProgressBar).update(total=total, progress=done)
-        self._text(f"#{name}-info", info)
+        self.query_one(f"#{name}-info", FittedLine).show(info)
 
     def _text(self, selector: str, text: str, layout: bool = False) -> None:
         """Progress comes twice a second: a text that did not change, or that cannot change the layout (one line
@@ -76,21 +80,30 @@ class RunProgress(Vertical):
             static.update(text, layout=layout)
 
 
-def epoch_line(live: LiveRun | None) -> str:
-    """The last epoch's numbers; before the first one, what the job waits for."""
+def same(words: str) -> Part:
+    """A part with no shorter words."""
+    return words, words
+
+
+def epoch_parts(live: LiveRun | None) -> list[Part]:
+    """The last epoch's numbers, each with shorter words for a narrow screen; before the first one, what the job
+    waits for."""
     if live is None:
-        return ""
+        return []
     job = live.job
     if job["status"] == Status.QUEUED:
-        return WAITING
+        return [same(WAITING)]
     if job["status"] == Status.RUNNING and job["epochs"] is None:
-        return f"starting: {job['phase']}" if job["phase"] else STARTING
+        return [same(f"starting: {job['phase']}" if job["phase"] else STARTING)]
     last = live.history[-1] if live.history else None
     if last is None:
-        return ""
-    return (f"epoch {last['epoch']}: train loss {last['train_loss']:.3f} · val loss {last['val_loss']:.3f} · val AUC "
-            f"{numbers.auc(last['val_auc'])} · val acc {numbers.percent(last['val_accuracy'])} · lr {last['lr']:.2g} · "
-            f"{numbers.seconds(last['seconds'])}")
+        return []
+    epoch, loss = last["epoch"], f"{last['train_loss']:.3f}"
+    return [(f"epoch {epoch}: train loss {loss}", f"{epoch}: loss {loss}"),
+            (f"val loss {last['val_loss']:.3f}", f"val {last['val_loss']:.3f}"),
+            (f"val AUC {numbers.auc(last['val_auc'])}", f"AUC {numbers.auc(last['val_auc'])}"),
+            (f"val acc {numbers.percent(last['val_accuracy'])}", f"acc {numbers.percent(last['val_accuracy'])}"),
+            same(f"lr {last['lr']:.2g}"), same(numbers.seconds(last["seconds"]))]
 
 
 def title(job: dict[str, Any], experiments: dict[int, Experiment]) -> str:
