@@ -22,6 +22,7 @@ from engine.events import BatchProgress, RunFailed, RunStarted
 from engine.experiments.load import load
 from engine.experiments.spec import Experiment, Point
 from engine.experiments.sweeps import at_point
+from engine.jobs.lock import worker_pid
 from engine.processes import alive, started
 from engine.status import ACTIVE, Status, sql_in
 from engine.store.runs import Planned, Store
@@ -29,6 +30,9 @@ from engine.training.options import RunOptions, run_config
 
 CANCELLED = "cancelled by the user"
 ENDED_EARLY = "the process answering for it ended first (killed, crashed or closed)"
+# A job's process beats with every batch, and with its progress while it prepares: one of another host silent this
+# long is taken for gone (JobQueue.recover).
+SILENT_SECONDS = 300.0
 # An experiments file's experiments by id, as engine.experiments.load.load reads them.
 Experiments = Callable[[str | None], dict[int, Experiment]]
 
@@ -231,15 +235,42 @@ class JobQueue:
         return [row_of(row) for row in rows]
 
     def recover(self) -> None:
-        """Jobs whose process on this machine is gone: a running one was interrupted (as its run), a waiting one
-        kept by a foreground `dermalab run` will never start."""
-        rows = self.store.execute(f"SELECT job_id, status, worker_pid, process_started FROM jobs WHERE status IN"
-                                  f" {sql_in(ACTIVE)} AND host=?", (socket.gethostname(),))
-        files = read_once()
+        """Jobs whose process is gone: a running one was interrupted (as its run), a waiting one kept by a
+        foreground `dermalab run` will never start. A process of this machine is asked after; one of another host
+        name (a machine renamed or gone, a container recreated: its pid means nothing here) is taken for gone once
+        it has been silent SILENT_SECONDS and no worker it could be holds the store's lock. A cluster's tasks keep
+        their own rules (engine.jobs.cluster)."""
+        rows = self.store.execute(f"SELECT job_id, status, executor, host, worker_pid, process_started FROM jobs"
+                                  f" WHERE status IN {sql_in(ACTIVE)} AND host IS NOT NULL")
+        here, files = socket.gethostname(), read_once()
         for row in rows:
-            if not alive(row["worker_pid"], row["process_started"]):
+            if row["host"] == here:
+                reason = None if alive(row["worker_pid"], row["process_started"]) else ENDED_EARLY
+            else:
+                reason = self._unheard(row)
+            if reason is not None:
                 running = row["status"] == Status.RUNNING
-                self.end(row["job_id"], Status.INTERRUPTED if running else Status.CANCELLED, ENDED_EARLY, files)
+                self.end(row["job_id"], Status.INTERRUPTED if running else Status.CANCELLED, reason, files)
+
+    def _unheard(self, row: Any) -> str | None:
+        """Why a job of another host's process is taken for gone, or None while it may still be at work: heard from
+        (any of its jobs queued, claimed, beating or ending) within SILENT_SECONDS, or served by a worker that holds
+        the store's lock and is no process of this machine (a worker of this machine answers for its own jobs)."""
+        [(heard,)] = self.store.execute(
+            "SELECT max(max(coalesce(queued_at, 0), coalesce(claimed_at, 0), coalesce(beat_at, 0),"
+            " coalesce(ended_at, 0))) FROM jobs WHERE host = ? AND worker_pid IS ?", (row["host"], row["worker_pid"]))
+        silent = time.time() - heard
+        serving = worker_pid(self.store.path) if row["executor"] != Executor.FOREGROUND else None
+        if silent < SILENT_SECONDS or (serving is not None and not (serving > 0 and alive(serving))):
+            return None
+        return (f"the process answering for it on {row['host']} has not been heard from for {duration_words(silent)}"
+                " (that machine went away, or this one was renamed)")
+
+
+def duration_words(seconds: float) -> str:
+    """A silence as a reason says it: in minutes, or hours and minutes."""
+    minutes = round(seconds / 60)
+    return f"{minutes} minutes" if minutes < 120 else f"{minutes // 60} hours and {minutes % 60} minutes"
 
 
 def stopped_by(signum: int) -> str:

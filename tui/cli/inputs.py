@@ -1,5 +1,6 @@
 """What most commands read: the experiments file that --experiments names, and the run store (whose notice, when
-it set a damaged file aside or upgraded an older one, the user hears here)."""
+it set a damaged file aside or upgraded an older one, the user hears here, and whose jobs of processes gone are
+settled first, so that no command shows them going)."""
 
 from __future__ import annotations
 
@@ -8,6 +9,7 @@ import sys
 
 from engine.experiments.load import load
 from engine.experiments.spec import Experiment
+from engine.status import ACTIVE, sql_in
 from engine.store.runs import Store
 
 
@@ -19,4 +21,9 @@ def open_store() -> Store:
     store = Store()
     if notice := store.notice():
         print(f"dermalab: warning: {notice}", file=sys.stderr)
+    claimed = f"SELECT 1 FROM jobs WHERE status IN {sql_in(ACTIVE)} AND host IS NOT NULL LIMIT 1"
+    if store.read_only_because is None and store.execute(claimed):  # the queue's module only where it has work
+        from engine.jobs.queue import JobQueue
+
+        JobQueue(store).recover()
     return store
