@@ -126,6 +126,12 @@ def named(name: str, experiments: dict[int, Experiment], path: Path | str | None
     return _checked(found[0], experiments, f"{path}: sweep '{name}'")
 
 
+def every(experiments: dict[int, Experiment], path: Path | str | None = None) -> list[Sweep]:
+    """Every sweep of the file, in its order, each checked as `named` checks it."""
+    path = Path(path or DEFAULT_EXPERIMENTS)
+    return [named(str(entry.get("name")), experiments, path) for entry in _tables(path) if isinstance(entry, dict)]
+
+
 def _tables(path: Path) -> list[Any]:
     tables = read_toml(path).get(SWEEPS, [])
     if not isinstance(tables, list):

@@ -258,7 +258,7 @@ class DermalabApp(LabApp):
         store = Store(self.lab.store.path)  # a connection of this thread's own
         try:
             return report.write(home() / "reports" / stamp(), store, self.lab.experiments,
-                                progress=self.report_step)[0]
+                                progress=self.report_step, experiments_file=self.lab.source.experiments_file)[0]
         finally:
             store.close()
 

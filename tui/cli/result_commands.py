@@ -16,13 +16,13 @@ from engine.experiments.architecture import parameter_count
 from engine.experiments.spec import Experiment
 from engine.store import prune, sealed, summary
 from engine.store.runs import Store
-from engine.store.sweep_results import SweepResults, sweep_results
+from engine.store.sweep_results import sweep_results
 from engine.words import unsealed
 from tui import exit_codes
 from tui.cli import columns as cli_tables
 from tui.cli.inputs import experiments_of, open_store
 from tui.report import png
-from tui.text.numbers import plural, runs_stored, signed_auc
+from tui.text.numbers import plural, runs_stored
 from tui.text.tables import (
     NO_RUNS,
     check_sort_column,
@@ -33,6 +33,7 @@ from tui.text.tables import (
     terminal_width,
     wrapped,
 )
+from tui.views import sweep_figures
 
 
 def cmd_list(args: argparse.Namespace) -> int:
@@ -115,47 +116,11 @@ def show_sweep(args: argparse.Namespace, store: Store, experiments: dict[int, Ex
     if args.format != "csv":
         if sweep.question:
             print(f"Sweep '{sweep.name}' asks: {' '.join(sweep.question.split())}")
-        print(best_versus_base(sweep, found))
+        print(sweep_figures.best_versus_base(sweep, found))
         say_unsealings(store, args.format)
-        for line in sweep_notes(sweep, found):
+        for line in sweep_figures.notes(sweep, found):
             print(wrapped(line, terminal_width()))
     return exit_codes.OK
-
-
-def sweep_notes(sweep: sweeps.Sweep, found: SweepResults) -> list[str]:
-    """What a sweep's rows leave out: runs halving stopped, and runs of points whose config was edited since."""
-    notes = []
-    if found.stopped:
-        notes.append(f"Halving stopped {plural(found.stopped, 'run')} of its points at a rung (column 'stopped'); "
-                     "their epochs are kept, and a point's figures are those of its runs that finished.")
-    if edited := sum(row["edited"] for row in found.rows):
-        notes.append(f"{plural(edited, 'run')} of its points ran before the file changed their config (column "
-                     f"'edited'), so their figures are left out; 'dermalab sweep {sweep.name}' runs the points as "
-                     "the file has them now.")
-    if found.gone:
-        points = ", ".join(f"{label} ({plural(count, 'run')})" for label, count in found.gone.items())
-        notes.append(f"Points the file no longer has, left out: {points}.")
-    return notes
-
-
-def best_versus_base(sweep: sweeps.Sweep, found: SweepResults) -> str:
-    """The sweep's answer in a sentence: its best point's AUC against its base's, paired by seed."""
-    base = f"experiment {sweep.base.id} ({sweep.base.spec.name})"
-    if found.best is None:
-        return f"No point of sweep '{sweep.name}' has finished yet; 'dermalab sweep {sweep.name}' runs them."
-    best = f"Best point by mean val AUC: {found.best['point']} ({spread(found.best)})"
-    versus = found.versus_base
-    if found.base is None or versus is None or versus["mean"] is None:
-        return f"{best}; {base} has no finished run of the same seeds on the same data to compare it with."
-    interval = ("" if versus["low"] is None else
-                f", 95 % CI {signed_auc(versus['low'])} to {signed_auc(versus['high'])}")
-    return (f"{best}, against {base} ({spread(found.base)}): ΔAUC {signed_auc(versus['mean'])}{interval}, "
-            f"paired over {plural(len(versus['seeds']), 'seed')}.")
-
-
-def spread(row: dict) -> str:
-    std = "" if row["auc_std"] is None else f" ± {row['auc_std']:.3f}"
-    return f"AUC {row['auc']:.3f}{std}, n {row['n']}"
 
 
 def show_run(args: argparse.Namespace, store: Store) -> int:
@@ -235,7 +200,8 @@ def cmd_ensemble(args: argparse.Namespace) -> int:
 def cmd_report(args: argparse.Namespace) -> int:
     from tui.report import document as report  # numpy, through the screening figures
 
-    for path in report.write(args.out, open_store(), experiments_of(args), args.force):
+    for path in report.write(args.out, open_store(), experiments_of(args), args.force,
+                             experiments_file=args.experiments):
         print(path)
     if not png.available():
         print(f"dermalab: the report has no figures, as matplotlib is not installed; '{png.INSTALL}' adds them.",

@@ -1,13 +1,16 @@
-"""The charts of `tui.views.charts` drawn by matplotlib, as pictures for the report; the page's points always shown."""
+"""The charts of `tui.views.charts` (and a sweep's, `tui.views.sweep_figures`) drawn by matplotlib, as pictures for
+the report; the page's points always shown."""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from functools import partial
 from math import nan
 from typing import Any
 
 from tui.report.png import Png
 from tui.views.charts import Chart, Series
+from tui.views.sweep_figures import Figure, Heatmap
 
 OURS = "#1f77b4"
 PAGE = "#7f7f7f"
@@ -17,10 +20,30 @@ GROUPED = ("#1f77b4", "#d62728", "#ff7f0e")  # AUC blue, cancer metrics red and 
 ERRORS = {"capsize": 2, "elinewidth": 0.8}
 
 
-def pngs(charts: list[Chart]) -> list[Png]:
+def pngs(charts: Sequence[Figure]) -> list[Png]:
     """A picture for each chart with points; an empty chart has nothing to show on paper."""
-    return [Png(f"{chart.key}.png", chart.title, chart.reading, partial(draw, chart))
+    return [Png(f"{chart.key}.png", chart.title, chart.reading,
+                partial(heatmap, chart) if isinstance(chart, Heatmap) else partial(draw, chart))
             for chart in charts if chart.has_points]
+
+
+def heatmap(chart: Heatmap, figure: Any) -> None:
+    """Cells shaded by their value (blank where no run finished), each with its value written in it."""
+    axes = figure.add_subplot()
+    axes.set_title(chart.title)
+    axes.set_xlabel(chart.x_label)
+    axes.set_ylabel(chart.y_label)
+    values = [[nan if cell is None else cell for cell in row] for row in chart.cells]
+    image = axes.imshow(values, cmap="viridis", aspect="auto")
+    figure.colorbar(image, ax=axes)
+    axes.set_xticks(range(len(chart.x_values)), chart.x_values)
+    axes.set_yticks(range(len(chart.y_values)), chart.y_values)
+    for (row, column), cell in ((place, cell) for place, cell in _cells(chart) if cell is not None):
+        axes.text(column, row, f"{cell:.3f}", ha="center", va="center", color="white", fontsize=8)
+
+
+def _cells(chart: Heatmap) -> list[tuple[tuple[int, int], float | None]]:
+    return [((row, column), cell) for row, cells in enumerate(chart.cells) for column, cell in enumerate(cells)]
 
 
 def draw(chart: Chart, figure: Any) -> None:

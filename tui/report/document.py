@@ -13,17 +13,19 @@ from typing import Any
 from engine.analysis import screening
 from engine.classes import CLASSES
 from engine.errors import UserError
+from engine.experiments import sweeps
 from engine.experiments.spec import Experiment
 from engine.paths import why_not
 from engine.status import Status
 from engine.store import sealed, summary
 from engine.store.runs import Store
+from engine.store.sweep_results import SweepResults, sweep_results
 from engine.words import unsealed
 from tui.report import chart_pngs, png
 from tui.report import run_figures as report_figures
 from tui.text.numbers import plural
 from tui.text.tables import Column, flatten, markdown, sort_rows, write_csv
-from tui.views import charts
+from tui.views import charts, sweep_figures
 
 TOP_RUNS = 5  # runs by AUC that get an operating point
 TARGET = 0.9  # melanoma sensitivity of those operating points
@@ -53,10 +55,12 @@ UNLIKE_PAGE = Column("unlike the page", "differs")  # the last column of every t
 
 
 def write(out: Path, store: Store, experiments: dict[int, Experiment], force: bool = False,
-          progress: Callable[[str], None] = lambda step: None) -> list[Path]:
+          progress: Callable[[str], None] = lambda step: None,
+          experiments_file: Path | str | None = None) -> list[Path]:
     """Writes report.md, the CSVs and (with matplotlib) the PNGs into `out`; returns their paths, the report first.
     A file of an earlier report in `out` is written over only with `force`. `progress` hears each step as it
-    starts ("the tables", "figure 3 of 9: auc_curves.png"): the figures take tens of seconds."""
+    starts ("the tables", "figure 3 of 9: auc_curves.png"): the figures take tens of seconds. Each sweep of
+    `experiments_file` (the file `experiments` came from) with a finished point gets a section and its charts."""
     if out.exists() and not out.is_dir():  # said before any figure is drawn
         raise UserError(f"--out {out} is a file; give a folder for the report.")
     progress("the tables")
@@ -70,7 +74,11 @@ def write(out: Path, store: Store, experiments: dict[int, Experiment], force: bo
                 best_runs(runs, store, experiments), operating_points(top, store)]
     lesion_pictures, left_out = report_figures.pngs(groups, runs, top, highest(runs, "auc"), TARGET, store,
                                                     experiments)
-    pictures = chart_pngs.pngs(charts.build(groups, experiments)) + lesion_pictures
+    swept = [(sweep, found) for sweep in sweeps.every(experiments, experiments_file)
+             if (found := sweep_results(store, sweep, sweep.points())).best is not None]
+    sections += [sweep_section(sweep, found) for sweep, found in swept]
+    pictures = (chart_pngs.pngs(charts.build(groups, experiments)) + lesion_pictures
+                + [png for sweep, found in swept for png in chart_pngs.pngs(sweep_figures.build(sweep, found))])
     drawn = png.available()
     _check_place(out, [REPORT, *(s.csv for s in sections), *(p.file for p in pictures if drawn)], force)
     try:
@@ -103,6 +111,17 @@ def _opening(runs: list[dict[str, Any]], synthetic: bool, unsealings: int) -> st
     return (f"# dermalab report\n\nWritten by `dermalab report` on {time.strftime('%Y-%m-%d %H:%M')} from "
             f"{plural(len(runs), 'finished run')} of {plural(experiments, 'experiment')} on {data}. "
             f"Every figure is measured on the validation split, as on the course page. {unsealed(unsealings)}\n")
+
+
+def sweep_section(sweep: sweeps.Sweep, found: SweepResults) -> Section:
+    """A sweep's points as `results --sweep` gives them, under its question and its answer."""
+    words = " ".join([*([" ".join(sweep.question.split())] if sweep.question else []),
+                      sweep_figures.best_versus_base(sweep, found), *sweep_figures.notes(sweep, found)])
+    columns = [Column("point", "point"), Column("n", "n"), Column("AUC", "auc", True),
+               Column("mel recall", "mel_recall", True), Column("cancer sens", "cancer_sensitivity", True),
+               Column("time", "train_seconds", True), Column("stopped", "halved"), Column("edited", "edited")]
+    return Section(f"Sweep {sweep.name}", words, f"sweep-{sweep.name}.csv", columns,
+                   sort_rows(found.rows, "auc", descending=True))
 
 
 def leaderboard(groups: list[dict[str, Any]], experiments: dict[int, Experiment]) -> Section:
