@@ -186,7 +186,7 @@ def prepare(db: sqlite3.Connection, path: Path) -> Path | None:
         db.execute("ROLLBACK")
         if backup is not None:  # one backup per upgrade, not per try
             backup.unlink(missing_ok=True)
-        if held_in_the_rows(error):
+        if isinstance(error, Exception) and held_in_the_rows(error):
             raise UserError(f"The run store {path} could not be upgraded to this version of dermalab ({said(error)});"
                             " it was left as it was, so an older dermalab still reads it, or set DERMALAB_HOME to "
                             "another folder to start a fresh store.") from None
@@ -197,14 +197,14 @@ def prepare(db: sqlite3.Connection, path: Path) -> Path | None:
     return backup
 
 
-def held_in_the_rows(error: BaseException) -> bool:
+def held_in_the_rows(error: Exception) -> bool:
     """Whether an upgrade failed on what the store holds (a row breaking a constraint, a value of an odd shape),
     not on the file (damage SQLite cannot read, which sets it aside) nor the place (read-only, full, locked:
     the store is then opened to read) nor a refusal already said."""
     if isinstance(error, sqlite3.DatabaseError):
         return not isinstance(error, sqlite3.OperationalError) and getattr(error, "sqlite_errorname", "") not in (
             "SQLITE_CORRUPT", "SQLITE_NOTADB")
-    return isinstance(error, Exception) and not isinstance(error, (OSError, UserError))
+    return not isinstance(error, (OSError, UserError))
 
 
 def refuse_newer(version: int, path: Path) -> None:
