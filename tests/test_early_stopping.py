@@ -178,3 +178,20 @@ def test_halving_is_refused_on_a_cluster_in_one_sentence_and_queues_nothing(tmp_
         assert store.execute("SELECT count(*) FROM jobs")[0][0] == 0
     finally:
         store.close()
+
+
+def test_a_sweeps_jobs_go_seed_by_seed_so_halving_has_rivals_from_the_start(tmp_path):
+    import argparse
+
+    from engine.jobs.source import JobSource
+    from tui.cli.run_commands import planned
+
+    _, found, path = lr_sweep(tmp_path)
+    store = Store()
+    try:
+        jobs, _ = planned(argparse.Namespace(again=False), found.points()[:3], range(2),
+                          JobSource("synthetic", path, RunOptions(halving=True)), store, each_skip=False)
+    finally:
+        store.close()
+    assert [(job.point.values["optimizer.lr"], job.seed) for job in jobs if job.point] == [
+        (1e-4, 0), (3e-4, 0), (1e-3, 0), (1e-4, 1), (3e-4, 1), (1e-3, 1)]

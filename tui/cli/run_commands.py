@@ -139,6 +139,8 @@ def planned(args: argparse.Namespace, chosen: list[Experiment], asked: range, so
     if not each_skip and (skipped := sum(map(len, finished))):
         print(f"dermalab: skipped {plural(skipped, 'run')} of {len(chosen) * len(asked)}: they finished with the same "
               "config and data (--again runs them anyway).", file=sys.stderr)
+    if not each_skip:  # a sweep seed by seed: every point is seen early, and halving has its rivals from the start
+        jobs.sort(key=lambda job: job.seed)
     return jobs, [run_id for done in finished for _, run_id in sorted(done.items())]
 
 
