@@ -33,10 +33,15 @@ def finished_among(store: Store, experiment: Experiment, seeds: Iterable[int], d
 
 
 def next_seed(store: Store, experiment: Experiment, data: str, options: RunOptions) -> int:
-    """The seed after the highest finished, 0 when none has. With the precision left to the device, a run in
-    either precision counts: telling which one the device picks needs torch, which the app never imports."""
+    """The seed after the highest finished, 0 when none has."""
+    return max(finished_in_either(store, experiment, data, options), default=-1) + 1
+
+
+def finished_in_either(store: Store, experiment: Experiment, data: str, options: RunOptions) -> set[int]:
+    """The seeds finished already, as the app counts them: with the precision left to the device, a run in either
+    precision counts (telling which one the device picks needs torch, which the app never imports)."""
     finished = _finished_by_precision(store, experiment, data, options).values()
-    return max((seed for seeds in finished for seed in seeds), default=-1) + 1
+    return {seed for seeds in finished for seed in seeds}
 
 
 def _finished_by_precision(store: Store, experiment: Experiment, data: str, options: RunOptions,

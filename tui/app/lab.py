@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING, Any
 
 from engine.errors import UserError
 from engine.experiments.spec import Experiment
+from engine.experiments.sweeps import Sweep
 from engine.jobs import seeds
 from engine.jobs.queue import Job, JobQueue, plan
 from engine.jobs.source import JobSource
@@ -202,12 +203,26 @@ class Lab:
         added = [job for experiment_id in sorted(self.selected)
                  for job in plan([self.experiments[experiment_id]], [self.next_seed(experiment_id)], source.data,
                                  source.experiments_file, source.options)]
+        self._queued(added)
+        self.selected.clear()
+        return added
+
+    def enqueue_sweep(self, sweep: Sweep) -> list[Job]:
+        """The sweep's points × seeds that have not finished join the queue seed by seed, as `dermalab sweep` queues
+        them (a seed finished in either precision counts: the app never asks torch which the device picks)."""
+        source = self.source
+        added = sorted((job for point in sweep.points() for job in plan(
+            [point], sorted(set(range(sweep.seeds)) - seeds.finished_in_either(self.store, point, source.data,
+                                                                              source.options)),
+            source.data, source.experiments_file, source.options)), key=lambda job: job.seed)
+        self._queued(added)
+        return added
+
+    def _queued(self, added: list[Job]) -> None:
         self.queue.add(added)
         self.chosen = None  # the run view follows the new queue, not a job the user moved to before
         self.wrote_at = time.monotonic()
         self._read_queue()
-        self.selected.clear()
-        return added
 
     def selection_estimate(self) -> tuple[str, float]:
         """The selection's size and its training time on this machine in words, and the seconds alone:

@@ -8,6 +8,7 @@ from textual.app import App
 from textual.screen import Screen
 from textual.signal import Signal
 
+from engine.experiments.sweeps import Sweep
 from engine.jobs.gpus import GpuSample
 from tui.app.lab import Lab
 from tui.app.ranking import Ranking
@@ -42,6 +43,10 @@ class LabApp(App[None]):
     def run_selection(self) -> None:
         """Queues the experiments selected on the experiments screen."""
         raise NotImplementedError  # DermalabApp's own: it needs the screens this module sits below
+
+    def run_sweep(self, sweep: Sweep) -> None:
+        """Queues a sweep's points × seeds that have not finished (the sweeps view's r)."""
+        raise NotImplementedError  # DermalabApp's own, as run_selection
 
 
 class LabScreen(Screen[None]):

@@ -7,7 +7,7 @@ import subprocess
 import sys
 import time
 from argparse import Namespace
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from pathlib import Path
 
 from textual import work
@@ -20,8 +20,10 @@ from textual.worker import Worker, WorkerState, get_current_worker
 
 from engine.errors import UserError, said
 from engine.experiments.load import load
+from engine.experiments.sweeps import Sweep
 from engine.jobs import gpus
 from engine.jobs.estimate import ASK_ABOVE_SECONDS
+from engine.jobs.queue import Job
 from engine.jobs.slots import SlotRequest, machine_slots
 from engine.paths import home, stamp
 from engine.status import ACTIVE, Status
@@ -52,6 +54,7 @@ from tui.text.paths import path_lines
 
 PROBE_SECONDS = 120  # importing torch and waking a GPU can be slow, but not this slow
 GPU_SECONDS = 2.0  # how often the header's GPU figures are sampled: NVML's utilisation is itself a 1-2 s average
+NOTHING_SELECTED = "Nothing selected: space selects the highlighted experiment, c its chapter, a all."
 
 
 class DermalabApp(LabApp):
@@ -171,21 +174,26 @@ class DermalabApp(LabApp):
         """Queues the selection; one estimated over ASK_ABOVE_SECONDS is confirmed first."""
         words, seconds = self.lab.selection_estimate()
         if self.lab.selected and seconds > ASK_ABOVE_SECONDS:
-            self.push_screen(ConfirmQueueScreen(f"Queue {words}?"), lambda yes: self._enqueue() if yes else None)
+            self.push_screen(ConfirmQueueScreen(f"Queue {words}?"),
+                             lambda yes: self._enqueue(self.lab.enqueue_selection, NOTHING_SELECTED) if yes else None)
             return
-        self._enqueue()
+        self._enqueue(self.lab.enqueue_selection, NOTHING_SELECTED)
 
-    def _enqueue(self) -> None:
+    def run_sweep(self, sweep: Sweep) -> None:
+        self._enqueue(lambda: self.lab.enqueue_sweep(sweep),
+                      f"Every run of sweep '{sweep.name}' has finished already; its rows and charts are up to date.")
+
+    def _enqueue(self, queue_up: Callable[[], list[Job]], nothing: str) -> None:
+        """Queues what `queue_up` adds and starts a worker for it; `nothing` says why there was nothing to add."""
         try:
             if self.accelerator.startswith(NO_DEVICE):  # every run would fail on a --device this machine lacks
                 raise UserError(self.accelerator.removeprefix(NO_DEVICE))
-            added = self.lab.enqueue_selection()
+            added = queue_up()
         except UserError as error:  # or a store that can only be read: the selection stays, and why is said
             self.notify(str(error), title="Nothing can be queued", severity="error", timeout=30)
             return
         if not added:
-            self.notify("Nothing selected: space selects the highlighted experiment, c its chapter, a all.",
-                        severity="warning")
+            self.notify(nothing, severity="warning")
             return
         for what in ("selection", "queued", "queue", "live"):
             self.lab_changed.publish(what)
@@ -277,6 +285,13 @@ class DermalabApp(LabApp):
                                 self.run_selection)
         yield SystemCommand("Report", "Write report.md, its CSVs and figures into a new folder of the lab's home",
                             self.write_report)
+        yield SystemCommand("Sweeps", "The experiments file's sweeps: a row per point, the best against its base, "
+                            "each measure charted against each axis; r queues one", self.show_sweeps)
+
+    def show_sweeps(self) -> None:
+        from tui.app.screens.sweeps import SweepsScreen  # opened from the palette alone
+
+        self.push_screen(SweepsScreen())
 
     def action_keys(self) -> None:
         self.push_screen(HelpScreen(self.screen.active_bindings))
