@@ -390,7 +390,7 @@ class Store:
             if db.execute("SELECT 1 FROM runs WHERE run_id=?", (run_id,)).fetchone():
                 return False
             for table in schema.RUN_TABLES:
-                for row in rows[table]:
+                for row in rows.get(table, []):  # a task of an older version exported no sealed figures
                     schema.insert(db, table, {key: base64.b64decode(value["base64"]) if isinstance(value, dict)
                                               else value for key, value in row.items()})
         return True
