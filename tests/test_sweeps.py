@@ -291,6 +291,8 @@ BAD_SWEEPS = {
     "an unknown key": ('axes = { "optimizer.lr" = [0.01] }\nseed = 3', "sweep 's': unknown key 'seed'"),
     "a descriptive key": ('axes = { "name" = ["x"] }', "axis 'name' is not a field of experiment 1"),
     "no seeds": ('axes = { "optimizer.lr" = [0.01] }\nseeds = 0', "key 'seeds' should be greater than or equal to 1"),
+    "no patience": ('axes = { "optimizer.lr" = [0.01] }\npatience = 0',
+                    "key 'patience' should be greater than or equal to 1"),
 }
 
 
