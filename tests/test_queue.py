@@ -96,6 +96,7 @@ def test_a_detached_run_survives_the_hang_up_of_its_terminal(tiny, dermalab_home
 
 
 @pytest.mark.slow
+@pytest.mark.starts_jobs
 def test_a_worker_killed_mid_run_leaves_the_rest_queued_for_the_next_which_runs_no_job_twice(tiny, dermalab_home,
                                                                                              cli):
     queued = [cli("run", *ids, "--detach", "--data", "synthetic", "--experiments", tiny)
@@ -121,6 +122,7 @@ def test_a_worker_killed_mid_run_leaves_the_rest_queued_for_the_next_which_runs_
 
 
 @pytest.mark.slow
+@pytest.mark.starts_jobs
 def test_queue_and_cancel_end_to_end_with_their_json(tiny, cli, refused, dermalab_home):
     queued = cli("run", "2", "1", "--detach", "--json", "--data", "synthetic", "--experiments", tiny)
     assert queued.returncode == 0, queued.stderr
@@ -235,3 +237,19 @@ def test_bad_input_to_the_queue_commands_is_one_sentence(refused, tmp_path, monk
     monkeypatch.setenv("DERMALAB_HOME", str(blocked / "home"))
     assert refused("run", "1", "--detach", "--data", "synthetic").startswith(
         f"The run store {blocked / 'home' / 'runs.sqlite'} could not be opened")
+
+
+def test_the_queue_table_writes_images_a_second_whole_as_the_progress_line_does(dermalab_home, capsys):
+    from engine.events import BatchProgress, RunStarted
+    from tui.cli.main import main
+
+    store = Store()
+    queue = JobQueue(store)
+    queue.add(plan([load()[8]], [0], "synthetic", None, RunOptions()))
+    job = queue.claim("cpu 1")
+    queue.started(RunStarted(job.job_id, 8, job.name, 0, "CPU", "synthetic", 5, 220))
+    queue.beat(BatchProgress(job.job_id, 1, 10, 220, 0.9, 53.266))
+    store.close()
+    main(["queue", "--wide"])
+    out = capsys.readouterr().out
+    assert " 53 " in out and "53.266" not in out, out

@@ -276,11 +276,12 @@ class Lab:
         return STATUS_WORDS.get(status, status) if status else "never run"
 
     def best_auc(self, experiment_id: int) -> tuple[float, bool] | None:
-        """The best stored AUC and whether it came from synthetic data; real data wins when there is some."""
+        """The best stored AUC and whether it came from synthetic data; real data wins when there is some, and an
+        app opened on real data never shows a synthetic score (it would read as a result on skin lesions)."""
         figures = self.overview.experiments.get(experiment_id, {})
         if figures.get("best_real_auc") is not None:
             return figures["best_real_auc"], False
-        if figures.get("best_synthetic_auc") is not None:
+        if figures.get("best_synthetic_auc") is not None and self.source.data == "synthetic":
             return figures["best_synthetic_auc"], True
         return None
 

@@ -20,6 +20,13 @@ PAGE = 100  # rows of runs read at a time: a screenful several times over, and q
 VERSUS_PAGE_KEYS = {f"delta_{metric}": metric for metric in summary.VERSUS_PAGE}
 
 
+def of_data(query: str, row: dict[str, Any]) -> bool:
+    """The `/` filter on the data set: 'synth' or 'real', or a part of the data's name ('medmnist', 'mine.npz')."""
+    query = query.strip().lower()
+    kind = "synthetic" if row["synthetic"] else "real"
+    return kind.startswith(query) or query in (row.get("data") or "").lower()
+
+
 @dataclass
 class Ranking:
     per_experiment: bool = False  # mean ± std over seeds per experiment, instead of one row per run
@@ -29,8 +36,14 @@ class Ranking:
     query: str = ""  # the `/` filter: only rows of experiments that match it (lab.matches)
 
     def rows(self, store: Store, experiments: dict[int, Experiment]) -> list[dict[str, Any]]:
+        """The rows of the experiments the filter names; a filter that names none is taken for a data set."""
         only = [i for i, experiment in experiments.items() if matches(self.query, experiment)] \
             if self.query.strip() else None
+        if only == []:
+            return [row for row in self._rows(store, experiments, None) if of_data(self.query, row)]
+        return self._rows(store, experiments, only)
+
+    def _rows(self, store: Store, experiments: dict[int, Experiment], only: list[int] | None) -> list[dict[str, Any]]:
         if self.per_experiment:
             groups = [group for group in store.groups() if only is None or group["experiment_id"] in only]
             rows = summary.experiment_rows(groups, experiments)

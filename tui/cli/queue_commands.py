@@ -60,6 +60,8 @@ def queue_cells(row: dict) -> dict:
     return {**row, "status": status, "eta": duration(row["eta_seconds"]),
             "epoch_text": f"{row['epoch']}/{row['epochs']}" if row["epochs"] else "",
             "batch_text": f"{row['batch']}/{row['batches']}" if row["batches"] else "",
+            # whole images a second, as the progress line writes them: '53', not '53.266'
+            "images_per_second": f"{row['images_per_second']:,.0f}" if row["images_per_second"] is not None else "",
             "worker": (f"{row['worker_pid']}@{row['host']}" if row["worker_pid"] else
                        f"{row['executor']} {row['cluster_job_id']}") if running else ""}
 

@@ -16,6 +16,16 @@ from tui.text import numbers
 QuitAnswer = Literal["keep", "cancel", "stay"]
 
 
+def going_words(going: list[dict[str, Any]]) -> str:
+    """'1 run training goes on', '2 runs waiting go on', '1 run training and 2 waiting go on': no count of none."""
+    running = sum(job["status"] == Status.RUNNING for job in going)
+    waiting = len(going) - running
+    if running and waiting:
+        return f"{numbers.plural(running, 'run')} training and {waiting} waiting go on"
+    count, state = (running, "training") if running else (waiting, "waiting")
+    return f"{numbers.plural(count, 'run')} {state} {'goes' if count == 1 else 'go'} on"
+
+
 class QuitScreen(ModalScreen[QuitAnswer]):
     BINDINGS = [
         Binding("k,q", "answer('keep')", "Keep training", id="keep",
@@ -30,11 +40,9 @@ class QuitScreen(ModalScreen[QuitAnswer]):
         self.going = going
 
     def compose(self) -> ComposeResult:
-        running = sum(job["status"] == Status.RUNNING for job in self.going)
-        waiting = len(self.going) - running
         with Vertical(id="quit-box"):
-            yield Static(f"{numbers.plural(running, 'run')} training and {waiting} waiting go on in the background "
-                         "after you quit (reopen dermalab to follow them), unless you cancel them.", markup=False)
+            yield Static(f"{going_words(self.going)} in the background after you quit (reopen dermalab to follow "
+                         "them), unless you cancel them.", markup=False)
             with Horizontal(id="quit-buttons"):
                 yield Button("Keep training (k)", variant="primary", id="keep")
                 yield Button("Cancel them (c)", variant="error", id="cancel")

@@ -32,7 +32,9 @@ SORT_NAMES = {"auc": "AUC", "mel_recall": "mel recall", "cancer_sensitivity": "c
               "synthetic": "data", **{f"recall_{name}": f"{name} recall" for name in CLASSES}}
 
 
-def order_caption(app: LabApp, shown: int) -> str:
+def order_caption(app: LabApp, shown: int, columns: list[str]) -> str:
+    """Which rows, in which order; a sort by a figure this view has no column of (the grid in the leaderboard's
+    order, by AUC) says so."""
     stored = app.lab.overview.stored
     if not stored:
         return "No runs stored yet: select experiments (e), then press r."
@@ -42,7 +44,8 @@ def order_caption(app: LabApp, shown: int) -> str:
     window = f" · first {shown:,} of {stored:,}, more below" if not ranking.per_experiment and shown < stored else ""
     if ranking.query.strip():
         window = f" · filter '{ranking.query.strip()}': {shown:,} shown"
-    return f"{rows} · sorted by {SORT_NAMES.get(ranking.key, ranking.key)}, {direction}{window}"
+    unseen = "" if ranking.key in columns else " (not shown)"
+    return f"{rows} · sorted by {SORT_NAMES.get(ranking.key, ranking.key)}{unseen}, {direction}{window}"
 
 
 class RankedScreen(LabScreen):
@@ -77,8 +80,12 @@ class RankedScreen(LabScreen):
         """The columns `s` steps through, in order."""
         raise NotImplementedError
 
-    def legend(self) -> list[str]:
-        """What the rows' words and colours mean; the legend adds synth's when synthetic runs are shown."""
+    def columns(self) -> list[str]:
+        """The keys of the figures this view has a column of."""
+        return self.sort_keys()
+
+    def legend(self, rows: list[dict[str, Any]]) -> list[str]:
+        """What the shown rows' words and colours mean; the legend adds synth's when synthetic runs are shown."""
         raise NotImplementedError
 
     def compose(self) -> ComposeResult:
@@ -100,12 +107,12 @@ class RankedScreen(LabScreen):
     def redraw(self) -> None:
         app = self.app
         rows = app.ranking.rows(app.lab.store, app.lab.experiments)
-        self.query_one("#order-caption", Static).update(order_caption(app, len(rows)))
         self.show(rows)
+        self.query_one("#order-caption", Static).update(order_caption(app, len(rows), self.columns()))
         synthetic = [SYNTHETIC] if any(row["synthetic"] for row in rows) else []
         looks = sealed.unsealings(app.lab.store)  # once the test split was seen, every reader of the ranks is told
         unsealings = [unsealed(looks)] if looks else []
-        self.query_one("#legend", Static).update(" · ".join([*self.legend(), *synthetic, *unsealings]))
+        self.query_one("#legend", Static).update(" · ".join([*self.legend(rows), *synthetic, *unsealings]))
 
     def on_data_table_row_highlighted(self, event: DataTable.RowHighlighted) -> None:
         """At the last row read, the next rows are read."""

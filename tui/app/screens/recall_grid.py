@@ -19,9 +19,12 @@ class RecallGridScreen(RankedScreen):
     def show(self, rows: list[dict[str, Any]]) -> None:
         self.query_one(RecallGrid).show(rows, self.app.ranking)
 
-    def legend(self) -> list[str]:
+    def legend(self, rows: list[dict[str, Any]]) -> list[str]:
         return [f"recall in %: {scale_words(not self.app.no_color)} · MEL = melanoma", explained("cancer_sensitivity"),
                 "s sorts by MEL first"]
 
     def sort_keys(self) -> list[str]:
         return SORT_KEYS
+
+    def columns(self) -> list[str]:
+        return [key for key in SORT_KEYS if key != "auc"]  # AUC orders the rows (s reaches it) but has no column
