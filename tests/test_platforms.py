@@ -11,6 +11,7 @@ import platform as platform_module
 import signal
 import subprocess
 import sys
+import time
 import warnings
 
 import pytest
@@ -26,7 +27,7 @@ from engine.store.runs import Store
 from engine.training import data, device
 from engine.training.options import RunOptions
 from engine.training.train import glibc
-from tests.conftest import REPO
+from tests.conftest import CHILD_SECONDS, REPO
 from tui.cli.progress import StoredRowPrinter, WorkerLog
 
 
@@ -160,3 +161,24 @@ def test_the_worker_lock_names_its_holder_after_the_byte_windows_locks(tmp_path)
     finally:
         lock.release()
     assert worker_pid(store) is None
+
+
+@pytest.mark.slow
+@pytest.mark.starts_jobs
+def test_a_jobs_process_killed_outright_fails_its_run_by_that_signal_and_the_next_job_runs(tiny_experiments, stored):
+    command = [sys.executable, "-m", "tui.cli.main", "run", "2", "1", "--jobs", "1", "--data", "synthetic",
+               "--experiments", str(tiny_experiments)]
+    foreground = subprocess.Popen(command, cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        deadline = time.monotonic() + CHILD_SECONDS
+        while not (long := [run for run in map(stored.get, [run["run_id"] for run in stored.runs()])
+                            if run["experiment_id"] == 2 and run["history"]]):
+            assert time.monotonic() < deadline and foreground.poll() is None, "no epoch of the long run"
+            time.sleep(0.1)
+        os.kill(long[0]["pid"], signal.SIGKILL)  # by hand, or by the system when memory ran out
+        _, said = foreground.communicate(timeout=CHILD_SECONDS)
+    finally:
+        foreground.kill()
+    ended = {run["experiment_id"]: (run["status"], run["reason"]) for run in stored.runs()}
+    assert ended == {2: ("failed", "the training process was killed by SIGKILL (by hand, or by the system when "
+                                   "memory ran out)"), 1: ("finished", None)}, said

@@ -54,6 +54,7 @@ def test_a_job_named_twice_is_cancelled_and_listed_once(tiny, cli):
 
 
 @pytest.mark.slow
+@pytest.mark.starts_jobs
 def test_a_worker_stopped_by_sigterm_says_so_rather_than_a_users_cancel(tiny, cli, dermalab_home):
     queued = cli("run", "2", "--detach", "--data", "synthetic", "--experiments", tiny)
     assert queued.returncode == 0, queued.stderr
