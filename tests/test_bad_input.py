@@ -216,7 +216,7 @@ BAD_DATA = {
     "truncated npz": (truncated, "not an .npz archive"),
     "missing key": (lambda path: npz(path, val_labels=None), "the key 'val_labels' is missing"),
     "wrong shape": (lambda path: npz(path, train_images=np.zeros((4, 28, 28), np.uint8)),
-                    "'train_images' has shape (4, 28, 28); it must be N x 28 x 28 x 3"),
+                    "'train_images' has shape (4, 28, 28), but dermamnist images are N x 28 x 28 x 3"),
     "wrong dtype": (lambda path: npz(path, test_images=np.zeros((4, 28, 28, 3), np.float32)),
                     "'test_images' has dtype float32; it must be uint8"),
     "labels out of range": (lambda path: npz(path, train_labels=np.full((4, 1), 9, np.uint8)),

@@ -11,7 +11,7 @@ import sqlite3
 import numpy as np
 import pytest
 
-from engine import datasets
+from engine import classes
 from engine.experiments.load import load
 from engine.store import schema
 from engine.store.runs import Store
@@ -22,35 +22,35 @@ from tests.conftest import medmnist_arrays
 from tui import exit_codes
 from tui.cli.main import main
 
-TRAINED = [name for name in datasets.names() if name != "chestmnist"]
+TRAINED = [name for name in classes.names() if name != "chestmnist"]
 
 
 def test_medmnists_info_has_what_the_lab_reads_for_every_2d_set():
     from medmnist import INFO  # the package itself (it imports torch), against the lab's torch-free read of it
 
-    assert datasets.info() == INFO
-    assert len(datasets.names()) == 12 and "organmnist3d" not in datasets.names()
-    for name in datasets.names():
+    assert classes.info() == INFO
+    assert len(classes.names()) == 12 and "organmnist3d" not in classes.names()
+    for name in classes.names():
         record = INFO[name]
         assert {"task", "n_channels", "label", "n_samples"} <= record.keys(), name
         assert record["n_channels"] in (1, 3) and set(record["n_samples"]) == {"train", "val", "test"}
         assert sorted(record["label"], key=int) == [str(i) for i in range(len(record["label"]))]
-        for size in datasets.SIZES:
+        for size in classes.SIZES:
             suffix = "" if size == 28 else f"_{size}"
             assert record[f"url{suffix}"].startswith("https://") and len(record[f"MD5{suffix}"]) == 32, (name, size)
 
 
 def test_each_critical_class_is_one_of_its_sets_classes():
-    for name, critical in datasets.CRITICAL.items():
-        classes = datasets.medset(name).classes
-        assert critical.focus in critical.group and set(critical.group) <= set(classes), name
+    for name, critical in classes.CRITICAL.items():
+        names = classes.medset(name).classes
+        assert critical.focus in critical.group and set(critical.group) <= set(names), name
         assert critical.reason and critical.source
-    assert datasets.medset().critical.focus == "mel"
+    assert classes.medset().critical.focus == "mel"
 
 
 @pytest.mark.parametrize("name", TRAINED)
 def test_a_synthetic_stand_in_has_its_sets_shape(name):
-    chosen = datasets.medset(name)
+    chosen = classes.medset(name)
     dataset = data.synthetic(chosen)
     assert dataset.synthetic and dataset.medset == chosen
     assert dataset.fingerprint == ("synthetic" if chosen.default else f"synthetic {name}")
@@ -63,7 +63,7 @@ def test_a_synthetic_stand_in_has_its_sets_shape(name):
 
 
 def test_larger_sizes_are_drawn_at_that_size():
-    dataset = data.synthetic(datasets.medset("pneumoniamnist", 128))
+    dataset = data.synthetic(classes.medset("pneumoniamnist", 128))
     assert dataset.images["val"].shape[1:] == (128, 128, 1)
     assert dataset.fingerprint == "synthetic pneumoniamnist 128"
 
@@ -88,7 +88,7 @@ def test_a_set_trains_with_its_channels_classes_and_size(tiny_experiments, name,
     spec = experiments[1].spec
     if arch == "resnet18":
         spec = spec.model_copy(update={"model": spec.model.model_copy(update={"arch": "resnet18", "small_stem": True})})
-    chosen = datasets.medset(name, size)
+    chosen = classes.medset(name, size)
     dataset = few(data.synthetic(chosen), 24)  # a ResNet18 on a thousand images takes minutes here
     torch.set_num_threads(1)
     events = list(train.train(spec, dataset, RunOptions(device="cpu", pretrained=False), "r"))
@@ -116,7 +116,7 @@ def few(dataset: data.Dataset, count: int) -> data.Dataset:
 def test_a_set_without_critical_classes_has_no_clinical_figures():
     from engine.analysis.metrics import evaluate
 
-    chosen = datasets.medset("bloodmnist")
+    chosen = classes.medset("bloodmnist")
     labels = np.arange(16) % 8
     metrics = evaluate(labels, np.eye(8)[labels] * 0.9 + 0.0125, chosen)
     assert metrics["auc"] == 1 and metrics["mel_recall"] is None and metrics["cancer_sensitivity"] is None
@@ -127,7 +127,7 @@ def test_the_smallest_cnn_classifier_follows_the_image_size(experiments_toml):
 
     experiments = load(experiments_toml)
     flattens = experiments[1].spec.model  # the baseline flattens its last feature map into the classifier
-    counts = {size: models.count_parameters(models.build(flattens, False, datasets.medset("pathmnist", size)))
+    counts = {size: models.count_parameters(models.build(flattens, False, classes.medset("pathmnist", size)))
               for size in (28, 64)}
     assert counts[64] - counts[28] == 16 * (16 * 16 - 7 * 7) * 9  # 16 channels of 16x16, not 7x7, into 9 classes
     assert models.count_parameters(models.build(experiments[8].spec.model, False)) == 94599  # DermaMNIST at 28
@@ -160,7 +160,7 @@ def test_a_grey_file_as_medmnist_writes_it_is_read_with_one_channel(tmp_path):
     labels = {f"{split}_labels": np.array([[0], [1], [0], [1]], np.uint8) for split in ("train", "val", "test")}
     path = tmp_path / "breast.npz"
     np.savez(path, **grey, **labels)
-    dataset = data.read_npz(path, "test", datasets.medset("breastmnist"))
+    dataset = data.read_npz(path, "test", classes.medset("breastmnist"))
     assert dataset.images["train"].shape == (4, 28, 28, 1) and dataset.labels["val"].tolist() == [0, 1, 0, 1]
 
 
@@ -186,7 +186,7 @@ def test_each_set_and_size_downloads_its_own_file_through_the_checked_path(monke
     import http.server
     import threading
 
-    shaped, buffer = data.synthetic(datasets.medset("breastmnist", 64)), io.BytesIO()
+    shaped, buffer = data.synthetic(classes.medset("breastmnist", 64)), io.BytesIO()
     np.savez(buffer, **{f"{split}_images": images[..., 0] for split, images in shaped.images.items()},  # as medmnist
              **{f"{split}_labels": labels.astype(np.uint8)[:, None] for split, labels in shaped.labels.items()})
     body = buffer.getvalue()
@@ -206,7 +206,7 @@ def test_each_set_and_size_downloads_its_own_file_through_the_checked_path(monke
     server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
     threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.01}, daemon=True).start()
     try:
-        record = datasets.info()["breastmnist"]
+        record = classes.info()["breastmnist"]
         monkeypatch.setitem(record, "url_64", f"http://127.0.0.1:{server.server_address[1]}/breastmnist_64.npz")
         monkeypatch.setitem(record, "MD5_64", hashlib.md5(body).hexdigest())
         dataset = data.load("auto", "breastmnist", 64)
@@ -217,3 +217,21 @@ def test_each_set_and_size_downloads_its_own_file_through_the_checked_path(monke
     assert sorted(path.name for path in (dermalab_home / "data").iterdir()) == ["breastmnist_64.npz"]
     assert dataset.source == "breastmnist 64 (medmnist)" and dataset.images["val"].shape[1:] == (64, 64, 1)
     assert data.fingerprint_for("auto", "breastmnist", 64) == hashlib.md5(body).hexdigest()
+
+
+def test_views_show_one_set_at_a_time(dermalab_home, capsys, tiny_experiments):
+    for extra in ([], ["--dataset", "pneumoniamnist"], ["--dataset", "pneumoniamnist", "--size", "64"]):
+        assert main(["run", "1", "--data", "synthetic", "--experiments", str(tiny_experiments), "--device", "cpu",
+                     "--json", *extra]) == exit_codes.OK
+    ran = [json.loads(line)["run_id"] for line in capsys.readouterr().out.splitlines()]
+
+    def shown(*args: str) -> list[str]:
+        assert main(["results", "--format", "json", "--experiments", str(tiny_experiments), *args]) == exit_codes.OK
+        return [row["run_id"] for row in json.loads(capsys.readouterr().out)]
+
+    assert shown() == ran[:1]  # DermaMNIST at 28 by default, as before sets could be chosen
+    assert shown("--dataset", "pneumoniamnist") == ran[1:2]
+    assert shown("--dataset", "pneumoniamnist", "--size", "64") == ran[2:]
+    store = Store()
+    store.scope = ("pneumoniamnist", 64)
+    assert [group["n"] for group in store.groups()] == [1] and store.statuses() == {"finished": 1}

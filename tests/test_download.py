@@ -129,9 +129,9 @@ def test_the_file_comes_from_medmnist_whose_record_the_app_names():
 
 
 def test_the_download_is_checked_against_medmnists_md5(serve, refused, monkeypatch):
-    from engine import datasets
+    from engine import classes
 
     # were the record to change, the check follows it (the lab reads medmnist's INFO through engine.datasets)
-    monkeypatch.setitem(datasets.info()["dermamnist"], "MD5", "0" * 32)
+    monkeypatch.setitem(classes.info()["dermamnist"], "MD5", "0" * 32)
     monkeypatch.setenv("DERMALAB_DATA_URL", serve(small_npz()))
     assert f", not {'0' * 32}, so it was deleted" in refused("run", "1", "--data", "auto")

@@ -22,6 +22,12 @@ def job_source(args: argparse.Namespace) -> JobSource:
     return JobSource(data, experiments, options)
 
 
+def scope_of(args: argparse.Namespace | None) -> tuple[str, int] | None:
+    """The set and size whose runs a command's views (or the app's) read: every one that takes --dataset takes
+    --size; None, every run, for the others."""
+    return (args.dataset, args.size) if args is not None and hasattr(args, "dataset") else None
+
+
 def slot_request(args: argparse.Namespace) -> SlotRequest:
     """--jobs, --gpus, --per-gpu and --threads, for the worker that trains the runs (absent: its defaults)."""
     return SlotRequest(args.jobs, args.gpus, args.per_gpu, args.threads)

@@ -10,7 +10,7 @@ from typing import Any
 import numpy as np
 
 from engine.analysis.bootstrap import resampled_macro_auc
-from engine.datasets import MedSet, medset
+from engine.classes import MedSet, medset
 
 
 def macro_auc(labels: np.ndarray, probabilities: np.ndarray) -> float:
@@ -22,7 +22,7 @@ def macro_auc(labels: np.ndarray, probabilities: np.ndarray) -> float:
 
 
 def evaluate(labels: np.ndarray, probabilities: np.ndarray, chosen: MedSet | None = None) -> dict[str, Any]:
-    """On a set without declared critical classes (engine.datasets.CRITICAL), mel_recall, mel_precision and
+    """On a set without declared critical classes (engine.classes.CRITICAL), mel_recall, mel_precision and
     cancer_sensitivity are None: the lab invents no clinical focus. On a binary set the macro AUC equals the AUC of
     class 1's score, MedMNIST's own binary-class AUC (the two one-vs-rest AUCs are equal)."""
     chosen = chosen or medset()

@@ -19,7 +19,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from engine.datasets import DEFAULT, DEFAULT_SIZE
+from engine.classes import DEFAULT, DEFAULT_SIZE
 from engine.errors import UserError
 from engine.events import EpochEnded, RunFailed, RunFinished, RunStarted
 from engine.experiments.spec import config_hash
@@ -78,6 +78,9 @@ class Store:
         self.upgraded_from: Path | None = None  # the backup of an older store, set when this open upgraded it
         self.opened_file: tuple[int, int] | None = None  # (device, inode) of the file opened, to notice it replaced
         self.orphan_log: Path | None = None  # where the log of a store deleted under a process was set aside
+        # The MedMNIST set and size whose runs the views read (runs, ranked, groups, ...): a view never mixes
+        # sets. None (the engine's own reads) is every run.
+        self.scope: tuple[str, int] | None = None
         try:
             self.path.parent.mkdir(parents=True, exist_ok=True)
             self._set_aside_orphan_log()
@@ -270,7 +273,18 @@ class Store:
 
     def runs(self) -> list[dict[str, Any]]:
         """Every run's summary row, oldest first: what the tables show, without history or predictions."""
-        return [summary_row(row) for row in self._db.execute(f"{SELECT_SUMMARY} ORDER BY {OLDEST_FIRST}")]
+        return [summary_row(row) for row in self._db.execute(f"{SELECT_SUMMARY} WHERE {self.in_scope()}"
+                                                               f" ORDER BY {OLDEST_FIRST}")]
+
+    def in_scope(self, table: str = "runs") -> str:
+        """The SQL condition on `table` (a name or alias of runs) that keeps the runs of the scope's set and size:
+        true for every run where no scope is set. The values are checked names and numbers, so they are written
+        into the SQL, where the subqueries of a view need them too."""
+        if self.scope is None:
+            return "1"
+        dataset, size = self.scope
+        assert dataset.isalnum() and isinstance(size, int), "a scope is a checked set and size"
+        return f"({table}.dataset = '{dataset}' AND {table}.size = {size})"
 
     def get(self, run_id: str) -> dict[str, Any] | None:
         """One run in full: its summary row with its config, every metric, its history, and its val labels and
@@ -297,7 +311,8 @@ class Store:
     def statuses(self) -> dict[Status, int]:
         """How many runs stand at each status (those with none left out): what every count of stored runs says."""
         return {Status(row["status"]): row["runs"]
-                for row in self._db.execute("SELECT status, count(*) AS runs FROM runs GROUP BY status")}
+                for row in self._db.execute(f"SELECT status, count(*) AS runs FROM runs WHERE {self.in_scope()}"
+                                            " GROUP BY status")}
 
     def ranked(self, key: str, descending: bool, limit: int, baseline: dict[str, float] | None = None,
                only: list[int] | None = None) -> list[dict[str, Any]]:
@@ -314,13 +329,15 @@ class Store:
             value = f"(CASE WHEN synthetic THEN NULL ELSE {key} - (CASE config_hash {figures} END) END)"
         # NULLS LAST rather than 'value IS NULL' first: an expression there would keep SQLite from the column's index.
         order = f"{value} {'DESC' if descending else 'ASC'} NULLS LAST, started_at"
-        where = "" if only is None else f" WHERE experiment_id IN ({', '.join('?' * len(only))})"
+        where = f" WHERE {self.in_scope()}" + ("" if only is None else
+                                                f" AND experiment_id IN ({', '.join('?' * len(only))})")
         rows = self._db.execute(f"{SELECT_SUMMARY}{where} ORDER BY {order} LIMIT ?", (*(only or ()), limit))
         return [summary_row(row) for row in rows]
 
     def speeds(self) -> list[dict[str, Any]]:
         """Each run's experiment and training speed (img/s), where it has one: two columns, however many runs."""
-        rows = self._db.execute("SELECT experiment_id, images_per_second FROM runs WHERE images_per_second IS NOT NULL")
+        rows = self._db.execute("SELECT experiment_id, images_per_second FROM runs WHERE images_per_second IS NOT NULL"
+                                f" AND {self.in_scope()}")
         return [dict(row) for row in rows]
 
     def overview(self) -> dict[int, dict[str, Any]]:
@@ -331,10 +348,10 @@ class Store:
             " max(CASE WHEN synthetic THEN NULL ELSE auc END) AS best_real_auc,"
             " max(CASE WHEN synthetic THEN auc END) AS best_synthetic_auc,"
             " (SELECT status FROM runs AS latest WHERE latest.experiment_id = runs.experiment_id"
-            "  ORDER BY started_at DESC LIMIT 1) AS status,"
+            f"  AND {self.in_scope('latest')} ORDER BY started_at DESC LIMIT 1) AS status,"
             " (SELECT params FROM runs AS counted WHERE counted.experiment_id = runs.experiment_id AND params"
-            "  ORDER BY started_at DESC LIMIT 1) AS params"
-            " FROM runs GROUP BY experiment_id")
+            f"  AND {self.in_scope('counted')} ORDER BY started_at DESC LIMIT 1) AS params"
+            f" FROM runs WHERE {self.in_scope()} GROUP BY experiment_id")
         return {row["experiment_id"]: dict(row) for row in rows}
 
     def groups(self) -> list[dict[str, Any]]:
@@ -346,9 +363,10 @@ class Store:
         figures = ", ".join([*(f"avg({c}) AS {c}" for c in (*SPREAD, *schema.RECALL_COLUMNS.values())), *spread])
         rows = self._db.execute(
             f"WITH seeds AS (SELECT *, row_number() OVER (PARTITION BY {GROUP_KEY}, seed ORDER BY started_at DESC)"
-            f"  AS nth FROM runs WHERE status = '{Status.FINISHED}')"
+            f"  AS nth FROM runs WHERE status = '{Status.FINISHED}' AND {self.in_scope()})"
             # SQLite takes the bare columns from the row holding max(started_at): the latest run's.
-            " SELECT max(started_at) AS latest, experiment_id, name, chapter, config_hash, data, data_fingerprint,"
+            " SELECT max(started_at) AS latest, experiment_id, name, chapter, config_hash, data, dataset, size,"
+            " data_fingerprint,"
             f" synthetic, pretrained, precision, epochs, params, count(*) AS n, {figures}"
             f" FROM seeds WHERE nth = 1 GROUP BY {GROUP_KEY} ORDER BY experiment_id, synthetic, latest")
         return [_group(row) for row in rows]
@@ -460,8 +478,8 @@ def summary_row(row: sqlite3.Row) -> dict[str, Any]:
 
 
 def _group(row: sqlite3.Row) -> dict[str, Any]:
-    data = {key: row[key] for key in ("experiment_id", "name", "chapter", "config_hash", "data", "data_fingerprint",
-                                      "precision", "epochs", "params", "n")}
+    data = {key: row[key] for key in ("experiment_id", "name", "chapter", "config_hash", "data", "dataset", "size",
+                                      "data_fingerprint", "precision", "epochs", "params", "n")}
     data["synthetic"], data["pretrained"] = bool(row["synthetic"]), bool(row["pretrained"])
     for column in SPREAD:
         variance = row[f"{column}_variance"]

@@ -45,7 +45,7 @@ CREATE TABLE IF NOT EXISTS {{name}} (
     seed INTEGER NOT NULL,
     device TEXT,  -- NULL, as are precision and started_at, for a run that never started (cancelled while queued)
     data TEXT NOT NULL,
-    dataset TEXT NOT NULL DEFAULT 'dermamnist',  -- the MedMNIST set (engine.datasets) and its image size, in the
+    dataset TEXT NOT NULL DEFAULT 'dermamnist',  -- the MedMNIST set (engine.classes) and its image size, in the
     size INTEGER NOT NULL DEFAULT 28,  -- config as well unless they are these defaults
     data_fingerprint TEXT,  -- 'synthetic', or the MD5 of the data file; NULL when no longer known
     synthetic INTEGER NOT NULL,

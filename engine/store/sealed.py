@@ -19,8 +19,7 @@ from pathlib import Path
 from typing import Any
 
 from engine.analysis.paired import mean_interval
-from engine.classes import MEL
-from engine.datasets import DEFAULT
+from engine.classes import DEFAULT, MEL
 from engine.errors import UserError
 from engine.experiments import sweeps
 from engine.experiments.spec import Experiment, config_hash

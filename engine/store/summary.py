@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from engine.classes import CLASSES
+from engine.classes import CLASSES, DEFAULT, DEFAULT_SIZE, label, name_in
 from engine.errors import UserError
 from engine.experiments.spec import Experiment, Published, config_hash
 from engine.status import Status
@@ -26,9 +26,9 @@ METRICS = ("auc", "mel_recall", "cancer_sensitivity", "accuracy", "balanced_accu
 VERSUS_PAGE = ("auc", "mel_recall")  # the figures each row carries ours-minus-the-page's for, as delta_...
 CONSISTENT_MIN_RUNS = 3  # fewer seeds give no usable spread
 SYNTHETIC_DATA = "synthetic data"  # one of the differences; tables that show the data kind apart leave it out
-RUN_KEYS = ("run_id", "experiment_id", "name", "chapter", "seed", "status", "reason", "data", "data_fingerprint",
-            "synthetic", "pretrained", "precision", "epochs", "config_hash", "device", "params", "train_seconds",
-            "images_per_second", *METRICS, "recall", "auc_ci", "mel_recall_ci", "notes")
+RUN_KEYS = ("run_id", "experiment_id", "name", "chapter", "seed", "status", "reason", "data", "dataset", "size",
+            "data_fingerprint", "synthetic", "pretrained", "precision", "epochs", "config_hash", "device", "params",
+            "train_seconds", "images_per_second", *METRICS, "recall", "auc_ci", "mel_recall_ci", "notes")
 
 
 def run_rows(runs: list[dict[str, Any]], experiments: dict[int, Experiment]) -> list[dict[str, Any]]:
@@ -69,7 +69,7 @@ class Page:
 
     def __init__(self, experiments: dict[int, Experiment]):
         self.experiments = experiments
-        self.hashes: dict[tuple[int, int, bool, str], str] = {}
+        self.hashes: dict[tuple[int, int, bool, str, str, int], str] = {}
 
     def differences(self, row: dict[str, Any]) -> list[str]:
         """What keeps a run (or group) from standing beside the page's figures; empty when nothing does."""
@@ -82,9 +82,12 @@ class Page:
             found.append(f"{row['epochs']}/{spec.training.epochs} epochs")
         if row["pretrained"] != spec.model.pretrained:
             found.append("from scratch" if spec.model.pretrained else "ImageNet weights")
-        key = (spec.id, row["epochs"], row["pretrained"], row["precision"])
+        chosen = (row.get("dataset", DEFAULT), row.get("size", DEFAULT_SIZE))
+        if chosen != (DEFAULT, DEFAULT_SIZE):  # the page trained on DermaMNIST at 28 alone
+            found.append(f"on {label(*chosen)}")
+        key = (spec.id, row["epochs"], row["pretrained"], row["precision"], *chosen)
         if key not in self.hashes:
-            self.hashes[key] = config_hash(spec.run_config(*key[1:]))
+            self.hashes[key] = config_hash(name_in(spec.run_config(*key[1:4]), *chosen))
         if row["config_hash"] != self.hashes[key]:
             found.append("config edited since")
         return found

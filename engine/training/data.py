@@ -16,8 +16,7 @@ from typing import Any
 import numpy as np
 from platformdirs import user_cache_dir
 
-from engine.classes import CLASSES
-from engine.datasets import DEFAULT, DEFAULT_SIZE, MedSet, medset
+from engine.classes import CLASSES, DEFAULT, DEFAULT_SIZE, MedSet, medset
 from engine.errors import UserError
 from engine.paths import DERMAMNIST_MD5, data_dir, require_data_file
 from engine.training.fetch import Progress, fetch
@@ -158,7 +157,7 @@ def read_npz(path: Path, source: str, chosen: MedSet | None = None) -> Dataset:
         labels[split] = _checked(path, arrays, f"{split}_labels").reshape(-1).astype(np.int64)
         if len(labels[split]) != len(images[split]) or labels[split].max(initial=0) >= classes:
             raise UserError(f"--data {path}: '{split}_labels' must hold one class 0-{classes - 1} per image of "
-                            f"'{split}_images' for {chosen.label}; is it another set's file (see --dataset)?")
+                            f"'{split}_images' for {chosen.label}; give that set's file, or the --dataset it holds.")
     for split in TRAINED_AND_SCORED:
         if not len(images[split]):
             raise UserError(f"--data {path}: '{split}_images' holds no images; training needs train and val images.")

@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING
 import torch
 from torch import nn
 
-from engine.datasets import MedSet, medset
+from engine.classes import MedSet, medset
 from engine.errors import UserError
 from engine.experiments.spec import ModelSpec
 from engine.training.fetch import Progress, fetch

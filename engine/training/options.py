@@ -7,7 +7,7 @@ import re
 from dataclasses import dataclass
 from typing import Any
 
-from engine.datasets import DEFAULT, DEFAULT_SIZE
+from engine.classes import DEFAULT, DEFAULT_SIZE, name_in
 from engine.errors import UserError
 from engine.experiments.spec import Experiment
 
@@ -23,7 +23,7 @@ class RunOptions:
     pretrained: bool = True  # False: --no-pretrained, ResNet18 from scratch
     precision: str = "auto"  # one of PRECISIONS, or auto: the device's default (engine.training.device.run_precision)
     debug: bool = False  # print the traceback of a failed run
-    dataset: str = DEFAULT  # the MedMNIST set (engine.datasets), and the size of its images
+    dataset: str = DEFAULT  # the MedMNIST set (engine.classes), and the size of its images
     size: int = DEFAULT_SIZE
     halving: bool = False  # a sweep's point stops at a rung unless among the best there (engine.jobs.halving)
 
@@ -50,7 +50,4 @@ def run_config(experiment: Experiment, options: RunOptions, as_asked: bool = Fal
     spec = experiment.spec
     config = spec.run_config(options.epochs or spec.training.epochs, spec.model.pretrained and options.pretrained,
                              options.precision)
-    # Another set or size makes another run; DermaMNIST at 28 is left out, so its runs keep the hashes they had.
-    if (options.dataset, options.size) != (DEFAULT, DEFAULT_SIZE):
-        config["data"] = {"dataset": options.dataset, "size": options.size}
-    return config
+    return name_in(config, options.dataset, options.size)

@@ -21,7 +21,7 @@ from torch import nn
 from engine import threads
 from engine.analysis import bootstrap
 from engine.analysis.metrics import evaluate, macro_auc
-from engine.datasets import ORDINAL_NOTE
+from engine.classes import ORDINAL_NOTE
 from engine.errors import RunCancelled, said
 from engine.events import (
     BatchProgress,

@@ -48,7 +48,7 @@ from tui.app.screens.recall_grid import RecallGridScreen
 from tui.app.screens.run import CANCEL_RUN, RunScreen
 from tui.app.training import StoreFeed
 from tui.app.widgets.frame.key_line import our_bindings
-from tui.arguments import job_source, slot_request
+from tui.arguments import job_source, scope_of, slot_request
 from tui.text import numbers
 from tui.text.paths import path_lines
 
@@ -264,6 +264,7 @@ class DermalabApp(LabApp):
         from tui.report import document as report
 
         store = Store(self.lab.store.path)  # a connection of this thread's own
+        store.scope = self.lab.store.scope
         try:
             return report.write(home() / "reports" / stamp(), store, self.lab.experiments,
                                 progress=self.report_step, experiments_file=self.lab.source.experiments_file)[0]
@@ -320,7 +321,9 @@ class DermalabApp(LabApp):
 def create_app(args: Namespace, accelerator: str | None = None) -> DermalabApp:
     """The one way to build the app, for the command line and the tests alike; a fixed `accelerator` skips
     the probe (snapshots)."""
-    lab = Lab(load(args.experiments), Store(), job_source(args))
+    store = Store()
+    store.scope = scope_of(args)  # the app's views show the runs of its --dataset and --size alone
+    lab = Lab(load(args.experiments), store, job_source(args))
     lab.reload()  # here, so that an unreadable store is one sentence from the command line, not a traceback
     slots = slot_request(args)
     machine_slots(slots)  # a request this machine cannot meet is one sentence before the app opens

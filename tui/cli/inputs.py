@@ -11,14 +11,17 @@ from engine.experiments.load import load
 from engine.experiments.spec import Experiment
 from engine.status import ACTIVE, sql_in
 from engine.store.runs import Store
+from tui.arguments import scope_of
 
 
 def experiments_of(args: argparse.Namespace) -> dict[int, Experiment]:
     return load(args.experiments)
 
 
-def open_store() -> Store:
+def open_store(args: argparse.Namespace | None = None) -> Store:
+    """With the args of a command that takes --dataset and --size, the store shows that set's runs alone."""
     store = Store()
+    store.scope = scope_of(args)
     if notice := store.notice():
         print(f"dermalab: warning: {notice}", file=sys.stderr)
     claimed = f"SELECT 1 FROM jobs WHERE status IN {sql_in(ACTIVE)} AND host IS NOT NULL LIMIT 1"

@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from engine import datasets
+from engine import classes
 from engine.errors import UserError
 from engine.experiments.spec import MAX_EPOCHS
 from engine.paths import require_data_file
@@ -36,6 +36,13 @@ def whole_number(flag: str, low: int, high: int, unit: str = "") -> Callable[[st
         noun = f" {unit}" if unit else ""
         raise UserError(f"{flag} {text}: give a whole number{noun} from {low:,} to {high:,}.")
     return parse
+
+
+def memory_size(text: str) -> str:
+    """--mem as Slurm takes it: a whole number, in megabytes or with its unit (K, M, G, T)."""
+    if re.fullmatch(r"[0-9]+[KMGT]?", text, re.IGNORECASE) and int(text.rstrip("KMGTkmgt")) > 0:
+        return text.upper()
+    raise UserError(f"--mem {text}: give a size as Slurm writes it, a whole number and its unit (500M, 16G).")
 
 
 def seconds(flag: str, high: float) -> Callable[[str], float]:
@@ -67,13 +74,13 @@ def data_source(text: str) -> str:
 
 def dataset_name(text: str) -> str:
     """A 2D MedMNIST set's name (medmnist's INFO, read without torch); one it cannot train is refused, saying why."""
-    return datasets.check_name(text)
+    return classes.check_name(text)
 
 
 def image_size(text: str) -> int:
     if not re.fullmatch(r"[0-9]+", text):
-        raise UserError(f"--size {text}: give one of MedMNIST's sizes, {', '.join(map(str, datasets.SIZES))}.")
-    return datasets.check_size(int(text))
+        raise UserError(f"--size {text}: give one of MedMNIST's sizes, {', '.join(map(str, classes.SIZES))}.")
+    return classes.check_size(int(text))
 
 
 def some_path(flag: str) -> Callable[[str], Path]:
@@ -113,10 +120,10 @@ OPTIONS = (
     Option(("--data",), TRAINING, "auto",
            dict(type=data_source, metavar="auto|synthetic|PATH",
                 help="DermaMNIST via medmnist (default), the synthetic stand-in, or a medmnist-format .npz")),
-    Option(("--dataset",), TRAINING, datasets.DEFAULT,
+    Option(("--dataset",), READING_EXPERIMENTS, classes.DEFAULT,
            dict(type=dataset_name, metavar="NAME",
                 help="the MedMNIST set: dermamnist (default), pathmnist, bloodmnist, ... (2D, chestmnist aside)")),
-    Option(("--size",), TRAINING, datasets.DEFAULT_SIZE,
+    Option(("--size",), READING_EXPERIMENTS, classes.DEFAULT_SIZE,
            dict(type=image_size, metavar="28|64|128|224", help="image size (default 28; MedMNIST+ has 64, 128, 224)")),
     Option(("--device",), TRAINING, "auto",
            dict(type=device_name, metavar="DEVICE", help="auto (CUDA > MPS > CPU), cpu, cuda, cuda:N or mps")),

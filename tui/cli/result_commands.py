@@ -53,7 +53,7 @@ def cmd_list(args: argparse.Namespace) -> int:
 
 
 def cmd_results(args: argparse.Namespace) -> int:
-    store = open_store()
+    store = open_store(args)
     if args.run_id:
         return show_run(args, store)
     if args.confusion:
@@ -159,7 +159,7 @@ def show_run(args: argparse.Namespace, store: Store) -> int:
 
 
 def cmd_compare(args: argparse.Namespace) -> int:
-    store = open_store()
+    store = open_store(args)
     rows = summary.compare_rows(store.groups(), experiments_of(args))
     if args.format in ("table", "markdown"):  # the verdict in the few letters of the 'agrees' column
         rows = [{k: cli_tables.VERDICTS.get(v, v) if k.endswith("_verdict") else v for k, v in row.items()}
@@ -172,7 +172,7 @@ def cmd_compare(args: argparse.Namespace) -> int:
 def cmd_operating_point(args: argparse.Namespace) -> int:
     from engine.analysis import screening  # numpy
 
-    predictions = summary.predictions(open_store(), args.run_id)
+    predictions = summary.predictions(open_store(args), args.run_id)
     point = screening.operating_point(predictions, args.target, args.condition).to_dict()
     if args.json:
         print(dumps(point))
@@ -185,7 +185,7 @@ def cmd_operating_point(args: argparse.Namespace) -> int:
 def cmd_ensemble(args: argparse.Namespace) -> int:
     from engine.analysis import screening  # numpy
 
-    store = open_store()
+    store = open_store(args)
     first, second = (summary.predictions(store, run_id) for run_id in args.run_ids)
     result = screening.ensemble(first, second, args.rule)
     if args.json:
@@ -200,7 +200,7 @@ def cmd_ensemble(args: argparse.Namespace) -> int:
 def cmd_report(args: argparse.Namespace) -> int:
     from tui.report import document as report  # numpy, through the screening figures
 
-    for path in report.write(args.out, open_store(), experiments_of(args), args.force,
+    for path in report.write(args.out, open_store(args), experiments_of(args), args.force,
                              experiments_file=args.experiments):
         print(path)
     if not png.available():
@@ -210,7 +210,7 @@ def cmd_report(args: argparse.Namespace) -> int:
 
 
 def cmd_prune(args: argparse.Namespace) -> int:
-    experiments, store = experiments_of(args), open_store()
+    experiments, store = experiments_of(args), open_store(args)
     found = prune.prunable(store, experiments, args.quick)
     doomed = found.runs
     stored = runs_stored(store.statuses())
