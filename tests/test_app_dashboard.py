@@ -261,3 +261,21 @@ async def test_the_run_views_numbers_shorten_their_words_and_are_never_cut(derma
         assert "loss 0.900" in batch  # the loss stays; img/s shortens or goes first
         # the last epoch's figures whole, in shorter words than on a wide screen: 'val AUC 0.830' reads 'AUC 0.830'
         assert "AUC 0.830" in last and last.rstrip().endswith("lr 0.001 · 10.0s"), last
+
+
+@synchronous
+async def test_a_notice_leaves_the_eta_and_the_queue_in_sight(dermalab_home):
+    from textual.widgets._toast import Toast
+
+    lab = Lab()
+    lab.add([8, 20, 21], [3])
+    lab.start(epochs_done=1)
+    lab.start(epochs_done=1)  # two jobs running: their rows above the followed job's bars
+    app = app_with("--data", "synthetic")
+    async with app.run_test(size=SMALL, notifications=True) as pilot:
+        await pilot.press("v")
+        app.notify("A notice of two lines, as long as the ones the run view gives when o or x is pressed.")
+        await pilot.pause(0.5)
+        [toast] = app.screen.query(Toast)
+        for shown in ("#epoch-info", "#batch-info", "#last-epoch", "QueueList"):
+            assert not toast.region.overlaps(app.screen.query_one(shown).region), shown
