@@ -189,6 +189,25 @@ def test_results_rank_the_points_and_compare_the_best_with_its_base_by_seed(tmp_
     assert 0 < versus["low"] < versus["mean"] < versus["high"]
 
 
+def test_a_point_named_is_compared_with_the_base_instead_of_the_best_and_a_wrong_name_is_a_sentence(tmp_path):
+    found = sweep(tmp_path, '[[sweeps]]\nname = "s"\nextends = 1\naxes = { "optimizer.lr" = [1e-3, 3e-3, 1e-2] }\n')
+    base, worse, _ = found.points()
+    store = Store()
+    try:
+        for seed, (base_auc, worse_auc) in enumerate([(0.80, 0.70), (0.82, 0.71)]):
+            store_finished(store, base, seed, base_auc)
+            store_finished(store, worse, seed, worse_auc)
+        named = sweep_results(store, found, found.points(), "lr=0.003")
+        with pytest.raises(UserError, match="Point 'lr=0.01' of sweep 's' has no finished run yet"):
+            sweep_results(store, found, found.points(), "lr=0.01")
+        with pytest.raises(UserError, match="Sweep 's' has no point 'lr=1'; its points are lr=0.001, lr=0.003"):
+            sweep_results(store, found, found.points(), "lr=1")
+    finally:
+        store.close()
+    assert named.best is not None and named.best["point"] == "lr=0.003"
+    assert named.versus_base is not None and named.versus_base["mean"] == pytest.approx(-0.105)
+
+
 def test_runs_of_points_whose_config_was_edited_since_are_counted_apart(tmp_path, capsys):
     path = with_sweeps(tmp_path, '[[sweeps]]\nname = "s"\nextends = 1\naxes = { "optimizer.lr" = [1e-3, 3e-3] }\n')
     store = Store()

@@ -6,7 +6,7 @@ many groups and runs), so that whoever reads a result can tell how often the tes
 
 What can be unsealed is named as a user names it: a run (its id or the start of it), an experiment (its id: each
 group of its comparable finished runs, as its own config ran), or a sweep's chosen point (`sweep:NAME`, the point
-with the best mean val AUC, chosen on val alone).
+with the best mean val AUC, chosen on val alone; `sweep:NAME@LABEL`, the point labelled so, 'lr=0.003').
 """
 
 from __future__ import annotations
@@ -27,6 +27,7 @@ from engine.store.runs import Store
 from engine.store.sweep_results import sweep_results
 
 SWEEP_PREFIX = "sweep:"
+POINT_MARK = "@"  # sweep:NAME@LABEL names a point of the sweep
 NUMBER = re.compile(r"[0-9]+")
 FIGURES = ("auc", "mel_recall", "cancer_sensitivity")
 
@@ -71,10 +72,11 @@ def _experiment_groups(store: Store, experiment: Experiment) -> list[Group]:
     return groups
 
 
-def _sweep_point(store: Store, experiments: dict[int, Experiment], name: str,
+def _sweep_point(store: Store, experiments: dict[int, Experiment], named: str,
                  experiments_file: Path | str | None) -> Group:
+    name, _, label = named.partition(POINT_MARK)
     sweep = sweeps.named(name, experiments, experiments_file)
-    best = sweep_results(store, sweep, sweep.points()).best
+    best = sweep_results(store, sweep, sweep.points(), label or None).best
     if best is None:
         raise UserError(f"Sweep '{name}' has no finished point to unseal; 'dermalab sweep {name}' runs them.")
     return Group(f"sweep '{name}' at {best['point']}", _runs_of(store, best))

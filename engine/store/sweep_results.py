@@ -13,6 +13,7 @@ from dataclasses import asdict, dataclass
 from typing import Any
 
 from engine.analysis.paired import paired_difference
+from engine.errors import UserError
 from engine.experiments.spec import Experiment, Point, config_hash
 from engine.experiments.sweeps import Sweep
 from engine.status import Status
@@ -30,12 +31,14 @@ class SweepResults:
     # Point label -> finished runs of the sweep that ran it with a config the file no longer gives it (edited since):
     # a row's `edited` counts those of its point; here are those of points the file no longer has at all.
     gone: dict[str, int]
-    best: dict[str, Any] | None  # the row of the best point by mean val AUC (None before any point finished)
+    best: dict[str, Any] | None  # the best point's row by mean val AUC, or the point named (None: none finished)
     base: dict[str, Any] | None  # the base experiment's group on the best point's data, as run alike
     versus_base: dict[str, Any] | None  # the best point's AUC minus the base's, seed by seed (PairedDifference)
 
 
-def sweep_results(store: Store, sweep: Sweep, points: list[Experiment]) -> SweepResults:
+def sweep_results(store: Store, sweep: Sweep, points: list[Experiment], chosen: str | None = None) -> SweepResults:
+    """The sweep's rows, and its best point by mean val AUC (or the point labelled `chosen`, 'lr=0.003') against its
+    base experiment."""
     groups = [group for group in store.groups() if group["experiment_id"] == sweep.base.id]
     rows, found = [], set()
     place = _places(points)
@@ -53,14 +56,32 @@ def sweep_results(store: Store, sweep: Sweep, points: list[Experiment]) -> Sweep
     run = [row for row in rows if row["n"]]
     if not run:
         return SweepResults(rows, halved, dict(edited), None, None, None)
-    # The data and settings most points ran with: a best point is only compared among like runs.
-    usual = Counter(_context(row) for row in run).most_common(1)[0][0]
-    best = max((row for row in run if _context(row) == usual), key=lambda row: row["auc"] or 0.0)
+    if chosen is None:  # among the data and settings most points ran with: a best point is one among like runs
+        usual = Counter(_context(row) for row in run).most_common(1)[0][0]
+        best = max((row for row in run if _context(row) == usual), key=lambda row: row["auc"] or 0.0)
+    else:
+        best = _named(sweep, rows, chosen)
+        usual = _context(best)
     base_hash = config_hash(sweep.base.spec.run_config(best["epochs"], best["pretrained"], best["precision"]))
     base = next((group for group in groups if group["config_hash"] == base_hash
                  and _context(group) == usual), None)
     versus = paired_difference(_aucs(store, best), _aucs(store, base)) if base else None
     return SweepResults(rows, halved, dict(edited), best, base, asdict(versus) if versus else None)
+
+
+def _named(sweep: Sweep, rows: list[dict[str, Any]], label: str) -> dict[str, Any]:
+    """The row of the point labelled `label` with the most runs; a label of no point, or of one not run, is a
+    sentence."""
+    named = [row for row in rows if row["point"] == label]
+    if not named:
+        labels = [row["point"] for row in rows]
+        raise UserError(f"Sweep '{sweep.name}' has no point '{label}'; its points are {', '.join(labels[:4])}"
+                        f"{', …' if len(labels) > 4 else ''}, as results --sweep lists them.")
+    best = max(named, key=lambda row: row["n"])
+    if not best["n"]:
+        raise UserError(f"Point '{label}' of sweep '{sweep.name}' has no finished run yet; 'dermalab sweep "
+                        f"{sweep.name}' runs it.")
+    return best
 
 
 def _places(points: list[Experiment]) -> Callable[[dict[str, Any]], int | None]:

@@ -81,6 +81,8 @@ def build_parser() -> Parser:
     results.add_argument("--per-experiment", action="store_true", help="mean ± std and n over each experiment's seeds")
     results.add_argument("--sweep", metavar="NAME",
                          help="a row per point of the sweep, and its best point against the experiment it extends")
+    results.add_argument("--point", metavar="LABEL",
+                         help="with --sweep: compare this point ('lr=0.003') with the base, not the best one")
     results.add_argument("--confusion", action="store_true", help="the run's confusion matrix (needs RUN_ID)")
     results.add_argument("--sort", default="auc", metavar="COL", help="a column of numbers (default auc)")
     order = results.add_mutually_exclusive_group()
@@ -114,7 +116,8 @@ def build_parser() -> Parser:
 
     test = add_command(commands, "test", help="the sealed test figures of runs, experiments or a sweep's chosen point")
     test.add_argument("names", nargs="+", metavar="NAME",
-                      help="a run id (or its start), an experiment id, or sweep:NAME for the sweep's best point on val")
+                      help="a run id (or its start), an experiment id, or sweep:NAME for the sweep's best point on val "
+                           "(sweep:NAME@LABEL: the point labelled so)")
     test.add_argument("--unseal", action="store_true", help="show them; each look is logged and counted")
     test.add_argument("--json", action="store_true")
     test.add_argument("--wide", action="store_true", help=WIDE_HELP)

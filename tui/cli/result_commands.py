@@ -61,6 +61,9 @@ def cmd_results(args: argparse.Namespace) -> int:
     experiments = experiments_of(args)
     if args.sweep:
         return show_sweep(args, store, experiments)
+    if args.point is not None:
+        raise UserError("--point names a point of a sweep; give the sweep too, e.g. --sweep adam-lr --point "
+                        "'lr=0.001, epochs=10'.")
     if args.experiment is not None and args.experiment not in experiments:
         raise UserError(f"--experiment {args.experiment}: there is no such experiment; 'dermalab list' shows their "
                         "ids.")
@@ -103,7 +106,7 @@ def show_sweep(args: argparse.Namespace, store: Store, experiments: dict[int, Ex
     if args.per_experiment or args.experiment is not None:
         raise UserError("--sweep shows the sweep's own points; leave out --per-experiment and --experiment.")
     sweep = sweeps.named(args.sweep, experiments, args.experiments)
-    found = sweep_results(store, sweep, sweep.points())
+    found = sweep_results(store, sweep, sweep.points(), args.point)
     check_sort_column(found.rows, args.sort)
     rows = sort_rows(found.rows, args.sort, args.descending)
     if args.format == "json":
@@ -116,7 +119,7 @@ def show_sweep(args: argparse.Namespace, store: Store, experiments: dict[int, Ex
     if args.format != "csv":
         if sweep.question:
             print(f"Sweep '{sweep.name}' asks: {' '.join(sweep.question.split())}")
-        print(sweep_figures.best_versus_base(sweep, found))
+        print(sweep_figures.best_versus_base(sweep, found, named=args.point is not None))
         say_unsealings(store, args.format)
         for line in sweep_figures.notes(sweep, found):
             print(wrapped(line, terminal_width()))

@@ -44,12 +44,14 @@ class Heatmap:
 Figure = Chart | Heatmap
 
 
-def best_versus_base(sweep: Sweep, found: SweepResults) -> str:
-    """The sweep's answer in a sentence: its best point's AUC against its base's, paired by seed."""
+def best_versus_base(sweep: Sweep, found: SweepResults, named: bool = False) -> str:
+    """The sweep's answer in a sentence: its best point's AUC (or, `named`, the point the user named) against its
+    base's, paired by seed."""
     base = f"experiment {sweep.base.id} ({sweep.base.spec.name})"
     if found.best is None:
         return f"No point of sweep '{sweep.name}' has finished yet; 'dermalab sweep {sweep.name}' runs them."
-    best = f"Best point by mean val AUC: {found.best['point']} ({spread(found.best)})"
+    lead = "The point named" if named else "Best point by mean val AUC"
+    best = f"{lead}: {found.best['point']} ({spread(found.best)})"
     versus = found.versus_base
     if found.base is None or versus is None or versus["mean"] is None:
         return f"{best}; {base} has no finished run of the same seeds on the same data to compare it with."
