@@ -16,6 +16,7 @@ from tui.app.widgets.run.curves import OVERLAY_LIMIT, Curves
 from tui.app.widgets.run.queue_list import FOLD, QueueList, in_order
 from tui.app.widgets.run.run_progress import RunProgress
 from tui.app.widgets.run.running_jobs import RunningJobs
+from tui.text import numbers
 
 CANCEL_RUN = Binding("x", "app.cancel_run", "Cancel run", id="cancel",
                      tooltip="Stop the running job the run view shows (stored as cancelled), once y confirms; the "
@@ -65,7 +66,7 @@ class RunScreen(LabScreen):
         if what in ("live", "epoch", "queue"):
             self.query_one(RunProgress).show(lab.live, lab.experiments, lab.etas)
             self.query_one(RunningJobs).show(lab.running(), self.shown())
-        if what in ("queue", "store", "live"):
+        if what in ("queue", "store"):
             self.query_one(QueueList).show(lab.jobs, lab.experiments, lab.finished_in_queue(), self.shown())
         if what in ("epoch", "store", "beats"):
             self._draw_curves()
@@ -88,6 +89,7 @@ class RunScreen(LabScreen):
         self.app.lab.follow(job_id)
         for what in ("live", "epoch"):
             self.app.lab_changed.publish(what)
+        self.changed("queue")  # its cursor moves to the job shown
 
     def action_step(self, by: int) -> None:
         """Show the next (or previous) job of the queue, in the queue's order; the ended ones unfold to show it."""
@@ -97,9 +99,9 @@ class RunScreen(LabScreen):
         at = jobs.index(self.shown()) if self.shown() in jobs else -1
         target = jobs[(at + by) % len(jobs)]
         queue = self.query_one(QueueList)
-        active = bool(self.app.lab.active_jobs())
-        if target not in [job["job_id"] for job in self.app.lab.active_jobs()] and not queue.is_unfolded(active):
-            queue.toggle_fold(active)
+        active = [job["job_id"] for job in self.app.lab.active_jobs()]
+        if target not in active and not queue.is_unfolded(bool(active)):
+            queue.toggle_fold(bool(active))
         self.show_job(target)
 
     def _draw_curves(self) -> None:
@@ -121,7 +123,7 @@ class RunScreen(LabScreen):
         if not waiting:
             self.notify("No job is waiting.")
         elif every:
-            self.app.push_screen(ConfirmKeyScreen(f"Take all {len(waiting)} waiting jobs off the queue?",
+            self.app.push_screen(ConfirmKeyScreen(f"Take {numbers.plural(len(waiting), 'waiting job')} off the queue?",
                                                   "drops them", "keeps them"),
                                  lambda yes: self._drop(every) if yes else self.notify("The queue stays as it was."))
         else:

@@ -57,8 +57,8 @@ class LabHeader(Vertical):
                  "gpus": numbers.gpus(app.gpu_samples) if app.gpu_samples else ""}
         line = self.query_one("#header-line", Static)
         text = fit(parts, line.content_size.width or self.size.width - 2)
-        if line.content != text:  # redrawn with every heartbeat: only a change is painted
-            line.update(text)
+        if line.content != text:  # redrawn with every heartbeat: only a change is painted, and one line of fixed
+            line.update(text, layout=False)  # height never makes the screen lay itself out again
         warning = self.query_one("#data-warning", Static)
         warning.display = app.data_warning is not None
         warning.update(f"The first run downloads DermaMNIST; without network: {app.data_warning}"

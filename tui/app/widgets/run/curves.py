@@ -51,7 +51,7 @@ class Curves(PlotextPlot):
         longest = math.ceil(max([epochs, 2, *(max(xs) for xs, _, _, _ in lines)]))
         plt.xlim(0 if beats else 1, longest)
         plt.xticks(list(range(1, longest + 1, max(1, longest // MAX_TICKS))))
-        values = [value for _, ys, _, _ in lines for value in ys]
+        values = [value for _, ys, _, _ in lines for value in ys if math.isfinite(value)]  # a diverging loss: inf
         rows = max(2, self.size.height - CHROME_ROWS)
         ticks = auc_ticks(values, rows) if self.is_auc else loss_ticks(values, rows)
         plt.ylim(ticks[0], ticks[-1])

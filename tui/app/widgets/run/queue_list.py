@@ -40,7 +40,9 @@ class QueueList(Vertical):
         auc = {run["run_id"]: run["auc"] for run in runs}
         running, waiting, ended = split(jobs)
         words = [f"{len(running)} running", f"{len(waiting)} waiting"] + ([f"{len(ended)} ended"] if ended else [])
-        self.query_one("#queue-summary", Static).update("Queue: " + ", ".join(words))
+        summary, text = self.query_one("#queue-summary", Static), "Queue: " + ", ".join(words)
+        if summary.content != text:  # the queue is read twice a second: one line of fixed height, changed seldom
+            summary.update(text, layout=False)
         options = [Option(row(job, experiments, auc), id=job["job_id"]) for job in running + waiting]
         if ended:
             unfolded = self.is_unfolded(bool(running or waiting))
@@ -60,9 +62,10 @@ class QueueList(Vertical):
         with jobs.prevent(OptionList.OptionHighlighted):
             if ids != [option.id for option in jobs.options]:
                 jobs.set_options(options)
-            else:
-                for option in options:
-                    jobs.replace_option_prompt(option.id or "", option.prompt)
+            else:  # each replacement renders the list again: only the rows that changed (a running job's)
+                for option, before in zip(options, jobs.options):
+                    if str(option.prompt) != str(before.prompt):
+                        jobs.replace_option_prompt(option.id or "", option.prompt)
             if followed in ids and jobs.highlighted != ids.index(followed):
                 jobs.highlighted = ids.index(followed)
 
