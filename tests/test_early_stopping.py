@@ -195,3 +195,16 @@ def test_a_sweeps_jobs_go_seed_by_seed_so_halving_has_rivals_from_the_start(tmp_
         store.close()
     assert [(job.point.values["optimizer.lr"], job.seed) for job in jobs if job.point] == [
         (1e-4, 0), (3e-4, 0), (1e-3, 0), (1e-4, 1), (3e-4, 1), (1e-3, 1)]
+
+
+def test_a_rung_compares_runs_of_as_many_epochs_on_the_same_data(tmp_path):
+    _, found, path = lr_sweep(tmp_path)
+    store = Store()
+    try:
+        rivals(store, found.points()[:3], [0.6, 0.7, 0.8], path)  # runs of 3 epochs on synthetic data
+        assert sorted(halving.rung_figures(store, "lr", 1, 3, "synthetic").values()) == [0.6, 0.7, 0.8]
+        assert halving.rung_figures(store, "lr", 1, 9, "synthetic") == {}  # a schedule of 9 epochs paces otherwise
+        assert halving.rung_figures(store, "lr", 1, 3, "0123abcd") == {}
+        assert halving.rung_figures(store, "other", 1, 3, "synthetic") == {}
+    finally:
+        store.close()

@@ -52,14 +52,15 @@ def standing(figures: dict[str, float], own: str) -> Standing | None:
     return Standing(figures[own], better + 1, len(figures), math.ceil(len(figures) / RATE))
 
 
-def rung_figures(store: Store, sweep: str, epoch: int, data_fingerprint: str) -> dict[str, float]:
-    """Per point of `sweep` (its runs' config hash) on this data: the mean val AUC at `epoch` of its runs that reached
-    it, whatever became of them after. A run is a sweep's by its job (jobs.point)."""
+def rung_figures(store: Store, sweep: str, epoch: int, epochs: int, data_fingerprint: str) -> dict[str, float]:
+    """Per point of `sweep` (its runs' config hash) on this data, among runs of `epochs` epochs (a schedule's pace
+    depends on them): the mean val AUC at `epoch` of its runs that reached it, whatever became of them after. A run
+    is a sweep's by its job (jobs.point)."""
     rows = store.execute(
         "SELECT runs.config_hash, avg(history.val_auc) FROM history JOIN runs ON runs.run_id = history.run_id"
         " JOIN jobs ON jobs.job_id = runs.run_id WHERE history.epoch = ? AND history.val_auc IS NOT NULL"
-        " AND json_extract(jobs.point, '$.sweep') = ? AND runs.data_fingerprint = ? GROUP BY runs.config_hash",
-        (epoch, sweep, data_fingerprint))
+        " AND json_extract(jobs.point, '$.sweep') = ? AND runs.epochs = ? AND runs.data_fingerprint = ?"
+        " GROUP BY runs.config_hash", (epoch, sweep, epochs, data_fingerprint))
     return {row[0]: row[1] for row in rows}
 
 
@@ -73,7 +74,7 @@ def judge(store: Store, experiment: Experiment, config_hash: str, data_fingerpri
     def stops(event: EpochEnded) -> str | None:
         if event.epoch not in set(rungs(event.epochs)):
             return None
-        found = standing(rung_figures(store, sweep, event.epoch, data_fingerprint), config_hash)
+        found = standing(rung_figures(store, sweep, event.epoch, event.epochs, data_fingerprint), config_hash)
         if found is None or found.goes_on():
             return None
         return (f"halving stopped it at epoch {event.epoch}: its point's val AUC {found.auc:.3f} placed "
