@@ -127,12 +127,28 @@ print(job.job_id)
 """
 
 
+# A worker of that host name holding the store's lock until its stdin closes.
+HOLDING_THE_LOCK = """
+import sys
+from engine.jobs.lock import WorkerLock
+from engine.store.runs import default_path
+lock = WorkerLock(default_path())  # kept: the lock lets go when the object goes
+assert lock.acquire()
+print("held", flush=True)
+sys.stdin.read()
+"""
+
+
+def as_old_host(*command: str) -> list[str]:
+    """`command` run under the host name 'old-host', in a UTS namespace of its own."""
+    return ["unshare", "--uts", "sh", "-c", 'hostname old-host && exec "$0" "$@"', *command]
+
+
 def claimed_on_another_host(tiny_experiments: Path, silent_for: float) -> str:
     """A job claimed, and its run started, by a process of host 'old-host' that has gone, last heard from
     `silent_for` seconds ago; returns its id."""
-    done = subprocess.run(["unshare", "--uts", "sh", "-c", 'hostname old-host && exec "$0" "$@"', sys.executable,
-                           "-c", ON_ANOTHER_HOST, str(tiny_experiments)], capture_output=True, text=True,
-                          timeout=60, cwd=REPO)
+    done = subprocess.run(as_old_host(sys.executable, "-c", ON_ANOTHER_HOST, str(tiny_experiments)),
+                          capture_output=True, text=True, timeout=60, cwd=REPO)
     assert done.returncode == 0, done.stderr
     job_id = done.stdout.strip()
     store = Store()
@@ -152,7 +168,13 @@ def answer(capsys, *arguments: str) -> list | dict:
 @pytest.mark.slow  # a Python child
 @pytest.mark.skipif(not can_unshare("--uts"), reason="needs unshare and the right to make a UTS namespace (root)")
 def test_a_job_of_another_host_name_silent_long_enough_is_settled(tiny_experiments, capsys):
+    """Left going while a worker of that host name holds the store's lock (it may be serving it), then settled."""
     job_id = claimed_on_another_host(tiny_experiments, silent_for=SILENT_SECONDS + 60)
+    worker = subprocess.Popen(as_old_host(sys.executable, "-c", HOLDING_THE_LOCK), stdin=subprocess.PIPE,
+                              stdout=subprocess.PIPE, text=True, cwd=REPO)
+    assert worker.stdout is not None and worker.stdout.readline() == "held\n"
+    assert [job["status"] for job in answer(capsys, "queue", "--json")] == ["running"]
+    worker.communicate(timeout=30)  # its stdin closed: it lets the lock go as it ends
     [run] = answer(capsys, "results", job_id, "--format", "json")
     assert (run["run_id"], run["status"]) == (job_id, "interrupted")
     assert run["reason"] == ("the process answering for it on old-host has not been heard from for 6 minutes (that "

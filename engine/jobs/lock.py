@@ -56,6 +56,13 @@ class WorkerLock:
 def worker_pid(store_path: Path) -> int | None:
     """The pid of the worker serving this store from this machine (-1 when its file does not say), or None when
     there is none."""
+    held = holder_of(store_path)
+    return None if held is None else held[0]
+
+
+def holder_of(store_path: Path) -> tuple[int, str] | None:
+    """The pid and host name of the worker holding the store's lock (-1 and '' where its file does not say), or
+    None when no worker holds it."""
     path = lock_path(store_path)
     if not path.exists():
         return None
@@ -70,15 +77,17 @@ def worker_pid(store_path: Path) -> int | None:
     return None
 
 
-def holder(path: Path) -> int:
-    """The pid the lock's holder wrote in it; -1 when it has not yet, or it cannot be read."""
+def holder(path: Path) -> tuple[int, str]:
+    """The pid and host the lock's holder wrote in it; -1 and '' when it has not yet, or it cannot be read."""
     try:
         with path.open("rb") as file:
             file.seek(HOLDER_AT)
-            words = file.read().split()
+            words = file.read().decode(errors="replace").split()
     except OSError:
-        return -1
-    return int(words[0]) if words and words[0].isdigit() else -1
+        return -1, ""
+    if len(words) != 2 or not words[0].isdigit():
+        return -1, ""
+    return int(words[0]), words[1]
 
 
 def unusable(path: Path, error: OSError) -> UserError:

@@ -22,7 +22,7 @@ from engine.events import BatchProgress, RunFailed, RunStarted
 from engine.experiments.load import load
 from engine.experiments.spec import Experiment, Point
 from engine.experiments.sweeps import at_point
-from engine.jobs.lock import worker_pid
+from engine.jobs.lock import holder_of
 from engine.processes import alive, started
 from engine.status import ACTIVE, Status, sql_in
 from engine.store.runs import Planned, Store
@@ -108,9 +108,11 @@ class JobQueue:
         return [row_of(row) for row in rows]
 
     def task_state(self, job_id: str, words: str, running: bool) -> None:
-        """What the cluster says of a submitted job's task (pending, running...), as its phase."""
+        """What the cluster says of a submitted job's task (pending, running...), as its phase; the job counts as
+        heard from now only until its task's own heartbeat, whose time the task tells (JobQueue.beat's `at`)."""
         with self.store.transaction() as db:
-            db.execute("UPDATE jobs SET phase=?, beat_at=?, status=CASE WHEN ? AND status=? THEN ? ELSE status END"
+            db.execute("UPDATE jobs SET phase=?, beat_at=coalesce(beat_at, ?),"
+                       " status=CASE WHEN ? AND status=? THEN ? ELSE status END"
                        " WHERE job_id=?", (words, time.time(), running, Status.QUEUED, Status.RUNNING, job_id))
 
     def claim(self, slot: str, kept: bool = False) -> Job | None:
@@ -130,22 +132,24 @@ class JobQueue:
                        " WHERE job_id=?", (Status.RUNNING, host, pid, started(), slot, time.time(), row["job_id"]))
         return job_of(row)
 
-    def started(self, event: RunStarted) -> bool:
-        """The job's run began; returns whether a cancel was asked for."""
-        return self._beat(event.run_id, device=event.device, epoch=1, epochs=event.epochs, batch=0,
-                          batches=event.batches, started_at=time.time(), phase=None)
+    def started(self, event: RunStarted, at: float | None = None) -> bool:
+        """The job's run began (`at`, where it was told later, as from a cluster task's progress file: its own
+        clock); returns whether a cancel was asked for."""
+        return self._beat(event.run_id, at, device=event.device, epoch=1, epochs=event.epochs, batch=0,
+                          batches=event.batches, started_at=at or time.time(), phase=None)
 
-    def beat(self, event: BatchProgress) -> bool:
-        """The heartbeat: one small transaction; returns whether a cancel was asked for."""
-        return self._beat(event.run_id, epoch=event.epoch, batch=event.batch, batches=event.batches, loss=event.loss,
-                          images_per_second=event.images_per_second)
+    def beat(self, event: BatchProgress, at: float | None = None) -> bool:
+        """The heartbeat (sent `at`, where it was told later): one small transaction; returns whether a cancel was
+        asked for."""
+        return self._beat(event.run_id, at, epoch=event.epoch, batch=event.batch, batches=event.batches,
+                          loss=event.loss, images_per_second=event.images_per_second)
 
     def phase(self, job_id: str, words: str) -> bool:
         """What a claimed job is busy with before its run starts; returns whether a cancel was asked for."""
         return self._beat(job_id, phase=words)
 
-    def _beat(self, job_id: str, **columns: Any) -> bool:
-        columns["beat_at"] = time.time()
+    def _beat(self, job_id: str, at: float | None = None, **columns: Any) -> bool:
+        columns["beat_at"] = at or time.time()
         with self.store.transaction() as db:
             row = db.execute(f"UPDATE jobs SET {', '.join(f'{name}=?' for name in columns)} WHERE job_id=?"
                              " RETURNING cancel_requested", (*columns.values(), job_id)).fetchone()
@@ -254,17 +258,23 @@ class JobQueue:
 
     def _unheard(self, row: Any) -> str | None:
         """Why a job of another host's process is taken for gone, or None while it may still be at work: heard from
-        (any of its jobs queued, claimed, beating or ending) within SILENT_SECONDS, or served by a worker that holds
-        the store's lock and is no process of this machine (a worker of this machine answers for its own jobs)."""
+        (any of its jobs queued, claimed, beating or ending) within SILENT_SECONDS, or a worker's job while a worker
+        of another host name holds the store's lock."""
         [(heard,)] = self.store.execute(
             "SELECT max(max(coalesce(queued_at, 0), coalesce(claimed_at, 0), coalesce(beat_at, 0),"
             " coalesce(ended_at, 0))) FROM jobs WHERE host = ? AND worker_pid IS ?", (row["host"], row["worker_pid"]))
         silent = time.time() - heard
-        serving = worker_pid(self.store.path) if row["executor"] != Executor.FOREGROUND else None
-        if silent < SILENT_SECONDS or (serving is not None and not (serving > 0 and alive(serving))):
+        if silent < SILENT_SECONDS or (row["executor"] != Executor.FOREGROUND and self._served_from_elsewhere()):
             return None
         return (f"the process answering for it on {row['host']} has not been heard from for {duration_words(silent)}"
                 " (that machine went away, or this one was renamed)")
+
+    def _served_from_elsewhere(self) -> bool:
+        """Whether a worker of another host name (or one whose lock file does not say yet) holds the store's lock: a
+        worker of this host name answers only for the jobs it claimed here. The lock is asked last, as a worker
+        starting while it is probed waits a moment."""
+        held = holder_of(self.store.path)
+        return held is not None and held[1] != socket.gethostname()
 
 
 def duration_words(seconds: float) -> str:
