@@ -8,7 +8,9 @@ from __future__ import annotations
 import _thread
 import os
 import pickle
+import signal
 import sys
+from typing import NoReturn
 
 
 def main() -> None:
@@ -20,13 +22,14 @@ def main() -> None:
 
     from engine.jobs import start, worker  # torch
 
-    def listening() -> None:
-        start.listen(pipe, lambda signum: _thread.interrupt_main(signum), worker_gone)
+    def listening() -> None:  # a signal from the worker reaches the main thread's handler as if sent by the system
+        start.listen(pipe, lambda signum: _thread.interrupt_main(signal.Signals(signum)), worker_gone)
 
-    os._exit(worker.train_child(*payload, listening=listening))
+    job, slot, experiment, dataset, store_path, sink_of = payload  # as engine.jobs.worker's loop packed it
+    os._exit(worker.train_child(job, slot, experiment, dataset, store_path, sink_of, listening))
 
 
-def worker_gone() -> None:
+def worker_gone() -> NoReturn:
     """Nobody would record the run any more: stop as a forked child's PR_SET_PDEATHSIG does."""
     os._exit(1)
 
