@@ -89,6 +89,12 @@ async def test_the_queue_pane_puts_running_and_waiting_jobs_first_and_folds_the_
         assert [option.id for option in options.options] == [running, jobs[13], FOLD]
         assert "12 jobs ended (12 done)" in str(options.get_option(FOLD).prompt)
         assert any(line.startswith(" ▶ #8 ") for line in screen_lines(app))  # in view, without scrolling
+        await pilot.resize_terminal(60, 20)  # a job a row however narrow: the waiting job right below
+        await pilot.pause()
+        lines = screen_lines(app)
+        at = next(row for row, line in enumerate(lines) if line.startswith(" ▶ #8 "))
+        assert lines[at + 1].startswith(" · #8 BatchNorm · seed 13 · queued"), lines
+        await pilot.resize_terminal(*SMALL)
         options.focus()
         options.highlighted = 2
         await pilot.press("enter")  # unfolds the ended jobs, newest first
