@@ -20,7 +20,6 @@ from engine.jobs import cluster
 from engine.jobs.queue import SILENT_SECONDS, Executor, Job, JobQueue
 from engine.store.runs import Store
 from tests.conftest import REPO
-from tui.cli.main import main
 
 # A process whose command line is that of submitit's local controller, which it is not: it says it is up, and sleeps.
 STAND_IN = [sys.executable, "-c", "print('up', flush=True); import time; time.sleep(60)",
@@ -161,6 +160,8 @@ def claimed_on_another_host(tiny_experiments: Path, silent_for: float) -> str:
 
 
 def answer(capsys, *arguments: str) -> list | dict:
+    from tui.cli.main import main  # here: the namespaces' scripts import this module, and need none of the CLI
+
     assert main(list(arguments)) == 0
     return json.loads(capsys.readouterr().out)
 
