@@ -126,7 +126,8 @@ def test_prune_counts_the_stored_runs_as_every_command_does(nothing_finished, ca
 async def test_the_header_counts_the_stored_runs_by_status(nothing_finished):
     app = app_with("--data", "synthetic")
     async with app.run_test(size=SIZES["small"]):
-        assert f"│ {COUNTED} │" in str(app.screen.query_one("#header-line").render())
+        # a part of its own, the last at 80 columns (the accelerator, after it, is left out whole there)
+        assert f"│ {COUNTED} │" in f"{app.screen.query_one('#header-line').render()} │"
 
 
 @pytest.mark.parametrize("args", [["list"], ["results"], ["results", "9a"], ["results", "9a", "--confusion"],

@@ -122,6 +122,11 @@ def build_parser() -> Parser:
     test.add_argument("--json", action="store_true")
     test.add_argument("--wide", action="store_true", help=WIDE_HELP)
 
+    lessons = add_command(commands, "lessons", help="the page's lessons × the MedMNIST sets: each experiment against "
+                          "the one it changes, seed-paired")
+    lessons.add_argument("--datasets", metavar="A,B|all", help="the sets (default: those with runs in the store)")
+    lessons.add_argument("--format", choices=("table", "md", "csv", "latex"), default="table")
+
     prune = add_command(commands, "prune",
                         help="delete runs that did not finish (and quick looks), then reclaim the space")
     prune.add_argument("--quick", action="store_true",
@@ -160,6 +165,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "compare": ("result_commands", "cmd_compare"), "operating-point": ("result_commands", "cmd_operating_point"),
     "ensemble": ("result_commands", "cmd_ensemble"), "report": ("result_commands", "cmd_report"),
     "prune": ("result_commands", "cmd_prune"), "test": ("sealed_commands", "cmd_test"),
+    "lessons": ("lessons_command", "cmd_lessons"),
 }
 
 
