@@ -123,13 +123,13 @@ def names() -> list[str]:
     return [name for name in info() if not name.endswith("3d")]
 
 
-def check_name(name: str) -> str:
+def check_name(name: str, flag: str = "--dataset") -> str:
     """A --dataset value: a 2D MedMNIST set that the lab trains faithfully."""
     if name not in names():
-        raise UserError(f"--dataset {name}: unknown dataset; use one of {', '.join(names())}.")
+        raise UserError(f"{flag} {name}: unknown dataset; use one of {', '.join(names())}.")
     task = info()[name]["task"]
     if task not in TRAINABLE_TASKS:
-        raise UserError(f"--dataset {name}: a {task} set (several findings per image) needs a sigmoid per label, "
+        raise UserError(f"{flag} {name}: a {task} set (several findings per image) needs a sigmoid per label, "
                         "a binary cross-entropy loss and per-label AUC, which dermalab does not train yet; choose a "
                         "single-label set.")
     return name

@@ -111,7 +111,7 @@ SLOTS = TRAINING | {"worker"}  # where runs are trained: the app and `run --deta
 MAX_JOBS = 1024  # runs at once on one machine; far more than its cores or GPUs
 MAX_THREADS = 1024  # CPU threads per run; far more than a machine's cores
 READING_EXPERIMENTS = TRAINING | {"list", "results", "compare", "operating-point", "ensemble", "report", "prune",
-                                  "test"}
+                                  "test", "lessons"}
 OPTIONS = (
     Option(("--experiments",), READING_EXPERIMENTS, None,
            dict(type=some_path("--experiments"), metavar="PATH",
@@ -120,7 +120,7 @@ OPTIONS = (
     Option(("--data",), TRAINING, "auto",
            dict(type=data_source, metavar="auto|synthetic|PATH",
                 help="DermaMNIST via medmnist (default), the synthetic stand-in, or a medmnist-format .npz")),
-    Option(("--dataset",), READING_EXPERIMENTS, classes.DEFAULT,
+    Option(("--dataset",), READING_EXPERIMENTS - {"lessons"}, classes.DEFAULT,  # lessons takes --datasets
            dict(type=dataset_name, metavar="NAME",
                 help="the MedMNIST set: dermamnist (default), pathmnist, bloodmnist, ... (2D, chestmnist aside)")),
     Option(("--size",), READING_EXPERIMENTS, classes.DEFAULT_SIZE,
