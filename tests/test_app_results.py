@@ -7,6 +7,7 @@ import re
 import time
 
 import pytest
+from textual.widgets import Static
 
 from engine.analysis import screening
 from engine.classes import CLASSES
@@ -262,3 +263,35 @@ async def test_legends_without_colour_name_no_colours(two_runs, monkeypatch):
         await pilot.press("escape", "g")
         legends = str(app.screen.query_one("#legend").render())
         assert "darker 0 → lighter 100" in legends and not colours.search(legends), legends
+
+
+@pytest.mark.slow
+@synchronous
+async def test_marked_runs_compare_on_one_screen_and_the_last_two_combine(two_runs, store_run, stored):
+    from tui.app.screens.compare import CompareScreen
+    from tui.app.widgets.results.run_lines import GLYPHS, RunLines
+
+    labels, probabilities = noisy_predictions(2)
+    third = store_run(labels, probabilities, experiment_id=8, seed=1, epochs=3, history=True)  # sorts last
+    app = app_with("--data", "synthetic")
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.press("l", "m", "C")  # one mark is no comparison
+        assert not isinstance(app.screen, CompareScreen) and "Mark two runs or more" in notices(app)
+        await pilot.press("down", "m", "down", "m")
+        assert app.lab.marked == [*two_runs, third]  # a third mark no longer drops the first
+        await pilot.press("C")
+        screen = app.screen
+        assert isinstance(screen, CompareScreen)
+        legend = str(screen.query_one("#compare-legend").render()).splitlines()
+        assert [line[:3] for line in legend] == ["A •", "B x", "C +"] and third in legend[2]
+        roc = screen.query_one("#compare-roc", RunLines).lines  # a line per run, each with a glyph of its own
+        assert [line.glyph for line in roc] == list(GLYPHS[:3])
+        [loss] = screen.query_one("#compare-loss", RunLines).lines  # two_runs stored no epochs: the third's alone
+        assert (loss.label, loss.glyph, loss.xs) == ("C", "+", [1, 2, 3])
+        assert loss.ys == [entry["val_loss"] for entry in stored.get(third)["history"]]
+        config = screen.query_one("#compare-config", Static).content
+        keys = [str(cell) for cell in config.columns[0].cells]
+        assert "training.epochs" in keys and "model.hidden" in keys  # 8 and 10 differ in these, the third in epochs
+        assert "optimizer.name" not in keys and "precision" not in keys  # alike in all three: left out
+        await pilot.press("escape", "c")  # the ensemble combines the last two marked
+        assert [member.run_id for member in app.screen.members] == [two_runs[1], third]

@@ -24,7 +24,6 @@ from tui.text import numbers
 if TYPE_CHECKING:
     from engine.analysis.screening import Predictions
 
-ENSEMBLE_SIZE = 2  # an ensemble combines two runs
 
 # What the app calls a status (of a stored run or of a job); the others read as they are.
 STATUS_WORDS = {Status.FINISHED: "done", Status.INTERRUPTED: "failed"}  # as the app says them; others as they are
@@ -173,12 +172,19 @@ class Lab:
         """The stored val predictions of finished runs (UserError for any other)."""
         return [summary.predictions(self.store, run_id) for run_id in run_ids]
 
+    def marked_runs(self) -> list[dict[str, Any]]:
+        """The marked runs as Store.get gives them, in the order they were marked."""
+        runs = [self.store.get(run_id) for run_id in self.marked]
+        if None in runs:
+            raise UserError("A marked run is no longer stored (pruned or deleted since); mark the runs again.")
+        return [run for run in runs if run is not None]
+
     def toggle_mark(self, run_id: str) -> None:
-        """Mark a run for the ensemble, or unmark it; a third mark replaces the oldest."""
+        """Mark a run (to compare the marked runs, or combine the last two), or unmark it."""
         if run_id in self.marked:
             self.marked.remove(run_id)
         else:
-            self.marked = [*self.marked, run_id][-ENSEMBLE_SIZE:]
+            self.marked = [*self.marked, run_id]
 
     def chapters(self) -> dict[str, list[int]]:
         """Chapter name -> experiment ids, chapters in the order of their first experiment."""

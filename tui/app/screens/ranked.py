@@ -61,11 +61,13 @@ class RankedScreen(LabScreen):
                 tooltip="The highlighted run's figures, 95 % intervals and confusion matrix"),
         Binding("o", "operating_point", "Op. point", id="operating-point",
                 tooltip="The highlighted run's threshold for a target sensitivity, on its ROC curve"),
-        # show=False: the key line shows this pair after the views' keys, both or neither.
+        # show=False: the key line shows these after the views' keys, all or none.
         Binding("m", "mark", "Mark", id="mark", show=False,
-                tooltip="Mark or unmark the highlighted run for an ensemble"),
+                tooltip="Mark or unmark the highlighted run, to compare the marked runs or combine two"),
+        Binding("C", "compare", "Compare", id="compare", show=False,
+                tooltip="The marked runs' loss, AUC and ROC curves overlaid, and the config keys that differ"),
         Binding("c", "ensemble", "Ensemble", id="ensemble", show=False,
-                tooltip="The two marked runs combined, beside each alone"),
+                tooltip="The last two marked runs combined, beside each alone"),
         MISSED_MELANOMAS,
         FILTER,
     ]
@@ -188,8 +190,10 @@ class RankedScreen(LabScreen):
             lab.toggle_mark(run_id)
             self.app.lab_changed.publish("marks")
             count = len(lab.marked)
-            self.notify(f"{numbers.plural(count, 'run')} marked" +
-                        (": c combines them." if count == 2 else "; mark two, then c combines them."))
+            combined = "them" if count == 2 else "the last two"
+            then = ("; mark another to compare (C) or combine (c)" if count < 2 else
+                    f": C compares them, c combines {combined}")
+            self.notify(f"{numbers.plural(count, 'run')} marked{then}.")
 
     def action_ensemble(self) -> None:
         from tui.app.screens.ensemble import (
@@ -200,7 +204,18 @@ class RankedScreen(LabScreen):
         if len(marked) < 2:
             self.notify("Mark two runs first: m marks the highlighted run.", severity="warning")
             return
-        open_screen(self, lambda: EnsembleScreen(*self.app.lab.predictions(marked)))
+        open_screen(self, lambda: EnsembleScreen(*self.app.lab.predictions(marked[-2:])))
+
+    def action_compare(self) -> None:
+        from tui.app.screens.compare import (
+            CompareScreen,  # its ROC curves need scikit-learn
+        )
+
+        marked = self.app.lab.marked
+        if len(marked) < 2:
+            self.notify("Mark two runs or more first: m marks the highlighted run.", severity="warning")
+            return
+        open_screen(self, lambda: CompareScreen(self.app.lab.marked_runs()))
 
     def action_missed_melanomas(self) -> None:
         if row := self.highlighted_row():
