@@ -63,7 +63,7 @@ async def test_shrinking_the_terminal_and_declining_to_quit_mid_run_break_nothin
         await pilot.resize_terminal(*LARGE)
         await pilot.pause()
         assert job_of(app, job)["status"] == "running" and app.screen.size == LARGE
-        await pilot.press("x")
+        await pilot.press("x", "y")  # y confirms the cancel
         await wait_for(pilot, lambda: ended(app, job), timeout=CHILD_SECONDS)
         assert app.is_running
     assert job_of(app, job)["status"] == "cancelled" and stored.status(job) == "cancelled"
