@@ -102,6 +102,12 @@ class MedSet:
     def index(self, name: str) -> int:
         return self.classes.index(name)
 
+    @property
+    def sided(self) -> bool:
+        """Whether some classes differ by side alone (OrganMNIST's kidney-left and kidney-right): a mirrored image
+        of one is the other's, under the wrong label."""
+        return any(name.endswith(("-left", "-right")) for name in self.classes)
+
 
 @functools.cache
 def info() -> dict[str, dict[str, Any]]:

@@ -235,3 +235,29 @@ def test_views_show_one_set_at_a_time(dermalab_home, capsys, tiny_experiments):
     store = Store()
     store.scope = ("pneumoniamnist", 64)
     assert [group["n"] for group in store.groups()] == [1] and store.statuses() == {"finished": 1}
+
+
+def test_what_makes_no_sense_on_a_set_is_said_in_the_notes_not_done(experiments_toml):
+    from engine.training import train
+
+    experiments = load(experiments_toml)
+    organs = data.Dataset("organs", True, {}, {}, "organs", classes.medset("organamnist"))
+    assert [type(op).__name__ for op in train.kept_ops(experiments[12].spec, organs)] == ["Rotation"]
+    assert train.set_notes(experiments[12].spec, organs, 1) == [
+        "no horizontal flips: organamnist's left and right organs are classes of their own"]
+    skin = data.Dataset("skin", True, {}, {}, "skin", classes.medset())
+    assert train.kept_ops(experiments[12].spec, skin) == experiments[12].spec.augment
+    assert train.set_notes(experiments[25].spec, skin, 3) == []  # DermaMNIST: nothing differs from the page
+
+
+def test_larger_images_are_estimated_before_they_train(experiments_toml):
+    from engine.jobs.estimate import estimate
+
+    experiments = load(experiments_toml)
+    page = experiments[8].spec.published.time_s
+    at_28 = estimate([experiments[8]], experiments, [])
+    at_224 = estimate([experiments[8]], experiments, [], classes.medset("pathmnist", 224))
+    assert at_224.rough and at_224.seconds == pytest.approx(page * 64 * 89996 / 7007) and at_28.seconds == page
+    measured = estimate([experiments[8]], experiments, [{"experiment_id": 8, "images_per_second": 100.0}],
+                        classes.medset("pathmnist", 224))
+    assert not measured.rough and measured.seconds == pytest.approx(experiments[8].spec.training.epochs * 899.96)

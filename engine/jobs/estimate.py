@@ -1,6 +1,10 @@
 """How long runs will take on this machine, before they start: from the speed of stored runs of the same experiment,
 else from how this machine compares with the course page on the experiments it has run, else the page's own times
-(a rough figure, said so). Free of torch: the app asks before it queues."""
+(a rough figure, said so). Free of torch: the app asks before it queues.
+
+On another MedMNIST set or size, stored speeds count only where they were measured on that set and size (the
+store's scope); the page's times are scaled by the set's training images and by the pixels an image has, which is
+about how a CNN's time grows (a 224 image has 64 times the pixels of a 28 one)."""
 
 from __future__ import annotations
 
@@ -8,6 +12,7 @@ from dataclasses import dataclass
 from statistics import median
 from typing import Any
 
+from engine.classes import DEFAULT_SIZE, MedSet
 from engine.experiments.spec import Experiment
 
 TRAIN_IMAGES = 7007  # DermaMNIST's training split: what an epoch's img/s counts
@@ -20,17 +25,21 @@ class Estimate:
     rough: bool  # from the page's times alone: no run on this machine to go by
 
 
-def estimate(chosen: list[Experiment], experiments: dict[int, Experiment], runs: list[dict[str, Any]]) -> Estimate:
-    """Training time of one run of each chosen experiment, one after another."""
+def estimate(chosen: list[Experiment], experiments: dict[int, Experiment], runs: list[dict[str, Any]],
+             on: MedSet | None = None) -> Estimate:
+    """Training time of one run of each chosen experiment, one after another, on DermaMNIST at 28 unless `on` names
+    another set or size (whose runs `runs` must be)."""
     speeds = stored_speeds(runs)
     ratio = machine_ratio(speeds, experiments)
+    images = on.splits["train"] if on else TRAIN_IMAGES
+    pixels = (on.size / DEFAULT_SIZE) ** 2 if on else 1.0  # a ratio measured on `on` already holds them
     total, rough = 0.0, False
     for experiment in chosen:
         spec = experiment.spec
         if spec.id in speeds:
-            total += spec.training.epochs * TRAIN_IMAGES / speeds[spec.id]
+            total += spec.training.epochs * images / speeds[spec.id]
         elif spec.published and spec.published.time_s:
-            total += spec.published.time_s * (ratio or 1.0)
+            total += spec.published.time_s * (ratio or pixels) * images / TRAIN_IMAGES
             rough = rough or ratio is None
         else:  # neither run here nor timed by the page: the estimate leaves it out, and says it is rough
             rough = True

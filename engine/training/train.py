@@ -31,7 +31,7 @@ from engine.events import (
     RunFinished,
     RunStarted,
 )
-from engine.experiments.spec import ExperimentSpec, Normalize
+from engine.experiments.spec import Augmentation, ExperimentSpec, HFlip, Normalize
 from engine.status import Status
 from engine.training import augment, models
 from engine.training.data import Dataset
@@ -214,11 +214,16 @@ def prepare(spec: ExperimentSpec, dataset: Dataset, options: RunOptions, epochs:
     setup = Setup(device=device, layout=layout, precision=run_precision(options), generator=generator,
                   train_images=train_images, train_labels=train_labels, val_images=val_images, val_labels=val_labels,
                   model=model, forward=model, optimizer=optimizer, scheduler=scheduler, criterion=criterion,
-                  transform=augment.pipeline(spec.augment, channels), batch_size=spec.training.batch_size,
+                  transform=augment.pipeline(kept_ops(spec, dataset), channels), batch_size=spec.training.batch_size,
                   governor=threads.governor())
     setup.forward = compiled(model, os.environ.get(COMPILE_VARIABLE, "off"), setup.notes)
     setup.notes.extend(set_notes(spec, dataset, channels))
     return setup
+
+
+def kept_ops(spec: ExperimentSpec, dataset: Dataset) -> list[Augmentation]:
+    """The train transform's ops this set can take: no horizontal flip where classes differ by side alone."""
+    return [op for op in spec.augment if not (dataset.medset.sided and isinstance(op, HFlip))]
 
 
 def set_notes(spec: ExperimentSpec, dataset: Dataset, channels: int) -> list[str]:
@@ -231,6 +236,8 @@ def set_notes(spec: ExperimentSpec, dataset: Dataset, channels: int) -> list[str
         notes.append("colour jitter on grey images: brightness and contrast only (saturation and hue need colour)")
     if channels == 1 and any(isinstance(op, Normalize) for op in spec.augment):
         notes.append("Normalize on grey images with the mean of its three means and of its three stds")
+    if len(kept_ops(spec, dataset)) < len(spec.augment):
+        notes.append(f"no horizontal flips: {chosen.name}'s left and right organs are classes of their own")
     if chosen.task == "ordinal-regression":
         notes.append(ORDINAL_NOTE)
     return notes

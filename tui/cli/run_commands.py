@@ -13,6 +13,7 @@ from collections.abc import Iterator
 from typing import TYPE_CHECKING
 
 from engine import threads
+from engine.classes import DEFAULT_SIZE, label, medset
 from engine.errors import UserError
 from engine.events import RunFailed
 from engine.experiments import sweeps
@@ -36,7 +37,7 @@ from tui.cli.progress import (
     StoredRowPrinter,
     WorkerLog,
 )
-from tui.text.numbers import plural
+from tui.text.numbers import duration, plural
 from tui.text.tables import dumps
 
 ID_OR_RANGE = re.compile(r"([0-9]+)(?:-([0-9]+))?")  # ASCII digits: isdigit() also passes '²', which int() refuses
@@ -106,6 +107,7 @@ def launch(args: argparse.Namespace, chosen: list[Experiment], asked: range, exp
             if args.json and args.detach:  # what was queued, as JSON however little: a script parses it all the same
                 print(dumps([]))
             return exit_codes.OK
+        say_estimate(jobs, chosen, store, source.options)
         if args.executor:
             if slot_request(args).asked():
                 raise UserError("--jobs, --gpus, --per-gpu and --threads share out this machine, while on a cluster "
@@ -119,6 +121,26 @@ def launch(args: argparse.Namespace, chosen: list[Experiment], asked: range, exp
         return run_here(args, jobs, source.options, chosen, experiments, store)
     finally:
         store.close()  # here, not at exit: a store open while torch was imported is frozen with it (collector_paused)
+
+
+def say_estimate(jobs: list[Job], chosen: list[Experiment], store: Store, options: RunOptions) -> None:
+    """Images over 28x28 take longer in proportion to their pixels (a 224 ResNet epoch on a CPU is hours): before
+    such runs start, how long they will train, from this machine's runs at that size or the page's times scaled."""
+    if options.size == DEFAULT_SIZE:
+        return
+    from engine.jobs.estimate import estimate
+
+    store.scope = (options.dataset, options.size)  # speeds measured on this set and size alone
+    speeds, store.scope = store.speeds(), None
+    by_id = {experiment.id: experiment for experiment in chosen}
+    guesses = [(estimate([by_id[job.experiment_id]], by_id, speeds, medset(options.dataset, options.size)), job)
+               for job in jobs]
+    seconds = sum(guess.seconds * (options.epochs or by_id[job.experiment_id].spec.training.epochs)
+                  / by_id[job.experiment_id].spec.training.epochs for guess, job in guesses)
+    basis = ("rough: the page's times scaled by the set's images and pixels, as nothing ran here at this size yet"
+             if any(guess.rough for guess, _ in guesses) else "from this machine's runs at this size")
+    print(f"dermalab: {plural(len(jobs), 'run')} on {label(options.dataset, options.size)}: about "
+          f"{duration(seconds)} of training ({basis}).", file=sys.stderr)
 
 
 def planned(args: argparse.Namespace, chosen: list[Experiment], asked: range, source: JobSource, store: Store,
