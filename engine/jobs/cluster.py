@@ -15,6 +15,7 @@ import json
 import os
 import shutil
 import signal
+import subprocess
 import sys
 import tempfile
 import time
@@ -24,10 +25,10 @@ from pathlib import Path
 from typing import Any
 
 from engine import threads
-from engine.errors import UserError, said
+from engine.errors import RunCancelled, UserError, said
 from engine.events import BatchProgress, Event, RunStarted
 from engine.jobs import scheduler
-from engine.jobs.queue import CANCELLED, CLUSTERS, Executor, Job, JobQueue
+from engine.jobs.queue import CANCELLED, CLUSTERS, Executor, Job, JobQueue, read_once
 from engine.paths import home
 from engine.processes import alive, children, interrupt
 from engine.status import ACTIVE, Status
@@ -39,6 +40,11 @@ INSTALL = "pip install -e '.[slurm]'"
 LOCAL_CONTROLLER, LOCAL_TASK = "-m submitit.local._local", "-m submitit.core._submit"
 PROGRESS_SECONDS = 2.0  # how often a task rewrites its progress file: bars that move, without flooding the file system
 ENDED_STATES = scheduler.ENDED_STATES | {"FINISHED", "INTERRUPTED"}  # Slurm's, and the local executor's two
+# A cancelled task that left no result this long after the cancel will leave none: its run is stored as never
+# finished. Slurm's KillWait (30 s by default) is the longest a task takes to go, a slow shared file system aside.
+RESULT_GRACE_SECONDS = 120
+TIME_UP = "the task ran out of its time on the cluster; give it more with --time MINUTES"
+STOPPED = "Slurm stopped the task (a scancel, a preemption, or the end of its time)"
 
 
 @dataclass(frozen=True)
@@ -50,6 +56,8 @@ class ClusterRequest:
     gpus_per_task: int = 0
     minutes: int = 60
     array_parallelism: int = 64
+    cpus_per_task: int = 2  # torch trains on as many threads (engine.threads reads SLURM_CPUS_PER_TASK)
+    memory: str = "4G"  # Slurm's --mem: unasked, a task may be given all of a node's memory, and run alone on it
 
 
 def folder() -> Path:
@@ -130,33 +138,47 @@ def make_executor(request: ClusterRequest) -> Any:
         return local
     executor = submitit.SlurmExecutor(folder=folder() / "%j")
     executor.update_parameters(time=request.minutes, gpus_per_task=request.gpus_per_task or None,
+                               cpus_per_task=request.cpus_per_task, mem=request.memory,
+                               signal_delay_s=warning_seconds(request.minutes),
                                array_parallelism=request.array_parallelism,
                                **({"partition": request.partition} if request.partition else {}))
     return executor
+
+
+def warning_seconds(minutes: int) -> int:
+    """How long before its time limit a task is warned (SIGUSR2): submitit's 90 s, or a quarter of a limit shorter
+    than 6 minutes, so that a short limit still leaves most of its time to train. (Slurm may send it up to a minute
+    early.)"""
+    return min(90, minutes * 60 // 4)
 
 
 def task(job: Job, results: str) -> str:
     """On the node: train the job's run into a store on local disk, and leave its outcome in `results`. An error
     before the run begins (data missing on the node, say) is left as its sentence, then raised for submitit.
     Whatever interrupts the task before it ends (Slurm's time-limit signal may come within seconds of its start,
-    while torch is still being imported), its outcome is written."""
+    while torch is still being imported), its outcome is written, with the signal that stopped it."""
     # A cancel arrives as SIGINT. A shell ignores SIGINT in what it starts in the background (`nohup dermalab run
     # ... &` in a script), the task inherits that, and Python then leaves it ignored: take it back.
     signal.signal(signal.SIGINT, signal.default_int_handler)
+    stop = SlurmStop()
+    for signum in (signal.SIGTERM, signal.SIGUSR2):  # in place of submitit's handlers (see SlurmStop)
+        signal.signal(signum, stop)
     outcome: dict[str, Any] = {"job_id": job.job_id}
     try:
         with tempfile.TemporaryDirectory(prefix="dermalab-task-") as scratch:
-            outcome["run"] = train_task(job, Path(results), Store(Path(scratch) / "runs.sqlite"))
+            outcome["run"] = train_task(job, Path(results), Store(Path(scratch) / "runs.sqlite"), stop)
     except Exception as error:
-        outcome["reason"] = said(error)
+        outcome["reason"] = str(error) if isinstance(error, RunCancelled) else said(error)
         raise
     finally:
         with signals_held():
+            if stop.signum is not None:
+                outcome["signal"] = signal.Signals(stop.signum).name
             write_atomically(result_path(Path(results), job.job_id), json.dumps(outcome))
     return job.job_id
 
 
-def train_task(job: Job, results: Path, store: Store) -> dict[str, Any]:
+def train_task(job: Job, results: Path, store: Store, stop: SlurmStop) -> dict[str, Any]:
     """The job's run trained into `store`, and returned as the store exports it."""
     from engine.experiments.sweeps import resolve
     from engine.jobs import runner
@@ -164,11 +186,32 @@ def train_task(job: Job, results: Path, store: Store) -> dict[str, Any]:
 
     threads.use(threads.threads_per_run(), fixed=False)  # Slurm's grant (SLURM_CPUS_PER_TASK), not the node's cores
     experiment = resolve(job.experiments, job.experiment_id, job.point)
-    dataset = data.load(job.data)
+    options = RunOptions(seed=job.seed, **job.options)
+    dataset = data.load(job.data, options.dataset, options.size)
     with contextlib.suppress(KeyboardInterrupt):  # cancelled (the local executor's SIGINT): its row says so
-        runner.run_one(job.job_id, experiment, dataset, RunOptions(seed=job.seed, **job.options), store,
+        runner.run_one(job.job_id, experiment, dataset, options, store,
                        TaskProgress(progress_path(results, job.job_id)))
+    stop.armed = False  # the run has ended as it says: a signal now only keeps it from being exported
     return store.exported(job.job_id)
+
+
+class SlurmStop:
+    """Slurm's signals to a task, as the end of its run; the first one stops the run, once, while the task has not
+    ended it yet (a later one is only noted). SIGTERM (a scancel's; a preemption's; the time limit's, after its
+    warning) stops it at once, as cancelled: submitit let a task train on until Slurm's SIGKILL came, KillWait
+    later, holding its CPUs, and leave no result. SIGUSR2 (the warning of --signal, that the time limit is near)
+    fails it, saying so: submitit would raise its UncompletedJobError for a task that cannot be requeued."""
+
+    def __init__(self) -> None:
+        self.signum: int | None = None
+        self.armed = True
+
+    def __call__(self, signum: int, frame: object) -> None:
+        if self.signum is not None:
+            return
+        self.signum = signum
+        if self.armed:
+            raise UserError(TIME_UP) if signum == signal.SIGUSR2 else RunCancelled(STOPPED)
 
 
 @contextlib.contextmanager
@@ -192,7 +235,9 @@ def progress_path(results: Path, job_id: str) -> Path:
 
 
 class TaskProgress:
-    """A task's sink: its run's start and latest batch, rewritten at most every PROGRESS_SECONDS."""
+    """A task's sink: its run's start and latest batch, rewritten at most every PROGRESS_SECONDS, with the times of
+    both on the task's clock (the submitting side reads the file whenever it looks, which says nothing of when the
+    run began, nor of whether it still trains)."""
 
     def __init__(self, path: Path):
         self.path, self.written = path, 0.0
@@ -200,7 +245,7 @@ class TaskProgress:
 
     def __call__(self, event: Event) -> None:
         if isinstance(event, RunStarted):
-            self.state["started"] = asdict(event)
+            self.state["started"], self.state["started_at"] = asdict(event), time.time()
         elif isinstance(event, BatchProgress):
             self.state["batch"] = asdict(event)
         else:
@@ -208,6 +253,7 @@ class TaskProgress:
         now = time.monotonic()
         if isinstance(event, RunStarted) or now - self.written >= PROGRESS_SECONDS:
             self.written = now
+            self.state["written_at"] = time.time()
             write_atomically(self.path, json.dumps(self.state))
 
 
@@ -224,34 +270,66 @@ def sync(store: Store, queue: JobQueue | None = None, jobs: list[dict[str, Any]]
     others are (Slurm once for all of them); returns how many runs it imported. A caller that has the queue and its
     submitted jobs at hand passes them."""
     queue = queue or JobQueue(store)
+    jobs = queue.submitted() if jobs is None else jobs
+    outcomes = {job["job_id"]: outcome_of(job) for job in jobs}
+    slurm = scheduler.states(job["cluster_job_id"] for job in jobs
+                             if job["executor"] == Executor.SLURM and asks(job, outcomes[job["job_id"]]))
     count = 0
-    following = []
-    for job in queue.submitted() if jobs is None else jobs:
-        path = result_path(results_folder(), job["job_id"])
-        if path.exists():
-            count += take(store, queue, job, json.loads(path.read_text()))
+    for job in jobs:
+        outcome = outcomes[job["job_id"]]
+        state = local_state(job) if job["executor"] == Executor.LOCAL else slurm.get(job["cluster_job_id"], "")
+        if outcome is not None and not (stopped_by_slurm(job, outcome) and state not in ENDED_STATES):
+            count += take(store, queue, job, outcome, state)
         elif job["status"] in ACTIVE:
-            following.append(job)
-    slurm = scheduler.states(job["cluster_job_id"] for job in following if job["executor"] == Executor.SLURM)
-    for job in following:
-        follow(queue, job, slurm.get(job["cluster_job_id"]) or local_state(job))
-        beat(queue, job)
+            follow(queue, job, state or scheduler.UNKNOWN)
+            beat(queue, job)
+        elif outcome is None and state in ENDED_STATES and time.time() - job["ended_at"] > RESULT_GRACE_SECONDS:
+            queue.end(job["job_id"], Status(job["status"]), job["reason"] or "")  # its task went without a word
     return count
 
 
-def take(store: Store, queue: JobQueue, job: dict[str, Any], outcome: dict[str, Any]) -> int:
-    """A task's outcome into the store; a cancelled job keeps its ending, but its run (if it began) is kept too."""
+def outcome_of(job: dict[str, Any]) -> dict[str, Any] | None:
+    """The outcome a job's task left, if any yet."""
+    try:
+        return json.loads(result_path(results_folder(), job["job_id"]).read_text())
+    except FileNotFoundError:
+        return None
+
+
+def asks(job: dict[str, Any], outcome: dict[str, Any] | None) -> bool:
+    """Whether a job's task's state is wanted: it left no outcome yet, or Slurm stopped it and its words say why."""
+    return outcome is None or stopped_by_slurm(job, outcome)
+
+
+def stopped_by_slurm(job: dict[str, Any], outcome: dict[str, Any]) -> bool:
+    """A task that Slurm stopped with a SIGTERM not of this user's cancel: who did, Slurm's state says."""
+    return outcome.get("signal") == "SIGTERM" and job["status"] in ACTIVE
+
+
+def take(store: Store, queue: JobQueue, job: dict[str, Any], outcome: dict[str, Any], state: str = "") -> int:
+    """A task's outcome into the store, its run imported once. A job the user cancelled ends cancelled, and its run
+    with it, even one that finished before the cancel reached it; a task Slurm stopped from outside failed, in Slurm's
+    words."""
     run = outcome.get("run")
-    if run is None and job["status"] == Status.CANCELLED:  # stopped before its run began
-        queue.end(job["job_id"], Status.CANCELLED, CANCELLED)
-        return 0
+    ending = overruled(job, outcome, state)
     if run is None:
-        queue.end(job["job_id"], Status.FAILED, outcome.get("reason") or "the task ended without a result")
+        queue.end(job["job_id"], *(ending or (Status.FAILED, outcome.get("reason") or "the task left no result")))
         return 0
-    added = store.imported(run)
     [row] = run["runs"]
+    if ending is not None:
+        row["status"], row["reason"] = ending
+    added = store.imported(run)
     queue.settle(job["job_id"], row["status"], row["reason"] or "")
     return int(added)
+
+
+def overruled(job: dict[str, Any], outcome: dict[str, Any], state: str) -> tuple[Status, str] | None:
+    """How a job ended when this side knows better than its task: the user cancelled it, or Slurm stopped it."""
+    if job["status"] == Status.CANCELLED:
+        return Status.CANCELLED, job["reason"] or CANCELLED
+    if stopped_by_slurm(job, outcome):
+        return Status.FAILED, ended_without_result(state, job["cluster_job_id"])
+    return None
 
 
 def beat(queue: JobQueue, job: dict[str, Any]) -> None:
@@ -261,9 +339,9 @@ def beat(queue: JobQueue, job: dict[str, Any]) -> None:
     except (OSError, ValueError):  # none yet (still starting), or not readable over the network this time
         return
     if "started" in progress and job["epochs"] is None:
-        queue.started(RunStarted(**progress["started"]))
+        queue.started(RunStarted(**progress["started"]), progress.get("started_at"))
     if "batch" in progress:
-        queue.beat(BatchProgress(**progress["batch"]))
+        queue.beat(BatchProgress(**progress["batch"]), progress.get("written_at"))
 
 
 def follow(queue: JobQueue, job: dict[str, Any], state: str) -> None:
@@ -319,15 +397,21 @@ def interrupt_local(job: dict[str, Any]) -> None:
 
 
 def cancel(store: Store, jobs: list[dict[str, Any]]) -> None:
-    """Cancels submitted tasks through submitit (Slurm's scancel); the local executor's tasks, once their submitter
-    has gone with its handles, get the SIGINT submitit would send, so each stores its run as cancelled. Their jobs
-    end cancelled at once."""
-    import submitit
-
+    """Cancels submitted tasks: Slurm's through one scancel, whose SIGTERM stops a running task within a second
+    (SlurmStop); the local executor's, once their submitter has gone with its handles, with the SIGINT submitit
+    would send. Their jobs end cancelled at once, before the cancel is sent, so that a result arriving meanwhile
+    is taken as cancelled; a task that was still pending never runs, and its run is stored so now."""
     queue = JobQueue(store)
+    for job in jobs:
+        queue.settle(job["job_id"], Status.CANCELLED, CANCELLED)
+    slurm = [job for job in jobs if job["executor"] == Executor.SLURM]
+    pending = scheduler.states(job["cluster_job_id"] for job in slurm)
+    if slurm:
+        subprocess.run(["scancel", *(job["cluster_job_id"] for job in slurm)], capture_output=True, check=False)
     for job in jobs:
         if job["executor"] == Executor.LOCAL:
             interrupt_local(job)
-        else:
-            submitit.SlurmJob(folder() / "%j", job["cluster_job_id"]).cancel(check=False)
-        queue.settle(job["job_id"], Status.CANCELLED, CANCELLED)
+    files = read_once()
+    for job in slurm:
+        if pending[job["cluster_job_id"]] == "PENDING":
+            queue.end(job["job_id"], Status.CANCELLED, CANCELLED, files)

@@ -17,6 +17,7 @@ from tui import exit_codes
 from tui.cli.options import (
     add_command,
     add_shared,
+    memory_size,
     seconds,
     settle,
     some_path,
@@ -152,6 +153,10 @@ def add_launch(parser: argparse.ArgumentParser) -> None:
                          metavar="MIN", help="each task's time limit in minutes (default 60)")
     cluster.add_argument("--array-parallelism", type=whole_number("--array-parallelism", 1, 10_000), default=64,
                          metavar="K", help="tasks of the array running at once (default 64)")
+    cluster.add_argument("--cpus-per-task", type=whole_number("--cpus-per-task", 1, 1024), default=2, metavar="C",
+                         help="CPUs each task asks for, and torch's threads in it (default 2)")
+    cluster.add_argument("--mem", type=memory_size, default="4G", metavar="SIZE",
+                         help="memory each task asks for, as Slurm writes it: 500M, 16G (default 4G)")
 
 
 # Each command's module, imported only when that command runs: `dermalab list` (and the app) then start without

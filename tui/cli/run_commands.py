@@ -267,7 +267,7 @@ def run_on_cluster(args: argparse.Namespace, jobs: list[Job], store: Store, expe
     """`run --executor slurm|local`: one job array through submitit; follows its tasks unless --detach."""
     cluster.require(args.executor)
     request = cluster.ClusterRequest(args.executor, args.partition, args.gpus_per_task, args.time,
-                                     args.array_parallelism)
+                                     args.array_parallelism, args.cpus_per_task, args.mem)
     task_ids = cluster.submit(JobQueue(store), jobs, request)
     print(f"Submitted {plural(len(jobs), 'task')} to {args.executor} (submitit job {task_ids[0]}"
           f"{'…' if len(set(task_ids)) > 1 else ''}); their files are in {cluster.folder()}.", file=sys.stderr)
