@@ -75,3 +75,19 @@ def test_the_report_gives_each_sweep_a_section_its_csv_and_its_pictures(swept, t
     if png.available():  # the heatmap, the one kind of figure only sweeps draw
         [drawn] = png.write(tmp_path, [pictures["sweep-grid-auc-grid.png"]])
         assert drawn.stat().st_size > 1000
+
+
+def test_the_sweeps_points_go_on_the_clinical_chart_beside_the_experiments(swept):
+    from tui.views import charts
+
+    sweep, found, path = swept
+    store = Store()
+    try:
+        groups, experiments = store.groups(), load(path)
+    finally:
+        store.close()
+    clinical = charts.build(groups, experiments, sweep_points=sweep_figures.clinical_points([(sweep, found)]))[0]
+    by_series = {series.name: sorted(point.label for point in series.points) for series in clinical.series}
+    # lr 1e-3 at batch 512 is experiment 1 itself: drawn once, as the experiment
+    assert by_series["ours"] == ["1"] and by_series["sweep points"] == ["1 lr=0.001, batch_size=256",
+                                                                        "1 lr=0.01, batch_size=256"]

@@ -19,7 +19,7 @@ from engine.paths import why_not
 from engine.status import Status
 from engine.store import sealed, summary
 from engine.store.runs import Store
-from engine.store.sweep_results import SweepResults, sweep_results
+from engine.store.sweep_results import SweepResults
 from engine.words import unsealed
 from tui.report import chart_pngs, png
 from tui.report import run_figures as report_figures
@@ -74,10 +74,10 @@ def write(out: Path, store: Store, experiments: dict[int, Experiment], force: bo
                 best_runs(runs, store, experiments), operating_points(top, store)]
     lesion_pictures, left_out = report_figures.pngs(groups, runs, top, highest(runs, "auc"), TARGET, store,
                                                     experiments)
-    swept = [(sweep, found) for sweep in sweeps.every(experiments, experiments_file)
-             if (found := sweep_results(store, sweep, sweep.points())).best is not None]
+    swept = sweep_figures.swept(store, experiments, experiments_file)
     sections += [sweep_section(sweep, found) for sweep, found in swept]
-    pictures = (chart_pngs.pngs(charts.build(groups, experiments)) + lesion_pictures
+    page_charts = charts.build(groups, experiments, sweep_points=sweep_figures.clinical_points(swept))
+    pictures = (chart_pngs.pngs(page_charts) + lesion_pictures
                 + [png for sweep, found in swept for png in chart_pngs.pngs(sweep_figures.build(sweep, found))])
     drawn = png.available()
     _check_place(out, [REPORT, *(s.csv for s in sections), *(p.file for p in pictures if drawn)], force)

@@ -4,7 +4,7 @@ and the report with matplotlib; neither computes anything itself."""
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import PurePath
 from typing import Any, Literal
@@ -85,17 +85,22 @@ def one_data_kind(groups: list[Row]) -> tuple[list[Row], bool]:
     return [g for g in groups if g["synthetic"] == synthetic], synthetic
 
 
-def build(groups: list[Row], experiments: dict[int, Experiment], quick_looks: bool = False) -> list[Chart]:
+def build(groups: list[Row], experiments: dict[int, Experiment], quick_looks: bool = False,
+          sweep_points: Sequence[Row] = ()) -> list[Chart]:
     """Every chart, in the order the app steps through them and the report shows them. They draw the page's
     figures: only groups run as the page ran them (runs from scratch and edited configs are left out, and quick
     looks unless `quick_looks`, each then marked with its epochs: '8 5ep'; synthetic data is said in the
-    caption)."""
-    rows = [r for r in summary.experiment_rows(one_data_kind(groups)[0], experiments) if r["auc"] is not None]
+    caption). The clinical chart adds the sweeps' points on the same kind of data (`sweep_points`, rows labelled
+    '20 lr=0.003'): its reading holds for any model."""
+    kind, synthetic = one_data_kind(groups)
+    rows = [r for r in summary.experiment_rows(kind, experiments) if r["auc"] is not None]
     rows = labelled([r for r in rows if as_page(r) or (quick_looks and quick_look(r))])
     for row in rows:
         if quick_look(row):
             row["label"] += f" {row['epochs']}ep"
-    return [clinical(rows, experiments), metrics(rows), ranked(rows), chapters(rows, experiments),
+    drawn = {row["config_hash"] for row in rows}  # a point whose values are its base's own is the base's row
+    swept = [row for row in sweep_points if row["synthetic"] == synthetic and row["config_hash"] not in drawn]
+    return [clinical(rows, experiments, swept), metrics(rows), ranked(rows), chapters(rows, experiments),
             arc(rows, experiments), against_time(rows, experiments), against_params(rows, experiments)]
 
 
@@ -155,10 +160,11 @@ def _precision(row: Row) -> str:
     return row["precision"]
 
 
-def clinical(rows: list[Row], experiments: dict[int, Experiment]) -> Chart:
+def clinical(rows: list[Row], experiments: dict[int, Experiment], swept: Sequence[Row] = ()) -> Chart:
+    ours, page = _beside_page(rows, experiments, "auc", "mel_recall")
+    points = (Series("sweep points", _ours(list(swept), "auc", "mel_recall").points),) if swept else ()
     return Chart(
-        "clinical", "AUC against melanoma recall", "scatter", "macro AUC", "melanoma recall",
-        _beside_page(rows, experiments, "auc", "mel_recall"),
+        "clinical", "AUC against melanoma recall", "scatter", "macro AUC", "melanoma recall", (ours, *points, page),
         f"Read the points inside the danger zone (AUC ≥ {DANGER_AUC:.2f}, melanoma recall < {DANGER_MEL_RECALL:.2f}): "
         "models that look fine by AUC yet miss half the melanomas or more.",
         f"No finished runs yet: {RUN_ALL} fills it; 'dermalab run 8 20 21 --seeds 3' shows the punchline.",

@@ -8,10 +8,14 @@ from __future__ import annotations
 
 import itertools
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
+from engine.experiments import sweeps
+from engine.experiments.spec import Experiment
 from engine.experiments.sweeps import Sweep
-from engine.store.sweep_results import CONTEXT, SweepResults
+from engine.store.runs import Store
+from engine.store.sweep_results import CONTEXT, SweepResults, sweep_results
 from engine.words import plural
 from tui.text.measures import MEASURES
 from tui.text.numbers import signed_auc
@@ -42,6 +46,19 @@ class Heatmap:
 
 
 Figure = Chart | Heatmap
+
+
+def swept(store: Store, experiments: dict[int, Experiment],
+          path: Path | str | None) -> list[tuple[Sweep, SweepResults]]:
+    """Each sweep of the file at `path` with a finished point, and its results."""
+    found = [(sweep, sweep_results(store, sweep, sweep.points())) for sweep in sweeps.every(experiments, path)]
+    return [(sweep, results) for sweep, results in found if results.best is not None]
+
+
+def clinical_points(found: list[tuple[Sweep, SweepResults]]) -> list[Row]:
+    """The sweeps' points that finished, labelled for the clinical chart: '20 lr=0.003'."""
+    return [{**row, "label": f"{row['experiment_id']} {row['point']}"}
+            for _, results in found for row in results.rows if row["n"]]
 
 
 def best_versus_base(sweep: Sweep, found: SweepResults, named: bool = False) -> str:

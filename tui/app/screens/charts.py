@@ -2,16 +2,19 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.widgets import Static
 
+from engine.errors import UserError
 from engine.words import plural
 from tui.app.lab_app import LabScreen
 from tui.app.widgets.frame.header import LabHeader
 from tui.app.widgets.frame.key_line import KeyLine
 from tui.app.widgets.pictures.chart_plot import FILLS, ChartPlot
-from tui.views import charts
+from tui.views import charts, sweep_figures
 
 
 class ChartsScreen(LabScreen):
@@ -53,9 +56,19 @@ class ChartsScreen(LabScreen):
         """The charts from the stored runs: built when the view opens and after each run ends."""
         lab = self.app.lab
         groups, self.synthetic = charts.one_data_kind(lab.store.groups())
-        self.charts = charts.build(groups, lab.experiments, self.quick_looks)
+        self.charts = charts.build(groups, lab.experiments, self.quick_looks, self.sweep_points())
         self.left_out = 0 if self.quick_looks else charts.quick_looks_left_out(groups, lab.experiments)
         self.show()
+
+    def sweep_points(self) -> list[dict[str, Any]]:
+        """The sweeps' finished points, for the clinical chart; none while a sweep of the file is wrong (the sweeps
+        view, or `dermalab sweep`, says what)."""
+        lab = self.app.lab
+        try:
+            return sweep_figures.clinical_points(sweep_figures.swept(lab.store, lab.experiments,
+                                                                     lab.source.experiments_file))
+        except UserError:
+            return []
 
     def show(self) -> None:
         chart = self.charts[self.index]
