@@ -162,10 +162,10 @@ class DermalabApp(LabApp):
             self.lab_changed.publish("accelerator")
         elif worker.group == "start-worker" and error:
             self.notify(said(error), title="The worker could not start", severity="error", timeout=30)
-        elif worker.group == "report" and state == WorkerState.SUCCESS:
+        elif worker.group == "report" and state == WorkerState.SUCCESS and isinstance(report := worker.result, Path):
             # a notice is 60 columns at most and half the screen, less its padding and edge
-            folder = path_lines(worker.result.parent, min(60, self.size.width // 2) - 3)
-            self.notify(f"Written into\n{folder}\nas {worker.result.name}, its tables (CSV) and figures beside it.",
+            folder = path_lines(report.parent, min(60, self.size.width // 2) - 3)
+            self.notify(f"Written into\n{folder}\nas {report.name}, its tables (CSV) and figures beside it.",
                         title="Report", timeout=20)
         elif worker.group == "report" and error:
             self.notify(said(error), title="No report", severity="warning", timeout=20)
