@@ -119,6 +119,7 @@ async def test_when_the_queue_ends_the_run_view_keeps_the_last_run_that_trained(
         assert "#8 BatchNorm" in str(app.screen.query_one("#run-title", Static).content)
         auc = app.screen.query_one("#auc-curves", Curves)
         assert [len(xs) for xs, *_ in auc.shown] == [2]  # its two epochs' curve is drawn
+        assert "ETA" not in str(app.screen.query_one("#epoch-info").render())  # done: no time left to tell
         # Tab and the arrow keys move between the queue's jobs (the ended ones newest first).
         await pilot.press("tab")
         assert app.lab.live.job["job_id"] == dropped[0]

@@ -53,8 +53,9 @@ class RunProgress(Vertical):
         job, done = live.job, len(live.history)
         going = job["status"] == Status.RUNNING and job["epoch"] > done and job["batch"]
         eta = self._eta(job, etas)
+        left = [] if job["status"] == Status.FINISHED else [(f"ETA {eta}", eta)]  # a run done has no time left
         self._bar("epoch", job["epochs"], (progress.fraction(job) or 0.0) * job["epochs"],
-                  [same(progress.epoch_words(job)), (f"ETA {eta}", eta)])
+                  [same(progress.epoch_words(job)), *left])
         if going:  # img/s goes before the loss does
             self._bar("batch", job["batches"], job["batch"], [
                 same(f"{job['batch']}/{job['batches']}"), same(f"loss {job['loss']:.3f}"),
