@@ -16,6 +16,7 @@ import warnings
 
 import pytest
 
+from engine import threads
 from engine.errors import UserError
 from engine.experiments.load import load
 from engine.jobs import gpus, start
@@ -182,3 +183,11 @@ def test_a_jobs_process_killed_outright_fails_its_run_by_that_signal_and_the_nex
     ended = {run["experiment_id"]: (run["status"], run["reason"]) for run in stored.runs()}
     assert ended == {2: ("failed", "the training process was killed by SIGKILL (by hand, or by the system when "
                                    "memory ran out)"), 1: ("finished", None)}, said
+
+
+def test_without_cpu_affinity_cgroups_or_schedstat_a_run_takes_the_cores_and_keeps_its_threads(monkeypatch, tmp_path):
+    monkeypatch.delattr(os, "sched_getaffinity")  # macOS and Windows
+    assert threads.cores_allowed({}, cgroup=tmp_path) == os.cpu_count()
+    monkeypatch.setattr(threads, "SCHEDSTAT", tmp_path / "no schedstat")
+    governor = threads.Governor(4)
+    assert [governor.count() for _ in range(3)] == [4, 4, 4]
