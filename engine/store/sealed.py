@@ -25,6 +25,7 @@ from engine.experiments import sweeps
 from engine.experiments.spec import Experiment, config_hash
 from engine.store.runs import Store
 from engine.store.sweep_results import sweep_results
+from engine.words import plural
 
 SWEEP_PREFIX = "sweep:"
 POINT_MARK = "@"  # sweep:NAME@LABEL names a point of the sweep
@@ -64,7 +65,7 @@ def _experiment_groups(store: Store, experiment: Experiment) -> list[Group]:
         own = experiment.spec.run_config(group["epochs"], group["pretrained"], group["precision"])
         if config_hash(own) == group["config_hash"]:
             data = "synthetic data" if group["synthetic"] else group["data"]
-            label = f"experiment {experiment.id} ({group['epochs']} epochs, {data})"
+            label = f"experiment {experiment.id} ({plural(group['epochs'], 'epoch')}, {data})"
             groups.append(Group(label, _runs_of(store, group)))
     if not groups:
         raise UserError(f"Experiment {experiment.id} has no finished run to unseal; 'dermalab run {experiment.id}' "
@@ -115,7 +116,9 @@ def _figures(store: Store, group: Group) -> dict[str, Any]:
     for figure in FIGURES:
         values = [test[figure] for test in tests if test.get(figure) is not None]
         mean, low, high = mean_interval(values) if values else (None, None, None)
-        row[f"test_{figure}"], row[f"test_{figure}_ci"] = mean, None if low is None else [low, high]
+        # Each figure is a share: an interval over few seeds may pass 0 or 1, where no figure can lie.
+        row[f"test_{figure}"] = mean
+        row[f"test_{figure}_ci"] = None if low is None or high is None else [max(low, 0.0), min(high, 1.0)]
     if len(runs) == 1:
         row.update(_bootstrapped(sealed[runs[0]["run_id"]], runs[0]))
     return row
