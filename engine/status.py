@@ -21,6 +21,7 @@ class Status(StrEnum):
 
 
 ACTIVE = (Status.QUEUED, Status.RUNNING)  # not ended yet: someone still answers for it
+DONE = (Status.FINISHED, Status.STOPPED)  # ended as asked: trained to its end, or stopped at a rung by halving
 ENDED = tuple(status for status in Status if status not in ACTIVE)
 
 

@@ -13,7 +13,7 @@ import pytest
 from engine.events import EpochEnded, RunFinished, RunStarted
 from engine.experiments import sweeps
 from engine.experiments.load import load
-from engine.experiments.spec import Experiment
+from engine.experiments.spec import Experiment, Point
 from engine.jobs import halving
 from engine.jobs.queue import JobQueue, plan
 from engine.status import Status
@@ -138,7 +138,8 @@ def test_halving_stops_a_point_behind_its_rivals_at_the_first_rung_and_lets_a_le
     assert run is not None and settled is not None and run["status"] == settled["status"] == expected
     if expected == Status.STOPPED:
         assert run["stopped_epoch"] == 1 and len(run["history"]) == 1
-        assert "placed 6 of 6 points there, and the top 2 go on" in run["reason"]
+        assert run["reason"] == f"by halving: its point's val AUC {run['history'][0]['val_auc']:.3f} placed 6 of 6 " \
+                                "points at epoch 1, where the top 2 go on"
         assert results.stopped == 1 and [row["halved"] for row in results.rows] == [1, 0, 0, 0, 0, 0]
         assert runs_stored(statuses).endswith(", 1 stopped") and doomed == []  # counted, and prune keeps it
     else:
@@ -166,7 +167,7 @@ def halving_stop(store: Store):
     from engine.events import RunFailed
 
     [row] = store.execute("SELECT run_id FROM runs")
-    return RunFailed(row["run_id"], Status.STOPPED, "halving stopped it at epoch 1", 1)
+    return RunFailed(row["run_id"], Status.STOPPED, "by halving", 1)
 
 
 def test_halving_is_refused_on_a_cluster_in_one_sentence_and_queues_nothing(tmp_path, refused):
@@ -206,5 +207,41 @@ def test_a_rung_compares_runs_of_as_many_epochs_on_the_same_data(tmp_path):
         assert halving.rung_figures(store, "lr", 1, 9, "synthetic") == {}  # a schedule of 9 epochs paces otherwise
         assert halving.rung_figures(store, "lr", 1, 3, "0123abcd") == {}
         assert halving.rung_figures(store, "other", 1, 3, "synthetic") == {}
+    finally:
+        store.close()
+
+
+def test_a_halving_sweep_that_stops_points_exits_0_and_says_which_stopped(tmp_path, capsys):
+    """In this process, on 21 images a split: two points run; a rival of the sweep (a point the file no longer has)
+    leads at epoch 1, where of two or three points only the first goes on: both stop, and the sweep succeeded."""
+    from engine.training.data import fingerprint
+    from tests.conftest import medmnist_arrays
+    from tui.cli.main import main
+
+    data = tmp_path / "tiny.npz"
+    np.savez(data, **medmnist_arrays(21))
+    path = tmp_path / "two.toml"
+    path.write_text(TINY_EXPERIMENTS + '[[sweeps]]\nname = "two"\nextends = 1\n'
+                    'axes = { "optimizer.lr" = [1e-3, 2e-3] }\n')
+    base = load(path)[1]
+    store = Store()
+    try:
+        leader = sweeps.point(base, Point("two", {"optimizer.lr": 0.5}), "two")
+        queue = JobQueue(store)
+        [job] = plan([leader], [0], str(data), str(path), RunOptions(epochs=3, halving=True))
+        queue.add([job])
+        spec = leader.spec
+        store.start(RunStarted(job.job_id, 1, spec.name, 0, "cpu", str(data), 3, 1), spec.chapter,
+                    spec.run_config(3, False, "fp32"), False, fingerprint(data))
+        store.epoch(EpochEnded(job.job_id, 1, 3, 1.0, 1.0, 0.99, 0.5, 1e-3, 1.0))
+    finally:
+        store.close()
+    code = main(["sweep", "two", "--halving", "--epochs", "3", "--device", "cpu", "--data", str(data),
+                 "--experiments", str(path)])
+    said = capsys.readouterr().err
+    assert code == 0 and "stopped at epoch 1: by halving: its point's val AUC" in said
+    store = Store()
+    try:
+        assert store.statuses() == {Status.STOPPED: 2, Status.RUNNING: 1}  # the rival is left as it was stored
     finally:
         store.close()

@@ -77,7 +77,7 @@ def judge(store: Store, experiment: Experiment, config_hash: str, data_fingerpri
         found = standing(rung_figures(store, sweep, event.epoch, event.epochs, data_fingerprint), config_hash)
         if found is None or found.goes_on():
             return None
-        return (f"halving stopped it at epoch {event.epoch}: its point's val AUC {found.auc:.3f} placed "
-                f"{found.place} of {found.points} points there, and the top {found.kept} go on")
+        return (f"by halving: its point's val AUC {found.auc:.3f} placed {found.place} of {found.points} points at "
+                f"epoch {event.epoch}, where the top {found.kept} go on")
 
     return stops

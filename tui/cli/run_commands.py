@@ -23,7 +23,7 @@ from engine.jobs.lock import WorkerLock, worker_pid
 from engine.jobs.queue import Job, JobQueue, plan
 from engine.jobs.slots import machine_slots
 from engine.jobs.source import JobSource
-from engine.status import ACTIVE, Status
+from engine.status import ACTIVE, DONE, Status
 from engine.store.runs import Store, default_path
 from engine.training.options import RunOptions
 from tui import exit_codes
@@ -215,7 +215,8 @@ def run_here(args: argparse.Namespace, jobs: list[Job], options: RunOptions, cho
         queue.add(jobs, keep=True)
         outcomes = runner.run_kept(queue, experiments, dataset, store, sink)
     unstarted = say_unstarted(queue, jobs)
-    return exit_codes.RUN_FAILED if unstarted or any(isinstance(o, RunFailed) for o in outcomes) else exit_codes.OK
+    failed = any(isinstance(o, RunFailed) and o.status not in DONE for o in outcomes)  # a halved run is no failure
+    return exit_codes.RUN_FAILED if unstarted or failed else exit_codes.OK
 
 
 def say_unstarted(queue: JobQueue, jobs: list[Job]) -> bool:
@@ -259,7 +260,7 @@ def run_in_slots(args: argparse.Namespace, jobs: list[Job], options: RunOptions,
     say_unstarted(queue, jobs)
     if interrupted:
         return exit_codes.INTERRUPTED
-    failed = [job for job in jobs if watch.current(queue, job.job_id)["status"] != Status.FINISHED]
+    failed = [job for job in jobs if watch.current(queue, job.job_id)["status"] not in DONE]
     return exit_codes.RUN_FAILED if failed else exit_codes.OK
 
 
