@@ -1,2 +1,2 @@
 """One screen per view and dialog: experiments, run, leaderboard and recall grid (sharing ranked), run detail,
-operating point, ensemble, charts, galleries, and the help, quit and confirm-queue dialogs."""
+operating point, ensemble, charts, sweeps, galleries, and the help, quit and confirm-queue dialogs."""
