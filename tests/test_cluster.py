@@ -90,11 +90,11 @@ def test_tasks_finish_or_are_cancelled_and_each_result_is_imported_once(tiny_exp
 
 
 @pytest.mark.slow
-def test_a_failing_task_is_stored_failed_with_its_own_sentence(tiny_experiments, cli, stored, tmp_path):
+def test_a_failing_task_is_stored_failed_with_its_own_sentence(tiny_experiments, child_cli, stored, tmp_path):
     broken = tmp_path / "broken.npz"
     broken.write_text("not an npz")  # there at submission, unreadable on the node
-    done = cli("run", "1", "--executor", "local", "--json", "--data", str(broken), "--experiments",
-               str(tiny_experiments), timeout=WAIT_SECONDS)
+    done = child_cli("run", "1", "--executor", "local", "--json", "--data", str(broken), "--experiments",
+                     str(tiny_experiments), timeout=WAIT_SECONDS)
     assert done.returncode == 1, done.stderr
     [result] = map(json.loads, done.stdout.splitlines())
     assert result["status"] == "failed" and result["reason"].startswith(f"--data {broken}: not an .npz archive")

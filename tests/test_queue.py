@@ -98,7 +98,7 @@ def test_a_detached_run_survives_the_hang_up_of_its_terminal(tiny, dermalab_home
 @pytest.mark.slow
 @pytest.mark.starts_jobs
 def test_a_worker_killed_mid_run_leaves_the_rest_queued_for_the_next_which_runs_no_job_twice(tiny, dermalab_home,
-                                                                                             cli):
+                                                                                             cli, child_cli):
     queued = [cli("run", *ids, "--detach", "--data", "synthetic", "--experiments", tiny)
               for ids in (["2"], ["1", "--seeds", "2"])]
     assert [done.returncode for done in queued] == [0, 0], [done.stderr for done in queued]
@@ -114,7 +114,7 @@ def test_a_worker_killed_mid_run_leaves_the_rest_queued_for_the_next_which_runs_
     assert "no worker serves this store" in looked.stderr
     assert (jobs()[long]["status"], runs()[long]["status"]) == ("interrupted", "interrupted")
 
-    second = cli("worker", "--idle", "0", timeout=WAIT_SECONDS)  # takes what waits, then stops
+    second = child_cli("worker", "--idle", "0", timeout=WAIT_SECONDS)  # takes what waits, then stops
     assert second.returncode == 0, second.stderr
     statuses = {job_id: job["status"] for job_id, job in jobs().items()}
     assert statuses == {long: "interrupted", **dict.fromkeys(rest, "finished")}

@@ -119,7 +119,7 @@ def test_a_folder_put_in_the_store_files_place_under_an_idle_worker_stops_it_wit
 
 
 @pytest.mark.slow
-def test_a_worker_that_cannot_take_its_lock_is_never_said_to_have_started(tiny, cli, dermalab_home):
+def test_a_worker_that_cannot_take_its_lock_is_never_said_to_have_started(tiny, cli, child_cli, dermalab_home):
     lock = dermalab_home / "runs.sqlite.worker"
     lock.mkdir(parents=True)
     queued = cli("run", "1", "--detach", "--data", "synthetic", "--experiments", tiny)
@@ -129,7 +129,7 @@ def test_a_worker_that_cannot_take_its_lock_is_never_said_to_have_started(tiny, 
     [run] = StoredRuns().runs()  # nothing waits for a worker that will never come
     assert (run["status"], run["reason"]) == ("cancelled", f"{expected}.")
     assert not workers_of(dermalab_home)
-    served = cli("worker", "--idle", "0")
+    served = child_cli("worker", "--idle", "0")
     assert (served.returncode, one_sentence(served.stderr)) == (2, f"{expected}.")
 
 
@@ -144,11 +144,12 @@ def test_a_worker_that_exits_before_taking_the_store_is_said_with_its_sentence(t
 
 
 @pytest.mark.slow  # a dermalab child
-def test_a_store_deleted_under_an_open_connection_leaves_a_log_set_aside_not_disk_advice(tiny, cli, dermalab_home):
+def test_a_store_deleted_under_an_open_connection_leaves_a_log_set_aside_not_disk_advice(tiny, child_cli,
+                                                                                          dermalab_home):
     store = Store()
     JobQueue(store).add(plan([load(tiny)[1]], [0], "synthetic", tiny, RunOptions()))  # a write: the log has it
     (dermalab_home / "runs.sqlite").unlink()  # by hand, while this process has it open: its -wal and -shm stay
-    looked = cli("results")
+    looked = child_cli("results")
     store.close()
     assert looked.returncode == 0, looked.stderr
     [orphan] = dermalab_home.glob("runs.sqlite.orphan-*-wal")
