@@ -8,13 +8,14 @@ from __future__ import annotations
 
 import asyncio
 import functools
+import io
 import os
 import signal
 import subprocess
 import sys
 import time
 from collections.abc import Callable, Coroutine, Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, redirect_stderr, redirect_stdout
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -120,8 +121,43 @@ def dermalab(*args: str, timeout: float = 300, env: dict[str, str] | None = None
                           timeout=timeout, env={**os.environ, **(env or {})})
 
 
+def dermalab_here(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess:
+    """`dermalab ARGS` run in this process and answered as `dermalab` answers from a child: for tests of what a
+    command says and stores, where the process itself is not what is tested (a child imports the engine afresh, and
+    torch too for a run: one to four seconds of a 2-core CPU each). Its stdout and stderr are text buffers, which
+    have no terminal width, as pipes have none; what a command changes in the process (the environment, torch's
+    threads, the working directory) is put back after it, as a child's end would leave this process."""
+    from engine import threads
+    from tui.cli.main import main
+
+    environment, folder = dict(os.environ), os.getcwd()
+    torch = sys.modules.get("torch")
+    thread_count, fixed = (torch.get_num_threads() if torch else None), threads._fixed
+    out, err = io.StringIO(), io.StringIO()
+    os.environ.update(env or {})
+    os.chdir(REPO)
+    try:
+        with redirect_stdout(out), redirect_stderr(err):
+            code = main(list(args))
+    finally:
+        os.chdir(folder)
+        os.environ.clear()
+        os.environ.update(environment)
+        if thread_count is not None:
+            threads.use(thread_count, fixed)
+    return subprocess.CompletedProcess(["dermalab", *args], code, out.getvalue(), err.getvalue())
+
+
 @pytest.fixture
 def cli():
+    """The CLI in this process (see dermalab_here)."""
+    return dermalab_here
+
+
+@pytest.fixture
+def child_cli():
+    """The CLI in a child process, for tests of the process itself: a worker, forked slots, what a process reads
+    once (proxies), a time limit on the whole command."""
     return dermalab
 
 

@@ -103,9 +103,9 @@ def test_the_worker_started_for_a_request_is_asked_for_the_same_slots():
 
 @pytest.mark.slow
 @pytest.mark.starts_jobs
-def test_two_jobs_at_once_store_both_runs_with_the_metrics_of_one_at_a_time(tiny_experiments, cli, stored):
-    done = cli("run", "1", "--seeds", "2", "--jobs", "2", "--json", "--data", "synthetic", "--experiments",
-               str(tiny_experiments))
+def test_two_jobs_at_once_store_both_runs_with_the_metrics_of_one_at_a_time(tiny_experiments, child_cli, stored):
+    done = child_cli("run", "1", "--seeds", "2", "--jobs", "2", "--json", "--data", "synthetic", "--experiments",
+                     str(tiny_experiments))
     assert done.returncode == 0, done.stderr
     results = {row["seed"]: row for row in map(json.loads, done.stdout.splitlines())}
     jobs = stored.jobs()
