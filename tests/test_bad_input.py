@@ -392,12 +392,12 @@ def closed_port() -> int:
 
 
 @pytest.mark.slow
-def test_missing_weights_offline_name_the_file_the_folder_and_the_way_out(cli, tmp_path):
+def test_missing_weights_offline_name_the_file_the_folder_and_the_way_out(child_cli, tmp_path):
     # A child process, because urllib reads the proxy settings once per process; a refused proxy is offline.
     proxy = f"http://127.0.0.1:{closed_port()}"
     offline = {"TORCH_HOME": str(tmp_path / "torch"), "https_proxy": proxy, "HTTPS_PROXY": proxy,
                "no_proxy": "", "NO_PROXY": ""}
-    done = cli("run", "23", "--data", "synthetic", "--json", env=offline)
+    done = child_cli("run", "23", "--data", "synthetic", "--json", env=offline)
     assert (done.returncode, done.stdout) == (2, "")  # stdout stays for JSON, even while torch.hub talks
     message = one_sentence(done.stderr[done.stderr.index("dermalab: "):])  # after torch.hub's "Downloading: ..."
     folder = tmp_path / "torch" / "hub" / "checkpoints"
@@ -406,8 +406,8 @@ def test_missing_weights_offline_name_the_file_the_folder_and_the_way_out(cli, t
 
 
 @pytest.mark.slow
-def test_a_real_process_exits_2_with_the_sentence_and_no_traceback(cli):
-    done = cli("run", "1", "--seeds", "many")
+def test_a_real_process_exits_2_with_the_sentence_and_no_traceback(child_cli):
+    done = child_cli("run", "1", "--seeds", "many")
     assert done.returncode == 2
     assert one_sentence(done.stderr) == "--seeds many: give a whole number of seeds from 1 to 1,000."
 

@@ -23,10 +23,10 @@ def chain(depth: int, last_name: str = "deepest") -> str:
 
 
 @pytest.mark.slow
-def test_a_ten_thousand_deep_chain_is_listed_within_a_minute(cli, tmp_path):
+def test_a_ten_thousand_deep_chain_is_listed_within_a_minute(child_cli, tmp_path):
     path = tmp_path / "chain.toml"
     path.write_text(chain(DEPTH).replace('name = "link 5000"', 'name = "link 5000"\ntraining.epochs = 7'))
-    listed = cli("list", "--experiments", str(path), timeout=60)
+    listed = child_cli("list", "--experiments", str(path), timeout=60)
     assert listed.returncode == 0, listed.stderr
     experiments = load(path)
     deepest = experiments[DEPTH]

@@ -89,8 +89,8 @@ def test_the_app_checks_its_options_before_it_opens(refused, args, expected):
 
 
 @pytest.mark.slow
-def test_a_real_process_says_the_same(cli):
-    done = cli("--data", "synthetic", "results")
+def test_a_real_process_says_the_same(child_cli):
+    done = child_cli("--data", "synthetic", "results")
     assert done.returncode == 2
     assert one_sentence(done.stderr) == ("--data does nothing for 'dermalab results'; it is for the app, "
                                          "'dermalab run' and 'dermalab sweep'.")
