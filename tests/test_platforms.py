@@ -23,7 +23,7 @@ from engine.jobs import gpus, start
 from engine.jobs.lock import WorkerLock, lock_path, worker_pid
 from engine.jobs.queue import plan
 from engine.jobs.slots import Slot
-from engine.jobs.worker import ending
+from engine.jobs.worker import ending, train_child
 from engine.store.runs import Store
 from engine.training import data, device
 from engine.training.options import RunOptions
@@ -94,8 +94,9 @@ def test_everything_a_spawned_child_is_given_survives_the_pipe(tiny_experiments,
     store = Store()
     log = WorkerLog("stderr", json_results=StoredRowPrinter(store, experiments))
     payload = (job, Slot("cpu", None, 1), experiments[1], data.synthetic(), store.path, log.sink)
-    job_again, _, experiment, dataset, path, sink_of = pickle.loads(pickle.dumps(payload))
-    assert (job_again, experiment, dataset.fingerprint, path) == (job, experiments[1], "synthetic", store.path)
+    train, (job_again, _, experiment, dataset, path, sink_of) = pickle.loads(pickle.dumps((train_child, payload)))
+    assert (train, job_again, experiment, dataset.fingerprint, path) == (
+        train_child, job, experiments[1], "synthetic", store.path)
     printer = sink_of.__self__.json_results
     assert (sink_of.__self__.stream, printer.store.path) == ("stderr", store.path)
     assert printer.store is not store  # its own connection, opened in the child

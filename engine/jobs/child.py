@@ -12,21 +12,20 @@ import signal
 import sys
 from typing import NoReturn
 
+from engine.jobs import start
 
-def main() -> None:
+
+def main() -> NoReturn:
     pipe = sys.stdin.buffer
     try:
-        payload = pickle.load(pipe)  # before torch
+        train, payload = pickle.load(pipe)  # `train` by name: its module (engine.jobs.worker) imports torch
     except EOFError:  # the worker has gone before it sent the job: there is no run to answer for
         worker_gone()
-
-    from engine.jobs import start, worker  # torch
 
     def listening() -> None:  # a signal from the worker reaches the main thread's handler as if sent by the system
         start.listen(pipe, lambda signum: _thread.interrupt_main(signal.Signals(signum)), worker_gone)
 
-    job, slot, experiment, dataset, store_path, sink_of = payload  # as engine.jobs.worker's loop packed it
-    os._exit(worker.train_child(job, slot, experiment, dataset, store_path, sink_of, listening))
+    os._exit(train(*payload, listening=listening))
 
 
 def worker_gone() -> NoReturn:

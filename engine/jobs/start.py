@@ -68,10 +68,11 @@ class Started(Protocol):
 
 def start(how: str, payload: tuple[Any, ...], train: Callable[..., int]) -> Started:
     """A child that returns from `train(*payload)` into nothing but its own exit: forked from this process (`how`,
-    as `method` answered), or a fresh interpreter given the payload (which must pickle) through its pipe."""
+    as `method` answered), or a fresh interpreter given `train` (by its module and name) and the payload (which must
+    pickle) through its pipe; there `train` gets the keyword `listening` too (see engine.jobs.child)."""
     if how == "fork":
         return Forked.start(payload, train)
-    return Spawned(payload)
+    return Spawned(payload, train)
 
 
 class Forked:
@@ -116,22 +117,22 @@ def die_with(worker: int) -> None:
 
 
 class Spawned:
-    """A child started as a fresh interpreter. Its stdin is a pipe from the worker: first the pickled payload, then
-    one line per signal the worker sends (a writer thread, so a child still importing torch never holds up the
-    worker's loop). Its output is the worker's own (the log)."""
+    """A child started as a fresh interpreter. Its stdin is a pipe from the worker: first `train` and the payload,
+    pickled, then one line per signal the worker sends (by a thread, so that a child still importing torch never
+    holds up the worker's loop). Its output is the worker's own (the log)."""
 
-    def __init__(self, payload: tuple[Any, ...]):
+    def __init__(self, payload: tuple[Any, ...], train: Callable[..., int]):
         self.process = subprocess.Popen([sys.executable, "-m", CHILD_MODULE], stdin=subprocess.PIPE,
                                         creationflags=NO_WINDOW)
         self.pid = self.process.pid
         self.orders: queue.SimpleQueue[int | None] = queue.SimpleQueue()
-        threading.Thread(target=self._write, args=(payload,), daemon=True, name=f"pipe to {self.pid}").start()
+        threading.Thread(target=self._write, args=(train, payload), daemon=True, name=f"pipe to {self.pid}").start()
 
-    def _write(self, payload: tuple[Any, ...]) -> None:
+    def _write(self, train: Callable[..., int], payload: tuple[Any, ...]) -> None:
         pipe = self.process.stdin
         assert pipe is not None, "started with stdin=PIPE"
         with contextlib.suppress(OSError):  # the child has gone: nothing more to tell it
-            pickle.dump(payload, pipe, protocol=pickle.HIGHEST_PROTOCOL)
+            pickle.dump((train, payload), pipe, protocol=pickle.HIGHEST_PROTOCOL)
             pipe.flush()
             while (signum := self.orders.get()) is not None:
                 pipe.write(b"%d\n" % signum)
