@@ -103,6 +103,11 @@ class MedSet:
         return self.classes.index(name)
 
     @property
+    def focus(self) -> int | None:
+        """The label of the critical class the melanoma-recall column follows; None where the set declares none."""
+        return None if self.critical is None else self.index(self.critical.focus)
+
+    @property
     def sided(self) -> bool:
         """Whether some classes differ by side alone (OrganMNIST's kidney-left and kidney-right): a mirrored image
         of one is the other's, under the wrong label."""

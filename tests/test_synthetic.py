@@ -30,16 +30,14 @@ def test_generation_is_deterministic(dataset):
 
 @pytest.mark.slow
 def test_the_kept_copy_is_the_set_as_drawn_and_a_copy_cut_short_is_drawn_again(dataset, tmp_path, monkeypatch):
-    images, labels = data.draw_synthetic()
-    for split in CLASS_COUNTS:  # what every process reads back is what drawing gives, dtypes included
-        assert np.array_equal(dataset.images[split], images[split])
-        assert np.array_equal(dataset.labels[split], labels[split])
-        assert dataset.labels[split].dtype == labels[split].dtype
     kept = tmp_path / "synthetic.npz"
     kept.write_bytes(b"PK\x03\x04 cut short")
     monkeypatch.setattr(data, "synthetic_cache", lambda: kept)
-    drawn = synthetic()
-    assert np.array_equal(drawn.images["val"], images["val"])
+    drawn = synthetic()  # drawn afresh, as the copy kept is cut short: one draw (seconds) serves both checks
+    for split in CLASS_COUNTS:  # what every process reads back is what drawing gives, dtypes included
+        assert np.array_equal(dataset.images[split], drawn.images[split])
+        assert np.array_equal(dataset.labels[split], drawn.labels[split])
+        assert dataset.labels[split].dtype == drawn.labels[split].dtype
     assert len(np.load(kept)["val_images"]) == sum(CLASS_COUNTS["val"])  # kept whole this time
 
 
@@ -51,8 +49,8 @@ def final_metrics(experiment_id, dataset, epochs, seed=0):
 
 
 @pytest.mark.slow
-def test_batchnorm_cnn_learns_it_within_two_epochs(dataset):
-    assert final_metrics(8, dataset, epochs=2)["auc"] >= 0.85
+def test_batchnorm_cnn_learns_it_within_one_epoch(dataset):
+    assert final_metrics(8, dataset, epochs=1)["auc"] >= 0.85  # 0.91 here (0.94 after two epochs, twice the time)
 
 
 @pytest.mark.slow

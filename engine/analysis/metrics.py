@@ -34,14 +34,13 @@ def evaluate(labels: np.ndarray, probabilities: np.ndarray, chosen: MedSet | Non
     recall, precision = share(hits, support), share(hits, confusion.sum(axis=0))
     f1 = share(2 * precision * recall, precision + recall)
     recall_by = dict(zip(names, recall.tolist()))
-    critical = chosen.critical
-    focus = critical and chosen.index(critical.focus)
+    critical, focus = chosen.critical, chosen.focus
     return {
         "auc": macro_auc(labels, probabilities),
         "accuracy": float((predicted == labels).mean()),
         "mel_recall": None if focus is None else float(recall[focus]),
         "mel_precision": None if focus is None else float(precision[focus]),
-        "cancer_sensitivity": critical and float(np.mean([recall_by[c] for c in critical.group])),
+        "cancer_sensitivity": None if critical is None else float(np.mean([recall_by[c] for c in critical.group])),
         "balanced_accuracy": float(recall.mean()),
         "recall": recall_by,
         "precision": dict(zip(names, precision.tolist())),

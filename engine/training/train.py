@@ -128,8 +128,7 @@ def train(spec: ExperimentSpec, dataset: Dataset, options: RunOptions, run_id: s
 
     chosen = dataset.medset
     metrics = evaluate(dataset.labels["val"], probabilities, chosen)
-    focus = chosen.critical and chosen.index(chosen.critical.focus)
-    metrics.update(bootstrap.intervals(dataset.labels["val"], probabilities, focus))
+    metrics.update(bootstrap.intervals(dataset.labels["val"], probabilities, chosen.focus))
     metrics.update(params=models.count_parameters(setup.model), train_seconds=train_seconds,
                    wall_seconds=time.perf_counter() - started,
                    images_per_second=size * epoch / train_seconds if train_seconds else 0.0)

@@ -107,7 +107,6 @@ def launch(args: argparse.Namespace, chosen: list[Experiment], asked: range, exp
             if args.json and args.detach:  # what was queued, as JSON however little: a script parses it all the same
                 print(dumps([]))
             return exit_codes.OK
-        say_estimate(jobs, chosen, store, source.options)
         if args.executor:
             if slot_request(args).asked():
                 raise UserError("--jobs, --gpus, --per-gpu and --threads share out this machine, while on a cluster "
@@ -115,6 +114,7 @@ def launch(args: argparse.Namespace, chosen: list[Experiment], asked: range, exp
                                 "or the other.")
             return run_on_cluster(args, jobs, store, experiments)
         if args.detach:
+            say_estimate(jobs, chosen, store, source.options)  # the worker loads the data, and says what is wrong
             return run_detached(args, jobs, store)
         if slot_request(args).shares_out():
             return run_in_slots(args, jobs, source.options, chosen, experiments, store)
@@ -212,6 +212,7 @@ def run_here(args: argparse.Namespace, jobs: list[Job], options: RunOptions, cho
     sink = JsonResults(bars, store, experiments) if args.json else bars
     with sink:  # entered before the download, so its bar is cleared and the cursor shown again whatever fails
         dataset = prepare(args.data, options, chosen, sink)
+        say_estimate(jobs, chosen, store, options)  # once the data is known good: after a refusal, it would be noise
         queue.add(jobs, keep=True)
         outcomes = runner.run_kept(queue, experiments, dataset, store, sink)
     unstarted = say_unstarted(queue, jobs)
@@ -252,6 +253,7 @@ def run_in_slots(args: argparse.Namespace, jobs: list[Job], options: RunOptions,
     slots = machine_slots(slot_request(args), args.device)
     with HeadlessProgress(0) as bars:  # the downloads' bars only
         dataset = prepare(args.data, options, chosen, bars)
+    say_estimate(jobs, chosen, store, options)
     queue = JobQueue(store)
     queue.add(jobs, keep=True)
     log = WorkerLog("stderr", json_results=StoredRowPrinter(store, experiments) if args.json else None)
