@@ -9,16 +9,17 @@ import os
 import signal
 import sys
 import time
+from dataclasses import asdict
 from pathlib import Path
 
 import numpy as np
 import psutil
 import pytest
 
-from engine.events import RunStarted
+from engine.events import BatchProgress, RunStarted
 from engine.experiments.load import load
 from engine.jobs import cluster, runner, scheduler
-from engine.jobs.queue import Executor, JobQueue, plan
+from engine.jobs.queue import Executor, JobQueue, eta_seconds, plan
 from engine.store.runs import Store, StoreUnwritable
 from engine.training import data
 from engine.training.options import RunOptions, run_config
@@ -150,6 +151,36 @@ def test_a_task_slurm_has_forgotten_failed_and_a_scheduler_that_does_not_answer_
     assert scheduler.states(["4242_0", "4243"]) == {"4242_0": scheduler.UNKNOWN, "4243": scheduler.UNKNOWN}
     assert cluster.ended_without_result(scheduler.GONE, "4242_0").startswith(
         "the task left Slurm without leaving a result (killed, or its node lost; its log: ")
+
+
+def test_a_running_tasks_progress_is_read_on_its_own_clock_and_its_silence_shows(tiny_experiments):
+    """The ETA counts from when the run began on its node, not from this side's first look (which once showed 'ETA
+    0s' at batch 29 of 219); a task silent for minutes is shown stalled, its ETA shrinking, not growing."""
+    store = Store()
+    queue = JobQueue(store)
+    [job] = plan([load(tiny_experiments)[2]], [0], "synthetic", str(tiny_experiments), RunOptions(device="cpu"))
+    queue.add_submitted([job], Executor.SLURM, ["4242_0"])
+    now = time.time()
+    progress = {"started": asdict(RunStarted(job.job_id, 2, job.name, 0, "cpu", "synthetic", 10_000, 10)),
+                "started_at": now - 60, "batch": asdict(BatchProgress(job.job_id, 3, 5, 10, 0.5, 100.0)),
+                "written_at": now - 1}
+    cluster.write_atomically(cluster.progress_path(cluster.results_folder(), job.job_id), json.dumps(progress))
+
+    def look() -> dict:
+        row = queue.get(job.job_id)
+        progress = cluster.progress_of(row)
+        cluster.beat(queue, row, progress)
+        cluster.follow(queue, row, "RUNNING", progress)
+        return queue.get(job.job_id)
+
+    seen = look()
+    assert (seen["status"], seen["phase"], seen["started_at"]) == ("running", "slurm 4242_0: running", now - 60)
+    assert eta_seconds(seen, now) > 3600 * 24  # 2.5 epochs of 10,000 in a minute
+    progress["written_at"] = now - 600  # as if it had fallen silent
+    cluster.write_atomically(cluster.progress_path(cluster.results_folder(), job.job_id), json.dumps(progress))
+    silent = look()
+    assert silent["phase"] == "slurm 4242_0: stalled (no progress for 10 minutes)"
+    assert eta_seconds(silent, now) < eta_seconds(seen, now)
 
 
 def test_a_result_the_store_cannot_take_leaves_its_job_waiting_and_says_why(tiny_experiments):

@@ -28,7 +28,7 @@ from engine import threads
 from engine.errors import RunCancelled, UserError, said
 from engine.events import BatchProgress, Event, RunStarted
 from engine.jobs import scheduler
-from engine.jobs.queue import CANCELLED, CLUSTERS, Executor, Job, JobQueue, read_once
+from engine.jobs.queue import CANCELLED, CLUSTERS, Executor, Job, JobQueue, duration_words, read_once
 from engine.paths import home
 from engine.processes import alive, children, interrupt
 from engine.status import ACTIVE, Status
@@ -39,6 +39,9 @@ INSTALL = "pip install -e '.[slurm]'"
 # The command lines of submitit's local executor: the controller (whose pid is a task's id) and the task it starts.
 LOCAL_CONTROLLER, LOCAL_TASK = "-m submitit.local._local", "-m submitit.core._submit"
 PROGRESS_SECONDS = 2.0  # how often a task rewrites its progress file: bars that move, without flooding the file system
+# A running task whose progress file has not changed for this long is shown as stalled: far beyond its rewrites,
+# and beyond the evaluation at an epoch's end (which writes none) of any set this lab trains on.
+STALLED_SECONDS = 180
 ENDED_STATES = scheduler.ENDED_STATES | {"FINISHED", "INTERRUPTED"}  # Slurm's, and the local executor's two
 # A cancelled task that left no result this long after the cancel will leave none: its run is stored as never
 # finished. Slurm's KillWait (30 s by default) is the longest a task takes to go, a slow shared file system aside.
@@ -281,8 +284,9 @@ def sync(store: Store, queue: JobQueue | None = None, jobs: list[dict[str, Any]]
         if outcome is not None and not (stopped_by_slurm(job, outcome) and state not in ENDED_STATES):
             count += take(store, queue, job, outcome, state)
         elif job["status"] in ACTIVE:
-            follow(queue, job, state or scheduler.UNKNOWN)
-            beat(queue, job)
+            progress = progress_of(job)
+            beat(queue, job, progress)
+            follow(queue, job, state or scheduler.UNKNOWN, progress)
         elif outcome is None and state in ENDED_STATES and time.time() - job["ended_at"] > RESULT_GRACE_SECONDS:
             queue.end(job["job_id"], Status(job["status"]), job["reason"] or "")  # its task went without a word
     return count
@@ -332,23 +336,32 @@ def overruled(job: dict[str, Any], outcome: dict[str, Any], state: str) -> tuple
     return None
 
 
-def beat(queue: JobQueue, job: dict[str, Any]) -> None:
-    """A running task's progress file as its job's heartbeat."""
+def progress_of(job: dict[str, Any]) -> dict[str, Any]:
+    """What a job's task last wrote of its progress; empty before it wrote any."""
     try:
-        progress = json.loads(progress_path(results_folder(), job["job_id"]).read_text())
+        progress: dict[str, Any] = json.loads(progress_path(results_folder(), job["job_id"]).read_text())
     except (OSError, ValueError):  # none yet (still starting), or not readable over the network this time
-        return
+        return {}
+    return progress
+
+
+def beat(queue: JobQueue, job: dict[str, Any], progress: dict[str, Any]) -> None:
+    """A running task's progress file as its job's heartbeat, at the times of the task's clock: the ETA counts from
+    when the run began on its node, and stops growing when the task falls silent."""
     if "started" in progress and job["epochs"] is None:
         queue.started(RunStarted(**progress["started"]), progress.get("started_at"))
     if "batch" in progress:
         queue.beat(BatchProgress(**progress["batch"]), progress.get("written_at"))
 
 
-def follow(queue: JobQueue, job: dict[str, Any], state: str) -> None:
-    """A job without a result yet: its task's state (the scheduler's word) in its phase; an ended task that left no
-    result failed."""
-    queue.task_state(job["job_id"], f"{job['executor']} {job['cluster_job_id']}: {state.lower().replace('_', ' ')}",
-                     running=state == "RUNNING")
+def follow(queue: JobQueue, job: dict[str, Any], state: str, progress: dict[str, Any]) -> None:
+    """A job without a result yet: its task's state (the scheduler's word, or stalled: running, but silent) in its
+    phase; an ended task that left no result failed."""
+    words = state.lower().replace("_", " ")
+    silent = time.time() - progress.get("written_at", time.time())
+    if state == "RUNNING" and silent > STALLED_SECONDS:
+        words = f"stalled (no progress for {duration_words(silent)})"
+    queue.task_state(job["job_id"], f"{job['executor']} {job['cluster_job_id']}: {words}", running=state == "RUNNING")
     if state in ENDED_STATES and not result_path(results_folder(), job["job_id"]).exists():
         queue.end(job["job_id"], Status.FAILED, ended_without_result(state, job["cluster_job_id"]))
 
