@@ -92,4 +92,6 @@ async def test_a_narrow_leaderboard_shortens_names_and_drops_whole_columns_never
             keys_shown = [column.key for column in table.shown]
             assert {"auc", "mel_recall"} <= set(keys_shown)
             assert any(str(cell).endswith("…") for cell in table.get_column("name"))  # the words gave way
+            caption = str(app.screen.query_one("#order-caption").render())
+            assert "cancer: no room" in caption and not caption.endswith("…"), caption  # what it left out, said
             assert "0.893±0.025" in [str(cell) for cell in table.get_column("auc")] or keys == ("l",)

@@ -9,6 +9,11 @@ Part = tuple[str, str]  # (long words, short words): "train loss 0.523", "loss 0
 SEPARATOR = " · "
 
 
+def same(words: str) -> Part:
+    """A part with no shorter words."""
+    return words, words
+
+
 def fitted(parts: Sequence[Part], width: int) -> str:
     words = [long for long, _ in parts]
     for index in reversed(range(len(parts))):

@@ -20,10 +20,12 @@ from tui.app.screens.run_detail import (
     open_screen,
 )
 from tui.app.widgets.frame.filter_bar import FILTER, FilterBar
+from tui.app.widgets.frame.fitted_line import FittedLine
 from tui.app.widgets.frame.header import LabHeader
 from tui.app.widgets.frame.key_line import KeyLine
 from tui.app.widgets.results.leaderboard_table import RankedTable
 from tui.text import numbers
+from tui.text.fit import Part, same
 from tui.text.measures import SYNTHETIC
 
 SORT_NAMES = {"auc": "AUC", "mel_recall": "mel recall", "cancer_sensitivity": "cancer sensitivity",
@@ -32,24 +34,30 @@ SORT_NAMES = {"auc": "AUC", "mel_recall": "mel recall", "cancer_sensitivity": "c
               "synthetic": "data", **{f"recall_{name}": f"{name} recall" for name in CLASSES}}
 
 
-def order_caption(app: LabApp, shown: int, columns: list[str]) -> str:
-    """Which rows, in which order; a sort by a figure this view has no column of (the grid in the leaderboard's
-    order, by AUC) says so."""
+def order_caption(app: LabApp, shown: int, columns: list[str], left_out: list[str]) -> list[Part]:
+    """Which rows, in which order, in words that shorten on a narrow screen; a sort by a figure this view has no
+    column of (the grid in the leaderboard's order, by AUC) says so, and so do columns too wide to show."""
     stored = app.lab.overview.stored
     if not stored:
-        return "No runs stored yet: select experiments (e), then press r."
+        return [same("No runs stored yet: select experiments (e), then press r.")]
     ranking = app.ranking
-    rows = "per experiment (mean ± std over seeds, n runs)" if ranking.per_experiment else "per run"
-    direction = "descending" if ranking.descending else "ascending"
-    window = f" · first {shown:,} of {stored:,}, more below" if not ranking.per_experiment and shown < stored else ""
+    rows = ("per experiment (mean ± std over seeds, n runs)", "per experiment") if ranking.per_experiment \
+        else same("per run")
+    direction, arrow = ("descending", "▼") if ranking.descending else ("ascending", "▲")
+    name = SORT_NAMES.get(ranking.key, ranking.key) + ("" if ranking.key in columns else " (not shown)")
+    parts = [rows, (f"sorted by {name}, {direction}", f"by {name} {arrow}")]
     if ranking.query.strip():
-        window = f" · filter '{ranking.query.strip()}': {shown:,} shown"
-    unseen = "" if ranking.key in columns else " (not shown)"
-    return f"{rows} · sorted by {SORT_NAMES.get(ranking.key, ranking.key)}{unseen}, {direction}{window}"
+        parts.append((f"filter '{ranking.query.strip()}': {shown:,} shown", f"'{ranking.query.strip()}': {shown:,}"))
+    elif not ranking.per_experiment and shown < stored:
+        parts.append((f"first {shown:,} of {stored:,}, more below", f"{shown:,} of {stored:,}"))
+    if left_out:
+        parts.append((f"too narrow for {', '.join(left_out)}", f"{', '.join(left_out)}: no room"))
+    return parts
 
 
 class RankedScreen(LabScreen):
     VIEW = ""
+    shown_rows = 0  # rows the last redraw showed, for the caption
     AUTO_FOCUS = "DataTable"  # not the filter bar, hidden until / opens it
     BINDINGS = [
         Binding("s", "cycle_sort", "Sort", id="sort", tooltip="Sort by the next column"),
@@ -86,6 +94,14 @@ class RankedScreen(LabScreen):
         """The keys of the figures this view has a column of."""
         return self.sort_keys()
 
+    def left_out(self) -> list[str]:
+        """The headers of the columns the width left out."""
+        return []
+
+    def caption(self) -> None:
+        self.query_one("#order-caption", FittedLine).show(
+            order_caption(self.app, self.shown_rows, self.columns(), self.left_out()))
+
     def legend(self, rows: list[dict[str, Any]]) -> list[str]:
         """What the shown rows' words and colours mean; the legend adds synth's when synthetic runs are shown."""
         raise NotImplementedError
@@ -93,7 +109,7 @@ class RankedScreen(LabScreen):
     def compose(self) -> ComposeResult:
         yield LabHeader(self.VIEW)
         yield FilterBar()
-        yield Static(id="order-caption", classes="caption", markup=False)
+        yield FittedLine(id="order-caption", classes="caption")
         yield self.rows_widget()
         yield Static(id="legend", classes="legend", markup=False)
         yield KeyLine()
@@ -110,7 +126,8 @@ class RankedScreen(LabScreen):
         app = self.app
         rows = app.ranking.rows(app.lab.store, app.lab.experiments)
         self.show(rows)
-        self.query_one("#order-caption", Static).update(order_caption(app, len(rows), self.columns()))
+        self.shown_rows = len(rows)
+        self.caption()
         synthetic = [SYNTHETIC] if any(row["synthetic"] for row in rows) else []
         looks = sealed.unsealings(app.lab.store)  # once the test split was seen, every reader of the ranks is told
         unsealings = [unsealed(looks)] if looks else []

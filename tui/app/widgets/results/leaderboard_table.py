@@ -8,6 +8,7 @@ from typing import Any
 
 from rich.text import Text
 from textual import events
+from textual.message import Message
 from textual.widgets import DataTable
 
 from engine.status import Status
@@ -125,11 +126,15 @@ class RankedTable(DataTable):
 
 
 class LeaderboardTable(RankedTable):
+    class Fitted(Message):
+        """The width left out other columns than before: the caption names them."""
+
     def __init__(self) -> None:
         super().__init__(cursor_type="row", id="leaderboard-table")
         self.rows_shown = []
         self.ranking = Ranking()
         self.shown: list[Column] = []
+        self.left_out: list[str] = []  # the headers of the columns too wide for the terminal
         self.marked: list[str] = []
 
     def show(self, rows: list[Row], ranking: Ranking, marked: list[str]) -> None:
@@ -143,6 +148,10 @@ class LeaderboardTable(RankedTable):
         candidates = columns(self.ranking.per_experiment, self.marked)
         cells = {c.key: [c.cell(row) for row in self.rows_shown] for c in candidates}
         self.shown, name_width = fitting(candidates, cells, self.size.width - SCROLLBAR, self.ranking.key)
+        left_out = [c.header for c in candidates if c.priority == 0 and c not in self.shown]
+        if left_out != self.left_out:
+            self.left_out = left_out
+            self.post_message(self.Fitted())
         if name_width is not None:
             cells["name"] = [shortened(name, name_width) for name in cells["name"]]
         cursor = self.cursor_row

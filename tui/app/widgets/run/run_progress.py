@@ -18,7 +18,7 @@ from tui.app.lab import STATUS_WORDS, LiveRun
 from tui.app.progress import Etas
 from tui.app.widgets.frame.fitted_line import FittedLine
 from tui.text import numbers
-from tui.text.fit import Part
+from tui.text.fit import Part, same
 
 IDLE = "No run yet: select experiments on the experiments screen (e), then press r."
 WAITING = "waiting for the worker (it starts with the first job, and imports torch once)"
@@ -79,11 +79,6 @@ class RunProgress(Vertical):
         static = self.query_one(selector, Static)
         if static.content != text:
             static.update(text, layout=layout)
-
-
-def same(words: str) -> Part:
-    """A part with no shorter words."""
-    return words, words
 
 
 def epoch_parts(live: LiveRun | None) -> list[Part]:
