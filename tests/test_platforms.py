@@ -192,3 +192,12 @@ def test_without_cpu_affinity_cgroups_or_schedstat_a_run_takes_the_cores_and_kee
     monkeypatch.setattr(threads, "SCHEDSTAT", tmp_path / "no schedstat")
     governor = threads.Governor(4)
     assert [governor.count() for _ in range(3)] == [4, 4, 4]
+
+
+def test_a_spawned_child_sent_a_job_that_will_not_pickle_exits_and_never_waits():
+    child = start.Spawned((lambda: None,), train_child)  # a lambda pickles by no name
+    deadline = time.monotonic() + 60
+    while (code := child.poll()) is None:
+        assert time.monotonic() < deadline, "the child still waits for its job"
+        time.sleep(0.05)
+    assert code == 1  # the worker then fails the job with that exit code

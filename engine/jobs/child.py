@@ -19,17 +19,17 @@ def main() -> NoReturn:
     pipe = sys.stdin.buffer
     try:
         train, payload = pickle.load(pipe)  # `train` by name: its module (engine.jobs.worker) imports torch
-    except EOFError:  # the worker has gone before it sent the job: there is no run to answer for
-        worker_gone()
+    except (EOFError, pickle.UnpicklingError):  # the worker has gone, or could not send the job: no run began
+        leave()
 
     def listening() -> None:  # a signal from the worker reaches the main thread's handler as if sent by the system
-        start.listen(pipe, lambda signum: _thread.interrupt_main(signal.Signals(signum)), worker_gone)
+        start.listen(pipe, lambda signum: _thread.interrupt_main(signal.Signals(signum)), leave)
 
     os._exit(train(*payload, listening=listening))
 
 
-def worker_gone() -> NoReturn:
-    """Nobody would record the run any more: stop as a forked child's PR_SET_PDEATHSIG does."""
+def leave() -> NoReturn:
+    """Stop at once, as a forked child does on its worker's end (PR_SET_PDEATHSIG): nobody would record the run."""
     os._exit(1)
 
 

@@ -21,6 +21,7 @@ import signal
 import subprocess
 import sys
 import threading
+import traceback
 from collections.abc import Callable
 from typing import Any, Protocol
 
@@ -131,14 +132,19 @@ class Spawned:
     def _write(self, train: Callable[..., int], payload: tuple[Any, ...]) -> None:
         pipe = self.process.stdin
         assert pipe is not None, "started with stdin=PIPE"
-        with contextlib.suppress(OSError):  # the child has gone: nothing more to tell it
+        try:
             pickle.dump((train, payload), pipe, protocol=pickle.HIGHEST_PROTOCOL)
             pipe.flush()
             while (signum := self.orders.get()) is not None:
                 pipe.write(b"%d\n" % signum)
                 pipe.flush()
-        with contextlib.suppress(OSError):
-            pipe.close()
+        except OSError:  # the child has gone: nothing more to tell it
+            pass
+        except Exception:  # a job that will not pickle: the child, sent no job, exits, and the job fails (see the log)
+            traceback.print_exc()
+        finally:
+            with contextlib.suppress(OSError):
+                pipe.close()
 
     def poll(self) -> int | None:
         code = self.process.poll()
