@@ -55,18 +55,27 @@ def draw(chart: Chart, figure: Any) -> None:
         zone = chart.zone
         axes.fill_between(zone.x, *zone.y, color=ZONE, alpha=0.5, linewidth=0, label=zone.name)
     if chart.log_x:
-        from matplotlib.ticker import (
-            EngFormatter,  # only drawing needs matplotlib, which is an extra
-        )
-
         axes.set_xscale("log")
-        axes.xaxis.set_major_formatter(EngFormatter(sep=""))  # 10k and 1M rather than 10⁴ and 10⁶
+        axes.xaxis.set_major_formatter(_engineering())  # 10k and 1M rather than 10⁴ and 10⁶
     DRAW[chart.kind](chart, axes)
+    if chart.log_x and _within_a_decade(axes):  # matplotlib labels the minor ticks there: in the same words
+        axes.xaxis.set_minor_formatter(_engineering())  # 300µ beside 100µ, not 3×10⁻⁴
     if chart.target is not None:
         axes.axhline(chart.target, color=TARGET, linestyle="--", linewidth=1, label=f"target {chart.target:.2f}")
     if len(axes.get_legend_handles_labels()[0]) > 1:
         outside = chart.kind in ("bars", "grouped_bars")  # beside the bars, never over them
         axes.legend(fontsize="small", **({"loc": "upper left", "bbox_to_anchor": (1, 1)} if outside else {}))
+
+
+def _engineering() -> Any:
+    from matplotlib.ticker import EngFormatter  # only drawing needs matplotlib, which is an extra
+
+    return EngFormatter(sep="")
+
+
+def _within_a_decade(axes: Any) -> bool:
+    low, high = axes.get_xlim()
+    return high < 10 * low
 
 
 def scatter(chart: Chart, axes: Any) -> None:
