@@ -284,6 +284,7 @@ async def test_marked_runs_compare_on_one_screen_and_the_last_two_combine(two_ru
         assert isinstance(screen, CompareScreen)
         legend = str(screen.query_one("#compare-legend").render()).splitlines()
         assert [line[:3] for line in legend] == ["A •", "B x", "C +"] and third in legend[2]
+        assert "no epochs stored" in legend[0] and "no epochs" not in legend[2]
         roc = screen.query_one("#compare-roc", RunLines).lines  # a line per run, each with a glyph of its own
         assert [line.glyph for line in roc] == list(GLYPHS[:3])
         [loss] = screen.query_one("#compare-loss", RunLines).lines  # two_runs stored no epochs: the third's alone

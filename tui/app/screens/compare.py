@@ -39,7 +39,7 @@ class CompareScreen(LabScreen):
     def __init__(self, runs: list[dict[str, Any]]):
         """`runs` as Store.get returns them, in the order they were marked."""
         super().__init__()
-        self.runs = runs[:MOST]
+        self.runs, self.marked = runs[:MOST], len(runs)
         self.condition = "mel"
         self.predictions: dict[str, screening.Predictions | None] = {}
         for run in self.runs:
@@ -80,13 +80,14 @@ class CompareScreen(LabScreen):
 
     def legend(self) -> str:
         """Each run's letter and glyph, what it is, and its AUC; a run without predictions says it has no ROC."""
-        lines = []
+        lines = [f"The first {MOST} of {self.marked} marked runs: a glyph each."] if self.marked > MOST else []
         for letter, glyph, run in zip(LETTERS, GLYPHS, self.runs):
             data = "synthetic" if run["synthetic"] else "real data"
             figure = (f"AUC {numbers.auc(run['auc'])}" if self.predictions[run["run_id"]] is not None
                       else f"{run['status']}: no ROC")
+            epochs = "" if run["history"] else " · no epochs stored"
             lines.append(f"{letter} {glyph} #{run['experiment_id']} {run['name']} · seed {run['seed']} · {data} · "
-                         f"{figure} · run {run['run_id']}")
+                         f"{figure}{epochs} · run {run['run_id']}")
         return "\n".join(lines)
 
     def action_toggle_condition(self) -> None:
