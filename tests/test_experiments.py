@@ -64,8 +64,8 @@ def test_experiment_14_trains_on_normalised_images_and_is_evaluated_on_plain_one
     finally:
         hook.remove()
     assert isinstance(events[-1], RunFinished)
-    evaluated = torch.cat(seen[False])
-    plain = torch.from_numpy(images["val"]).permute(0, 3, 1, 2).float() / 255
+    evaluated = torch.cat(seen[False])  # val after the epoch, then the test split (sealed) once at the end
+    plain = torch.from_numpy(np.concatenate([images["val"], images["test"]])).permute(0, 3, 1, 2).float() / 255
     assert torch.allclose(evaluated, plain)  # un-normalised: exactly ToTensor's output
     trained = torch.cat(seen[True])
     assert trained.min() < -1 and trained.max() > 1  # ImageNet's mean and std: about -2.1 to 2.6

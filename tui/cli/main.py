@@ -57,7 +57,7 @@ def build_parser() -> Parser:
     sweep = add_command(commands, "sweep", help="train a sweep of the experiments file: its points × seeds")
     sweep.add_argument("name", metavar="NAME", help="the name of a [[sweeps]] table")
     sweep.add_argument("--halving", action="store_true",
-                       help="successive halving: at epochs 1, 3, 9, ... a point goes on only among the top third so far")
+                       help="successive halving: at epochs 1, 3, 9, ... a point goes on only in the top third so far")
     add_launch(sweep)
 
     worker = add_command(commands, "worker", help="train the queued jobs; stops once the queue has been empty a while")
