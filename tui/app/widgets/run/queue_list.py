@@ -21,7 +21,8 @@ from tui.app.lab import STATUS_WORDS
 from tui.text import numbers
 
 # anything else failed: ✗
-STATUS_SYMBOLS = {Status.QUEUED: "·", Status.RUNNING: "▶", Status.FINISHED: "✓", Status.CANCELLED: "■"}
+STATUS_SYMBOLS = {Status.QUEUED: "·", Status.RUNNING: "▶", Status.FINISHED: "✓", Status.CANCELLED: "■",
+                  Status.STOPPED: "½"}  # stopped by halving: no failure
 FOLD = "ended"  # the option id of the line that folds the ended jobs
 
 
