@@ -296,3 +296,18 @@ async def test_marked_runs_compare_on_one_screen_and_the_last_two_combine(two_ru
         assert "optimizer.name" not in keys and "precision" not in keys  # alike in all three: left out
         await pilot.press("escape", "c")  # the ensemble combines the last two marked
         assert [member.run_id for member in app.screen.members] == [two_runs[1], third]
+
+
+@pytest.mark.slow
+@synchronous
+async def test_a_narrow_matrix_leaves_its_shares_out_whole_rather_than_cut(two_runs):
+    app = app_with("--data", "synthetic")
+    async with app.run_test(size=(60, 20)) as pilot:
+        await pilot.press("l", "enter")
+        await pilot.pause()
+        matrix = app.screen.query_one(ConfusionMatrix)
+        table = matrix.content
+        assert table.caption == "shares left out: too narrow"
+        counts = [[str(cell) for cell in column.cells] for column in table.columns[1:-1]]
+        assert all(cell.isdigit() for column in counts for cell in column)  # whole counts, no '8…'
+        assert matrix.width_needed(shares=False) <= matrix.content_region.width

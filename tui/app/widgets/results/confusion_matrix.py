@@ -24,10 +24,11 @@ CURSOR = Style(reverse=True, bold=True, underline=True)  # underlined too: rever
 START = (MEL, CLASSES.index("nv"))  # true mel, called nv: the misses the page is about
 
 
-def cell(count: int, share: float | None, diagonal: bool) -> Text:
+def cell(count: int, share: float | None, diagonal: bool, shares: bool = True) -> Text:
     if share is None:  # a class absent from this val set
         return Text(numbers.MISSING)
-    return on_shade(f"{count} {numbers.percent(share):>4}", share, VIRIDIS if diagonal else GREYS, bold=diagonal)
+    words = f"{count} {numbers.percent(share):>4}" if shares else str(count)
+    return on_shade(words, share, VIRIDIS if diagonal else GREYS, bold=diagonal)
 
 
 class ConfusionMatrix(Static, can_focus=True):
@@ -59,15 +60,31 @@ class ConfusionMatrix(Static, can_focus=True):
         last = len(CLASSES) - 1
         self.cursor = (min(max(true + down, 0), last), min(max(predicted + across, 0), last))
 
+    def on_resize(self) -> None:
+        self.redraw()
+
     def redraw(self) -> None:
-        table = Table(box=None, header_style="bold", pad_edge=False, padding=(0, 1, 0, 0))
+        """Each cell's count and share where the width holds them, else the counts alone, said under the table:
+        a share is left out whole rather than cut to '8…'."""
+        shares = self.width_needed(shares=True) <= self.content_region.width or not self.content_region.width
+        caption = None if shares else "shares left out: too narrow"
+        table = Table(box=None, header_style="bold", pad_edge=False, padding=(0, 1, 0, 0), caption=caption,
+                      caption_justify="left")
         table.add_column("true ↓", no_wrap=True)
         for name in CLASSES:
             table.add_column(name, justify="right", no_wrap=True)
         table.add_column("n", justify="right", no_wrap=True)
         for true, row in enumerate(self.rows):
-            cells = [cell(row[name], row[f"{name}_share"], name == row["true"]) for name in CLASSES]
+            cells = [cell(row[name], row[f"{name}_share"], name == row["true"], shares) for name in CLASSES]
             if true == self.cursor[0]:
                 cells[self.cursor[1]].stylize(CURSOR)
             table.add_row(row["true"], *cells, str(row["n"]))
         self.update(table)
+
+    def width_needed(self, shares: bool) -> int:
+        """The table's width: each column as wide as its widest cell or header, and a space after each."""
+        columns = [["true ↓", *(row["true"] for row in self.rows)],
+                   *([name, *(cell(row[name], row[f"{name}_share"], False, shares).plain for row in self.rows)]
+                     for name in CLASSES),
+                   ["n", *(str(row["n"]) for row in self.rows)]]
+        return sum(max(map(len, column)) + 1 for column in columns)
