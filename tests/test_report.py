@@ -37,6 +37,13 @@ def fixed_store(store_run):
     return ids
 
 
+@pytest.fixture
+def without_matplotlib(monkeypatch):
+    """matplotlib as missing, which is what `import matplotlib` then meets: the report leaves its PNGs out, for the
+    tests of its text and files (drawing them takes about 2 s of a 2-core CPU a report; two tests check them)."""
+    monkeypatch.setitem(sys.modules, "matplotlib", None)
+
+
 def read_csv(path):
     with open(path, newline="") as stream:
         return list(csv.DictReader(stream))
@@ -90,7 +97,7 @@ def test_real_runs_leave_synthetic_ones_out(store_run, tmp_path):
 
 
 @pytest.mark.slow
-def test_the_command_writes_the_files_or_says_why_not(cli, store_run, tmp_path):
+def test_the_command_writes_the_files_or_says_why_not(cli, store_run, tmp_path, without_matplotlib):
     empty = cli("report", "--out", str(tmp_path / "nothing"))
     assert empty.returncode == 2 and "no finished runs" in empty.stderr
 
@@ -117,8 +124,7 @@ def test_figures_are_drawn_and_linked(fixed_store, tmp_path):
     assert "### Experiments ranked by AUC\n\n![Experiments ranked by AUC](auc_ranked.png)\n\nRead which" in text
 
 
-def test_without_matplotlib_the_report_says_how_to_get_figures(fixed_store, tmp_path, monkeypatch):
-    monkeypatch.setitem(sys.modules, "matplotlib", None)  # what `import matplotlib` meets when it is not installed
+def test_without_matplotlib_the_report_says_how_to_get_figures(fixed_store, tmp_path, without_matplotlib):
     written = report.write(tmp_path, Store(), load())
     assert [p.suffix for p in written] == [".md", *[".csv"] * 5]
     assert not list(tmp_path.glob("*.png"))
@@ -126,7 +132,7 @@ def test_without_matplotlib_the_report_says_how_to_get_figures(fixed_store, tmp_
 
 
 @pytest.mark.slow
-def test_an_earlier_report_is_written_over_only_with_force(cli, store_run, tmp_path):
+def test_an_earlier_report_is_written_over_only_with_force(cli, store_run, tmp_path, without_matplotlib):
     labels, probabilities = noisy_predictions(3)
     store_run(labels, probabilities)
     out = tmp_path / "out"
@@ -155,7 +161,7 @@ def test_a_file_or_no_path_as_the_folder_is_refused(refused, store_run, tmp_path
 
 
 @pytest.mark.slow
-def test_a_run_without_melanomas_is_left_out_of_the_operating_points_and_said(store_run, tmp_path):
+def test_a_run_without_melanomas_is_left_out_of_the_operating_points_and_said(store_run, tmp_path, without_matplotlib):
     labels, probabilities = noisy_predictions(4)
     store_run(labels, probabilities, run_id="withmel")
     keep = labels != CLASSES.index("mel")
