@@ -261,3 +261,18 @@ def test_larger_images_are_estimated_before_they_train(experiments_toml):
     measured = estimate([experiments[8]], experiments, [{"experiment_id": 8, "images_per_second": 100.0}],
                         classes.medset("pathmnist", 224))
     assert not measured.rough and measured.seconds == pytest.approx(experiments[8].spec.training.epochs * 899.96)
+
+
+def test_a_grey_sets_val_images_are_drawn_in_grey_with_its_class_names(dermalab_home, capsys, tiny_experiments):
+    from tui.views import galleries
+
+    assert main(["run", "1", "--data", "synthetic", "--dataset", "breastmnist", "--experiments",
+                 str(tiny_experiments), "--device", "cpu", "--json"]) == exit_codes.OK
+    run_id = json.loads(capsys.readouterr().out.splitlines()[-1])["run_id"]
+    run = Store().get(run_id)
+    true, called = int(run["labels"][0]), int(run["probabilities"][0].argmax())  # a cell that holds an image
+    gallery = galleries.confusion_cell(Store().path, run_id, true, called)
+    names = ("malignant", "normal, benign")
+    assert gallery.sections[0].title.startswith(f"true {names[true]}, called {names[called]}")
+    picture = gallery.sections[0].tiles[0].image
+    assert picture.shape == (28, 28, 3) and (picture == picture[..., :1]).all()  # grey: equal channels

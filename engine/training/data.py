@@ -98,11 +98,11 @@ def recorded(source: str, dataset: str = DEFAULT, size: int = DEFAULT_SIZE) -> D
     return at_hand("auto" if source.endswith(MEDMNIST) else source, dataset, size)
 
 
-def source_path(source: str) -> Path | None:
-    """The file a dataset's `source` names (None for synthetic data)."""
-    if source == "synthetic":
+def source_path(source: str, dataset: str = DEFAULT, size: int = DEFAULT_SIZE) -> Path | None:
+    """The file a run's `source` names, on its set and size (None for synthetic data)."""
+    if source.startswith("synthetic"):
         return None
-    return medmnist_path(medset()) if source == MEDMNIST_SOURCE else Path(source)
+    return medmnist_path(medset(dataset, size)) if source.endswith(MEDMNIST) else Path(source)
 
 
 def fingerprint(path: Path) -> str:

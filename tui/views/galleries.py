@@ -10,7 +10,7 @@ from functools import lru_cache, partial
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from engine.classes import CLASSES, MEL
+from engine.classes import CLASSES, DEFAULT, DEFAULT_SIZE, MEL, medset
 from engine.errors import UserError
 from engine.experiments.spec import Experiment
 from engine.store.runs import Store
@@ -28,7 +28,8 @@ CONDITION_WORDS = {"mel": ("melanoma", "mel"), "cancer": ("cancer", "akiec, bcc 
 class Scored:
     """A finished run's predictions beside the val images they were made on."""
     predictions: Predictions
-    images: np.ndarray  # val split, N × 28 × 28 × 3 uint8
+    images: np.ndarray  # val split, N × S × S × 3 uint8 (a grey set's repeated to three channels: drawn in grey)
+    classes: tuple[str, ...] = CLASSES  # of the run's set
 
 
 def confusion_cell(store_path: Path, run_id: str, true: int, predicted: int) -> Gallery:
@@ -36,9 +37,9 @@ def confusion_cell(store_path: Path, run_id: str, true: int, predicted: int) -> 
 
     scored = load(store_path, run_id)
     chosen = lesions.confusion_cell(scored.predictions, true, predicted)
-    name = CLASSES[true]
+    name = scored.classes[true]
     order = "highest first: the nearest misses" if true != predicted else "lowest first: the narrowest catches"
-    title = f"true {name}, called {CLASSES[predicted]}: {plural(len(chosen), 'lesion')}"
+    title = f"true {name}, called {scored.classes[predicted]}: {plural(len(chosen), 'lesion')}"
     return Gallery(f"ordered by P({name}), {order}", [Section(title, _called_tiles(scored, chosen))])
 
 
@@ -106,8 +107,9 @@ def _called_tiles(scored: Scored, chosen: np.ndarray) -> list[Tile]:
     tiles = []
     for i in chosen:
         true, called = int(labels[i]), int(probabilities[i].argmax())
-        words = [f"P({CLASSES[c]}) {probabilities[i, c]:.2f}" for c in dict.fromkeys((true, called))]
-        tiles.append(Tile(scored.images[i], (f"val {i} · {CLASSES[true]} → {CLASSES[called]}", "  ".join(words))))
+        names = scored.classes
+        words = [f"P({names[c]}) {probabilities[i, c]:.2f}" for c in dict.fromkeys((true, called))]
+        tiles.append(Tile(scored.images[i], (f"val {i} · {names[true]} → {names[called]}", "  ".join(words))))
     return tiles
 
 
@@ -124,11 +126,11 @@ def load(store_path: Path, run_id: str) -> Scored:
         raise UserError(f"Run {run_id} is no longer in the store; it may have been pruned.")
     predictions = summary.predictions_of(run)
     _require_the_file_scored_on(run)
-    images, labels = _val_split(run["data"])
+    images, labels = _val_split(run["data"], run["dataset"], run["size"])
     if not np.array_equal(labels, predictions.labels):
         raise UserError(f"The val set of {run['data']} is not the one run {run_id} was scored on, so its lesions "
                         "cannot be shown.")
-    return Scored(predictions, images)
+    return Scored(predictions, images, medset(run["dataset"], run["size"]).classes)
 
 
 def _require_the_file_scored_on(run: dict) -> None:
@@ -138,7 +140,7 @@ def _require_the_file_scored_on(run: dict) -> None:
     is read."""
     from engine.training import data
 
-    path = data.source_path(run["data"])
+    path = data.source_path(run["data"], run["dataset"], run["size"])
     if path is None or run["data_fingerprint"] is None or not path.is_file():
         return
     if data.fingerprint(path) != run["data_fingerprint"]:
@@ -146,13 +148,16 @@ def _require_the_file_scored_on(run: dict) -> None:
                         "run recorded), so no lesion is drawn from it; put the run's file back there to see them.")
 
 
-def _val_split(source: str) -> tuple[np.ndarray, np.ndarray]:
+def _val_split(source: str, name: str = DEFAULT, size: int = DEFAULT_SIZE) -> tuple[np.ndarray, np.ndarray]:
+    import numpy as np
+
     from engine.training import data
 
     if source == "synthetic":
         return _synthetic_val()
-    dataset = data.recorded(source)
-    return dataset.images["val"], dataset.labels["val"]
+    dataset = data.recorded(source, name, size)
+    images = dataset.images["val"]
+    return np.repeat(images, 3, axis=-1) if images.shape[-1] == 1 else images, dataset.labels["val"]
 
 
 @lru_cache(maxsize=1)  # the synthetic set takes seconds to make, and it never changes
