@@ -183,6 +183,18 @@ def test_a_running_tasks_progress_is_read_on_its_own_clock_and_its_silence_shows
     assert eta_seconds(silent, now) < eta_seconds(seen, now)
 
 
+def test_a_task_out_of_time_says_how_far_it_got_and_what_time_would_do(tmp_path):
+    """Slurm's warning (SIGUSR2) ends the run; its reason says what a --time MINUTES that would let it end is."""
+    stop = cluster.SlurmStop()
+    assert stop.out_of_time() == f"{cluster.TIME_UP} (it had not begun training)"  # still importing torch, say
+    now = time.time()
+    stop.began, stop.progress = now - 90, cluster.TaskProgress(tmp_path / "progress.json")
+    stop.progress.state = {"started": {"epochs": 10}, "started_at": now - 60,
+                           "batch": {"epoch": 3, "batch": 0, "batches": 100}}  # 2 epochs a minute: 5 minutes in all
+    assert stop.out_of_time() == ("the task ran out of its time on the cluster after 2 of 10 epochs (about 30 s each);"
+                                  " --time 8 would let it end")  # 30 s to start, 330 s to train, 90 s warned
+
+
 def test_a_result_the_store_cannot_take_leaves_its_job_waiting_and_says_why(tiny_experiments):
     """A task that failed before its run began: its run is stored from the job. When the store cannot take that
     write (here: full), the error surfaces and the job stays as it was, so a later sync stores both."""

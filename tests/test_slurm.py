@@ -349,11 +349,13 @@ def test_the_queue_shows_a_training_task_as_running(cancelled_array: CancelledAr
 
 def test_a_cancelled_task_stops_training_within_seconds(cancelled_array: CancelledArray):
     """submitit's handler let the task ignore the cancel's SIGTERM and train on until KillWait's SIGKILL (~30 s),
-    holding its CPUs. Freed: Slurm lets go of the task once its process has ended (squeue is asked every second)."""
+    holding its CPUs. Freed: Slurm lets go of the task once its process has ended, about 5 s after `dermalab cancel`
+    began on a quiet node (2 of them the command's own start); well under KillWait on a busy one."""
     trained_on = cancelled_array.last_progress - cancelled_array.cancel_asked
     assert trained_on < 5, f"the task still wrote progress {trained_on:.0f} s after the cancel"
     freed = cancelled_array.freed - cancelled_array.cancel_asked
-    assert freed < 10, f"Slurm held the cancelled task {freed:.0f} s after the cancel"
+    kill_wait = cancelled_array.lab.slurm.kill_wait
+    assert freed < kill_wait / 2, f"Slurm held the task {freed:.0f} s after the cancel (KillWait: {kill_wait} s)"
 
 
 def test_a_task_cancelled_while_training_leaves_its_run(cancelled_array: CancelledArray):

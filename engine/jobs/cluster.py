@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import contextlib
 import json
+import math
 import os
 import shutil
 import signal
@@ -47,6 +48,7 @@ ENDED_STATES = scheduler.ENDED_STATES | {"FINISHED", "INTERRUPTED"}  # Slurm's, 
 # finished. Slurm's KillWait (30 s by default) is the longest a task takes to go, a slow shared file system aside.
 RESULT_GRACE_SECONDS = 120
 TIME_UP = "the task ran out of its time on the cluster; give it more with --time MINUTES"
+WARNED_AT_MOST = 90  # seconds before its time limit a task is warned (submitit's, for long limits)
 STOPPED = "Slurm stopped the task (a scancel, a preemption, or the end of its time)"
 
 
@@ -152,7 +154,7 @@ def warning_seconds(minutes: int) -> int:
     """How long before its time limit a task is warned (SIGUSR2): submitit's 90 s, or a quarter of a limit shorter
     than 6 minutes, so that a short limit still leaves most of its time to train. (Slurm may send it up to a minute
     early.)"""
-    return min(90, minutes * 60 // 4)
+    return min(WARNED_AT_MOST, minutes * 60 // 4)
 
 
 def task(job: Job, results: str) -> str:
@@ -191,9 +193,9 @@ def train_task(job: Job, results: Path, store: Store, stop: SlurmStop) -> dict[s
     experiment = resolve(job.experiments, job.experiment_id, job.point)
     options = RunOptions(seed=job.seed, **job.options)
     dataset = data.load(job.data, options.dataset, options.size)
+    stop.progress = TaskProgress(progress_path(results, job.job_id))
     with contextlib.suppress(KeyboardInterrupt):  # cancelled (the local executor's SIGINT): its row says so
-        runner.run_one(job.job_id, experiment, dataset, options, store,
-                       TaskProgress(progress_path(results, job.job_id)))
+        runner.run_one(job.job_id, experiment, dataset, options, store, stop.progress)
     stop.armed = False  # the run has ended as it says: a signal now only keeps it from being exported
     return store.exported(job.job_id)
 
@@ -208,13 +210,31 @@ class SlurmStop:
     def __init__(self) -> None:
         self.signum: int | None = None
         self.armed = True
+        self.began = time.time()
+        self.progress: TaskProgress | None = None  # the run's, once it trains
 
     def __call__(self, signum: int, frame: object) -> None:
         if self.signum is not None:
             return
         self.signum = signum
         if self.armed:
-            raise UserError(TIME_UP) if signum == signal.SIGUSR2 else RunCancelled(STOPPED)
+            raise UserError(self.out_of_time()) if signum == signal.SIGUSR2 else RunCancelled(STOPPED)
+
+    def out_of_time(self) -> str:
+        """TIME_UP, with how far the run got and a --time that would have let it end (at the pace it trained, and a
+        tenth more), where it trained long enough to tell."""
+        state = self.progress.state if self.progress else {}
+        if not {"started", "started_at", "batch"} <= state.keys():
+            return f"{TIME_UP} (it had not begun training)"
+        epochs, batch = state["started"]["epochs"], state["batch"]
+        now = time.time()
+        done = ((batch["epoch"] - 1) * batch["batches"] + batch["batch"]) / (epochs * batch["batches"])
+        pace = (now - state["started_at"]) / max(done, 1e-9)  # seconds for the whole run
+        minutes = math.ceil(((state["started_at"] - self.began) + pace * 1.1 + WARNED_AT_MOST) / 60)
+        each = pace / epochs
+        return (f"the task ran out of its time on the cluster after {batch['epoch'] - 1} of {epochs} epochs (about "
+                f"{f'{each:.0f} s' if each < 120 else f'{each / 60:.0f} min'} each); --time {minutes} would let it "
+                f"end")
 
 
 @contextlib.contextmanager
