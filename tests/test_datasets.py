@@ -235,6 +235,9 @@ def test_views_show_one_set_at_a_time(dermalab_home, capsys, tiny_experiments):
     store = Store()
     store.scope = ("pneumoniamnist", 64)
     assert [group["n"] for group in store.groups()] == [1] and store.statuses() == {"finished": 1}
+    assert main(["results", "--dataset", "pneumoniamnist", "--experiments", str(tiny_experiments)]) == exit_codes.OK
+    table = " ".join(capsys.readouterr().out.split())
+    assert "on pneumoniamnist, mel rec is the recall of pneumonia and cancer the mean recall of pneumonia" in table
 
 
 def test_what_makes_no_sense_on_a_set_is_said_in_the_notes_not_done(experiments_toml):

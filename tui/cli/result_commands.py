@@ -9,7 +9,7 @@ import sys
 from dataclasses import asdict
 from typing import Any
 
-from engine.classes import CLASSES
+from engine.classes import CLASSES, DEFAULT, medset
 from engine.errors import UserError
 from engine.experiments import sweeps
 from engine.experiments.architecture import parameter_count
@@ -82,10 +82,23 @@ def cmd_results(args: argparse.Namespace) -> int:
             rows = summary.with_intervals(rows, store)
         columns, empty = cli_tables.RESULTS, none_to_show(store, f"runs{of}")
     check_sort_column(rows, args.sort)
-    print_table(sort_rows(rows, args.sort, args.descending), args.format, columns, args.wide, cli_tables.RESULT_NOTES,
+    print_table(sort_rows(rows, args.sort, args.descending), args.format, columns, args.wide, measure_notes(args),
                 empty)
     say_unsealings(store, args.format)
     return exit_codes.OK
+
+
+def measure_notes(args: argparse.Namespace) -> tuple[str, ...]:
+    """What the clinical columns mean on the set shown: the page's words on DermaMNIST, else its critical classes
+    (engine.classes.CRITICAL), or that it declares none."""
+    chosen = medset(args.dataset, args.size)
+    if chosen.name == DEFAULT:
+        return cli_tables.RESULT_NOTES
+    critical = chosen.critical
+    if critical is None:
+        return (f"mel rec, cancer: {chosen.label} declares no critical class, so both stay empty",)
+    return (f"on {chosen.label}, mel rec is the recall of {critical.focus} and cancer the mean recall of "
+            f"{', '.join(critical.group)}: {critical.reason}",)
 
 
 def say_unsealings(store: Store, fmt: str) -> None:
