@@ -52,3 +52,17 @@ def test_a_heatmap_reads_as_a_grid_of_values_with_its_axes():
                                 ((0.755, None), (0.705, 0.805)), "r")).plain
     assert text.splitlines() == ["training.batch_size ↓ · optimizer.lr →", "512 0.755         ",
                                  "256 0.705  0.805  ", "    0.001   0.01 "]  # each value under its column
+
+
+def test_an_experiments_sweeps_are_listed_under_it(tmp_path):
+    path = with_sweeps(tmp_path, GRID)
+
+    async def drive():
+        app = app_with("--data", "synthetic", "--experiments", str(path))
+        async with app.run_test(size=SIZES["large"]) as pilot:
+            await pilot.press("down")  # from the chapter's row to experiment 1
+            await pilot.pause()
+            return str(app.screen.query_one("#detail-text").render())
+
+    said = asyncio.run(drive())
+    assert "Sweeps of it (ctrl+p Sweeps" in said and "grid, 4 points × 1 seed: Do rate and batch size trade?" in said

@@ -7,6 +7,8 @@ from textual.binding import Binding
 from textual.containers import Container
 from textual.widgets import DataTable, Input, Static
 
+from engine.errors import UserError
+from engine.experiments import sweeps
 from tui.app.lab_app import LabScreen
 from tui.app.widgets.experiments.experiment_detail import ExperimentDetail
 from tui.app.widgets.experiments.experiment_table import ExperimentTable
@@ -30,6 +32,8 @@ class ExperimentsScreen(LabScreen):
         FILTER,
     ]
 
+    file_sweeps: list[sweeps.Sweep] = []  # the experiments file's sweeps, read when the screen mounts
+
     def compose(self) -> ComposeResult:
         yield LabHeader("experiments")
         yield FilterBar()
@@ -41,6 +45,11 @@ class ExperimentsScreen(LabScreen):
 
     def on_mount(self) -> None:
         self.app.lab_changed.subscribe(self, self.changed)
+        lab = self.app.lab
+        try:  # listed under the experiment each extends; a sweep the file gets wrong is said by the sweeps view
+            self.file_sweeps = sweeps.every(lab.experiments, lab.source.experiments_file)
+        except UserError:
+            self.file_sweeps = []
 
     def changed(self, what: str) -> None:
         if what in ("store", "queue", "selection"):
@@ -59,7 +68,7 @@ class ExperimentsScreen(LabScreen):
         experiments = self.app.lab.experiments
         detail = self.query_one(ExperimentDetail)
         if chapter is None:
-            detail.show_experiment(experiments[ids[0]], experiments)
+            detail.show_experiment(experiments[ids[0]], experiments, self.file_sweeps)
         else:
             detail.show_chapter(chapter, [experiments[i] for i in ids])
 

@@ -3,6 +3,7 @@ the page's figures and its full resolved config with the experiment each value c
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
 
 from rich.text import Text
@@ -11,6 +12,7 @@ from textual.containers import VerticalScroll
 from textual.widgets import Static
 
 from engine.experiments.spec import Experiment
+from engine.experiments.sweeps import Sweep
 from tui.text import numbers
 from tui.text.measures import MEASURES
 
@@ -22,7 +24,9 @@ class ExperimentDetail(VerticalScroll):
     def compose(self) -> ComposeResult:
         yield Static(id="detail-text")
 
-    def show_experiment(self, experiment: Experiment, experiments: dict[int, Experiment]) -> None:
+    def show_experiment(self, experiment: Experiment, experiments: dict[int, Experiment],
+                        swept: Sequence[Sweep] = ()) -> None:
+        """`swept`: the experiments file's sweeps, of which those extending this experiment are listed."""
         spec = experiment.spec
         parent = experiments.get(spec.extends) if spec.extends else None
         text = Text.assemble((f"#{spec.id} {spec.name}", "bold"), f"  · {spec.chapter}\n")
@@ -31,6 +35,12 @@ class ExperimentDetail(VerticalScroll):
         if spec.lesson:
             text.append("\nLesson\n", style="bold")
             text.append(spec.lesson + "\n")
+        if own := [sweep for sweep in swept if sweep.base.id == spec.id]:
+            text.append("\nSweeps of it (ctrl+p Sweeps: their points, charts, and r to run one)\n", style="bold")
+            for sweep in own:
+                question = f": {' '.join(sweep.question.split())}" if sweep.question else ""
+                text.append(f"  {sweep.name}, {numbers.plural(sweep.size(), 'point')} × "
+                            f"{numbers.plural(sweep.seeds, 'seed')}{question}\n")
         text.append("\nPublished (the page: one run, Apple M1 Max)\n", style="bold")
         text.append(published(experiment) + "\n")
         text.append("\nResolved config (value · set by)\n", style="bold")
