@@ -44,6 +44,19 @@ def pytest_configure(config: pytest.Config) -> None:
     for name in ("COLUMNS", "LINES"):
         os.environ.pop(name, None)
     os.environ["COLORTERM"] = "truecolor"
+    if not hasattr(config, "workerinput"):  # once, before pytest-xdist starts its workers
+        compile_once()
+
+
+def compile_once() -> None:
+    """Where PYTHONDONTWRITEBYTECODE is set (CI here sets it), every process that imports the engine and tui
+    compiles their sources again, and the suite starts a few hundred: workers, the CLI, job and preview children,
+    a tenth to half a second of a 2-core CPU each. Python still reads bytecode it finds, so the suite writes it once
+    (compileall skips what is current; a checkout it cannot write only goes without)."""
+    import compileall
+
+    for package in ("engine", "tui"):
+        compileall.compile_dir(REPO / package, quiet=2)
 
 # Experiments small enough to train in about a second an epoch: one that finishes, two that run far longer than any
 # test waits (tests cancel or kill them), and one that diverges at once.
