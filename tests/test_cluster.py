@@ -120,6 +120,8 @@ def test_a_result_file_is_imported_exactly_once(tiny_experiments, tmp_path):
 def test_executor_refusals_are_one_sentence(refused, monkeypatch, tmp_path):
     local_with_slots = refused("run", "1", "--executor", "local", "--jobs", "2")
     assert local_with_slots.startswith("--jobs, --gpus, --per-gpu and --threads")
+    assert refused("run", "1", "--executor", "slurm", "--mem", "4GB") == (
+        "--mem 4GB: give a size as Slurm writes it, a whole number and its unit (500M, 16G).")
     monkeypatch.setenv("PATH", str(tmp_path))  # no sbatch here
     assert refused("run", "1", "--executor", "slurm").startswith("--executor slurm: this machine has no 'sbatch'")
     monkeypatch.setitem(sys.modules, "submitit", None)  # as where the extra is not installed
