@@ -135,6 +135,8 @@ def test_a_task_that_ended_without_a_result_says_how_the_cluster_ended_it():
     said = cluster.ended_without_result("OUT_OF_MEMORY", "4242_3")
     assert said.startswith("the cluster ended the task as out of memory")
     assert cluster.ended_without_result("INTERRUPTED", "17").startswith("the task ended without leaving a result")
+    # Slurm's word for a task whose process exited 0 before it wrote its result (a signal too early to handle)
+    assert cluster.ended_without_result("COMPLETED", "17").startswith("the task ended without leaving a result")
 
 
 def test_slurms_listings_are_read_task_by_task():

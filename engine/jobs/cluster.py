@@ -307,7 +307,7 @@ def sync(store: Store, queue: JobQueue | None = None, jobs: list[dict[str, Any]]
             progress = progress_of(job)
             beat(queue, job, progress)
             follow(queue, job, state or scheduler.UNKNOWN, progress)
-        elif outcome is None and state in ENDED_STATES and time.time() - job["ended_at"] > RESULT_GRACE_SECONDS:
+        elif outcome is None and state in ENDED_STATES and time.time() - (job["ended_at"] or 0) > RESULT_GRACE_SECONDS:
             queue.end(job["job_id"], Status(job["status"]), job["reason"] or "")  # its task went without a word
     return count
 
@@ -391,7 +391,7 @@ def ended_without_result(state: str, task_id: str) -> str:
     log = folder() / task_id
     if state == "TIMEOUT":
         return f"the task ran out of its time on the cluster; give it more with --time MINUTES (its log: {log})"
-    if state in ("FINISHED", "INTERRUPTED"):  # the local executor's words for a process that is gone
+    if state in ("FINISHED", "INTERRUPTED", "COMPLETED"):  # the local executor's words, and Slurm's for exit 0
         return f"the task ended without leaving a result (killed, or out of memory or time; its log: {log})"
     if state == scheduler.GONE:
         return f"the task left Slurm without leaving a result (killed, or its node lost; its log: {log})"
