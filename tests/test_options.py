@@ -22,7 +22,7 @@ SAMPLES = {"experiments": ["--experiments", "mine.toml"], "debug": ["--debug"], 
            "threads": ["--threads", "2"], "dataset": ["--dataset", "bloodmnist"], "size": ["--size", "64"]}
 # What each command needs beside its options.
 POSITIONALS = {"run": ["1"], "sweep": ["grid"], "operating-point": ["abc"], "ensemble": ["abc", "def"],
-               "report": ["--out", "folder"]}
+               "report": ["--out", "folder"], "test": ["1"]}
 COMMANDS = [APP, *build_parser()._subparsers._group_actions[0].choices]
 
 
