@@ -95,3 +95,11 @@ async def test_a_narrow_leaderboard_shortens_names_and_drops_whole_columns_never
             caption = str(app.screen.query_one("#order-caption").render())
             assert "cancer: no room" in caption and not caption.endswith("…"), caption  # what it left out, said
             assert "0.893±0.025" in [str(cell) for cell in table.get_column("auc")] or keys == ("l",)
+        await pilot.press("t", "g")  # the grid, per run: every class whole, names shortened before the seeds
+        await pilot.pause()
+        grid = app.screen.query_one(RecallGrid)
+        assert grid.virtual_size.width <= grid.scrollable_content_region.width
+        assert "mel_recall" in [str(column.value) for column in grid.columns]
+        assert all(str(grid.get_row_at(index)[1]).rstrip().endswith(f" s{row['seed']}")
+                   for index, row in enumerate(grid.rows_shown))
+        assert "cancer: no room" in str(app.screen.query_one("#order-caption").render())

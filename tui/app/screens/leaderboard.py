@@ -33,9 +33,3 @@ class LeaderboardScreen(RankedScreen):
 
     def sort_keys(self) -> list[str]:
         return [column.key for column in self.query_one(LeaderboardTable).shown]
-
-    def left_out(self) -> list[str]:
-        return self.query_one(LeaderboardTable).left_out
-
-    def on_leaderboard_table_fitted(self) -> None:
-        self.caption()

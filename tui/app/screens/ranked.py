@@ -94,13 +94,12 @@ class RankedScreen(LabScreen):
         """The keys of the figures this view has a column of."""
         return self.sort_keys()
 
-    def left_out(self) -> list[str]:
-        """The headers of the columns the width left out."""
-        return []
-
     def caption(self) -> None:
         self.query_one("#order-caption", FittedLine).show(
-            order_caption(self.app, self.shown_rows, self.columns(), self.left_out()))
+            order_caption(self.app, self.shown_rows, self.columns(), self.query_one(RankedTable).left_out))
+
+    def on_ranked_table_fitted(self) -> None:
+        self.caption()
 
     def legend(self, rows: list[dict[str, Any]]) -> list[str]:
         """What the shown rows' words and colours mean; the legend adds synth's when synthetic runs are shown."""

@@ -120,21 +120,26 @@ def shortened(words: str, width: int) -> str:
 
 class RankedTable(DataTable):
     """A table of the ranking's rows (the leaderboard's, the recall grid's): the ranked screens read the
-    highlighted row back from `rows_shown`, in the table's order."""
+    highlighted row back from `rows_shown`, in the table's order, and name the columns it had no room for."""
 
     rows_shown: list[Row]
+    left_out: list[str] = []  # the headers of the columns too wide for the terminal
 
-
-class LeaderboardTable(RankedTable):
     class Fitted(Message):
         """The width left out other columns than before: the caption names them."""
 
+    def leave_out(self, headers: list[str]) -> None:
+        if headers != self.left_out:
+            self.left_out = headers
+            self.post_message(self.Fitted())
+
+
+class LeaderboardTable(RankedTable):
     def __init__(self) -> None:
         super().__init__(cursor_type="row", id="leaderboard-table")
         self.rows_shown = []
         self.ranking = Ranking()
         self.shown: list[Column] = []
-        self.left_out: list[str] = []  # the headers of the columns too wide for the terminal
         self.marked: list[str] = []
 
     def show(self, rows: list[Row], ranking: Ranking, marked: list[str]) -> None:
@@ -148,10 +153,7 @@ class LeaderboardTable(RankedTable):
         candidates = columns(self.ranking.per_experiment, self.marked)
         cells = {c.key: [c.cell(row) for row in self.rows_shown] for c in candidates}
         self.shown, name_width = fitting(candidates, cells, self.size.width - SCROLLBAR, self.ranking.key)
-        left_out = [c.header for c in candidates if c.priority == 0 and c not in self.shown]
-        if left_out != self.left_out:
-            self.left_out = left_out
-            self.post_message(self.Fitted())
+        self.leave_out([c.header for c in candidates if c.priority == 0 and c not in self.shown])
         if name_width is not None:
             cells["name"] = [shortened(name, name_width) for name in cells["name"]]
         cursor = self.cursor_row

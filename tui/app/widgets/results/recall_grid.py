@@ -9,11 +9,13 @@ from rich.text import Text
 
 from engine.classes import CLASSES
 from tui.app.ranking import Ranking
-from tui.app.widgets.results.leaderboard_table import RankedTable, unlike_page
+from tui.app.widgets.results.leaderboard_table import NAME_AT_LEAST, SCROLLBAR, RankedTable, shortened, unlike_page
 from tui.app.widgets.results.scale import on_shade
 
 STANDOUT = "mel"
 WIDTH, WIDE = 6, 8  # cells of a class; of melanoma and cancer sensitivity
+FIGURES_WIDTH = 4 + 6 * WIDTH + 2 * WIDE  # every column but the names: #, six classes, MEL and cancer
+SHORTEST_NAME = 10  # "BatchNor…" at 60 columns, where every class still fits whole
 # Each class's column is keyed by what it sorts by; melanoma's recall is the leaderboard's own mel_recall.
 CLASS_KEYS = {name: "mel_recall" if name == STANDOUT else f"recall_{name}" for name in CLASSES}
 # What `s` steps through here: melanoma first (the page's punchline), then cancer, the other classes, and AUC.
@@ -27,22 +29,39 @@ def cell(recall: float | None, width: int, bold: bool = False) -> Text:
     return on_shade(f"{round(recall * 100):>3}".center(width), recall, bold=bold)
 
 
-def label(row: dict[str, Any], per_experiment: bool) -> Text:
+def label(row: dict[str, Any], per_experiment: bool, width: int | None = None) -> Text:
+    """The run's name, seed (or count) and marks; where `width` is too narrow for them, the name and marks are
+    shortened before the seed, which stays whole."""
     suffix = f" n={row['n']}" if per_experiment else f" s{row['seed']}"
     synthetic = " synth" if row["synthetic"] else ""
-    return Text(f" {row['name']}{suffix}{unlike_page(row)}{synthetic} ")  # text, never markup
+    words = f"{row['name']}{suffix}{unlike_page(row)}{synthetic}"
+    if width is not None and len(words) > width - 2:
+        words = shortened(f"{row['name']}{unlike_page(row)}{synthetic}", width - 2 - len(suffix)) + suffix
+    return Text(f" {words} ")  # text, never markup
 
 
 class RecallGrid(RankedTable):
     def __init__(self) -> None:
         super().__init__(cursor_type="row", cell_padding=0, id="recall-grid")
         self.rows_shown = []
+        self.given: list[dict[str, Any]] = []  # the rows as shown last, to show again at a new width
+        self.ranking = Ranking()
+
+    def on_resize(self) -> None:
+        self.show(self.given, self.ranking)
 
     def show(self, rows: list[dict[str, Any]], ranking: Ranking) -> None:
         """Rows without per-class figures (runs that did not finish) are left out. The sorted column's header
-        carries an arrow; a header click sorts by that column."""
+        carries an arrow; a header click sorts by that column. The names give way to the width, so that the
+        classes (melanoma among the first) stay in view."""
+        self.given, self.ranking = rows, ranking
         per_experiment = ranking.per_experiment
         self.rows_shown = [row for row in rows if row.get("recall")]
+        room = self.size.width - FIGURES_WIDTH - SCROLLBAR
+        # cancer (the mean of three recalls shown beside) goes whole where even short names leave no room for it
+        cancer = not self.size.width or room >= NAME_AT_LEAST
+        name_width = (max(SHORTEST_NAME, room if cancer else room + WIDE)) if self.size.width else None
+        self.leave_out([] if cancer else ["cancer"])
         self.clear(columns=True)
 
         def column(label: str, key: str, width: int, bold: bool = False) -> None:
@@ -55,9 +74,10 @@ class RecallGrid(RankedTable):
         for name in CLASSES:
             standout = name == STANDOUT
             column(name.upper() if standout else name, CLASS_KEYS[name], WIDE if standout else WIDTH, standout)
-        column("cancer", "cancer_sensitivity", WIDE)
+        if cancer:
+            column("cancer", "cancer_sensitivity", WIDE)
         for row in self.rows_shown:
-            self.add_row(f" {row['experiment_id']:>2} ", label(row, per_experiment),
+            self.add_row(f" {row['experiment_id']:>2} ", label(row, per_experiment, name_width),
                          *(cell(row["recall"].get(name), WIDE if name == STANDOUT else WIDTH, name == STANDOUT)
                            for name in CLASSES),
-                         cell(row.get("cancer_sensitivity"), WIDE))
+                         *([cell(row.get("cancer_sensitivity"), WIDE)] if cancer else []))
