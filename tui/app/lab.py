@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from engine.classes import DEFAULT, DEFAULT_SIZE, medset
 from engine.errors import UserError
 from engine.experiments.spec import Experiment
 from engine.experiments.sweeps import Sweep
@@ -235,7 +236,10 @@ class Lab:
         '3 runs selected · about 12m00s on this machine'."""
         from engine.jobs.estimate import estimate
 
-        guess = estimate([self.experiments[i] for i in sorted(self.selected)], self.experiments, self.store.speeds())
+        chosen = (self.source.options.dataset, self.source.options.size)
+        on = None if chosen == (DEFAULT, DEFAULT_SIZE) else medset(*chosen)  # another set or size: its images, pixels
+        selected = [self.experiments[i] for i in sorted(self.selected)]
+        guess = estimate(selected, self.experiments, self.store.speeds(), on)
         basis = " (rough: the page's times, as nothing ran here yet)" if guess.rough else " on this machine"
         words = f"{numbers.plural(len(self.selected), 'run')} selected · about {numbers.duration(guess.seconds)}{basis}"
         return words, guess.seconds
