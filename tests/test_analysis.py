@@ -207,7 +207,6 @@ def test_only_finished_runs_have_predictions(store_run):
         summary.predictions(store, "bro")
 
 
-@pytest.mark.slow
 def test_seed_spread_and_verdicts_per_experiment(cli, store_run):
     labels, probabilities = noisy_predictions(4)
     # Experiment 8's page figures: AUC 0.8966, mel recall 0.41, cancer sensitivity 0.5667.
@@ -231,7 +230,6 @@ def test_seed_spread_and_verdicts_per_experiment(cli, store_run):
     assert table[1].split()[4:] == ["0.900±0.010", "0.897", "yes", "20%±10%", "41%", "no", "60%±10%", "57%", "yes"]
 
 
-@pytest.mark.slow
 def test_results_show_intervals_for_new_and_old_runs(cli, store_run, stored):
     labels, probabilities = noisy_predictions(5)
     new = store_run(labels, probabilities, run_id="new000")
@@ -247,7 +245,6 @@ def test_results_show_intervals_for_new_and_old_runs(cli, store_run, stored):
     assert f"{expected['auc_ci'][0]:.3f}–{expected['auc_ci'][1]:.3f}" in one
 
 
-@pytest.mark.slow
 def test_confusion_matrix_counts_and_row_shares(cli, store_run):
     labels = [AKIEC, AKIEC, MEL, MEL, MEL, MEL, NV, BCC, BKL, DF, VASC]
     predicted = [AKIEC, NV, MEL, NV, NV, NV, NV, BCC, BKL, DF, VASC]
@@ -260,7 +257,6 @@ def test_confusion_matrix_counts_and_row_shares(cli, store_run):
     assert table.returncode == 0 and "3 (75%)" in table.stdout and "1 (25%)" in table.stdout
 
 
-@pytest.mark.slow
 def test_operating_point_and_ensemble_commands(cli, store_run, stored):
     labels, probabilities = noisy_predictions(6)
     first = store_run(labels, probabilities, run_id="aaa111")
@@ -279,7 +275,6 @@ def test_operating_point_and_ensemble_commands(cli, store_run, stored):
     assert table.returncode == 0 and "or ensemble" in table.stdout and "Best Custom CNN" in table.stdout
 
 
-@pytest.mark.slow
 @pytest.mark.parametrize("args, message", [
     (["operating-point", "nope"], "There is no run 'nope'"),
     (["operating-point", "aaa", "--target", "1.5"], "outside (0, 1]"),

@@ -11,7 +11,7 @@ import pytest
 from engine.classes import CLASSES
 from tests.conftest import REPO
 
-pytestmark = pytest.mark.slow  # each test runs dermalab in a child process, most of them training
+pytestmark = pytest.mark.slow  # most of these tests train, and one starts a python child
 
 
 def test_run_stores_every_run_and_results_reads_them_back(cli, stored, edited_experiments):

@@ -96,7 +96,6 @@ def test_real_runs_leave_synthetic_ones_out(store_run, tmp_path):
     assert "Cosine LR" in text and "BatchNorm" not in text
 
 
-@pytest.mark.slow
 def test_the_command_writes_the_files_or_says_why_not(cli, store_run, tmp_path, without_matplotlib):
     empty = cli("report", "--out", str(tmp_path / "nothing"))
     assert empty.returncode == 2 and "no finished runs" in empty.stderr
@@ -131,7 +130,6 @@ def test_without_matplotlib_the_report_says_how_to_get_figures(fixed_store, tmp_
     assert "run `pip install -e '.[figures]'`" in written[0].read_text()
 
 
-@pytest.mark.slow
 def test_an_earlier_report_is_written_over_only_with_force(cli, store_run, tmp_path, without_matplotlib):
     labels, probabilities = noisy_predictions(3)
     store_run(labels, probabilities)
