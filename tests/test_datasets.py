@@ -279,3 +279,33 @@ def test_a_grey_sets_val_images_are_drawn_in_grey_with_its_class_names(dermalab_
     assert gallery.sections[0].title.startswith(f"true {names[true]}, called {names[called]}")
     picture = gallery.sections[0].tiles[0].image
     assert picture.shape == (28, 28, 3) and (picture == picture[..., :1]).all()  # grey: equal channels
+
+
+def test_a_sweep_on_another_set_finds_its_points_there(dermalab_home):
+    from engine.events import RunFinished, RunStarted
+    from engine.experiments import sweeps
+    from engine.store.sweep_results import sweep_results
+
+    experiments = load()
+    sweep = sweeps.named("adam-lr", experiments)
+    point = sweep.points()[1]  # lr=0.00341, epochs=10 (at 5 epochs, the epochs=5 point's runs read as this one's)
+    chosen, store = classes.medset("bloodmnist"), Store()
+    labels = np.arange(8).repeat(2)
+    probabilities = np.eye(8)[labels] * 0.5 + 0.0625
+    epochs = point.spec.training.epochs
+    config = classes.name_in(point.spec.run_config(epochs, False, "fp32"), "bloodmnist", 28)
+    store.start(RunStarted("bloodpoint", point.id, point.spec.name, 0, "cpu", "synthetic bloodmnist", epochs, 1),
+                point.spec.chapter, config, True, "synthetic bloodmnist")
+    store.finish(RunFinished("bloodpoint", {**evaluate_on(labels, probabilities, chosen), "params": 1,
+                                            "train_seconds": 1.0}, probabilities.tolist()), labels.tolist())
+    store.scope = ("bloodmnist", 28)
+    found = sweep_results(store, sweep, sweep.points())
+    assert [row["n"] for row in found.rows if row["point"] == point.point.label()] == [1]
+    store.scope = ("dermamnist", 28)
+    assert not any(row["n"] for row in sweep_results(store, sweep, sweep.points()).rows)
+
+
+def evaluate_on(labels: np.ndarray, probabilities: np.ndarray, chosen: classes.MedSet) -> dict:
+    from engine.analysis.metrics import evaluate
+
+    return evaluate(labels, probabilities, chosen)

@@ -13,6 +13,7 @@ from dataclasses import asdict, dataclass
 from typing import Any
 
 from engine.analysis.paired import paired_difference
+from engine.classes import DEFAULT, DEFAULT_SIZE, name_in
 from engine.errors import UserError
 from engine.experiments.spec import Experiment, Point, config_hash
 from engine.experiments.sweeps import Sweep
@@ -62,7 +63,8 @@ def sweep_results(store: Store, sweep: Sweep, points: list[Experiment], chosen: 
     else:
         best = _named(sweep, rows, chosen)
         usual = _context(best)
-    base_hash = config_hash(sweep.base.spec.run_config(best["epochs"], best["pretrained"], best["precision"]))
+    base_hash = config_hash(name_in(sweep.base.spec.run_config(best["epochs"], best["pretrained"], best["precision"]),
+                                    *(store.scope or _set_of(best))))
     base = next((group for group in groups if group["config_hash"] == base_hash
                  and _context(group) == usual), None)
     versus = paired_difference(_aucs(store, best), _aucs(store, base)) if base else None
@@ -90,7 +92,7 @@ def _places(points: list[Experiment]) -> Callable[[dict[str, Any]], int | None]:
     hashes: dict[tuple[Any, ...], dict[str, int]] = {}
 
     def place(row: dict[str, Any]) -> int | None:
-        ran = (row["epochs"], bool(row["pretrained"]), row["precision"])
+        ran = (row["epochs"], bool(row["pretrained"]), row["precision"], *_set_of(row))
         if ran not in hashes:
             hashes[ran] = _point_hashes(points, *ran)
         return hashes[ran].get(row["config_hash"])
@@ -115,10 +117,17 @@ def _edited(store: Store, sweep: str, place: Callable[[dict[str, Any]], int | No
     return Counter(at.label() for row in rows if place(dict(row)) is None and (at := Point.from_json(row["point"])))
 
 
-def _point_hashes(points: list[Experiment], epochs: int, pretrained: bool, precision: str) -> dict[str, int]:
-    """Each point's config hash as runs with these epochs, weights and precision ran it -> its place in the sweep."""
-    return {config_hash(point.spec.run_config(epochs, pretrained, precision)): index
+def _point_hashes(points: list[Experiment], epochs: int, pretrained: bool, precision: str, dataset: str,
+                  size: int) -> dict[str, int]:
+    """Each point's config hash as runs with these epochs, weights and precision ran it on this set and size -> its
+    place in the sweep."""
+    return {config_hash(name_in(point.spec.run_config(epochs, pretrained, precision), dataset, size)): index
             for index, point in enumerate(points)}
+
+
+def _set_of(row: dict[str, Any]) -> tuple[str, int]:
+    """The MedMNIST set and size of a group or run (DermaMNIST at 28 for a row read without them)."""
+    return row.get("dataset") or DEFAULT, row.get("size") or DEFAULT_SIZE
 
 
 def _row(point: Experiment, group: dict[str, Any] | None, stopped: int) -> dict[str, Any]:
