@@ -4,6 +4,7 @@ written through the store as the runner writes them (the lesson's figures are se
 from __future__ import annotations
 
 import numpy as np
+import pytest
 
 from engine.analysis.metrics import evaluate
 from engine.classes import medset, name_in
@@ -11,6 +12,7 @@ from engine.events import RunFinished, RunStarted
 from engine.experiments.load import load
 from engine.store.runs import Store
 from engine.training.data import synthetic_source
+from tests.conftest import SIZE, app_with, synchronous
 from tui import exit_codes
 from tui.cli.main import main
 
@@ -55,3 +57,25 @@ def test_latex_and_csv_carry_the_same_cells(dermalab_home, capsys):
     assert "\\textbf{+0.053 [" in latex[2] and latex[-1] == "\\end{tabular}"
     assert main(["lessons", "--format", "csv", "--datasets", "pathmnist"]) == exit_codes.OK
     assert "No lesson has runs of both its experiments on pathmnist" in capsys.readouterr().err
+
+
+@pytest.mark.slow  # drives the app through Pilot
+@synchronous
+async def test_the_app_shows_the_table_on_its_key(dermalab_home):
+    from tui.app.screens.lessons import LessonsScreen
+
+    write_runs(Store())
+    app = app_with("--data", "synthetic")
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.press("L")
+        await pilot.pause()
+        assert isinstance(app.screen, LessonsScreen)
+        table = app.screen.table()  # what its Static shows
+        assert [column.header for column in table.columns] == [
+            "lesson", "dermamnist (synthetic)", "bloodmnist (synthetic)"]
+        derma = next(iter(table.columns[1].cells))
+        assert derma.plain.startswith("ΔAUC +0.053 [") and derma.spans[0].style == "green"  # outside the noise
+        assert next(iter(table.columns[2].cells)).spans[0].style == "dim"
+        await pilot.press("escape")
+        await pilot.pause()
+        assert not isinstance(app.screen, LessonsScreen)

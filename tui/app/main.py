@@ -43,6 +43,7 @@ from tui.app.screens.confirm_queue import ConfirmQueueScreen
 from tui.app.screens.experiments import ExperimentsScreen
 from tui.app.screens.help import HelpScreen
 from tui.app.screens.leaderboard import LeaderboardScreen
+from tui.app.screens.lessons import LessonsScreen
 from tui.app.screens.quit import QuitAnswer, QuitScreen
 from tui.app.screens.recall_grid import RecallGridScreen
 from tui.app.screens.run import CANCEL_RUN, RunScreen
@@ -78,6 +79,9 @@ class DermalabApp(LabApp):
         Binding("f", "switch_mode('charts')", "Charts", id="charts",
                 tooltip="The course page's charts, drawn from your runs"),
         CANCEL_RUN,
+        # system: in the `?` list and the palette, not on the key line, whose room the views' own keys need
+        Binding("L", "lessons", "Lessons × sets", id="lessons", system=True,
+                tooltip="Each experiment against the one it changes, seed-paired, on every set with runs"),
         Binding("ctrl+r", "refresh", "Refresh", id="refresh",
                 tooltip="Read the store again now (the views also follow it on their own)"),
         Binding("q", "quit", "Quit", id="quit",
@@ -293,6 +297,9 @@ class DermalabApp(LabApp):
         from tui.app.screens.sweeps import SweepsScreen  # opened from the palette alone
 
         self.push_screen(SweepsScreen())
+
+    def action_lessons(self) -> None:
+        self.push_screen(LessonsScreen())
 
     def action_keys(self) -> None:
         self.push_screen(HelpScreen(self.screen.active_bindings))
