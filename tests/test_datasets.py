@@ -309,3 +309,12 @@ def evaluate_on(labels: np.ndarray, probabilities: np.ndarray, chosen: classes.M
     from engine.analysis.metrics import evaluate
 
     return evaluate(labels, probabilities, chosen)
+
+
+def test_screening_is_refused_for_a_run_on_another_set(dermalab_home, refused, capsys, tiny_experiments):
+    assert main(["run", "1", "--data", "synthetic", "--dataset", "bloodmnist", "--experiments", str(tiny_experiments),
+                 "--device", "cpu", "--json"]) == exit_codes.OK
+    run_id = json.loads(capsys.readouterr().out.splitlines()[-1])["run_id"]
+    assert refused("operating-point", run_id) == (
+        f"Run {run_id} is on bloodmnist, but operating points and ensembles screen for DermaMNIST's melanoma and "
+        "cancers alone; choose a DermaMNIST run.")

@@ -122,8 +122,13 @@ def confusion_rows(run: dict[str, Any]) -> list[dict[str, Any]]:
 
 
 def predictions(store: Store, run_id: str) -> Predictions:
-    """The val labels and probabilities of the finished run whose id is or starts with `run_id`."""
-    return predictions_of(store.find(run_id))
+    """The val labels and probabilities of the finished run whose id is or starts with `run_id`, for screening
+    (operating points, ensembles): a run on DermaMNIST, whose melanoma and cancers those screen for."""
+    run = store.find(run_id)
+    if run["dataset"] != DEFAULT:
+        raise UserError(f"Run {run['run_id']} is on {label(run['dataset'], run['size'])}, but operating points and "
+                        "ensembles screen for DermaMNIST's melanoma and cancers alone; choose a DermaMNIST run.")
+    return predictions_of(run)
 
 
 def predictions_of(run: dict[str, Any]) -> Predictions:
