@@ -16,10 +16,11 @@ import numpy as np
 import psutil
 import pytest
 
-from engine.events import BatchProgress, RunStarted
+from engine.events import BatchProgress, RunFailed, RunStarted
 from engine.experiments.load import load
 from engine.jobs import cluster, runner, scheduler
 from engine.jobs.queue import Executor, JobQueue, eta_seconds, plan
+from engine.status import Status
 from engine.store.runs import Store, StoreUnwritable
 from engine.training import data
 from engine.training.options import RunOptions, run_config
@@ -234,3 +235,109 @@ def fill_the_page_of_runs(store: Store, experiment) -> None:
         db.execute("UPDATE runs SET notes=? WHERE run_id='filler'", (json.dumps(["x" * (room - 40)]),))
     [(left,)] = store.execute("SELECT unused FROM dbstat WHERE name = 'runs'")
     assert left < 64, left
+
+
+def exported_failed_run(tmp_path: Path, job, reason: str = "DermaMNIST is not on the node") -> dict:
+    """A run as a task exports it (through a file's JSON), ended at once: its rows without any training."""
+    node = Store(tmp_path / f"node-{job.job_id}.sqlite")
+    started = RunStarted(job.job_id, job.experiment_id, job.name, job.seed, "cpu", "synthetic", 1, 1)
+    node.start(started, "chapter", {"model": {"pretrained": False}, "precision": "fp32"}, True, "synthetic")
+    node.fail(RunFailed(job.job_id, Status.FAILED, reason, 1), None)
+    try:
+        return json.loads(json.dumps(node.exported(job.job_id)))
+    finally:
+        node.close()
+
+
+def test_a_bad_result_file_is_skipped_with_a_sentence_that_names_it_and_the_rest_are_imported(
+        tiny_experiments, cli, stored, tmp_path):
+    """Cut short, not an outcome, an empty run, a run of a newer dermalab (a column this version lacks: once taken
+    for a full disk), or another job's run: each said for what it is, and left; the good file is imported."""
+    store = Store()
+    queue = JobQueue(store)
+    jobs = plan([load(tiny_experiments)[1]], list(range(6)), "synthetic", str(tiny_experiments),
+                RunOptions(device="cpu"))
+    queue.add_submitted(jobs, Executor.LOCAL, ["999999999"] * len(jobs))  # a controller long gone
+    good, cut, listed, empty, newer, other = jobs
+    run = exported_failed_run(tmp_path, good)
+    novel = exported_failed_run(tmp_path, newer)
+    novel["runs"][0]["novel_column"] = 1
+    files = [(good, {"job_id": good.job_id, "run": run}), (cut, '{"job_id": "' + cut.job_id), (listed, [1, 2]),
+             (empty, {"job_id": empty.job_id, "run": {"runs": []}}), (newer, {"job_id": newer.job_id, "run": novel}),
+             (other, {"job_id": other.job_id, "run": run})]
+    for job, content in files:
+        text = content if isinstance(content, str) else json.dumps(content)
+        cluster.write_atomically(cluster.result_path(cluster.results_folder(), job.job_id), text)
+    store.close()
+
+    synced = cli("sync")
+    assert synced.returncode == 0 and synced.stdout.startswith("Imported 1 run"), synced.stdout + synced.stderr
+    said = dict(zip(["cut", "listed", "empty", "newer", "other"], synced.stderr.splitlines(), strict=True))
+    for (job, _), sentence in zip(files[1:], said.values()):
+        assert sentence.startswith(f"dermalab: Skipped the result file {cluster.results_folder()}/{job.job_id}.json")
+        assert "disk" not in sentence, sentence
+    assert "not whole JSON" in said["cut"] and f"no outcome of job {listed.job_id}" in said["listed"]
+    assert "exactly one run" in said["empty"] and "another job's" in said["other"]
+    assert "lacks (novel_column)" in said["newer"] and "upgrade dermalab" in said["newer"]
+    assert [run["run_id"] for run in stored.runs()] == [good.job_id]
+    assert stored.jobs()[good.job_id]["status"] == "failed"
+    for command in ("queue", "cancel", "sync"):  # each still works, and says the same of the same files
+        answered = cli(command, *(["--all"] if command == "cancel" else []))
+        assert answered.returncode == 0 and answered.stderr.count("Skipped the result file") == 5, answered.stderr
+
+
+def test_a_pruned_cluster_run_stays_pruned_and_its_task_files_go(tiny_experiments, cli, stored):
+    """A prune used to last until the next look: `sync` imported the run again from its task's result file."""
+    store = Store()
+    [job] = plan([load(tiny_experiments)[1]], [0], "synthetic", str(tiny_experiments), RunOptions(device="cpu"))
+    JobQueue(store).add_submitted([job], Executor.LOCAL, ["999999999"])
+    files = [cluster.result_path(cluster.results_folder(), job.job_id),
+             cluster.progress_path(cluster.results_folder(), job.job_id)]
+    for path in files:
+        cluster.write_atomically(path, json.dumps({"job_id": job.job_id, "reason": "DermaMNIST is not on the node"}))
+    cluster.sync(store)
+    store.close()
+    assert stored.status(job.job_id) == "failed"
+
+    pruned = cli("prune", "--yes")
+    assert pruned.returncode == 0 and "Deleted 1 run" in pruned.stdout, pruned.stdout + pruned.stderr
+    assert not any(path.exists() for path in files)
+    for command in ("sync", "queue", "results"):
+        assert cli(command).returncode == 0
+    assert stored.runs() == [] and stored.jobs() == {}
+
+
+def test_a_damaged_progress_file_is_as_none(tiny_experiments, cli, stored):
+    """A task's progress file that is not what a task writes (a list, an event without its fields, a time that is
+    text) once stopped every look at the queue; it is passed over, as a file not written yet."""
+    store = Store()
+    jobs = plan([load(tiny_experiments)[1]], [0, 1, 2], "synthetic", str(tiny_experiments), RunOptions(device="cpu"))
+    JobQueue(store).add_submitted(jobs, Executor.LOCAL, ["999999999"] * len(jobs))
+    damaged = [[1, 2], {"started": {"run_id": "x"}}, {"written_at": "soon"}]
+    for job, progress in zip(jobs, damaged, strict=True):
+        cluster.write_atomically(cluster.progress_path(cluster.results_folder(), job.job_id), json.dumps(progress))
+    store.close()
+    looked = cli("queue", "--json")
+    assert looked.returncode == 0 and json.loads(looked.stdout) == [], looked.stderr
+    for job in jobs:  # their controller long gone, and no result: each failed, saying so
+        assert stored.get(job.job_id)["reason"].startswith("the task ended without leaving a result")
+
+
+def test_the_app_says_a_skipped_result_file_once_and_follows_on(tiny_experiments):
+    """The app's store feed syncs every few seconds: a bad result file once ended the app; now it is said once."""
+    from tui.app.messages import ResultsSkipped, StoreChanged
+    from tui.app.training import StoreFeed
+
+    store = Store()
+    queue = JobQueue(store)
+    [job] = plan([load(tiny_experiments)[1]], [0], "synthetic", str(tiny_experiments), RunOptions(device="cpu"))
+    queue.add_submitted([job], Executor.LOCAL, ["999999999"])
+    cluster.write_atomically(cluster.result_path(cluster.results_folder(), job.job_id), "[1, 2]")
+    posted: list = []
+    feed = StoreFeed(0.0, posted.append, lambda: None)
+    for _ in range(2):
+        feed.synced_at = float("-inf")  # a sync at each read, as every SYNC_SECONDS
+        feed._read(store, queue)
+    skipped = [message for message in posted if isinstance(message, ResultsSkipped)]
+    assert [len(message.sentences) for message in skipped] == [1] and job.job_id in skipped[0].sentences[0]
+    assert any(isinstance(message, StoreChanged) for message in posted)

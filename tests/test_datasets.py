@@ -279,6 +279,9 @@ def test_a_grey_sets_val_images_are_drawn_in_grey_with_its_class_names(dermalab_
     assert gallery.sections[0].title.startswith(f"true {names[true]}, called {names[called]}")
     picture = gallery.sections[0].tiles[0].image
     assert picture.shape == (28, 28, 3) and (picture == picture[..., :1]).all()  # grey: equal channels
+    missed = galleries.missed_melanomas(Store().path, run_id)  # the set's critical class: malignant
+    assert missed.legend == "ordered by P(malignant), highest first: the nearest misses"
+    assert missed.sections[0].title.startswith("malignant images called something else: ")
 
 
 def test_a_sweep_on_another_set_finds_its_points_there(dermalab_home):

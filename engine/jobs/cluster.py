@@ -21,7 +21,7 @@ import sys
 import tempfile
 import time
 from collections.abc import Iterator
-from dataclasses import asdict, dataclass
+from dataclasses import MISSING, asdict, dataclass, field, fields
 from pathlib import Path
 from typing import Any
 
@@ -33,7 +33,7 @@ from engine.jobs.queue import CANCELLED, CLUSTERS, Executor, Job, JobQueue, dura
 from engine.paths import home
 from engine.processes import alive, children, interrupt
 from engine.status import ACTIVE, Status
-from engine.store.runs import Store
+from engine.store.runs import ForeignRun, Store
 from engine.training.options import RunOptions
 
 INSTALL = "pip install -e '.[slurm]'"
@@ -288,36 +288,97 @@ def write_atomically(path: Path, text: str) -> None:
     os.replace(partial, path)
 
 
-def sync(store: Store, queue: JobQueue | None = None, jobs: list[dict[str, Any]] | None = None) -> int:
+@dataclass
+class Synced:
+    """What a `sync` did: how many runs it imported, and a sentence for each result file it could not take."""
+
+    imported: int = 0
+    skipped: list[str] = field(default_factory=list)
+
+
+class BadResult(Exception):
+    """A task's result file that cannot be taken as it is, with what is wrong with it (ForeignRun's words, or
+    these)."""
+
+    def __init__(self, problem: str, newer: bool = False):
+        super().__init__(problem)
+        self.newer = newer
+
+
+def sync(store: Store, queue: JobQueue | None = None, jobs: list[dict[str, Any]] | None = None) -> Synced:
     """Imports each result of this store's submitted jobs once, settles their jobs, and asks the scheduler how the
-    others are (Slurm once for all of them); returns how many runs it imported. A caller that has the queue and its
-    submitted jobs at hand passes them."""
+    others are (Slurm once for all of them). A result file that cannot be taken (damaged, or from a newer dermalab)
+    is skipped, said, and left where it is, its job as it was: the others are imported all the same. A caller that
+    has the queue and its submitted jobs at hand passes them."""
     queue = queue or JobQueue(store)
     jobs = queue.submitted() if jobs is None else jobs
-    outcomes = {job["job_id"]: outcome_of(job) for job in jobs}
+    synced, outcomes = Synced(), {}
+    for job in jobs:
+        try:
+            outcomes[job["job_id"]] = outcome_of(job)
+        except BadResult as error:
+            synced.skipped.append(skipped(job, error))
+    jobs = [job for job in jobs if job["job_id"] in outcomes]
     slurm = scheduler.states(job["cluster_job_id"] for job in jobs
                              if job["executor"] == Executor.SLURM and asks(job, outcomes[job["job_id"]]))
-    count = 0
     for job in jobs:
         outcome = outcomes[job["job_id"]]
         state = local_state(job) if job["executor"] == Executor.LOCAL else slurm.get(job["cluster_job_id"], "")
         if outcome is not None and not (stopped_by_slurm(job, outcome) and state not in ENDED_STATES):
-            count += take(store, queue, job, outcome, state)
+            try:
+                synced.imported += take(store, queue, job, outcome, state)
+            except ForeignRun as error:
+                synced.skipped.append(skipped(job, BadResult(str(error), error.newer)))
         elif job["status"] in ACTIVE:
             progress = progress_of(job)
             beat(queue, job, progress)
             follow(queue, job, state or scheduler.UNKNOWN, progress)
         elif outcome is None and state in ENDED_STATES and time.time() - (job["ended_at"] or 0) > RESULT_GRACE_SECONDS:
             queue.end(job["job_id"], Status(job["status"]), job["reason"] or "")  # its task went without a word
-    return count
+    return synced
+
+
+def forget(run_ids: list[str]) -> None:
+    """The result and progress files of these runs' tasks (a cluster's runs, by their jobs' ids), which `sync`
+    would import again: a prune removes them before it deletes the runs, so that one cut short leaves runs
+    without files, never files without runs."""
+    for run_id in run_ids:
+        for path in (result_path(results_folder(), run_id), progress_path(results_folder(), run_id)):
+            try:
+                path.unlink(missing_ok=True)
+            except OSError as error:
+                raise UserError(f"{path} could not be removed ({error.strerror or error}); remove it yourself, "
+                                "then prune again.") from None
 
 
 def outcome_of(job: dict[str, Any]) -> dict[str, Any] | None:
-    """The outcome a job's task left, if any yet."""
+    """The outcome a job's task left, if any yet; BadResult says what is wrong with one that is no outcome of it."""
     try:
-        return json.loads(result_path(results_folder(), job["job_id"]).read_text())
+        outcome = json.loads(result_path(results_folder(), job["job_id"]).read_text())
     except FileNotFoundError:
         return None
+    except UnicodeDecodeError:
+        raise BadResult("it is not text") from None
+    except json.JSONDecodeError as error:
+        raise BadResult(f"it is not whole JSON ({error}; cut short, perhaps)") from None
+    except OSError as error:
+        raise BadResult(f"it could not be read ({error.strerror or error})") from None
+    if not (isinstance(outcome, dict) and outcome.get("job_id") == job["job_id"]):
+        raise BadResult(f"it holds no outcome of job {job['job_id']} (a JSON object with its job_id)")
+    if any(not isinstance(outcome.get(key), str | None) for key in ("reason", "signal")):
+        raise BadResult("its reason or signal is not text")
+    if not isinstance(outcome.get("run"), dict | None):
+        raise BadResult("its run is not a run's rows")
+    return outcome
+
+
+def skipped(job: dict[str, Any], error: BadResult) -> str:
+    """The sentence for a result file that was skipped: which, why, and the way out."""
+    way_out = ("upgrade dermalab here to the version that ran the task, then sync again" if error.newer else
+               "move it aside (its job then ends as failed, with no result) or put the task's own file back, then "
+               "sync again")
+    return (f"Skipped the result file {result_path(results_folder(), job['job_id'])} of job {job['job_id']}, as "
+            f"{error}; {way_out}.")
 
 
 def asks(job: dict[str, Any], outcome: dict[str, Any] | None) -> bool:
@@ -339,7 +400,9 @@ def take(store: Store, queue: JobQueue, job: dict[str, Any], outcome: dict[str, 
     if run is None:
         queue.end(job["job_id"], *(ending or (Status.FAILED, outcome.get("reason") or "the task left no result")))
         return 0
-    [row] = run["runs"]
+    row = store.checked_export(run)
+    if row["run_id"] != job["job_id"]:
+        raise ForeignRun(f"its run is another job's ({row['run_id']})")
     if ending is not None:
         row["status"], row["reason"] = ending
     added = store.imported(run)
@@ -357,12 +420,28 @@ def overruled(job: dict[str, Any], outcome: dict[str, Any], state: str) -> tuple
 
 
 def progress_of(job: dict[str, Any]) -> dict[str, Any]:
-    """What a job's task last wrote of its progress; empty before it wrote any."""
+    """What a job's task last wrote of its progress, as far as it is a task's progress; empty before it wrote any.
+    (A damaged file is as good as none: the task rewrites it within seconds, and its result says how it ended.)"""
     try:
-        progress: dict[str, Any] = json.loads(progress_path(results_folder(), job["job_id"]).read_text())
+        progress = json.loads(progress_path(results_folder(), job["job_id"]).read_text())
     except (OSError, ValueError):  # none yet (still starting), or not readable over the network this time
         return {}
-    return progress
+    if not isinstance(progress, dict):
+        return {}
+    return {key: value for key, value in progress.items() if well_formed(key, value)}
+
+
+PROGRESS_EVENTS = {"started": RunStarted, "batch": BatchProgress}
+
+
+def well_formed(key: str, value: Any) -> bool:
+    """Whether a progress file's entry is what a task writes: an event with its fields (those with defaults may be
+    missing: a task of an older version), or a time."""
+    if key in PROGRESS_EVENTS:
+        known = fields(PROGRESS_EVENTS[key])
+        needed = {each.name for each in known if each.default is MISSING}
+        return isinstance(value, dict) and needed <= value.keys() <= {each.name for each in known}
+    return isinstance(value, int | float) and not isinstance(value, bool)
 
 
 def beat(queue: JobQueue, job: dict[str, Any], progress: dict[str, Any]) -> None:

@@ -39,15 +39,21 @@ def cancel(queue: JobQueue, jobs: list[Row], wait: float = CANCEL_WAIT_SECONDS) 
     return [current(queue, job["job_id"]) for job in jobs]
 
 
-def follow_tasks(store: Store, job_ids: list[str], on_change: Callable[[Row, Row | None], None]) -> bool:
+def follow_tasks(store: Store, job_ids: list[str], on_change: Callable[[Row, Row | None], None],
+                 on_skipped: Callable[[str], None]) -> bool:
     """Follow submitted jobs until every one has ended: `on_change` gets a job's row whenever it changes state,
-    starts an epoch or ends (with its stored run, once it ended: None before). Returns whether all finished.
-    Ctrl-C cancels the tasks still waiting or running, then goes on up."""
+    starts an epoch or ends (with its stored run, once it ended: None before), `on_skipped` once each sentence of a
+    result file that cannot be taken (cluster.sync). Returns whether all finished. Ctrl-C cancels the tasks still
+    waiting or running, then goes on up."""
     queue = JobQueue(store)
     seen: dict[str, tuple[Any, ...]] = {}
+    said: set[str] = set()
     try:
         while True:
-            cluster.sync(store)
+            for sentence in cluster.sync(store).skipped:
+                if sentence not in said:
+                    said.add(sentence)
+                    on_skipped(sentence)
             jobs = [current(queue, job_id) for job_id in job_ids]
             for job in jobs:
                 state = (job["status"], job["phase"], job["epoch"], job["epochs"], job["reason"])

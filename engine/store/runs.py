@@ -25,7 +25,7 @@ from engine.events import EpochEnded, RunFailed, RunFinished, RunStarted
 from engine.experiments.spec import config_hash
 from engine.paths import blocked, disk_full, home, stamp, why_not
 from engine.processes import alive, started
-from engine.status import Status, sql_in
+from engine.status import ACTIVE, Status, sql_in
 from engine.store import schema
 from engine.store.figures import defined
 
@@ -46,6 +46,15 @@ SPREAD = ("auc", "mel_recall", "cancer_sensitivity", "accuracy", "balanced_accur
 
 class StoreUnwritable(UserError):
     """The store cannot take a write (read-only place, disk full, locked too long), so nothing more can be saved."""
+
+
+class ForeignRun(UserError):
+    """A run exported by another store that this one cannot take as it is: damaged on its way, or written by a
+    dermalab of another version (`newer`: one whose tables hold what this version's lack)."""
+
+    def __init__(self, problem: str, newer: bool = False):
+        super().__init__(problem)
+        self.newer = newer
 
 
 @dataclass(frozen=True)
@@ -383,10 +392,13 @@ class Store:
         return dict(rows)  # oldest first, so each seed keeps its latest run
 
     def delete(self, run_ids: list[str]) -> None:
-        """Remove these runs with their history and predictions, then give the space back to the file system."""
+        """Remove these runs with their history and predictions, then give the space back to the file system. Their
+        jobs that have ended go too: a cluster's job that ended without its run stored is one `sync` would store."""
         with self._writing() as db:
             for table in schema.RUN_TABLES:
                 db.executemany(f"DELETE FROM {table} WHERE run_id = ?", [(run_id,) for run_id in run_ids])
+            db.executemany(f"DELETE FROM jobs WHERE job_id = ? AND status NOT IN {sql_in(ACTIVE)}",
+                           [(run_id,) for run_id in run_ids])
         try:
             self._db.execute("VACUUM")
             self._db.execute("PRAGMA wal_checkpoint(TRUNCATE)")  # the file itself shrinks only at a checkpoint
@@ -402,16 +414,44 @@ class Store:
                 for table in schema.RUN_TABLES}
 
     def imported(self, rows: dict[str, Any]) -> bool:
-        """Takes a run exported by a store of this version, once: False when this store has that run already."""
-        run_id = rows["runs"][0]["run_id"]
+        """Takes a run exported by a store of this version, once: False when this store has that run already. One
+        it cannot take raises ForeignRun, and nothing of it is written."""
+        run_id = self.checked_export(rows)["run_id"]
         with self._writing() as db:
             if db.execute("SELECT 1 FROM runs WHERE run_id=?", (run_id,)).fetchone():
                 return False
-            for table in schema.RUN_TABLES:
-                for row in rows.get(table, []):  # a task of an older version exported no sealed figures
-                    schema.insert(db, table, {key: base64.b64decode(value["base64"]) if isinstance(value, dict)
-                                              else value for key, value in row.items()})
+            try:
+                for table in schema.RUN_TABLES:
+                    for row in rows.get(table, []):  # a task of an older version exported no sealed figures
+                        schema.insert(db, table, {key: decoded(value) for key, value in row.items()})
+            except (sqlite3.IntegrityError, sqlite3.InterfaceError, sqlite3.ProgrammingError) as error:
+                raise ForeignRun(f"its rows do not fit this store's tables ({error})") from None
         return True
+
+    def checked_export(self, rows: Any) -> dict[str, Any]:
+        """The runs row of an export whose tables and columns this store has, every row of it that run's; raises
+        ForeignRun with what is amiss otherwise. (The columns are checked, not trusted: they name the SQL's.)"""
+        if not (isinstance(rows, dict) and isinstance(rows.get("runs"), list) and len(rows["runs"]) == 1
+                and isinstance(rows["runs"][0], dict) and isinstance(rows["runs"][0].get("run_id"), str)):
+            raise ForeignRun("it does not hold exactly one run with its id")
+        if unknown := sorted(set(rows) - set(schema.RUN_TABLES)):
+            raise ForeignRun(f"it holds tables this version of dermalab lacks ({', '.join(map(str, unknown))})",
+                             newer=True)
+        run = rows["runs"][0]
+        if run.get("status") not in set(Status):
+            raise ForeignRun(f"its run's status {run.get('status')!r} is none this version of dermalab knows",
+                             newer=True)
+        for table, table_rows in rows.items():
+            if not (isinstance(table_rows, list) and all(isinstance(row, dict) for row in table_rows)):
+                raise ForeignRun(f"its {table} is not a list of rows")
+            columns = {name for _, name, *_ in self._db.execute(f"PRAGMA table_info({table})")}
+            for row in table_rows:
+                if lacking := sorted(set(row) - columns):
+                    raise ForeignRun(f"its {table} row has columns this version of dermalab lacks "
+                                     f"({', '.join(lacking)})", newer=True)
+                if row.get("run_id") != run["run_id"]:
+                    raise ForeignRun(f"a row of its {table} belongs to another run")
+        return run
 
     def history(self, run_id: str) -> list[dict[str, Any]]:
         """A run's figures at the end of each epoch, first epoch first."""
@@ -453,6 +493,18 @@ class Store:
         except sqlite3.OperationalError as error:  # schema on a store opened to read is a write
             done = "written" if error.sqlite_errorname == "SQLITE_READONLY" else "read"
             raise self._unwritable(done, error) from None
+
+
+def decoded(value: Any) -> Any:
+    """A column's value as an export writes it: a blob as {"base64": text}."""
+    if not isinstance(value, dict):
+        return value
+    if set(value) != {"base64"} or not isinstance(value["base64"], str):
+        raise ForeignRun("a value of it is neither a column's value nor a blob in base64")
+    try:
+        return base64.b64decode(value["base64"], validate=True)
+    except ValueError:  # binascii.Error
+        raise ForeignRun("a blob of it is not valid base64") from None
 
 
 def file_identity(path: Path) -> tuple[int, int] | None:

@@ -34,7 +34,7 @@ from tui.app.background import child_environment, ensure_worker
 from tui.app.commands import LabCommands
 from tui.app.lab import Lab, describe_data
 from tui.app.lab_app import LabApp
-from tui.app.messages import GpusSampled, StoreChanged
+from tui.app.messages import GpusSampled, ResultsSkipped, StoreChanged
 from tui.app.probe import NO_DEVICE
 from tui.app.ranking import Ranking
 from tui.app.screens.charts import ChartsScreen
@@ -223,6 +223,10 @@ class DermalabApp(LabApp):
             self.data_label, self.data_warning = describe_data(lab.source.data)  # a first run may have downloaded it
         for what in changed:
             self.lab_changed.publish(what)
+
+    def on_results_skipped(self, message: ResultsSkipped) -> None:
+        for sentence in message.sentences:
+            self.notify(sentence, title="A cluster's result was skipped", severity="warning", timeout=30)
 
     def _say_ended(self, ended: list[dict]) -> None:
         """A job that could not start says why (each reason once: every job of a queue without its data fails the

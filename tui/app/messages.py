@@ -22,6 +22,13 @@ class StoreChanged(Message):
 
 
 @dataclass
+class ResultsSkipped(Message):
+    """A cluster's result files the store feed's sync could not take, a sentence each (each said once)."""
+
+    sentences: list[str]
+
+
+@dataclass
 class GpusSampled(Message):
     """Each NVIDIA GPU's utilisation and memory now; a newer sample supersedes one still waiting."""
 

@@ -14,7 +14,7 @@ from engine.jobs import cluster
 from engine.jobs.queue import JobQueue
 from engine.store.runs import Store
 from tui.app.lab import LiveRun, Overview, StoreSnapshot, followed_job
-from tui.app.messages import StoreChanged
+from tui.app.messages import ResultsSkipped, StoreChanged
 
 POLL_SECONDS = 0.25  # heartbeats come at most twice a second; a cancel from another viewer shows well within 2 s
 # how often a cluster's results are looked for: Slurm's accounting is not to be asked 4 times a second
@@ -32,6 +32,7 @@ class StoreFeed:
         self.history_key: Any = None
         self.history: list[dict[str, Any]] = []
         self.synced_at = -SYNC_SECONDS
+        self.skipped_said: set[str] = set()  # the sync repeats them at each look: the app says each once
 
     def follow(self, cancelled: Callable[[], bool]) -> None:
         store = Store()  # opened here: a connection belongs to the thread that made it
@@ -47,7 +48,10 @@ class StoreFeed:
         read_at = time.monotonic()
         if read_at - self.synced_at >= SYNC_SECONDS:
             self.synced_at = read_at
-            cluster.sync(queue.store, queue)
+            skipped = cluster.sync(queue.store, queue).skipped
+            if fresh := [sentence for sentence in skipped if sentence not in self.skipped_said]:
+                self.skipped_said.update(fresh)
+                self.post(ResultsSkipped(fresh))
         queue.recover()
         jobs = queue.current(self.opened_at)
         followed = followed_job(jobs, self.chosen())

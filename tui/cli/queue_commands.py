@@ -23,9 +23,15 @@ from tui.text.tables import dumps, print_table
 def current_queue() -> JobQueue:
     """The store's queue, with what a cluster finished imported and the jobs of processes that ended recovered."""
     queue = JobQueue(open_store())
-    cluster.sync(queue.store, queue)
+    say_skipped(cluster.sync(queue.store, queue).skipped)
     queue.recover()
     return queue
+
+
+def say_skipped(sentences: list[str]) -> None:
+    """The cluster's result files a sync could not take, each said on stderr (the rest were imported)."""
+    for sentence in sentences:
+        print(f"dermalab: {sentence}", file=sys.stderr)
 
 
 def cmd_queue(args: argparse.Namespace) -> int:
@@ -88,7 +94,9 @@ def cmd_cancel(args: argparse.Namespace) -> int:
 
 def cmd_sync(args: argparse.Namespace) -> int:
     queue = JobQueue(open_store())
-    count = cluster.sync(queue.store, queue)
+    synced = cluster.sync(queue.store, queue)
+    say_skipped(synced.skipped)
     going = [job for job in queue.submitted() if job["status"] in ACTIVE]
-    print(f"Imported {plural(count, 'run')} from the cluster; {plural(len(going), 'task')} still waiting or running.")
+    print(f"Imported {plural(synced.imported, 'run')} from the cluster; {plural(len(going), 'task')} still waiting "
+          "or running.")
     return exit_codes.OK

@@ -14,6 +14,7 @@ from engine.errors import UserError
 from engine.experiments import sweeps
 from engine.experiments.architecture import parameter_count
 from engine.experiments.spec import Experiment
+from engine.jobs import cluster
 from engine.store import prune, sealed, summary
 from engine.store.runs import Store
 from engine.store.sweep_results import sweep_results
@@ -243,6 +244,7 @@ def cmd_prune(args: argparse.Namespace) -> int:
     if not args.yes and input("Delete them? [y/N] ").strip().lower() not in ("y", "yes"):
         print("Nothing deleted.")
         return exit_codes.OK
+    cluster.forget([run["run_id"] for run in doomed])  # or the next sync would import a cluster's runs again
     before, after = prune.prune(store, doomed)
     print(f"Deleted {plural(len(doomed), 'run')}; the store went from {before / 1e6:.1f} MB to {after / 1e6:.1f} MB.")
     return exit_codes.OK

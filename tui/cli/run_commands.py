@@ -288,7 +288,8 @@ def run_on_cluster(args: argparse.Namespace, jobs: list[Job], store: Store, expe
         if args.json and run:
             show(job["job_id"])
 
-    all_finished = watch.follow_tasks(store, [job.job_id for job in jobs], say)
+    all_finished = watch.follow_tasks(store, [job.job_id for job in jobs], say,
+                                      lambda sentence: print(f"dermalab: {sentence}", file=sys.stderr))
     return exit_codes.OK if all_finished else exit_codes.RUN_FAILED
 
 

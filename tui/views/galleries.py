@@ -30,6 +30,7 @@ class Scored:
     predictions: Predictions
     images: np.ndarray  # val split, N × S × S × 3 uint8 (a grey set's repeated to three channels: drawn in grey)
     classes: tuple[str, ...] = CLASSES  # of the run's set
+    focus: int | None = MEL  # its critical class (engine.classes.CRITICAL); None where it declares none
 
 
 def confusion_cell(store_path: Path, run_id: str, true: int, predicted: int) -> Gallery:
@@ -47,9 +48,15 @@ def missed_melanomas(store_path: Path, run_id: str) -> Gallery:
     from engine.analysis import lesions
 
     scored = load(store_path, run_id)
-    chosen = lesions.missed(scored.predictions, MEL)
-    title = f"melanomas called something else: {len(chosen)} of {int((scored.predictions.labels == MEL).sum())}"
-    return Gallery("ordered by P(mel), highest first: the nearest misses",
+    focus = scored.focus
+    if focus is None:
+        raise UserError(f"Run {run_id}'s set declares no critical class, so no missed case is singled out; the "
+                        "confusion matrix's cells (enter in the run's detail) show any class's.")
+    name = scored.classes[focus]
+    cases = "melanomas" if scored.classes == CLASSES else f"{name} images"
+    chosen = lesions.missed(scored.predictions, focus)
+    title = f"{cases} called something else: {len(chosen)} of {int((scored.predictions.labels == focus).sum())}"
+    return Gallery(f"ordered by P({name}), highest first: the nearest misses",
                    [Section(title, _called_tiles(scored, chosen))])
 
 
@@ -130,7 +137,8 @@ def load(store_path: Path, run_id: str) -> Scored:
     if not np.array_equal(labels, predictions.labels):
         raise UserError(f"The val set of {run['data']} is not the one run {run_id} was scored on, so its lesions "
                         "cannot be shown.")
-    return Scored(predictions, images, medset(run["dataset"], run["size"]).classes)
+    chosen = medset(run["dataset"], run["size"])
+    return Scored(predictions, images, chosen.classes, chosen.focus)
 
 
 def _require_the_file_scored_on(run: dict) -> None:
