@@ -280,6 +280,7 @@ def test_a_bad_result_file_is_skipped_with_a_sentence_that_names_it_and_the_rest
     assert "exactly one run" in said["empty"] and "another job's" in said["other"]
     assert "lacks (novel_column)" in said["newer"] and "upgrade dermalab" in said["newer"]
     assert [run["run_id"] for run in stored.runs()] == [good.job_id]
+    assert stored.jobs()[cut.job_id]["phase"] == "local 999999999: its result file was skipped"
     assert stored.jobs()[good.job_id]["status"] == "failed"
     for command in ("queue", "cancel", "sync"):  # each still works, and says the same of the same files
         answered = cli(command, *(["--all"] if command == "cancel" else []))

@@ -317,7 +317,7 @@ def sync(store: Store, queue: JobQueue | None = None, jobs: list[dict[str, Any]]
         try:
             outcomes[job["job_id"]] = outcome_of(job)
         except BadResult as error:
-            synced.skipped.append(skipped(job, error))
+            skip(queue, job, error, synced)
     jobs = [job for job in jobs if job["job_id"] in outcomes]
     slurm = scheduler.states(job["cluster_job_id"] for job in jobs
                              if job["executor"] == Executor.SLURM and asks(job, outcomes[job["job_id"]]))
@@ -328,7 +328,7 @@ def sync(store: Store, queue: JobQueue | None = None, jobs: list[dict[str, Any]]
             try:
                 synced.imported += take(store, queue, job, outcome, state)
             except ForeignRun as error:
-                synced.skipped.append(skipped(job, BadResult(str(error), error.newer)))
+                skip(queue, job, BadResult(str(error), error.newer), synced)
         elif job["status"] in ACTIVE:
             progress = progress_of(job)
             beat(queue, job, progress)
@@ -370,6 +370,14 @@ def outcome_of(job: dict[str, Any]) -> dict[str, Any] | None:
     if not isinstance(outcome.get("run"), dict | None):
         raise BadResult("its run is not a run's rows")
     return outcome
+
+
+def skip(queue: JobQueue, job: dict[str, Any], error: BadResult, synced: Synced) -> None:
+    """A result file passed over: said, and its job, if still going, shown as waiting on it rather than running."""
+    synced.skipped.append(skipped(job, error))
+    if job["status"] in ACTIVE:
+        queue.task_state(job["job_id"], f"{job['executor']} {job['cluster_job_id']}: its result file was skipped",
+                         running=False)
 
 
 def skipped(job: dict[str, Any], error: BadResult) -> str:
