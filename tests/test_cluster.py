@@ -342,3 +342,25 @@ def test_the_app_says_a_skipped_result_file_once_and_follows_on(tiny_experiments
     skipped = [message for message in posted if isinstance(message, ResultsSkipped)]
     assert [len(message.sentences) for message in skipped] == [1] and job.job_id in skipped[0].sentences[0]
     assert any(isinstance(message, StoreChanged) for message in posted)
+
+
+def test_following_tasks_ends_at_a_skipped_result_file(tiny_experiments, monkeypatch):
+    """A following `run --executor ...` once waited for ever on a task whose result file could not be taken."""
+    from engine.jobs import watch
+
+    store = Store()
+    jobs = plan([load(tiny_experiments)[1]], [0, 1], "synthetic", str(tiny_experiments), RunOptions(device="cpu"))
+    JobQueue(store).add_submitted(jobs, Executor.LOCAL, ["999999999"] * len(jobs))
+    for job in jobs:
+        cluster.write_atomically(cluster.result_path(cluster.results_folder(), job.job_id), "{")
+    looks, sync = [], cluster.sync
+
+    def looked_at_most_a_few_times(store: Store) -> cluster.Synced:  # fails, rather than hangs, where it would wait
+        looks.append(store)
+        assert len(looks) < 5, "the follow goes on waiting on the skipped files"
+        return sync(store)
+
+    monkeypatch.setattr(cluster, "sync", looked_at_most_a_few_times)
+    said: list[str] = []
+    assert watch.follow_tasks(store, [job.job_id for job in jobs], lambda job, run: None, said.append) is False
+    assert len(said) == 2 and len(looks) == 1, said

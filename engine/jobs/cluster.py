@@ -290,10 +290,11 @@ def write_atomically(path: Path, text: str) -> None:
 
 @dataclass
 class Synced:
-    """What a `sync` did: how many runs it imported, and a sentence for each result file it could not take."""
+    """What a `sync` did: how many runs it imported, and a sentence for each result file it could not take, by its
+    job's id."""
 
     imported: int = 0
-    skipped: list[str] = field(default_factory=list)
+    skipped: dict[str, str] = field(default_factory=dict)
 
 
 class BadResult(Exception):
@@ -374,7 +375,7 @@ def outcome_of(job: dict[str, Any]) -> dict[str, Any] | None:
 
 def skip(queue: JobQueue, job: dict[str, Any], error: BadResult, synced: Synced) -> None:
     """A result file passed over: said, and its job, if still going, shown as waiting on it rather than running."""
-    synced.skipped.append(skipped(job, error))
+    synced.skipped[job["job_id"]] = skipped(job, error)
     if job["status"] in ACTIVE:
         queue.task_state(job["job_id"], f"{job['executor']} {job['cluster_job_id']}: its result file was skipped",
                          running=False)

@@ -41,18 +41,18 @@ def cancel(queue: JobQueue, jobs: list[Row], wait: float = CANCEL_WAIT_SECONDS) 
 
 def follow_tasks(store: Store, job_ids: list[str], on_change: Callable[[Row, Row | None], None],
                  on_skipped: Callable[[str], None]) -> bool:
-    """Follow submitted jobs until every one has ended: `on_change` gets a job's row whenever it changes state,
-    starts an epoch or ends (with its stored run, once it ended: None before), `on_skipped` once each sentence of a
-    result file that cannot be taken (cluster.sync). Returns whether all finished. Ctrl-C cancels the tasks still
-    waiting or running, then goes on up."""
+    """Follow submitted jobs until every one has ended, or left a result file that cannot be taken (said once, to
+    `on_skipped`: it waits on the user now, not on its task). `on_change` gets a job's row whenever it changes
+    state, starts an epoch or ends (with its stored run, once it ended: None before). Returns whether all finished.
+    Ctrl-C cancels the tasks still waiting or running, then goes on up."""
     queue = JobQueue(store)
     seen: dict[str, tuple[Any, ...]] = {}
-    said: set[str] = set()
+    skipped: dict[str, str] = {}
     try:
         while True:
-            for sentence in cluster.sync(store).skipped:
-                if sentence not in said:
-                    said.add(sentence)
+            for job_id, sentence in cluster.sync(store).skipped.items():
+                if job_id in job_ids and job_id not in skipped:
+                    skipped[job_id] = sentence
                     on_skipped(sentence)
             jobs = [current(queue, job_id) for job_id in job_ids]
             for job in jobs:
@@ -60,7 +60,7 @@ def follow_tasks(store: Store, job_ids: list[str], on_change: Callable[[Row, Row
                 if seen.get(job["job_id"]) != state:  # an ended job's state never changes again: said once
                     seen[job["job_id"]] = state
                     on_change(job, store.get(job["job_id"]) if job["status"] not in ACTIVE else None)
-            if all(job["status"] not in ACTIVE for job in jobs):
+            if all(job["status"] not in ACTIVE or job["job_id"] in skipped for job in jobs):
                 return all(job["status"] == Status.FINISHED for job in jobs)
             time.sleep(TASK_POLL_SECONDS)
     except KeyboardInterrupt:

@@ -48,7 +48,7 @@ class StoreFeed:
         read_at = time.monotonic()
         if read_at - self.synced_at >= SYNC_SECONDS:
             self.synced_at = read_at
-            skipped = cluster.sync(queue.store, queue).skipped
+            skipped = cluster.sync(queue.store, queue).skipped.values()
             if fresh := [sentence for sentence in skipped if sentence not in self.skipped_said]:
                 self.skipped_said.update(fresh)
                 self.post(ResultsSkipped(fresh))

@@ -23,7 +23,7 @@ from tui.text.tables import dumps, print_table
 def current_queue() -> JobQueue:
     """The store's queue, with what a cluster finished imported and the jobs of processes that ended recovered."""
     queue = JobQueue(open_store())
-    say_skipped(cluster.sync(queue.store, queue).skipped)
+    say_skipped(list(cluster.sync(queue.store, queue).skipped.values()))
     queue.recover()
     return queue
 
@@ -95,7 +95,7 @@ def cmd_cancel(args: argparse.Namespace) -> int:
 def cmd_sync(args: argparse.Namespace) -> int:
     queue = JobQueue(open_store())
     synced = cluster.sync(queue.store, queue)
-    say_skipped(synced.skipped)
+    say_skipped(list(synced.skipped.values()))
     going = [job for job in queue.submitted() if job["status"] in ACTIVE]
     print(f"Imported {plural(synced.imported, 'run')} from the cluster; {plural(len(going), 'task')} still waiting "
           "or running.")
