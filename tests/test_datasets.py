@@ -318,6 +318,9 @@ def test_screening_is_refused_for_a_run_on_another_set(dermalab_home, refused, c
     assert main(["run", "1", "--data", "synthetic", "--dataset", "bloodmnist", "--experiments", str(tiny_experiments),
                  "--device", "cpu", "--json"]) == exit_codes.OK
     run_id = json.loads(capsys.readouterr().out.splitlines()[-1])["run_id"]
+    assert main(["results"]) == exit_codes.OK  # DermaMNIST at 28, of which the store has no run
+    assert capsys.readouterr().out == ("No runs on dermamnist; the store holds runs on bloodmnist, which --dataset and "
+                                       "--size show.\n")
     assert refused("operating-point", run_id) == (
         f"Run {run_id} is on bloodmnist, but operating points and ensembles screen for DermaMNIST's melanoma and "
         "cancers alone; choose a DermaMNIST run.")

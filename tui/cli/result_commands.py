@@ -9,7 +9,7 @@ import sys
 from dataclasses import asdict
 from typing import Any
 
-from engine.classes import CLASSES, DEFAULT, medset
+from engine.classes import CLASSES, DEFAULT, label, medset
 from engine.errors import UserError
 from engine.experiments import sweeps
 from engine.experiments.architecture import parameter_count
@@ -112,7 +112,13 @@ def say_unsealings(store: Store, fmt: str) -> None:
 def none_to_show(store: Store, what: str) -> str:
     """What an empty table says: that nothing is stored, or what is (counted as every command counts runs)."""
     statuses = store.statuses()
-    return f"No {what} ({runs_stored(statuses)})." if statuses else NO_RUNS
+    if statuses:
+        return f"No {what} ({runs_stored(statuses)})."
+    others = [label(*row) for row in store.execute("SELECT DISTINCT dataset, size FROM runs")] if store.scope else []
+    if others:  # the store is not empty: its runs are of other sets than the one shown
+        return (f"No runs on {label(*store.scope)}; the store holds runs on {', '.join(others)}, which --dataset "
+                "and --size show.")
+    return NO_RUNS
 
 
 def show_sweep(args: argparse.Namespace, store: Store, experiments: dict[int, Experiment]) -> int:
