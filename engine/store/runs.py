@@ -444,13 +444,16 @@ class Store:
         for table, table_rows in rows.items():
             if not (isinstance(table_rows, list) and all(isinstance(row, dict) for row in table_rows)):
                 raise ForeignRun(f"its {table} is not a list of rows")
-            columns = {name for _, name, *_ in self._db.execute(f"PRAGMA table_info({table})")}
+            columns = {name: kind for _, name, kind, *_ in self._db.execute(f"PRAGMA table_info({table})")}
             for row in table_rows:
-                if lacking := sorted(set(row) - columns):
+                if lacking := sorted(set(row) - set(columns)):
                     raise ForeignRun(f"its {table} row has columns this version of dermalab lacks "
                                      f"({', '.join(lacking)})", newer=True)
                 if row.get("run_id") != run["run_id"]:
                     raise ForeignRun(f"a row of its {table} belongs to another run")
+                if wrong := [key for key, value in row.items() if not of_kind(value, columns[key])]:
+                    raise ForeignRun(f"its {table} row holds a value of another kind than this store keeps in "
+                                     f"{', '.join(wrong)}")
         return run
 
     def history(self, run_id: str) -> list[dict[str, Any]]:
@@ -493,6 +496,16 @@ class Store:
         except sqlite3.OperationalError as error:  # schema on a store opened to read is a write
             done = "written" if error.sqlite_errorname == "SQLITE_READONLY" else "read"
             raise self._unwritable(done, error) from None
+
+
+# What an export's JSON holds for each kind of column SQLite declares here (a blob as {"base64": text}).
+EXPORTED_KINDS: dict[str, tuple[type, ...]] = {"INTEGER": (int,), "REAL": (int, float), "TEXT": (str,),
+                                               "BLOB": (dict,)}
+
+
+def of_kind(value: Any, kind: str) -> bool:
+    """Whether an exported value suits a column of this declared kind: the views read a REAL as a number, say."""
+    return value is None or isinstance(value, EXPORTED_KINDS.get(kind, (object,)))
 
 
 def decoded(value: Any) -> Any:
