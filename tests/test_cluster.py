@@ -293,22 +293,26 @@ def test_a_bad_result_file_is_skipped_with_a_sentence_that_names_it_and_the_rest
 def test_a_pruned_cluster_run_stays_pruned_and_its_task_files_go(tiny_experiments, cli, stored):
     """A prune used to last until the next look: `sync` imported the run again from its task's result file."""
     store = Store()
-    [job] = plan([load(tiny_experiments)[1]], [0], "synthetic", str(tiny_experiments), RunOptions(device="cpu"))
+    [job, later] = plan([load(tiny_experiments)[1]], [0, 1], "synthetic", str(tiny_experiments),
+                        RunOptions(device="cpu"))
     JobQueue(store).add_submitted([job], Executor.LOCAL, ["999999999"])
     files = [cluster.result_path(cluster.results_folder(), job.job_id),
-             cluster.progress_path(cluster.results_folder(), job.job_id)]
+             cluster.progress_path(cluster.results_folder(), job.job_id), cluster.folder() / "999999999" / "log.out"]
     for path in files:
         cluster.write_atomically(path, json.dumps({"job_id": job.job_id, "reason": "DermaMNIST is not on the node"}))
     cluster.sync(store)
+    JobQueue(store).add_submitted([later], Executor.LOCAL, ["424242424"])  # not pruned: its task's folder stays
+    (cluster.folder() / "424242424").mkdir()
     store.close()
     assert stored.status(job.job_id) == "failed"
 
     pruned = cli("prune", "--yes")
     assert pruned.returncode == 0 and "Deleted 1 run" in pruned.stdout, pruned.stdout + pruned.stderr
-    assert not any(path.exists() for path in files)
+    assert not any(path.exists() for path in files) and not (cluster.folder() / "999999999").exists()
+    assert (cluster.folder() / "424242424").is_dir()
     for command in ("sync", "queue", "results"):
         assert cli(command).returncode == 0
-    assert stored.runs() == [] and stored.jobs() == {}
+    assert [run["run_id"] for run in stored.runs()] == [later.job_id] == list(stored.jobs())  # the pruned one gone
 
 
 def test_a_damaged_progress_file_is_as_none(tiny_experiments, cli, stored):

@@ -32,7 +32,7 @@ from engine.jobs import scheduler
 from engine.jobs.queue import CANCELLED, CLUSTERS, Executor, Job, JobQueue, duration_words, read_once
 from engine.paths import home
 from engine.processes import alive, children, interrupt
-from engine.status import ACTIVE, Status
+from engine.status import ACTIVE, Status, sql_in
 from engine.store.runs import ForeignRun, Store
 from engine.training.options import RunOptions
 
@@ -339,17 +339,29 @@ def sync(store: Store, queue: JobQueue | None = None, jobs: list[dict[str, Any]]
     return synced
 
 
-def forget(run_ids: list[str]) -> None:
-    """The result and progress files of these runs' tasks (a cluster's runs, by their jobs' ids), which `sync`
-    would import again: a prune removes them before it deletes the runs, so that one cut short leaves runs
-    without files, never files without runs."""
+def forget(store: Store, run_ids: list[str]) -> None:
+    """What these runs' cluster tasks left, which a prune deletes before the runs: their result and progress files,
+    which `sync` would import again, and each task's folder of submitit's files and logs (kept while a job not
+    pruned names the same task: a local task's id is a pid, which a later one may be given). Removed first, so that
+    a prune cut short leaves runs without files, never files without runs."""
+    doomed = set(run_ids)
+    tasks = store.execute(f"SELECT job_id, cluster_job_id FROM jobs WHERE executor IN {sql_in(CLUSTERS)}")
+    kept = {row["cluster_job_id"] for row in tasks if row["job_id"] not in doomed}
     for run_id in run_ids:
-        for path in (result_path(results_folder(), run_id), progress_path(results_folder(), run_id)):
-            try:
-                path.unlink(missing_ok=True)
-            except OSError as error:
-                raise UserError(f"{path} could not be removed ({error.strerror or error}); remove it yourself, "
-                                "then prune again.") from None
+        removed(result_path(results_folder(), run_id))
+        removed(progress_path(results_folder(), run_id))
+    for row in tasks:
+        if row["job_id"] in doomed and row["cluster_job_id"] not in kept:
+            removed(folder() / row["cluster_job_id"])
+
+
+def removed(path: Path) -> None:
+    """A file or folder gone (or never there), or a sentence saying why it could not be removed."""
+    try:
+        shutil.rmtree(path) if path.is_dir() else path.unlink(missing_ok=True)
+    except OSError as error:
+        raise UserError(f"{path} could not be removed ({error.strerror or error}); remove it yourself, then prune "
+                        "again.") from None
 
 
 def outcome_of(job: dict[str, Any]) -> dict[str, Any] | None:

@@ -250,7 +250,7 @@ def cmd_prune(args: argparse.Namespace) -> int:
     if not args.yes and input("Delete them? [y/N] ").strip().lower() not in ("y", "yes"):
         print("Nothing deleted.")
         return exit_codes.OK
-    cluster.forget([run["run_id"] for run in doomed])  # or the next sync would import a cluster's runs again
+    cluster.forget(store, [run["run_id"] for run in doomed])  # or the next sync would import a cluster's runs again
     before, after = prune.prune(store, doomed)
     print(f"Deleted {plural(len(doomed), 'run')}; the store went from {before / 1e6:.1f} MB to {after / 1e6:.1f} MB.")
     return exit_codes.OK
