@@ -25,6 +25,7 @@ class RunStarted:
     data: str
     epochs: int
     batches: int
+    resumed_after: int = 0  # the epochs a resumed run had finished before (engine.training.checkpoint)
 
 
 @dataclass(frozen=True)

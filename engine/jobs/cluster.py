@@ -187,7 +187,7 @@ def train_task(job: Job, results: Path, store: Store, stop: SlurmStop) -> dict[s
     """The job's run trained into `store`, and returned as the store exports it."""
     from engine.experiments.sweeps import resolve
     from engine.jobs import runner
-    from engine.training import data
+    from engine.training import checkpoint, data
 
     threads.use(threads.threads_per_run(), fixed=False)  # Slurm's grant (SLURM_CPUS_PER_TASK), not the node's cores
     experiment = resolve(job.experiments, job.experiment_id, job.point)
@@ -195,7 +195,8 @@ def train_task(job: Job, results: Path, store: Store, stop: SlurmStop) -> dict[s
     dataset = data.load(job.data, options.dataset, options.size)
     stop.progress = TaskProgress(progress_path(results, job.job_id))
     with contextlib.suppress(KeyboardInterrupt):  # cancelled (the local executor's SIGINT): its row says so
-        runner.run_one(job.job_id, experiment, dataset, options, store, stop.progress)
+        runner.run_one(job.job_id, experiment, dataset, options, store, stop.progress,
+                       checkpoint.path_for(results, job.job_id))
     stop.armed = False  # the run has ended as it says: a signal now only keeps it from being exported
     return store.exported(job.job_id)
 

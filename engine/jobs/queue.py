@@ -135,8 +135,8 @@ class JobQueue:
     def started(self, event: RunStarted, at: float | None = None) -> bool:
         """The job's run began (`at`, where it was told later, as from a cluster task's progress file: its own
         clock); returns whether a cancel was asked for."""
-        return self._beat(event.run_id, at, device=event.device, epoch=1, epochs=event.epochs, batch=0,
-                          batches=event.batches, started_at=at or time.time(), phase=None)
+        return self._beat(event.run_id, at, device=event.device, epoch=event.resumed_after + 1, epochs=event.epochs,
+                          batch=0, batches=event.batches, started_at=at or time.time(), phase=None)
 
     def beat(self, event: BatchProgress, at: float | None = None) -> bool:
         """The heartbeat (sent `at`, where it was told later): one small transaction; returns whether a cancel was
@@ -206,6 +206,17 @@ class JobQueue:
         for row in waiting:
             self._end_run(row_of(row), Status.CANCELLED, reason, files)
 
+    def take_back(self, job_ids: list[str], keep: bool) -> None:
+        """Jobs whose process died (their runs interrupted) waiting again, to be resumed from their checkpoints: the
+        same jobs and runs, not new ones; `keep` as for `add` (this process's own, else the worker's)."""
+        marks = ",".join("?" * len(job_ids))
+        whose = (Executor.FOREGROUND, socket.gethostname(), os.getpid(), started()) if keep else (
+            Executor.WORKER, None, None, None)
+        with self.store.transaction() as db:
+            db.execute(f"UPDATE jobs SET status=?, reason=NULL, ended_at=NULL, claimed_at=NULL, cancel_requested=0,"
+                       f" executor=?, host=?, worker_pid=?, process_started=? WHERE job_id IN ({marks})",
+                       (Status.QUEUED, *whose, *job_ids))
+
     def end_own(self, status: Status, reason: str) -> None:
         """The jobs this process answers for that have not ended, as it stops early."""
         own = self.store.execute(f"SELECT job_id FROM jobs WHERE host=? AND worker_pid=?"
@@ -220,6 +231,11 @@ class JobQueue:
                                           "'dermalab queue' lists the jobs waiting and running."))
         assert job is not None, "find_id has just read it"
         return job
+
+    def job(self, job_id: str) -> Job | None:
+        """The job as it was asked for (to train it again: a resumed run's)."""
+        rows = self.store.execute("SELECT * FROM jobs WHERE job_id=?", (job_id,))
+        return job_of(rows[0]) if rows else None
 
     def get(self, job_id: str) -> dict[str, Any] | None:
         rows = self.store.execute("SELECT * FROM jobs WHERE job_id=?", (job_id,))

@@ -8,6 +8,7 @@ import time
 import traceback
 from collections.abc import Callable, Iterable
 from dataclasses import replace
+from pathlib import Path
 
 from engine.errors import RunCancelled, UserError, said
 from engine.events import (
@@ -25,6 +26,7 @@ from engine.jobs import halving
 from engine.jobs.queue import CANCELLED, Job, JobQueue, cancel_reason
 from engine.status import Status
 from engine.store.runs import Planned, Store, StoreUnwritable
+from engine.training import checkpoint
 from engine.training.data import Dataset
 from engine.training.device import run_precision
 from engine.training.fetch import Progress
@@ -113,7 +115,8 @@ def run_job(job: Job, experiment: Experiment, dataset: Dataset, store: Store, qu
         heartbeat(event)
         sink(event)
 
-    outcome = run_one(job.job_id, experiment, dataset, RunOptions(seed=job.seed, **job.options), store, both)
+    outcome = run_one(job.job_id, experiment, dataset, RunOptions(seed=job.seed, **job.options), store, both,
+                      checkpoint.path_for(store.path, job.job_id))
     queue.settle(job.job_id, *status_of(outcome))
     return outcome
 
@@ -123,7 +126,18 @@ def status_of(outcome: Event) -> tuple[Status, str]:
 
 
 def run_one(run_id: str, experiment: Experiment, dataset: Dataset, options: RunOptions, store: Store,
-            sink: Sink) -> Event:
+            sink: Sink, saved_at: Path | None = None) -> Event:
+    """The run trained and stored; with `saved_at`, it keeps a checkpoint there while it trains (going on from one
+    found there), which goes once the run has ended: only a run whose process died keeps it, to be resumed."""
+    try:
+        return stored_run(run_id, experiment, dataset, options, store, sink, saved_at)
+    finally:  # Ctrl-C included (stored as cancelled); a store that took no write leaves the run to resume
+        if saved_at is not None and store.ended(run_id):
+            checkpoint.remove(saved_at)
+
+
+def stored_run(run_id: str, experiment: Experiment, dataset: Dataset, options: RunOptions, store: Store,
+               sink: Sink, saved_at: Path | None) -> Event:
     options = replace(options, precision=run_precision(options))  # auto becomes what the run uses, as stored
     spec = experiment.spec
     config = run_config(experiment, options)
@@ -131,7 +145,10 @@ def run_one(run_id: str, experiment: Experiment, dataset: Dataset, options: RunO
 
     def record(event: Event) -> None:
         if isinstance(event, RunStarted):
-            store.start(event, spec.chapter, config, dataset.synthetic, dataset.fingerprint)
+            if event.resumed_after and store.exists(run_id):  # not in a cluster task's fresh store
+                store.resume(event)
+            else:
+                store.start(event, spec.chapter, config, dataset.synthetic, dataset.fingerprint)
             state["started"] = True
         elif isinstance(event, EpochEnded):
             store.epoch(event)
@@ -154,7 +171,7 @@ def run_one(run_id: str, experiment: Experiment, dataset: Dataset, options: RunO
     judge = halving.judge(store, experiment, config_hash(config), dataset.fingerprint) if options.halving else None
     last: Event | None = None
     try:
-        with contextlib.closing(train(spec, dataset, options, run_id)) as events:
+        with contextlib.closing(train(spec, dataset, options, run_id, saved_at)) as events:
             for event in events:
                 record(event)
                 last = event

@@ -240,6 +240,21 @@ class Store:
                  time.time()))
             db.execute("INSERT INTO run_details (run_id, config) VALUES (?, ?)", (event.run_id, json.dumps(config)))
 
+    def resume(self, event: RunStarted) -> None:
+        """An interrupted run goes on in this process from its checkpoint after epoch `event.resumed_after`: running
+        again, its ending cleared, and the epochs it trained after that checkpoint dropped (they are trained
+        again; the checkpoint's own are stored again as they come)."""
+        with self._writing() as db:
+            db.execute("UPDATE runs SET status=?, reason=NULL, stopped_epoch=NULL, finished_at=NULL, pid=?,"
+                       " process_started=?, host=?, device=? WHERE run_id=?",
+                       (Status.RUNNING, os.getpid(), started(), socket.gethostname(), event.device, event.run_id))
+            db.execute("DELETE FROM history WHERE run_id=? AND epoch > ?", (event.run_id, event.resumed_after))
+
+    def ended(self, run_id: str) -> bool:
+        """Whether the run is stored with an ending that stays (a run interrupted may still be resumed)."""
+        row = self._db.execute("SELECT status FROM runs WHERE run_id=?", (run_id,)).fetchone()
+        return row is not None and row["status"] not in (Status.RUNNING, Status.INTERRUPTED)
+
     def epoch(self, event: EpochEnded) -> None:
         with self._writing() as db:
             db.execute(f"INSERT OR REPLACE INTO history (run_id, epoch, {', '.join(schema.HISTORY_COLUMNS)})"

@@ -12,6 +12,7 @@ import os
 import time
 from collections.abc import Callable, Generator, Iterator
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -34,9 +35,11 @@ from engine.events import (
 from engine.experiments.spec import Augmentation, ExperimentSpec, HFlip, Normalize
 from engine.status import Status
 from engine.training import augment, models
+from engine.training import checkpoint as saving
 from engine.training.data import Dataset
 from engine.training.device import describe_device, mps_notes, resolve_device, run_precision, watch_mps_fallbacks
 from engine.training.options import RunOptions
+from engine.words import plural
 
 EVAL_BATCH = 1024  # images per forward pass when evaluating; memory only, no effect on results
 PROGRESS_EVERY = 0.25  # seconds between BatchProgress events: each waits for the device (a GPU's queue drains)
@@ -95,19 +98,25 @@ class Setup:
         return math.ceil(len(self.train_labels) / self.batch_size)
 
 
-def train(spec: ExperimentSpec, dataset: Dataset, options: RunOptions, run_id: str) -> Generator[Event, None, None]:
+def train(spec: ExperimentSpec, dataset: Dataset, options: RunOptions, run_id: str,
+          checkpoint: Path | None = None) -> Generator[Event, None, None]:
+    """With `checkpoint`, the run saves there at each epoch's end but the last; a checkpoint found there already
+    is the same run stopped between two epochs, which goes on after its last saved epoch (its earlier epochs are
+    yielded again after RunStarted, for the store and the curves)."""
     epochs = options.epochs or spec.training.epochs
     setup = prepare(spec, dataset, options, epochs)
+    so_far = resume(setup, checkpoint) if checkpoint is not None and checkpoint.exists() else saving.Progress()
     size = len(setup.train_labels)
     yield RunStarted(run_id, spec.id, spec.name, options.seed, describe_device(setup.device), dataset.source, epochs,
-                     setup.batches)
+                     setup.batches, so_far.epoch)
+    yield from so_far.history
 
-    train_seconds = 0.0
-    started = time.perf_counter()
-    patience = EarlyStop(spec.training.patience)
-    for epoch in range(1, epochs + 1):
+    started = time.perf_counter() - so_far.wall_seconds
+    patience = EarlyStop(spec.training.patience, so_far.best_auc, so_far.best_epoch)
+    epoch = so_far.epoch
+    for epoch in range(so_far.epoch + 1, epochs + 1):
         train_loss, seconds = yield from train_one_epoch(setup, run_id, epoch, time.perf_counter())
-        train_seconds += seconds
+        so_far.train_seconds += seconds
         trained_at = time.perf_counter()
         if not math.isfinite(train_loss):
             yield diverged(run_id, train_loss, epoch)
@@ -119,30 +128,70 @@ def train(spec: ExperimentSpec, dataset: Dataset, options: RunOptions, run_id: s
                                           setup.layout, setup.precision)
         labels = dataset.labels["val"]
         val_auc = macro_auc(labels, probabilities)
-        yield EpochEnded(run_id, epoch, epochs, train_loss, val_loss, val_auc,
-                         float((probabilities.argmax(1) == labels).mean()), lr,
-                         seconds + time.perf_counter() - trained_at)
+        ended = EpochEnded(run_id, epoch, epochs, train_loss, val_loss, val_auc,
+                           float((probabilities.argmax(1) == labels).mean()), lr,
+                           seconds + time.perf_counter() - trained_at)
+        yield ended
         if epoch < epochs and patience.stops(epoch, val_auc):
             setup.notes.append(patience.note(epoch, epochs))
             break
+        if checkpoint is not None and epoch < epochs:  # the last epoch's end is the run's: nothing to go on with
+            so_far.epoch, so_far.wall_seconds = epoch, time.perf_counter() - started
+            so_far.history.append(ended)
+            so_far.best_auc, so_far.best_epoch = patience.best, patience.best_epoch
+            saving.save(checkpoint, so_far, states(setup))
 
+    if so_far.resumed_after:
+        setup.notes.append(resumed_note(so_far.resumed_after))
     chosen = dataset.medset
     metrics = evaluate(dataset.labels["val"], probabilities, chosen)
     metrics.update(bootstrap.intervals(dataset.labels["val"], probabilities, chosen.focus))
-    metrics.update(params=models.count_parameters(setup.model), train_seconds=train_seconds,
+    metrics.update(params=models.count_parameters(setup.model), train_seconds=so_far.train_seconds,
                    wall_seconds=time.perf_counter() - started,
-                   images_per_second=size * epoch / train_seconds if train_seconds else 0.0)
+                   images_per_second=size * epoch / so_far.train_seconds if so_far.train_seconds else 0.0)
     yield RunFinished(run_id, metrics, probabilities.round(6).tolist(), (*setup.notes, *mps_notes()),
                       epoch if epoch < epochs else None, sealed_test(setup, dataset))
+
+
+def states(setup: Setup) -> dict[str, Any]:
+    """What the next epoch depends on beside the run's counts: the weights, the optimizer's moments, the
+    scheduler's step, and the random generators (the global one draws dropout, the run's own the order and the
+    augmentation), so that a resumed run draws what it would have drawn."""
+    cuda = setup.device.type == "cuda"
+    return {"model": setup.model.state_dict(), "optimizer": setup.optimizer.state_dict(),
+            "scheduler": setup.scheduler.state_dict() if setup.scheduler else None,
+            "cpu_rng": torch.get_rng_state(), "run_rng": setup.generator.get_state(),
+            "cuda_rng": torch.cuda.get_rng_state(setup.device) if cuda else None}
+
+
+def resume(setup: Setup, checkpoint: Path) -> saving.Progress:
+    """The run's states as its checkpoint saved them, put back into a freshly prepared `setup`."""
+    so_far, saved = saving.load(checkpoint)
+    setup.model.load_state_dict(saved["model"])
+    setup.optimizer.load_state_dict(saved["optimizer"])
+    if setup.scheduler is not None and saved["scheduler"] is not None:
+        setup.scheduler.load_state_dict(saved["scheduler"])
+    torch.set_rng_state(saved["cpu_rng"])
+    setup.generator.set_state(saved["run_rng"])
+    if saved["cuda_rng"] is not None and setup.device.type == "cuda":
+        torch.cuda.set_rng_state(saved["cuda_rng"], setup.device)
+    so_far.resumed_after.append(so_far.epoch)
+    return so_far
+
+
+def resumed_note(after: list[int]) -> str:
+    epochs = ", ".join(map(str, after))
+    return (f"resumed from its checkpoint {plural(len(after), 'time')} (after epoch{'s' * (len(after) > 1)} "
+            f"{epochs}); its curves join every epoch")
 
 
 class EarlyStop:
     """Patience on val AUC: the run stops once `patience` epochs in a row have not beaten its best AUC so far (the
     first epoch's is the first best). A NaN AUC (a class missing from val) never beats one. None: never stops."""
 
-    def __init__(self, patience: int | None):
+    def __init__(self, patience: int | None, best: float = -math.inf, best_epoch: int = 0):
         self.patience = patience
-        self.best, self.best_epoch = -math.inf, 0
+        self.best, self.best_epoch = best, best_epoch  # a resumed run's, as its checkpoint kept them
 
     def stops(self, epoch: int, auc: float) -> bool:
         if auc > self.best or not self.best_epoch:

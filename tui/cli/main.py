@@ -52,6 +52,8 @@ def build_parser() -> Parser:
     run = add_command(commands, "run", help="train experiments headless")
     run.add_argument("ids", nargs="*", metavar="IDS", help="ids and ranges such as 8 11-14")
     run.add_argument("--all", action="store_true", help="every experiment")
+    run.add_argument("--resume", metavar="ID",
+                     help="go on with an interrupted run from its last finished epoch, here (its id or a prefix)")
     add_launch(run)
 
     sweep = add_command(commands, "sweep", help="train a sweep of the experiments file: its points × seeds")

@@ -240,6 +240,7 @@ def cmd_prune(args: argparse.Namespace) -> int:
     if not doomed:
         print(f"Nothing to prune ({stored}): prune deletes the runs that ended without finishing "
               f"({', '.join(prune.UNFINISHED)})" + (" and the quick looks." if args.quick else "."))
+        prune_checkpoints(store)
         return exit_codes.OK
     if not (args.yes or sys.stdin.isatty()):
         raise UserError(f"prune would delete {plural(len(doomed), 'run')} and cannot ask here; add --yes to delete "
@@ -253,4 +254,16 @@ def cmd_prune(args: argparse.Namespace) -> int:
     cluster.forget(store, [run["run_id"] for run in doomed])  # or the next sync would import a cluster's runs again
     before, after = prune.prune(store, doomed)
     print(f"Deleted {plural(len(doomed), 'run')}; the store went from {before / 1e6:.1f} MB to {after / 1e6:.1f} MB.")
+    prune_checkpoints(store)
     return exit_codes.OK
+
+
+def prune_checkpoints(store: Store) -> None:
+    """The checkpoints no run will resume from (of runs deleted just now, or left by a process that died after its
+    run ended), here and in the cluster's folder."""
+    from engine.jobs import cluster
+
+    orphans = prune.orphan_checkpoints(store, [store.path, cluster.results_folder()])
+    if orphans:
+        freed = prune.remove_checkpoints(orphans)
+        print(f"Deleted {plural(len(orphans), 'checkpoint')} no run will resume from ({freed / 1e6:.1f} MB).")

@@ -10,6 +10,7 @@ import gc
 import re
 import sys
 from collections.abc import Iterator
+from pathlib import Path
 from typing import TYPE_CHECKING
 
 from engine import threads
@@ -17,6 +18,7 @@ from engine.classes import DEFAULT_SIZE, label, medset
 from engine.errors import UserError
 from engine.events import RunFailed
 from engine.experiments import sweeps
+from engine.experiments.load import load
 from engine.experiments.spec import Experiment
 from engine.jobs import cluster, seeds, start, watch
 from engine.jobs.lock import WorkerLock, worker_pid
@@ -63,6 +65,8 @@ def collector_paused() -> Iterator[None]:
 
 
 def cmd_run(args: argparse.Namespace) -> int:
+    if args.resume is not None:
+        return resume(args)
     if args.all and args.ids:
         raise UserError(f"Give experiment ids or --all, not both; 'dermalab run {' '.join(args.ids)}' runs just those.")
     if args.seed + args.seeds - 1 > MAX_SEED:
@@ -72,6 +76,47 @@ def cmd_run(args: argparse.Namespace) -> int:
     if not ids:
         raise UserError("Name the experiments to run, e.g. 'dermalab run 8 11-14', or pass --all.")
     return launch(args, [experiments[i] for i in ids], range(args.seed, args.seed + args.seeds), experiments)
+
+
+def resume(args: argparse.Namespace) -> int:
+    """`run --resume ID`: the interrupted run goes on from its checkpoint, in this process (or the background
+    worker's, with --detach), as the same run and job, with the data, experiments file and options it was queued
+    with."""
+    if args.ids or args.all or args.executor:
+        raise UserError("--resume goes on with one run, on this machine, as it was asked for; leave out the "
+                        "experiment ids, --all and --executor.")
+    store = open_store()
+    try:
+        run = store.find(args.resume)
+        job = JobQueue(store).job(run["run_id"])
+        check_resumable(run, job is not None, store)
+        assert job is not None, "check_resumable says why not"
+        experiments = load(job.experiments)
+        chosen = [sweeps.resolve(job.experiments, job.experiment_id, job.point)]
+        if args.detach:
+            return run_detached(args, [job], store, queued=True)
+        args.data = job.data  # the data it trained on, whatever --data says
+        return run_here(args, [job], RunOptions(seed=job.seed, **job.options), chosen, experiments, store,
+                        queued=True)
+    finally:
+        store.close()
+
+
+def check_resumable(run: dict, queued: bool, store: Store) -> None:
+    """Only a run whose process died goes on, and only from a checkpoint (one per finished epoch but the last)."""
+    label = f"Run {run['run_id']} ([{run['experiment_id']}] {run['name']} seed {run['seed']})"
+    again = f"'dermalab run {run['experiment_id']} --seed {run['seed']}' trains it afresh"
+    if run["status"] != Status.INTERRUPTED:
+        raise UserError(f"{label} is {run['status']}; only an interrupted run can be resumed ({again}).")
+    if not queued or not checkpoint_of(store, run["run_id"]).exists():
+        raise UserError(f"{label} has no checkpoint to go on from (it stopped before its first epoch ended, or its "
+                        f"checkpoint was pruned); {again}.")
+
+
+def checkpoint_of(store: Store, run_id: str) -> Path:
+    from engine.training import checkpoint  # torch-free until a checkpoint is read
+
+    return checkpoint.path_for(store.path, run_id)
 
 
 def cmd_sweep(args: argparse.Namespace) -> int:
@@ -197,8 +242,9 @@ def id_ranges(ids: list[int]) -> str:
 
 
 def run_here(args: argparse.Namespace, jobs: list[Job], options: RunOptions, chosen: list[Experiment],
-             experiments: Experiments, store: Store) -> int:
-    """The foreground `dermalab run`: this process trains its jobs, with bars; Ctrl-C cancels (exit 130)."""
+             experiments: Experiments, store: Store, queued: bool = False) -> int:
+    """The foreground `dermalab run`: this process trains its jobs, with bars; Ctrl-C cancels (exit 130). `queued`:
+    the jobs are in the queue already (a resumed run's), and this process takes them back."""
     with collector_paused():
         import torch._dynamo  # noqa: F401  (torch.optim imports it with the first optimizer: a second of imports)
 
@@ -213,7 +259,10 @@ def run_here(args: argparse.Namespace, jobs: list[Job], options: RunOptions, cho
     with sink:  # entered before the download, so its bar is cleared and the cursor shown again whatever fails
         dataset = prepare(args.data, options, chosen, sink)
         say_estimate(jobs, chosen, store, options)  # once the data is known good: after a refusal, it would be noise
-        queue.add(jobs, keep=True)
+        if queued:
+            queue.take_back([job.job_id for job in jobs], keep=True)
+        else:
+            queue.add(jobs, keep=True)
         outcomes = runner.run_kept(queue, experiments, dataset, store, sink)
     unstarted = say_unstarted(queue, jobs)
     failed = any(isinstance(o, RunFailed) and o.status not in DONE for o in outcomes)  # a halved run is no failure
@@ -303,12 +352,16 @@ def cluster_line(job: dict, run: dict | None) -> str:
     return f"{label}: {job['status']}: {job['reason'] or ''}".rstrip(": ")
 
 
-def run_detached(args: argparse.Namespace, jobs: list[Job], store: Store) -> int:
-    """`run --detach`: the jobs join the store's queue, a worker is made sure of, their ids are printed."""
+def run_detached(args: argparse.Namespace, jobs: list[Job], store: Store, queued: bool = False) -> int:
+    """`run --detach`: the jobs join the store's queue (`queued`: they are in it, interrupted, and wait again), a
+    worker is made sure of, their ids are printed."""
     request = slot_request(args)
     machine_slots(request, args.device)  # a request this machine cannot meet is refused before anything is queued
     queue = JobQueue(store)
-    queue.add(jobs)  # before the worker is made sure of: one about to leave idle looks once more for jobs
+    if queued:
+        queue.take_back([job.job_id for job in jobs], keep=False)
+    else:
+        queue.add(jobs)  # before the worker is made sure of: one about to leave idle looks once more for jobs
     try:
         worker = ensure_worker(store.path, request)
     except UserError as error:  # nobody would train them: they leave the queue, stored as cancelled with why

@@ -1,0 +1,138 @@
+"""Checkpoints and resume (issue 21): a run killed between epochs goes on from its last finished epoch with
+`dermalab run --resume ID`, as the same run, and ends with the figures an uninterrupted run of its seed has; a
+finished run leaves no checkpoint, and `prune` deletes the ones no run will resume from.
+
+The interrupted run is a real `dermalab run` process killed with -9 once its first checkpoint is written; the rest
+runs in this process on one fixed thread (the `one_thread` fixture), as does the child (--threads 1), so that the
+figures can be compared digit for digit.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from engine.training import checkpoint
+from tests.conftest import REPO, TINY_EXPERIMENTS, noisy_predictions, one_sentence
+
+# Dropout, augmentation and a cosine schedule: every state a checkpoint keeps changes what the next epoch does.
+RESUMABLE = TINY_EXPERIMENTS + """
+[[experiment]]
+id = 5
+extends = 1
+name = "Tiny, with every state a checkpoint keeps"
+model = { arch = "cnn", channels = [4], batchnorm = false, pool = "global_avg", dropout = 0.3, hidden = 8, \
+hidden_dropout = 0.3, pretrained = false, freeze_backbone = false, small_stem = false }
+training = { epochs = 3, batch_size = 256, scheduler = "cosine" }
+augment = [{ op = "hflip", p = 0.5 }, { op = "rotation", degrees = 15 }]
+"""
+SEED = 7
+# A set other than DermaMNIST, whose synthetic stand-in is small (1,200 images): three epochs in about a second.
+SMALL = ("--data", "synthetic", "--dataset", "bloodmnist")
+
+
+@pytest.fixture
+def resumable(tmp_path: Path) -> str:
+    path = tmp_path / "resumable.toml"
+    path.write_text(RESUMABLE)
+    return str(path)
+
+
+def killed_after_first_epoch(experiments: str, home: Path) -> str:
+    """A real `dermalab run` of experiment 5 killed with -9 (no handler runs) once its first checkpoint is saved:
+    returns its run's id."""
+    child = subprocess.Popen([sys.executable, "-m", "tui.cli.main", "run", "5", "--seed", str(SEED), "--threads", "1",
+                              *SMALL, "--experiments", experiments], cwd=REPO,
+                             env={**os.environ, "OMP_NUM_THREADS": "1"},
+                             stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    folder, deadline = checkpoint.folder(home / "runs.sqlite"), time.monotonic() + 120
+    while not (saved := list(folder.glob(f"*{checkpoint.SUFFIX}"))):
+        assert child.poll() is None, f"the run ended before its first checkpoint: {child.communicate()}"
+        assert time.monotonic() < deadline, "no checkpoint after 120 s"
+        time.sleep(0.01)
+    child.send_signal(signal.SIGSTOP)  # held still while the checkpoint is read: it must be epoch 1's of 3
+    progress, _ = checkpoint.load(saved[0])
+    child.kill()
+    child.communicate(timeout=60)
+    assert progress.epoch == 1, f"the kill came after epoch {progress.epoch}; the test needs it before the last"
+    return saved[0].name.removesuffix(checkpoint.SUFFIX)
+
+
+def figures(run: dict) -> tuple:
+    """What must agree between a resumed run and an uninterrupted one: the curves and the val predictions."""
+    curves = [(row["epoch"], row["train_loss"], row["val_loss"], row["val_auc"], row["lr"]) for row in run["history"]]
+    return curves, run["auc"], run["accuracy"], run["probabilities"].tolist()
+
+
+@pytest.mark.slow  # a child imports torch and trains an epoch: about 5 s on a busy 2-core box
+def test_a_killed_run_resumes_from_its_checkpoint_and_ends_as_an_uninterrupted_run(resumable, dermalab_home, stored,
+                                                                                   cli, one_thread):
+    run_id = killed_after_first_epoch(resumable, dermalab_home)
+    assert stored.status(run_id) == "interrupted"
+    assert [row["epoch"] for row in stored.get(run_id)["history"]] == [1]
+
+    resumed = cli("run", "--resume", run_id[:6], "--threads", "1")
+    assert resumed.returncode == 0, resumed.stderr
+    run = stored.get(run_id)
+    assert (run["status"], len(stored.runs())) == ("finished", 1), "one run, gone on with, not a second one"
+    assert [row["epoch"] for row in run["history"]] == [1, 2, 3]
+    assert "resumed from its checkpoint 1 time (after epoch 1)" in run["notes"][-1]
+    assert not checkpoint.saved(dermalab_home / "runs.sqlite"), "a finished run keeps no checkpoint"
+    assert stored.jobs()[run_id]["status"] == "finished"
+
+    afresh = cli("run", "5", "--seed", str(SEED), "--again", "--threads", "1", *SMALL, "--experiments", resumable)
+    assert afresh.returncode == 0, afresh.stderr
+    uninterrupted = next(row for row in stored.runs() if row["run_id"] != run_id)
+    assert figures(run) == figures(stored.get(uninterrupted["run_id"])), "bit-identical on one thread"
+
+
+@pytest.mark.slow  # a killed run's child, then the worker's: about 10 s on a busy 2-core box
+def test_the_worker_resumes_an_interrupted_run(resumable, dermalab_home, stored, cli):
+    run_id = killed_after_first_epoch(resumable, dermalab_home)
+    queued = cli("run", "--resume", run_id, "--detach")
+    assert queued.returncode == 0, queued.stderr
+    assert queued.stdout.split() == [run_id]
+    deadline = time.monotonic() + 120
+    while stored.status(run_id) != "finished":
+        assert stored.status(run_id) in ("interrupted", "running"), stored.get(run_id)
+        assert time.monotonic() < deadline, "the worker had not finished the resumed run after 120 s"
+        time.sleep(0.1)
+    run = stored.get(run_id)
+    assert [row["epoch"] for row in run["history"]] == [1, 2, 3] and len(stored.runs()) == 1
+    assert "resumed from its checkpoint 1 time (after epoch 1)" in run["notes"][-1]
+    assert not checkpoint.saved(dermalab_home / "runs.sqlite")
+
+
+def test_only_an_interrupted_run_with_a_checkpoint_resumes(resumable, store_run, cli, dermalab_home):
+    finished = store_run(*noisy_predictions(3), experiment_id=1, seed=3)
+    said = cli("run", "--resume", finished)
+    assert said.returncode != 0 and "Traceback" not in said.stderr
+    assert one_sentence(said.stderr).endswith("is finished; only an interrupted run can be resumed ('dermalab run 1 "
+                                               "--seed 3' trains it afresh).")
+    with_ids = cli("run", "5", "--resume", finished)
+    assert "leave out the experiment ids, --all and --executor" in one_sentence(with_ids.stderr)
+
+
+def test_prune_deletes_the_checkpoints_no_run_resumes_from(store_run, cli, stored, dermalab_home):
+    from engine.store import prune
+
+    kept, ended = (store_run(*noisy_predictions(seed), experiment_id=1, seed=seed) for seed in (1, 2))
+    with stored.opened() as store:
+        store.execute("UPDATE runs SET status='interrupted' WHERE run_id=?", (kept,))
+    paths = {run_id: checkpoint.path_for(dermalab_home / "runs.sqlite", run_id) for run_id in (kept, ended, "gone")}
+    for path in paths.values():
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_bytes(b"0" * 1000)
+    with stored.opened() as store:
+        assert sorted(prune.orphan_checkpoints(store, [store.path])) == sorted([paths[ended], paths["gone"]])
+
+    said = cli("prune", "--yes")  # deletes the interrupted run, and so its checkpoint too
+    assert said.returncode == 0, said.stderr
+    assert said.stdout.endswith("Deleted 3 checkpoints no run will resume from (0.0 MB).\n")
+    assert not checkpoint.saved(dermalab_home / "runs.sqlite")
