@@ -255,18 +255,21 @@ def test_a_bad_result_file_is_skipped_with_a_sentence_that_names_it_and_the_rest
     for a full disk), or another job's run: each said for what it is, and left; the good file is imported."""
     store = Store()
     queue = JobQueue(store)
-    jobs = plan([load(tiny_experiments)[1]], list(range(7)), "synthetic", str(tiny_experiments),
+    jobs = plan([load(tiny_experiments)[1]], list(range(8)), "synthetic", str(tiny_experiments),
                 RunOptions(device="cpu"))
     queue.add_submitted(jobs, Executor.LOCAL, ["999999999"] * len(jobs))  # a controller long gone
-    good, cut, listed, empty, newer, other, worded = jobs
+    good, cut, listed, empty, newer, other, worded, going = jobs
     run = exported_failed_run(tmp_path, good)
     novel = exported_failed_run(tmp_path, newer)
     novel["runs"][0]["novel_column"] = 1
     text_auc = exported_failed_run(tmp_path, worded)
     text_auc["runs"][0]["auc"] = "high"  # which the views would format as a number
+    running = exported_failed_run(tmp_path, going)
+    running["runs"][0]["status"] = "running"  # its job would run for ever
     files = [(good, {"job_id": good.job_id, "run": run}), (cut, '{"job_id": "' + cut.job_id), (listed, [1, 2]),
              (empty, {"job_id": empty.job_id, "run": {"runs": []}}), (newer, {"job_id": newer.job_id, "run": novel}),
-             (other, {"job_id": other.job_id, "run": run}), (worded, {"job_id": worded.job_id, "run": text_auc})]
+             (other, {"job_id": other.job_id, "run": run}), (worded, {"job_id": worded.job_id, "run": text_auc}),
+             (going, {"job_id": going.job_id, "run": running})]
     for job, content in files:
         text = content if isinstance(content, str) else json.dumps(content)
         cluster.write_atomically(cluster.result_path(cluster.results_folder(), job.job_id), text)
@@ -274,7 +277,8 @@ def test_a_bad_result_file_is_skipped_with_a_sentence_that_names_it_and_the_rest
 
     synced = cli("sync")
     assert synced.returncode == 0 and synced.stdout.startswith("Imported 1 run"), synced.stdout + synced.stderr
-    said = dict(zip(["cut", "listed", "empty", "newer", "other", "worded"], synced.stderr.splitlines(), strict=True))
+    said = dict(zip(["cut", "listed", "empty", "newer", "other", "worded", "going"], synced.stderr.splitlines(),
+                    strict=True))
     for (job, _), sentence in zip(files[1:], said.values()):
         assert sentence.startswith(f"dermalab: Skipped the result file {cluster.results_folder()}/{job.job_id}.json")
         assert "disk" not in sentence, sentence
@@ -282,12 +286,13 @@ def test_a_bad_result_file_is_skipped_with_a_sentence_that_names_it_and_the_rest
     assert "exactly one run" in said["empty"] and "another job's" in said["other"]
     assert "lacks (novel_column)" in said["newer"] and "upgrade dermalab" in said["newer"]
     assert "a value of another kind than this store keeps in auc" in said["worded"]
+    assert "its run has not ended (it says running)" in said["going"]
     assert [run["run_id"] for run in stored.runs()] == [good.job_id]
     assert stored.jobs()[cut.job_id]["phase"] == "local 999999999: its result file was skipped"
     assert stored.jobs()[good.job_id]["status"] == "failed"
     for command in ("queue", "cancel", "sync"):  # each still works, and says the same of the same files
         answered = cli(command, *(["--all"] if command == "cancel" else []))
-        assert answered.returncode == 0 and answered.stderr.count("Skipped the result file") == 6, answered.stderr
+        assert answered.returncode == 0 and answered.stderr.count("Skipped the result file") == 7, answered.stderr
 
 
 def test_a_pruned_cluster_run_stays_pruned_and_its_task_files_go(tiny_experiments, cli, stored):

@@ -425,6 +425,8 @@ def take(store: Store, queue: JobQueue, job: dict[str, Any], outcome: dict[str, 
     row = store.checked_export(run)
     if row["run_id"] != job["job_id"]:
         raise ForeignRun(f"its run is another job's ({row['run_id']})")
+    if row["status"] in ACTIVE:  # a task exports its run once it has ended: taken, its job would never end
+        raise ForeignRun(f"its run has not ended (it says {row['status']})")
     if ending is not None:
         row["status"], row["reason"] = ending
     added = store.imported(run)
