@@ -219,6 +219,25 @@ def test_a_point_named_is_compared_with_the_base_instead_of_the_best_and_a_wrong
     assert named.versus_base is not None and named.versus_base["mean"] == pytest.approx(-0.105)
 
 
+def test_points_that_differ_only_in_epochs_or_weights_each_get_their_own_runs_and_are_compared(tmp_path):
+    # A run's config holds the epochs and weights it ran with, so these points hash alike at any one run's
+    found = sweep(tmp_path, '[[sweeps]]\nname = "s"\nextends = 1\n'
+                            'axes = { "training.epochs" = [1, 2], "model.pretrained" = [false, true] }\n')
+    points = found.points()
+    store = Store()
+    try:
+        for auc, point in zip((0.61, 0.64, 0.63, 0.62), points):
+            store_finished(store, point, 0, auc)
+        results = sweep_results(store, found, points)
+    finally:
+        store.close()
+    rows = results.rows
+    assert results.best is not None and results.best["point"] == "epochs=1, pretrained=true"  # the best of all four
+    assert sorted((row["point"], row["n"], row["epochs"], row["pretrained"], row["auc"]) for row in rows) == [
+        ("epochs=1, pretrained=false", 1, 1, 0, 0.61), ("epochs=1, pretrained=true", 1, 1, 1, 0.64),
+        ("epochs=2, pretrained=false", 1, 2, 0, 0.63), ("epochs=2, pretrained=true", 1, 2, 1, 0.62)]
+
+
 def test_runs_of_points_whose_config_was_edited_since_are_counted_apart(tmp_path, capsys):
     path = with_sweeps(tmp_path, '[[sweeps]]\nname = "s"\nextends = 1\naxes = { "optimizer.lr" = [1e-3, 3e-3] }\n')
     store = Store()

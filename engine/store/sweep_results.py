@@ -23,6 +23,8 @@ from engine.store.runs import Store
 FIGURES = ("auc", "mel_recall", "cancer_sensitivity", "accuracy", "balanced_accuracy", "train_seconds")
 # What makes two groups comparable beside their config: the data, and how the config ran.
 CONTEXT = ("data_fingerprint", "synthetic", "epochs", "pretrained", "precision")
+# The context a sweep's own axis sets: its points that differ there are compared with each other all the same.
+SET_BY_AXIS = {"epochs": "training.epochs", "pretrained": "model.pretrained"}
 
 
 @dataclass(frozen=True)
@@ -58,15 +60,15 @@ def sweep_results(store: Store, sweep: Sweep, points: list[Experiment], chosen: 
     if not run:
         return SweepResults(rows, halved, dict(edited), None, None, None)
     if chosen is None:  # among the data and settings most points ran with: a best point is one among like runs
-        usual = Counter(_context(row) for row in run).most_common(1)[0][0]
-        best = max((row for row in run if _context(row) == usual), key=lambda row: row["auc"] or 0.0)
+        usual = Counter(context(sweep, row) for row in run).most_common(1)[0][0]
+        best = max((row for row in run if context(sweep, row) == usual), key=lambda row: row["auc"] or 0.0)
     else:
         best = _named(sweep, rows, chosen)
-        usual = _context(best)
+        usual = context(sweep, best)
     base_hash = config_hash(name_in(sweep.base.spec.run_config(best["epochs"], best["pretrained"], best["precision"]),
                                     *(store.scope or _set_of(best))))
     base = next((group for group in groups if group["config_hash"] == base_hash
-                 and _context(group) == usual), None)
+                 and context(sweep, group) == usual), None)
     versus = paired_difference(_aucs(store, best), _aucs(store, base)) if base else None
     return SweepResults(rows, halved, dict(edited), best, base, asdict(versus) if versus else None)
 
@@ -120,9 +122,23 @@ def _edited(store: Store, sweep: str, place: Callable[[dict[str, Any]], int | No
 def _point_hashes(points: list[Experiment], epochs: int, pretrained: bool, precision: str, dataset: str,
                   size: int) -> dict[str, int]:
     """Each point's config hash as runs with these epochs, weights and precision ran it on this set and size -> its
-    place in the sweep."""
-    return {config_hash(name_in(point.spec.run_config(epochs, pretrained, precision), dataset, size)): index
-            for index, point in enumerate(points)}
+    place in the sweep.
+
+    A run's config holds the epochs and weights it ran with, so points that differ only in those (a sweep over
+    'training.epochs' or 'model.pretrained') hash alike here. Such a run is the point's whose own epochs and weights
+    it ran with: `sweep` refuses --epochs and --no-pretrained over those axes, so each of its points ran so. Failing
+    that (a run of the base with --epochs), the first such point's, as the points are alike then."""
+    own_first = sorted(range(len(points)), key=lambda index: not _ran_as_its_own(points[index], epochs, pretrained))
+    hashes: dict[str, int] = {}
+    for index in own_first:
+        run_config = points[index].spec.run_config(epochs, pretrained, precision)
+        hashes.setdefault(config_hash(name_in(run_config, dataset, size)), index)
+    return hashes
+
+
+def _ran_as_its_own(point: Experiment, epochs: int, pretrained: bool) -> bool:
+    """Whether a run with these epochs and weights ran the point as its config has them, overriding neither."""
+    return point.spec.training.epochs == epochs and point.spec.model.pretrained == pretrained
 
 
 def _set_of(row: dict[str, Any]) -> tuple[str, int]:
@@ -139,8 +155,10 @@ def _row(point: Experiment, group: dict[str, Any] | None, stopped: int) -> dict[
     return row | ({key: group[key] for key in keys} if group else not_run)
 
 
-def _context(row: dict[str, Any]) -> tuple[Any, ...]:
-    return tuple(row[key] for key in CONTEXT)
+def context(sweep: Sweep, row: dict[str, Any]) -> tuple[Any, ...]:
+    """The data a row ran on and how, less what the sweep itself varies: rows alike in it are like with like (a
+    sweep over 'training.epochs' compares its points at 5 epochs with those at 10)."""
+    return tuple(row[key] for key in CONTEXT if SET_BY_AXIS.get(key) not in sweep.axes)
 
 
 def _aucs(store: Store, group: dict[str, Any]) -> dict[int, float]:

@@ -15,7 +15,7 @@ from engine.experiments import sweeps
 from engine.experiments.spec import Experiment
 from engine.experiments.sweeps import Sweep
 from engine.store.runs import Store
-from engine.store.sweep_results import CONTEXT, SweepResults, sweep_results
+from engine.store.sweep_results import SweepResults, context, sweep_results
 from engine.words import plural
 from tui.text.measures import MEASURES
 from tui.text.numbers import signed_auc
@@ -102,7 +102,7 @@ def notes(sweep: Sweep, found: SweepResults) -> list[str]:
 def build(sweep: Sweep, found: SweepResults) -> list[Figure]:
     """Per measure, a chart against each numeric axis, then (for a grid of two axes) its heatmap. Only the points run
     on the data and settings of the best point (or, before any finished, none) are drawn: like with like."""
-    rows = _alike(found)
+    rows = _alike(sweep, found)
     numeric = [axis for axis in sweep.axes if all(_number(row[axis]) for row in found.rows)]
     figures: list[Figure] = []
     for measure in SHOWN:
@@ -113,10 +113,10 @@ def build(sweep: Sweep, found: SweepResults) -> list[Figure]:
     return figures
 
 
-def _alike(found: SweepResults) -> list[Row]:
+def _alike(sweep: Sweep, found: SweepResults) -> list[Row]:
     if found.best is None:
         return []
-    return [row for row in found.rows if row["n"] and all(row[key] == found.best[key] for key in CONTEXT)]
+    return [row for row in found.rows if row["n"] and context(sweep, row) == context(sweep, found.best)]
 
 
 def _number(value: Any) -> bool:
