@@ -114,9 +114,10 @@ def none_to_show(store: Store, what: str) -> str:
     statuses = store.statuses()
     if statuses:
         return f"No {what} ({runs_stored(statuses)})."
-    others = [label(*row) for row in store.execute("SELECT DISTINCT dataset, size FROM runs")] if store.scope else []
-    if others:  # the store is not empty: its runs are of other sets than the one shown
-        return (f"No runs on {label(*store.scope)}; the store holds runs on {', '.join(others)}, which --dataset "
+    scope = store.scope
+    others = [label(*row) for row in store.execute("SELECT DISTINCT dataset, size FROM runs")] if scope else []
+    if scope and others:  # the store is not empty: its runs are of other sets than the one shown
+        return (f"No runs on {label(*scope)}; the store holds runs on {', '.join(others)}, which --dataset "
                 "and --size show.")
     return NO_RUNS
 
