@@ -10,6 +10,7 @@ figures can be compared digit for digit.
 from __future__ import annotations
 
 import os
+import shutil
 import signal
 import subprocess
 import sys
@@ -37,11 +38,22 @@ SEED = 7
 SMALL = ("--data", "synthetic", "--dataset", "bloodmnist")
 
 
+@pytest.fixture(scope="module")
+def template(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, str, str]:
+    """A DERMALAB_HOME holding a run killed after its first epoch, made once per module (a child's start is most
+    of a test's time): its folder, the experiments file and the run's id. Each test copies it into its own home."""
+    home = tmp_path_factory.mktemp("interrupted")
+    experiments = home / "resumable.toml"
+    experiments.write_text(RESUMABLE)
+    return home, str(experiments), killed_after_first_epoch(str(experiments), home)
+
+
 @pytest.fixture
-def resumable(tmp_path: Path) -> str:
-    path = tmp_path / "resumable.toml"
-    path.write_text(RESUMABLE)
-    return str(path)
+def interrupted(template: tuple[Path, str, str], dermalab_home: Path) -> tuple[str, str]:
+    """This test's home as the killed run left it: the experiments file and the run's id."""
+    folder, experiments, run_id = template
+    shutil.copytree(folder, dermalab_home, dirs_exist_ok=True)
+    return experiments, run_id
 
 
 def killed_after_first_epoch(experiments: str, home: Path) -> str:
@@ -49,7 +61,7 @@ def killed_after_first_epoch(experiments: str, home: Path) -> str:
     returns its run's id."""
     child = subprocess.Popen([sys.executable, "-m", "tui.cli.main", "run", "5", "--seed", str(SEED), "--threads", "1",
                               *SMALL, "--experiments", experiments], cwd=REPO,
-                             env={**os.environ, "OMP_NUM_THREADS": "1"},
+                             env={**os.environ, "OMP_NUM_THREADS": "1", "DERMALAB_HOME": str(home)},
                              stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
     folder, deadline = checkpoint.folder(home / "runs.sqlite"), time.monotonic() + 120
     while not (saved := list(folder.glob(f"*{checkpoint.SUFFIX}"))):
@@ -70,10 +82,10 @@ def figures(run: dict) -> tuple:
     return curves, run["auc"], run["accuracy"], run["probabilities"].tolist()
 
 
-@pytest.mark.slow  # a child imports torch and trains an epoch: about 5 s on a busy 2-core box
-def test_a_killed_run_resumes_from_its_checkpoint_and_ends_as_an_uninterrupted_run(resumable, dermalab_home, stored,
+@pytest.mark.slow  # the killed run's child (once per module) imports torch: about 5 s on a busy 2-core box
+def test_a_killed_run_resumes_from_its_checkpoint_and_ends_as_an_uninterrupted_run(interrupted, dermalab_home, stored,
                                                                                    cli, one_thread):
-    run_id = killed_after_first_epoch(resumable, dermalab_home)
+    resumable, run_id = interrupted
     assert stored.status(run_id) == "interrupted"
     assert [row["epoch"] for row in stored.get(run_id)["history"]] == [1]
 
@@ -92,9 +104,10 @@ def test_a_killed_run_resumes_from_its_checkpoint_and_ends_as_an_uninterrupted_r
     assert figures(run) == figures(stored.get(uninterrupted["run_id"])), "bit-identical on one thread"
 
 
-@pytest.mark.slow  # a killed run's child, then the worker's: about 10 s on a busy 2-core box
-def test_the_worker_resumes_an_interrupted_run(resumable, dermalab_home, stored, cli):
-    run_id = killed_after_first_epoch(resumable, dermalab_home)
+@pytest.mark.slow  # the worker imports torch and forks its child: about 5 s on a busy 2-core box
+@pytest.mark.starts_jobs
+def test_the_worker_resumes_an_interrupted_run(interrupted, dermalab_home, stored, cli):
+    _, run_id = interrupted
     queued = cli("run", "--resume", run_id, "--detach")
     assert queued.returncode == 0, queued.stderr
     assert queued.stdout.split() == [run_id]
@@ -109,7 +122,7 @@ def test_the_worker_resumes_an_interrupted_run(resumable, dermalab_home, stored,
     assert not checkpoint.saved(dermalab_home / "runs.sqlite")
 
 
-def test_only_an_interrupted_run_with_a_checkpoint_resumes(resumable, store_run, cli, dermalab_home):
+def test_only_an_interrupted_run_with_a_checkpoint_resumes(store_run, cli):
     finished = store_run(*noisy_predictions(3), experiment_id=1, seed=3)
     said = cli("run", "--resume", finished)
     assert said.returncode != 0 and "Traceback" not in said.stderr
