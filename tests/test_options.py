@@ -59,6 +59,11 @@ def test_two_values_for_one_option_are_refused_and_one_value_twice_is_not(refuse
     assert build_parser().parse_args(["--epochs", "2", "run", "1", "--epochs", "2"]).epochs == 2
 
 
+def test_an_option_is_never_read_as_the_prefix_of_another(refused):
+    """`results` takes --dataset, not --data: argparse would take '--data X' as '--dataset X' unasked."""
+    assert refused("results", "--data", "synthetic") == "Unrecognized arguments: --data; see 'dermalab --help'."
+
+
 def test_the_app_takes_its_training_options_from_before_any_command():
     args = build_parser().parse_args(["--data", "synthetic", "--device", "cpu", "--epochs", "3", "--no-pretrained"])
     expected = RunOptions(device="cpu", epochs=3, pretrained=False)

@@ -10,7 +10,7 @@ import importlib
 import os
 import sys
 from collections.abc import Callable
-from typing import NoReturn
+from typing import Any, NoReturn
 
 from engine.errors import UserError
 from tui import exit_codes
@@ -30,7 +30,11 @@ WIDE_HELP = "every column, however wide (a table otherwise keeps to the terminal
 
 class Parser(argparse.ArgumentParser):
     """argparse, but a usage mistake is one sentence like every other bad input, and the namespace holds each
-    shared option once, wherever it was given (see tui.cli.options)."""
+    shared option once, wherever it was given (see tui.cli.options). No abbreviations: with --data and --dataset
+    both options, '--data' must never be read as a prefix of another."""
+
+    def __init__(self, *args: Any, **settings: Any) -> None:
+        super().__init__(*args, allow_abbrev=False, **settings)
 
     def parse_args(self, args=None, namespace=None) -> argparse.Namespace:  # type: ignore[override]
         return settle(super().parse_args(args, namespace))
