@@ -14,7 +14,7 @@ from collections.abc import Iterator
 
 import pytest
 
-from tests.conftest import REPO, SIZES, app_with, dermalab, noisy_predictions, one_sentence, synchronous
+from tests.conftest import REPO, SIZES, app_with, dermalab_here, noisy_predictions, one_sentence, synchronous
 from tui import exit_codes
 from tui.cli.main import main
 
@@ -63,7 +63,7 @@ def test_run_json_goes_to_stdout_when_stderr_is_a_terminal_and_a_finished_seed_a
     [reused] = [json.loads(line) for line in again.stdout.splitlines()]
     assert reused == {**trained, "reused": True}
     assert b"skipped #1 Tiny seed 0" in shown
-    detached = dermalab(*args, "--detach")  # queues nothing, and says so in JSON
+    detached = dermalab_here(*args, "--detach")  # queues nothing, and says so in JSON
     assert (detached.returncode, json.loads(detached.stdout)) == (0, []), detached.stderr
 
 
