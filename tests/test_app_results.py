@@ -311,3 +311,59 @@ async def test_a_narrow_matrix_leaves_its_shares_out_whole_rather_than_cut(two_r
         counts = [[str(cell) for cell in column.cells] for column in table.columns[1:-1]]
         assert all(cell.isdigit() for column in counts for cell in column)  # whole counts, no '8…'
         assert matrix.width_needed(shares=False) <= matrix.content_region.width
+
+
+def interrupted_runs(store) -> list[str]:
+    """Two runs of experiment 8 whose process died after their first epoch, as `queue.recover` leaves them; the
+    first keeps a checkpoint (an empty file: nothing here reads it, the resume itself is tested in test_resume)."""
+    from engine.events import EpochEnded, RunStarted
+    from engine.jobs.queue import JobQueue, plan
+    from engine.status import Status
+    from engine.training import checkpoint
+    from engine.training.options import RunOptions
+    from tests.conftest import start_run
+
+    queue, experiment = JobQueue(store), load()[8]
+    jobs = plan([experiment], [0, 1], "synthetic", None, RunOptions())
+    queue.add(jobs)
+    for job in jobs:
+        assert queue.claim("cpu 1") is not None
+        start_run(store, experiment, job.job_id, job.seed, True)
+        queue.started(RunStarted(job.job_id, 8, job.name, job.seed, "cpu", "synthetic", 3, 10))
+        store.epoch(EpochEnded(job.job_id, 1, 3, 1.2, 1.3, 0.8, 0.7, 0.001, 10.0))
+        queue.end(job.job_id, Status.INTERRUPTED, "its process died")
+    path = checkpoint.path_for(store.path, jobs[0].job_id)
+    path.parent.mkdir(parents=True)
+    path.touch()
+    return [job.job_id for job in jobs]
+
+
+@pytest.mark.slow
+@synchronous
+async def test_an_interrupted_run_with_a_checkpoint_is_resumed_by_r_through_the_worker(stored):
+    from engine.jobs.queue import JobQueue
+    from engine.status import Status
+
+    with stored.opened() as store:
+        kept, lost = interrupted_runs(store)
+    app = app_with("--data", "synthetic")
+    started = []
+    async with app.run_test(size=SIZE) as pilot:
+        app.start_worker = lambda: started.append(True)  # type: ignore[method-assign]  # the worker is not tested here
+        app.push_screen(RunDetailScreen(app.lab.run_detail(lost), app.lab.experiments))
+        await pilot.pause()
+        assert "must be trained afresh" in str(app.screen.query_one("#run-facts").render())
+        assert "resume" not in {binding.id for binding in our_bindings(app.screen.active_bindings)}
+        await pilot.press("r")  # nothing to go on from: r does nothing
+        assert isinstance(app.screen, RunDetailScreen) and not started
+        await pilot.press("escape")
+        app.push_screen(RunDetailScreen(app.lab.run_detail(kept), app.lab.experiments))
+        await pilot.pause()
+        assert "r resumes it" in str(app.screen.query_one("#run-facts").render())
+        assert " r Resume " in str(app.screen.query_one("KeyLine").render())  # on the key line at 80 columns
+        await pilot.press("r")
+        assert started and app.current_mode == "run" and "Queued 1 run" in notices(app)
+    with stored.opened() as store:
+        jobs = {job_id: JobQueue(store).get(job_id) for job_id in (kept, lost)}
+    assert (jobs[kept]["status"], jobs[kept]["executor"]) == (Status.QUEUED, "worker")
+    assert jobs[lost]["status"] == Status.INTERRUPTED

@@ -12,7 +12,7 @@ from engine.classes import DEFAULT, DEFAULT_SIZE, medset
 from engine.errors import UserError
 from engine.experiments.spec import Experiment
 from engine.experiments.sweeps import Sweep
-from engine.jobs import seeds
+from engine.jobs import resume, seeds
 from engine.jobs.queue import Job, JobQueue, plan
 from engine.jobs.source import JobSource
 from engine.paths import dermamnist_path, missing_data_hint
@@ -78,6 +78,11 @@ class RunDetail:
     run: dict[str, Any]  # the store's record in full: config, per-epoch history, dates, device, data
     row: dict[str, Any]  # its summary row, with bootstrap intervals
     confusion: list[dict[str, Any]]  # empty for a run that did not finish
+    checkpoint: bool = False  # whether it keeps a checkpoint to go on from (an interrupted run's, till it ends)
+
+    @property
+    def resumable(self) -> bool:
+        return self.run["status"] == Status.INTERRUPTED and self.checkpoint
 
 
 class Lab:
@@ -161,13 +166,18 @@ class Lab:
         running = [self.etas.left(job["job_id"]) for job in self.running()]
         return progress.queue_left(running, self.waiting_seconds, len(self.waiting_key))
 
-    def run_detail(self, run_id: str) -> RunDetail:
+    def _stored(self, run_id: str) -> dict[str, Any]:
         run = self.store.get(run_id)
         if run is None:
             raise UserError(f"Run {run_id} is no longer stored (pruned or deleted since); ctrl+r reads the store "
                             "again.")
+        return run
+
+    def run_detail(self, run_id: str) -> RunDetail:
+        run = self._stored(run_id)
         [row] = summary.with_intervals(summary.run_rows([run], self.experiments), self.store)
-        return RunDetail(run, row, summary.confusion_rows(run) if run["status"] == Status.FINISHED else [])
+        return RunDetail(run, row, summary.confusion_rows(run) if run["status"] == Status.FINISHED else [],
+                         resume.has_checkpoint(self.store, run_id))
 
     def predictions(self, run_ids: list[str]) -> list[Predictions]:
         """The stored val predictions of finished runs (UserError for any other)."""
@@ -225,8 +235,21 @@ class Lab:
         self._queued(added)
         return added
 
+    def resume(self, run_id: str) -> list[Job]:
+        """The interrupted run's job waits again, for the worker to go on from its checkpoint as `dermalab run
+        --resume ID --detach` does (UserError: why it cannot)."""
+        run = self._stored(run_id)
+        job = resume.resumable_job(self.store, run)
+        self.queue.take_back([job.job_id], keep=False)
+        self._wrote()
+        return [job]
+
     def _queued(self, added: list[Job]) -> None:
         self.queue.add(added)
+        self._wrote()
+
+    def _wrote(self) -> None:
+        """After this app's write to the queue: the run view follows the queue as it is now."""
         self.chosen = None  # the run view follows the new queue, not a job the user moved to before
         self.wrote_at = time.monotonic()
         self._read_queue()

@@ -48,6 +48,10 @@ class LabApp(App[None]):
         """Queues a sweep's points × seeds that have not finished (the sweeps view's r)."""
         raise NotImplementedError  # DermalabApp's own, as run_selection
 
+    def resume_run(self, run_id: str) -> None:
+        """Queues an interrupted run to go on from its checkpoint (the run detail's r)."""
+        raise NotImplementedError  # DermalabApp's own, as run_selection
+
 
 class LabScreen(Screen[None]):
     """A screen over the lab: its `self.app` is typed as the LabApp it reads."""

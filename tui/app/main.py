@@ -187,6 +187,10 @@ class DermalabApp(LabApp):
         self._enqueue(lambda: self.lab.enqueue_sweep(sweep),
                       f"Every run of sweep '{sweep.name}' has finished already; its rows and charts are up to date.")
 
+    def resume_run(self, run_id: str) -> None:
+        """An interrupted run goes on from its checkpoint in the background worker, as `run --resume ID --detach`."""
+        self._enqueue(lambda: self.lab.resume(run_id), f"Run {run_id} has nothing to resume.")
+
     def _enqueue(self, queue_up: Callable[[], list[Job]], nothing: str) -> None:
         """Queues what `queue_up` adds and starts a worker for it; `nothing` says why there was nothing to add."""
         try:

@@ -10,7 +10,6 @@ import gc
 import re
 import sys
 from collections.abc import Iterator
-from pathlib import Path
 from typing import TYPE_CHECKING
 
 from engine import threads
@@ -23,6 +22,7 @@ from engine.experiments.spec import Experiment
 from engine.jobs import cluster, seeds, start, watch
 from engine.jobs.lock import WorkerLock, worker_pid
 from engine.jobs.queue import Job, JobQueue, plan
+from engine.jobs.resume import resumable_job
 from engine.jobs.slots import machine_slots
 from engine.jobs.source import JobSource
 from engine.status import ACTIVE, DONE, Status
@@ -87,10 +87,7 @@ def resume(args: argparse.Namespace) -> int:
                         "experiment ids, --all and --executor.")
     store = open_store()
     try:
-        run = store.find(args.resume)
-        job = JobQueue(store).job(run["run_id"])
-        check_resumable(run, job is not None, store)
-        assert job is not None, "check_resumable says why not"
+        job = resumable_job(store, store.find(args.resume))
         experiments = load(job.experiments)
         chosen = [sweeps.resolve(job.experiments, job.experiment_id, job.point)]
         if args.detach:
@@ -100,23 +97,6 @@ def resume(args: argparse.Namespace) -> int:
                         queued=True)
     finally:
         store.close()
-
-
-def check_resumable(run: dict, queued: bool, store: Store) -> None:
-    """Only a run whose process died goes on, and only from a checkpoint (one per finished epoch but the last)."""
-    label = f"Run {run['run_id']} ([{run['experiment_id']}] {run['name']} seed {run['seed']})"
-    again = f"'dermalab run {run['experiment_id']} --seed {run['seed']}' trains it afresh"
-    if run["status"] != Status.INTERRUPTED:
-        raise UserError(f"{label} is {run['status']}; only an interrupted run can be resumed ({again}).")
-    if not queued or not checkpoint_of(store, run["run_id"]).exists():
-        raise UserError(f"{label} has no checkpoint to go on from (it stopped before its first epoch ended, or its "
-                        f"checkpoint was pruned); {again}.")
-
-
-def checkpoint_of(store: Store, run_id: str) -> Path:
-    from engine.training import checkpoint  # torch-free until a checkpoint is read
-
-    return checkpoint.path_for(store.path, run_id)
 
 
 def cmd_sweep(args: argparse.Namespace) -> int:

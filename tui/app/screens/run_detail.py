@@ -18,6 +18,7 @@ from textual.widgets import Static
 from engine.classes import CLASSES
 from engine.errors import UserError
 from engine.experiments.spec import Experiment
+from engine.status import Status
 from tui.app.lab import STATUS_WORDS, RunDetail
 from tui.app.lab_app import LabScreen
 from tui.app.widgets.experiments.experiment_detail import lookup, shown
@@ -66,8 +67,15 @@ def missed_melanomas(screen: LabScreen, row: dict[str, Any]) -> None:
                                          lambda: galleries.missed_melanomas(path, row["run_id"])))
 
 
-def facts(run: dict[str, Any]) -> Text:
-    """The run's circumstances, and why it stopped when it did not finish."""
+RESUME = Binding("r", "resume", "Resume", id="resume",
+                 tooltip="The interrupted run goes on from its last finished epoch, in the background worker")
+RESUMABLE = "Its checkpoint keeps its last finished epoch: r resumes it from there in the background worker."
+AFRESH = ("It has no checkpoint to go on from (it stopped before its first epoch ended, or its checkpoint was "
+          "pruned), so it must be trained afresh.")
+
+
+def facts(run: dict[str, Any], checkpoint: bool) -> Text:
+    """The run's circumstances, why it stopped when it did not finish, and whether it can go on (`checkpoint`)."""
     began = run["started_at"] is not None  # a run cancelled while its job waited never did
     started = (f"started {time.strftime('%Y-%m-%d %H:%M', time.localtime(run['started_at']))}" if began
                else "never started")
@@ -79,6 +87,8 @@ def facts(run: dict[str, Any]) -> Text:
     text.append(f"\ndevice {run['device']} · data {run['data']}")
     if run.get("reason"):
         text.append(f"\n{run['reason']}")
+    if run["status"] == Status.INTERRUPTED:
+        text.append(f"\n{RESUMABLE if checkpoint else AFRESH}", style="bold")
     return text
 
 
@@ -147,6 +157,7 @@ class RunBody(VerticalScroll):
 
 class RunDetailScreen(LabScreen):
     BINDINGS = [
+        RESUME,
         Binding("o", "operating_point", "Op. point", id="detail-operating-point",
                 tooltip="This run's threshold for a target sensitivity, on its ROC curve"),
         Binding("enter", "cell_lesions", "Lesions", id="cell-lesions",
@@ -163,7 +174,7 @@ class RunDetailScreen(LabScreen):
         yield LabHeader("run detail")
         yield Static(run_title(self.detail.row), classes="title", markup=False)
         with RunBody(id="run-body"):
-            yield Static(facts(self.detail.run), id="run-facts")
+            yield Static(facts(self.detail.run, self.detail.checkpoint), id="run-facts")
             if self.detail.confusion:
                 yield FigureTable(id="run-figures")
                 yield Static(id="run-recall", markup=False)
@@ -196,6 +207,14 @@ class RunDetailScreen(LabScreen):
         matrix.show(detail.confusion)
         matrix.focus(scroll_visible=False)  # arrows move over its cells; pgup/pgdn scroll the page
         self.call_after_refresh(self.query_one(RunBody).place)
+
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        """r is there only for a run that can go on (its key line and `?` list name it only then)."""
+        return action != "resume" or self.detail.resumable
+
+    def action_resume(self) -> None:
+        self.app.pop_screen()  # this page would show the run as it was before it waited again
+        self.app.resume_run(self.detail.run["run_id"])
 
     def action_operating_point(self) -> None:
         from tui.app.screens.operating_point import (
