@@ -99,7 +99,10 @@ def dermalab_home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[P
     monkeypatch.delenv("DERMALAB_DATA_URL", raising=False)
     monkeypatch.delenv("DERMALAB_DATA_DIR", raising=False)
     yield home
-    stop_workers(home)  # an idle worker would wait a minute for more jobs: no test leaves one behind
+    # An idle worker would wait a minute for more jobs: no test leaves one behind. Looking costs a scan of every
+    # process (10 ms or more here, each of ~900 tests); a home never made had no worker, as starting one makes it.
+    if home.exists():
+        stop_workers(home)
 
 
 def workers_of(home: Path) -> list[int]:
