@@ -38,6 +38,7 @@ class Critical:
     group: tuple[str, ...]
     reason: str
     source: str
+    titles: tuple[str, str]  # the two columns' titles in a table, as short as DermaMNIST's "mel rec" and "cancer"
 
 
 # Declared by hand, each with why and where from; a set not here has no critical class, and shows no such column.
@@ -45,23 +46,25 @@ CRITICAL: dict[str, Critical] = {
     "dermamnist": Critical(
         "mel", CANCER_CLASSES, "melanoma kills; actinic keratoses/intraepithelial carcinoma, basal cell carcinoma "
         "and melanoma are the malignant classes", "the course page (clinicalai.guide, Module 6); Tschandl et al. "
-        "2018, the HAM10000 dataset, Sci Data 5:180161"),
+        "2018, the HAM10000 dataset, Sci Data 5:180161", ("mel rec", "cancer")),
     "pneumoniamnist": Critical(
         "pneumonia", ("pneumonia",), "a missed pneumonia goes untreated",
-        "Kermany et al. 2018, Cell 172(5):1122-1131"),
+        "Kermany et al. 2018, Cell 172(5):1122-1131", ("pneu rec", "pneu")),
     "breastmnist": Critical(
         "malignant", ("malignant",), "a missed malignant tumour delays cancer treatment",
-        "Al-Dhabyani et al. 2020, Data in Brief 28:104863 (BUSI)"),
+        "Al-Dhabyani et al. 2020, Data in Brief 28:104863 (BUSI)", ("mal rec", "malig")),
     "pathmnist": Critical(
         "colorectal adenocarcinoma epithelium", ("colorectal adenocarcinoma epithelium",),
-        "the tumour tissue class; missing it under-reports cancer", "Kather et al. 2019, PLOS Med 16(1):e1002730"),
+        "the tumour tissue class; missing it under-reports cancer", "Kather et al. 2019, PLOS Med 16(1):e1002730",
+        ("TUM rec", "TUM")),  # TUM: the set's own abbreviation of the class (NCT-CRC-HE-100K)
     "octmnist": Critical(
         "choroidal neovascularization", ("choroidal neovascularization", "diabetic macular edema"),
         "both need treatment (anti-VEGF) and urgent referral; neovascularization loses sight fastest",
-        "Kermany et al. 2018, Cell 172(5):1122-1131"),
+        "Kermany et al. 2018, Cell 172(5):1122-1131", ("CNV rec", "CNV+DME")),
     "retinamnist": Critical(
         "4", ("2", "3", "4"), "grade 2 and worse is referable diabetic retinopathy; grade 4 (proliferative) "
-        "threatens sight", "Gulshan et al. 2016, JAMA 316(22):2402-2410 (referable DR: moderate or worse)"),
+        "threatens sight", "Gulshan et al. 2016, JAMA 316(22):2402-2410 (referable DR: moderate or worse)",
+        ("gr4 rec", "gr 2-4")),
 }
 
 

@@ -237,7 +237,7 @@ def test_views_show_one_set_at_a_time(dermalab_home, capsys, tiny_experiments):
     assert [group["n"] for group in store.groups()] == [1] and store.statuses() == {"finished": 1}
     assert main(["results", "--dataset", "pneumoniamnist", "--experiments", str(tiny_experiments)]) == exit_codes.OK
     table = " ".join(capsys.readouterr().out.split())
-    assert "on pneumoniamnist, mel rec is the recall of pneumonia and cancer the mean recall of pneumonia" in table
+    assert "on pneumoniamnist, pneu rec is the recall of 'pneumonia' and pneu the mean recall of pneumonia" in table
 
 
 def test_what_makes_no_sense_on_a_set_is_said_in_the_notes_not_done(experiments_toml):
@@ -324,3 +324,57 @@ def test_screening_is_refused_for_a_run_on_another_set(dermalab_home, refused, c
     assert refused("operating-point", run_id) == (
         f"Run {run_id} is on bloodmnist, but operating points and ensembles screen for DermaMNIST's melanoma and "
         "cancers alone; choose a DermaMNIST run.")
+
+
+def stored_on(name: str, experiment_id: int = 8) -> str:
+    """A finished run of the experiment on the set, written through the Store as a run's end writes it (no
+    training: what is tested is how it is shown)."""
+    from engine.events import RunFinished, RunStarted
+
+    spec, chosen, store = load()[experiment_id].spec, classes.medset(name), Store()
+    labels = np.arange(len(chosen.classes)).repeat(2)
+    probabilities = np.eye(len(chosen.classes))[labels] * 0.5 + 0.5 / len(chosen.classes)
+    config = classes.name_in(spec.run_config(1, False, "fp32"), name, 28)
+    store.start(RunStarted(f"{name}run", spec.id, spec.name, 0, "cpu", f"synthetic {name}", 1, 1), spec.chapter,
+                config, True, f"synthetic {name}")
+    store.finish(RunFinished(f"{name}run", {**evaluate_on(labels, probabilities, chosen), "params": 1,
+                                            "train_seconds": 1.0}, probabilities.tolist()), labels.tolist())
+    store.close()
+    return f"{name}run"
+
+
+def test_results_title_the_clinical_columns_after_the_sets_critical_classes(dermalab_home, capsys):
+    stored_on("pathmnist")
+    assert main(["results", "--dataset", "pathmnist"]) == exit_codes.OK
+    header, *_ = capsys.readouterr().out.splitlines()
+    assert header.split()[6:9] == ["AUC", "TUM", "rec"] and "TUM rec  TUM " in header and "mel rec" not in header
+    assert main(["results", "pathmnistrun"]) == exit_codes.OK  # one run: titled after its own set
+    header, *_ = capsys.readouterr().out.splitlines()
+    assert "TUM rec" in header and "TUM rec 95% CI" in header and "mel rec" not in header
+
+
+@pytest.mark.slow
+def test_the_apps_leaderboard_and_grid_title_them_so_too(dermalab_home):
+    import asyncio
+
+    from tests.conftest import app_with
+    from tui.app.widgets.results.leaderboard_table import LeaderboardTable
+    from tui.app.widgets.results.recall_grid import RecallGrid
+
+    stored_on("octmnist")
+
+    def titles(table) -> list[str]:
+        return [str(column.label).strip() for column in table.columns.values()]
+
+    async def look() -> None:
+        app = app_with("--data", "synthetic", "--dataset", "octmnist")
+        async with app.run_test(size=(80, 24)) as pilot:
+            await pilot.press("l")
+            shown = titles(app.screen.query_one(LeaderboardTable))
+            assert "CNV rec" in shown and "CNV+DME" in shown and "mel rec" not in shown and "cancer" not in shown
+            legend = str(app.screen.query_one("#legend").render())
+            assert "CNV+DME: mean of the choroidal neovascularization, diabetic macular edema recalls" in legend
+            await pilot.press("g")
+            assert "CNV+DME" in titles(app.screen.query_one(RecallGrid))
+
+    asyncio.run(look())

@@ -3,7 +3,9 @@ is narrow (priority 0 always stays). Headers and notes take each measure's name 
 
 from __future__ import annotations
 
-from tui.text.measures import MEASURES, explained
+from dataclasses import replace
+
+from tui.text.measures import MEASURES, explained, of_set, retitled
 from tui.text.tables import Column
 
 
@@ -55,8 +57,14 @@ QUEUE = [Column("job", "job_id"), Column("#", "id"), Column("name", "name"), Col
          Column("slot", "slot", priority=3), Column("worker", "worker", priority=3)]
 
 RESULT_NOTES = (explained("cancer_sensitivity"),)
-COMPARE_NOTES = (*RESULT_NOTES, "agrees: the page's figure lies within our mean ± 2 std over at least 3 seeds; "
-                                "– fewer seeds than that, so the spread is unknown")
+AGREES_NOTE = ("agrees: the page's figure lies within our mean ± 2 std over at least 3 seeds; – fewer seeds than "
+               "that, so the spread is unknown")
 SCREENING_NOTES = (explained("malignant_sensitivity", "specificity"),
                    f"cancer, on the leaderboard: {MEASURES['cancer_sensitivity'].meaning}")
 VERDICTS = {"consistent": "yes", "different": "no", "too few runs": "–"}  # agrees, in a table's few columns
+
+
+def for_set(columns: list[Column], dataset: str | None) -> list[Column]:
+    """The columns as a set's runs fill them: its critical classes' titles in place of mel rec and cancer."""
+    measures = of_set(dataset)
+    return [replace(column, header=retitled(column.header, column.key, measures)) for column in columns]

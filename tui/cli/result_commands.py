@@ -83,22 +83,23 @@ def cmd_results(args: argparse.Namespace) -> int:
             rows = summary.with_intervals(rows, store)
         columns, empty = cli_tables.RESULTS, none_to_show(store, f"runs{of}")
     check_sort_column(rows, args.sort)
-    print_table(sort_rows(rows, args.sort, args.descending), args.format, columns, args.wide, measure_notes(args),
-                empty)
+    print_table(sort_rows(rows, args.sort, args.descending), args.format, cli_tables.for_set(columns, args.dataset),
+                args.wide, measure_notes(args.dataset, args.size), empty)
     say_unsealings(store, args.format)
     return exit_codes.OK
 
 
-def measure_notes(args: argparse.Namespace) -> tuple[str, ...]:
+def measure_notes(dataset: str, size: int) -> tuple[str, ...]:
     """What the clinical columns mean on the set shown: the page's words on DermaMNIST, else its critical classes
     (engine.classes.CRITICAL), or that it declares none."""
-    chosen = medset(args.dataset, args.size)
+    chosen = medset(dataset, size)
     if chosen.name == DEFAULT:
         return cli_tables.RESULT_NOTES
     critical = chosen.critical
     if critical is None:
         return (f"mel rec, cancer: {chosen.label} declares no critical class, so both stay empty",)
-    return (f"on {chosen.label}, mel rec is the recall of {critical.focus} and cancer the mean recall of "
+    focus, group = critical.titles
+    return (f"on {chosen.label}, {focus} is the recall of '{critical.focus}' and {group} the mean recall of "
             f"{', '.join(critical.group)}: {critical.reason}",)
 
 
@@ -136,7 +137,8 @@ def show_sweep(args: argparse.Namespace, store: Store, experiments: dict[int, Ex
                      "best": found.best and found.best["point"], "base": found.base and machine(found.base),
                      "best_versus_base": found.versus_base, "stopped": found.stopped, "gone": found.gone}))
         return exit_codes.OK
-    print_table(rows, args.format, cli_tables.SWEEP, args.wide, cli_tables.RESULT_NOTES)
+    print_table(rows, args.format, cli_tables.for_set(cli_tables.SWEEP, args.dataset), args.wide,
+                measure_notes(args.dataset, args.size))
     if args.format != "csv":
         if sweep.question:
             print(f"Sweep '{sweep.name}' asks: {' '.join(sweep.question.split())}")
@@ -167,7 +169,8 @@ def show_run(args: argparse.Namespace, store: Store) -> int:
               f"for experiment {args.run_id}'s runs, use --experiment {args.run_id}.", file=sys.stderr)
     if not args.confusion:
         print_table(summary.with_intervals(summary.run_rows([run], experiments), store), args.format,
-                    cli_tables.ONE_RUN, args.wide, cli_tables.RESULT_NOTES)
+                    cli_tables.for_set(cli_tables.ONE_RUN, run["dataset"]), args.wide,
+                    measure_notes(run["dataset"], run["size"]))
         return exit_codes.OK
     rows = summary.confusion_rows(run)
     if args.format in ("json", "csv"):
@@ -188,7 +191,8 @@ def cmd_compare(args: argparse.Namespace) -> int:
     if args.format in ("table", "markdown"):  # the verdict in the few letters of the 'agrees' column
         rows = [{k: cli_tables.VERDICTS.get(v, v) if k.endswith("_verdict") else v for k, v in row.items()}
                 for row in rows]
-    print_table(rows, args.format, cli_tables.COMPARE, args.wide, cli_tables.COMPARE_NOTES,
+    print_table(rows, args.format, cli_tables.for_set(cli_tables.COMPARE, args.dataset), args.wide,
+                (*measure_notes(args.dataset, args.size), cli_tables.AGREES_NOTE),
                 none_to_show(store, "finished runs to set beside the page's figures"))
     return exit_codes.OK
 

@@ -9,6 +9,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from engine.classes import CRITICAL, DEFAULT
+
 
 @dataclass(frozen=True)
 class Measure:
@@ -32,6 +34,33 @@ MEASURES = {
     "recall": Measure("recall", "recall", "share of a class's lesions called that class"),
     "target": Measure("target", "target sensitivity", "the sensitivity asked for"),
 }
+CLINICAL = ("mel_recall", "cancer_sensitivity")  # the page's two, which each set's critical classes take over
+
+
+def of_set(dataset: str | None) -> dict[str, Measure]:
+    """MEASURES as a set's runs fill them: the clinical two named after its critical classes (engine.classes). On
+    DermaMNIST, with no set chosen, or on a set that declares none (whose columns stay empty), the page's."""
+    critical = None if dataset in (None, DEFAULT) else CRITICAL.get(dataset)
+    if critical is None:
+        return MEASURES
+    focus, group = critical.titles
+    return {**MEASURES,
+            "mel_recall": Measure(focus, f"recall of '{critical.focus}'",
+                                  f"share of the val images of '{critical.focus}' called so"),
+            "cancer_sensitivity": Measure(group, f"{group} sensitivity",
+                                          f"mean of the {', '.join(critical.group)} recalls")}
+
+
+def retitled(header: str, key: str, measures: dict[str, Measure]) -> str:
+    """A column's title with the page's name of its clinical measure, if it has one, replaced by the set's ("mel rec
+    95% CI" for `mel_recall_ci`)."""
+    measure = measure_of(key)
+    for clinical in CLINICAL:
+        if measure is MEASURES[clinical]:
+            return header.replace(measure.header, measures[clinical].header)
+    return header
+
+
 # Keys that name a measure and say which of its numbers: its spread, the page's figure, an interval, ...
 SUFFIXES = ("_std", "_published", "_ci", "_low", "_high")
 PREFIXES = ("val_", "test_")  # ... and the split it was measured on (dermalab test: test_mel_recall beside val_auc)
@@ -49,6 +78,6 @@ def measure_of(key: str) -> Measure | None:
 SYNTHETIC = "synth: synthetic data, not comparable with the page"  # the legend of rows from synthetic runs
 
 
-def explained(*keys: str) -> str:
+def explained(*keys: str, measures: dict[str, Measure] = MEASURES) -> str:
     """'cancer: mean of ...' for each key, in one line for a legend or below a table."""
-    return " · ".join(f"{MEASURES[key].header}: {MEASURES[key].meaning}" for key in keys)
+    return " · ".join(f"{measures[key].header}: {measures[key].meaning}" for key in keys)

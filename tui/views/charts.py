@@ -11,6 +11,7 @@ from typing import Any, Literal
 
 from engine.experiments.spec import Experiment
 from engine.store import summary
+from tui.text.measures import MEASURES, of_set
 
 AUC_TARGET = 0.90  # the page's target line: "six experiments beat the 0.90 target"
 CHANCE_AUC = 0.5  # AUC bars start at chance, so the differences that matter are not dwarfed by the common 0.5
@@ -86,12 +87,13 @@ def one_data_kind(groups: list[Row]) -> tuple[list[Row], bool]:
 
 
 def build(groups: list[Row], experiments: dict[int, Experiment], quick_looks: bool = False,
-          sweep_points: Sequence[Row] = ()) -> list[Chart]:
+          sweep_points: Sequence[Row] = (), dataset: str | None = None) -> list[Chart]:
     """Every chart, in the order the app steps through them and the report shows them. They draw the page's
     figures: only groups run as the page ran them (runs from scratch and edited configs are left out, and quick
     looks unless `quick_looks`, each then marked with its epochs: '8 5ep'; synthetic data is said in the
     caption). The clinical chart adds the sweeps' points on the same kind of data (`sweep_points`, rows labelled
-    '20 lr=0.003'): its reading holds for any model."""
+    '20 lr=0.003'): its reading holds for any model. The clinical measures are named after `dataset`'s critical
+    classes (engine.classes.CRITICAL); the page's where none is chosen."""
     kind, synthetic = one_data_kind(groups)
     rows = [r for r in summary.experiment_rows(kind, experiments) if r["auc"] is not None]
     rows = labelled([r for r in rows if as_page(r) or (quick_looks and quick_look(r))])
@@ -100,8 +102,11 @@ def build(groups: list[Row], experiments: dict[int, Experiment], quick_looks: bo
             row["label"] += f" {row['epochs']}ep"
     drawn = {row["config_hash"] for row in rows}  # a point whose values are its base's own is the base's row
     swept = [row for row in sweep_points if row["synthetic"] == synthetic and row["config_hash"] not in drawn]
-    return [clinical(rows, experiments, swept), metrics(rows), ranked(rows), chapters(rows, experiments),
-            arc(rows, experiments), against_time(rows, experiments), against_params(rows, experiments)]
+    titles = set_titles(dataset)
+    clinical_ones = ([clinical(rows, experiments, swept), metrics(rows)] if titles is None
+                     else [clinical(rows, experiments, swept, titles[0]), metrics(rows, titles)])
+    return [*clinical_ones, ranked(rows), chapters(rows, experiments), arc(rows, experiments),
+            against_time(rows, experiments), against_params(rows, experiments)]
 
 
 def as_page(row: Row) -> bool:
@@ -160,21 +165,28 @@ def _precision(row: Row) -> str:
     return row["precision"]
 
 
-def clinical(rows: list[Row], experiments: dict[int, Experiment], swept: Sequence[Row] = ()) -> Chart:
+def set_titles(dataset: str | None) -> tuple[str, str] | None:
+    """The set's titles of the two clinical measures; None where they are the page's (the charts keep its words)."""
+    measures = of_set(dataset)
+    return None if measures is MEASURES else (measures["mel_recall"].header, measures["cancer_sensitivity"].header)
+
+
+def clinical(rows: list[Row], experiments: dict[int, Experiment], swept: Sequence[Row] = (),
+             focus: str = "melanoma recall") -> Chart:
     ours, page = _beside_page(rows, experiments, "auc", "mel_recall")
     points = (Series("sweep points", _ours(list(swept), "auc", "mel_recall").points),) if swept else ()
     return Chart(
-        "clinical", "AUC against melanoma recall", "scatter", "macro AUC", "melanoma recall", (ours, *points, page),
+        "clinical", f"AUC against {focus}", "scatter", "macro AUC", focus, (ours, *points, page),
         f"Read the points inside the danger zone (AUC ≥ {DANGER_AUC:.2f}, melanoma recall < {DANGER_MEL_RECALL:.2f}): "
         "models that look fine by AUC yet miss half the melanomas or more.",
         f"No finished runs yet: {RUN_ALL} fills it; 'dermalab run 8 20 21 --seeds 3' shows the punchline.",
         zone=Zone("danger zone", (DANGER_AUC, 1.0), (0.0, DANGER_MEL_RECALL)))
 
 
-def metrics(rows: list[Row]) -> Chart:
+def metrics(rows: list[Row], names: tuple[str, str] = ("mel recall", "cancer sensitivity")) -> Chart:
     in_order = sorted(rows, key=lambda r: r["experiment_id"])
     series = tuple(Series(name, _bars(in_order, key)) for key, name in (
-        ("auc", "AUC"), ("mel_recall", "mel recall"), ("cancer_sensitivity", "cancer sensitivity")))
+        ("auc", "AUC"), ("mel_recall", names[0]), ("cancer_sensitivity", names[1])))
     return Chart(
         "metrics", "AUC beside the cancer metrics", "grouped_bars", "experiment", "share",
         series, "Read the gap between each experiment's AUC bar and its two cancer bars: a high AUC can sit beside "

@@ -17,11 +17,11 @@ class LeaderboardScreen(RankedScreen):
         return LeaderboardTable()
 
     def show(self, rows: list[dict[str, Any]]) -> None:
-        self.query_one(LeaderboardTable).show(rows, self.app.ranking, self.app.lab.marked)
+        self.query_one(LeaderboardTable).show(rows, self.app.ranking, self.app.lab.marked, self.measures())
 
     def legend(self, rows: list[dict[str, Any]]) -> list[str]:
         """The marks explained only where a shown row carries them, each in its own words."""
-        words = [explained("cancer_sensitivity")]
+        words = [explained("cancer_sensitivity", measures=self.measures())]
         if any(row.get("run_id") in self.app.lab.marked for row in rows):
             words.append("●: marked (m)")
         unlike = {word for row in rows for word in row["differs"] if word != summary.SYNTHETIC_DATA}

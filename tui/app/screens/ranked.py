@@ -26,7 +26,7 @@ from tui.app.widgets.frame.key_line import KeyLine
 from tui.app.widgets.results.leaderboard_table import RankedTable
 from tui.text import numbers
 from tui.text.fit import Part, same
-from tui.text.measures import SYNTHETIC
+from tui.text.measures import SYNTHETIC, Measure, of_set
 
 SORT_NAMES = {"auc": "AUC", "mel_recall": "mel recall", "cancer_sensitivity": "cancer sensitivity",
               "accuracy": "accuracy", "balanced_accuracy": "balanced accuracy", "train_seconds": "time",
@@ -85,6 +85,11 @@ class RankedScreen(LabScreen):
 
     def show(self, rows: list[dict[str, Any]]) -> None:
         raise NotImplementedError
+
+    def measures(self) -> dict[str, Measure]:
+        """The measures as the runs of the app's set fill them (--dataset; DermaMNIST's, the page's, by default)."""
+        scope = self.app.lab.store.scope
+        return of_set(scope[0] if scope else None)
 
     def sort_keys(self) -> list[str]:
         """The columns `s` steps through, in order."""

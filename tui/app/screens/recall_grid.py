@@ -17,10 +17,11 @@ class RecallGridScreen(RankedScreen):
         return RecallGrid()
 
     def show(self, rows: list[dict[str, Any]]) -> None:
-        self.query_one(RecallGrid).show(rows, self.app.ranking)
+        self.query_one(RecallGrid).show(rows, self.app.ranking, self.measures())
 
     def legend(self, rows: list[dict[str, Any]]) -> list[str]:
-        return [f"recall in %: {scale_words(not self.app.no_color)} · MEL = melanoma", explained("cancer_sensitivity"),
+        return [f"recall in %: {scale_words(not self.app.no_color)} · MEL = melanoma",
+                explained("cancer_sensitivity", measures=self.measures()),
                 "s sorts by MEL first"]
 
     def sort_keys(self) -> list[str]:

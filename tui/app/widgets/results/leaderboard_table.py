@@ -15,6 +15,7 @@ from engine.status import Status
 from engine.store import summary
 from tui.app.ranking import Ranking
 from tui.text import numbers
+from tui.text.measures import MEASURES, Measure
 
 Row = dict[str, Any]
 PADDING = 1  # cells on each side of a value, as DataTable draws them
@@ -57,7 +58,8 @@ def name_cell(marked: list[str]) -> Callable[[Row], str]:
     return lambda row: ("● " if row.get("run_id") in marked else "") + row["name"] + unlike_page(row)
 
 
-def columns(per_experiment: bool, marked: list[str]) -> list[Column]:
+def columns(per_experiment: bool, marked: list[str], measures: dict[str, Measure] = MEASURES) -> list[Column]:
+    """`measures`: the set's (tui.text.measures.of_set), whose critical classes title the clinical columns."""
     spread_or_status = metric("auc", numbers.auc) if per_experiment else run_auc
     count_or_seed = (Column("n", "n", 0, lambda row: str(row["n"])) if per_experiment
                      else Column("seed", "seed", 0, lambda row: str(row["seed"])))  # else seeds look like twins
@@ -68,8 +70,9 @@ def columns(per_experiment: bool, marked: list[str]) -> list[Column]:
         Column("synthetic", "data", 0, lambda row: "synth" if row["synthetic"] else "real", numeric=False),
         Column("chapter", "chapter", 3, lambda row: row["chapter"], numeric=False),
         Column("auc", "AUC", 0, spread_or_status),
-        Column("mel_recall", "mel rec", 0, metric("mel_recall", numbers.percent, 100, 0)),
-        Column("cancer_sensitivity", "cancer", 0, metric("cancer_sensitivity", numbers.percent, 100, 0)),
+        Column("mel_recall", measures["mel_recall"].header, 0, metric("mel_recall", numbers.percent, 100, 0)),
+        Column("cancer_sensitivity", measures["cancer_sensitivity"].header, 0,
+               metric("cancer_sensitivity", numbers.percent, 100, 0)),
         Column("accuracy", "acc", 1, metric("accuracy", numbers.percent, 100, 0)),
         Column("balanced_accuracy", "bal acc", 2, metric("balanced_accuracy", numbers.percent, 100, 0)),
         Column("params", "params", 2, lambda row: numbers.count(row["params"])),
@@ -141,16 +144,17 @@ class LeaderboardTable(RankedTable):
         self.ranking = Ranking()
         self.shown: list[Column] = []
         self.marked: list[str] = []
+        self.measures = MEASURES
 
-    def show(self, rows: list[Row], ranking: Ranking, marked: list[str]) -> None:
-        self.rows_shown, self.ranking, self.marked = rows, ranking, marked
+    def show(self, rows: list[Row], ranking: Ranking, marked: list[str], measures: dict[str, Measure]) -> None:
+        self.rows_shown, self.ranking, self.marked, self.measures = rows, ranking, marked, measures
         self._draw()
 
     def on_resize(self, event: events.Resize) -> None:
         self._draw()
 
     def _draw(self) -> None:
-        candidates = columns(self.ranking.per_experiment, self.marked)
+        candidates = columns(self.ranking.per_experiment, self.marked, self.measures)
         cells = {c.key: [c.cell(row) for row in self.rows_shown] for c in candidates}
         self.shown, name_width = fitting(candidates, cells, self.size.width - SCROLLBAR, self.ranking.key)
         self.leave_out([c.header for c in candidates if c.priority == 0 and c not in self.shown])

@@ -11,6 +11,7 @@ from engine.classes import CLASSES
 from tui.app.ranking import Ranking
 from tui.app.widgets.results.leaderboard_table import NAME_AT_LEAST, SCROLLBAR, RankedTable, shortened, unlike_page
 from tui.app.widgets.results.scale import on_shade
+from tui.text.measures import MEASURES, Measure
 
 STANDOUT = "mel"
 WIDTH, WIDE = 6, 8  # cells of a class; of melanoma and cancer sensitivity
@@ -46,22 +47,24 @@ class RecallGrid(RankedTable):
         self.rows_shown = []
         self.given: list[dict[str, Any]] = []  # the rows as shown last, to show again at a new width
         self.ranking = Ranking()
+        self.measures = MEASURES
 
     def on_resize(self) -> None:
-        self.show(self.given, self.ranking)
+        self.show(self.given, self.ranking, self.measures)
 
-    def show(self, rows: list[dict[str, Any]], ranking: Ranking) -> None:
+    def show(self, rows: list[dict[str, Any]], ranking: Ranking, measures: dict[str, Measure]) -> None:
         """Rows without per-class figures (runs that did not finish) are left out. The sorted column's header
         carries an arrow; a header click sorts by that column. The names give way to the width, so that the
         classes (melanoma among the first) stay in view."""
-        self.given, self.ranking = rows, ranking
+        self.given, self.ranking, self.measures = rows, ranking, measures
+        cancer_title = measures["cancer_sensitivity"].header  # the set's critical group, as on the leaderboard
         per_experiment = ranking.per_experiment
         self.rows_shown = [row for row in rows if row.get("recall")]
         room = self.size.width - FIGURES_WIDTH - SCROLLBAR
         # cancer (the mean of three recalls shown beside) goes whole where even short names leave no room for it
         cancer = not self.size.width or room >= NAME_AT_LEAST
         name_width = (max(SHORTEST_NAME, room if cancer else room + WIDE)) if self.size.width else None
-        self.leave_out([] if cancer else ["cancer"])
+        self.leave_out([] if cancer else [cancer_title])
         self.clear(columns=True)
 
         def column(label: str, key: str, width: int, bold: bool = False) -> None:
@@ -75,7 +78,7 @@ class RecallGrid(RankedTable):
             standout = name == STANDOUT
             column(name.upper() if standout else name, CLASS_KEYS[name], WIDE if standout else WIDTH, standout)
         if cancer:
-            column("cancer", "cancer_sensitivity", WIDE)
+            column(cancer_title, "cancer_sensitivity", WIDE)
         for row in self.rows_shown:
             self.add_row(f" {row['experiment_id']:>2} ", label(row, per_experiment, name_width),
                          *(cell(row["recall"].get(name), WIDE if name == STANDOUT else WIDTH, name == STANDOUT)
