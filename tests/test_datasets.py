@@ -374,7 +374,12 @@ def test_the_apps_leaderboard_and_grid_title_them_so_too(dermalab_home):
             assert "CNV rec" in shown and "CNV+DME" in shown and "mel rec" not in shown and "cancer" not in shown
             legend = str(app.screen.query_one("#legend").render())
             assert "CNV+DME: mean of the choroidal neovascularization, diabetic macular edema recalls" in legend
+            await pilot.press("s")  # sorted by the critical class's recall, and the caption says so
+            assert app.ranking.key == "mel_recall" and "CNV rec" in str(app.screen.query_one("#order-caption").render())
             await pilot.press("g")
             assert "CNV+DME" in titles(app.screen.query_one(RecallGrid))
+            await pilot.press("f")
+            metrics = next(chart for chart in app.screen.charts if chart.key == "metrics")
+            assert [series.name for series in metrics.series] == ["AUC", "CNV rec", "CNV+DME"]
 
     asyncio.run(look())

@@ -166,6 +166,11 @@ class Lab:
         running = [self.etas.left(job["job_id"]) for job in self.running()]
         return progress.queue_left(running, self.waiting_seconds, len(self.waiting_key))
 
+    @property
+    def dataset(self) -> str | None:
+        """The set whose runs the views show (--dataset); None where they show every set's."""
+        return self.store.scope[0] if self.store.scope else None
+
     def _stored(self, run_id: str) -> dict[str, Any]:
         run = self.store.get(run_id)
         if run is None:

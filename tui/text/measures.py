@@ -51,6 +51,13 @@ def of_set(dataset: str | None) -> dict[str, Measure]:
                                           f"mean of the {', '.join(critical.group)} recalls")}
 
 
+def set_titles(dataset: str | None) -> tuple[str, str] | None:
+    """The set's titles of the two clinical measures; None where they are the page's (whose words stay as they
+    are: "melanoma recall" on a chart, "mel recall" in a sentence)."""
+    measures = of_set(dataset)
+    return None if measures is MEASURES else (measures["mel_recall"].header, measures["cancer_sensitivity"].header)
+
+
 def retitled(header: str, key: str, measures: dict[str, Measure]) -> str:
     """A column's title with the page's name of its clinical measure, if it has one, replaced by the set's ("mel rec
     95% CI" for `mel_recall_ci`)."""

@@ -11,7 +11,7 @@ from typing import Any, Literal
 
 from engine.experiments.spec import Experiment
 from engine.store import summary
-from tui.text.measures import MEASURES, of_set
+from tui.text.measures import set_titles
 
 AUC_TARGET = 0.90  # the page's target line: "six experiments beat the 0.90 target"
 CHANCE_AUC = 0.5  # AUC bars start at chance, so the differences that matter are not dwarfed by the common 0.5
@@ -163,12 +163,6 @@ def _data_fingerprint(row: Row) -> str:
 
 def _precision(row: Row) -> str:
     return row["precision"]
-
-
-def set_titles(dataset: str | None) -> tuple[str, str] | None:
-    """The set's titles of the two clinical measures; None where they are the page's (the charts keep its words)."""
-    measures = of_set(dataset)
-    return None if measures is MEASURES else (measures["mel_recall"].header, measures["cancer_sensitivity"].header)
 
 
 def clinical(rows: list[Row], experiments: dict[int, Experiment], swept: Sequence[Row] = (),

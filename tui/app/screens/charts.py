@@ -56,9 +56,7 @@ class ChartsScreen(LabScreen):
         """The charts from the stored runs: built when the view opens and after each run ends."""
         lab = self.app.lab
         groups, self.synthetic = charts.one_data_kind(lab.store.groups())
-        scope = lab.store.scope
-        self.charts = charts.build(groups, lab.experiments, self.quick_looks, self.sweep_points(),
-                                   scope[0] if scope else None)
+        self.charts = charts.build(groups, lab.experiments, self.quick_looks, self.sweep_points(), lab.dataset)
         self.left_out = 0 if self.quick_looks else charts.quick_looks_left_out(groups, lab.experiments)
         self.show()
 

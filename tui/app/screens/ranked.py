@@ -26,12 +26,18 @@ from tui.app.widgets.frame.key_line import KeyLine
 from tui.app.widgets.results.leaderboard_table import RankedTable
 from tui.text import numbers
 from tui.text.fit import Part, same
-from tui.text.measures import SYNTHETIC, Measure, of_set
+from tui.text.measures import CLINICAL, SYNTHETIC, Measure, of_set, set_titles
 
 SORT_NAMES = {"auc": "AUC", "mel_recall": "mel recall", "cancer_sensitivity": "cancer sensitivity",
               "accuracy": "accuracy", "balanced_accuracy": "balanced accuracy", "train_seconds": "time",
               "delta_auc": "Δ AUC vs the page", "delta_mel_recall": "Δ mel recall vs the page", "experiment_id": "#",
               "synthetic": "data", **{f"recall_{name}": f"{name} recall" for name in CLASSES}}
+
+
+def sort_name(key: str, dataset: str | None) -> str:
+    """What the caption calls the sorted column: a clinical one by its set's title off DermaMNIST."""
+    titles = set_titles(dataset)
+    return titles[CLINICAL.index(key)] if titles and key in CLINICAL else SORT_NAMES.get(key, key)
 
 
 def order_caption(app: LabApp, shown: int, columns: list[str], left_out: list[str]) -> list[Part]:
@@ -44,7 +50,7 @@ def order_caption(app: LabApp, shown: int, columns: list[str], left_out: list[st
     rows = ("per experiment (mean ± std over seeds, n runs)", "per experiment") if ranking.per_experiment \
         else same("per run")
     direction, arrow = ("descending", "▼") if ranking.descending else ("ascending", "▲")
-    name = SORT_NAMES.get(ranking.key, ranking.key) + ("" if ranking.key in columns else " (not shown)")
+    name = sort_name(ranking.key, app.lab.dataset) + ("" if ranking.key in columns else " (not shown)")
     parts = [rows, (f"sorted by {name}, {direction}", f"by {name} {arrow}")]
     if ranking.query.strip():
         parts.append((f"filter '{ranking.query.strip()}': {shown:,} shown", f"'{ranking.query.strip()}': {shown:,}"))
@@ -88,8 +94,7 @@ class RankedScreen(LabScreen):
 
     def measures(self) -> dict[str, Measure]:
         """The measures as the runs of the app's set fill them (--dataset; DermaMNIST's, the page's, by default)."""
-        scope = self.app.lab.store.scope
-        return of_set(scope[0] if scope else None)
+        return of_set(self.app.lab.dataset)
 
     def sort_keys(self) -> list[str]:
         """The columns `s` steps through, in order."""
