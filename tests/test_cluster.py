@@ -16,6 +16,7 @@ import numpy as np
 import psutil
 import pytest
 
+from engine.errors import UserError
 from engine.events import BatchProgress, RunFailed, RunStarted
 from engine.experiments.load import load
 from engine.jobs import cluster, runner, scheduler
@@ -198,6 +199,36 @@ def test_a_task_out_of_time_says_how_far_it_got_and_what_time_would_do(tmp_path)
                            "batch": {"epoch": 3, "batch": 0, "batches": 100}}  # 2 epochs a minute: 5 minutes in all
     assert stop.out_of_time() == ("the task ran out of its time on the cluster after 2 of 10 epochs (about 30 s each);"
                                   " --time 8 would let it end")  # 30 s to start, 330 s to train, 90 s warned
+
+
+@pytest.mark.parametrize(("saved_ago", "restarts"), [(None, "0"), (60, "0"), (0, str(cluster.REQUEUES_AT_MOST))])
+def test_a_task_that_may_not_requeue_itself_fails_at_the_warning(tmp_path, monkeypatch, saved_ago, restarts):
+    """No checkpoint, one saved only before this allocation began (the next would start where this one did), or as
+    many requeues as allowed: the warning fails the run, before anything asks Slurm to requeue it."""
+    monkeypatch.setenv("SLURM_JOB_ID", "1")  # a Slurm task's, though no Slurm would take it here
+    monkeypatch.setenv("SLURM_RESTART_COUNT", restarts)
+    monkeypatch.setattr(cluster, "requeue_self", lambda: pytest.fail("asked Slurm to requeue it"))
+    stop = cluster.SlurmStop()
+    stop.checkpoint = tmp_path / "run.checkpoint.pt"
+    if saved_ago is not None:
+        stop.checkpoint.write_bytes(b"")
+        os.utime(stop.checkpoint, (stop.began - saved_ago, stop.began - saved_ago))
+    with pytest.raises(UserError, match=cluster.TIME_UP.split(";")[0]):
+        stop(signal.SIGUSR2, None)
+    assert not stop.requeued
+
+
+def test_a_task_that_saved_a_checkpoint_in_its_allocation_requeues_itself_at_the_warning(tmp_path, monkeypatch):
+    """Requeued (the real `scontrol requeue` is tests/test_slurm.py's), it stops at once, leaving no outcome."""
+    monkeypatch.setenv("SLURM_RESTART_COUNT", str(cluster.REQUEUES_AT_MOST - 1))
+    monkeypatch.setattr(cluster, "requeue_self", lambda: True)
+    stop = cluster.SlurmStop()
+    stop.checkpoint = tmp_path / "run.checkpoint.pt"
+    stop.checkpoint.write_bytes(b"")
+    os.utime(stop.checkpoint, (stop.began + 1, stop.began + 1))  # an epoch later: file times may be coarser
+    with pytest.raises(cluster.Requeued):
+        stop(signal.SIGUSR2, None)
+    assert stop.requeued
 
 
 def test_a_result_the_store_cannot_take_leaves_its_job_waiting_and_says_why(tiny_experiments):

@@ -1,12 +1,10 @@
 """The cluster path against a real one-node Slurm (started by `.ci/slurm`, with accounting or without): a job array of
 two tiny runs followed with `dermalab queue` until each run is imported once, a cancel of a pending and of a running
-task, a task that runs out of its time, one cancelled from outside dermalab, and one killed with -9.
+task, a task that runs out of its time and one that requeues itself at its time limit, one cancelled from outside
+dermalab, and one killed with -9.
 
-What must hold is asserted. What issue 21 found broken against a real Slurm and is not fixed yet is an xfail (not
-strict) naming which of its seven it is, so that a fix shows as XPASS and its mark can go (one is left: the first,
-a run that survives its time limit, which needs checkpoints). Each scenario runs once (a module fixture, on
-its own DERMALAB_HOME) and its tests read what it saw, so that a known-broken expectation is a test of its own
-without a second submission.
+Each scenario runs once (a module fixture, on its own DERMALAB_HOME) and its tests read what it saw, so that each
+expectation is a test of its own without a second submission.
 
 Marked `slurm`: the README's test command leaves them out (pyproject's addopts), `.ci/run` runs them with `-m slurm`.
 Where no Slurm answers they skip with the reason; under CI=true they fail instead."""
@@ -71,14 +69,6 @@ def slurm() -> Slurm:
                  kill_wait=int(config["KillWait"].split()[0]))
 
 
-def known_broken(reason: str) -> pytest.MarkDecorator:
-    """Issue 21's known-broken expectations. Only a failed assertion is the expected failure: a scenario that went
-    wrong raises ScenarioFailed, which fails the test even here. Not strict: some of these hang on a task's timing
-    (how many sacct calls one look makes), and a pass that timing allowed must not fail CI; an XPASS in the summary
-    says a fix may have landed."""
-    return pytest.mark.xfail(strict=False, raises=AssertionError, reason=reason)
-
-
 class ScenarioFailed(Exception):
     """A scenario could not be played out (a submission refused, a task that never started): not what a test asks."""
 
@@ -125,13 +115,14 @@ class Lab:
         self.task_ids: list[str] = []
         self.stdout_noise: list[str] = []  # whatever a command printed on stdout before the JSON it was asked for
 
-    def cli(self, *args: str, timeout: float = 120) -> subprocess.CompletedProcess:
+    def cli(self, *args: str, timeout: float = 120, env: dict[str, str] | None = None) -> subprocess.CompletedProcess:
         return dermalab(*args, timeout=timeout, env={"DERMALAB_HOME": str(self.home),
-                                                      "PATH": f"{self.shim}:{os.environ['PATH']}"})
+                                                      "PATH": f"{self.shim}:{os.environ['PATH']}", **(env or {})})
 
-    def submit(self, *args: str) -> list[str]:
-        """`dermalab run ARGS --executor slurm --detach`; returns the job ids and keeps their tasks' ids."""
-        submitted = self.cli("run", *args, "--executor", "slurm", "--detach", "--data", "synthetic")
+    def submit(self, *args: str, env: dict[str, str] | None = None) -> list[str]:
+        """`dermalab run ARGS --executor slurm --detach` (with `env` added to its environment, which its tasks
+        inherit); returns the job ids and keeps their tasks' ids."""
+        submitted = self.cli("run", *args, "--executor", "slurm", "--detach", "--data", "synthetic", env=env)
         need(submitted.returncode == 0, submitted.stderr)
         job_ids = submitted.stdout.split()
         self.task_ids += [self.job(job_id)["cluster_job_id"] for job_id in job_ids]
@@ -382,26 +373,35 @@ def test_a_look_at_the_queue_asks_slurm_once(cancelled_array: CancelledArray):
     assert cancelled_array.queries == 1, f"{cancelled_array.queries} queries to Slurm for one 'dermalab queue'"
 
 
-# A long run given two minutes.
+# Two runs given two minutes each, side by side (a CPU each): a long one whose task may not requeue itself, which
+# fails at the limit's warning, and one that needs about one and a half of its limits, which requeues itself from its
+# checkpoint at the warning and finishes in a second allocation.
+
+# About 0.45 s an epoch on one CPU of a quiet node: some 110 s of training, where an allocation of two minutes
+# trains 75 s at most (its warning comes 30 s before its end, or up to a minute earlier; torch's import comes first).
+REQUEUED_EPOCHS = 250
 
 @dataclass
-class TimedOut:
+class TimeLimited:
     lab: Lab
-    job_id: str
-    ran_seconds: float  # from the first squeue that saw its task running to the first that no longer listed it
+    timed_out: str  # the long run's job, not let requeue itself
+    requeued: str  # the run that needs two allocations
 
 
 @pytest.fixture(scope="module")
-def timed_out(lab_factory: Callable[[str], Lab], tiny: Path) -> TimedOut:
-    lab = lab_factory("timed_out")
+def time_limited(lab_factory: Callable[[str], Lab], tiny: Path) -> TimeLimited:
+    lab = lab_factory("time_limited")
+    experiments = tiny.with_name("requeued.toml")
+    experiments.write_text(f"{TINY_EXPERIMENTS}\n[[experiment]]\nid = 50\nextends = 1\nname = \"Two limits long\"\n"
+                           f"training.epochs = {REQUEUED_EPOCHS}\n")
+    limited = ("--time", str(TIME_LIMIT_MINUTES), "--cpus-per-task", "1")
     with lab.playing():
-        [job_id] = lab.submit("2", "--time", str(TIME_LIMIT_MINUTES), "--experiments", str(tiny))
-        wait_for(lambda: task_state(lab.task_ids) == "RUNNING", "start of the task")
-        began = time.monotonic()
-        wait_for(lambda: not in_squeue(lab.task_ids), "end of the task", TIME_LIMIT_MINUTES * 60 + 120)
-        ran_seconds = time.monotonic() - began
-        wait_for(lambda: not lab.queue(), "end of the job in the queue", 60)
-    return TimedOut(lab, job_id, ran_seconds)
+        [timed_out] = lab.submit("2", *limited, "--experiments", str(tiny), env={"DERMALAB_REQUEUES": "0"})
+        [requeued] = lab.submit("50", *limited, "--experiments", str(experiments))
+        # `queue` syncs: it lets the requeued task start again at once, where Slurm would hold it two minutes.
+        wait_for(lambda: not lab.queue(), "end of both jobs in the queue", 2 * TIME_LIMIT_MINUTES * 60 + 240)
+        wait_for(lambda: not in_squeue(lab.task_ids), "end of both tasks in squeue", 60)
+    return TimeLimited(lab, timed_out, requeued)
 
 
 def task_state(task_ids: list[str]) -> str:
@@ -409,22 +409,28 @@ def task_state(task_ids: list[str]) -> str:
     return listed.stdout.strip()
 
 
-def test_a_task_out_of_time_ends_its_run_failed(timed_out: TimedOut):
-    job, run = timed_out.lab.job(timed_out.job_id), timed_out.lab.run(timed_out.job_id)
+def test_a_task_out_of_time_ends_its_run_failed(time_limited: TimeLimited):
+    lab = time_limited.lab
+    job, run = lab.job(time_limited.timed_out), lab.run(time_limited.timed_out)
     assert job["status"] == "failed" and run is not None and run["status"] == "failed", (job, run)
 
 
-def test_a_task_out_of_time_says_so(timed_out: TimedOut):
+def test_a_task_out_of_time_says_so(time_limited: TimeLimited):
     """Once said submitit's UncompletedJobError, or 'ended the task as failed'."""
-    run = timed_out.lab.run(timed_out.job_id)
+    run = time_limited.lab.run(time_limited.timed_out)
     assert run is not None and run["reason"].startswith("the task ran out of its time on the cluster"), (
         run and run["reason"])
 
 
-@known_broken("1: without a checkpoint to be requeued from, a task ends at the limit's warning, a quarter of a short "
-              "limit before it (90 s of a longer one), which Slurm may send up to a minute early")
-def test_a_task_trains_until_its_time_is_up(timed_out: TimedOut):
-    assert timed_out.ran_seconds >= TIME_LIMIT_MINUTES * 60 - 10, f"the task ran {timed_out.ran_seconds:.0f} s"
+def test_a_task_trains_until_its_time_is_up(time_limited: TimeLimited):
+    """At the limit's warning the task requeues itself (it saved a checkpoint in this allocation), and goes on from
+    its last finished epoch: it trains past its limit, as one run with every epoch once and a note of the resume.
+    (Once ended at the warning, a quarter of a short limit before it.)"""
+    lab = time_limited.lab
+    run = lab.run(time_limited.requeued)
+    assert run is not None and run["status"] == "finished", run and (run["status"], run["reason"])
+    assert [epoch["epoch"] for epoch in run["history"]] == list(range(1, REQUEUED_EPOCHS + 1))
+    assert any(note.startswith("resumed from its checkpoint") for note in run["notes"]), run["notes"]
 
 
 # A task cancelled from outside dermalab (an administrator's scancel, or a preemption).

@@ -49,6 +49,10 @@ ENDED_STATES = scheduler.ENDED_STATES | {"FINISHED", "INTERRUPTED"}  # Slurm's, 
 RESULT_GRACE_SECONDS = 120
 TIME_UP = "the task ran out of its time on the cluster; give it more with --time MINUTES"
 WARNED_AT_MOST = 90  # seconds before its time limit a task is warned (submitit's, for long limits)
+# How many times a task that ran out of its time requeues itself (each time from its checkpoint) before it fails
+# saying so: a run goes on as far as its --time lets it each time, but never loops for ever. DERMALAB_REQUEUES, as
+# the submitting side's environment gives it, sets another.
+REQUEUES_AT_MOST = 5
 STOPPED = "Slurm stopped the task (a scancel, a preemption, or the end of its time)"
 
 
@@ -172,14 +176,17 @@ def task(job: Job, results: str) -> str:
     try:
         with tempfile.TemporaryDirectory(prefix="dermalab-task-") as scratch:
             outcome["run"] = train_task(job, Path(results), Store(Path(scratch) / "runs.sqlite"), stop)
+    except Requeued:  # Slurm runs the task again, which goes on from the checkpoint: no outcome yet
+        return job.job_id
     except Exception as error:
         outcome["reason"] = str(error) if isinstance(error, RunCancelled) else said(error)
         raise
     finally:
-        with signals_held():
-            if stop.signum is not None:
-                outcome["signal"] = signal.Signals(stop.signum).name
-            write_atomically(result_path(Path(results), job.job_id), json.dumps(outcome))
+        if not stop.requeued:
+            with signals_held():
+                if stop.signum is not None:
+                    outcome["signal"] = signal.Signals(stop.signum).name
+                write_atomically(result_path(Path(results), job.job_id), json.dumps(outcome))
     return job.job_id
 
 
@@ -194,9 +201,9 @@ def train_task(job: Job, results: Path, store: Store, stop: SlurmStop) -> dict[s
     options = RunOptions(seed=job.seed, **job.options)
     dataset = data.load(job.data, options.dataset, options.size)
     stop.progress = TaskProgress(progress_path(results, job.job_id))
+    stop.checkpoint = checkpoint.path_for(results, job.job_id)
     with contextlib.suppress(KeyboardInterrupt):  # cancelled (the local executor's SIGINT): its row says so
-        runner.run_one(job.job_id, experiment, dataset, options, store, stop.progress,
-                       checkpoint.path_for(results, job.job_id))
+        runner.run_one(job.job_id, experiment, dataset, options, store, stop.progress, stop.checkpoint)
     stop.armed = False  # the run has ended as it says: a signal now only keeps it from being exported
     return store.exported(job.job_id)
 
@@ -206,20 +213,38 @@ class SlurmStop:
     ended it yet (a later one is only noted). SIGTERM (a scancel's; a preemption's; the time limit's, after its
     warning) stops it at once, as cancelled: submitit let a task train on until Slurm's SIGKILL came, KillWait
     later, holding its CPUs, and leave no result. SIGUSR2 (the warning of --signal, that the time limit is near)
-    fails it, saying so: submitit would raise its UncompletedJobError for a task that cannot be requeued."""
+    requeues the task where its run saved a checkpoint in this allocation (so each one gets further), up to
+    requeues_at_most() times; otherwise it fails the run, saying so (submitit would raise its UncompletedJobError
+    for a task it could not requeue)."""
 
     def __init__(self) -> None:
         self.signum: int | None = None
         self.armed = True
+        self.requeued = False
         self.began = time.time()
         self.progress: TaskProgress | None = None  # the run's, once it trains
+        self.checkpoint: Path | None = None  # where the run keeps its checkpoint, once it trains
 
     def __call__(self, signum: int, frame: object) -> None:
         if self.signum is not None:
             return
         self.signum = signum
-        if self.armed:
-            raise UserError(self.out_of_time()) if signum == signal.SIGUSR2 else RunCancelled(STOPPED)
+        if not self.armed:
+            return
+        if signum != signal.SIGUSR2:
+            raise RunCancelled(STOPPED)
+        if self.saved_here() and restarts() < requeues_at_most() and requeue_self():
+            self.requeued = True
+            raise Requeued
+        raise UserError(self.out_of_time())
+
+    def saved_here(self) -> bool:
+        """Whether the run saved a checkpoint since this allocation began: one saved before it only would start
+        the next allocation where this one started."""
+        try:
+            return self.checkpoint is not None and self.checkpoint.stat().st_mtime >= self.began
+        except FileNotFoundError:
+            return False
 
     def out_of_time(self) -> str:
         """TIME_UP, with how far the run got and a --time that would have let it end (at the pace it trained, and a
@@ -236,6 +261,32 @@ class SlurmStop:
         return (f"the task ran out of its time on the cluster after {batch['epoch'] - 1} of {epochs} epochs (about "
                 f"{f'{each:.0f} s' if each < 120 else f'{each / 60:.0f} min'} each); --time {minutes} would let it "
                 f"end")
+
+
+class Requeued(BaseException):
+    """The task has requeued itself: it stops at once, leaving its run unended in its scratch store and its
+    checkpoint in place (a BaseException, so that no handler of failures stores the run as failed)."""
+
+
+def restarts() -> int:
+    """How many times Slurm has started this task again (requeued), by its SLURM_RESTART_COUNT."""
+    count = os.environ.get("SLURM_RESTART_COUNT", "0")
+    return int(count) if count.isdigit() else 0
+
+
+def requeues_at_most() -> int:
+    count = os.environ.get("DERMALAB_REQUEUES", "")
+    return int(count) if count.isdigit() else REQUEUES_AT_MOST
+
+
+def requeue_self() -> bool:
+    """`scontrol requeue` of this task (an array task's own job id is SLURM_JOB_ID): Slurm ends this allocation
+    (its SIGTERM then finds the task stopping already) and queues the task again. False where Slurm would not."""
+    job_id = os.environ.get("SLURM_JOB_ID")
+    if not job_id:  # the local executor's task: nothing to requeue it
+        return False
+    done = scheduler.ask(["scontrol", "requeue", job_id])
+    return done is not None and done.returncode == 0
 
 
 @contextlib.contextmanager
@@ -485,6 +536,8 @@ def follow(queue: JobQueue, job: dict[str, Any], state: str, progress: dict[str,
     if state == "RUNNING" and silent > STALLED_SECONDS:
         words = f"stalled (no progress for {duration_words(silent)})"
     queue.task_state(job["job_id"], f"{job['executor']} {job['cluster_job_id']}: {words}", running=state == "RUNNING")
+    if state == "PENDING" and "started" in progress:  # it ran, and requeued itself: on again without Slurm's wait
+        scheduler.start_now(job["cluster_job_id"])
     if state in ENDED_STATES and not result_path(results_folder(), job["job_id"]).exists():
         queue.end(job["job_id"], Status.FAILED, ended_without_result(state, job["cluster_job_id"]))
 

@@ -86,6 +86,12 @@ def squeue(task_ids: list[str]) -> dict[str, str]:
     return {task: listed.get(task, GONE) for task in task_ids}
 
 
+def start_now(task_id: str) -> None:
+    """A requeued task let start as soon as the node is free: Slurm holds one back (its BeginTime) for about two
+    minutes after a requeue, which a run that requeues itself at its time limit spends idle."""
+    ask(["scontrol", "update", f"JobId={task_id}", "StartTime=now"])
+
+
 def ask(command: list[str]) -> subprocess.CompletedProcess[str] | None:
     try:
         return subprocess.run(command, capture_output=True, text=True, timeout=QUERY_SECONDS)
