@@ -53,7 +53,7 @@ def test_the_selection_is_counted_timed_and_confirmed_and_waiting_jobs_can_be_dr
             await pilot.pause()
             statuses = {job["experiment_id"]: job["status"] for job in app.lab.jobs}
             assert statuses[25] == "cancelled" and list(statuses.values()).count("queued") == 24
-            await pilot.press("D")
+            await pilot.press("D", "y")  # D asks first: one more key confirms
             await pilot.pause()
             assert not app.lab.active_jobs()
 

@@ -34,7 +34,7 @@ class Parser(argparse.ArgumentParser):
     both options, '--data' must never be read as a prefix of another."""
 
     def __init__(self, *args: Any, **settings: Any) -> None:
-        super().__init__(*args, allow_abbrev=False, **settings)
+        super().__init__(*args, **{**settings, "allow_abbrev": False})
 
     def parse_args(self, args=None, namespace=None) -> argparse.Namespace:  # type: ignore[override]
         return settle(super().parse_args(args, namespace))
