@@ -17,7 +17,7 @@ import psutil
 import pytest
 
 from engine.errors import UserError
-from engine.events import BatchProgress, RunFailed, RunStarted
+from engine.events import BatchProgress, EpochEnded, RunFailed, RunStarted
 from engine.experiments.load import load
 from engine.jobs import cluster, runner, scheduler
 from engine.jobs.queue import Executor, JobQueue, eta_seconds, plan
@@ -54,6 +54,16 @@ def synced_jobs() -> dict[str, dict]:
         store.close()
 
 
+def live_history(run_id: str) -> list[dict]:
+    """A run's history rows after a look: those of its task's finished epochs while it trains."""
+    synced_jobs()
+    store = Store()
+    try:
+        return store.history(run_id)
+    finally:
+        store.close()
+
+
 def wait_for(condition, what: str) -> None:
     deadline = time.monotonic() + WAIT_SECONDS
     while not condition():
@@ -79,6 +89,9 @@ def test_tasks_finish_or_are_cancelled_and_each_result_is_imported_once(tiny_exp
     wait_for(lambda: synced_jobs()[long]["batch"], "heartbeat of the long task")  # from its progress file
     beating = synced_jobs()[long]
     assert (beating["status"], beating["epochs"]) == ("running", 10000) and beating["batches"] > 0
+    wait_for(lambda: len(live_history(long)) >= 2, "live history of the long task")  # its curves, as it trains
+    live = live_history(long)
+    assert [row["epoch"] for row in live] == list(range(1, len(live) + 1)) and live[0]["val_auc"] is not None
 
     cancelled = cli("cancel", long, "--json")
     assert cancelled.returncode == 0, cancelled.stderr
@@ -88,6 +101,8 @@ def test_tasks_finish_or_are_cancelled_and_each_result_is_imported_once(tiny_exp
     again = cli("sync")
     assert again.returncode == 0 and again.stdout.startswith("Imported 0 runs"), again.stdout + again.stderr
     assert sorted(run["run_id"] for run in stored.runs()) == sorted([short, long])
+    history = stored.get(long)["history"]  # the task's own, in place of the live rows
+    assert [row["epoch"] for row in history] == list(range(1, len(history) + 1)) and len(history) >= len(live)
     listed = json.loads(cli("queue", "--json").stdout)
     assert listed == []  # nothing left going
 
@@ -167,9 +182,11 @@ def test_a_running_tasks_progress_is_read_on_its_own_clock_and_its_silence_shows
     [job] = plan([load(tiny_experiments)[2]], [0], "synthetic", str(tiny_experiments), RunOptions(device="cpu"))
     queue.add_submitted([job], Executor.SLURM, ["4242_0"])
     now = time.time()
+    epochs = [asdict(EpochEnded(job.job_id, epoch, 10_000, 0.9, 1.0, 0.6 + epoch / 10, 0.5, 1e-3, 20.0))
+              for epoch in (1, 2)]
     progress = {"started": asdict(RunStarted(job.job_id, 2, job.name, 0, "cpu", "synthetic", 10_000, 10)),
                 "started_at": now - 60, "batch": asdict(BatchProgress(job.job_id, 3, 5, 10, 0.5, 100.0)),
-                "written_at": now - 1}
+                "written_at": now - 1, "epochs": epochs}
     cluster.write_atomically(cluster.progress_path(cluster.results_folder(), job.job_id), json.dumps(progress))
 
     def look() -> dict:
@@ -182,6 +199,7 @@ def test_a_running_tasks_progress_is_read_on_its_own_clock_and_its_silence_shows
     seen = look()
     assert (seen["status"], seen["phase"], seen["started_at"]) == ("running", "slurm 4242_0: running", now - 60)
     assert eta_seconds(seen, now) > 3600 * 24  # 2.5 epochs of 10,000 in a minute
+    assert [(row["epoch"], row["val_auc"]) for row in store.history(job.job_id)] == [(1, 0.7), (2, 0.8)]
     progress["written_at"] = now - 600  # as if it had fallen silent
     cluster.write_atomically(cluster.progress_path(cluster.results_folder(), job.job_id), json.dumps(progress))
     silent = look()
@@ -355,16 +373,19 @@ def test_a_damaged_progress_file_is_as_none(tiny_experiments, cli, stored):
     """A task's progress file that is not what a task writes (a list, an event without its fields, a time that is
     text) once stopped every look at the queue; it is passed over, as a file not written yet."""
     store = Store()
-    jobs = plan([load(tiny_experiments)[1]], [0, 1, 2], "synthetic", str(tiny_experiments), RunOptions(device="cpu"))
+    jobs = plan([load(tiny_experiments)[1]], [0, 1, 2, 3], "synthetic", str(tiny_experiments),
+                RunOptions(device="cpu"))
     JobQueue(store).add_submitted(jobs, Executor.LOCAL, ["999999999"] * len(jobs))
-    damaged = [[1, 2], {"started": {"run_id": "x"}}, {"written_at": "soon"}]
+    epoch = asdict(EpochEnded(jobs[3].job_id, 1, 1, 0.9, 1.0, 0.7, 0.5, 1e-3, 20.0))
+    damaged = [[1, 2], {"started": {"run_id": "x"}}, {"written_at": "soon"}, {"epochs": [{**epoch, "val_auc": "high"}]}]
     for job, progress in zip(jobs, damaged, strict=True):
         cluster.write_atomically(cluster.progress_path(cluster.results_folder(), job.job_id), json.dumps(progress))
     store.close()
     looked = cli("queue", "--json")
     assert looked.returncode == 0 and json.loads(looked.stdout) == [], looked.stderr
-    for job in jobs:  # their controller long gone, and no result: each failed, saying so
-        assert stored.get(job.job_id)["reason"].startswith("the task ended without leaving a result")
+    for job in jobs:  # their controller long gone, and no result: each failed, saying so, with no history
+        run = stored.get(job.job_id)
+        assert run["reason"].startswith("the task ended without leaving a result") and run["history"] == []
 
 
 def test_the_app_says_a_skipped_result_file_once_and_follows_on(tiny_experiments):

@@ -3,7 +3,8 @@ task per queued job. A task trains its run on its node into a store of its own o
 (the run's row with its history, labels and probabilities, or the task's error sentence) as a JSON file in the
 submitit folder, which lies on the shared file system; the submitting side imports those files into its store
 (`sync`), so SQLite never runs over a network file system. A running task's progress travels the same way: a
-small file it rewrites every few seconds, which `sync` turns into the job's heartbeat (bars, img/s, ETA).
+small file it rewrites every few seconds, which `sync` turns into the job's heartbeat (bars, img/s, ETA) and its
+run's history rows (the live curves), which the run's import replaces.
 
 A submitted job's row in the queue names its executor (slurm or local, so no worker of this machine claims it) and
 submitit's id of its task (engine.jobs.queue.Executor, cluster_job_id)."""
@@ -27,13 +28,14 @@ from typing import Any
 
 from engine import threads
 from engine.errors import RunCancelled, UserError, said
-from engine.events import BatchProgress, Event, RunStarted
+from engine.events import BatchProgress, EpochEnded, Event, RunStarted
 from engine.jobs import scheduler
 from engine.jobs.queue import CANCELLED, CLUSTERS, Executor, Job, JobQueue, duration_words, read_once
 from engine.paths import home
 from engine.processes import alive, children, interrupt
 from engine.status import ACTIVE, Status, sql_in
 from engine.store.runs import ForeignRun, Store
+from engine.store.schema import HISTORY_COLUMNS
 from engine.training.options import RunOptions
 
 INSTALL = "pip install -e '.[slurm]'"
@@ -310,9 +312,10 @@ def progress_path(results: Path, job_id: str) -> Path:
 
 
 class TaskProgress:
-    """A task's sink: its run's start and latest batch, rewritten at most every PROGRESS_SECONDS, with the times of
-    both on the task's clock (the submitting side reads the file whenever it looks, which says nothing of when the
-    run began, nor of whether it still trains)."""
+    """A task's sink: its run's start, latest batch and finished epochs, rewritten at most every PROGRESS_SECONDS
+    (at once for a start or an epoch's end, which are rare and what the curves wait for), with the times on the
+    task's clock (the submitting side reads the file whenever it looks, which says nothing of when the run began,
+    nor of whether it still trains)."""
 
     def __init__(self, path: Path):
         self.path, self.written = path, 0.0
@@ -323,10 +326,12 @@ class TaskProgress:
             self.state["started"], self.state["started_at"] = asdict(event), time.time()
         elif isinstance(event, BatchProgress):
             self.state["batch"] = asdict(event)
+        elif isinstance(event, EpochEnded):
+            self.state.setdefault("epochs", []).append(asdict(event))
         else:
             return
         now = time.monotonic()
-        if isinstance(event, RunStarted) or now - self.written >= PROGRESS_SECONDS:
+        if not isinstance(event, BatchProgress) or now - self.written >= PROGRESS_SECONDS:
             self.written = now
             self.state["written_at"] = time.time()
             write_atomically(self.path, json.dumps(self.state))
@@ -511,21 +516,37 @@ PROGRESS_EVENTS = {"started": RunStarted, "batch": BatchProgress}
 
 def well_formed(key: str, value: Any) -> bool:
     """Whether a progress file's entry is what a task writes: an event with its fields (those with defaults may be
-    missing: a task of an older version), or a time."""
+    missing: a task of an older version), the finished epochs, or a time."""
     if key in PROGRESS_EVENTS:
-        known = fields(PROGRESS_EVENTS[key])
-        needed = {each.name for each in known if each.default is MISSING}
-        return isinstance(value, dict) and needed <= value.keys() <= {each.name for each in known}
+        return has_fields(PROGRESS_EVENTS[key], value)
+    if key == "epochs":  # its figures go into the store's history: numbers, each of them
+        return isinstance(value, list) and all(
+            has_fields(EpochEnded, entry) and all(number(entry[name]) for name in ("epoch", *HISTORY_COLUMNS))
+            for entry in value)
+    return number(value)
+
+
+def has_fields(event: type, value: Any) -> bool:
+    known = fields(event)
+    needed = {each.name for each in known if each.default is MISSING}
+    return isinstance(value, dict) and needed <= value.keys() <= {each.name for each in known}
+
+
+def number(value: Any) -> bool:
     return isinstance(value, int | float) and not isinstance(value, bool)
 
 
 def beat(queue: JobQueue, job: dict[str, Any], progress: dict[str, Any]) -> None:
-    """A running task's progress file as its job's heartbeat, at the times of the task's clock: the ETA counts from
-    when the run began on its node, and stops growing when the task falls silent."""
+    """A running task's progress file as its job's heartbeat, at the times of the task's clock (the ETA counts from
+    when the run began on its node, and stops growing when the task falls silent), and its finished epochs as its
+    run's history rows, written again at each look (the same rows: harmless), so that every view shows the live
+    curves as for a local run; the run's import replaces them."""
     if "started" in progress and job["epochs"] is None:
         queue.started(RunStarted(**progress["started"]), progress.get("started_at"))
     if "batch" in progress:
         queue.beat(BatchProgress(**progress["batch"]), progress.get("written_at"))
+    if epochs := [EpochEnded(**each) for each in progress.get("epochs", []) if each["run_id"] == job["job_id"]]:
+        queue.store.epochs(epochs)
 
 
 def follow(queue: JobQueue, job: dict[str, Any], state: str, progress: dict[str, Any]) -> None:

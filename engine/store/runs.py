@@ -256,10 +256,15 @@ class Store:
         return row is not None and row["status"] not in (Status.RUNNING, Status.INTERRUPTED)
 
     def epoch(self, event: EpochEnded) -> None:
+        self.epochs([event])
+
+    def epochs(self, events: list[EpochEnded]) -> None:
+        """Epochs' figures into the history, in one transaction; an epoch stored already is replaced."""
         with self._writing() as db:
-            db.execute(f"INSERT OR REPLACE INTO history (run_id, epoch, {', '.join(schema.HISTORY_COLUMNS)})"
-                       f" VALUES (?, ?, {', '.join('?' * len(schema.HISTORY_COLUMNS))})",
-                       (event.run_id, event.epoch, *(defined(getattr(event, k)) for k in schema.HISTORY_COLUMNS)))
+            db.executemany(f"INSERT OR REPLACE INTO history (run_id, epoch, {', '.join(schema.HISTORY_COLUMNS)})"
+                           f" VALUES (?, ?, {', '.join('?' * len(schema.HISTORY_COLUMNS))})",
+                           [(event.run_id, event.epoch, *(defined(getattr(event, k)) for k in schema.HISTORY_COLUMNS))
+                            for event in events])
 
     def finish(self, event: RunFinished, labels: list[int]) -> None:
         from engine.store import (
@@ -435,6 +440,9 @@ class Store:
         with self._writing() as db:
             if db.execute("SELECT 1 FROM runs WHERE run_id=?", (run_id,)).fetchone():
                 return False
+            # History without its run is a cluster task's, copied from its progress file while it trained: the
+            # run's own rows replace it.
+            db.execute("DELETE FROM history WHERE run_id=?", (run_id,))
             try:
                 for table in schema.RUN_TABLES:
                     for row in rows.get(table, []):  # a task of an older version exported no sealed figures
