@@ -274,7 +274,7 @@ def test_a_sweep_runs_end_to_end_in_two_slots_and_a_second_one_runs_nothing(tmp_
     assert len(finished) == 8 and len({(run["config_hash"], run["seed"]) for run in finished}) == 8
     assert {run["experiment_id"] for run in finished} == {1}
 
-    second = child_cli("sweep", "grid", "--jobs", "2", "--data", "synthetic", "--experiments", path)
+    second = cli("sweep", "grid", "--jobs", "2", "--data", "synthetic", "--experiments", path)  # trains nothing
     assert second.returncode == 0, second.stderr
     assert "skipped 8 runs of 8" in second.stderr and len(stored.runs()) == 8
 

@@ -41,16 +41,21 @@ def test_the_kept_copy_is_the_set_as_drawn_and_a_copy_cut_short_is_drawn_again(d
     assert len(np.load(kept)["val_images"]) == sum(CLASS_COUNTS["val"])  # kept whole this time
 
 
-def final_metrics(experiment_id, dataset, epochs, seed=0):
-    options = RunOptions(seed=seed, epochs=epochs, device="cpu")
-    events = list(train(load()[experiment_id].spec, dataset, options, "test"))
+def final_metrics(experiment_id, dataset, epochs, seed=0, channels=None):
+    """The val figures of a run of the experiment; `channels` narrows its convolutions."""
+    spec = load()[experiment_id].spec
+    if channels:
+        spec = spec.model_copy(update={"model": spec.model.model_copy(update={"channels": channels})})
+    events = list(train(spec, dataset, RunOptions(seed=seed, epochs=epochs, device="cpu"), "test"))
     assert isinstance(events[-1], RunFinished), events[-1]
     return events[-1].metrics
 
 
 @pytest.mark.slow
 def test_batchnorm_cnn_learns_it_within_one_epoch(dataset):
-    assert final_metrics(8, dataset, epochs=1)["auc"] >= 0.85  # 0.91 here (0.94 after two epochs, twice the time)
+    # At half the page's width (16, 32, 64 channels), which takes under half its CPU: 0.89 here, and 0.91 at full
+    # width (0.94 after two epochs).
+    assert final_metrics(8, dataset, epochs=1, channels=[16, 32, 64])["auc"] >= 0.85
 
 
 @pytest.mark.slow
