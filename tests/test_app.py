@@ -107,11 +107,13 @@ async def test_a_failure_a_cancel_and_quitting_leave_the_store_consistent(tiny_e
 
 
 @synchronous
-async def test_the_app_follows_a_run_started_elsewhere_and_quitting_keeps_it_training(tiny_experiments, cli, stored):
-    app = app_on_tiny(tiny_experiments)
+async def test_the_app_follows_a_run_started_elsewhere_keeps_it_on_quit_and_shows_a_cancel_from_elsewhere(
+        tiny_experiments, cli, stored):
+    # One detached run for both apps: a worker each would cost a second torch import and its synthetic set.
     detached = cli("run", "2", "--detach", "--data", "synthetic", "--experiments", str(tiny_experiments))
     assert detached.returncode == 0, detached.stderr
     [job_id] = detached.stdout.split()
+    app = app_on_tiny(tiny_experiments)
     async with app.run_test(size=SIZE) as pilot:
         await pilot.press("v")
         epochs = app.screen.query_one("#epoch-bar", ProgressBar)
@@ -126,15 +128,9 @@ async def test_the_app_follows_a_run_started_elsewhere_and_quitting_keeps_it_tra
         await wait_for(pilot, lambda: not app.is_running, timeout=10)
     beat = stored.jobs()[job_id]["beat_at"]
     await until(lambda: stored.jobs()[job_id]["beat_at"] > beat)
-    assert stored.jobs()[job_id]["status"] == "running"  # the conftest's clean-up stops its worker
+    assert stored.jobs()[job_id]["status"] == "running"
 
-
-@synchronous
-async def test_a_cancel_from_another_terminal_shows_in_the_open_app(tiny_experiments, cli, stored):
-    detached = cli("run", "2", "--detach", "--data", "synthetic", "--experiments", str(tiny_experiments))
-    assert detached.returncode == 0, detached.stderr
-    [job_id] = detached.stdout.split()
-    app = app_on_tiny(tiny_experiments)
+    app = app_on_tiny(tiny_experiments)  # a second app, open while the run goes on
     async with app.run_test(size=SIZE) as pilot:
         await wait_for(pilot, lambda: (job_id, "running") in {(job["job_id"], job["status"]) for job in app.lab.jobs})
         cancelled = await asyncio.to_thread(cli, "cancel", job_id)  # as from a second SSH session

@@ -46,26 +46,34 @@ def cells(widget) -> list[list[str]]:
 
 @pytest.mark.slow
 @synchronous
-async def test_enter_shows_the_run_with_its_intervals_and_confusion_matrix(two_runs, stored):
+async def test_the_run_detail_shows_its_intervals_and_matrix_in_sight_and_says_a_cell_is_empty(two_runs, stored):
+    # One app opens the best run's detail for each check in turn (an app each would cost a start-up each).
     app = app_with("--data", "synthetic")
     async with app.run_test(size=SIZE) as pilot:
-        await pilot.press("l", "enter")
-        assert isinstance(app.screen, RunDetailScreen)
-        run = stored.get(two_runs[0])
-        metrics = run["metrics"]
-        figures = cells(app.screen.query_one(FigureTable))
-        assert figures[0] == ["AUC (macro)", numbers.auc(run["auc"]),
-                              f"{numbers.auc(metrics['auc_ci'][0])}–{numbers.auc(metrics['auc_ci'][1])}"]
-        low, high = metrics["mel_recall_ci"]
-        assert figures[1][2] == f"{numbers.percent(low)}–{numbers.percent(high)}"
-        matrix = cells(app.screen.query_one(ConfusionMatrix))
-        expected = summary.confusion_rows(run)
-        assert [row[0] for row in matrix] == [row["true"] for row in expected]
-        assert [int(row[-1]) for row in matrix] == [row["n"] for row in expected]
-        nevus = next(row for row in expected if row["true"] == "nv")
-        assert matrix[5][6] == f"{nevus['nv']} {numbers.percent(nevus['nv_share']):>4}"
-        await pilot.press("escape")
-        assert app.current_mode == "leaderboard" and not isinstance(app.screen, RunDetailScreen)
+        for check in (shows_the_run_with_its_intervals_and_confusion_matrix,
+                      keeps_the_matrix_cursor_and_column_names_in_sight, says_an_empty_cell_is_empty):
+            await pilot.press("l", "enter")
+            assert isinstance(app.screen, RunDetailScreen)
+            await check(app, pilot, stored.get(two_runs[0]))
+            while len(app.screen_stack) > 1:
+                await pilot.press("escape")
+
+
+async def shows_the_run_with_its_intervals_and_confusion_matrix(app, pilot, run) -> None:
+    metrics = run["metrics"]
+    figures = cells(app.screen.query_one(FigureTable))
+    assert figures[0] == ["AUC (macro)", numbers.auc(run["auc"]),
+                          f"{numbers.auc(metrics['auc_ci'][0])}–{numbers.auc(metrics['auc_ci'][1])}"]
+    low, high = metrics["mel_recall_ci"]
+    assert figures[1][2] == f"{numbers.percent(low)}–{numbers.percent(high)}"
+    matrix = cells(app.screen.query_one(ConfusionMatrix))
+    expected = summary.confusion_rows(run)
+    assert [row[0] for row in matrix] == [row["true"] for row in expected]
+    assert [int(row[-1]) for row in matrix] == [row["n"] for row in expected]
+    nevus = next(row for row in expected if row["true"] == "nv")
+    assert matrix[5][6] == f"{nevus['nv']} {numbers.percent(nevus['nv_share']):>4}"
+    await pilot.press("escape")
+    assert app.current_mode == "leaderboard" and not isinstance(app.screen, RunDetailScreen)
 
 
 @pytest.mark.slow
@@ -215,39 +223,31 @@ def in_sight(widget, line: int) -> bool:
     return widget.region.height > line and body.y <= widget.region.y + line < body.bottom
 
 
-@pytest.mark.slow
-@synchronous
-async def test_the_matrix_keeps_its_cursor_and_column_names_in_sight_at_80x24(two_runs, stored):
-    app = app_with("--data", "synthetic")
-    async with app.run_test(size=(80, 24)) as pilot:
-        await pilot.press("l", "enter")
+async def keeps_the_matrix_cursor_and_column_names_in_sight(app, pilot, run) -> None:
+    """At 80×24 (SIZE)."""
+    await pilot.pause()
+    matrix = app.screen.query_one(ConfusionMatrix)
+    cursor_line = 1 + matrix.cursor[0]  # under the column names
+    assert in_sight(matrix, 0) and in_sight(matrix, cursor_line)
+    for key in ("pagedown", "pageup", "pagedown", "pagedown", "pageup"):
+        await pilot.press(key)
         await pilot.pause()
-        matrix = app.screen.query_one(ConfusionMatrix)
-        cursor_line = 1 + matrix.cursor[0]  # under the column names
-        assert in_sight(matrix, 0) and in_sight(matrix, cursor_line)
-        for key in ("pagedown", "pageup", "pagedown", "pagedown", "pageup"):
-            await pilot.press(key)
-            await pilot.pause()
-            rows_shown = [line for line in range(1, 8) if in_sight(matrix, line)]
-            assert not rows_shown or in_sight(matrix, 0), f"after {key}: rows without their column names"
-        await pilot.press("pagedown", "pagedown", "up")  # the cursor moves, and the matrix comes back into sight
-        await pilot.pause()
-        assert in_sight(matrix, 0) and in_sight(matrix, 1 + matrix.cursor[0])
+        rows_shown = [line for line in range(1, 8) if in_sight(matrix, line)]
+        assert not rows_shown or in_sight(matrix, 0), f"after {key}: rows without their column names"
+    await pilot.press("pagedown", "pagedown", "up")  # the cursor moves, and the matrix comes back into sight
+    await pilot.pause()
+    assert in_sight(matrix, 0) and in_sight(matrix, 1 + matrix.cursor[0])
 
 
-@pytest.mark.slow
-@synchronous
-async def test_an_empty_cell_of_the_matrix_says_so_instead_of_opening(two_runs, stored):
-    app = app_with("--data", "synthetic")
-    async with app.run_test(size=(80, 24)) as pilot:
-        await pilot.press("l", "enter")
-        matrix = app.screen.query_one(ConfusionMatrix)
-        true, predicted = next((true, predicted) for true, row in enumerate(matrix.rows)
-                               for predicted, name in enumerate(CLASSES) if row[name] == 0)
-        matrix.cursor = (true, predicted)
-        await pilot.press("enter")
-        assert isinstance(app.screen, RunDetailScreen)
-        assert f"No val lesion of class {CLASSES[true]} was called {CLASSES[predicted]}" in notices(app)
+async def says_an_empty_cell_is_empty(app, pilot, run) -> None:
+    """Enter on an empty cell of the matrix says so instead of opening."""
+    matrix = app.screen.query_one(ConfusionMatrix)
+    true, predicted = next((true, predicted) for true, row in enumerate(matrix.rows)
+                           for predicted, name in enumerate(CLASSES) if row[name] == 0)
+    matrix.cursor = (true, predicted)
+    await pilot.press("enter")
+    assert isinstance(app.screen, RunDetailScreen)
+    assert f"No val lesion of class {CLASSES[true]} was called {CLASSES[predicted]}" in notices(app)
 
 
 @pytest.mark.slow

@@ -59,15 +59,23 @@ def test_enter_on_a_confusion_cell_shows_exactly_its_lesions(store_run, lesion_f
     asyncio.run(drive())
 
 
-def test_M_jumps_to_the_missed_melanomas(store_run, lesion_file):
+def test_M_jumps_to_the_missed_melanomas_two_across_at_80x24_and_scrolls_to_the_lesions_below(store_run, lesion_file):
+    # One gallery for three checks (an app each would cost a start-up and a gallery load each).
     store_run(val_labels(), val_probabilities(), synthetic=False)
 
     async def drive():
         async with app().run_test(size=SIZE) as pilot:
-            await pilot.press("l", "M")
+            await pilot.press("l", "M")  # four lesions, two across: the second row starts below the screen
             await wait_for_gallery(pilot)
             assert shown(pilot.app.screen) == [[2, 0, 3, 13]]
-            assert pilot.app.screen.query_one(ImageGrid).sections[0].title == "melanomas called something else: 4 of 5"
+            grid = pilot.app.screen.query_one(ImageGrid)
+            assert grid.sections[0].title == "melanomas called something else: 4 of 5"
+            assert images_across(grid) == (2 * 28, 1)
+            assert grid.has_focus and grid.max_scroll_y > 0
+            await pilot.press("end")
+            await pilot.pause()
+            lines = [grid.render_line(y).text for y in range(grid.size.height)]
+            assert any("val 13 · mel → nv" in line for line in lines)  # the last lesion's caption
 
     asyncio.run(drive())
 
@@ -98,32 +106,15 @@ def test_a_256_colour_terminal_gets_dithered_lesions_and_the_way_to_true_colour(
     asyncio.run(drive())
 
 
-def test_two_lesions_across_at_80x24_and_twice_the_size_on_a_big_terminal(store_run, lesion_file):
-    store_run(val_labels(), val_probabilities(), synthetic=False)
-
-    async def drive(size):
-        async with app().run_test(size=size) as pilot:
-            await pilot.press("l", "M")
-            await wait_for_gallery(pilot)
-            return images_across(pilot.app.screen.query_one(ImageGrid))
-
-    assert asyncio.run(drive(SIZE)) == (2 * 28, 1)
-    assert asyncio.run(drive((130, 45))) == (2 * 2 * 28, 2)
-
-
-def test_the_gallery_scrolls_from_the_keyboard_to_the_lesions_below(store_run, lesion_file):
+def test_the_gallery_draws_lesions_twice_the_size_on_a_big_terminal(store_run, lesion_file):
+    """Two lesions across at 80×24 (above); twice their size where the terminal has room."""
     store_run(val_labels(), val_probabilities(), synthetic=False)
 
     async def drive():
-        async with app().run_test(size=SIZE) as pilot:
-            await pilot.press("l", "M")  # four lesions, two across: the second row starts below the screen
+        async with app().run_test(size=(130, 45)) as pilot:
+            await pilot.press("l", "M")
             await wait_for_gallery(pilot)
-            grid = pilot.app.screen.query_one(ImageGrid)
-            assert grid.has_focus and grid.max_scroll_y > 0
-            await pilot.press("end")
-            await pilot.pause()
-            lines = [grid.render_line(y).text for y in range(grid.size.height)]
-            assert any("val 13 · mel → nv" in line for line in lines)  # the last lesion's caption
+            assert images_across(pilot.app.screen.query_one(ImageGrid)) == (2 * 2 * 28, 2)
 
     asyncio.run(drive())
 
