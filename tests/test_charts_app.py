@@ -40,24 +40,9 @@ def empty_app():
 
 
 @pytest.mark.slow
-def test_one_key_from_every_view_and_listed_in_help():
+def test_steps_through_every_chart_an_empty_one_says_what_to_run_and_one_key_opens_them_from_every_view():
     async def drive():
-        app = empty_app()
-        async with app.run_test(size=SIZES["small"]) as pilot:
-            for view in ("e", "l", "g", "v"):
-                await pilot.press(view, "f")
-                assert isinstance(app.screen, ChartsScreen), view
-            await pilot.press("question_mark")
-            assert isinstance(app.screen, HelpScreen)
-            assert "charts" in [binding.id for binding in our_bindings(app.screen.bindings)]
-
-    asyncio.run(drive())
-
-
-@pytest.mark.slow
-def test_steps_through_every_chart_and_an_empty_one_says_what_to_run():
-    async def drive():
-        app = empty_app()
+        app = empty_app()  # one app for both (an app each would cost a start-up each)
         async with app.run_test(size=SIZES["small"]) as pilot:
             await pilot.press("f")
             seen = []
@@ -70,6 +55,15 @@ def test_steps_through_every_chart_and_an_empty_one_says_what_to_run():
             assert len(set(seen)) == COUNT and app.screen.index == 0  # round the circle once
             await pilot.press("left")
             assert app.screen.index == COUNT - 1
+
+            for view in ("e", "l", "g", "v"):
+                await pilot.press(view)
+                assert not isinstance(app.screen, ChartsScreen), view
+                await pilot.press("f")
+                assert isinstance(app.screen, ChartsScreen), view
+            await pilot.press("question_mark")
+            assert isinstance(app.screen, HelpScreen)
+            assert "charts" in [binding.id for binding in our_bindings(app.screen.bindings)]
 
     asyncio.run(drive())
 
