@@ -110,12 +110,13 @@ def workers_of(home: Path) -> list[int]:
     the lock file cannot tell)."""
     found = []
     for process in psutil.process_iter():
-        try:
-            command, environment = process.cmdline(), process.environ()
+        try:  # the environment is read only of a worker's: reading every process's doubled what a look costs
+            command = process.cmdline()
+            a_worker = "worker" in command and "tui.cli.main" in command
+            if a_worker and process.environ().get("DERMALAB_HOME") == str(home):
+                found.append(process.pid)
         except psutil.Error:  # one that has ended, or another user's
             continue
-        if "worker" in command and "tui.cli.main" in command and environment.get("DERMALAB_HOME") == str(home):
-            found.append(process.pid)
     return found
 
 
