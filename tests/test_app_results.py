@@ -114,7 +114,8 @@ def point_figures(point: screening.OperatingPoint) -> list[list[str]]:
 
 @pytest.mark.slow
 @synchronous
-async def test_operating_point_follows_the_target_and_condition_keys(two_runs, stored):
+async def test_operating_point_follows_its_keys_and_two_marked_runs_make_an_ensemble(two_runs, stored):
+    # One app for both (an app each would cost a start-up each).
     app = app_with("--data", "synthetic")
     run = stored.predictions(two_runs[0])
     async with app.run_test(size=SIZE) as pilot:
@@ -128,30 +129,29 @@ async def test_operating_point_follows_the_target_and_condition_keys(two_runs, s
         assert cells(table) == point_figures(screening.operating_point(run, 1.0, "cancer"))
         point = screening.operating_point(run, 1.0, "cancer")
         assert f"X: threshold {point.threshold:.3f}" in str(app.screen.query_one(RocPlot).render())
+        await pilot.press("escape")
+        assert len(app.screen_stack) == 1  # back on the leaderboard, where the marks go
+        await makes_an_ensemble_of_two_marked_runs_under_either_rule(app, pilot, two_runs, stored)
 
 
-@pytest.mark.slow
-@synchronous
-async def test_two_marked_runs_make_an_ensemble_under_either_rule(two_runs, stored):
-    app = app_with("--data", "synthetic")
+async def makes_an_ensemble_of_two_marked_runs_under_either_rule(app, pilot, two_runs, stored) -> None:
     first, second = map(stored.predictions, two_runs)
-    async with app.run_test(size=SIZE) as pilot:
-        await pilot.press("l", "c")  # nothing marked yet: says so, and stays
-        assert not isinstance(app.screen, EnsembleScreen)
-        await pilot.press("m", "down", "m")
-        assert app.lab.marked == two_runs
-        names = [str(cell) for cell in app.screen.query_one(LeaderboardTable).get_column("name")]
-        assert all(name.startswith("● ") for name in names)
-        await pilot.press("c")
-        assert isinstance(app.screen, EnsembleScreen)
-        for rule in ("or", "mean"):
-            result = screening.ensemble(first, second, rule)
-            columns = [member.figures for member in result.members] + [result.figures]
-            shown = cells(app.screen.query_one(FigureTable))
-            assert shown[0] == ["malignant sensitivity", *(numbers.percent(f.malignant_sensitivity) for f in columns)]
-            assert shown[2] == ["melanoma recall", *(numbers.percent(f.mel_recall) for f in columns)]
-            assert shown[3] == ["AUC (macro)", *(numbers.auc(f.auc) for f in columns)]
-            await pilot.press("r")
+    await pilot.press("l", "c")  # nothing marked yet: says so, and stays
+    assert not isinstance(app.screen, EnsembleScreen)
+    await pilot.press("m", "down", "m")
+    assert app.lab.marked == two_runs
+    names = [str(cell) for cell in app.screen.query_one(LeaderboardTable).get_column("name")]
+    assert all(name.startswith("● ") for name in names)
+    await pilot.press("c")
+    assert isinstance(app.screen, EnsembleScreen)
+    for rule in ("or", "mean"):
+        result = screening.ensemble(first, second, rule)
+        columns = [member.figures for member in result.members] + [result.figures]
+        shown = cells(app.screen.query_one(FigureTable))
+        assert shown[0] == ["malignant sensitivity", *(numbers.percent(f.malignant_sensitivity) for f in columns)]
+        assert shown[2] == ["melanoma recall", *(numbers.percent(f.mel_recall) for f in columns)]
+        assert shown[3] == ["AUC (macro)", *(numbers.auc(f.auc) for f in columns)]
+        await pilot.press("r")
 
 
 def notices(app) -> str:
