@@ -16,7 +16,7 @@ import numpy as np
 import psutil
 import pytest
 
-from engine.errors import UserError
+from engine.errors import RunCancelled, UserError
 from engine.events import BatchProgress, EpochEnded, RunFailed, RunStarted
 from engine.experiments.load import load
 from engine.jobs import cluster, runner, scheduler
@@ -200,6 +200,9 @@ def test_a_running_tasks_progress_is_read_on_its_own_clock_and_its_silence_shows
     assert (seen["status"], seen["phase"], seen["started_at"]) == ("running", "slurm 4242_0: running", now - 60)
     assert eta_seconds(seen, now) > 3600 * 24  # 2.5 epochs of 10,000 in a minute
     assert [(row["epoch"], row["val_auc"]) for row in store.history(job.job_id)] == [(1, 0.7), (2, 0.8)]
+    pending = queue.get(job.job_id)  # sacct, from slurmdbd, may still say PENDING of a task that trains
+    cluster.follow(queue, pending, "PENDING", cluster.progress_of(pending))
+    assert queue.get(job.job_id)["phase"] == "slurm 4242_0: running"
     progress["written_at"] = now - 600  # as if it had fallen silent
     cluster.write_atomically(cluster.progress_path(cluster.results_folder(), job.job_id), json.dumps(progress))
     silent = look()
@@ -217,6 +220,22 @@ def test_a_task_out_of_time_says_how_far_it_got_and_what_time_would_do(tmp_path)
                            "batch": {"epoch": 3, "batch": 0, "batches": 100}}  # 2 epochs a minute: 5 minutes in all
     assert stop.out_of_time() == ("the task ran out of its time on the cluster after 2 of 10 epochs (about 30 s each);"
                                   " --time 8 would let it end")  # 30 s to start, 330 s to train, 90 s warned
+
+
+def test_a_cancel_lost_in_a_finalizer_stops_the_run_at_its_next_batch():
+    """The handler's exception, raised while Python ran a finalizer, is only printed; the task once trained on until
+    Slurm's SIGKILL (KillWait, 30 s), every later SIGTERM ignored. The next batch raises it again; the run's own end
+    passes."""
+    stop, seen = cluster.SlurmStop(), []
+    sink = stop.watching(seen.append)
+    sink(BatchProgress("run", 1, 1, 10, 0.5, 100.0))
+    with pytest.raises(RunCancelled):  # as from the handler: here caught, as a finalizer would
+        stop(signal.SIGTERM, None)
+    stop(signal.SIGTERM, None)  # a later signal only noted
+    with pytest.raises(RunCancelled):
+        sink(BatchProgress("run", 1, 2, 10, 0.5, 100.0))
+    sink(RunFailed("run", Status.CANCELLED, cluster.STOPPED, 1))
+    assert [type(event) for event in seen] == [BatchProgress, RunFailed]
 
 
 @pytest.mark.parametrize(("saved_ago", "restarts"), [(None, "0"), (60, "0"), (0, str(cluster.REQUEUES_AT_MOST))])

@@ -21,7 +21,7 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import MISSING, asdict, dataclass, field, fields
 from pathlib import Path
 from typing import Any
@@ -45,6 +45,9 @@ PROGRESS_SECONDS = 2.0  # how often a task rewrites its progress file: bars that
 # A running task whose progress file has not changed for this long is shown as stalled: far beyond its rewrites,
 # and beyond the evaluation at an epoch's end (which writes none) of any set this lab trains on.
 STALLED_SECONDS = 180
+# sacct answers from slurmdbd, which hears of a start from slurmctld some seconds late (more on a busy node): a task
+# whose progress file is younger than this trains, whatever sacct says (see training())
+TRAINING_SECONDS = 15
 ENDED_STATES = scheduler.ENDED_STATES | {"FINISHED", "INTERRUPTED"}  # Slurm's, and the local executor's two
 # A cancelled task that left no result this long after the cancel will leave none: its run is stored as never
 # finished. Slurm's KillWait (30 s by default) is the longest a task takes to go, a slow shared file system aside.
@@ -205,7 +208,7 @@ def train_task(job: Job, results: Path, store: Store, stop: SlurmStop) -> dict[s
     stop.progress = TaskProgress(progress_path(results, job.job_id))
     stop.checkpoint = checkpoint.path_for(results, job.job_id)
     with contextlib.suppress(KeyboardInterrupt):  # cancelled (the local executor's SIGINT): its row says so
-        runner.run_one(job.job_id, experiment, dataset, options, store, stop.progress, stop.checkpoint)
+        runner.run_one(job.job_id, experiment, dataset, options, store, stop.watching(stop.progress), stop.checkpoint)
     stop.armed = False  # the run has ended as it says: a signal now only keeps it from being exported
     return store.exported(job.job_id)
 
@@ -221,6 +224,7 @@ class SlurmStop:
 
     def __init__(self) -> None:
         self.signum: int | None = None
+        self.stopping: BaseException | None = None  # what the first signal raised, to raise again (see watching)
         self.armed = True
         self.requeued = False
         self.began = time.time()
@@ -233,12 +237,26 @@ class SlurmStop:
         self.signum = signum
         if not self.armed:
             return
+        self.stopping = self.stop_for(signum)
+        raise self.stopping
+
+    def stop_for(self, signum: int) -> BaseException:
         if signum != signal.SIGUSR2:
-            raise RunCancelled(STOPPED)
+            return RunCancelled(STOPPED)
         if self.saved_here() and restarts() < requeues_at_most() and requeue_self():
             self.requeued = True
-            raise Requeued
-        raise UserError(self.out_of_time())
+            return Requeued()
+        return UserError(self.out_of_time())
+
+    def watching(self, sink: Callable[[Event], None]) -> Callable[[Event], None]:
+        """`sink`, raising the first signal's stop again at the next batch or epoch while the run trains on: raised
+        by the handler while Python ran a finalizer, it is only printed ("Exception ignored in"), and the task
+        trained on, ignoring every later signal, until Slurm's SIGKILL came KillWait later (seen under load)."""
+        def watched(event: Event) -> None:
+            if self.stopping is not None and self.armed and isinstance(event, BatchProgress | EpochEnded):
+                raise self.stopping
+            sink(event)
+        return watched
 
     def saved_here(self) -> bool:
         """Whether the run saved a checkpoint since this allocation began: one saved before it only would start
@@ -552,6 +570,7 @@ def beat(queue: JobQueue, job: dict[str, Any], progress: dict[str, Any]) -> None
 def follow(queue: JobQueue, job: dict[str, Any], state: str, progress: dict[str, Any]) -> None:
     """A job without a result yet: its task's state (the scheduler's word, or stalled: running, but silent) in its
     phase; an ended task that left no result failed."""
+    state = "RUNNING" if state == "PENDING" and training(progress) else state
     words = state.lower().replace("_", " ")
     silent = time.time() - progress.get("written_at", time.time())
     if state == "RUNNING" and silent > STALLED_SECONDS:
@@ -561,6 +580,12 @@ def follow(queue: JobQueue, job: dict[str, Any], state: str, progress: dict[str,
         scheduler.start_now(job["cluster_job_id"])
     if state in ENDED_STATES and not result_path(results_folder(), job["job_id"]).exists():
         queue.end(job["job_id"], Status.FAILED, ended_without_result(state, job["cluster_job_id"]))
+
+
+def training(progress: dict[str, Any]) -> bool:
+    """Whether a task's progress file says it trains now: written within TRAINING_SECONDS, after its run began. A
+    requeued task's file is older: it waits for its next allocation."""
+    return "started" in progress and time.time() - progress.get("written_at", 0) < TRAINING_SECONDS
 
 
 def ended_without_result(state: str, task_id: str) -> str:
@@ -622,6 +647,6 @@ def cancel(store: Store, jobs: list[dict[str, Any]]) -> None:
         if job["executor"] == Executor.LOCAL:
             interrupt_local(job)
     files = read_once()
-    for job in slurm:
-        if pending[job["cluster_job_id"]] == "PENDING":
+    for job in slurm:  # a task that trains sends its result, with its epochs, however late sacct heard it began
+        if pending[job["cluster_job_id"]] == "PENDING" and not training(progress_of(job)):
             queue.end(job["job_id"], Status.CANCELLED, CANCELLED, files)
