@@ -172,7 +172,8 @@ async def test_the_overlay_draws_only_runs_on_the_same_data_and_names_this_run(d
         app.start_worker = lambda: None  # type: ignore[method-assign]  # no worker: this only queues
         app.lab.selected = {1}
         app.run_selection()
-        await pilot.pause()
+        # the curves redraw at the screen's next refresh, which a busy machine may take a while to reach
+        await wait_for(pilot, lambda: len(auc.shown) == 1, timeout=20)
         assert not app.screen.overlay and [len(xs) for xs, *_ in auc.shown] == [1]
 
 
