@@ -9,6 +9,7 @@ free of both, reads them only when a set is named)."""
 
 from __future__ import annotations
 
+import ast
 import functools
 import importlib.util
 from dataclasses import dataclass
@@ -119,17 +120,17 @@ class MedSet:
 
 @functools.cache
 def info() -> dict[str, dict[str, Any]]:
-    """medmnist.INFO, read from its info.py alone (that file imports only os and warnings)."""
+    """medmnist.INFO, read from its info.py alone as the literal it is: running that file would make ~/.medmnist
+    (its DEFAULT_ROOT), and the first paint and the reading commands leave the user's files alone."""
     spec = importlib.util.find_spec("medmnist")
     if spec is None or spec.origin is None:
         raise UserError("medmnist is not installed, and it names the MedMNIST sets; install dermalab again "
                         "(pip install -e .).")
     path = Path(spec.origin).with_name("info.py")
-    module_spec = importlib.util.spec_from_file_location("dermalab_medmnist_info", path)
-    assert module_spec and module_spec.loader, f"{path} is a Python file"
-    module = importlib.util.module_from_spec(module_spec)
-    module_spec.loader.exec_module(module)
-    return dict(module.INFO)
+    for node in ast.parse(path.read_text(encoding="utf-8")).body:
+        if isinstance(node, ast.Assign) and any(isinstance(t, ast.Name) and t.id == "INFO" for t in node.targets):
+            return dict(ast.literal_eval(node.value))
+    raise AssertionError(f"{path} assigns INFO")
 
 
 def names() -> list[str]:
@@ -171,6 +172,15 @@ def name_in(config: dict[str, Any], dataset: str, size: int) -> dict[str, Any]:
 def medset(name: str = DEFAULT, size: int = DEFAULT_SIZE) -> MedSet:
     """The set `name` at `size`, checked (UserError for an unknown or untrainable one)."""
     record = info()[check_name(name)]
-    labels = record["label"]
-    classes = CLASSES if name == DEFAULT else tuple(labels[str(i)] for i in range(len(labels)))
-    return MedSet(name, check_size(size), record["task"], record["n_channels"], classes, dict(record["n_samples"]))
+    return MedSet(name, check_size(size), record["task"], record["n_channels"], class_names(name),
+                  dict(record["n_samples"]))
+
+
+@functools.cache
+def class_names(name: str) -> tuple[str, ...]:
+    """A set's classes by label, unchecked (a stored run's set): DermaMNIST's without reading INFO, so that views of
+    its runs read no more than before sets could be chosen."""
+    if name == DEFAULT:
+        return CLASSES
+    labels = info()[name]["label"]
+    return tuple(labels[str(i)] for i in range(len(labels)))

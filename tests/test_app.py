@@ -187,7 +187,7 @@ async def test_keys_help_palette_and_plain_quit():
 
 def test_the_app_leaves_torch_to_its_child_processes():
     """Importing torch would cost seconds before the first screen; only the probe and the runs need it."""
-    heavy = ("torch", "engine.training.train", "engine.training.models", "medmnist", "dermalab_medmnist_info")
+    heavy = ("torch", "engine.training.train", "engine.training.models", "medmnist")
     code = f"import sys, tui.app.main; print(sorted(m for m in {heavy!r} if m in sys.modules))"
     imported = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert imported.stdout.strip() == "[]"

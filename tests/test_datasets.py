@@ -40,6 +40,17 @@ def test_medmnists_info_has_what_the_lab_reads_for_every_2d_set():
             assert record[f"url{suffix}"].startswith("https://") and len(record[f"MD5{suffix}"]) == 32, (name, size)
 
 
+def test_reading_info_leaves_the_home_folder_alone(tmp_path, monkeypatch):
+    # Running medmnist's info.py would make ~/.medmnist (its DEFAULT_ROOT): the lab reads INFO without running it.
+    monkeypatch.setenv("HOME", str(tmp_path))
+    classes.info.cache_clear()
+    try:
+        assert "dermamnist" in classes.info()
+    finally:
+        classes.info.cache_clear()
+    assert list(tmp_path.iterdir()) == []
+
+
 def test_each_critical_class_is_one_of_its_sets_classes():
     for name, critical in classes.CRITICAL.items():
         names = classes.medset(name).classes
