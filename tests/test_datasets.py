@@ -18,6 +18,7 @@ from engine.store.runs import Store
 from engine.training import data
 from engine.training.options import RunOptions, run_config
 from tests import version_2_store as version_2
+from tests import version_3_store as version_3
 from tests.conftest import medmnist_arrays
 from tui import exit_codes
 from tui.cli.main import main
@@ -189,6 +190,26 @@ def test_runs_record_their_set_and_size_and_older_stores_upgrade_to_dermamnist_2
         assert db.execute("PRAGMA user_version").fetchone()[0] == schema.VERSION
     assert rows == {**dict.fromkeys(version_2.RUNS, ("dermamnist", 28)), printed["run_id"]: ("breastmnist", 28)}
     assert printed["data"] == "synthetic breastmnist"
+
+
+def test_a_version_3_store_upgrades_with_each_runs_recall_by_its_sets_classes(dermalab_home):
+    """Version 3 kept a column per DermaMNIST class; version 4 keeps them by label, for every set. A PathMNIST run's
+    recalls, which version 3 kept only in its metrics, fill its columns."""
+    dermalab_home.mkdir()
+    version_3.write(dermalab_home / "runs.sqlite")
+    store = Store()
+    assert store.upgraded_from.name.startswith("runs.sqlite.version-3-backup-")
+    with sqlite3.connect(store.upgraded_from) as db:
+        assert db.execute("SELECT recall_mel FROM runs WHERE run_id = 'dermarun00'").fetchone() == (0.5,)
+    recalls = {}
+    for dataset in ("dermamnist", "pathmnist"):
+        store.scope = (dataset, 28)
+        (run,), (group,) = store.runs(), store.groups()
+        assert run["recall"] == group["recall"]
+        recalls[dataset] = run["recall"]
+    assert recalls == {"dermamnist": version_3.DERMA_RECALLS, "pathmnist": version_3.PATH_RECALLS}
+    assert store.execute("SELECT recall_4, recall_8 FROM runs WHERE run_id = 'pathrun000'")[0][:] == (0.5, 0.1)
+    store.close()
 
 
 def test_each_set_and_size_downloads_its_own_file_through_the_checked_path(monkeypatch, dermalab_home):

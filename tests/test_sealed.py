@@ -19,6 +19,7 @@ from engine.store import schema, sealed
 from engine.store.runs import Store
 from engine.training.options import RunOptions
 from tests import version_2_store as version_2
+from tests.version_3_store import by_label
 from tests.conftest import TINY_EXPERIMENTS
 from tests.test_early_stopping import tiny_data
 from tui import exit_codes
@@ -39,13 +40,14 @@ def test_a_version_2_store_is_upgraded_keeping_every_run_and_job_with_one_backup
     store = Store()
     try:
         assert store.upgraded_from is not None and store.upgraded_from.name.startswith("runs.sqlite.version-2-backup-")
-        assert store._db.execute("PRAGMA user_version").fetchone()[0] == schema.VERSION == 3
+        assert store._db.execute("PRAGMA user_version").fetchone()[0] == schema.VERSION == 4
         after = {table: [dict(row) for row in store.execute(f"SELECT * FROM {table} ORDER BY 1, 2")]
                  for table in before}
         assert sealed.unsealings(store) == 0 and store.execute("SELECT count(*) FROM sealed")[0][0] == 0
         jobs = {job["job_id"]: job for job in JobQueue(store).current(0)}
     finally:
         store.close()
+    before["runs"] = [by_label(row) for row in before["runs"]]  # version 4 keeps recalls by label
     for table, rows in before.items():  # columns a later step adds come with their defaults; nothing else moves
         assert [{key: row[key] for key in old} for row, old in zip(after[table], rows)] == rows, table
     # Version 2's executors are kept as they were, not guessed again by the version-1 rule

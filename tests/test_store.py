@@ -24,6 +24,7 @@ from engine.store import blobs, schema
 from engine.store.runs import Store
 from tests import version_0_store as version_0
 from tests import version_1_store as version_1
+from tests.version_3_store import by_label
 from tests.conftest import noisy_predictions
 
 
@@ -224,7 +225,7 @@ def test_a_version_1_store_is_upgraded_keeping_every_run_and_job_with_one_backup
         assert db.execute("PRAGMA user_version").fetchone()[0] == 1
         assert {row["job_id"]: dict(row) for row in db.execute("SELECT * FROM jobs")} == jobs_before
     runs = {row["run_id"]: dict(row) for row in store.execute("SELECT * FROM runs")}
-    assert runs == {run_id: {**old, "process_started": None, "dataset": "dermamnist", "size": 28}
+    assert runs == {run_id: {**by_label(old), "process_started": None, "dataset": "dermamnist", "size": 28}
                     for run_id, old in runs_before.items()}  # every run before version 3 was DermaMNIST at 28
     assert all(store.get(run_id)["history"][0]["val_auc"] == 0.6 for run_id in runs)
     jobs = {job["job_id"]: job for job in JobQueue(store).current(0)}

@@ -19,7 +19,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from engine.classes import DEFAULT, DEFAULT_SIZE
+from engine.classes import DEFAULT, DEFAULT_SIZE, class_names
 from engine.errors import UserError
 from engine.events import EpochEnded, RunFailed, RunFinished, RunStarted
 from engine.experiments.spec import config_hash
@@ -35,8 +35,8 @@ HEADLINE = ("auc", "accuracy", "mel_recall", "cancer_sensitivity", "balanced_acc
 SUMMARY_COLUMNS = ("run_id", "experiment_id", "name", "chapter", "config_hash", "seed", "device", "data",
                    "dataset", "size", "data_fingerprint", "synthetic", "pretrained", "precision", "epochs", "status",
                    "reason", "stopped_epoch", "notes", "pid", "host", "started_at", "finished_at", *HEADLINE)
-FIGURE_COLUMNS = (*(c for pair in schema.CI_COLUMNS.values() for c in pair), *schema.RECALL_COLUMNS.values())
-RANKABLE = (*SUMMARY_COLUMNS, *schema.RECALL_COLUMNS.values())  # what ranked() can order runs by
+FIGURE_COLUMNS = (*(c for pair in schema.CI_COLUMNS.values() for c in pair), *schema.RECALL_COLUMNS)
+RANKABLE = (*SUMMARY_COLUMNS, *schema.RECALL_COLUMNS)  # what ranked() can order runs by
 SELECT_SUMMARY = f"SELECT {', '.join(SUMMARY_COLUMNS + FIGURE_COLUMNS)} FROM runs"
 # Finished runs are averaged only within these: the experiment, its config as run, and the data it ran on.
 GROUP_KEY = "experiment_id, config_hash, coalesce(data_fingerprint, data)"
@@ -272,8 +272,10 @@ class Store:
         )
 
         metrics = event.metrics
-        figures = defined({**{k: metrics.get(k) for k in HEADLINE}, **schema.figure_columns(metrics)})
         with self._writing() as db:
+            dataset = db.execute("SELECT dataset FROM runs WHERE run_id=?", (event.run_id,)).fetchone()
+            classes = class_names(dataset[0] if dataset else DEFAULT)
+            figures = defined({**{k: metrics.get(k) for k in HEADLINE}, **schema.figure_columns(metrics, classes)})
             db.execute(f"UPDATE runs SET status=?, finished_at=?, notes=?, stopped_epoch=?,"
                        f" {', '.join(f'{k}=?' for k in figures)} WHERE run_id=?",
                        (Status.FINISHED, time.time(), json.dumps(list(event.notes)), event.stopped_epoch,
@@ -389,7 +391,7 @@ class Store:
         class, and the descriptive columns of the group's latest run. By experiment, real data first."""
         spread = (f"(sum({c} * {c}) - sum({c}) * sum({c}) / count({c})) / (count({c}) - 1) AS {c}_variance"
                   for c in SPREAD)
-        figures = ", ".join([*(f"avg({c}) AS {c}" for c in (*SPREAD, *schema.RECALL_COLUMNS.values())), *spread])
+        figures = ", ".join([*(f"avg({c}) AS {c}" for c in (*SPREAD, *schema.RECALL_COLUMNS)), *spread])
         rows = self._db.execute(
             f"WITH seeds AS (SELECT *, row_number() OVER (PARTITION BY {GROUP_KEY}, seed ORDER BY started_at DESC)"
             f"  AS nth FROM runs WHERE status = '{Status.FINISHED}' AND {self.in_scope()})"
@@ -561,7 +563,7 @@ def summary_row(row: sqlite3.Row) -> dict[str, Any]:
         interval = figures[2 * position:2 * position + 2]
         data[key] = list(interval) if interval[0] is not None else None
     recalls = figures[2 * len(schema.CI_COLUMNS):]
-    data["recall"] = dict(zip(schema.RECALL_COLUMNS, recalls)) if any(r is not None for r in recalls) else {}
+    data["recall"] = recall_by_class(data["dataset"], recalls) if any(r is not None for r in recalls) else {}
     return data
 
 
@@ -572,8 +574,13 @@ def _group(row: sqlite3.Row) -> dict[str, Any]:
     for column in SPREAD:
         variance = row[f"{column}_variance"]
         data[column], data[f"{column}_std"] = row[column], None if variance is None else math.sqrt(max(variance, 0))
-    data["recall"] = {name: row[column] for name, column in schema.RECALL_COLUMNS.items()}
+    data["recall"] = recall_by_class(data["dataset"], [row[column] for column in schema.RECALL_COLUMNS])
     return data
+
+
+def recall_by_class(dataset: str, recalls: Sequence[float | None]) -> dict[str, float | None]:
+    """The recall columns of a run (or group) on `dataset`, by the name of the class of each label."""
+    return dict(zip(class_names(dataset), recalls))
 
 
 def medset_of(config: dict[str, Any]) -> tuple[str, int]:

@@ -8,6 +8,8 @@ gives a job's executor and its cluster id columns of their own, records each pro
 and lets a run exist that never started (a job cancelled while it waited). Version 3 keeps each run's test-split
 figures apart, sealed (`sealed`: no view reads them), and logs each time someone unsealed some (`unsealings`);
 it records each run's MedMNIST set and image size (`dataset`, `size`: every run before it was DermaMNIST at 28).
+Version 4 keeps each run's recall per class by the class's label (`recall_0` ...), for a set of any classes, where
+earlier versions had a column per DermaMNIST class (`recall_akiec` ...; their label order is CLASSES').
 
 An upgrade runs in one transaction, after a backup of the store as it was; a later version adds its step the
 same way.
@@ -23,16 +25,21 @@ import sqlite3
 from pathlib import Path
 from typing import Any
 
-from engine.classes import CLASSES
+from engine.classes import CLASSES, class_names, info
 from engine.errors import UserError, said
 from engine.experiments.spec import config_hash
 from engine.paths import stamp
 from engine.processes import alive
 from engine.status import ACTIVE, Status, sql_in
 
-VERSION = 3
+VERSION = 4
 CI_COLUMNS = {"auc_ci": ("auc_ci_low", "auc_ci_high"), "mel_recall_ci": ("mel_recall_ci_low", "mel_recall_ci_high")}
-RECALL_COLUMNS = {name: f"recall_{name}" for name in CLASSES}
+# A run's recall of the class of each label, as columns rather than a JSON text: the views average and sort by them
+# in SQL. As many as the 2D MedMNIST set with the most classes has (ChestMNIST's 14 labels; the organ sets have 11).
+CLASS_SLOTS = 14
+RECALL_COLUMNS = tuple(f"recall_{label}" for label in range(CLASS_SLOTS))
+# Versions 1 to 3 named them after DermaMNIST's classes, then every run's set: version 4's columns from theirs.
+RECALLS_BEFORE_4 = {f"recall_{label}": f"recall_{name}" for label, name in enumerate(CLASSES)}
 HISTORY_COLUMNS = ("train_loss", "val_loss", "val_auc", "val_accuracy", "lr", "seconds")
 
 RUNS = f"""
@@ -70,7 +77,7 @@ CREATE TABLE IF NOT EXISTS {{name}} (
     cancer_sensitivity REAL,
     balanced_accuracy REAL,
     {", ".join(f"{column} REAL" for pair in CI_COLUMNS.values() for column in pair)},
-    {", ".join(f"{column} REAL" for column in RECALL_COLUMNS.values())}
+    {", ".join(f"{column} REAL" for column in RECALL_COLUMNS)}
 )"""
 JOBS = """
 CREATE TABLE IF NOT EXISTS {name} (
@@ -224,13 +231,15 @@ def held_version(db: sqlite3.Connection) -> int:
         return 0
     if "process_started" not in columns:  # recorded from version 2 on
         return 1
+    if "dataset" not in columns:  # recorded from version 3 on
+        return 2
     current = sqlite3.connect(":memory:")
     for statement in TABLES:
         current.execute(statement)
     tables = [name for (name,) in current.execute("SELECT name FROM sqlite_master WHERE type = 'table'")]
     held = all(_columns(db, name) >= _columns(current, name) for name in tables)
     current.close()
-    return VERSION if held else 2  # versions after 2 add tables and columns
+    return VERSION if held else 3  # version 4 adds columns only
 
 
 def _columns(db: sqlite3.Connection, table: str) -> set[str]:
@@ -249,9 +258,24 @@ def _upgrade(db: sqlite3.Connection, version: int) -> None:
         db.execute(statement)
     if old and version == 0:
         _move_version_0(db)
-    elif old:  # version 1's runs columns are fewer than 3's and looser; 2's lack the set and size 3 adds
-        _rebuild(db, "runs", RUNS)
+    elif old:  # version 1's runs columns are fewer than 3's and looser; 2's lack the set and size 3 adds; 3's
+        _rebuild(db, "runs", RUNS, RECALLS_BEFORE_4)  # recalls are named after DermaMNIST's classes
+        _recalls_of_other_sets(db)
     db.execute(f"PRAGMA user_version = {VERSION}")
+
+
+def _recalls_of_other_sets(db: sqlite3.Connection) -> None:
+    """Version 3 kept no recall columns for a run on another set than DermaMNIST, but its stored metrics hold them
+    by class name: they fill version 4's columns."""
+    for (dataset,) in db.execute("SELECT DISTINCT dataset FROM runs WHERE dataset != 'dermamnist'").fetchall():
+        if dataset not in info():  # not a set this dermalab knows: its recalls stay unknown
+            continue
+        names = class_names(dataset)[:CLASS_SLOTS]
+        recalls = ", ".join(f"{column} = (SELECT CASE WHEN json_valid(metrics) THEN json_extract(metrics, ?) END"
+                            " FROM run_details WHERE run_details.run_id = runs.run_id)"
+                            for column in RECALL_COLUMNS[:len(names)])
+        paths = [f'$.recall."{name}"' for name in names]
+        db.execute(f"UPDATE runs SET {recalls} WHERE dataset = ?", (*paths, dataset))
 
 
 def has_table(db: sqlite3.Connection, name: str) -> bool:
@@ -371,17 +395,18 @@ def _summary_from_version_0(old: dict[str, Any], fingerprints: dict[str, str | N
     metrics = _table(old.get("metrics")) or {}
     return {**{key: old.get(key) for key in kept}, "config_hash": config_hash(_config_as_run(old)),
             "data_fingerprint": _version_0_fingerprint(old, fingerprints), "precision": "fp32", "notes": "[]",
-            **figure_columns(metrics)}
+            **figure_columns(metrics, CLASSES)}
 
 
-def figure_columns(metrics: dict[str, Any]) -> dict[str, Any]:
-    """The intervals and per-class recalls of a metrics dict, as their summary columns."""
+def figure_columns(metrics: dict[str, Any], classes: tuple[str, ...]) -> dict[str, Any]:
+    """The intervals and per-class recalls of a metrics dict, as their summary columns: the recall of
+    `classes`[label] (the run's set's classes) in recall_<label>."""
     columns = {}
     for key, (low, high) in CI_COLUMNS.items():
         interval = metrics.get(key) or (None, None)
         columns[low], columns[high] = interval
     recall = metrics.get("recall") or {}
-    columns.update({column: recall.get(name) for name, column in RECALL_COLUMNS.items()})
+    columns.update({column: recall.get(name) for column, name in zip(RECALL_COLUMNS, classes)})
     return columns
 
 
