@@ -104,7 +104,8 @@ def _places(points: list[Experiment]) -> Callable[[dict[str, Any]], int | None]:
 
 def _stopped(store: Store, experiment_id: int, place: Callable[[dict[str, Any]], int | None]) -> dict[int, int]:
     """Point -> how many of its runs halving stopped."""
-    rows = store.execute("SELECT config_hash, epochs, pretrained, precision FROM runs WHERE experiment_id = ?"
+    rows = store.execute("SELECT config_hash, epochs, pretrained, precision, dataset, size FROM runs"
+                         " WHERE experiment_id = ?"
                          f" AND status = '{Status.STOPPED}'", (experiment_id,))
     return dict(Counter(index for row in rows if (index := place(dict(row))) is not None))
 
@@ -113,7 +114,8 @@ def _edited(store: Store, sweep: str, place: Callable[[dict[str, Any]], int | No
     """Point label -> the finished runs a job of this sweep queued for that point whose config matches no point the
     file gives now: the sweep, or the experiment it extends, was edited since they ran."""
     rows = store.execute(
-        "SELECT runs.config_hash, runs.epochs, runs.pretrained, runs.precision, jobs.point FROM runs"
+        "SELECT runs.config_hash, runs.epochs, runs.pretrained, runs.precision, runs.dataset, runs.size, jobs.point"
+        " FROM runs"
         f" JOIN jobs ON jobs.job_id = runs.run_id WHERE runs.status = '{Status.FINISHED}'"
         " AND json_extract(jobs.point, '$.sweep') = ?", (sweep,))
     return Counter(at.label() for row in rows if place(dict(row)) is None and (at := Point.from_json(row["point"])))
