@@ -144,5 +144,8 @@ def test_every_table_fits_80_columns_or_names_what_it_left_out(store_run, capsys
     assert lines and all(len(line) <= 80 for line in lines), "\n".join(lines)
     if args == ["compare"]:  # its rows' blank page figures are explained by a column it names as left out
         assert lines[-1] == "Left out at 80 columns: cancer, unlike the page; --wide shows every column."
-    if args == ["list"]:
-        assert lines[-1] == "Left out at 80 columns: chapter; --wide shows every column."
+    if args == ["list"]:  # the experiments, then the file's sweeps under them
+        gap = lines.index("")
+        assert lines[gap - 1] == "Left out at 80 columns: chapter; --wide shows every column."
+        assert lines[gap + 1].split() == ["sweep", "#", "varies", "points", "seeds", "runs"]
+        assert lines[gap + 3].split() == ["batch-cosine", "20", "batch_size", "(3)", "×", "lr", "(3)", "9", "3", "27"]

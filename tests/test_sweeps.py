@@ -381,6 +381,16 @@ def test_results_of_a_sweep_not_run_yet_list_its_points_and_say_how_to_run_them(
     assert lines[-1] == "No point of sweep 'hue-jitter' has finished yet; 'dermalab sweep hue-jitter' runs them."
 
 
+def test_list_shows_a_files_sweeps_under_its_experiments_and_none_where_it_has_none(tmp_path, cli, tiny_experiments):
+    listed = cli("list", "--experiments", str(with_sweeps(tmp_path, GRID))).stdout.splitlines()
+    header, row = (line.split() for line in listed[-2:])
+    assert header == ["sweep", "#", "varies", "points", "seeds", "runs"]
+    assert row == ["grid", "1", "lr", "(3)", "×", "batch_size", "(3)", "9", "3", "27"]
+    assert listed[-3] == "" and listed[-4].split()[:2] == ["4", "Tiny,"]
+    alone = cli("list", "--experiments", str(tiny_experiments)).stdout
+    assert "sweep" not in alone and not alone.endswith("\n\n")
+
+
 def test_points_that_come_out_alike_are_one_point(tmp_path):
     found = sweep(tmp_path, '[[sweeps]]\nname = "s"\nextends = 1\naxes = { "loss.label_smoothing" = [0, 0.0, 0.1] }\n')
     assert [point.spec.loss.label_smoothing for point in found.points()] == [0.0, 0.1]

@@ -32,6 +32,9 @@ ONE_RUN = [*RUN[:4], Column("AUC", "auc", otherwise="status"), Column("AUC 95% C
 LIST = [Column("#", "id"), Column("name", "name"), Column("chapter", "chapter", priority=2),
         Column("params", "params"), Column("epochs", "epochs"), Column("page AUC", "auc_published"),
         Column("page mel rec", "mel_recall_published")]
+# The file's sweeps, under its experiments (list): `dermalab sweep NAME` runs one.
+SWEEPS = [Column("sweep", "name"), Column("#", "extends"), Column("varies", "axes"), Column("points", "points"),
+          Column("seeds", "seeds"), Column("runs", "runs", priority=1)]
 EXPERIMENT = [Column("#", "experiment_id"), Column("name", "name"), Column("data", "synthetic"), Column("n", "n")]
 PER_EXPERIMENT = [*EXPERIMENT, measure("auc", spread=True), measure("mel_recall", spread=True),
                   measure("cancer_sensitivity", spread=True), measure("accuracy", 1, spread=True),

@@ -39,7 +39,8 @@ from tui.views import sweep_figures
 
 def cmd_list(args: argparse.Namespace) -> int:
     rows: list[dict[str, Any]] = []
-    for experiment in experiments_of(args).values():
+    experiments = experiments_of(args)
+    for experiment in experiments.values():
         spec = experiment.spec
         published = spec.published.model_dump() if spec.published else None
         rows.append({"id": spec.id, "name": spec.name, "chapter": spec.chapter,
@@ -50,7 +51,22 @@ def cmd_list(args: argparse.Namespace) -> int:
         return exit_codes.OK
     print_table([{**r, **{f"{key}_published": r["published"] and r["published"][key] for key in ("auc", "mel_recall")}}
                  for r in rows], "table", cli_tables.LIST, args.wide)
+    if listed := [sweep_row(sweep) for sweep in sweeps.every(experiments, args.experiments)]:
+        print()  # under the experiments, as in the app: the questions asked of them
+        print_table(listed, "table", cli_tables.SWEEPS, args.wide)
     return exit_codes.OK
+
+
+def sweep_row(sweep: sweeps.Sweep) -> dict[str, Any]:
+    """A sweep as `list` shows it: what it varies (each axis by its last part, with its count of values or how it is
+    drawn) and how many runs it asks for."""
+    last = [axis.rsplit(".", 1)[-1] for axis in sweep.axes]
+    varied = " × ".join(f"{short if last.count(short) == 1 else axis} "
+                        f"({len(values) if isinstance(values, list) else values.kind.replace('_', '-')})"
+                        for (axis, values), short in zip(sweep.axes.items(), last))
+    points = len(sweep.points())
+    return {"name": sweep.name, "extends": sweep.base.id, "axes": varied, "points": points, "seeds": sweep.seeds,
+            "runs": points * sweep.seeds}
 
 
 def cmd_results(args: argparse.Namespace) -> int:
