@@ -4,6 +4,7 @@ and DermaMNIST at 28 exactly as before (hashes, parameters, store rows)."""
 
 from __future__ import annotations
 
+import csv
 import io
 import json
 import sqlite3
@@ -385,6 +386,24 @@ def test_results_title_the_clinical_columns_after_the_sets_critical_classes(derm
     assert "TUM rec" in header and "TUM rec 95% CI" in header and "mel rec" not in header
 
 
+def test_each_sets_runs_keep_their_recall_per_class_and_a_set_without_critical_classes_has_no_clinical_column(
+        dermalab_home, capsys):
+    for name in ("pathmnist", "bloodmnist"):
+        stored_on(name)
+    assert main(["results", "--dataset", "pathmnist", "--format", "csv", "--sort", "recall_adipose"]) == exit_codes.OK
+    (row,) = list(csv.DictReader(io.StringIO(capsys.readouterr().out)))
+    assert row["recall_colorectal adenocarcinoma epithelium"] == row["recall_adipose"] == "1.0"
+    assert main(["results", "pathmnistrun", "--confusion", "--format", "json"]) == exit_codes.OK
+    assert [line["true"] for line in json.loads(capsys.readouterr().out)] == list(classes.class_names("pathmnist"))
+    blood = ["--dataset", "bloodmnist"]
+    for command in (["results", *blood], ["results", "--per-experiment", *blood], ["compare", *blood],
+                    ["results", "bloodmnistrun"]):
+        assert main(command) == exit_codes.OK
+        table = capsys.readouterr().out
+        assert "AUC" in table and not {"mel", "cancer", "rec"} & set(table.split()), command
+        assert "bloodmnist declares no critical class, so no clinical recall is shown" in table
+
+
 @pytest.mark.slow
 def test_the_apps_leaderboard_and_grid_title_them_so_too(dermalab_home):
     import asyncio
@@ -409,9 +428,50 @@ def test_the_apps_leaderboard_and_grid_title_them_so_too(dermalab_home):
             await pilot.press("s")  # sorted by the critical class's recall, and the caption says so
             assert app.ranking.key == "mel_recall" and "CNV rec" in str(app.screen.query_one("#order-caption").render())
             await pilot.press("g")
-            assert "CNV+DME" in titles(app.screen.query_one(RecallGrid))
+            grid = app.screen.query_one(RecallGrid)  # a row of the set's four classes, CNV standing out
+            assert titles(grid) == ["#", "experiment", "CNV▼", "diab-me", "drusen", "normal", "CNV+DME"]
+            assert [str(cell).strip() for cell in grid.get_row_at(0)[2:]] == ["100", "100", "100", "100", "100"]
+            await pilot.press("s", "s")  # after CNV and CNV+DME, the other classes by the CSV's names
+            assert app.ranking.key == "recall_diabetic macular edema"
+            assert "by diabetic macular edema recall" in str(app.screen.query_one("#order-caption").render())
             await pilot.press("f")
             metrics = next(chart for chart in app.screen.charts if chart.key == "metrics")
             assert [series.name for series in metrics.series] == ["AUC", "CNV rec", "CNV+DME"]
+
+    asyncio.run(look())
+
+
+@pytest.mark.slow
+def test_a_set_without_critical_classes_shows_no_clinical_column_in_the_app(dermalab_home):
+    """BloodMNIST declares no critical class: its leaderboard, grid and charts show none, rather than an empty
+    'mel rec'; its grid has a column per class, titled short, the names whole in the legend."""
+    import asyncio
+
+    from tests.conftest import app_with
+    from tui.app.widgets.results.leaderboard_table import LeaderboardTable
+    from tui.app.widgets.results.recall_grid import RecallGrid
+
+    stored_on("bloodmnist")
+
+    def titles(table) -> list[str]:
+        return [str(column.label).strip() for column in table.columns.values()]
+
+    async def look() -> None:
+        app = app_with("--data", "synthetic", "--dataset", "bloodmnist")
+        async with app.run_test(size=(120, 24)) as pilot:
+            await pilot.press("l")
+            shown = titles(app.screen.query_one(LeaderboardTable))
+            assert "AUC ▼" in shown and not {"mel rec", "cancer", "Δmel pts"} & set(shown)
+            assert "cancer" not in str(app.screen.query_one("#legend").render())
+            await pilot.press("g")
+            grid = app.screen.query_one(RecallGrid)
+            assert titles(grid)[2:] == ["basoph…", "eosino…", "erythr…", "imma-gm", "lympho…", "monocy…", "neutro…",
+                                        "platel…"] and grid.row_count == 1
+            legend = str(app.screen.query_one("#legend").render())
+            assert "classes: basophil, eosinophil," in legend and "MEL" not in legend
+            await pilot.press("s")
+            assert app.ranking.key == "recall_basophil"
+            await pilot.press("f")
+            assert not {"clinical", "metrics"} & {chart.key for chart in app.screen.charts}
 
     asyncio.run(look())

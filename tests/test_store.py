@@ -24,8 +24,8 @@ from engine.store import blobs, schema
 from engine.store.runs import Store
 from tests import version_0_store as version_0
 from tests import version_1_store as version_1
-from tests.version_3_store import by_label
 from tests.conftest import noisy_predictions
+from tests.version_3_store import by_label
 
 
 def realistic_predictions(seed: int) -> tuple[np.ndarray, np.ndarray]:

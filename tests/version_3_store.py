@@ -8,7 +8,6 @@ from __future__ import annotations
 import json
 import sqlite3
 from pathlib import Path
-
 from typing import Any
 
 from engine.classes import CLASSES

@@ -36,7 +36,7 @@ SUMMARY_COLUMNS = ("run_id", "experiment_id", "name", "chapter", "config_hash", 
                    "dataset", "size", "data_fingerprint", "synthetic", "pretrained", "precision", "epochs", "status",
                    "reason", "stopped_epoch", "notes", "pid", "host", "started_at", "finished_at", *HEADLINE)
 FIGURE_COLUMNS = (*(c for pair in schema.CI_COLUMNS.values() for c in pair), *schema.RECALL_COLUMNS)
-RANKABLE = (*SUMMARY_COLUMNS, *schema.RECALL_COLUMNS)  # what ranked() can order runs by
+RECALL = "recall_"  # ranked() orders runs by the recall of a class of the scope's set as recall_<its name>
 SELECT_SUMMARY = f"SELECT {', '.join(SUMMARY_COLUMNS + FIGURE_COLUMNS)} FROM runs"
 # Finished runs are averaged only within these: the experiment, its config as run, and the data it ran on.
 GROUP_KEY = "experiment_id, config_hash, coalesce(data_fingerprint, data)"
@@ -351,19 +351,29 @@ class Store:
         first. With a `baseline` (config hash -> a figure), the order of `key` minus the figure of the run's
         config hash, for runs on real data whose hash has one; the others go last. With `only`, the runs of
         those experiments alone."""
-        if key not in RANKABLE:
+        column = self.column_of(key)
+        if column is None:
             raise ValueError(f"no summary column {key}")
-        value = key
+        value = column
         if baseline is not None:
             figures = " ".join(f"WHEN '{digest}' THEN {float(figure)!r}" for digest, figure in baseline.items()
                                if digest.isalnum())
-            value = f"(CASE WHEN synthetic THEN NULL ELSE {key} - (CASE config_hash {figures} END) END)"
+            value = f"(CASE WHEN synthetic THEN NULL ELSE {column} - (CASE config_hash {figures} END) END)"
         # NULLS LAST rather than 'value IS NULL' first: an expression there would keep SQLite from the column's index.
         order = f"{value} {'DESC' if descending else 'ASC'} NULLS LAST, started_at"
         where = f" WHERE {self.in_scope()}" + ("" if only is None else
                                                 f" AND experiment_id IN ({', '.join('?' * len(only))})")
         rows = self._db.execute(f"{SELECT_SUMMARY}{where} ORDER BY {order} LIMIT ?", (*(only or ()), limit))
         return [summary_row(row) for row in rows]
+
+    def column_of(self, key: str) -> str | None:
+        """The column ranked() orders by for `key`: a summary column, or recall_<class> (as CSV names it) of a class
+        of the scope's set; None for any other key."""
+        if key in SUMMARY_COLUMNS:
+            return key
+        names = class_names(self.scope[0] if self.scope else DEFAULT)
+        name = key.removeprefix(RECALL)
+        return schema.RECALL_COLUMNS[names.index(name)] if key.startswith(RECALL) and name in names else None
 
     def speeds(self) -> list[dict[str, Any]]:
         """Each run's experiment and training speed (img/s), where it has one: two columns, however many runs."""

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from engine.classes import CLASSES, DEFAULT, DEFAULT_SIZE, label, name_in
+from engine.classes import DEFAULT, DEFAULT_SIZE, class_names, label, name_in
 from engine.errors import UserError
 from engine.experiments.spec import Experiment, Published, config_hash
 from engine.status import Status
@@ -113,11 +113,11 @@ def confusion_rows(run: dict[str, Any]) -> list[dict[str, Any]]:
     counts = (run.get("metrics") or {}).get("confusion")
     if not counts:
         raise UserError(f"Run {run['run_id']} is {run['status']} and has no confusion matrix; only finished runs do.")
-    rows = []
-    for true, row_counts in zip(CLASSES, counts):
+    rows, names = [], class_names(run["dataset"])
+    for true, row_counts in zip(names, counts):
         total = sum(row_counts)
-        rows.append({"true": true, "n": total, **dict(zip(CLASSES, row_counts)),
-                     **{f"{c}_share": (n / total if total else None) for c, n in zip(CLASSES, row_counts)}})
+        rows.append({"true": true, "n": total, **dict(zip(names, row_counts)),
+                     **{f"{c}_share": (n / total if total else None) for c, n in zip(names, row_counts)}})
     return rows
 
 

@@ -10,7 +10,7 @@ from typing import Any
 
 from engine.experiments.spec import Experiment
 from engine.store import summary
-from engine.store.runs import RANKABLE, Store
+from engine.store.runs import Store
 from tui.app.lab import matches
 from tui.text.tables import sort_rows, sortable
 
@@ -50,7 +50,7 @@ class Ranking:
             if rows and self.key not in sortable(rows[0]):  # e.g. seed, after switching to per-experiment rows
                 self._choose("auc")
             return sort_rows(rows, self.key, self.descending)
-        if self.key not in RANKABLE and self.key not in VERSUS_PAGE_KEYS:  # e.g. n
+        if store.column_of(self.key) is None and self.key not in VERSUS_PAGE_KEYS:  # e.g. n
             self._choose("auc")
         if self.key in VERSUS_PAGE_KEYS:
             metric = VERSUS_PAGE_KEYS[self.key]

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from dataclasses import replace
 
-from tui.text.measures import MEASURES, explained, of_set, retitled
+from tui.text.measures import MEASURES, explained, held, of_set, retitled
 from tui.text.tables import Column
 
 
@@ -68,6 +68,8 @@ VERDICTS = {"consistent": "yes", "different": "no", "too few runs": "–"}  # ag
 
 
 def for_set(columns: list[Column], dataset: str | None) -> list[Column]:
-    """The columns as a set's runs fill them: its critical classes' titles in place of mel rec and cancer."""
+    """The columns as a set's runs fill them: its critical classes' titles in place of mel rec and cancer, and
+    neither on a set that declares no critical class."""
     measures = of_set(dataset)
-    return [replace(column, header=retitled(column.header, column.key, measures)) for column in columns]
+    return [replace(column, header=retitled(column.header, column.key, measures)) for column in columns
+            if held(column.key, measures)]

@@ -9,7 +9,7 @@ import sys
 from dataclasses import asdict
 from typing import Any
 
-from engine.classes import CLASSES, DEFAULT, label, medset
+from engine.classes import DEFAULT, label, medset
 from engine.errors import UserError
 from engine.experiments import sweeps
 from engine.experiments.architecture import parameter_count
@@ -107,13 +107,13 @@ def cmd_results(args: argparse.Namespace) -> int:
 
 def measure_notes(dataset: str, size: int) -> tuple[str, ...]:
     """What the clinical columns mean on the set shown: the page's words on DermaMNIST, else its critical classes
-    (engine.classes.CRITICAL), or that it declares none."""
+    (engine.classes.CRITICAL), or why there are none."""
     chosen = medset(dataset, size)
     if chosen.name == DEFAULT:
         return cli_tables.RESULT_NOTES
     critical = chosen.critical
     if critical is None:
-        return (f"mel rec, cancer: {chosen.label} declares no critical class, so both stay empty",)
+        return (f"{chosen.label} declares no critical class, so no clinical recall is shown (dermalab invents none)",)
     focus, group = critical.titles
     return (f"on {chosen.label}, {focus} is the recall of '{critical.focus}' and {group} the mean recall of "
             f"{', '.join(critical.group)}: {critical.reason}",)
@@ -189,6 +189,7 @@ def show_run(args: argparse.Namespace, store: Store) -> int:
                     measure_notes(run["dataset"], run["size"]))
         return exit_codes.OK
     rows = summary.confusion_rows(run)
+    classes = [row["true"] for row in rows]  # the run's set's, in the order of their labels
     if args.format in ("json", "csv"):
         print_table(rows, args.format)
         return exit_codes.OK
@@ -196,7 +197,7 @@ def show_run(args: argparse.Namespace, store: Store) -> int:
         print(wrapped(f"Run {run['run_id']} · #{run['experiment_id']} {run['name']} · seed {run['seed']}: rows are the "
                       "true class, columns the predicted one; each row's share in brackets.", terminal_width()))
     # Counts with their row share in one cell, for reading; CSV and JSON keep the two apart.
-    print_table([{"true": r["true"], "n": r["n"], **{c: f"{r[c]} ({r[c + '_share'] or 0:.0%})" for c in CLASSES}}
+    print_table([{"true": r["true"], "n": r["n"], **{c: f"{r[c]} ({r[c + '_share'] or 0:.0%})" for c in classes}}
                  for r in rows], args.format, wide=True)
     return exit_codes.OK
 

@@ -38,11 +38,14 @@ CLINICAL = ("mel_recall", "cancer_sensitivity")  # the page's two, which each se
 
 
 def of_set(dataset: str | None) -> dict[str, Measure]:
-    """MEASURES as a set's runs fill them: the clinical two named after its critical classes (engine.classes). On
-    DermaMNIST, with no set chosen, or on a set that declares none (whose columns stay empty), the page's."""
-    critical = None if dataset in (None, DEFAULT) else CRITICAL.get(dataset)
-    if critical is None:
+    """MEASURES as a set's runs fill them: the clinical two named after its critical classes (engine.classes), or
+    left out on a set that declares none (its views show neither, rather than an empty column). On DermaMNIST or
+    with no set chosen, the page's."""
+    if dataset in (None, DEFAULT):
         return MEASURES
+    critical = CRITICAL.get(dataset)
+    if critical is None:
+        return {key: measure for key, measure in MEASURES.items() if key not in CLINICAL}
     focus, group = critical.titles
     return {**MEASURES,
             "mel_recall": Measure(focus, f"recall of '{critical.focus}'",
@@ -54,8 +57,8 @@ def of_set(dataset: str | None) -> dict[str, Measure]:
 def set_titles(dataset: str | None) -> tuple[str, str] | None:
     """The set's titles of the two clinical measures; None where they are the page's (whose words stay as they
     are: "melanoma recall" on a chart, "mel recall" in a sentence)."""
-    measures = of_set(dataset)
-    return None if measures is MEASURES else (measures["mel_recall"].header, measures["cancer_sensitivity"].header)
+    critical = None if dataset in (None, DEFAULT) else CRITICAL.get(dataset)
+    return None if critical is None else critical.titles
 
 
 def retitled(header: str, key: str, measures: dict[str, Measure]) -> str:
@@ -63,9 +66,16 @@ def retitled(header: str, key: str, measures: dict[str, Measure]) -> str:
     95% CI" for `mel_recall_ci`)."""
     measure = measure_of(key)
     for clinical in CLINICAL:
-        if measure is MEASURES[clinical]:
+        if measure is MEASURES[clinical] and clinical in measures:
             return header.replace(measure.header, measures[clinical].header)
     return header
+
+
+def held(key: str, measures: dict[str, Measure]) -> bool:
+    """Whether a set whose measures are `measures` (of_set) has the figure of this key: not mel_recall, its interval,
+    the page's figure or the difference from it where the set declares no critical class."""
+    measure = measure_of(key.removeprefix("delta_").removesuffix("_verdict").removesuffix("_delta"))
+    return not any(measure is MEASURES[clinical] and clinical not in measures for clinical in CLINICAL)
 
 
 # Keys that name a measure and say which of its numbers: its spread, the page's figure, an interval, ...

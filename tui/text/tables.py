@@ -14,7 +14,6 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, TextIO
 
-from engine.classes import CLASSES
 from engine.errors import UserError
 from engine.store.figures import defined
 from tui.text import numbers
@@ -57,7 +56,7 @@ def check_sort_column(rows: list[dict[str, Any]], column: str) -> None:
 
 def sortable(row: dict[str, Any]) -> list[str]:
     """The columns a row has to sort by: its flat keys, and each class of its nested ones."""
-    return [k for k in row if k not in NESTED] + [f"{key}_{name}" for key in NESTED if key in row for name in CLASSES]
+    return [k for k in row if k not in NESTED] + [f"{key}_{name}" for key in NESTED for name in row.get(key) or {}]
 
 
 def column_value(row: dict[str, Any], column: str) -> Any:

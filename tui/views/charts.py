@@ -11,7 +11,7 @@ from typing import Any, Literal
 
 from engine.experiments.spec import Experiment
 from engine.store import summary
-from tui.text.measures import set_titles
+from tui.text.measures import of_set, set_titles
 
 AUC_TARGET = 0.90  # the page's target line: "six experiments beat the 0.90 target"
 CHANCE_AUC = 0.5  # AUC bars start at chance, so the differences that matter are not dwarfed by the common 0.5
@@ -93,7 +93,8 @@ def build(groups: list[Row], experiments: dict[int, Experiment], quick_looks: bo
     looks unless `quick_looks`, each then marked with its epochs: '8 5ep'; synthetic data is said in the
     caption). The clinical chart adds the sweeps' points on the same kind of data (`sweep_points`, rows labelled
     '20 lr=0.003'): its reading holds for any model. The clinical measures are named after `dataset`'s critical
-    classes (engine.classes.CRITICAL); the page's where none is chosen."""
+    classes (engine.classes.CRITICAL); the page's where none is chosen; a set that declares none has no clinical
+    charts."""
     kind, synthetic = one_data_kind(groups)
     rows = [r for r in summary.experiment_rows(kind, experiments) if r["auc"] is not None]
     rows = labelled([r for r in rows if as_page(r) or (quick_looks and quick_look(r))])
@@ -103,8 +104,12 @@ def build(groups: list[Row], experiments: dict[int, Experiment], quick_looks: bo
     drawn = {row["config_hash"] for row in rows}  # a point whose values are its base's own is the base's row
     swept = [row for row in sweep_points if row["synthetic"] == synthetic and row["config_hash"] not in drawn]
     titles = set_titles(dataset)
-    clinical_ones = ([clinical(rows, experiments, swept), metrics(rows)] if titles is None
-                     else [clinical(rows, experiments, swept, titles[0]), metrics(rows, titles)])
+    if "mel_recall" not in of_set(dataset):  # a set without critical classes: nothing clinical to draw
+        clinical_ones = []
+    elif titles is None:
+        clinical_ones = [clinical(rows, experiments, swept), metrics(rows)]
+    else:
+        clinical_ones = [clinical(rows, experiments, swept, titles[0]), metrics(rows, titles)]
     return [*clinical_ones, ranked(rows), chapters(rows, experiments), arc(rows, experiments),
             against_time(rows, experiments), against_params(rows, experiments)]
 

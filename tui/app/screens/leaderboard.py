@@ -21,7 +21,8 @@ class LeaderboardScreen(RankedScreen):
 
     def legend(self, rows: list[dict[str, Any]]) -> list[str]:
         """The marks explained only where a shown row carries them, each in its own words."""
-        words = [explained("cancer_sensitivity", measures=self.measures())]
+        measures = self.measures()
+        words = [explained("cancer_sensitivity", measures=measures)] if "cancer_sensitivity" in measures else []
         if any(row.get("run_id") in self.app.lab.marked for row in rows):
             words.append("●: marked (m)")
         unlike = {word for row in rows for word in row["differs"] if word != summary.SYNTHETIC_DATA}

@@ -9,7 +9,6 @@ from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.widgets import DataTable, Input, Static
 
-from engine.classes import CLASSES
 from engine.store import sealed
 from engine.words import unsealed
 from tui.app.lab_app import LabApp, LabScreen
@@ -31,13 +30,16 @@ from tui.text.measures import CLINICAL, SYNTHETIC, Measure, of_set, set_titles
 SORT_NAMES = {"auc": "AUC", "mel_recall": "mel recall", "cancer_sensitivity": "cancer sensitivity",
               "accuracy": "accuracy", "balanced_accuracy": "balanced accuracy", "train_seconds": "time",
               "delta_auc": "Δ AUC vs the page", "delta_mel_recall": "Δ mel recall vs the page", "experiment_id": "#",
-              "synthetic": "data", **{f"recall_{name}": f"{name} recall" for name in CLASSES}}
+              "synthetic": "data"}
 
 
 def sort_name(key: str, dataset: str | None) -> str:
-    """What the caption calls the sorted column: a clinical one by its set's title off DermaMNIST."""
+    """What the caption calls the sorted column: a clinical one by its set's title off DermaMNIST, a class's recall
+    (recall_<class>) by the class."""
     titles = set_titles(dataset)
-    return titles[CLINICAL.index(key)] if titles and key in CLINICAL else SORT_NAMES.get(key, key)
+    if titles and key in CLINICAL:
+        return titles[CLINICAL.index(key)]
+    return f"{key.removeprefix('recall_')} recall" if key.startswith("recall_") else SORT_NAMES.get(key, key)
 
 
 def order_caption(app: LabApp, shown: int, columns: list[str], left_out: list[str]) -> list[Part]:

@@ -15,7 +15,7 @@ from engine.status import Status
 from engine.store import summary
 from tui.app.ranking import Ranking
 from tui.text import numbers
-from tui.text.measures import MEASURES, Measure
+from tui.text.measures import MEASURES, Measure, held
 
 Row = dict[str, Any]
 PADDING = 1  # cells on each side of a value, as DataTable draws them
@@ -59,20 +59,20 @@ def name_cell(marked: list[str]) -> Callable[[Row], str]:
 
 
 def columns(per_experiment: bool, marked: list[str], measures: dict[str, Measure] = MEASURES) -> list[Column]:
-    """`measures`: the set's (tui.text.measures.of_set), whose critical classes title the clinical columns."""
+    """`measures`: the set's (tui.text.measures.of_set), whose critical classes title the clinical columns (a set
+    without them has neither)."""
     spread_or_status = metric("auc", numbers.auc) if per_experiment else run_auc
     count_or_seed = (Column("n", "n", 0, lambda row: str(row["n"])) if per_experiment
                      else Column("seed", "seed", 0, lambda row: str(row["seed"])))  # else seeds look like twins
-    return [
+    every = [
         Column("experiment_id", "#", 0, lambda row: str(row["experiment_id"])),
         Column("name", "experiment", 0, name_cell(marked), numeric=False),
         count_or_seed,
         Column("synthetic", "data", 0, lambda row: "synth" if row["synthetic"] else "real", numeric=False),
         Column("chapter", "chapter", 3, lambda row: row["chapter"], numeric=False),
         Column("auc", "AUC", 0, spread_or_status),
-        Column("mel_recall", measures["mel_recall"].header, 0, metric("mel_recall", numbers.percent, 100, 0)),
-        Column("cancer_sensitivity", measures["cancer_sensitivity"].header, 0,
-               metric("cancer_sensitivity", numbers.percent, 100, 0)),
+        *(Column(key, measures[key].header, 0, metric(key, numbers.percent, 100, 0))
+          for key in ("mel_recall", "cancer_sensitivity") if key in measures),
         Column("accuracy", "acc", 1, metric("accuracy", numbers.percent, 100, 0)),
         Column("balanced_accuracy", "bal acc", 2, metric("balanced_accuracy", numbers.percent, 100, 0)),
         Column("params", "params", 2, lambda row: numbers.count(row["params"])),
@@ -80,6 +80,7 @@ def columns(per_experiment: bool, marked: list[str], measures: dict[str, Measure
         Column("delta_auc", "ΔAUC", 1, versus_page("delta_auc", numbers.signed_auc)),
         Column("delta_mel_recall", "Δmel pts", 2, versus_page("delta_mel_recall", numbers.signed_points)),
     ]
+    return [column for column in every if held(column.key, measures)]
 
 
 NAME_AT_LEAST = 14  # the experiment column's width when it gives way: "Adam lr=1e-3" whole, "Best Custom C…"
