@@ -6,7 +6,7 @@ import sys
 import pytest
 
 from engine.analysis import screening
-from engine.classes import CLASSES
+from engine.classes import CLASSES, class_names
 from engine.experiments.load import load
 from engine.store.runs import Store
 from tests.conftest import noisy_predictions, one_sentence
@@ -128,6 +128,35 @@ def test_without_matplotlib_the_report_says_how_to_get_figures(fixed_store, tmp_
     assert [p.suffix for p in written] == [".md", *[".csv"] * 5]
     assert not list(tmp_path.glob("*.png"))
     assert "run `pip install -e '.[figures]'`" in written[0].read_text()
+
+
+def test_the_report_speaks_of_its_sets_critical_classes_or_of_none(dermalab_home, tmp_path, without_matplotlib):
+    """The store's scope is the report's set: PathMNIST's tumour class takes melanoma's place in every section;
+    BloodMNIST, which declares no critical class, gets no clinical column or sentence (and no page to compare)."""
+    from tests.test_datasets import stored_on
+
+    for name in ("pathmnist", "bloodmnist"):
+        stored_on(name)
+    store = Store()
+    store.scope = ("pathmnist", 28)
+    written = report.write(tmp_path / "path", store, load())
+    assert [p.name for p in written] == ["report.md", "leaderboard.csv", "recall_grid.csv", "best_runs.csv",
+                                         "operating_points.csv"]
+    text = written[0].read_text()
+    assert "on synthetic images shaped like pathmnist's" in text and "melano" not in text and "mel " not in text
+    assert "TUM rec is the recall of colorectal adenocarcinoma epithelium, and TUM the mean recall" in text
+    assert "| # | experiment | n | AUC | TUM rec | TUM | accuracy | ΔAUC | unlike the page |" in text
+    assert "## The best run by AUC beside the best by TUM" in text
+    assert "## Operating points at 90% colorectal adenocarcinoma epithelium sensitivity" in text
+    (grid,) = read_csv(tmp_path / "path" / "recall_grid.csv")
+    assert [key for key in grid if key.startswith("recall_")] == [f"recall_{c}" for c in class_names("pathmnist")]
+    store.scope = ("bloodmnist", 28)
+    written = report.write(tmp_path / "blood", store, load())
+    assert [p.name for p in written] == ["report.md", "leaderboard.csv", "recall_grid.csv", "best_runs.csv"]
+    text = written[0].read_text()
+    assert "bloodmnist declares no critical class, so no clinical recall is shown." in text
+    assert not {"mel", "melanoma", "cancer", "sensitivity", "rec"} & set(text.replace("|", " ").split())
+    assert "| # | experiment | n | AUC | accuracy | ΔAUC | unlike the page |" in text
 
 
 def test_an_earlier_report_is_written_over_only_with_force(cli, store_run, tmp_path, without_matplotlib):

@@ -8,12 +8,12 @@ import math
 from typing import Any
 
 from engine.analysis import screening
-from engine.classes import CLASSES
 from engine.errors import UserError
 from engine.experiments.spec import Experiment
 from engine.store import summary
 from engine.store.runs import Store
 from tui.report.png import Png
+from tui.report.reported import Reported
 from tui.views import galleries
 from tui.views.charts import CHANCE_AUC
 
@@ -24,17 +24,26 @@ PAGE_LINE = "#888888"
 
 
 def pngs(groups: list[dict[str, Any]], runs: list[dict[str, Any]], top: list[dict[str, Any]], best: dict[str, Any],
-         target: float, store: Store, experiments: dict[int, Experiment]) -> tuple[list[Png], list[str]]:
+         target: float, store: Store, experiments: dict[int, Experiment],
+         chosen: Reported) -> tuple[list[Png], list[str]]:
     """The pictures, and a sentence for each one that cannot be drawn (the missed melanomas need the images the
-    run was trained on). `groups`: Store.groups() of the reported data; `runs`: its finished runs."""
-    drawable = [auc_curves(runs, experiments, store), recall_heatmap(groups, experiments),
-                roc_curves(top, target, store)]
+    run was trained on). `groups`: Store.groups() of the reported data; `runs`: its finished runs. A set without
+    critical classes has no ROC curves of one, nor a sheet of its misses."""
+    drawable = [auc_curves(runs, experiments, store), recall_heatmap(groups, experiments, chosen)]
+    if chosen.critical is None:
+        return [picture for picture in drawable if picture is not None], []
+    drawable.append(roc_curves(top, target, store, chosen))
     pictures = [picture for picture in drawable if picture is not None]
     try:
-        pictures.append(missed_melanomas(best, store))
+        pictures.append(missed_melanomas(best, store, chosen))
     except UserError as error:
-        return pictures, [f"The sheet of missed melanomas is left out. {error}\n"]
+        return pictures, [f"The sheet of missed {missed(chosen)} is left out. {error}\n"]
     return pictures, []
+
+
+def missed(chosen: Reported) -> str:
+    """What a sheet of the critical class's misses shows: 'melanomas' on DermaMNIST."""
+    return "melanomas" if chosen.page else f"{chosen.focus} images"
 
 
 def auc_curves(runs: list[dict[str, Any]], experiments: dict[int, Experiment], store: Store) -> Png | None:
@@ -83,13 +92,13 @@ def auc_curves(runs: list[dict[str, Any]], experiments: dict[int, Experiment], s
                "one experiment spread, and where they end beside the page's final AUC (dotted).", draw)
 
 
-def recall_heatmap(groups: list[dict[str, Any]], experiments: dict[int, Experiment]) -> Png:
-    rows = summary.experiment_rows(groups, experiments)
+def recall_heatmap(groups: list[dict[str, Any]], experiments: dict[int, Experiment], chosen: Reported) -> Png:
+    rows, classes = summary.experiment_rows(groups, experiments), chosen.classes
 
     def draw(figure: Any) -> None:
-        figure.set_size_inches(7, 0.3 * len(rows) + 1.4)
+        figure.set_size_inches(max(7.0, 0.8 * len(classes)), 0.3 * len(rows) + 1.4)
         axes = figure.add_subplot()
-        grid = [[row["recall"].get(name) for name in CLASSES] for row in rows]
+        grid = [[row["recall"].get(name) for name in classes] for row in rows]
         shown = axes.imshow([[math.nan if v is None else v for v in line] for line in grid], cmap="viridis",
                             vmin=0, vmax=1, aspect="auto")
         for y, line in enumerate(grid):
@@ -97,13 +106,19 @@ def recall_heatmap(groups: list[dict[str, Any]], experiments: dict[int, Experime
                 ink = "white" if value is not None and value <= 0.5 else "black"  # legible on viridis's dark end
                 axes.text(x, y, "–" if value is None else f"{value:.0%}", ha="center", va="center", fontsize=SMALL,
                           color=ink)
-        axes.set_xticks(range(len(CLASSES)), CLASSES)
+        # the long names of other sets' classes slant, so that neighbours do not run into each other
+        axes.set_xticks(range(len(classes)), classes, **({} if chosen.page else {"rotation": 30, "ha": "left"}))
         axes.set_yticks(range(len(rows)), [_group_label(row) for row in rows], fontsize=SMALL)
         axes.xaxis.tick_top()
         figure.colorbar(shown, ax=axes, label="recall (mean over seeds)")
 
-    return Png("recall_heatmap.png", "Recall per class as a heatmap", "Read the mel column against the others: a "
-               "dark cell there, beside a fine AUC, is a model that still calls many melanomas something else.", draw)
+    if chosen.critical is None:
+        reading = ("Read each column against the others: a dark cell, beside a fine AUC, is a class the model still "
+                   "calls something else.")
+    else:
+        reading = (f"Read the {'mel' if chosen.page else chosen.focus} column against the others: a dark cell there, "
+                   f"beside a fine AUC, is a model that still calls many {missed(chosen)} something else.")
+    return Png("recall_heatmap.png", "Recall per class as a heatmap", reading, draw)
 
 
 def _group_label(row: dict[str, Any]) -> str:
@@ -112,8 +127,9 @@ def _group_label(row: dict[str, Any]) -> str:
     return f"#{row['experiment_id']} {row['name']}" + (f" ({', '.join(unlike)})" if unlike else "")
 
 
-def roc_curves(top: list[dict[str, Any]], target: float, store: Store) -> Png | None:
-    """None when no top run has a melanoma in its val set."""
+def roc_curves(top: list[dict[str, Any]], target: float, store: Store, chosen: Reported) -> Png | None:
+    """The ROC curves of the set's critical class (melanoma on DermaMNIST); None when no top run has an image of
+    it in its val set."""
     from sklearn.metrics import roc_curve
 
     curves = []
@@ -138,16 +154,20 @@ def roc_curves(top: list[dict[str, Any]], target: float, store: Store) -> Png | 
             line, = axes.plot(false_positive, true_positive, linewidth=1.2, label=label)
             if point.specificity is not None:  # None: every val lesion is a melanoma, so no point can be placed
                 axes.plot([1 - point.specificity], [point.sensitivity], "o", color=line.get_color())
-        axes.set_xlabel("1 − specificity (share of non-melanomas sent)")
-        axes.set_ylabel("melanoma sensitivity")
+        axes.set_xlabel("1 − specificity (share of non-melanomas sent)" if chosen.page
+                        else "1 − specificity (share of the other images sent)")
+        axes.set_ylabel(f"{chosen.focus} sensitivity")
         axes.legend(loc="lower right", fontsize=SMALL)
 
-    return Png("roc_melanoma.png", f"Melanoma ROC curves of the top {len(curves)} runs by AUC",
-               f"Read each dot, where a run reaches {target:.0%} melanoma sensitivity (the dashed line), from left to "
-               "right: the further left, the fewer lesions it sends for review to catch nine melanomas in ten.", draw)
+    focus, cases = chosen.focus, "lesions" if chosen.page else "images"
+    return Png("roc_melanoma.png" if chosen.page else "roc_critical.png",
+               f"{focus[0].upper()}{focus[1:]} ROC curves of the top {len(curves)} runs by AUC",
+               f"Read each dot, where a run reaches {target:.0%} {focus} sensitivity (the dashed line), from left to "
+               f"right: the further left, the fewer {cases} it sends for review to catch nine {missed(chosen)} in ten.",
+               draw)
 
 
-def missed_melanomas(best: dict[str, Any], store: Store) -> Png:
+def missed_melanomas(best: dict[str, Any], store: Store, chosen: Reported) -> Png:
     """UserError when the run's images are not at hand."""
     gallery = galleries.missed_melanomas(store.path, best["run_id"])
     [section] = gallery.sections
@@ -158,15 +178,20 @@ def missed_melanomas(best: dict[str, Any], store: Store) -> Png:
         figure.set_size_inches(1.1 * across, 1.35 * down + 0.5)
         panels = list(figure.subplots(down, across, squeeze=False).flat)
         for axes, tile in zip(panels, section.tiles):
-            axes.imshow(tile.image)
+            axes.imshow(tile.image, cmap="gray")  # a grey set's tile is drawn grey (an RGB one ignores the map)
             axes.set_title("\n".join(tile.caption).replace("  ", "\n"), fontsize=5)
         for axes in panels:
             axes.set_axis_off()
         figure.suptitle(f"#{best['experiment_id']} {best['name']} · run {best['run_id']}: {section.title}",
                         fontsize=SMALL + 2)
 
-    return Png("missed_melanomas.png", "The best-AUC run's missed melanomas",
-               "Read every val melanoma that the run with the "
-               "highest AUC calls something else, nearest misses first, with the class it chose and both "
-               "probabilities: the patients behind its melanoma recall.",
-               draw)
+    if chosen.page:
+        return Png("missed_melanomas.png", "The best-AUC run's missed melanomas",
+                   "Read every val melanoma that the run with the "
+                   "highest AUC calls something else, nearest misses first, with the class it chose and both "
+                   "probabilities: the patients behind its melanoma recall.",
+                   draw)
+    return Png("missed_critical.png", f"The best-AUC run's missed {missed(chosen)}",
+               f"Read every val {chosen.focus} image that the run with the highest AUC calls something else, nearest "
+               f"misses first, with the class it chose and both probabilities: the patients behind its "
+               f"{chosen.titles[0]}.", draw)
