@@ -3,6 +3,9 @@ written through the store as the runner writes them (the lesson's figures are se
 
 from __future__ import annotations
 
+import csv
+import io
+
 import numpy as np
 import pytest
 
@@ -55,6 +58,14 @@ def test_latex_and_csv_carry_the_same_cells(dermalab_home, capsys):
     latex = capsys.readouterr().out.splitlines()
     assert latex[1] == "lesson & bloodmnist (synthetic) & dermamnist (synthetic) \\\\"
     assert "\\textbf{+0.053 [" in latex[2] and latex[-1] == "\\end{tabular}"
+    assert main(["lessons", "--format", "csv", "--datasets", "bloodmnist,dermamnist"]) == exit_codes.OK
+    rows = list(csv.DictReader(io.StringIO(capsys.readouterr().out)))  # a row per figure, its numbers apart
+    assert [(row["dataset"], row["figure"], row["outside_noise"]) for row in rows] == [
+        ("bloodmnist", "auc", "False"), ("dermamnist", "auc", "True"), ("dermamnist", "mel_recall", "False")]
+    derma = rows[1]
+    assert float(derma["low"]) < float(derma["mean"]) < float(derma["high"])
+    assert float(derma["mean"]) == pytest.approx(0.053, abs=5e-4)
+    assert derma["lesson"].startswith("8 vs 7") and (derma["seeds"], derma["synthetic"]) == ("3", "True")
     assert main(["lessons", "--format", "csv", "--datasets", "pathmnist"]) == exit_codes.OK
     assert "No lesson has runs of both its experiments on pathmnist" in capsys.readouterr().err
 

@@ -33,6 +33,9 @@ def cmd_lessons(args: argparse.Namespace) -> int:
         print(f"No lesson has runs of both its experiments on {', '.join(label(*scope) for scope in scopes)} yet; "
               "'dermalab run 7 8 --seeds 3' trains BatchNorm's.", file=sys.stderr)
         return exit_codes.OK
+    if args.format == "csv":
+        write_csv(shown)
+        return exit_codes.OK
     # A set whose every cell ran on synthetic stand-ins says so once, in its heading; a mixed one, cell by cell.
     synthetic = {scope: all(cells[scope].synthetic for cells in shown.values() if scope in cells) for scope in scopes}
     header = ["lesson", *(label(*scope) + (" (synthetic)" if synthetic[scope] else "") for scope in scopes)]
@@ -68,11 +71,25 @@ def change_text(change: PairedDifference, beyond: bool | None, fmt: str) -> str:
     return {"md": f"**{shown}**", "latex": f"\\textbf{{{shown}}}"}.get(fmt, f"{shown}*")
 
 
+CSV_HEADER = ["lesson", "dataset", "size", "synthetic", "figure", "mean", "low", "high", "seeds", "outside_noise"]
+
+
+def write_csv(shown: dict[str, dict[lessons.Scope, Cell]]) -> None:
+    """A row per lesson, set and figure, each number in a column of its own (fractions, as every CSV here; an
+    interval's ends empty below two seeds), for a script to read rather than a person."""
+    out = csv.writer(sys.stdout)
+    out.writerow(CSV_HEADER)
+    for lesson, cells in shown.items():
+        for (dataset, size), cell in cells.items():
+            for figure, change in cell.changes.items():
+                if change is not None:
+                    beyond = cell.beyond_noise(figure)
+                    out.writerow([lesson, dataset, size, cell.synthetic, figure, change.mean, change.low, change.high,
+                                  len(change.seeds), "" if beyond is None else beyond])
+
+
 def write(fmt: str, header: list[str], rows: list[list[str]]) -> None:
-    if fmt == "csv":
-        out = csv.writer(sys.stdout)
-        out.writerows([header, *rows])
-    elif fmt == "md":
+    if fmt == "md":
         print("| " + " | ".join(header) + " |")
         print("|" + "---|" * len(header))
         for row in rows:
