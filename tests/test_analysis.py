@@ -18,9 +18,9 @@ from tests.conftest import VAL_COUNTS, noisy_predictions
 AKIEC, BCC, BKL, DF, MEL, NV, VASC = range(7)
 
 
-def calls(predicted: list[int], confidence: list[float]) -> np.ndarray:
+def calls(predicted: list[int], confidence: list[float], classes: int = 7) -> np.ndarray:
     """Probabilities whose argmax is `predicted`: that class gets `confidence`, the rest share what is left."""
-    probabilities = np.repeat(((1 - np.array(confidence)) / 6)[:, None], 7, axis=1)
+    probabilities = np.repeat(((1 - np.array(confidence)) / (classes - 1))[:, None], classes, axis=1)
     probabilities[np.arange(len(predicted)), predicted] = confidence
     return probabilities
 
@@ -172,6 +172,11 @@ def test_the_mean_rule_lets_the_surer_model_decide():
     # akiec, bcc, mel, nv, nv, mel, bkl, df, vasc — B's weak melanoma is outvoted.
     assert figures(result.figures) == (0.75, 0.8, 0.5)
     assert result.to_dict()["auc"] == pytest.approx(macro_auc(np.array(ENSEMBLE_LABELS), (A + B) / 2))
+    # Each run alone has the accuracies the leaderboard shows of it.
+    for member, probabilities in zip(result.members, (A, B)):
+        stored = evaluate(np.array(ENSEMBLE_LABELS), probabilities)
+        assert (member.figures.accuracy, member.figures.balanced_accuracy) == pytest.approx(
+            (stored["accuracy"], stored["balanced_accuracy"]))
 
 
 def test_runs_on_different_val_sets_or_unknown_rules_cannot_combine():
@@ -179,6 +184,69 @@ def test_runs_on_different_val_sets_or_unknown_rules_cannot_combine():
         screening.ensemble(*pair(ENSEMBLE_LABELS[::-1]), "or")
     with pytest.raises(UserError, match="Unknown ensemble rule"):
         screening.ensemble(*pair(), "and")
+
+
+# --- other sets: their critical classes in melanoma's and the cancers' places ---
+
+NORMAL, PNEUMONIA = range(2)
+CNV, DME, DRUSEN, OCT_NORMAL = range(4)
+
+
+def on(dataset: str, labels: list[int], probabilities: np.ndarray, run_id: str = "set", size: int = 28):
+    return screening.Predictions(run_id, run_id.upper(), np.array(labels), probabilities, dataset, size)
+
+
+def test_a_binary_set_screens_for_its_critical_class_and_counts_the_other_as_spared():
+    # MEL_TABLE's scores on PneumoniaMNIST: four pneumonias, then six normal images (the bcc's place is a normal's).
+    scores = np.array([0.9, 0.7, 0.5, 0.2, 0.6, 0.65, 0.4, 0.3, 0.1, 0.05])
+    run = on("pneumoniamnist", [PNEUMONIA] * 4 + [NORMAL] * 6, np.column_stack([1 - scores, scores]))
+    point = screening.operating_point(run, 0.75, "mel")
+    assert (point.threshold, point.sensitivity, point.specificity) == (0.5, 0.75, pytest.approx(4 / 6))
+    assert point.flagged_per_1000 == pytest.approx(200)  # both flagged normal images are unneeded referrals
+    # Its critical group is the one class: 'cancer' screens for the same images.
+    same = screening.operating_point(run, 0.75, "cancer")
+    assert (same.threshold, same.specificity, same.flagged_per_1000) == (0.5, point.specificity, 200)
+
+
+def test_the_or_rule_flags_the_sets_critical_group():
+    labels = [CNV, DME, DRUSEN, OCT_NORMAL]
+    # A finds the CNV; B the DME, and calls the drusen DME: together both critical images, at a drusen's cost.
+    a = on("octmnist", labels, calls([CNV, OCT_NORMAL, DRUSEN, OCT_NORMAL], [0.7] * 4, 4), "aaa")
+    b = on("octmnist", labels, calls([OCT_NORMAL, DME, DME, OCT_NORMAL], [0.4] * 4, 4), "bbb")
+    result = screening.ensemble(a, b, "or")
+    assert [figures(m.figures) for m in result.members] == [(0.5, 1.0, 1.0), (0.5, 0.5, 0.0)]
+    assert figures(result.figures) == (1.0, 0.5, 1.0)
+    # The mean: A's 0.7 outvotes B's 0.4 wherever they differ.
+    assert figures(screening.ensemble(a, b, "mean").figures) == (0.5, 1.0, 1.0)
+    assert screening.operating_point(a, 1.0, "cancer").sensitivity == 1.0  # P(CNV)+P(DME)
+
+
+def test_a_set_without_critical_classes_has_no_operating_point_and_combines_by_the_mean():
+    labels = list(range(8)) * 2
+    first = on("bloodmnist", labels, calls(labels, [0.9] * 16, 8), "aaa")
+    second = on("bloodmnist", labels, calls([0] * 16, [0.5] * 16, 8), "bbb")
+    with pytest.raises(UserError, match=r"^Run aaa is on bloodmnist, which declares no critical class .*\.$"):
+        screening.operating_point(first, 0.9, "mel")
+    assert screening.rules("bloodmnist") == ("mean",)
+    with pytest.raises(UserError, match="declares none"):
+        screening.ensemble(first, second, "or")
+    result = screening.ensemble(first, second, "mean")
+    assert figures(result.figures) == (None, None, None)
+    assert (result.figures.auc, result.figures.accuracy, result.figures.balanced_accuracy) == (1.0, 1.0, 1.0)
+    alone = result.members[1].figures
+    assert (alone.accuracy, alone.balanced_accuracy) == (1 / 8, 1 / 8)  # calls every cell a basophil
+    assert "auc" in result.to_dict() and result.to_dict()["mel_recall"] is None
+
+
+def test_runs_of_two_sets_or_sizes_are_not_combined():
+    labels = [CNV, DME, DRUSEN, OCT_NORMAL]
+    oct28 = on("octmnist", labels, calls(labels, [0.7] * 4, 4), "aaa")
+    for other, named in ((on("octmnist", labels, calls(labels, [0.7] * 4, 4), "bbb", 64), "octmnist 64"),
+                         (on("retinamnist", labels, calls(labels, [0.7] * 4, 5), "bbb"), "retinamnist")):
+        with pytest.raises(UserError) as refused:
+            screening.ensemble(oct28, other, "mean")
+        assert str(refused.value) == (f"Run aaa is on octmnist and run bbb on {named}; two runs combine only on the "
+                                      "same set at the same size.")
 
 
 # --- the store and the command line ---
@@ -267,7 +335,7 @@ def test_operating_point_and_ensemble_commands(cli, store_run, stored):
     assert list(point) == ["run_id", "class", "target", "threshold", "sensitivity", "specificity", "flagged_per_1000"]
     assert point == pytest.approx(expected)
 
-    for rule, keys in (("or", set()), ("mean", {"auc"})):
+    for rule, keys in (("or", set()), ("mean", {"auc", "accuracy", "balanced_accuracy"})):
         result = json.loads(cli("ensemble", "aaa", "bbb", "--rule", rule, "--json").stdout)
         assert set(result) == {"members", "rule", "malignant_sensitivity", "specificity", "mel_recall"} | keys
         assert [m["run_id"] for m in result["members"]] == [first, second]

@@ -347,33 +347,51 @@ def evaluate_on(labels: np.ndarray, probabilities: np.ndarray, chosen: classes.M
     return evaluate(labels, probabilities, chosen)
 
 
-def test_screening_is_refused_for_a_run_on_another_set(dermalab_home, refused, capsys, tiny_experiments):
-    assert main(["run", "1", "--data", "synthetic", "--dataset", "bloodmnist", "--experiments", str(tiny_experiments),
-                 "--device", "cpu", "--json"]) == exit_codes.OK
-    run_id = json.loads(capsys.readouterr().out.splitlines()[-1])["run_id"]
-    assert main(["results"]) == exit_codes.OK  # DermaMNIST at 28, of which the store has no run
-    assert capsys.readouterr().out == ("No runs on dermamnist; the store holds runs on bloodmnist, which --dataset and "
-                                       "--size show.\n")
-    assert refused("operating-point", run_id) == (
-        f"Run {run_id} is on bloodmnist, but operating points and ensembles screen for DermaMNIST's melanoma and "
-        "cancers alone; choose a DermaMNIST run.")
+def test_screening_follows_the_sets_critical_classes_and_never_mixes_sets(dermalab_home, refused, capsys):
+    blood, path = stored_on("bloodmnist"), stored_on("pathmnist")
+    assert main(["results", "--dataset", "octmnist"]) == exit_codes.OK  # a set the store has no run on
+    assert capsys.readouterr().out == ("No runs on octmnist; the store holds runs on bloodmnist, pathmnist, which "
+                                       "--dataset and --size show.\n")
+    # PathMNIST screens for its tumour class, and its notes say which class that is.
+    assert main(["operating-point", path, "--target", "1", "--json"]) == exit_codes.OK
+    point = json.loads(capsys.readouterr().out)
+    assert (point["class"], point["sensitivity"], point["specificity"], point["flagged_per_1000"]) == ("mel", 1, 1, 0)
+    assert main(["operating-point", path]) == exit_codes.OK
+    assert "class mel: colorectal adenocarcinoma epithelium; " in " ".join(capsys.readouterr().out.split())
+    # BloodMNIST declares no critical class: no threshold to set, and its ensembles take the mean rule.
+    assert refused("operating-point", blood) == (
+        f"Run {blood} is on bloodmnist, which declares no critical class (engine/classes.py), so there is none to "
+        "screen for; its AUC and accuracies are in results, and an ensemble of two of its runs combines them by the "
+        "mean rule.")
+    other = stored_on("bloodmnist", seed=1)
+    assert main(["ensemble", blood, other, "--json"]) == exit_codes.OK
+    combined = json.loads(capsys.readouterr().out)
+    assert (combined["rule"], combined["mel_recall"], combined["auc"], combined["balanced_accuracy"]) == (
+        "mean", None, 1, 1)
+    assert main(["ensemble", blood, other]) == exit_codes.OK
+    table = capsys.readouterr().out
+    assert "mean ensemble" in table and "bal acc" in table and "malignant" not in table and "mel rec" not in table
+    assert refused("ensemble", blood, other, "--rule", "or").startswith("The or rule flags the critical classes")
+    assert refused("ensemble", blood, path) == (f"Run {blood} is on bloodmnist and run {path} on pathmnist; two runs "
+                                                "combine only on the same set at the same size.")
 
 
-def stored_on(name: str, experiment_id: int = 8) -> str:
+def stored_on(name: str, experiment_id: int = 8, seed: int = 0) -> str:
     """A finished run of the experiment on the set, written through the Store as a run's end writes it (no
-    training: what is tested is how it is shown)."""
+    training: what is tested is how it is shown): every image called right, at half its probability."""
     from engine.events import RunFinished, RunStarted
 
     spec, chosen, store = load()[experiment_id].spec, classes.medset(name), Store()
+    run_id = f"{name}seed{seed}" if seed else f"{name}run"  # neither id starts the other
     labels = np.arange(len(chosen.classes)).repeat(2)
     probabilities = np.eye(len(chosen.classes))[labels] * 0.5 + 0.5 / len(chosen.classes)
     config = classes.name_in(spec.run_config(1, False, "fp32"), name, 28)
-    store.start(RunStarted(f"{name}run", spec.id, spec.name, 0, "cpu", f"synthetic {name}", 1, 1), spec.chapter,
+    store.start(RunStarted(run_id, spec.id, spec.name, seed, "cpu", f"synthetic {name}", 1, 1), spec.chapter,
                 config, True, f"synthetic {name}")
-    store.finish(RunFinished(f"{name}run", {**evaluate_on(labels, probabilities, chosen), "params": 1,
-                                            "train_seconds": 1.0}, probabilities.tolist()), labels.tolist())
+    store.finish(RunFinished(run_id, {**evaluate_on(labels, probabilities, chosen), "params": 1,
+                                      "train_seconds": 1.0}, probabilities.tolist()), labels.tolist())
     store.close()
-    return f"{name}run"
+    return run_id
 
 
 def test_results_title_the_clinical_columns_after_the_sets_critical_classes(dermalab_home, capsys):

@@ -38,7 +38,7 @@ def _of_class(predictions: Predictions, true: int, called: np.ndarray, highest_f
 
 def caught(predictions: Predictions, condition: str) -> np.ndarray:
     """Whether each val lesion's likeliest class is one of the condition's: what the OR ensemble counts."""
-    return np.isin(predictions.probabilities.argmax(axis=1), condition_classes(condition))
+    return np.isin(predictions.probabilities.argmax(axis=1), condition_classes(predictions, condition))
 
 
 def caught_by_one(first: Predictions, second: Predictions, condition: str) -> tuple[np.ndarray, np.ndarray]:
@@ -46,12 +46,12 @@ def caught_by_one(first: Predictions, second: Predictions, condition: str) -> tu
     together, what the OR ensemble gains over each run alone. Each list comes in the order of the missing run's
     score for the condition, highest first (its nearest misses)."""
     same_val_set(first, second)
-    positive = has_condition(first.labels, condition)
+    positive = has_condition(first, condition)
     by_first, by_second = caught(first, condition), caught(second, condition)
     only_first = np.flatnonzero(positive & by_first & ~by_second)
     only_second = np.flatnonzero(positive & by_second & ~by_first)
-    return (_ordered(only_first, score(second.probabilities, condition)[only_first], highest_first=True),
-            _ordered(only_second, score(first.probabilities, condition)[only_second], highest_first=True))
+    return (_ordered(only_first, score(second, condition)[only_first], highest_first=True),
+            _ordered(only_second, score(first, condition)[only_second], highest_first=True))
 
 
 def preview_images(labels: np.ndarray) -> np.ndarray:

@@ -123,12 +123,8 @@ def confusion_rows(run: dict[str, Any]) -> list[dict[str, Any]]:
 
 def predictions(store: Store, run_id: str) -> Predictions:
     """The val labels and probabilities of the finished run whose id is or starts with `run_id`, for screening
-    (operating points, ensembles): a run on DermaMNIST, whose melanoma and cancers those screen for."""
-    run = store.find(run_id)
-    if run["dataset"] != DEFAULT:
-        raise UserError(f"Run {run['run_id']} is on {label(run['dataset'], run['size'])}, but operating points and "
-                        "ensembles screen for DermaMNIST's melanoma and cancers alone; choose a DermaMNIST run.")
-    return predictions_of(run)
+    (operating points, ensembles)."""
+    return predictions_of(store.find(run_id))
 
 
 def predictions_of(run: dict[str, Any]) -> Predictions:
@@ -142,7 +138,8 @@ def predictions_of(run: dict[str, Any]) -> Predictions:
         raise UserError(f"Run {run['run_id']} is {run['status']}; only finished runs have val predictions.")
     if not np.isfinite(run["probabilities"]).all():
         raise UserError(f"Run {run['run_id']} stored non-finite probabilities, so no threshold or ensemble can use it.")
-    return Predictions(run["run_id"], run["name"], run["labels"], run["probabilities"])
+    return Predictions(run["run_id"], run["name"], run["labels"], run["probabilities"],
+                       run.get("dataset", DEFAULT), run.get("size", DEFAULT_SIZE))
 
 
 def with_intervals(runs: list[dict[str, Any]], store: Store) -> list[dict[str, Any]]:

@@ -107,13 +107,15 @@ def build_parser() -> Parser:
     point.add_argument("run_id", metavar="RUN_ID")
     point.add_argument("--target", type=float, default=0.9, help="sensitivity to reach, in (0, 1] (default 0.9)")
     point.add_argument("--class", dest="condition", default="mel", metavar="mel|cancer",
-                       help="screen for melanoma (P(mel)) or any cancer (P(akiec)+P(bcc)+P(mel)); default mel")
+                       help="screen for melanoma (P(mel)) or any cancer (P(akiec)+P(bcc)+P(mel)); on another set, "
+                            "its critical class and group (engine/classes.py); default mel")
     point.add_argument("--json", action="store_true")
 
     ensemble = add_command(commands, "ensemble", help="two stored runs combined, beside each alone")
     ensemble.add_argument("run_ids", nargs=2, metavar="RUN_ID")
-    ensemble.add_argument("--rule", default="or", metavar="or|mean",
-                          help="or: flagged when either run flags it (default); mean: average the probabilities")
+    ensemble.add_argument("--rule", metavar="or|mean",
+                          help="or: flagged when either run flags it (default); mean: average the probabilities "
+                               "(the default on a set without critical classes, where the or rule has none to flag)")
     ensemble.add_argument("--json", action="store_true")
 
     report = add_command(commands, "report", help="a Markdown report with CSV tables")

@@ -23,9 +23,11 @@ from tui import exit_codes
 from tui.cli import columns as cli_tables
 from tui.cli.inputs import experiments_of, open_store
 from tui.report import png
+from tui.text import screening as words
 from tui.text.numbers import plural, runs_stored
 from tui.text.tables import (
     NO_RUNS,
+    Column,
     check_sort_column,
     dumps,
     machine,
@@ -222,9 +224,18 @@ def cmd_operating_point(args: argparse.Namespace) -> int:
     if args.json:
         print(dumps(point))
         return exit_codes.OK
-    print_table([point], "table", notes=("flagged_per_1000: benign lesions (not akiec, bcc or mel) flagged per 1,000 "
-                                         "patients at the val set's mix.",))
+    print_table([point], "table", notes=point_notes(predictions.dataset))
     return exit_codes.OK
+
+
+def point_notes(dataset: str) -> tuple[str, ...]:
+    """What an operating point's class and flagged count are on the set (the page's words on DermaMNIST)."""
+    if dataset == DEFAULT:
+        return ("flagged_per_1000: benign lesions (not akiec, bcc or mel) flagged per 1,000 patients at the val set's "
+                "mix.",)
+    return (f"class mel: {words.condition_name(dataset, 'mel')}; cancer: {words.condition_name(dataset, 'cancer')} "
+            f"(the critical classes of {dataset}) · flagged_per_1000: {words.spared(dataset)} images flagged per "
+            "1,000 patients at the val set's mix.",)
 
 
 def cmd_ensemble(args: argparse.Namespace) -> int:
@@ -232,13 +243,20 @@ def cmd_ensemble(args: argparse.Namespace) -> int:
 
     store = open_store(args)
     first, second = (summary.predictions(store, run_id) for run_id in args.run_ids)
-    result = screening.ensemble(first, second, args.rule)
+    rule = args.rule or screening.rules(first.dataset)[0]  # or, where the set has critical classes for it to flag
+    result = screening.ensemble(first, second, rule)
     if args.json:
         print(dumps(result.to_dict()))
         return exit_codes.OK
     rows = [{"model": m.name, "run_id": m.run_id, **asdict(m.figures)} for m in result.members]
-    rows.append({"model": f"{args.rule} ensemble", **asdict(result.figures)})
-    print_table(rows, "table", cli_tables.SCREENING, notes=cli_tables.SCREENING_NOTES)
+    rows.append({"model": f"{rule} ensemble", **asdict(result.figures)})
+    if first.dataset == DEFAULT:
+        print_table(rows, "table", cli_tables.SCREENING, notes=cli_tables.SCREENING_NOTES)
+        return exit_codes.OK
+    named = words.measures(first.dataset)
+    print_table(rows, "table", [*cli_tables.SCREENING[:2], *(Column(named[key].header, key)
+                                                               for key in words.figure_keys(first.dataset))],
+                notes=(words.legend(first.dataset),))
     return exit_codes.OK
 
 

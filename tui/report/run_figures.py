@@ -139,8 +139,8 @@ def roc_curves(top: list[dict[str, Any]], target: float, store: Store, chosen: R
             point = screening.operating_point(predictions, target, "mel")
         except UserError:  # no melanoma to be sensitive to: the operating points table says so
             continue
-        false_positive, true_positive, _ = roc_curve(screening.has_condition(predictions.labels, "mel"),
-                                                     screening.score(predictions.probabilities, "mel"))
+        false_positive, true_positive, _ = roc_curve(screening.has_condition(predictions, "mel"),
+                                                     screening.score(predictions, "mel"))
         curves.append((row, false_positive, true_positive, point))
     if not curves:
         return None

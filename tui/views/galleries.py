@@ -15,6 +15,7 @@ from engine.errors import UserError
 from engine.experiments.spec import Experiment
 from engine.store.runs import Store
 from tui.text.numbers import plural
+from tui.text.screening import condition_short
 from tui.views.tiles import Gallery, Section, Tile
 
 if TYPE_CHECKING:
@@ -22,7 +23,7 @@ if TYPE_CHECKING:
 
     from engine.analysis.screening import Predictions
 
-CONDITION_WORDS = {"mel": ("melanoma", "mel"), "cancer": ("cancer", "akiec, bcc or mel")}
+CONDITION_WORDS = {"mel": ("melanoma", "mel"), "cancer": ("cancer", "akiec, bcc or mel")}  # DermaMNIST's
 
 @dataclass(frozen=True)
 class Scored:
@@ -61,17 +62,19 @@ def missed_melanomas(store_path: Path, run_id: str) -> Gallery:
 
 
 def differences(store_path: Path, first_id: str, second_id: str) -> dict[str, Gallery]:
-    """Per condition (mel, cancer): the val lesions one run catches and the other misses, both ways."""
+    """Per condition (mel, cancer; on another set its focus class and critical group): the val lesions one run
+    catches and the other misses, both ways."""
     from engine.analysis import lesions, screening
 
     first, second = load(store_path, first_id), load(store_path, second_id)
     galleries = {}
-    for condition, (noun, classes) in CONDITION_WORDS.items():
+    for condition, (noun, classes) in condition_words(first.predictions).items():
         only_first, only_second = lesions.caught_by_one(first.predictions, second.predictions, condition)
-        scores = [screening.score(s.predictions.probabilities, condition) for s in (first, second)]
+        scores = [screening.score(s.predictions, condition) for s in (first, second)]
         calls = [s.predictions.probabilities.argmax(axis=1) for s in (first, second)]
         legend = (f"caught: called {classes} · caption: the true class, then each run's call and its "
-                  f"P({condition}), nearest misses first · the OR ensemble catches both sets")
+                  f"P({condition_short(first.predictions.dataset, condition)}), nearest misses first · the OR "
+                  "ensemble catches both sets")
         tiles = partial(_compared, first, calls, scores)
         galleries[condition] = Gallery(legend, [
             Section(f"A catches, B misses: {plural(len(only_first), noun)}", tiles(only_first)),
@@ -79,10 +82,23 @@ def differences(store_path: Path, first_id: str, second_id: str) -> dict[str, Ga
     return galleries
 
 
+def condition_words(predictions: Predictions) -> dict[str, tuple[str, str]]:
+    """Per condition: what its cases are called, and the classes that catch one (UserError where the run's set
+    declares no critical class)."""
+    from engine.analysis import screening
+
+    if predictions.dataset == DEFAULT:
+        return CONDITION_WORDS
+    critical = screening.critical(predictions)
+    return {"mel": (f"{critical.focus} image", critical.focus),
+            "cancer": (f"{critical.titles[1]} image", " or ".join(critical.group))}
+
+
 def _compared(scored: Scored, calls: list[np.ndarray], scores: list[np.ndarray], chosen: np.ndarray) -> list[Tile]:
     """The chosen val lesions, each captioned with its true class, then each run's (A, B) call and its score."""
-    return [Tile(scored.images[i], (f"val {i} · {CLASSES[scored.predictions.labels[i]]}",
-                                    "  ".join(f"{who} {CLASSES[call[i]]} {score[i]:.2f}"
+    names = scored.classes
+    return [Tile(scored.images[i], (f"val {i} · {names[scored.predictions.labels[i]]}",
+                                    "  ".join(f"{who} {names[call[i]]} {score[i]:.2f}"
                                               for who, call, score in zip("AB", calls, scores))))
             for i in chosen]
 

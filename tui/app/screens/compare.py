@@ -14,16 +14,18 @@ from textual.containers import Horizontal, VerticalScroll
 from textual.widgets import Static
 
 from engine.analysis import screening
+from engine.classes import DEFAULT
 from engine.errors import UserError
 from engine.store import summary
 from tui.app.lab_app import LabScreen
-from tui.app.screens.operating_point import NAMES, roc
+from tui.app.screens.operating_point import condition_key, roc
 from tui.app.screens.run_detail import dotted
 from tui.app.widgets.experiments.experiment_detail import lookup, shown
 from tui.app.widgets.frame.header import LabHeader
 from tui.app.widgets.frame.key_line import BACK, KeyLine
 from tui.app.widgets.results.run_lines import GLYPHS, Axes, RunLine, RunLines
 from tui.text import numbers
+from tui.text import screening as words
 
 LETTERS = "ABCDEFGH"
 MOST = len(GLYPHS)  # runs compared at once: past a glyph each, lines could not be told apart
@@ -41,6 +43,8 @@ class CompareScreen(LabScreen):
         super().__init__()
         self.runs, self.marked = runs[:MOST], len(runs)
         self.condition = "mel"
+        self.dataset = runs[0].get("dataset", DEFAULT)  # the app's set: every ranked row is on it
+        condition_key(self, self.dataset)
         self.predictions: dict[str, screening.Predictions | None] = {}
         for run in self.runs:
             try:
@@ -71,7 +75,12 @@ class CompareScreen(LabScreen):
 
     def draw_roc(self) -> None:
         plot = self.query_one("#compare-roc", RunLines)
-        plot.axes = Axes(f"ROC for {NAMES[self.condition]} (sensitivity up)", "1 − specificity", "rate")
+        if words.declared(self.dataset) is None:  # no class to draw a ROC curve for
+            plot.axes = Axes(f"no ROC: {self.dataset} declares no critical class", "1 − specificity", "rate")
+            plot.draw([])
+            return
+        plot.axes = Axes(f"ROC for {words.condition_name(self.dataset, self.condition)} (sensitivity up)",
+                         "1 − specificity", "rate")
         lines = []
         for letter, glyph, run in zip(LETTERS, GLYPHS, self.runs):
             if (predictions := self.predictions[run["run_id"]]) is not None:
@@ -89,6 +98,11 @@ class CompareScreen(LabScreen):
             lines.append(f"{letter} {glyph} #{run['experiment_id']} {run['name']} · seed {run['seed']} · {data} · "
                          f"{figure}{epochs} · run {run['run_id']}")
         return "\n".join(lines)
+
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        """c is there only where the set has a focus class and a wider critical group to switch between."""
+        return action != "toggle_condition" or (words.declared(self.dataset) is not None
+                                                and not words.one_condition(self.dataset))
 
     def action_toggle_condition(self) -> None:
         self.condition = "cancer" if self.condition == "mel" else "mel"

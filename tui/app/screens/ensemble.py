@@ -1,5 +1,6 @@
 """Two marked runs combined from their stored predictions, beside each alone: the page's OR-ensemble, or the
-mean of their probabilities."""
+mean of their probabilities. On another set the OR rule flags its critical classes; a set that declares none has the
+mean rule alone, and AUC and accuracies in place of the clinical figures."""
 
 from __future__ import annotations
 
@@ -13,12 +14,9 @@ from tui.app.widgets.frame.header import LabHeader
 from tui.app.widgets.frame.key_line import BACK, KeyLine
 from tui.app.widgets.results.figures import FigureTable
 from tui.text import numbers
-from tui.text.measures import MEASURES, explained
+from tui.text import screening as words
 
-RULES = {"or": "flagged when either run calls it akiec, bcc or mel (no probabilities, so no AUC)",
-         "mean": "the argmax of the mean probabilities"}
-FIGURES = [("malignant_sensitivity", numbers.percent), ("specificity", numbers.percent),
-           ("mel_recall", numbers.percent), ("auc", numbers.auc)]
+MEAN = "the argmax of the mean probabilities"
 
 
 class EnsembleScreen(LabScreen):
@@ -33,9 +31,10 @@ class EnsembleScreen(LabScreen):
     def __init__(self, first: screening.Predictions, second: screening.Predictions):
         super().__init__()
         self.members = (first, second)
-        # Both rules at once: runs that cannot be combined fail here, before the screen opens.
-        self.results = {rule: screening.ensemble(first, second, rule) for rule in RULES}
-        self.rule = "or"
+        self.dataset = first.dataset
+        # Every rule at once: runs that cannot be combined fail here, before the screen opens.
+        self.results = {rule: screening.ensemble(first, second, rule) for rule in screening.rules(self.dataset)}
+        self.rule = next(iter(self.results))
 
     def compose(self) -> ComposeResult:
         yield LabHeader("ensemble")
@@ -43,10 +42,7 @@ class EnsembleScreen(LabScreen):
             yield Static(title, classes="title", markup=False)
         yield Static(id="ensemble-rule", classes="legend", markup=False)
         yield FigureTable(id="ensemble-figures")
-        malignant, cancer = MEASURES["malignant_sensitivity"], MEASURES["cancer_sensitivity"]
-        yield Static(f"{malignant.name}: {malignant.meaning} · unlike the leaderboard's {cancer.name}: "
-                     f"{cancer.meaning} · {explained('specificity')}", id="ensemble-legend", classes="legend",
-                     markup=False)
+        yield Static(words.legend(self.dataset), id="ensemble-legend", classes="legend", markup=False)
         yield KeyLine()
 
     def titles(self) -> list[str]:
@@ -57,10 +53,18 @@ class EnsembleScreen(LabScreen):
 
     def redraw(self) -> None:
         result = self.results[self.rule]
-        self.query_one("#ensemble-rule", Static).update(f"rule {self.rule}: {RULES[self.rule]}")
+        meaning = words.or_rule(self.dataset) if self.rule == "or" else MEAN
+        self.query_one("#ensemble-rule", Static).update(f"rule {self.rule}: {meaning}")
         columns = [member.figures for member in result.members] + [result.figures]
+        named = words.measures(self.dataset)
         self.query_one(FigureTable).show(["A", "B", f"{self.rule} ensemble"], [
-            (MEASURES[key].name, [show(getattr(figures, key)) for figures in columns]) for key, show in FIGURES])
+            (named[key].name, [(numbers.percent if named[key].percent else numbers.auc)(getattr(figures, key))
+                               for figures in columns]) for key in words.figure_keys(self.dataset)])
+
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        """r and i are there only where the set declares critical classes: the or rule and the lesions one run
+        catches are about them."""
+        return action not in ("toggle_rule", "differences") or len(self.results) > 1
 
     def action_toggle_rule(self) -> None:
         self.rule = "mean" if self.rule == "or" else "or"

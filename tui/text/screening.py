@@ -1,0 +1,100 @@
+"""What the screening screens and commands (operating point, ensembles) call their classes and figures on a set:
+the page's words on DermaMNIST, its critical classes (engine.classes.CRITICAL) on another set. A set that declares
+none has no clinical figure: its ensembles show AUC and accuracies, and it has no operating point."""
+
+from __future__ import annotations
+
+from engine.classes import CRITICAL, DEFAULT, Critical, class_names
+from tui.text.measures import Measure, explained, of_set
+
+PAGE_CONDITIONS = {"mel": "melanoma", "cancer": "any cancer (akiec, bcc or mel, as one)"}
+CLINICAL = ["malignant_sensitivity", "specificity", "mel_recall", "auc"]  # an ensemble's figures, DermaMNIST's
+
+
+def declared(dataset: str) -> Critical | None:
+    return CRITICAL.get(dataset)
+
+
+def one_condition(dataset: str) -> bool:
+    """Whether the set's critical group is its focus class alone (the binary sets, PathMNIST): then 'mel' and
+    'cancer' screen for the same images, and there is nothing to switch between."""
+    critical = declared(dataset)
+    return critical is not None and critical.group == (critical.focus,)
+
+
+def condition_name(dataset: str, condition: str) -> str:
+    """What an operating point screens for, in a title: 'melanoma'; 'pneumonia'; 'any of drusen, ... (as one)'."""
+    critical = declared(dataset)
+    if dataset == DEFAULT or critical is None:
+        return PAGE_CONDITIONS[condition]
+    if condition == "mel" or one_condition(dataset):
+        return critical.focus
+    return f"any of {', '.join(critical.group)} (as one)"
+
+
+def condition_short(dataset: str, condition: str) -> str:
+    """The same in a plot's title or a key's words: 'mel'; on another set its columns' titles ('CNV', 'CNV+DME')."""
+    critical = declared(dataset)
+    if dataset == DEFAULT or critical is None:
+        return condition
+    focus, group = critical.titles
+    return focus.removesuffix(" rec") if condition == "mel" else group
+
+
+def spared(dataset: str) -> str:
+    """The images outside the critical group, whose flagging 'flagged per 1,000' counts: 'benign' on DermaMNIST,
+    the other class on a binary set, 'non-CNV+DME' elsewhere."""
+    critical = declared(dataset)
+    if dataset == DEFAULT or critical is None:
+        return "benign"
+    others = [name for name in class_names(dataset) if name not in critical.group]
+    return others[0] if len(others) == 1 else f"non-{critical.titles[1]}"
+
+
+def measures(dataset: str) -> dict[str, Measure]:
+    """MEASURES as screening fills them on the set: of_set's clinical names, and the flagged share and specificity
+    of its critical group; the counts of classes its own."""
+    named = of_set(dataset)
+    if dataset == DEFAULT:
+        return named
+    classes = len(class_names(dataset))
+    named = {**named, "auc": Measure("AUC", "AUC (macro)", f"the mean of the {classes} one-vs-rest ROC AUCs", False),
+             "balanced_accuracy": Measure("bal acc", "balanced accuracy", f"mean of the {classes} classes' recalls")}
+    critical = declared(dataset)
+    if critical is None:
+        return named
+    group = critical.titles[1]
+    return {**named,
+            "malignant_sensitivity": Measure(f"{group} flagged", f"{group} flagged",
+                                             f"share of the {', '.join(critical.group)} images called any of them"),
+            "specificity": Measure("specificity", "specificity", f"share of the {spared(dataset)} images not flagged")}
+
+
+def figure_keys(dataset: str) -> list[str]:
+    """An ensemble's figures on the set: DermaMNIST's four; with one critical class, its recall stands for the
+    flagged share (the two are equal); with none, AUC and the accuracies."""
+    if declared(dataset) is None:
+        return ["auc", "accuracy", "balanced_accuracy"]
+    if one_condition(dataset):
+        return ["mel_recall", "specificity", "auc"]
+    return CLINICAL
+
+
+def or_rule(dataset: str) -> str:
+    """What the or rule flags, in words."""
+    critical = declared(dataset)
+    group = "akiec, bcc or mel" if dataset == DEFAULT or critical is None else " or ".join(critical.group)
+    return f"flagged when either run calls it {group} (no probabilities, so no AUC)"
+
+
+def legend(dataset: str) -> str:
+    """What an ensemble's figures mean, in a line under them."""
+    shown = measures(dataset)
+    if declared(dataset) is None:
+        return (f"{dataset} declares no critical class (engine/classes.py), so no clinical figure is shown · "
+                f"{explained('accuracy', 'balanced_accuracy', measures=shown)}")
+    if one_condition(dataset):
+        return explained("mel_recall", "specificity", measures=shown)
+    malignant, cancer = shown["malignant_sensitivity"], shown["cancer_sensitivity"]
+    return (f"{malignant.name}: {malignant.meaning} · unlike the leaderboard's {cancer.name}: {cancer.meaning} · "
+            f"{explained('specificity', measures=shown)}")
