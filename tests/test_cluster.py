@@ -9,6 +9,7 @@ import os
 import signal
 import sys
 import time
+from collections import Counter
 from dataclasses import asdict
 from pathlib import Path
 
@@ -18,13 +19,16 @@ import pytest
 
 from engine.errors import RunCancelled, UserError
 from engine.events import BatchProgress, EpochEnded, RunFailed, RunStarted
+from engine.experiments import sweeps
 from engine.experiments.load import load
+from engine.experiments.spec import Point
 from engine.jobs import cluster, runner, scheduler
-from engine.jobs.queue import Executor, JobQueue, eta_seconds, plan
+from engine.jobs.queue import CANCELLED, Executor, Job, JobQueue, eta_seconds, plan
 from engine.status import Status
 from engine.store.runs import Store, StoreUnwritable
 from engine.training import data
 from engine.training.options import RunOptions, run_config
+from tests.test_sweeps import GRID, SMALLEST_SET, with_sweeps
 
 WAIT_SECONDS = 240  # each task imports torch in a process of its own on a busy 2-core box
 
@@ -137,6 +141,7 @@ def test_a_result_file_is_imported_exactly_once(tiny_experiments, tmp_path):
 def test_executor_refusals_are_one_sentence(refused, monkeypatch, tmp_path):
     local_with_slots = refused("run", "1", "--executor", "local", "--jobs", "2")
     assert local_with_slots.startswith("--jobs, --gpus, --per-gpu and --threads")
+    assert refused("run", "1", "--runs-per-task", "3").startswith("--runs-per-task shares out a cluster's tasks")
     assert refused("run", "1", "--executor", "slurm", "--mem", "4GB") == (
         "--mem 4GB: give a size as Slurm writes it, a whole number and its unit (500M, 16G).")
     monkeypatch.setenv("PATH", str(tmp_path))  # no sbatch here
@@ -447,3 +452,153 @@ def test_following_tasks_ends_at_a_skipped_result_file(tiny_experiments, monkeyp
     said: list[str] = []
     assert watch.follow_tasks(store, [job.job_id for job in jobs], lambda job, run: None, said.append) is False
     assert len(said) == 2 and len(looks) == 1, said
+
+
+# Sweeps on a cluster: tasks that train several runs in turn, and halving decided on the submitting side
+
+
+@pytest.mark.slow
+def test_a_sweep_of_27_runs_trains_through_the_local_executor_and_a_second_one_runs_nothing(tmp_path, cli, stored):
+    """The issue's 3 x 3 points x 3 seeds through the cluster path, as two tasks (14 runs, then 13) trained in turn:
+    a task per run would be 27 fresh Pythons importing torch, about 6 CPU-s each here."""
+    path = str(with_sweeps(tmp_path, GRID))
+    done = cli("sweep", "grid", "--executor", "local", "--runs-per-task", "14", *SMALLEST_SET, "--experiments", path)
+    assert done.returncode == 0, done.stderr
+    assert "Submitted 2 tasks to local" in done.stderr
+    finished = [run for run in stored.runs() if run["status"] == "finished"]
+    assert len(finished) == 27 and len({(run["config_hash"], run["seed"]) for run in finished}) == 27
+    tasks = Counter(job["cluster_job_id"] for job in stored.jobs().values())
+    assert sorted(tasks.values()) == [13, 14]
+    again = cli("sweep", "grid", "--executor", "local", "--runs-per-task", "14", *SMALLEST_SET, "--experiments", path)
+    assert again.returncode == 0 and "skipped 27 runs of 27" in again.stderr, again.stderr
+    assert "Submitted" not in again.stderr and len(stored.jobs()) == 27
+
+
+def submitted_sweep(tmp_path: Path, aucs: dict[float, float], mine: float = 1e-3) -> tuple[dict, list[str]]:
+    """A halving sweep's job of point lr=`mine` submitted to a task, and its rivals (lr -> val AUC at epoch 1, as
+    their tasks' progress files told), as sync stores them: jobs of the sweep with the same data and options."""
+    path = with_sweeps(tmp_path, '[[sweeps]]\nname = "lr"\nextends = 2\n'
+                                 'axes = { "optimizer.lr" = [1e-4, 3e-4, 1e-3, 3e-3, 1e-2] }\n')
+    points = {point.spec.optimizer.lr: point for point in sweeps.named("lr", load(path), path).points()}
+    store = Store()
+    queue = JobQueue(store)
+    jobs = {lr: plan([points[lr]], [0], "synthetic", str(path), RunOptions(device="cpu", halving=True))[0]
+            for lr in [*aucs, mine]}
+    queue.add_submitted(list(jobs.values()), Executor.LOCAL, ["999999999"] * len(jobs))
+    store.epochs([EpochEnded(jobs[lr].job_id, 1, 10_000, 1.0, 1.0, auc, 0.5, 1e-3, 1.0) for lr, auc in aucs.items()])
+    store.close()
+    return {"job_id": jobs[mine].job_id}, [jobs[lr].job_id for lr in aucs]
+
+
+def epochs_come_home(job_id: str, aucs: list[float]) -> None:
+    """A look at a job whose task wrote these finished epochs (val AUC each) into its progress file."""
+    epochs = [asdict(EpochEnded(job_id, epoch, 10_000, 0.9, 1.0, auc, 0.5, 1e-3, 1.0))
+              for epoch, auc in enumerate(aucs, 1)]
+    cluster.write_atomically(cluster.progress_path(cluster.results_folder(), job_id), json.dumps({"epochs": epochs}))
+    store = Store()
+    try:
+        queue = JobQueue(store)
+        cluster.beat(queue, queue.get(job_id), cluster.progress_of(queue.get(job_id)))
+    finally:
+        store.close()
+
+
+def order_of(job_id: str) -> dict | None:
+    return cluster.read_order(cluster.order_path(cluster.results_folder(), job_id))
+
+
+def test_sync_orders_a_cluster_run_behind_its_rivals_at_a_rung_to_stop_once_and_lets_a_leader_go_on(tmp_path):
+    behind, rivals = submitted_sweep(tmp_path, {1e-4: 0.9, 3e-4: 0.8})
+    epochs_come_home(behind["job_id"], [0.5])  # 3 points at epoch 1: the top 1 goes on
+    assert order_of(behind["job_id"]) == {
+        "status": "stopped", "reason": "by halving: its point's val AUC 0.500 placed 3 of 3 points at epoch 1, where "
+                                       "the top 1 go on"}
+    assert all(order_of(rival) is None for rival in rivals)  # only the point judged is told anything
+
+    leader, _ = submitted_sweep(tmp_path, {1e-4: 0.6, 3e-4: 0.7}, mine=3e-3)
+    epochs_come_home(leader["job_id"], [0.8])
+    assert order_of(leader["job_id"]) is None
+    epochs_come_home(leader["job_id"], [0.8, 0.1])  # no rung since: epoch 1 is not judged again
+    assert order_of(leader["job_id"]) is None
+    epochs_come_home(leader["job_id"], [0.8, 0.1, 0.1])  # epoch 3, a rung its rivals have not reached: first there
+    assert order_of(leader["job_id"]) is None
+
+
+def test_a_cancel_of_one_run_of_a_task_that_trains_others_is_an_order_to_its_task(tiny_experiments):
+    """Its task trains the other runs on: the cancel is an order, which the task heeds for that run alone."""
+    store = Store()
+    jobs = plan([load(tiny_experiments)[1]], [0, 1], "synthetic", str(tiny_experiments), RunOptions(device="cpu"))
+    JobQueue(store).add_submitted(jobs, Executor.LOCAL, ["999999999"] * 2)
+    try:
+        cluster.cancel(store, [JobQueue(store).get(jobs[0].job_id)])
+        assert not cluster.others_going(store, JobQueue(store).get(jobs[1].job_id))  # the last: its task may go
+        assert cluster.others_going(store, {"executor": "local", "cluster_job_id": "999999999", "job_id": "x"})
+    finally:
+        store.close()
+    assert order_of(jobs[0].job_id) == {"status": "cancelled", "reason": CANCELLED}
+    assert order_of(jobs[1].job_id) is None and stored_status(jobs[1].job_id) == "queued"
+
+
+def stored_status(job_id: str) -> str:
+    store = Store()
+    try:
+        return JobQueue(store).get(job_id)["status"]
+    finally:
+        store.close()
+
+
+@pytest.fixture
+def signals_put_back():
+    """A task run in this process sets its own handlers for SIGINT, SIGTERM and SIGUSR2: put pytest's back."""
+    saved = {signum: signal.getsignal(signum) for signum in (signal.SIGINT, signal.SIGTERM, signal.SIGUSR2)}
+    yield
+    for signum, handler in saved.items():
+        signal.signal(signum, handler)
+
+
+@pytest.mark.slow
+def test_a_task_heeds_its_orders_a_stop_at_the_next_epochs_end_and_a_cancel_before_its_turn(
+        tiny_experiments, tmp_path, signals_put_back):
+    """One task of three runs: the first stopped by halving (stored stopped with its epoch, never failed), the
+    second cancelled before its turn (no run), the third trained to its end."""
+    stopped, skipped, trained = plan([load(tiny_experiments)[1]], [0, 1, 2], "synthetic", str(tiny_experiments),
+                                     RunOptions(device="cpu", epochs=3, halving=True))
+    results = tmp_path / "results"
+    for job, status in ((stopped, Status.STOPPED), (skipped, Status.CANCELLED)):
+        cluster.write_atomically(cluster.order_path(results, job.job_id),
+                                 json.dumps({"status": status, "reason": f"{status} from home"}))
+    assert cluster.task([stopped, skipped, trained], str(results)) == [stopped.job_id, skipped.job_id, trained.job_id]
+    outcomes = [json.loads(cluster.result_path(results, job.job_id).read_text()) for job in (stopped, skipped, trained)]
+    halved = outcomes[0]["run"]["runs"][0]
+    assert (halved["status"], halved["reason"], halved["stopped_epoch"]) == ("stopped", "stopped from home", 1)
+    assert [row["epoch"] for row in outcomes[0]["run"]["history"]] == [1]
+    assert outcomes[1] == {"job_id": skipped.job_id, "reason": "cancelled from home"}
+    assert outcomes[2]["run"]["runs"][0]["status"] == "finished" and len(outcomes[2]["run"]["history"]) == 3
+
+
+@pytest.mark.slow
+def test_halving_through_the_local_executor_stops_a_point_behind_its_rivals_as_stopped_with_its_epochs(
+        tmp_path, cli, stored):
+    """A sweep's point of 10,000 epochs on one task; two rival points reached epoch 1 with a val AUC of 1 already.
+    The look after its first epoch came home places it 3rd of 3 (the top 1 goes on): its task is ordered to stop,
+    and the run is stored stopped with the epochs it trained by then, never failed or cancelled."""
+    path = with_sweeps(tmp_path, '[[sweeps]]\nname = "lr"\nextends = 2\naxes = { "optimizer.lr" = [1e-3] }\n')
+    submitted = cli("sweep", "lr", "--halving", "--executor", "local", "--detach", "--data", "synthetic",
+                    "--experiments", str(path))
+    assert submitted.returncode == 0, submitted.stderr
+    [job_id] = submitted.stdout.split()
+    store = Store()
+    try:
+        mine = JobQueue(store).get(job_id)
+        rivals = [Job.new(2, "rival", 0, mine["data"], mine["experiments"], mine["options"],
+                          Point("lr", {"optimizer.lr": lr})) for lr in (1e-2, 1e-4)]
+        JobQueue(store).add(rivals)  # as run by a worker, or by another task: the same sweep, data and options
+        store.epochs([EpochEnded(rival.job_id, 1, 10_000, 0.5, 1.0, 1.0, 0.9, 1e-3, 1.0) for rival in rivals])
+    finally:
+        store.close()
+    wait_for(lambda: synced_jobs()[job_id]["status"] not in ("queued", "running"), "end of the halved run")
+    run = stored.get(job_id)
+    assert run is not None and run["status"] == "stopped", run and (run["status"], run["reason"])
+    assert run["reason"].startswith("by halving: its point's val AUC ")
+    assert run["reason"].endswith(" placed 3 of 3 points at epoch 1, where the top 1 go on")
+    assert len(run["history"]) == run["stopped_epoch"] >= 1

@@ -170,17 +170,6 @@ def halving_stop(store: Store):
     return RunFailed(row["run_id"], Status.STOPPED, "by halving", 1)
 
 
-def test_halving_is_refused_on_a_cluster_in_one_sentence_and_queues_nothing(tmp_path, refused):
-    _, _, path = lr_sweep(tmp_path)
-    said = refused("sweep", "lr", "--halving", "--executor", "local", "--data", "synthetic", "--experiments", path)
-    assert said.startswith("--halving compares the points' epochs as they are stored")
-    store = Store()
-    try:
-        assert store.execute("SELECT count(*) FROM jobs")[0][0] == 0
-    finally:
-        store.close()
-
-
 def test_a_sweeps_jobs_go_seed_by_seed_so_halving_has_rivals_from_the_start(tmp_path):
     import argparse
 

@@ -139,7 +139,7 @@ def test_a_point_reaches_a_cluster_task_intact(tmp_path):
     path = with_sweeps(tmp_path, GRID)
     point = sweeps.named("grid", load(path), path).points()[8]
     [job] = plan([point], [0], "synthetic", str(path), RunOptions(device="cpu"))
-    cluster.task(pickle.loads(pickle.dumps(job)), str(tmp_path))
+    cluster.task(pickle.loads(pickle.dumps([job])), str(tmp_path))
     run = json.loads(cluster.result_path(tmp_path, job.job_id).read_text())["run"]["runs"][0]
     assert (run["status"], run["name"]) == ("finished", point.spec.name)
     assert run["config_hash"] == _hash(point, run["precision"])

@@ -29,7 +29,7 @@ from typing import Any
 from engine import threads
 from engine.errors import RunCancelled, UserError, said
 from engine.events import BatchProgress, EpochEnded, Event, RunStarted
-from engine.jobs import scheduler
+from engine.jobs import halving, scheduler
 from engine.jobs.queue import CANCELLED, CLUSTERS, Executor, Job, JobQueue, duration_words, read_once
 from engine.paths import home
 from engine.processes import alive, children, interrupt
@@ -72,6 +72,7 @@ class ClusterRequest:
     array_parallelism: int = 64
     cpus_per_task: int = 2  # torch trains on as many threads (engine.threads reads SLURM_CPUS_PER_TASK)
     memory: str = "4G"  # Slurm's --mem: unasked, a task may be given all of a node's memory, and run alone on it
+    runs_per_task: int = 1  # runs a task trains in turn: for short runs, where a task's start outweighs its training
 
 
 def folder() -> Path:
@@ -99,18 +100,21 @@ def require(executor: str) -> None:
 
 
 def submit(queue: JobQueue, jobs: list[Job], request: ClusterRequest) -> list[str]:
-    """One job array (on Slurm) for `jobs`; they join the queue as the array's tasks. Returns submitit's job ids."""
+    """One job array (on Slurm) for `jobs`, a task per `request.runs_per_task` of them in their order; they join the
+    queue as the array's tasks. Returns submitit's job id of each job's task."""
     from submitit.core.utils import FailedJobError, FailedSubmissionError
 
     require(request.executor)
     executor = make_executor(request)
+    each = request.runs_per_task
+    shares = [jobs[first:first + each] for first in range(0, len(jobs), each)]
     try:
         with quiet_children(), executor.batch():
-            handles = [executor.submit(task, job, str(results_folder())) for job in jobs]
+            handles = [executor.submit(task, share, str(results_folder())) for share in shares]
     except (FailedJobError, FailedSubmissionError) as error:  # sbatch said no: nothing was submitted nor queued
         raise UserError(f"Slurm refused the job array ({refusal(error)}); check --partition, --gpus-per-task and "
                         "--time against what 'sinfo' lists, then submit again.") from None
-    task_ids = [handle.job_id for handle in handles]
+    task_ids = [handle.job_id for handle, share in zip(handles, shares) for _ in share]
     queue.add_submitted(jobs, Executor(request.executor), task_ids)
     return task_ids
 
@@ -166,49 +170,84 @@ def warning_seconds(minutes: int) -> int:
     return min(WARNED_AT_MOST, minutes * 60 // 4)
 
 
-def task(job: Job, results: str) -> str:
-    """On the node: train the job's run into a store on local disk, and leave its outcome in `results`. An error
-    before the run begins (data missing on the node, say) is left as its sentence, then raised for submitit.
-    Whatever interrupts the task before it ends (Slurm's time-limit signal may come within seconds of its start,
-    while torch is still being imported), its outcome is written, with the signal that stopped it."""
+def task(jobs: list[Job], results: str) -> list[str]:
+    """On the node: train the jobs' runs in turn (one, unless --runs-per-task gave more), each into a store on local
+    disk, and leave each one's outcome in `results`. An error before a run begins (data missing on the node, say) is
+    left as its sentence, and raised for submitit once the others have had their turn. A signal that stops the task
+    (Slurm's time-limit signal may come within seconds of its start, while torch is still being imported) ends the
+    run under way, its outcome naming the signal, and the runs after it never begin, their outcomes saying so. A
+    task requeued at its time limit passes over, when started again, the runs that left their outcome already."""
+    stop = SlurmStop()
     # A cancel arrives as SIGINT. A shell ignores SIGINT in what it starts in the background (`nohup dermalab run
     # ... &` in a script), the task inherits that, and Python then leaves it ignored: take it back.
-    signal.signal(signal.SIGINT, signal.default_int_handler)
-    stop = SlurmStop()
+    signal.signal(signal.SIGINT, stop.interrupted)
     for signum in (signal.SIGTERM, signal.SIGUSR2):  # in place of submitit's handlers (see SlurmStop)
         signal.signal(signum, stop)
+    folder = Path(results)
+    waiting = [job for job in jobs if not result_path(folder, job.job_id).exists()]
+    failure: Exception | None = None
+    try:
+        while waiting and stop.signum is None:
+            try:
+                take_turn(waiting.pop(0), folder, stop)
+            except Exception as error:
+                failure = failure or error
+    except Requeued:  # Slurm runs the task again, which goes on from the checkpoint: no outcome yet
+        return [job.job_id for job in jobs]
+    finally:
+        if not stop.requeued:
+            for job in waiting:
+                leave(folder, {"job_id": job.job_id, "reason": stop.never_began()}, stop)
+    if failure is not None:
+        raise failure
+    return [job.job_id for job in jobs]
+
+
+def take_turn(job: Job, results: Path, stop: SlurmStop) -> None:
+    """One job of the task: its run trained, and its outcome left whatever ends it (but a requeue, which trains it
+    again); a job cancelled from home before its turn came leaves the cancel as its outcome, without a run."""
     outcome: dict[str, Any] = {"job_id": job.job_id}
     try:
+        order = read_order(order_path(results, job.job_id))
+        if order is not None and order["status"] == Status.CANCELLED:
+            outcome["reason"] = order["reason"]
+            return
         with tempfile.TemporaryDirectory(prefix="dermalab-task-") as scratch:
-            outcome["run"] = train_task(job, Path(results), Store(Path(scratch) / "runs.sqlite"), stop)
-    except Requeued:  # Slurm runs the task again, which goes on from the checkpoint: no outcome yet
-        return job.job_id
+            outcome["run"] = train_task(job, results, Store(Path(scratch) / "runs.sqlite"), stop)
     except Exception as error:
         outcome["reason"] = str(error) if isinstance(error, RunCancelled) else said(error)
         raise
     finally:
         if not stop.requeued:
-            with signals_held():
-                if stop.signum is not None:
-                    outcome["signal"] = signal.Signals(stop.signum).name
-                write_atomically(result_path(Path(results), job.job_id), json.dumps(outcome))
-    return job.job_id
+            leave(results, outcome, stop)
+
+
+def leave(results: Path, outcome: dict[str, Any], stop: SlurmStop) -> None:
+    """A job's outcome into its result file, with the signal that stopped the task, if one did."""
+    with signals_held():
+        if stop.signum is not None:
+            outcome["signal"] = signal.Signals(stop.signum).name
+        write_atomically(result_path(results, outcome["job_id"]), json.dumps(outcome))
 
 
 def train_task(job: Job, results: Path, store: Store, stop: SlurmStop) -> dict[str, Any]:
-    """The job's run trained into `store`, and returned as the store exports it."""
+    """The job's run trained into `store`, heeding the orders from home (a cancel, a stop by halving), and returned
+    as the store exports it."""
     from engine.experiments.sweeps import resolve
     from engine.jobs import runner
     from engine.training import checkpoint, data
 
+    stop.armed = True
     threads.use(threads.threads_per_run(), fixed=False)  # Slurm's grant (SLURM_CPUS_PER_TASK), not the node's cores
     experiment = resolve(job.experiments, job.experiment_id, job.point)
     options = RunOptions(seed=job.seed, **job.options)
     dataset = data.load(job.data, options.dataset, options.size)
     stop.progress = TaskProgress(progress_path(results, job.job_id))
     stop.checkpoint = checkpoint.path_for(results, job.job_id)
+    orders = Orders(order_path(results, job.job_id))
     with contextlib.suppress(KeyboardInterrupt):  # cancelled (the local executor's SIGINT): its row says so
-        runner.run_one(job.job_id, experiment, dataset, options, store, stop.watching(stop.progress), stop.checkpoint)
+        runner.run_one(job.job_id, experiment, dataset, options, store, stop.watching(orders.heeding(stop.progress)),
+                       stop.checkpoint, orders.judge)
     stop.armed = False  # the run has ended as it says: a signal now only keeps it from being exported
     return store.exported(job.job_id)
 
@@ -230,6 +269,20 @@ class SlurmStop:
         self.began = time.time()
         self.progress: TaskProgress | None = None  # the run's, once it trains
         self.checkpoint: Path | None = None  # where the run keeps its checkpoint, once it trains
+
+    def interrupted(self, signum: int, frame: object) -> None:
+        """The local executor's cancel (SIGINT), as Python's own handler takes it (KeyboardInterrupt): the run under
+        way is stored cancelled, and no later run of the task begins."""
+        self.signum = self.signum or signum
+        raise KeyboardInterrupt
+
+    def never_began(self) -> str:
+        """Why a run that waited its turn in the task never began."""
+        if self.signum == signal.SIGUSR2:
+            return ("the task ran out of its time on the cluster before this run's turn came; give it more with --time "
+                    "MINUTES, or fewer runs with --runs-per-task")
+        name = signal.Signals(self.signum).name if self.signum else "its end"
+        return f"the task was stopped ({name}) before this run's turn came"
 
     def __call__(self, signum: int, frame: object) -> None:
         if self.signum is not None:
@@ -329,6 +382,58 @@ def progress_path(results: Path, job_id: str) -> Path:
     return results / f"{job_id}.progress.json"
 
 
+def order_path(results: Path, job_id: str) -> Path:
+    return results / f"{job_id}.order.json"
+
+
+def order(job_id: str, status: Status, reason: str) -> None:
+    """Tells the task training (or about to train) a job to end its run so: cancelled, or stopped where halving
+    dropped its point. A task heeds it at its run's next batch (a cancel) or epoch's end (a stop), or, before the
+    run's turn came, leaves it never begun: the way to end one run of a task that trains several."""
+    write_atomically(order_path(results_folder(), job_id), json.dumps({"status": status, "reason": reason}))
+
+
+def read_order(path: Path) -> dict[str, str] | None:
+    """A job's order as `order` writes it; None where there is none (or none readable this time: asked again)."""
+    try:
+        found = json.loads(path.read_text())
+    except (OSError, ValueError):
+        return None
+    if isinstance(found, dict) and found.get("status") in (Status.CANCELLED, Status.STOPPED) \
+            and isinstance(found.get("reason"), str):
+        return found
+    return None
+
+
+class Orders:
+    """A run's orders from home while its task trains it: a cancel, heeded at the next batch or epoch's end (the
+    file read at most every PROGRESS_SECONDS at batches: it lies on a shared file system), or a stop by halving,
+    heeded at the next epoch's end as the runner's judge (so the run is stored stopped, with its epochs)."""
+
+    def __init__(self, path: Path):
+        self.path, self.read_at = path, float("-inf")
+        self.found: dict[str, str] | None = None
+
+    def current(self, at_once: bool) -> dict[str, str] | None:
+        if self.found is None and (at_once or time.monotonic() - self.read_at >= PROGRESS_SECONDS):
+            self.read_at = time.monotonic()
+            self.found = read_order(self.path)
+        return self.found
+
+    def heeding(self, sink: Callable[[Event], None]) -> Callable[[Event], None]:
+        def heeded(event: Event) -> None:
+            if isinstance(event, BatchProgress | EpochEnded):
+                found = self.current(at_once=isinstance(event, EpochEnded))
+                if found is not None and found["status"] == Status.CANCELLED:
+                    raise RunCancelled(found["reason"])
+            sink(event)
+        return heeded
+
+    def judge(self, event: EpochEnded) -> str | None:
+        found = self.current(at_once=True)
+        return found["reason"] if found is not None and found["status"] == Status.STOPPED else None
+
+
 class TaskProgress:
     """A task's sink: its run's start, latest batch and finished epochs, rewritten at most every PROGRESS_SECONDS
     (at once for a start or an epoch's end, which are rare and what the curves wait for), with the times on the
@@ -425,6 +530,7 @@ def forget(store: Store, run_ids: list[str]) -> None:
     for run_id in run_ids:
         removed(result_path(results_folder(), run_id))
         removed(progress_path(results_folder(), run_id))
+        removed(order_path(results_folder(), run_id))
     for row in tasks:
         if row["job_id"] in doomed and row["cluster_job_id"] not in kept:
             removed(folder() / row["cluster_job_id"])
@@ -564,7 +670,28 @@ def beat(queue: JobQueue, job: dict[str, Any], progress: dict[str, Any]) -> None
     if "batch" in progress:
         queue.beat(BatchProgress(**progress["batch"]), progress.get("written_at"))
     if epochs := [EpochEnded(**each) for each in progress.get("epochs", []) if each["run_id"] == job["job_id"]]:
+        [(before,)] = queue.store.execute("SELECT coalesce(max(epoch), 0) FROM history WHERE run_id = ?",
+                                          (job["job_id"],))
         queue.store.epochs(epochs)
+        if job["options"].get("halving") and job["point"]:
+            halve(queue.store, job, before, max(epoch.epoch for epoch in epochs), epochs[0].epochs)
+
+
+def halve(store: Store, job: dict[str, Any], before: int, reached: int, epochs: int) -> None:
+    """Successive halving of a sweep's runs on a cluster, decided on this side as their epochs come home: at each
+    rung the run reached since the last look (once each), its point is placed among the points of its sweep that
+    reached that rung (engine.jobs.halving's rule); a point that did not make it is ordered to stop, which its task
+    heeds at its next epoch's end. The run is then stored stopped, with the epochs it trained."""
+    if read_order(order_path(results_folder(), job["job_id"])) is not None:  # ordered already (or cancelled)
+        return
+    sweep = json.loads(job["point"])["sweep"]
+    for rung in halving.rungs(epochs):
+        if before < rung <= reached:
+            figures = halving.submitted_figures(store, sweep, rung, job["data"], job["options"])
+            found = halving.standing(figures, job["point"])
+            if found is not None and not found.goes_on():
+                order(job["job_id"], Status.STOPPED, found.why_stopped(rung))
+                return
 
 
 def follow(queue: JobQueue, job: dict[str, Any], state: str, progress: dict[str, Any]) -> None:
@@ -600,6 +727,13 @@ def ended_without_result(state: str, task_id: str) -> str:
     return f"the cluster ended the task as {state.lower().replace('_', ' ')} (its log: {log})"
 
 
+def others_going(store: Store, job: dict[str, Any]) -> bool:
+    """Whether the task of a job has other jobs still going (a task trains --runs-per-task of them)."""
+    return bool(store.execute(f"SELECT 1 FROM jobs WHERE executor = ? AND cluster_job_id = ? AND job_id != ?"
+                              f" AND status IN {sql_in(ACTIVE)} LIMIT 1",
+                              (job["executor"], job["cluster_job_id"], job["job_id"])))
+
+
 def local_state(job: dict[str, Any]) -> str:
     """The local executor's task: no handle on its process once its submitter has gone, so the system is asked."""
     return "RUNNING" if local_controller_alive(job) else "FINISHED"
@@ -632,20 +766,23 @@ def interrupt_local(job: dict[str, Any]) -> None:
 
 
 def cancel(store: Store, jobs: list[dict[str, Any]]) -> None:
-    """Cancels submitted tasks: Slurm's through one scancel, whose SIGTERM stops a running task within a second
-    (SlurmStop); the local executor's, once their submitter has gone with its handles, with the SIGINT submitit
-    would send. Their jobs end cancelled at once, before the cancel is sent, so that a result arriving meanwhile
-    is taken as cancelled; a task that was still pending never runs, and its run is stored so now."""
+    """Cancels submitted jobs: each is ordered to end (`order`), which a task that trains other runs too heeds
+    within seconds; a task left with nothing to train is cancelled as a whole: Slurm's through one scancel, whose
+    SIGTERM stops a running task within a second (SlurmStop); the local executor's, once their submitter has gone
+    with its handles, with the SIGINT submitit would send. Their jobs end cancelled at once, before the cancel is
+    sent, so that a result arriving meanwhile is taken as cancelled; a task that was still pending never runs, and
+    its run is stored so now."""
     queue = JobQueue(store)
     for job in jobs:
         queue.settle(job["job_id"], Status.CANCELLED, CANCELLED)
+        order(job["job_id"], Status.CANCELLED, CANCELLED)
+    idle = [job for job in jobs if not others_going(store, job)]
     slurm = [job for job in jobs if job["executor"] == Executor.SLURM]
     pending = scheduler.states(job["cluster_job_id"] for job in slurm)
-    if slurm:
-        subprocess.run(["scancel", *(job["cluster_job_id"] for job in slurm)], capture_output=True, check=False)
-    for job in jobs:
-        if job["executor"] == Executor.LOCAL:
-            interrupt_local(job)
+    if ended := sorted({job["cluster_job_id"] for job in idle if job["executor"] == Executor.SLURM}):
+        subprocess.run(["scancel", *ended], capture_output=True, check=False)
+    for job in {job["cluster_job_id"]: job for job in idle if job["executor"] == Executor.LOCAL}.values():
+        interrupt_local(job)  # once a task: a second SIGINT would cut short the first one's cancel
     files = read_once()
     for job in slurm:  # a task that trains sends its result, with its epochs, however late sacct heard it began
         if pending[job["cluster_job_id"]] == "PENDING" and not training(progress_of(job)):

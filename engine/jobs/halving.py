@@ -5,13 +5,16 @@ as `stopped` with its epochs. Nothing waits for a rung to fill (ASHA, Li et al. 
 fewer rivals, which costs some needless epochs, never a pause. The rivals' figures are the store's, where every
 run of the sweep writes each epoch, so the process training a run judges it as soon as its epoch is stored, and
 the worker's slots, a foreground run and its own slots all judge alike. A cluster's tasks keep stores of their own
-until they end, so halving is refused there (tui's `sweep`)."""
+until they end, but their finished epochs come home at each look (`sync`), which judges them there by the same rule
+(`submitted_figures`) and sends a task that did not make its rung the order to stop (engine.jobs.cluster)."""
 
 from __future__ import annotations
 
+import json
 import math
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
+from typing import Any
 
 from engine.events import EpochEnded
 from engine.experiments.spec import Experiment
@@ -42,6 +45,10 @@ class Standing:
     def goes_on(self) -> bool:
         return self.place <= self.kept
 
+    def why_stopped(self, epoch: int) -> str:
+        return (f"by halving: its point's val AUC {self.auc:.3f} placed {self.place} of {self.points} points at "
+                f"epoch {epoch}, where the top {self.kept} go on")
+
 
 def standing(figures: dict[str, float], own: str) -> Standing | None:
     """Where point `own` stands among `figures` (config hash -> mean val AUC at a rung); None without its figure.
@@ -64,6 +71,17 @@ def rung_figures(store: Store, sweep: str, epoch: int, epochs: int, data_fingerp
     return {row[0]: row[1] for row in rows}
 
 
+def submitted_figures(store: Store, sweep: str, epoch: int, data: str, options: dict[str, Any]) -> dict[str, float]:
+    """`rung_figures` for a cluster's runs, whose epochs come home while they train but whose run rows only at their
+    end: per point (its job's point, as JSON), the mean val AUC at `epoch` among the sweep's jobs queued with the
+    same data and options (so the same epochs, set and precision)."""
+    rows = store.execute(
+        "SELECT jobs.point, avg(history.val_auc) FROM history JOIN jobs ON jobs.job_id = history.run_id"
+        " WHERE history.epoch = ? AND history.val_auc IS NOT NULL AND json_extract(jobs.point, '$.sweep') = ?"
+        " AND jobs.data = ? AND jobs.options = ? GROUP BY jobs.point", (epoch, sweep, data, json.dumps(options)))
+    return {row[0]: row[1] for row in rows}
+
+
 def judge(store: Store, experiment: Experiment, config_hash: str, data_fingerprint: str) -> Judge | None:
     """What decides, after each epoch of a run of `experiment` (a sweep's point), whether it stops there; None for an
     experiment that is no sweep's point."""
@@ -75,9 +93,6 @@ def judge(store: Store, experiment: Experiment, config_hash: str, data_fingerpri
         if event.epoch not in set(rungs(event.epochs)):
             return None
         found = standing(rung_figures(store, sweep, event.epoch, event.epochs, data_fingerprint), config_hash)
-        if found is None or found.goes_on():
-            return None
-        return (f"by halving: its point's val AUC {found.auc:.3f} placed {found.place} of {found.points} points at "
-                f"epoch {event.epoch}, where the top {found.kept} go on")
+        return None if found is None or found.goes_on() else found.why_stopped(event.epoch)
 
     return stops

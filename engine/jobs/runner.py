@@ -126,18 +126,19 @@ def status_of(outcome: Event) -> tuple[Status, str]:
 
 
 def run_one(run_id: str, experiment: Experiment, dataset: Dataset, options: RunOptions, store: Store,
-            sink: Sink, saved_at: Path | None = None) -> Event:
+            sink: Sink, saved_at: Path | None = None, judge: halving.Judge | None = None) -> Event:
     """The run trained and stored; with `saved_at`, it keeps a checkpoint there while it trains (going on from one
-    found there), which goes once the run has ended: only a run whose process died keeps it, to be resumed."""
+    found there), which goes once the run has ended: only a run whose process died keeps it, to be resumed. `judge`
+    decides where halving stops it, in place of the store's rivals (a cluster task's: its rivals are at home)."""
     try:
-        return stored_run(run_id, experiment, dataset, options, store, sink, saved_at)
+        return stored_run(run_id, experiment, dataset, options, store, sink, saved_at, judge)
     finally:  # Ctrl-C included (stored as cancelled); a store that took no write leaves the run to resume
         if saved_at is not None and store.ended(run_id):
             checkpoint.remove(saved_at)
 
 
 def stored_run(run_id: str, experiment: Experiment, dataset: Dataset, options: RunOptions, store: Store,
-               sink: Sink, saved_at: Path | None) -> Event:
+               sink: Sink, saved_at: Path | None, judge: halving.Judge | None) -> Event:
     options = replace(options, precision=run_precision(options))  # auto becomes what the run uses, as stored
     spec = experiment.spec
     config = run_config(experiment, options)
@@ -168,7 +169,8 @@ def stored_run(run_id: str, experiment: Experiment, dataset: Dataset, options: R
         sink(failed)
         return failed
 
-    judge = halving.judge(store, experiment, config_hash(config), dataset.fingerprint) if options.halving else None
+    if judge is None and options.halving:
+        judge = halving.judge(store, experiment, config_hash(config), dataset.fingerprint)
     last: Event | None = None
     try:
         with contextlib.closing(train(spec, dataset, options, run_id, saved_at)) as events:

@@ -153,7 +153,8 @@ def add_launch(parser: argparse.ArgumentParser) -> None:
                         help="queue the runs for the background worker, print their job ids and return at once")
     cluster = parser.add_argument_group("on a cluster, through submitit (pip install -e '.[slurm]')")
     cluster.add_argument("--executor", choices=("slurm", "local"),
-                         help="slurm: one job array, a task per run; local: the same path on this machine")
+                         help="slurm: one job array, a task per run (or per --runs-per-task); local: the same path on "
+                              "this machine")
     cluster.add_argument("--partition", metavar="P", help="the Slurm partition (default: the cluster's)")
     cluster.add_argument("--gpus-per-task", type=whole_number("--gpus-per-task", 0, 16), default=0, metavar="G",
                          help="GPUs each task asks for (default 0)")
@@ -161,6 +162,9 @@ def add_launch(parser: argparse.ArgumentParser) -> None:
                          metavar="MIN", help="each task's time limit in minutes (default 60)")
     cluster.add_argument("--array-parallelism", type=whole_number("--array-parallelism", 1, 10_000), default=64,
                          metavar="K", help="tasks of the array running at once (default 64)")
+    cluster.add_argument("--runs-per-task", type=whole_number("--runs-per-task", 1, 10_000), default=1, metavar="N",
+                         help="runs each task trains in turn (default 1): for short runs, whose task would spend more "
+                              "time starting (queue wait, torch import, data) than training")
     cluster.add_argument("--cpus-per-task", type=whole_number("--cpus-per-task", 1, 1024), default=2, metavar="C",
                          help="CPUs each task asks for, and torch's threads in it (default 2)")
     cluster.add_argument("--mem", type=memory_size, default="4G", metavar="SIZE",

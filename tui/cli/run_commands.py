@@ -107,9 +107,6 @@ def cmd_sweep(args: argparse.Namespace) -> int:
                               ("--no-pretrained", args.no_pretrained, "model.pretrained")):
         if given and axis in sweep.axes:  # its points would all run alike, each trained again
             raise UserError(f"{flag} would set what sweep '{sweep.name}' varies (its axis '{axis}'); leave it out.")
-    if args.halving and args.executor:  # a cluster's tasks keep their epochs in stores of their own until they end
-        raise UserError("--halving compares the points' epochs as they are stored, which a cluster's tasks do only "
-                        "at their end; halve on this machine (--jobs N or --detach) or leave --halving out.")
     points = sweep.points()
     print(f"dermalab: sweep '{sweep.name}': {plural(len(points), 'point')} of experiment {sweep.base.id} "
           f"{sweep.base.spec.name} × {plural(sweep.seeds, 'seed')}.", file=sys.stderr)
@@ -120,6 +117,9 @@ def launch(args: argparse.Namespace, chosen: list[Experiment], asked: range, exp
            each_skip: bool = True) -> int:
     """The runs of `chosen` (experiments, or a sweep's points) × the seeds `asked`, but those that finished already,
     trained as the options say: here, in slots, by the background worker, or on a cluster."""
+    if args.runs_per_task > 1 and not args.executor:
+        raise UserError("--runs-per-task shares out a cluster's tasks; add --executor slurm (or local), or leave it "
+                        "out.")
     source = job_source(args)
     store = open_store()
     try:
@@ -299,9 +299,9 @@ def run_on_cluster(args: argparse.Namespace, jobs: list[Job], store: Store, expe
     """`run --executor slurm|local`: one job array through submitit; follows its tasks unless --detach."""
     cluster.require(args.executor)
     request = cluster.ClusterRequest(args.executor, args.partition, args.gpus_per_task, args.time,
-                                     args.array_parallelism, args.cpus_per_task, args.mem)
+                                     args.array_parallelism, args.cpus_per_task, args.mem, args.runs_per_task)
     task_ids = cluster.submit(JobQueue(store), jobs, request)
-    print(f"Submitted {plural(len(jobs), 'task')} to {args.executor} (submitit job {task_ids[0]}"
+    print(f"Submitted {plural(len(set(task_ids)), 'task')} to {args.executor} (submitit job {task_ids[0]}"
           f"{'…' if len(set(task_ids)) > 1 else ''}); their files are in {cluster.folder()}.", file=sys.stderr)
     if args.detach:
         print("\n".join(job.job_id for job in jobs))
