@@ -466,6 +466,7 @@ def test_a_set_without_critical_classes_shows_no_clinical_column_in_the_app(derm
     import asyncio
 
     from tests.conftest import app_with
+    from tui.app.widgets.results.confusion_matrix import ConfusionMatrix
     from tui.app.widgets.results.leaderboard_table import LeaderboardTable
     from tui.app.widgets.results.recall_grid import RecallGrid
 
@@ -489,7 +490,12 @@ def test_a_set_without_critical_classes_shows_no_clinical_column_in_the_app(derm
             assert "classes: basophil, eosinophil," in legend and "MEL" not in legend
             await pilot.press("s")
             assert app.ranking.key == "recall_basophil"
-            await pilot.press("f")
+            await pilot.press("enter")  # the run's detail: its recall and confusion matrix by the set's classes
+            await pilot.pause()
+            matrix = app.screen.query_one(ConfusionMatrix)
+            assert matrix.names == list(classes.class_names("bloodmnist")) and matrix.cursor == (0, 0)
+            assert "recall: basophil 100% · eosinophil 100%" in str(app.screen.query_one("#run-recall").render())
+            await pilot.press("escape", "f")
             assert not {"clinical", "metrics"} & {chart.key for chart in app.screen.charts}
 
     asyncio.run(look())

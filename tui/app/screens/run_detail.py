@@ -15,7 +15,6 @@ from textual.screen import Screen
 from textual.widget import Widget
 from textual.widgets import Static
 
-from engine.classes import CLASSES
 from engine.errors import UserError
 from engine.experiments.spec import Experiment
 from engine.status import Status
@@ -201,7 +200,7 @@ class RunDetailScreen(LabScreen):
         self.query_one(FigureTable).show(["val", "95 % interval"], [
             (MEASURES[key].name, [show(row[key]), numbers.interval(row.get(f"{key}_ci"), show)])
             for key, show in FIGURES])
-        recalls = " · ".join(f"{name} {numbers.percent(row['recall'].get(name))}" for name in CLASSES)
+        recalls = " · ".join(f"{name} {numbers.percent(recall)}" for name, recall in row["recall"].items())
         self.query_one("#run-recall", Static).update(f"recall: {recalls}")
         matrix = self.query_one(ConfusionMatrix)
         matrix.show(detail.confusion)
@@ -235,8 +234,9 @@ class RunDetailScreen(LabScreen):
         matrix = self.query_one(ConfusionMatrix)
         true, predicted = matrix.cursor
         if not matrix.highlighted_count:
-            self.notify(f"No val lesion of class {CLASSES[true]} was called {CLASSES[predicted]} by this run: the "
-                        "cell is empty.", severity="information")
+            names = matrix.names
+            self.notify(f"No val lesion of class {names[true]} was called {names[predicted]} by this run: the cell is "
+                        "empty.", severity="information")
             return
         row, path = self.detail.row, self.app.lab.store.path
         self.app.push_screen(GalleryScreen("lesions", [run_title(row)],

@@ -21,7 +21,7 @@ from tui.app.widgets.results.scale import GREYS, VIRIDIS, on_shade
 from tui.text import numbers
 
 CURSOR = Style(reverse=True, bold=True, underline=True)  # underlined too: reverse alone can vanish without colour
-START = (MEL, CLASSES.index("nv"))  # true mel, called nv: the misses the page is about
+START = (MEL, CLASSES.index("nv"))  # true mel, called nv: the misses the page is about (on another set, its first)
 
 
 def cell(count: int, share: float | None, diagonal: bool, shares: bool = True) -> Text:
@@ -41,9 +41,18 @@ class ConfusionMatrix(Static, can_focus=True):
         self.rows: list[dict[str, Any]] = []
 
     def show(self, rows: list[dict[str, Any]]) -> None:
-        """`rows` as `summary.confusion_rows` makes them."""
+        """`rows` as `summary.confusion_rows` makes them, a row per class of the run's set."""
         self.rows = rows
-        self.redraw()
+        start = START if tuple(self.names) == CLASSES else (0, 0)
+        if self.cursor != start:
+            self.cursor = start  # redraws
+        else:
+            self.redraw()
+
+    @property
+    def names(self) -> list[str]:
+        """The classes of the run's set, by label."""
+        return [row["true"] for row in self.rows]
 
     def watch_cursor(self) -> None:
         self.redraw()
@@ -53,11 +62,11 @@ class ConfusionMatrix(Static, can_focus=True):
     def highlighted_count(self) -> int:
         """How many val lesions the highlighted cell holds."""
         true, predicted = self.cursor
-        return int(self.rows[true][CLASSES[predicted]]) if self.rows else 0
+        return int(self.rows[true][self.names[predicted]]) if self.rows else 0
 
     def action_move(self, down: int, across: int) -> None:
         true, predicted = self.cursor
-        last = len(CLASSES) - 1
+        last = len(self.rows) - 1
         self.cursor = (min(max(true + down, 0), last), min(max(predicted + across, 0), last))
 
     def on_resize(self) -> None:
@@ -71,11 +80,11 @@ class ConfusionMatrix(Static, can_focus=True):
         table = Table(box=None, header_style="bold", pad_edge=False, padding=(0, 1, 0, 0), caption=caption,
                       caption_justify="left")
         table.add_column("true ↓", no_wrap=True)
-        for name in CLASSES:
+        for name in self.names:
             table.add_column(name, justify="right", no_wrap=True)
         table.add_column("n", justify="right", no_wrap=True)
         for true, row in enumerate(self.rows):
-            cells = [cell(row[name], row[f"{name}_share"], name == row["true"], shares) for name in CLASSES]
+            cells = [cell(row[name], row[f"{name}_share"], name == row["true"], shares) for name in self.names]
             if true == self.cursor[0]:
                 cells[self.cursor[1]].stylize(CURSOR)
             table.add_row(row["true"], *cells, str(row["n"]))
@@ -85,6 +94,6 @@ class ConfusionMatrix(Static, can_focus=True):
         """The table's width: each column as wide as its widest cell or header, and a space after each."""
         columns = [["true ↓", *(row["true"] for row in self.rows)],
                    *([name, *(cell(row[name], row[f"{name}_share"], False, shares).plain for row in self.rows)]
-                     for name in CLASSES),
+                     for name in self.names),
                    ["n", *(str(row["n"]) for row in self.rows)]]
         return sum(max(map(len, column)) + 1 for column in columns)
