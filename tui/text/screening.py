@@ -41,6 +41,21 @@ def condition_short(dataset: str, condition: str) -> str:
     return focus.removesuffix(" rec") if condition == "mel" else group
 
 
+def condition_key(dataset: str) -> tuple[str, str] | None:
+    """The words of the key that switches between focus class and group ('CNV/CNV+DME' and its tooltip); None on
+    DermaMNIST, whose screens declare the page's, and where the set has no two to switch between."""
+    if dataset == DEFAULT or declared(dataset) is None or one_condition(dataset):
+        return None
+    focus, group = (condition_short(dataset, condition) for condition in ("mel", "cancer"))
+    return f"{focus}/{group}", (f"Switch between {condition_name(dataset, 'mel')} and "
+                                f"{condition_name(dataset, 'cancer')}")
+
+
+def switches(dataset: str) -> bool:
+    """Whether the set has a focus class and a wider critical group to switch between (DermaMNIST: mel, cancer)."""
+    return declared(dataset) is not None and not one_condition(dataset)
+
+
 def spared(dataset: str) -> str:
     """The images outside the critical group, whose flagging 'flagged per 1,000' counts: 'benign' on DermaMNIST,
     the other class on a binary set, 'non-CNV+DME' elsewhere."""

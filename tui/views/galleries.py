@@ -90,8 +90,10 @@ def condition_words(predictions: Predictions) -> dict[str, tuple[str, str]]:
     if predictions.dataset == DEFAULT:
         return CONDITION_WORDS
     critical = screening.critical(predictions)
-    return {"mel": (f"{critical.focus} image", critical.focus),
-            "cancer": (f"{critical.titles[1]} image", " or ".join(critical.group))}
+    focus = (f"{critical.focus} image", critical.focus)
+    if critical.group == (critical.focus,):  # a binary set's, PathMNIST's: both galleries show the same images
+        return {"mel": focus, "cancer": focus}
+    return {"mel": focus, "cancer": (f"{critical.titles[1]} image", " or ".join(critical.group))}
 
 
 def _compared(scored: Scored, calls: list[np.ndarray], scores: list[np.ndarray], chosen: np.ndarray) -> list[Tile]:

@@ -18,11 +18,11 @@ from engine.classes import DEFAULT
 from engine.errors import UserError
 from engine.store import summary
 from tui.app.lab_app import LabScreen
-from tui.app.screens.operating_point import condition_key, roc
+from tui.app.screens.operating_point import roc
 from tui.app.screens.run_detail import dotted
 from tui.app.widgets.experiments.experiment_detail import lookup, shown
 from tui.app.widgets.frame.header import LabHeader
-from tui.app.widgets.frame.key_line import BACK, KeyLine
+from tui.app.widgets.frame.key_line import BACK, KeyLine, retitle
 from tui.app.widgets.results.run_lines import GLYPHS, Axes, RunLine, RunLines
 from tui.text import numbers
 from tui.text import screening as words
@@ -44,7 +44,7 @@ class CompareScreen(LabScreen):
         self.runs, self.marked = runs[:MOST], len(runs)
         self.condition = "mel"
         self.dataset = runs[0].get("dataset", DEFAULT)  # the app's set: every ranked row is on it
-        condition_key(self, self.dataset)
+        retitle(self, "toggle_condition", words.condition_key(self.dataset))
         self.predictions: dict[str, screening.Predictions | None] = {}
         for run in self.runs:
             try:
@@ -101,8 +101,7 @@ class CompareScreen(LabScreen):
 
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
         """c is there only where the set has a focus class and a wider critical group to switch between."""
-        return action != "toggle_condition" or (words.declared(self.dataset) is not None
-                                                and not words.one_condition(self.dataset))
+        return action != "toggle_condition" or words.switches(self.dataset)
 
     def action_toggle_condition(self) -> None:
         self.condition = "cancer" if self.condition == "mel" else "mel"

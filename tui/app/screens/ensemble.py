@@ -76,4 +76,5 @@ class EnsembleScreen(LabScreen):
 
         first, second = (member.run_id for member in self.members)
         path = self.app.lab.store.path
-        self.app.push_screen(DifferenceScreen(self.titles(), lambda: galleries.differences(path, first, second)))
+        self.app.push_screen(DifferenceScreen(self.titles(), lambda: galleries.differences(path, first, second),
+                                              self.dataset))

@@ -14,13 +14,15 @@ from textual.screen import Screen
 from textual.widgets import Static
 from textual.worker import Worker, WorkerState
 
+from engine.classes import DEFAULT
 from engine.errors import UserError, said
 from engine.experiments.spec import Experiment
 from engine.jobs.source import JobSource
 from tui.app.widgets.frame.fitted_line import FittedLine
 from tui.app.widgets.frame.header import LabHeader
-from tui.app.widgets.frame.key_line import BACK, KeyLine
+from tui.app.widgets.frame.key_line import BACK, KeyLine, retitle
 from tui.app.widgets.pictures.image_grid import TRUE_COLOUR, ImageGrid, palette
+from tui.text import screening as words
 from tui.text.fit import Part
 
 if TYPE_CHECKING:
@@ -81,10 +83,16 @@ class DifferenceScreen(GalleryScreen):
     BINDINGS = [Binding("c", "toggle_condition", "Mel/cancer", id="condition",
                         tooltip="Switch between melanomas and any cancer (akiec, bcc, mel)"), BACK]
 
-    def __init__(self, titles: list[str], load: Callable[[], Any]):
+    def __init__(self, titles: list[str], load: Callable[[], Any], dataset: str = DEFAULT):
         super().__init__("lesions", titles, load)
         self.galleries: dict[str, Gallery] = {}
         self.condition = "mel"
+        self.dataset = dataset  # the runs' set, whose critical classes the galleries follow
+        retitle(self, "toggle_condition", words.condition_key(dataset))
+
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        """c is there only where the set has a focus class and a wider critical group to switch between."""
+        return action != "toggle_condition" or words.switches(self.dataset)
 
     def present(self, galleries: dict[str, Gallery]) -> None:  # type: ignore[override]
         self.galleries = galleries

@@ -6,8 +6,6 @@ The ranked screens import this module only when it opens: scikit-learn would slo
 
 from __future__ import annotations
 
-from dataclasses import replace
-
 from sklearn.metrics import roc_curve
 from textual.app import ComposeResult
 from textual.binding import Binding
@@ -16,10 +14,9 @@ from textual.screen import Screen
 from textual.widgets import Static
 
 from engine.analysis import screening
-from engine.classes import DEFAULT
 from engine.errors import UserError
 from tui.app.widgets.frame.header import LabHeader
-from tui.app.widgets.frame.key_line import BACK, KeyLine
+from tui.app.widgets.frame.key_line import BACK, KeyLine, retitle
 from tui.app.widgets.results.figures import FigureTable
 from tui.app.widgets.results.roc_plot import RocPlot
 from tui.text import numbers
@@ -43,7 +40,7 @@ class OperatingPointScreen(Screen):
         # The first point is found here: a run that has none (no melanomas in its val set, or no critical class on
         # its set) fails before opening.
         self.point = screening.operating_point(predictions, 0.9, "mel")
-        condition_key(self, predictions.dataset)
+        retitle(self, "toggle_condition", words.condition_key(predictions.dataset))
 
     def compose(self) -> ComposeResult:
         yield LabHeader("operating point")
@@ -86,24 +83,10 @@ class OperatingPointScreen(Screen):
 
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
         """c is there only where the set's focus class and critical group differ."""
-        return action != "toggle_condition" or not words.one_condition(self.predictions.dataset)
+        return action != "toggle_condition" or words.switches(self.predictions.dataset)
 
     def action_toggle_condition(self) -> None:
         self.choose(self.point.target, "cancer" if self.point.condition == "mel" else "mel")
-
-
-def condition_key(screen: Screen, dataset: str) -> None:
-    """The condition key's words after the set's critical classes ('CNV/CNV+DME'); the screens declare
-    DermaMNIST's. Textual keeps a copy of the declared bindings per screen, so only this screen's change."""
-    if dataset == DEFAULT or words.declared(dataset) is None:
-        return
-    focus, group = (words.condition_short(dataset, condition) for condition in screening.CONDITIONS)
-    description = f"{focus}/{group}"
-    tooltip = f"Switch between {words.condition_name(dataset, 'mel')} and {words.condition_name(dataset, 'cancer')}"
-    bindings = screen._bindings.key_to_bindings
-    for key, found in bindings.items():
-        bindings[key] = [replace(binding, description=description, tooltip=tooltip)
-                         if binding.action == "toggle_condition" else binding for binding in found]
 
 
 def roc(predictions: screening.Predictions, condition: str) -> tuple[list[float], list[float]]:

@@ -7,10 +7,13 @@ switching views several times slower; one line of text, redrawn only when its wi
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 from rich.text import Text
 from textual import events
 from textual.app import App
 from textual.binding import ActiveBinding, Binding
+from textual.screen import Screen
 from textual.widgets import Static
 
 PALETTE = ("ctrl+p", "Palette")
@@ -21,6 +24,18 @@ Entry = tuple[str, str]  # key, description
 
 # every screen opened from another goes back with escape
 BACK = Binding("escape", "app.pop_screen", "Back", id="back", tooltip="Back to the screen this one was opened from")
+
+
+def retitle(screen: Screen, action: str, words: tuple[str, str] | None) -> None:
+    """The key of `action` with other words (description, tooltip) on this screen alone, where they follow what it
+    shows (a set's critical classes); None keeps the declared ones. Textual keeps a copy of the declared bindings per
+    screen, and the key line and `?` read that copy."""
+    if words is None:
+        return
+    bindings = screen._bindings.key_to_bindings
+    for key, found in bindings.items():
+        bindings[key] = [replace(binding, description=words[0], tooltip=words[1]) if binding.action == action
+                         else binding for binding in found]
 
 
 def our_bindings(active: dict[str, ActiveBinding]) -> list[Binding]:
