@@ -467,6 +467,7 @@ def test_a_set_without_critical_classes_shows_no_clinical_column_in_the_app(derm
 
     from tests.conftest import app_with
     from tui.app.widgets.results.confusion_matrix import ConfusionMatrix
+    from tui.app.widgets.results.figures import FigureTable
     from tui.app.widgets.results.leaderboard_table import LeaderboardTable
     from tui.app.widgets.results.recall_grid import RecallGrid
 
@@ -495,6 +496,9 @@ def test_a_set_without_critical_classes_shows_no_clinical_column_in_the_app(derm
             matrix = app.screen.query_one(ConfusionMatrix)
             assert matrix.names == list(classes.class_names("bloodmnist")) and matrix.cursor == (0, 0)
             assert "recall: basophil 100% · eosinophil 100%" in str(app.screen.query_one("#run-recall").render())
+            figures = app.screen.query_one(FigureTable).content.columns[0].cells
+            assert [str(cell) for cell in figures] == ["AUC (macro)", "accuracy", "balanced accuracy"]  # no clinical
+            assert "cancer" not in " ".join(str(static.render()) for static in app.screen.query(".legend"))
             await pilot.press("escape", "f")
             assert not {"clinical", "metrics"} & {chart.key for chart in app.screen.charts}
 

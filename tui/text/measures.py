@@ -7,9 +7,9 @@ name, with its meaning beside it."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
-from engine.classes import CRITICAL, DEFAULT
+from engine.classes import CRITICAL, DEFAULT, class_names
 
 
 @dataclass(frozen=True)
@@ -43,11 +43,16 @@ def of_set(dataset: str | None) -> dict[str, Measure]:
     with no set chosen, the page's."""
     if dataset in (None, DEFAULT):
         return MEASURES
+    count = len(class_names(dataset))  # the page's words count DermaMNIST's seven classes
+    counted = {**MEASURES,
+               "auc": replace(MEASURES["auc"], meaning=f"the mean of the {count} one-vs-rest ROC AUCs"),
+               "balanced_accuracy": replace(MEASURES["balanced_accuracy"], meaning=f"mean of the {count} classes' "
+                                            "recalls")}
     critical = CRITICAL.get(dataset)
     if critical is None:
-        return {key: measure for key, measure in MEASURES.items() if key not in CLINICAL}
+        return {key: measure for key, measure in counted.items() if key not in CLINICAL}
     focus, group = critical.titles
-    return {**MEASURES,
+    return {**counted,
             "mel_recall": Measure(focus, f"recall of '{critical.focus}'",
                                   f"share of the val images of '{critical.focus}' called so"),
             "cancer_sensitivity": Measure(group, f"{group} sensitivity",

@@ -29,7 +29,7 @@ from tui.app.widgets.results.leaderboard_table import unlike_page
 from tui.app.widgets.results.scale import scale_words
 from tui.app.widgets.run.curves import Curves
 from tui.text import numbers
-from tui.text.measures import MEASURES
+from tui.text.measures import of_set
 
 # (row key, how it reads): the figures that have a bootstrap interval carry it in `{key}_ci`.
 FIGURES = [("auc", numbers.auc), ("mel_recall", numbers.percent), ("cancer_sensitivity", numbers.percent),
@@ -177,8 +177,9 @@ class RunDetailScreen(LabScreen):
             if self.detail.confusion:
                 yield FigureTable(id="run-figures")
                 yield Static(id="run-recall", markup=False)
-                yield Static(f"{MEASURES['cancer_sensitivity'].name}: {MEASURES['cancer_sensitivity'].meaning}",
-                             classes="legend", markup=False)
+                cancer = of_set(self.detail.row["dataset"]).get("cancer_sensitivity")  # its set's critical group
+                if cancer is not None:
+                    yield Static(f"{cancer.name}: {cancer.meaning}", classes="legend", markup=False)
                 with Vertical(id="run-matrix"):
                     yield Static(matrix_legend(not self.app.no_color), classes="legend", markup=False)
                     yield ConfusionMatrix(id="confusion-matrix")
@@ -196,10 +197,10 @@ class RunDetailScreen(LabScreen):
         self.query_one("#run-body").focus()  # arrows scroll the page of a run that has no matrix
         if not detail.confusion:
             return
-        row = detail.row
+        row, measures = detail.row, of_set(detail.row["dataset"])
         self.query_one(FigureTable).show(["val", "95 % interval"], [
-            (MEASURES[key].name, [show(row[key]), numbers.interval(row.get(f"{key}_ci"), show)])
-            for key, show in FIGURES])
+            (measures[key].name, [show(row[key]), numbers.interval(row.get(f"{key}_ci"), show)])
+            for key, show in FIGURES if key in measures])  # a set without critical classes has no clinical two
         recalls = " · ".join(f"{name} {numbers.percent(recall)}" for name, recall in row["recall"].items())
         self.query_one("#run-recall", Static).update(f"recall: {recalls}")
         matrix = self.query_one(ConfusionMatrix)
