@@ -159,11 +159,14 @@ async def makes_an_ensemble_of_two_marked_runs_under_either_rule(app, pilot, two
 async def test_another_sets_operating_point_and_ensemble_follow_its_critical_classes(dermalab_home, stored):
     """OCTMNIST's focus is neovascularization (CNV), its group CNV and diabetic macular edema; BloodMNIST declares
     none, so its ensemble (pushed in the same app: a second app would cost a second start-up) shows AUC and
-    accuracies under the mean rule alone."""
+    accuracies under the mean rule alone, and its comparison no ROC."""
     from tests.test_datasets import stored_on
+    from tui.app.screens.compare import CompareScreen
+    from tui.app.widgets.results.run_lines import RunLines
 
     octs = [stored_on("octmnist"), stored_on("octmnist", seed=1)]
-    bloods = [stored.predictions(stored_on("bloodmnist", seed=seed)) for seed in (1, 2)]
+    blood_ids = [stored_on("bloodmnist", seed=seed) for seed in (1, 2)]
+    bloods = [stored.predictions(run_id) for run_id in blood_ids]
     run = stored.predictions(octs[0])
     app = app_with("--data", "synthetic", "--dataset", "octmnist")
     async with app.run_test(size=SIZE) as pilot:
@@ -186,6 +189,15 @@ async def test_another_sets_operating_point_and_ensemble_follow_its_critical_cla
         assert cells(app.screen.query_one(FigureTable)) == figure_rows(result, [
             ("CNV+DME flagged", "malignant_sensitivity"), ("specificity", "specificity"),
             ("recall of 'choroidal neovascularization'", "mel_recall"), ("AUC (macro)", "auc")])
+        await pilot.press("escape", "C")
+        assert isinstance(app.screen, CompareScreen) and "CNV/CNV+DME" in descriptions(app)
+        assert app.screen.query_one("#compare-roc", RunLines).axes.title.startswith(
+            "ROC for choroidal neovascularization")
+        app.push_screen(CompareScreen([stored.get(run_id) for run_id in blood_ids]))
+        await pilot.pause()
+        assert app.screen.query_one("#compare-roc", RunLines).axes.title == (
+            "no ROC: bloodmnist declares no critical class")
+        assert "Mel/cancer" not in descriptions(app)
         app.push_screen(EnsembleScreen(*bloods))
         await pilot.pause()
         assert "rule mean" in str(app.screen.query_one("#ensemble-rule", Static).render())
