@@ -46,7 +46,7 @@ class Predictions:
 @dataclass(frozen=True)
 class OperatingPoint:
     run_id: str
-    condition: str  # a key of CONDITIONS; "class" on the command line and in JSON
+    condition: str  # one of CONDITIONS; "class" on the command line and in JSON
     target: float  # the sensitivity asked for
     threshold: float  # lesions whose score is at least this are flagged
     sensitivity: float  # reached on val; above target when tied scores cross the threshold together
@@ -72,9 +72,14 @@ def condition_classes(predictions: Predictions, condition: str) -> list[int]:
     """The labels that count as having the condition on the run's set."""
     if condition not in CONDITIONS:
         raise UserError(f"Unknown class '{condition}'; an operating point screens for one of {', '.join(CONDITIONS)}.")
-    declared = critical(predictions)
-    names = class_names(predictions.dataset)
-    return [names.index(c) for c in ((declared.focus,) if condition == "mel" else declared.group)]
+    focus, group = critical_labels(predictions.dataset, critical(predictions))
+    return [focus] if condition == "mel" else group
+
+
+def critical_labels(dataset: str, declared: Critical) -> tuple[int, list[int]]:
+    """The labels of the set's focus class and of its critical group."""
+    names = class_names(dataset)
+    return names.index(declared.focus), [names.index(c) for c in declared.group]
 
 
 def score(predictions: Predictions, condition: str) -> np.ndarray:
@@ -134,8 +139,7 @@ def _screen(labels: np.ndarray, calls: list[np.ndarray], dataset: str) -> dict[s
     declared = CRITICAL.get(dataset)
     if declared is None:
         return {"malignant_sensitivity": None, "specificity": None, "mel_recall": None}
-    names = class_names(dataset)
-    focus, group = names.index(declared.focus), [names.index(c) for c in declared.group]
+    focus, group = critical_labels(dataset, declared)
     flagged = np.logical_or.reduce([np.isin(call, group) for call in calls])
     called_focus = np.logical_or.reduce([call == focus for call in calls])
     malignant = np.isin(labels, group)
