@@ -67,16 +67,10 @@ def spared(dataset: str) -> str:
 
 
 def measures(dataset: str) -> dict[str, Measure]:
-    """MEASURES as screening fills them on the set: of_set's clinical names, and the flagged share and specificity
-    of its critical group; the counts of classes its own."""
-    named = of_set(dataset)
-    if dataset == DEFAULT:
-        return named
-    classes = len(class_names(dataset))
-    named = {**named, "auc": Measure("AUC", "AUC (macro)", f"the mean of the {classes} one-vs-rest ROC AUCs", False),
-             "balanced_accuracy": Measure("bal acc", "balanced accuracy", f"mean of the {classes} classes' recalls")}
-    critical = declared(dataset)
-    if critical is None:
+    """MEASURES as screening fills them on the set: of_set's, with the flagged share and specificity of its critical
+    group."""
+    named, critical = of_set(dataset), declared(dataset)
+    if dataset == DEFAULT or critical is None:
         return named
     group = critical.titles[1]
     return {**named,
