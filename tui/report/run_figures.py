@@ -5,6 +5,7 @@ sheet of the best-AUC run's missed melanomas. Each is a `tui.report.png.Png`; ma
 from __future__ import annotations
 
 import math
+import textwrap
 from typing import Any
 
 from engine.analysis import screening
@@ -21,6 +22,7 @@ PANELS_ACROSS = 5  # AUC curves: experiments per row of small panels
 SHEET_ACROSS = 10  # missed melanomas: images per row
 SMALL = 7  # points: panel titles, captions
 PAGE_LINE = "#888888"
+LABEL_WIDTH = 10  # letters on a line of a class's name above the heatmap (a longer word keeps its line)
 
 
 def pngs(groups: list[dict[str, Any]], runs: list[dict[str, Any]], top: list[dict[str, Any]], best: dict[str, Any],
@@ -94,9 +96,12 @@ def auc_curves(runs: list[dict[str, Any]], experiments: dict[int, Experiment], s
 
 def recall_heatmap(groups: list[dict[str, Any]], experiments: dict[int, Experiment], chosen: Reported) -> Png:
     rows, classes = summary.experiment_rows(groups, experiments), chosen.classes
+    # Other sets' long class names go on lines of their own words, so that neighbours do not run into each other.
+    names = [textwrap.fill(name, LABEL_WIDTH, break_long_words=False) for name in classes]
+    lines = max(name.count("\n") + 1 for name in names)
 
     def draw(figure: Any) -> None:
-        figure.set_size_inches(max(7.0, 0.8 * len(classes)), 0.3 * len(rows) + 1.4)
+        figure.set_size_inches(7.0 if chosen.page else 4 + 0.9 * len(classes), 0.3 * len(rows) + 1.2 + 0.2 * lines)
         axes = figure.add_subplot()
         grid = [[row["recall"].get(name) for name in classes] for row in rows]
         shown = axes.imshow([[math.nan if v is None else v for v in line] for line in grid], cmap="viridis",
@@ -106,8 +111,7 @@ def recall_heatmap(groups: list[dict[str, Any]], experiments: dict[int, Experime
                 ink = "white" if value is not None and value <= 0.5 else "black"  # legible on viridis's dark end
                 axes.text(x, y, "–" if value is None else f"{value:.0%}", ha="center", va="center", fontsize=SMALL,
                           color=ink)
-        # the long names of other sets' classes slant, so that neighbours do not run into each other
-        axes.set_xticks(range(len(classes)), classes, **({} if chosen.page else {"rotation": 30, "ha": "left"}))
+        axes.set_xticks(range(len(classes)), names, fontsize=None if chosen.page else SMALL)
         axes.set_yticks(range(len(rows)), [_group_label(row) for row in rows], fontsize=SMALL)
         axes.xaxis.tick_top()
         figure.colorbar(shown, ax=axes, label="recall (mean over seeds)")
