@@ -213,6 +213,18 @@ def test_a_version_3_store_upgrades_with_each_runs_recall_by_its_sets_classes(de
     store.close()
 
 
+def test_a_run_exported_by_a_version_3_store_is_imported_with_its_recalls_by_label(dermalab_home, tmp_path):
+    """A cluster task that started before the upgrade exports its run with version 3's recall columns."""
+    stored_on("dermamnist")
+    exported = Store().exported("dermamnistrun")
+    recalls = {column: exported["runs"][0].pop(column) for column in schema.RECALL_COLUMNS[:7]}
+    exported["runs"][0].update({f"recall_{name}": recall for name, recall in zip(classes.CLASSES, recalls.values())})
+    home = Store(tmp_path / "home.sqlite")
+    assert home.imported(exported)
+    (run,) = home.runs()
+    assert run["recall"] == dict(zip(classes.CLASSES, recalls.values())) and run["recall"]["mel"] == 1
+
+
 def test_each_set_and_size_downloads_its_own_file_through_the_checked_path(monkeypatch, dermalab_home):
     """The same fetch as DermaMNIST's (tests/test_download.py), named and checked as medmnist names and checks it."""
     import hashlib

@@ -448,6 +448,7 @@ class Store:
     def imported(self, rows: dict[str, Any]) -> bool:
         """Takes a run exported by a store of this version, once: False when this store has that run already. One
         it cannot take raises ForeignRun, and nothing of it is written."""
+        rows = schema.recalls_by_label(rows)
         run_id = self.checked_export(rows)["run_id"]
         with self._writing() as db:
             if db.execute("SELECT 1 FROM runs WHERE run_id=?", (run_id,)).fetchone():

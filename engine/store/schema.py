@@ -278,6 +278,17 @@ def _recalls_of_other_sets(db: sqlite3.Connection) -> None:
         db.execute(f"UPDATE runs SET {recalls} WHERE dataset = ?", (*paths, dataset))
 
 
+def recalls_by_label(exported: Any) -> Any:
+    """A run exported by a version-3 store (a cluster task started before this dermalab was installed) names its
+    recall columns after DermaMNIST's classes: they take version 4's names. Anything else is left as it is, for
+    the import to check."""
+    runs = exported.get("runs") if isinstance(exported, dict) else None
+    for row in runs if isinstance(runs, list) else []:
+        if isinstance(row, dict):
+            row.update({new: row.pop(old) for new, old in RECALLS_BEFORE_4.items() if old in row})
+    return exported
+
+
 def has_table(db: sqlite3.Connection, name: str) -> bool:
     return db.execute("SELECT 1 FROM sqlite_master WHERE type='table' AND name=?", (name,)).fetchone() is not None
 
