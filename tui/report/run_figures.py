@@ -134,8 +134,6 @@ def _group_label(row: dict[str, Any]) -> str:
 def roc_curves(top: list[dict[str, Any]], target: float, store: Store, chosen: Reported) -> Png | None:
     """The ROC curves of the set's critical class (melanoma on DermaMNIST); None when no top run has an image of
     it in its val set."""
-    from sklearn.metrics import roc_curve
-
     curves = []
     for row in top:
         predictions = summary.predictions(store, row["run_id"])
@@ -143,17 +141,20 @@ def roc_curves(top: list[dict[str, Any]], target: float, store: Store, chosen: R
             point = screening.operating_point(predictions, target, "mel")
         except UserError:  # no melanoma to be sensitive to: the operating points table says so
             continue
-        false_positive, true_positive, _ = roc_curve(screening.has_condition(predictions, "mel"),
-                                                     screening.score(predictions, "mel"))
-        curves.append((row, false_positive, true_positive, point))
+        curves.append((row, predictions, point))
     if not curves:
         return None
 
     def draw(figure: Any) -> None:
+        # scikit-learn (seconds to import) only where the curves are drawn: a report without matplotlib has none
+        from sklearn.metrics import roc_curve
+
         axes = figure.add_subplot()
         axes.plot([0, 1], [0, 1], color=PAGE_LINE, linestyle=":", linewidth=1)
         axes.axhline(target, color=PAGE_LINE, linestyle="--", linewidth=1)
-        for row, false_positive, true_positive, point in curves:
+        for row, predictions, point in curves:
+            false_positive, true_positive, _ = roc_curve(screening.has_condition(predictions, "mel"),
+                                                         screening.score(predictions, "mel"))
             label = f"#{row['experiment_id']} {row['name']} · seed {row['seed']} · macro AUC {row['auc']:.3f}"
             line, = axes.plot(false_positive, true_positive, linewidth=1.2, label=label)
             if point.specificity is not None:  # None: every val lesion is a melanoma, so no point can be placed
