@@ -134,14 +134,18 @@ def key_latency(keys: int, beat_seconds: float) -> tuple[dict[str, list[float]],
             terminal.drain(0.5)
             asked = time.perf_counter()
             cancel = dermalab(Path(home), "cancel", "--all", wait=False)
-            seen = terminal.wait_for("■") - asked  # the queue's mark of a cancelled job
+            try:
+                seen = terminal.wait_for("■") - asked  # the queue's mark of a cancelled job
+            except TimeoutError as error:  # say what the cancel said: a failure here was seen once, unexplained
+                said = cancel.communicate(timeout=60)[1].decode().strip() or "nothing"
+                raise TimeoutError(f"{error}; the cancel ended {cancel.returncode} and said {said}") from error
             cancel.wait()
             terminal.press("q")
             terminal.wait_exit()
         finally:
             terminal.close()
-        final = status(Path(home))
-        stop_worker(Path(home))
+            final = status(Path(home))
+            stop_worker(Path(home))  # on a failure too
     if not still_running:
         final += " (the run ended before the keys did: use more epochs)"
     return latencies, beats, seen, final
@@ -149,10 +153,12 @@ def key_latency(keys: int, beat_seconds: float) -> tuple[dict[str, list[float]],
 
 def dermalab(home: Path, *args: str, wait: bool = True) -> subprocess.Popen:
     process = subprocess.Popen([sys.executable, "-m", "tui.cli.main", *args], cwd=REPO, stdout=subprocess.DEVNULL,
-                               stderr=subprocess.DEVNULL,
+                               stderr=subprocess.PIPE,
                                env={**os.environ, "DERMALAB_HOME": str(home), "PYTHONPATH": str(REPO)})
-    if wait and process.wait() != 0:
-        raise RuntimeError(f"'dermalab {' '.join(args)}' ended with exit code {process.returncode}")
+    if wait:
+        errors = process.communicate()[1].decode().strip()
+        if process.returncode != 0:
+            raise RuntimeError(f"'dermalab {' '.join(args)}' ended with exit code {process.returncode}: {errors}")
     return process
 
 
@@ -168,7 +174,7 @@ def heartbeats_per_second(home: Path, seconds: float) -> float:
 
 
 def stop_worker(home: Path) -> None:
-    """The idle worker would wait a minute for more jobs: stop it now."""
+    """Stop the worker now: idle, it would wait a minute for more jobs; after a failure, train on unseen."""
     words = (home / "runs.sqlite.worker").read_text().split()
     with contextlib.suppress(ProcessLookupError, ValueError, IndexError):
         os.kill(int(words[0]), signal.SIGTERM)
