@@ -5,6 +5,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
+from engine.classes import DEFAULT
+
 
 @dataclass(frozen=True)
 class DataProgress:
@@ -26,6 +28,7 @@ class RunStarted:
     epochs: int
     batches: int
     resumed_after: int = 0  # the epochs a resumed run had finished before (engine.training.checkpoint)
+    dataset: str = DEFAULT  # the MedMNIST set it trains on, whose critical classes its figures are titled after
 
 
 @dataclass(frozen=True)

@@ -268,7 +268,11 @@ def test_views_show_one_set_at_a_time(dermalab_home, capsys, tiny_experiments):
     for extra in ([], ["--dataset", "pneumoniamnist"], ["--dataset", "pneumoniamnist", "--size", "64"]):
         assert main(["run", "1", "--data", "synthetic", "--experiments", str(tiny_experiments), "--device", "cpu",
                      "--json", *extra]) == exit_codes.OK
-    ran = [json.loads(line)["run_id"] for line in capsys.readouterr().out.splitlines()]
+    out, err = capsys.readouterr()
+    ran = [json.loads(line)["run_id"] for line in out.splitlines()]
+    # each run's line on stderr names its own set's critical figures
+    assert [line.split("·")[1].split()[:2] for line in err.splitlines() if " seed 0:" in line] == [
+        ["mel", "rec"], ["pneu", "rec"], ["pneu", "rec"]]
 
     def shown(*args: str) -> list[str]:
         assert main(["results", "--format", "json", "--experiments", str(tiny_experiments), *args]) == exit_codes.OK

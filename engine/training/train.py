@@ -108,7 +108,7 @@ def train(spec: ExperimentSpec, dataset: Dataset, options: RunOptions, run_id: s
     so_far = resume(setup, checkpoint) if checkpoint is not None and checkpoint.exists() else saving.Progress()
     size = len(setup.train_labels)
     yield RunStarted(run_id, spec.id, spec.name, options.seed, describe_device(setup.device), dataset.source, epochs,
-                     setup.batches, so_far.epoch)
+                     setup.batches, so_far.epoch, dataset.medset.name)
     yield from so_far.history
 
     started = time.perf_counter() - so_far.wall_seconds

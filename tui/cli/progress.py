@@ -31,7 +31,7 @@ from engine.experiments.spec import Experiment
 from engine.store import summary
 from engine.store.runs import Store
 from tui.text import numbers
-from tui.text.measures import MEASURES
+from tui.text.measures import of_set
 from tui.text.tables import dumps, machine
 
 
@@ -107,9 +107,9 @@ def outcome_fields(started: RunStarted | None, event: RunFinished | RunFailed) -
     label = f"[{started.experiment_id}] {started.name} seed {started.seed}:" if started else f"{event.run_id}:"
     if isinstance(event, RunFailed):
         return [label, f"{event.status} at epoch {event.epoch}: {event.reason}"]
-    m = event.metrics
-    return [label, *(f"{MEASURES[key].header} {numbers.auc(m[key]) if key == 'auc' else numbers.percent(m[key])}"
-                     for key in ("auc", "mel_recall", "cancer_sensitivity", "accuracy")),
+    m, measures = event.metrics, of_set(started.dataset if started else None)  # a set's critical classes' titles
+    return [label, *(f"{measures[key].header} {numbers.auc(m[key]) if key == 'auc' else numbers.percent(m[key])}"
+                     for key in ("auc", "mel_recall", "cancer_sensitivity", "accuracy") if key in measures),
             f"{numbers.seconds(m['train_seconds'])} training"]
 
 
