@@ -1,7 +1,7 @@
 """The cluster path against a real one-node Slurm (started by `.ci/slurm`, with accounting or without): a job array of
 two tiny runs followed with `dermalab queue` until each run is imported once, a cancel of a pending and of a running
 task, a task that runs out of its time and one that requeues itself at its time limit, one cancelled from outside
-dermalab, and one killed with -9.
+dermalab, one killed with -9, a sweep of 27 runs as three tasks of nine, and a sweep's point stopped by halving.
 
 Each scenario runs once (a module fixture, on its own DERMALAB_HOME) and its tests read what it saw, so that each
 expectation is a test of its own without a second submission.
@@ -27,10 +27,13 @@ from typing import Any, TypeVar
 import psutil
 import pytest
 
+from engine.events import EpochEnded
+from engine.experiments.spec import Point
 from engine.jobs import cluster
-from engine.jobs.queue import JobQueue
+from engine.jobs.queue import Job, JobQueue
 from engine.store.runs import Store
 from tests.conftest import TINY_EXPERIMENTS, dermalab, one_sentence
+from tests.test_sweeps import GRID
 
 pytestmark = [pytest.mark.slurm, pytest.mark.slow]  # slow too: `-m "not slow"` replaces addopts' `-m "not slurm"`
 
@@ -125,6 +128,14 @@ class Lab:
         need(submitted.returncode == 0, submitted.stderr)
         job_ids = submitted.stdout.split()
         self.task_ids += [self.job(job_id)["cluster_job_id"] for job_id in job_ids]
+        return job_ids
+
+    def sweep(self, *args: str) -> list[str]:
+        """`dermalab sweep ARGS --executor slurm --detach`: as `submit`, for a sweep."""
+        submitted = self.cli("sweep", *args, "--executor", "slurm", "--detach", "--data", "synthetic")
+        need(submitted.returncode == 0, submitted.stderr)
+        job_ids = submitted.stdout.split()
+        self.task_ids += sorted({self.job(job_id)["cluster_job_id"] for job_id in job_ids})
         return job_ids
 
     def queue(self) -> list[dict[str, Any]]:
@@ -482,3 +493,70 @@ def test_a_submission_slurm_refuses_is_one_sentence_in_its_words(lab_factory: Ca
     sentence = one_sentence(refused.stderr)
     assert sentence.startswith(f"Slurm refused the job array ({slurm_words}") and "'sinfo'" in sentence, sentence
     assert lab.queue() == []
+
+
+# A sweep of 3 x 3 points x 3 seeds (issue 26), 9 runs a task: one array of 3 tasks, each training its runs in turn.
+
+RUNS_PER_TASK = 9
+
+
+@dataclass
+class SweptArray:
+    lab: Lab
+    job_ids: list[str]
+    again: subprocess.CompletedProcess  # the same sweep submitted a second time
+
+
+@pytest.fixture(scope="module")
+def swept_array(lab_factory: Callable[[str], Lab], tmp_path_factory: pytest.TempPathFactory) -> SweptArray:
+    lab = lab_factory("swept")
+    path = tmp_path_factory.mktemp("sweep") / "grid.toml"
+    path.write_text(TINY_EXPERIMENTS + GRID)
+    asked = ("grid", "--dataset", "breastmnist", "--runs-per-task", str(RUNS_PER_TASK), "--experiments", str(path))
+    with lab.playing():
+        job_ids = lab.sweep(*asked)
+        wait_for(lambda: not lab.queue(), "end of the sweep's tasks")
+        wait_for(lambda: not in_squeue(lab.task_ids), "end of the sweep's tasks in squeue", 60)
+        again = lab.cli("sweep", *asked, "--executor", "slurm", "--detach", "--data", "synthetic")
+    return SweptArray(lab, job_ids, again)
+
+
+def test_a_sweep_of_27_runs_trains_as_one_array_of_three_tasks(swept_array: SweptArray):
+    lab, job_ids = swept_array.lab, swept_array.job_ids
+    runs = [lab.run(job_id) for job_id in job_ids]
+    assert len(job_ids) == 27 and all(run is not None and run["status"] == "finished" for run in runs), [
+        run and (run["status"], run["reason"]) for run in runs]
+    assert len({(run["config_hash"], run["seed"]) for run in runs if run}) == 27
+    tasks = sorted(lab.job(job_id)["cluster_job_id"] for job_id in job_ids)
+    assert len(set(tasks)) == 3 and len({task.split("_")[0] for task in tasks}) == 1, set(tasks)
+
+
+def test_a_second_sweep_of_the_same_name_submits_nothing(swept_array: SweptArray):
+    again = swept_array.again
+    assert again.returncode == 0 and again.stdout == "", again.stdout + again.stderr
+    assert "skipped 27 runs of 27" in again.stderr and "Submitted" not in again.stderr, again.stderr
+
+
+# Halving decided on the submitting side: a point behind two rivals at its first rung is told to stop.
+
+def test_halving_on_slurm_stops_a_point_behind_its_rivals(lab_factory: Callable[[str], Lab],
+                                                         tmp_path_factory: pytest.TempPathFactory):
+    """As tests/test_cluster.py's case through the local executor: rivals at a val AUC of 1 at epoch 1 already, a
+    run of 10,000 epochs that the look after its first epoch places 3rd of 3; stored stopped with its epochs."""
+    lab = lab_factory("halved")
+    path = tmp_path_factory.mktemp("halving") / "lr.toml"
+    path.write_text(TINY_EXPERIMENTS + '[[sweeps]]\nname = "lr"\nextends = 2\naxes = { "optimizer.lr" = [1e-3] }\n')
+    with lab.playing():
+        [job_id] = lab.sweep("lr", "--halving", "--experiments", str(path))
+        with lab.reading() as store:
+            mine = JobQueue(store).get(job_id)
+            assert mine is not None
+            rivals = [Job.new(2, "rival", 0, mine["data"], mine["experiments"], mine["options"],
+                              Point("lr", {"optimizer.lr": lr})) for lr in (1e-2, 1e-4)]
+            JobQueue(store).add(rivals)
+            store.epochs([EpochEnded(rival.job_id, 1, 10_000, 0.5, 1.0, 1.0, 0.9, 1e-3, 1.0) for rival in rivals])
+        wait_for(lambda: job_id not in {row["job_id"] for row in lab.queue()}, "end of the halved run")  # rivals wait
+    run = lab.run(job_id)
+    assert run is not None and run["status"] == "stopped", run and (run["status"], run["reason"])
+    assert run["reason"].endswith(" placed 3 of 3 points at epoch 1, where the top 1 go on"), run["reason"]
+    assert len(run["history"]) == run["stopped_epoch"] >= 1

@@ -170,7 +170,7 @@ def warning_seconds(minutes: int) -> int:
     return min(WARNED_AT_MOST, minutes * 60 // 4)
 
 
-def task(jobs: list[Job], results: str) -> list[str]:
+def task(jobs: list[Job] | Job, results: str) -> list[str]:
     """On the node: train the jobs' runs in turn (one, unless --runs-per-task gave more), each into a store on local
     disk, and leave each one's outcome in `results`. An error before a run begins (data missing on the node, say) is
     left as its sentence, and raised for submitit once the others have had their turn. A signal that stops the task
@@ -184,6 +184,7 @@ def task(jobs: list[Job], results: str) -> list[str]:
     for signum in (signal.SIGTERM, signal.SIGUSR2):  # in place of submitit's handlers (see SlurmStop)
         signal.signal(signum, stop)
     folder = Path(results)
+    jobs = [jobs] if isinstance(jobs, Job) else jobs  # a task submitted by a dermalab of before --runs-per-task
     waiting = [job for job in jobs if not result_path(folder, job.job_id).exists()]
     failure: Exception | None = None
     try:
