@@ -562,7 +562,7 @@ def test_a_task_heeds_its_orders_a_stop_at_the_next_epochs_end_and_a_cancel_befo
     """One task of three runs: the first stopped by halving (stored stopped with its epoch, never failed), the
     second cancelled before its turn (no run), the third trained to its end."""
     stopped, skipped, trained = plan([load(tiny_experiments)[1]], [0, 1, 2], "synthetic", str(tiny_experiments),
-                                     RunOptions(device="cpu", epochs=3, halving=True))
+                                     RunOptions(device="cpu", epochs=3, halving=True, dataset="breastmnist"))
     results = tmp_path / "results"
     for job, status in ((stopped, Status.STOPPED), (skipped, Status.CANCELLED)):
         cluster.write_atomically(cluster.order_path(results, job.job_id),
