@@ -602,3 +602,25 @@ def test_halving_through_the_local_executor_stops_a_point_behind_its_rivals_as_s
     assert run["reason"].startswith("by halving: its point's val AUC ")
     assert run["reason"].endswith(" placed 3 of 3 points at epoch 1, where the top 1 go on")
     assert len(run["history"]) == run["stopped_epoch"] >= 1
+
+
+def test_a_run_waiting_its_turn_in_a_running_task_shows_as_queued(tiny_experiments, monkeypatch):
+    """A task trains its runs in turn: while it trains the first, the second is not running, whatever Slurm says of
+    the task."""
+    store = Store()
+    queue = JobQueue(store)
+    first, second = plan([load(tiny_experiments)[2]], [0, 1], "synthetic", str(tiny_experiments),
+                         RunOptions(device="cpu"))
+    queue.add_submitted([first, second], Executor.SLURM, ["4242_0"] * 2)
+    progress = {"started": asdict(RunStarted(first.job_id, 2, first.name, 0, "cpu", "synthetic", 10_000, 10)),
+                "started_at": time.time(), "written_at": time.time()}
+    cluster.write_atomically(cluster.progress_path(cluster.results_folder(), first.job_id), json.dumps(progress))
+    monkeypatch.setattr(scheduler, "states", lambda task_ids: dict.fromkeys(task_ids, "RUNNING"))
+    try:
+        cluster.sync(store)
+        looked = {job.job_id: queue.get(job.job_id) for job in (first, second)}
+    finally:
+        store.close()
+    assert (looked[first.job_id]["status"], looked[first.job_id]["phase"]) == ("running", "slurm 4242_0: running")
+    assert (looked[second.job_id]["status"], looked[second.job_id]["phase"]) == (
+        "queued", "slurm 4242_0: waits its turn in the task")

@@ -501,6 +501,7 @@ def sync(store: Store, queue: JobQueue | None = None, jobs: list[dict[str, Any]]
         except BadResult as error:
             skip(queue, job, error, synced)
     jobs = [job for job in jobs if job["job_id"] in outcomes]
+    going: set[str] = set()  # tasks with a job still going met so far: a later job of theirs waits its turn
     slurm = scheduler.states(job["cluster_job_id"] for job in jobs
                              if job["executor"] == Executor.SLURM and asks(job, outcomes[job["job_id"]]))
     for job in jobs:
@@ -514,7 +515,8 @@ def sync(store: Store, queue: JobQueue | None = None, jobs: list[dict[str, Any]]
         elif job["status"] in ACTIVE:
             progress = progress_of(job)
             beat(queue, job, progress)
-            follow(queue, job, state or scheduler.UNKNOWN, progress)
+            follow(queue, job, state or scheduler.UNKNOWN, progress, behind=job["cluster_job_id"] in going)
+            going.add(job["cluster_job_id"])
         elif outcome is None and state in ENDED_STATES and time.time() - (job["ended_at"] or 0) > RESULT_GRACE_SECONDS:
             queue.end(job["job_id"], Status(job["status"]), job["reason"] or "")  # its task went without a word
     return synced
@@ -695,10 +697,15 @@ def halve(store: Store, job: dict[str, Any], before: int, reached: int, epochs: 
                 return
 
 
-def follow(queue: JobQueue, job: dict[str, Any], state: str, progress: dict[str, Any]) -> None:
+def follow(queue: JobQueue, job: dict[str, Any], state: str, progress: dict[str, Any], behind: bool = False) -> None:
     """A job without a result yet: its task's state (the scheduler's word, or stalled: running, but silent) in its
-    phase; an ended task that left no result failed."""
+    phase; an ended task that left no result failed. A job `behind` another of its task (which trains its runs in
+    the order they were queued) that has not begun waits its turn, queued, while its task runs."""
     state = "RUNNING" if state == "PENDING" and training(progress) else state
+    if state == "RUNNING" and behind and "started" not in progress:
+        queue.task_state(job["job_id"], f"{job['executor']} {job['cluster_job_id']}: waits its turn in the task",
+                         running=False)
+        return
     words = state.lower().replace("_", " ")
     silent = time.time() - progress.get("written_at", time.time())
     if state == "RUNNING" and silent > STALLED_SECONDS:
