@@ -375,7 +375,8 @@ def test_a_pruned_cluster_run_stays_pruned_and_its_task_files_go(tiny_experiment
                         RunOptions(device="cpu"))
     JobQueue(store).add_submitted([job], Executor.LOCAL, ["999999999"])
     files = [cluster.result_path(cluster.results_folder(), job.job_id),
-             cluster.progress_path(cluster.results_folder(), job.job_id), cluster.folder() / "999999999" / "log.out"]
+             cluster.progress_path(cluster.results_folder(), job.job_id), cluster.folder() / "999999999" / "log.out",
+             cluster.order_path(cluster.results_folder(), job.job_id)]
     for path in files:
         cluster.write_atomically(path, json.dumps({"job_id": job.job_id, "reason": "DermaMNIST is not on the node"}))
     cluster.sync(store)
@@ -624,3 +625,18 @@ def test_a_run_waiting_its_turn_in_a_running_task_shows_as_queued(tiny_experimen
     assert (looked[first.job_id]["status"], looked[first.job_id]["phase"]) == ("running", "slurm 4242_0: running")
     assert (looked[second.job_id]["status"], looked[second.job_id]["phase"]) == (
         "queued", "slurm 4242_0: waits its turn in the task")
+
+
+def test_a_cancel_order_stops_the_run_at_its_next_batch_read_at_most_every_few_seconds(tmp_path):
+    """The order file lies on a shared file system: read at each epoch's end, but at batches only every
+    PROGRESS_SECONDS."""
+    orders, seen = cluster.Orders(tmp_path / "run.order.json"), []
+    heeded = orders.heeding(seen.append)
+    batch = BatchProgress("run", 1, 1, 10, 0.5, 100.0)
+    heeded(batch)  # read: no order yet
+    cluster.write_atomically(orders.path, json.dumps({"status": "cancelled", "reason": "cancelled by the user"}))
+    heeded(batch)  # not read again so soon
+    orders.read_at -= cluster.PROGRESS_SECONDS  # as that long later
+    with pytest.raises(RunCancelled, match="cancelled by the user"):
+        heeded(batch)
+    assert seen == [batch, batch] and orders.judge(EpochEnded("run", 1, 3, 1.0, 1.0, 0.5, 0.5, 1e-3, 1.0)) is None
