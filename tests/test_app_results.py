@@ -416,7 +416,8 @@ async def test_an_interrupted_run_with_a_checkpoint_is_resumed_by_r_through_the_
         app.start_worker = lambda: started.append(True)  # type: ignore[method-assign]  # the worker is not tested here
         app.push_screen(RunDetailScreen(app.lab.run_detail(lost), app.lab.experiments))
         await pilot.pause()
-        assert "must be trained afresh" in str(app.screen.query_one("#run-facts").render())
+        facts = str(app.screen.query_one("#run-facts").render())
+        assert facts.startswith("interrupted · ") and "must be trained afresh" in facts  # not called failed
         assert "resume" not in {binding.id for binding in our_bindings(app.screen.active_bindings)}
         await pilot.press("r")  # nothing to go on from: r does nothing
         assert isinstance(app.screen, RunDetailScreen) and not started

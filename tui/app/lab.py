@@ -27,7 +27,7 @@ if TYPE_CHECKING:
 
 
 # What the app calls a status (of a stored run or of a job); the others read as they are.
-STATUS_WORDS = {Status.FINISHED: "done", Status.INTERRUPTED: "failed"}  # as the app says them; others as they are
+STATUS_WORDS = {Status.FINISHED: "done"}  # interrupted reads as itself, not failed: r resumes it
 
 
 @dataclass(frozen=True)
