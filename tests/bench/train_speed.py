@@ -64,10 +64,11 @@ def plain_transform(spec):
 
 def plain_epoch(spec, dataset, device: torch.device, seed: int) -> float:
     torch.manual_seed(seed)
-    model = models.build(spec.model, pretrained=False).to(device)
+    model = models.build(spec.model, pretrained=False, chosen=dataset.medset).to(device)
     optimizer = OPTIMIZERS[spec.optimizer.name](model.parameters(), spec.optimizer, False)
     labels = torch.from_numpy(dataset.labels["train"])
-    weight = class_weights(labels).to(device) if spec.loss.class_weights == "inverse_frequency" else None
+    classes = len(dataset.medset.classes)
+    weight = class_weights(labels, classes).to(device) if spec.loss.class_weights == "inverse_frequency" else None
     criterion = nn.CrossEntropyLoss(weight=weight, label_smoothing=spec.loss.label_smoothing)
     loader = DataLoader(PillowImages(dataset.images["train"], dataset.labels["train"], plain_transform(spec)),
                         batch_size=spec.training.batch_size, shuffle=True)
