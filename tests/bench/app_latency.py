@@ -38,7 +38,8 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(REPO))
 
-from engine.store.runs import Store  # noqa: E402  (after the path is set, so the script runs from anywhere)
+from engine.jobs.lock import worker_pid  # noqa: E402  (after the path is set, so the script runs from anywhere)
+from engine.store.runs import Store  # noqa: E402
 
 COLUMNS, LINES = 80, 24
 KEYS = {"down": b"\x1b[B", "space": b" ", "escape": b"\x1b"}
@@ -175,9 +176,10 @@ def heartbeats_per_second(home: Path, seconds: float) -> float:
 
 def stop_worker(home: Path) -> None:
     """Stop the worker now: idle, it would wait a minute for more jobs; after a failure, train on unseen."""
-    words = (home / "runs.sqlite.worker").read_text().split()
-    with contextlib.suppress(ProcessLookupError, ValueError, IndexError):
-        os.kill(int(words[0]), signal.SIGTERM)
+    pid = worker_pid(home / "runs.sqlite")  # the lock's own reader: its file's format is the engine's
+    if pid and pid > 0:
+        with contextlib.suppress(ProcessLookupError):
+            os.kill(pid, signal.SIGTERM)
 
 
 def timed(terminal: Terminal, view: str, answered: list[tuple[str, str]], keys: int) -> list[float]:

@@ -19,6 +19,7 @@ import contextlib
 import itertools
 import json
 import os
+import signal
 import sqlite3
 import statistics
 import subprocess
@@ -28,6 +29,9 @@ import time
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[2]
+sys.path.insert(0, str(REPO))
+
+from engine.jobs.lock import worker_pid  # noqa: E402  (after the path is set, so the script runs from anywhere)
 
 
 def dermalab(home: Path, *args: str) -> tuple[float, subprocess.CompletedProcess]:
@@ -70,11 +74,10 @@ def queue_overheads(jobs: int, data: str, experiment: str) -> list[float]:
 
 def stop_worker(home: Path) -> None:
     """The idle worker would wait a minute for more jobs: stop it now."""
-    lock = home / "runs.sqlite.worker"
-    words = lock.read_text().split() if lock.exists() else []
-    if words:
+    pid = worker_pid(home / "runs.sqlite")  # the lock's own reader: its file's format is the engine's
+    if pid and pid > 0:
         with contextlib.suppress(ProcessLookupError):
-            os.kill(int(words[0]), 15)
+            os.kill(pid, signal.SIGTERM)
 
 
 def describe(name: str, seconds: list[float]) -> str:
