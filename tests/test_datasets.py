@@ -387,6 +387,7 @@ def test_screening_follows_the_sets_critical_classes_and_never_mixes_sets(dermal
     assert main(["ensemble", blood, other]) == exit_codes.OK
     table = capsys.readouterr().out
     assert "mean ensemble" in table and "bal acc" in table and "malignant" not in table and "mel rec" not in table
+    assert "share of val images called right" in table and "lesion" not in table  # blood cells, not skin lesions
     assert refused("ensemble", blood, other, "--rule", "or").startswith("The or rule flags the critical classes")
     assert refused("ensemble", blood, path) == (f"Run {blood} is on bloodmnist and run {path} on pathmnist; two runs "
                                                 "combine only on the same set at the same size.")

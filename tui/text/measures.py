@@ -47,7 +47,12 @@ def of_set(dataset: str | None) -> dict[str, Measure]:
     counted = {**MEASURES,
                "auc": replace(MEASURES["auc"], meaning=f"the mean of the {count} one-vs-rest ROC AUCs"),
                "balanced_accuracy": replace(MEASURES["balanced_accuracy"], meaning=f"mean of the {count} classes' "
-                                            "recalls")}
+                                            "recalls"),
+               # images, not lesions: of the 2D sets only DermaMNIST's are skin lesions
+               "accuracy": replace(MEASURES["accuracy"], meaning="share of val images called right"),
+               "recall": replace(MEASURES["recall"], meaning="share of a class's images called that class"),
+               "sensitivity": replace(MEASURES["sensitivity"], meaning="share of the images screened for that are "
+                                      "flagged")}  # specificity: tui.text.screening names the images it spares
     critical = CRITICAL.get(dataset)
     if critical is None:
         return {key: measure for key, measure in counted.items() if key not in CLINICAL}
