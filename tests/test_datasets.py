@@ -23,6 +23,7 @@ from tests import version_3_store as version_3
 from tests.conftest import medmnist_arrays
 from tui import exit_codes
 from tui.cli.main import main
+from tui.text import screening as words
 
 TRAINED = [name for name in classes.names() if name != "chestmnist"]
 
@@ -373,7 +374,9 @@ def test_screening_follows_the_sets_critical_classes_and_never_mixes_sets(dermal
     point = json.loads(capsys.readouterr().out)
     assert (point["class"], point["sensitivity"], point["specificity"], point["flagged_per_1000"]) == ("mel", 1, 1, 0)
     assert main(["operating-point", path]) == exit_codes.OK
-    assert "class mel: colorectal adenocarcinoma epithelium; " in " ".join(capsys.readouterr().out.split())
+    table = " ".join(capsys.readouterr().out.split())
+    assert "--class mel and --class cancer both screen for colorectal adenocarcinoma epithelium" in table
+    assert f"{path} {words.condition_short('pathmnist', 'mel')} " in table  # the class by its title, not 'mel'
     # BloodMNIST declares no critical class: no threshold to set, and its ensembles take the mean rule.
     assert refused("operating-point", blood) == (
         f"Run {blood} is on bloodmnist, which declares no critical class (engine/classes.py), so there is none to "

@@ -224,6 +224,8 @@ def cmd_operating_point(args: argparse.Namespace) -> int:
     if args.json:
         print(dumps(point))
         return exit_codes.OK
+    if predictions.dataset != DEFAULT:  # the table names what is screened for by the set's title ('pneu', 'CNV+DME')
+        point["class"] = words.condition_short(predictions.dataset, point["class"])
     print_table([point], "table", notes=point_notes(predictions.dataset))
     return exit_codes.OK
 
@@ -233,9 +235,13 @@ def point_notes(dataset: str) -> tuple[str, ...]:
     if dataset == DEFAULT:
         return ("flagged_per_1000: benign lesions (not akiec, bcc or mel) flagged per 1,000 patients at the val set's "
                 "mix.",)
-    return (f"class mel: {words.condition_name(dataset, 'mel')}; cancer: {words.condition_name(dataset, 'cancer')} "
-            f"(the critical classes of {dataset}) · flagged_per_1000: {words.spared(dataset)} images flagged per "
-            "1,000 patients at the val set's mix.",)
+    spared = (f"flagged_per_1000: {words.spared(dataset)} images flagged per 1,000 patients at the val set's "
+              "mix.")
+    if words.one_condition(dataset):
+        return (f"--class mel and --class cancer both screen for {words.condition_name(dataset, 'mel')}, the one "
+                f"critical class of {dataset} · {spared}",)
+    return (f"--class mel: {words.condition_name(dataset, 'mel')}; --class cancer: "
+            f"{words.condition_name(dataset, 'cancer')} (the critical classes of {dataset}) · {spared}",)
 
 
 def cmd_ensemble(args: argparse.Namespace) -> int:
