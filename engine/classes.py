@@ -179,8 +179,11 @@ def medset(name: str = DEFAULT, size: int = DEFAULT_SIZE) -> MedSet:
 @functools.cache
 def class_names(name: str) -> tuple[str, ...]:
     """A set's classes by label, unchecked (a stored run's set): DermaMNIST's without reading INFO, so that views of
-    its runs read no more than before sets could be chosen."""
+    its runs read no more than before sets could be chosen. A set the installed medmnist does not list has its labels
+    for names ("0", "1", ...), as many as the set with the most classes has, so that its runs are still shown."""
     if name == DEFAULT:
         return CLASSES
+    if name not in info():
+        return tuple(str(label) for label in range(max(len(record["label"]) for record in info().values())))
     labels = info()[name]["label"]
     return tuple(labels[str(i)] for i in range(len(labels)))

@@ -215,15 +215,28 @@ def test_a_version_3_store_upgrades_with_each_runs_recall_by_its_sets_classes(de
 
 
 def test_a_run_exported_by_a_version_3_store_is_imported_with_its_recalls_by_label(dermalab_home, tmp_path):
-    """A cluster task that started before the upgrade exports its run with version 3's recall columns."""
-    stored_on("dermamnist")
-    exported = Store().exported("dermamnistrun")
-    recalls = {column: exported["runs"][0].pop(column) for column in schema.RECALL_COLUMNS[:7]}
-    exported["runs"][0].update({f"recall_{name}": recall for name, recall in zip(classes.CLASSES, recalls.values())})
-    home = Store(tmp_path / "home.sqlite")
-    assert home.imported(exported)
-    (run,) = home.runs()
-    assert run["recall"] == dict(zip(classes.CLASSES, recalls.values())) and run["recall"]["mel"] == 1
+    """A cluster task that started before the upgrade exports its run with version 3's recall columns: a DermaMNIST
+    run's hold its recalls, another set's are empty, and its stored metrics fill them, as the upgrade does."""
+    version_3.write(tmp_path / "task.sqlite")
+    home = Store()
+    for run_id in version_3.RUNS:
+        assert home.imported(version_3.exported(tmp_path / "task.sqlite", run_id))
+    assert {run["run_id"]: run["recall"] for run in home.runs()} == {
+        "dermarun00": version_3.DERMA_RECALLS, "pathrun000": version_3.PATH_RECALLS}
+    assert home.execute("SELECT recall_4, recall_8 FROM runs WHERE run_id = 'pathrun000'")[0][:] == (0.5, 0.1)
+
+
+def test_runs_of_a_set_the_installed_medmnist_does_not_list_are_shown_with_their_labels_for_names(dermalab_home):
+    """A run stored by a dermalab whose medmnist listed a set this one's does not: its recalls by label."""
+    run_id = stored_on("breastmnist")
+    store = Store()
+    with store.transaction() as db:
+        db.execute("UPDATE runs SET dataset = 'nosuchmnist' WHERE run_id = ?", (run_id,))
+    store.scope = ("nosuchmnist", 28)
+    (run,), (group,) = store.runs(), store.groups()
+    assert run["recall"] == group["recall"] and list(run["recall"])[:3] == ["0", "1", "2"]
+    assert (run["recall"]["0"], run["recall"]["1"], run["recall"]["2"]) == (1, 1, None)
+    store.close()
 
 
 def test_each_set_and_size_downloads_its_own_file_through_the_checked_path(monkeypatch, dermalab_home):

@@ -73,3 +73,15 @@ def by_label(row: dict[str, Any]) -> dict[str, Any]:
     recalls = {f"recall_{label}": row[f"recall_{name}"] for label, name in enumerate(CLASSES)}
     kept = {key: value for key, value in row.items() if key.removeprefix("recall_") not in CLASSES}
     return {**kept, **dict.fromkeys(RECALL_COLUMNS), **recalls}
+
+
+def exported(path: Path, run_id: str) -> dict[str, Any]:
+    """A run of the version-3 store at `path` as a version-3 cluster task exports it into its result file: its rows,
+    table by table, with version 3's columns (these runs hold no blobs, which it wrote as base64)."""
+    db = sqlite3.connect(path)
+    db.row_factory = sqlite3.Row
+    try:
+        return {table: [dict(row) for row in db.execute(f"SELECT * FROM {table} WHERE run_id = ?", (run_id,))]
+                for table in ("runs", "history", "run_details", "sealed")}
+    finally:
+        db.close()

@@ -448,7 +448,6 @@ class Store:
     def imported(self, rows: dict[str, Any]) -> bool:
         """Takes a run exported by a store of this version, once: False when this store has that run already. One
         it cannot take raises ForeignRun, and nothing of it is written."""
-        rows = schema.recalls_by_label(rows)
         run_id = self.checked_export(rows)["run_id"]
         with self._writing() as db:
             if db.execute("SELECT 1 FROM runs WHERE run_id=?", (run_id,)).fetchone():
@@ -466,7 +465,10 @@ class Store:
 
     def checked_export(self, rows: Any) -> dict[str, Any]:
         """The runs row of an export whose tables and columns this store has, every row of it that run's; raises
-        ForeignRun with what is amiss otherwise. (The columns are checked, not trusted: they name the SQL's.)"""
+        ForeignRun with what is amiss otherwise. (The columns are checked, not trusted: they name the SQL's.) An
+        export of a version-3 store is first given version 4's recall columns, in place, so that every caller sees
+        them."""
+        schema.recalls_by_label(rows)
         if not (isinstance(rows, dict) and isinstance(rows.get("runs"), list) and len(rows["runs"]) == 1
                 and isinstance(rows["runs"][0], dict) and isinstance(rows["runs"][0].get("run_id"), str)):
             raise ForeignRun("it does not hold exactly one run with its id")

@@ -25,7 +25,7 @@ import sqlite3
 from pathlib import Path
 from typing import Any
 
-from engine.classes import CLASSES, class_names, info
+from engine.classes import CLASSES, DEFAULT, class_names, info
 from engine.errors import UserError, said
 from engine.experiments.spec import config_hash
 from engine.paths import stamp
@@ -265,28 +265,47 @@ def _upgrade(db: sqlite3.Connection, version: int) -> None:
 
 
 def _recalls_of_other_sets(db: sqlite3.Connection) -> None:
-    """Version 3 kept no recall columns for a run on another set than DermaMNIST, but its stored metrics hold them
-    by class name: they fill version 4's columns."""
-    for (dataset,) in db.execute("SELECT DISTINCT dataset FROM runs WHERE dataset != 'dermamnist'").fetchall():
-        if dataset not in info():  # not a set this dermalab knows: its recalls stay unknown
-            continue
-        names = class_names(dataset)[:CLASS_SLOTS]
-        recalls = ", ".join(f"{column} = (SELECT CASE WHEN json_valid(metrics) THEN json_extract(metrics, ?) END"
-                            " FROM run_details WHERE run_details.run_id = runs.run_id)"
-                            for column in RECALL_COLUMNS[:len(names)])
-        paths = [f'$.recall."{name}"' for name in names]
-        db.execute(f"UPDATE runs SET {recalls} WHERE dataset = ?", (*paths, dataset))
+    """Version 3 kept no recall columns for a run on another set than DermaMNIST: its stored metrics fill them."""
+    rows = db.execute("SELECT run_id, dataset, metrics FROM runs JOIN run_details USING (run_id)"
+                      " WHERE dataset != 'dermamnist'").fetchall()
+    for run_id, dataset, metrics in rows:
+        if recalls := recalls_in_metrics(dataset, metrics):
+            db.execute(f"UPDATE runs SET {', '.join(f'{column} = ?' for column in recalls)} WHERE run_id = ?",
+                       (*recalls.values(), run_id))
 
 
-def recalls_by_label(exported: Any) -> Any:
+def recalls_in_metrics(dataset: str, metrics: Any) -> dict[str, Any]:
+    """The recall columns of a version-3 run on another set than DermaMNIST, from its stored metrics (JSON text),
+    which hold them by class name; none for a DermaMNIST run (its columns held them), a set this dermalab does not
+    know or metrics without recalls (a run that failed)."""
+    if dataset == DEFAULT or dataset not in info():
+        return {}
+    try:
+        recall = json.loads(metrics).get("recall")
+    except (TypeError, ValueError, AttributeError):  # none (a run that failed), or not an object
+        return {}
+    if not isinstance(recall, dict):
+        return {}
+    return {column: recall.get(name) for column, name in zip(RECALL_COLUMNS, class_names(dataset))}
+
+
+def recalls_by_label(exported: Any) -> None:
     """A run exported by a version-3 store (a cluster task started before this dermalab was installed) names its
-    recall columns after DermaMNIST's classes: they take version 4's names. Anything else is left as it is, for
-    the import to check."""
+    recall columns after DermaMNIST's classes, and leaves them empty for another set: they take version 4's names,
+    and its stored metrics fill them, as the store's upgrade does; in place. Anything else is left as it is, for the
+    import to check."""
     runs = exported.get("runs") if isinstance(exported, dict) else None
     for row in runs if isinstance(runs, list) else []:
-        if isinstance(row, dict):
+        if isinstance(row, dict) and not row.keys().isdisjoint(RECALLS_BEFORE_4.values()):
             row.update({new: row.pop(old) for new, old in RECALLS_BEFORE_4.items() if old in row})
-    return exported
+            row.update(recalls_in_metrics(str(row.get("dataset")), _metrics_of(exported)))
+
+
+def _metrics_of(exported: dict[str, Any]) -> Any:
+    """The stored metrics of an export's run, where it holds them as a store does."""
+    details = exported.get("run_details")
+    first = details[0] if isinstance(details, list) and details else None
+    return first.get("metrics") if isinstance(first, dict) else None
 
 
 def has_table(db: sqlite3.Connection, name: str) -> bool:
