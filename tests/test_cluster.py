@@ -22,7 +22,7 @@ from engine.events import BatchProgress, EpochEnded, RunFailed, RunStarted
 from engine.experiments import sweeps
 from engine.experiments.load import load
 from engine.experiments.spec import Point
-from engine.jobs import cluster, runner, scheduler
+from engine.jobs import cluster, halving, runner, scheduler
 from engine.jobs.queue import CANCELLED, Executor, Job, JobQueue, eta_seconds, plan
 from engine.status import Status
 from engine.store.runs import Store, StoreUnwritable
@@ -228,6 +228,22 @@ def test_a_task_out_of_time_says_how_far_it_got_and_what_time_would_do(tmp_path)
                                   " --time 8 would let it end")  # 30 s to start, 330 s to train, 90 s warned
 
 
+def test_a_task_of_several_runs_out_of_time_says_what_time_would_let_the_runs_to_come_end_too(tmp_path):
+    """Two more runs of its task wait after this one: a --time for the three (taken as long as this one each), or
+    fewer runs a task."""
+    stop = cluster.SlurmStop()
+    stop.after = 2
+    assert stop.out_of_time() == (f"{cluster.TIME_UP}, or fewer runs with --runs-per-task (this run had not begun "
+                                  "training; 2 more runs of the task waited)")
+    now = time.time()
+    stop.began, stop.progress = now - 90, cluster.TaskProgress(tmp_path / "progress.json")
+    stop.progress.state = {"started": {"epochs": 10}, "started_at": now - 60,
+                           "batch": {"epoch": 3, "batch": 0, "batches": 100}}
+    assert stop.out_of_time() == ("the task ran out of its time on the cluster after 2 of 10 epochs (about 30 s each),"
+                                  " with 2 more runs of the task to come; --time 19 would let them all end, or fewer "
+                                  "runs with --runs-per-task")  # 30 s to start, 3 x 330 s to train, 90 s warned
+
+
 def test_a_cancel_lost_in_a_finalizer_stops_the_run_at_its_next_batch():
     """The handler's exception, raised while Python ran a finalizer, is only printed; the task once trained on until
     Slurm's SIGKILL (KillWait, 30 s), every later SIGTERM ignored. The next batch raises it again; the run's own end
@@ -269,6 +285,29 @@ def test_a_task_that_saved_a_checkpoint_in_its_allocation_requeues_itself_at_the
     stop.checkpoint = tmp_path / "run.checkpoint.pt"
     stop.checkpoint.write_bytes(b"")
     os.utime(stop.checkpoint, (stop.began + 1, stop.began + 1))  # an epoch later: file times may be coarser
+    with pytest.raises(cluster.Requeued):
+        stop(signal.SIGUSR2, None)
+    assert stop.requeued
+
+
+def test_a_signal_between_two_runs_stops_the_next_as_it_is_taken_up_and_never_began_says_why_plainly():
+    """Between runs a signal is only noted; the next run, armed, stops before it trains. A run that never began
+    says what ended its task."""
+    stop = cluster.SlurmStop()
+    assert stop.never_began() == "the task ended before this run's turn came (its log says why)"
+    stop.armed = False
+    stop(signal.SIGTERM, None)
+    assert stop.never_began() == f"{cluster.STOPPED} before this run's turn came"
+    with pytest.raises(RunCancelled, match=r"Slurm stopped the task \(a scancel"):
+        stop.arm()
+
+
+def test_a_task_whose_earlier_run_ended_in_its_allocation_requeues_itself_at_the_warning(tmp_path, monkeypatch):
+    """Its run under way saved no checkpoint yet, but a run before it ended here: requeued, the task passes over that
+    one and trains this one again, rather than failing it and never beginning the runs after it."""
+    monkeypatch.setattr(cluster, "requeue_self", lambda: True)
+    stop = cluster.SlurmStop()
+    stop.checkpoint, stop.ended = tmp_path / "run.checkpoint.pt", 1
     with pytest.raises(cluster.Requeued):
         stop(signal.SIGUSR2, None)
     assert stop.requeued
@@ -625,6 +664,20 @@ def test_halving_through_the_local_executor_stops_a_point_behind_its_rivals_as_s
     assert len(run["history"]) == run["stopped_epoch"] >= 1
 
 
+def test_a_stop_by_halving_never_replaces_a_cancel_given_while_it_decided(tmp_path, monkeypatch):
+    """halve reads the order file, then places the point: a cancel written meanwhile stays the order."""
+    behind, _ = submitted_sweep(tmp_path, {1e-4: 0.9, 3e-4: 0.8})
+    figures = halving.submitted_figures
+
+    def cancelled_meanwhile(*args, **kwargs):
+        cluster.order(behind["job_id"], Status.CANCELLED, CANCELLED)
+        return figures(*args, **kwargs)
+
+    monkeypatch.setattr(halving, "submitted_figures", cancelled_meanwhile)
+    epochs_come_home(behind["job_id"], [0.5])  # behind its rivals at epoch 1: it would be stopped
+    assert order_of(behind["job_id"]) == {"status": "cancelled", "reason": CANCELLED}
+
+
 def test_a_run_waiting_its_turn_in_a_running_task_shows_as_queued(tiny_experiments, monkeypatch):
     """A task trains its runs in turn: while it trains the first, the second is not running, whatever Slurm says of
     the task."""
@@ -660,3 +713,56 @@ def test_a_cancel_order_stops_the_run_at_its_next_batch_read_at_most_every_few_s
     with pytest.raises(RunCancelled, match="cancelled by the user"):
         heeded(batch)
     assert seen == [batch, batch] and orders.judge(EpochEnded("run", 1, 3, 1.0, 1.0, 0.5, 0.5, 1e-3, 1.0)) is None
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("when", ["between the runs", "as the second run begins"])
+def test_a_task_warned_of_its_time_limit_after_a_run_ended_requeues_and_trains_only_the_run_left(
+        tiny_experiments, tmp_path, monkeypatch, signals_put_back, when):
+    """Slurm's warning (SIGUSR2) comes after the task's first run ended in this allocation, before the second saved
+    a checkpoint: the task requeues itself (it got further), leaving the second run no outcome; started again, it
+    passes over the first and trains the second."""
+    first, second = plan([load(tiny_experiments)[1]], [0, 1], "synthetic", str(tiny_experiments),
+                         RunOptions(device="cpu", epochs=1, dataset="breastmnist"))
+    results, requeued = tmp_path / "results", []
+    monkeypatch.setattr(cluster, "requeue_self", lambda: requeued.append(True) or True)
+    warned = warn_between_runs(monkeypatch, first) if when == "between the runs" else warn_at_start(monkeypatch, second)
+    assert cluster.task([first, second], str(results)) == [first.job_id, second.job_id]
+    assert warned and requeued == [True]
+    assert not cluster.result_path(results, second.job_id).exists()
+    finished = cluster.result_path(results, first.job_id).read_text()
+
+    # Slurm starts it again (the warning came once)
+    assert cluster.task([first, second], str(results)) == [first.job_id, second.job_id]
+    assert cluster.result_path(results, first.job_id).read_text() == finished  # not trained again
+    outcome = json.loads(cluster.result_path(results, second.job_id).read_text())
+    assert outcome["run"]["runs"][0]["status"] == "finished" and "signal" not in outcome
+
+
+def warn_between_runs(monkeypatch, first: Job) -> list[bool]:
+    """SIGUSR2 to this process once the first run's outcome is written (once)."""
+    leave, warned = cluster.leave, []
+
+    def left(results, outcome, stop):
+        leave(results, outcome, stop)
+        if outcome["job_id"] == first.job_id and not warned:
+            warned.append(True)
+            os.kill(os.getpid(), signal.SIGUSR2)
+
+    monkeypatch.setattr(cluster, "leave", left)
+    return warned
+
+
+def warn_at_start(monkeypatch, second: Job) -> list[bool]:
+    """SIGUSR2 to this process as the second run starts training, no checkpoint of it yet (once)."""
+    warned = []
+
+    class Warning(cluster.TaskProgress):
+        def __call__(self, event):
+            if isinstance(event, RunStarted) and event.run_id == second.job_id and not warned:
+                warned.append(True)
+                os.kill(os.getpid(), signal.SIGUSR2)
+            super().__call__(event)
+
+    monkeypatch.setattr(cluster, "TaskProgress", Warning)
+    return warned

@@ -175,8 +175,10 @@ def task(jobs: list[Job] | Job, results: str) -> list[str]:
     disk, and leave each one's outcome in `results`. An error before a run begins (data missing on the node, say) is
     left as its sentence, and raised for submitit once the others have had their turn. A signal that stops the task
     (Slurm's time-limit signal may come within seconds of its start, while torch is still being imported) ends the
-    run under way, its outcome naming the signal, and the runs after it never begin, their outcomes saying so. A
-    task requeued at its time limit passes over, when started again, the runs that left their outcome already."""
+    run under way, its outcome naming the signal, and the runs after it never begin, their outcomes saying so; but
+    the time limit's warning requeues the task where this allocation got it further (SlurmStop.progressed), even
+    between two runs. A task requeued passes over, when started again, the runs that left their outcome already, and
+    goes on with the run it stopped from that run's checkpoint."""
     stop = SlurmStop()
     # A cancel arrives as SIGINT. A shell ignores SIGINT in what it starts in the background (`nohup dermalab run
     # ... &` in a script), the task inherits that, and Python then leaves it ignored: take it back.
@@ -189,10 +191,13 @@ def task(jobs: list[Job] | Job, results: str) -> list[str]:
     failure: Exception | None = None
     try:
         while waiting and stop.signum is None:
+            job = waiting.pop(0)
+            stop.after = len(waiting)
             try:
-                take_turn(waiting.pop(0), folder, stop)
+                take_turn(job, folder, stop)
             except Exception as error:
                 failure = failure or error
+        stop.between_runs(waiting)
     except Requeued:  # Slurm runs the task again, which goes on from the checkpoint: no outcome yet
         return [job.job_id for job in jobs]
     finally:
@@ -221,6 +226,7 @@ def take_turn(job: Job, results: Path, stop: SlurmStop) -> None:
     finally:
         if not stop.requeued:
             leave(results, outcome, stop)
+            stop.ended += 1
 
 
 def leave(results: Path, outcome: dict[str, Any], stop: SlurmStop) -> None:
@@ -238,13 +244,14 @@ def train_task(job: Job, results: Path, store: Store, stop: SlurmStop) -> dict[s
     from engine.jobs import runner
     from engine.training import checkpoint, data
 
-    stop.armed = True
+    # This run's, before it may be stopped: a warning while its data loads speaks of it, not of the run before.
+    stop.progress = TaskProgress(progress_path(results, job.job_id))
+    stop.checkpoint = checkpoint.path_for(results, job.job_id)
+    stop.arm()
     threads.use(threads.threads_per_run(), fixed=False)  # Slurm's grant (SLURM_CPUS_PER_TASK), not the node's cores
     experiment = resolve(job.experiments, job.experiment_id, job.point)
     options = RunOptions(seed=job.seed, **job.options)
     dataset = data.load(job.data, options.dataset, options.size)
-    stop.progress = TaskProgress(progress_path(results, job.job_id))
-    stop.checkpoint = checkpoint.path_for(results, job.job_id)
     orders = Orders(order_path(results, job.job_id))
     with contextlib.suppress(KeyboardInterrupt):  # cancelled (the local executor's SIGINT): its row says so
         runner.run_one(job.job_id, experiment, dataset, options, store, stop.watching(orders.heeding(stop.progress)),
@@ -258,9 +265,11 @@ class SlurmStop:
     ended it yet (a later one is only noted). SIGTERM (a scancel's; a preemption's; the time limit's, after its
     warning) stops it at once, as cancelled: submitit let a task train on until Slurm's SIGKILL came, KillWait
     later, holding its CPUs, and leave no result. SIGUSR2 (the warning of --signal, that the time limit is near)
-    requeues the task where its run saved a checkpoint in this allocation (so each one gets further), up to
+    requeues the task where this allocation got it further (`progressed`: so each one does), up to
     requeues_at_most() times; otherwise it fails the run, saying so (submitit would raise its UncompletedJobError
-    for a task it could not requeue)."""
+    for a task it could not requeue). Between two runs of a task a signal is only noted (an exception raised there
+    could leave a finished run's outcome unwritten): the task then stops, or requeues, before the next run (see
+    `between_runs`, and `arm`, for a signal that comes as that run is taken up)."""
 
     def __init__(self) -> None:
         self.signum: int | None = None
@@ -270,6 +279,8 @@ class SlurmStop:
         self.began = time.time()
         self.progress: TaskProgress | None = None  # the run's, once it trains
         self.checkpoint: Path | None = None  # where the run keeps its checkpoint, once it trains
+        self.ended = 0  # runs of the task that left their outcome in this allocation
+        self.after = 0  # runs of the task waiting their turn after the one under way
 
     def interrupted(self, signum: int, frame: object) -> None:
         """The local executor's cancel (SIGINT), as Python's own handler takes it (KeyboardInterrupt): the run under
@@ -282,8 +293,11 @@ class SlurmStop:
         if self.signum == signal.SIGUSR2:
             return ("the task ran out of its time on the cluster before this run's turn came; give it more with --time "
                     "MINUTES, or fewer runs with --runs-per-task")
-        name = signal.Signals(self.signum).name if self.signum else "its end"
-        return f"the task was stopped ({name}) before this run's turn came"
+        if self.signum == signal.SIGTERM:
+            return f"{STOPPED} before this run's turn came"
+        if self.signum == signal.SIGINT:
+            return "the task was cancelled before this run's turn came"
+        return "the task ended before this run's turn came (its log says why)"
 
     def __call__(self, signum: int, frame: object) -> None:
         if self.signum is not None:
@@ -297,10 +311,34 @@ class SlurmStop:
     def stop_for(self, signum: int) -> BaseException:
         if signum != signal.SIGUSR2:
             return RunCancelled(STOPPED)
-        if self.saved_here() and restarts() < requeues_at_most() and requeue_self():
-            self.requeued = True
+        if self.requeues():
             return Requeued()
         return UserError(self.out_of_time())
+
+    def arm(self) -> None:
+        """From now on a signal stops the run about to train; one noted since the last run ended stops it before it
+        begins (it would otherwise train on, heeding no later signal, until Slurm's SIGKILL)."""
+        self.armed = True
+        if self.signum is not None and self.stopping is None:
+            self.stopping = self.stop_for(self.signum)
+            raise self.stopping
+
+    def between_runs(self, waiting: list[Job]) -> None:
+        """The time limit's warning, come between two runs of the task (it stopped none): Requeued where the task
+        requeues, the runs `waiting` to train in its next allocation; otherwise they never begin."""
+        if waiting and self.signum == signal.SIGUSR2 and self.stopping is None and self.requeues():
+            raise Requeued()
+
+    def requeues(self) -> bool:
+        """Whether the task requeues itself at the time limit's warning: where this allocation got it further, up to
+        requeues_at_most() times, if Slurm takes it."""
+        self.requeued = self.progressed() and restarts() < requeues_at_most() and requeue_self()
+        return self.requeued
+
+    def progressed(self) -> bool:
+        """Whether this allocation got the task further, so that the next one would not only do its work again: a
+        run of it ended here (passed over next time), or the run under way saved a checkpoint here."""
+        return self.ended > 0 or self.saved_here()
 
     def watching(self, sink: Callable[[Event], None]) -> Callable[[Event], None]:
         """`sink`, raising the first signal's stop again at the next batch or epoch while the run trains on: raised
@@ -322,19 +360,27 @@ class SlurmStop:
 
     def out_of_time(self) -> str:
         """TIME_UP, with how far the run got and a --time that would have let it end (at the pace it trained, and a
-        tenth more), where it trained long enough to tell."""
+        tenth more), where it trained long enough to tell; with the task's runs still to come (taken as long as this
+        one), a --time that would let them all end, or fewer runs a task."""
         state = self.progress.state if self.progress else {}
+        more = f"{self.after} more run{'s' if self.after > 1 else ''} of the task"
         if not {"started", "started_at", "batch"} <= state.keys():
+            if self.after:
+                return f"{TIME_UP}, or fewer runs with --runs-per-task (this run had not begun training; {more} waited)"
             return f"{TIME_UP} (it had not begun training)"
         epochs, batch = state["started"]["epochs"], state["batch"]
         now = time.time()
         done = ((batch["epoch"] - 1) * batch["batches"] + batch["batch"]) / (epochs * batch["batches"])
         pace = (now - state["started_at"]) / max(done, 1e-9)  # seconds for the whole run
-        minutes = math.ceil(((state["started_at"] - self.began) + pace * 1.1 + WARNED_AT_MOST) / 60)
+        runs = 1 + self.after
+        minutes = math.ceil(((state["started_at"] - self.began) + pace * 1.1 * runs + WARNED_AT_MOST) / 60)
         each = pace / epochs
-        return (f"the task ran out of its time on the cluster after {batch['epoch'] - 1} of {epochs} epochs (about "
-                f"{f'{each:.0f} s' if each < 120 else f'{each / 60:.0f} min'} each); --time {minutes} would let it "
-                f"end")
+        got = (f"the task ran out of its time on the cluster after {batch['epoch'] - 1} of {epochs} epochs (about "
+               f"{f'{each:.0f} s' if each < 120 else f'{each / 60:.0f} min'} each)")
+        if self.after:
+            return (f"{got}, with {more} to come; --time {minutes} would let them all end, or fewer runs with "
+                    "--runs-per-task")
+        return f"{got}; --time {minutes} would let it end"
 
 
 class Requeued(BaseException):
@@ -390,8 +436,14 @@ def order_path(results: Path, job_id: str) -> Path:
 def order(job_id: str, status: Status, reason: str) -> None:
     """Tells the task training (or about to train) a job to end its run so: cancelled, or stopped where halving
     dropped its point. A task heeds it at its run's next batch (a cancel) or epoch's end (a stop), or, before the
-    run's turn came, leaves it never begun: the way to end one run of a task that trains several."""
-    write_atomically(order_path(results_folder(), job_id), json.dumps({"status": status, "reason": reason}))
+    run's turn came, leaves it never begun: the way to end one run of a task that trains several. A cancel replaces
+    any order; a stop is written only where there is none, never over a cancel the user gave while halving
+    decided."""
+    path, text = order_path(results_folder(), job_id), json.dumps({"status": status, "reason": reason})
+    if status == Status.CANCELLED:
+        write_atomically(path, text)
+    else:
+        write_if_none(path, text)
 
 
 def read_order(path: Path) -> dict[str, str] | None:
@@ -463,10 +515,25 @@ class TaskProgress:
 
 def write_atomically(path: Path, text: str) -> None:
     """Written whole or not at all: `sync` may read the folder at any moment."""
+    os.replace(partly_written(path, text), path)
+
+
+def write_if_none(path: Path, text: str) -> None:
+    """Written whole, where no file is there yet: a link fails, in one step, where one is (a replace would not)."""
+    partial = partly_written(path, text)
+    try:
+        with contextlib.suppress(FileExistsError):
+            os.link(partial, path)
+    finally:
+        partial.unlink()
+
+
+def partly_written(path: Path, text: str) -> Path:
+    """`text` in a hidden file beside `path`, to be put in its place in one step."""
     path.parent.mkdir(parents=True, exist_ok=True)
     partial = path.with_name(f".{path.name}.{os.getpid()}")
     partial.write_text(text)
-    os.replace(partial, path)
+    return partial
 
 
 @dataclass
