@@ -20,7 +20,7 @@ from engine.training import data
 from engine.training.options import RunOptions, run_config
 from tests import version_2_store as version_2
 from tests import version_3_store as version_3
-from tests.conftest import medmnist_arrays
+from tests.conftest import app_with, medmnist_arrays, synchronous
 from tui import exit_codes
 from tui.cli.main import main
 from tui.text import screening as words
@@ -455,84 +455,71 @@ def test_each_sets_runs_keep_their_recall_per_class_and_a_set_without_critical_c
         assert "bloodmnist declares no critical class, so no clinical recall is shown" in table
 
 
-@pytest.mark.slow
-def test_the_apps_leaderboard_and_grid_title_them_so_too(dermalab_home):
-    import asyncio
+def titles(table) -> list[str]:
+    """A table's column titles as shown."""
+    return [str(column.label).strip() for column in table.columns.values()]
 
-    from tests.conftest import app_with
+
+@pytest.mark.slow
+@synchronous
+async def test_the_apps_leaderboard_and_grid_title_them_so_too(dermalab_home):
     from tui.app.widgets.results.leaderboard_table import LeaderboardTable
     from tui.app.widgets.results.recall_grid import RecallGrid
 
     stored_on("octmnist")
-
-    def titles(table) -> list[str]:
-        return [str(column.label).strip() for column in table.columns.values()]
-
-    async def look() -> None:
-        app = app_with("--data", "synthetic", "--dataset", "octmnist")
-        async with app.run_test(size=(80, 24)) as pilot:
-            await pilot.press("l")
-            shown = titles(app.screen.query_one(LeaderboardTable))
-            assert "CNV rec" in shown and "CNV+DME" in shown and "mel rec" not in shown and "cancer" not in shown
-            legend = str(app.screen.query_one("#legend").render())
-            assert "CNV+DME: mean of the choroidal neovascularization, diabetic macular edema recalls" in legend
-            await pilot.press("s")  # sorted by the critical class's recall, and the caption says so
-            assert app.ranking.key == "mel_recall" and "CNV rec" in str(app.screen.query_one("#order-caption").render())
-            await pilot.press("g")
-            grid = app.screen.query_one(RecallGrid)  # a row of the set's four classes, CNV standing out
-            assert titles(grid) == ["#", "experiment", "CNV▼", "diab-me", "drusen", "normal", "CNV+DME"]
-            assert [str(cell).strip() for cell in grid.get_row_at(0)[2:]] == ["100", "100", "100", "100", "100"]
-            await pilot.press("s", "s")  # after CNV and CNV+DME, the other classes by the CSV's names
-            assert app.ranking.key == "recall_diabetic macular edema"
-            assert "by diabetic macular edema recall" in str(app.screen.query_one("#order-caption").render())
-            await pilot.press("f")
-            metrics = next(chart for chart in app.screen.charts if chart.key == "metrics")
-            assert [series.name for series in metrics.series] == ["AUC", "CNV rec", "CNV+DME"]
-
-    asyncio.run(look())
+    app = app_with("--data", "synthetic", "--dataset", "octmnist")
+    async with app.run_test(size=(80, 24)) as pilot:
+        await pilot.press("l")
+        shown = titles(app.screen.query_one(LeaderboardTable))
+        assert "CNV rec" in shown and "CNV+DME" in shown and "mel rec" not in shown and "cancer" not in shown
+        legend = str(app.screen.query_one("#legend").render())
+        assert "CNV+DME: mean of the choroidal neovascularization, diabetic macular edema recalls" in legend
+        await pilot.press("s")  # sorted by the critical class's recall, and the caption says so
+        assert app.ranking.key == "mel_recall" and "CNV rec" in str(app.screen.query_one("#order-caption").render())
+        await pilot.press("g")
+        grid = app.screen.query_one(RecallGrid)  # a row of the set's four classes, CNV standing out
+        assert titles(grid) == ["#", "experiment", "CNV▼", "diab-me", "drusen", "normal", "CNV+DME"]
+        assert [str(cell).strip() for cell in grid.get_row_at(0)[2:]] == ["100", "100", "100", "100", "100"]
+        await pilot.press("s", "s")  # after CNV and CNV+DME, the other classes by the CSV's names
+        assert app.ranking.key == "recall_diabetic macular edema"
+        assert "by diabetic macular edema recall" in str(app.screen.query_one("#order-caption").render())
+        await pilot.press("f")
+        metrics = next(chart for chart in app.screen.charts if chart.key == "metrics")
+        assert [series.name for series in metrics.series] == ["AUC", "CNV rec", "CNV+DME"]
 
 
 @pytest.mark.slow
-def test_a_set_without_critical_classes_shows_no_clinical_column_in_the_app(dermalab_home):
+@synchronous
+async def test_a_set_without_critical_classes_shows_no_clinical_column_in_the_app(dermalab_home):
     """BloodMNIST declares no critical class: its leaderboard, grid and charts show none, rather than an empty
     'mel rec'; its grid has a column per class, titled short, the names whole in the legend."""
-    import asyncio
-
-    from tests.conftest import app_with
     from tui.app.widgets.results.confusion_matrix import ConfusionMatrix
     from tui.app.widgets.results.figures import FigureTable
     from tui.app.widgets.results.leaderboard_table import LeaderboardTable
     from tui.app.widgets.results.recall_grid import RecallGrid
 
     stored_on("bloodmnist")
-
-    def titles(table) -> list[str]:
-        return [str(column.label).strip() for column in table.columns.values()]
-
-    async def look() -> None:
-        app = app_with("--data", "synthetic", "--dataset", "bloodmnist")
-        async with app.run_test(size=(120, 24)) as pilot:
-            await pilot.press("l")
-            shown = titles(app.screen.query_one(LeaderboardTable))
-            assert "AUC ▼" in shown and not {"mel rec", "cancer", "Δmel pts"} & set(shown)
-            assert "cancer" not in str(app.screen.query_one("#legend").render())
-            await pilot.press("g")
-            grid = app.screen.query_one(RecallGrid)
-            assert titles(grid)[2:] == ["basoph…", "eosino…", "erythr…", "imma-gm", "lympho…", "monocy…", "neutro…",
-                                        "platel…"] and grid.row_count == 1
-            legend = str(app.screen.query_one("#legend").render())
-            assert "classes: basophil, eosinophil," in legend and "MEL" not in legend
-            await pilot.press("s")
-            assert app.ranking.key == "recall_basophil"
-            await pilot.press("enter")  # the run's detail: its recall and confusion matrix by the set's classes
-            await pilot.pause()
-            matrix = app.screen.query_one(ConfusionMatrix)
-            assert matrix.names == list(classes.class_names("bloodmnist")) and matrix.cursor == (0, 0)
-            assert "recall: basophil 100% · eosinophil 100%" in str(app.screen.query_one("#run-recall").render())
-            figures = app.screen.query_one(FigureTable).content.columns[0].cells
-            assert [str(cell) for cell in figures] == ["AUC (macro)", "accuracy", "balanced accuracy"]  # no clinical
-            assert "cancer" not in " ".join(str(static.render()) for static in app.screen.query(".legend"))
-            await pilot.press("escape", "f")
-            assert not {"clinical", "metrics"} & {chart.key for chart in app.screen.charts}
-
-    asyncio.run(look())
+    app = app_with("--data", "synthetic", "--dataset", "bloodmnist")
+    async with app.run_test(size=(120, 24)) as pilot:
+        await pilot.press("l")
+        shown = titles(app.screen.query_one(LeaderboardTable))
+        assert "AUC ▼" in shown and not {"mel rec", "cancer", "Δmel pts"} & set(shown)
+        assert "cancer" not in str(app.screen.query_one("#legend").render())
+        await pilot.press("g")
+        grid = app.screen.query_one(RecallGrid)
+        assert titles(grid)[2:] == ["basoph…", "eosino…", "erythr…", "imma-gm", "lympho…", "monocy…", "neutro…",
+                                    "platel…"] and grid.row_count == 1
+        legend = str(app.screen.query_one("#legend").render())
+        assert "classes: basophil, eosinophil," in legend and "MEL" not in legend
+        await pilot.press("s")
+        assert app.ranking.key == "recall_basophil"
+        await pilot.press("enter")  # the run's detail: its recall and confusion matrix by the set's classes
+        await pilot.pause()
+        matrix = app.screen.query_one(ConfusionMatrix)
+        assert matrix.names == list(classes.class_names("bloodmnist")) and matrix.cursor == (0, 0)
+        assert "recall: basophil 100% · eosinophil 100%" in str(app.screen.query_one("#run-recall").render())
+        figures = app.screen.query_one(FigureTable).content.columns[0].cells
+        assert [str(cell) for cell in figures] == ["AUC (macro)", "accuracy", "balanced accuracy"]  # no clinical
+        assert "cancer" not in " ".join(str(static.render()) for static in app.screen.query(".legend"))
+        await pilot.press("escape", "f")
+        assert not {"clinical", "metrics"} & {chart.key for chart in app.screen.charts}
