@@ -198,7 +198,7 @@ def task(jobs: list[Job] | Job, results: str) -> list[str]:
             except Exception as error:
                 failure = failure or error
         stop.between_runs(waiting)
-    except Requeued:  # Slurm runs the task again, which goes on from the checkpoint: no outcome yet
+    except Requeued:  # Slurm runs the task again: it skips the runs that left a result, resumes a checkpoint
         return [job.job_id for job in jobs]
     finally:
         if not stop.requeued:
