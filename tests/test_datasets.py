@@ -316,17 +316,27 @@ def test_what_makes_no_sense_on_a_set_is_said_in_the_notes_not_done(experiments_
     assert train.set_notes(experiments[25].spec, skin, 3) == []  # DermaMNIST: nothing differs from the page
 
 
-def test_larger_images_are_estimated_before_they_train(experiments_toml):
-    from engine.jobs.estimate import estimate
+def test_larger_images_are_estimated_before_they_train(experiments_toml, dermalab_home):
+    from engine.jobs.estimate import estimate, speeds_for
 
     experiments = load(experiments_toml)
-    page = experiments[8].spec.published.time_s
+    page, epochs = experiments[8].spec.published.time_s, experiments[8].spec.training.epochs
     at_28 = estimate([experiments[8]], experiments, [])
     at_224 = estimate([experiments[8]], experiments, [], classes.medset("pathmnist", 224))
     assert at_224.rough and at_224.seconds == pytest.approx(page * 64 * 89996 / 7007) and at_28.seconds == page
     measured = estimate([experiments[8]], experiments, [{"experiment_id": 8, "images_per_second": 100.0}],
                         classes.medset("pathmnist", 224))
-    assert not measured.rough and measured.seconds == pytest.approx(experiments[8].spec.training.epochs * 899.96)
+    assert not measured.rough and measured.seconds == pytest.approx(epochs * 899.96)
+    # Nothing ran at 224 yet, but experiment 8 took twice the page's time at 28 here: at 224 it is taken to as well.
+    twice = [{"experiment_id": 8, "images_per_second": 7007 / (2 * page / epochs)}]
+    scaled = estimate([experiments[8]], experiments, [], classes.medset("pathmnist", 224), twice)
+    assert scaled.scaled and not scaled.rough and scaled.seconds == pytest.approx(2 * at_224.seconds)
+    run = stored_on("pathmnist")  # at 28, where the estimate at 224 takes its pace from
+    with sqlite3.connect(Store().path) as db:
+        db.execute("UPDATE runs SET images_per_second = 500 WHERE run_id = ?", (run,))
+    store = Store()
+    assert speeds_for(store, "pathmnist", 224) == ([], [{"experiment_id": 8, "images_per_second": 500.0}])
+    assert store.scope is None  # as it was
 
 
 def test_a_grey_sets_val_images_are_drawn_in_grey_with_its_class_names(dermalab_home, capsys, tiny_experiments):

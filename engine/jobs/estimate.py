@@ -4,7 +4,9 @@ else from how this machine compares with the course page on the experiments it h
 
 On another MedMNIST set or size, stored speeds count only where they were measured on that set and size (the
 store's scope); the page's times are scaled by the set's training images and by the pixels an image has, which is
-about how a CNN's time grows (a 224 image has 64 times the pixels of a 28 one)."""
+about how a CNN's time grows (a 224 image has 64 times the pixels of a 28 one). Before anything ran at a larger size,
+this machine's pace at 28x28 against the page's is scaled so, where it has one: the page's own times are an M1 Max's
+GPU, not this machine's."""
 
 from __future__ import annotations
 
@@ -14,6 +16,7 @@ from typing import Any
 
 from engine.classes import DEFAULT_SIZE, MedSet
 from engine.experiments.spec import Experiment
+from engine.store.runs import Store
 
 TRAIN_IMAGES = 7007  # DermaMNIST's training split: what an epoch's img/s counts
 ASK_ABOVE_SECONDS = 600  # a queue estimated longer than this is confirmed before it starts
@@ -23,16 +26,21 @@ ASK_ABOVE_SECONDS = 600  # a queue estimated longer than this is confirmed befor
 class Estimate:
     seconds: float
     rough: bool  # from the page's times alone: no run on this machine to go by
+    scaled: bool = False  # from this machine's runs at 28x28, scaled by the pixels: none ran at this size yet
 
 
 def estimate(chosen: list[Experiment], experiments: dict[int, Experiment], runs: list[dict[str, Any]],
-             on: MedSet | None = None) -> Estimate:
+             on: MedSet | None = None, at_28: list[dict[str, Any]] | None = None) -> Estimate:
     """Training time of one run of each chosen experiment, one after another, on DermaMNIST at 28 unless `on` names
-    another set or size (whose runs `runs` must be)."""
+    another set or size (whose runs `runs` must be); `at_28`, this machine's runs at 28x28, set the pace at a larger
+    size before any run there has."""
     speeds = stored_speeds(runs)
     ratio = machine_ratio(speeds, experiments)
     images = on.splits["train"] if on else TRAIN_IMAGES
     pixels = (on.size / DEFAULT_SIZE) ** 2 if on else 1.0  # a ratio measured on `on` already holds them
+    scaled = False
+    if ratio is None and pixels > 1 and (base := machine_ratio(stored_speeds(at_28 or []), experiments)) is not None:
+        ratio, scaled = base * pixels, True
     total, rough = 0.0, False
     for experiment in chosen:
         spec = experiment.spec
@@ -43,7 +51,19 @@ def estimate(chosen: list[Experiment], experiments: dict[int, Experiment], runs:
             rough = rough or ratio is None
         else:  # neither run here nor timed by the page: the estimate leaves it out, and says it is rough
             rough = True
-    return Estimate(total, rough)
+    return Estimate(total, rough, scaled and not rough)
+
+
+def speeds_for(store: Store, dataset: str, size: int) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+    """The speeds of the store's runs on `dataset` at `size`, and at 28x28 on it (estimate's `runs` and `at_28`)."""
+    kept = store.scope
+    try:
+        store.scope = (dataset, size)
+        here = store.speeds()
+        store.scope = (dataset, DEFAULT_SIZE)
+        return here, store.speeds()
+    finally:
+        store.scope = kept
 
 
 def stored_speeds(runs: list[dict[str, Any]]) -> dict[int, float]:

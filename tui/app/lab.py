@@ -262,13 +262,15 @@ class Lab:
     def selection_estimate(self) -> tuple[str, float]:
         """The selection's size and its training time on this machine in words, and the seconds alone:
         '3 runs selected · about 12m00s on this machine'."""
-        from engine.jobs.estimate import estimate
+        from engine.jobs.estimate import estimate, speeds_for
 
         chosen = (self.source.options.dataset, self.source.options.size)
         on = None if chosen == (DEFAULT, DEFAULT_SIZE) else medset(*chosen)  # another set or size: its images, pixels
         selected = [self.experiments[i] for i in sorted(self.selected)]
-        guess = estimate(selected, self.experiments, self.store.speeds(), on)
-        basis = " (rough: the page's times, as nothing ran here yet)" if guess.rough else " on this machine"
+        speeds, at_28 = speeds_for(self.store, *chosen)
+        guess = estimate(selected, self.experiments, speeds, on, at_28)
+        basis = (" (rough: the page's times, as nothing ran here yet)" if guess.rough else
+                 " (rough: this machine's 28x28 pace, scaled)" if guess.scaled else " on this machine")
         words = f"{numbers.plural(len(self.selected), 'run')} selected · about {numbers.duration(guess.seconds)}{basis}"
         return words, guess.seconds
 

@@ -153,17 +153,18 @@ def say_estimate(jobs: list[Job], chosen: list[Experiment], store: Store, option
     such runs start, how long they will train, from this machine's runs at that size or the page's times scaled."""
     if options.size == DEFAULT_SIZE:
         return
-    from engine.jobs.estimate import estimate
+    from engine.jobs.estimate import estimate, speeds_for
 
-    store.scope = (options.dataset, options.size)  # speeds measured on this set and size alone
-    speeds, store.scope = store.speeds(), None
+    speeds, at_28 = speeds_for(store, options.dataset, options.size)  # measured on this set, at this size and at 28
     by_id = {experiment.id: experiment for experiment in chosen}
-    guesses = [(estimate([by_id[job.experiment_id]], by_id, speeds, medset(options.dataset, options.size)), job)
-               for job in jobs]
+    on = medset(options.dataset, options.size)
+    guesses = [(estimate([by_id[job.experiment_id]], by_id, speeds, on, at_28), job) for job in jobs]
     seconds = sum(guess.seconds * (options.epochs or by_id[job.experiment_id].spec.training.epochs)
                   / by_id[job.experiment_id].spec.training.epochs for guess, job in guesses)
     basis = ("rough: the page's times scaled by the set's images and pixels, as nothing ran here at this size yet"
-             if any(guess.rough for guess, _ in guesses) else "from this machine's runs at this size")
+             if any(guess.rough for guess, _ in guesses) else
+             "rough: this machine's runs at 28x28 scaled by the pixels, as nothing ran here at this size yet"
+             if any(guess.scaled for guess, _ in guesses) else "from this machine's runs at this size")
     print(f"dermalab: {plural(len(jobs), 'run')} on {label(options.dataset, options.size)}: about "
           f"{duration(seconds)} of training ({basis}).", file=sys.stderr)
 
