@@ -224,8 +224,7 @@ def cmd_operating_point(args: argparse.Namespace) -> int:
     if args.json:
         print(dumps(point))
         return exit_codes.OK
-    if predictions.dataset != DEFAULT:  # the table names what is screened for by the set's title ('pneu', 'CNV+DME')
-        point["class"] = words.condition_short(predictions.dataset, point["class"])
+    point["class"] = words.condition_short(predictions.dataset, point["class"])  # 'mel'; or the set's 'TUM', 'CNV+DME'
     print_table([point], "table", notes=point_notes(predictions.dataset))
     return exit_codes.OK
 

@@ -4,27 +4,23 @@ none has no clinical figure: its ensembles show AUC and accuracies, and it has n
 
 from __future__ import annotations
 
-from engine.classes import CRITICAL, DEFAULT, Critical, class_names
+from engine.classes import CRITICAL, DEFAULT, class_names
 from tui.text.measures import Measure, explained, of_set
 
 PAGE_CONDITIONS = {"mel": "melanoma", "cancer": "any cancer (akiec, bcc or mel, as one)"}
 CLINICAL = ["malignant_sensitivity", "specificity", "mel_recall", "auc"]  # an ensemble's figures, DermaMNIST's
 
 
-def declared(dataset: str) -> Critical | None:
-    return CRITICAL.get(dataset)
-
-
 def one_condition(dataset: str) -> bool:
     """Whether the set's critical group is its focus class alone (the binary sets, PathMNIST): then 'mel' and
     'cancer' screen for the same images, and there is nothing to switch between."""
-    critical = declared(dataset)
+    critical = CRITICAL.get(dataset)
     return critical is not None and critical.group == (critical.focus,)
 
 
 def condition_name(dataset: str, condition: str) -> str:
     """What an operating point screens for, in a title: 'melanoma'; 'pneumonia'; 'any of drusen, ... (as one)'."""
-    critical = declared(dataset)
+    critical = CRITICAL.get(dataset)
     if dataset == DEFAULT or critical is None:
         return PAGE_CONDITIONS[condition]
     if condition == "mel" or one_condition(dataset):
@@ -34,7 +30,7 @@ def condition_name(dataset: str, condition: str) -> str:
 
 def condition_short(dataset: str, condition: str) -> str:
     """The same in a plot's title or a key's words: 'mel'; on another set its columns' titles ('CNV', 'CNV+DME')."""
-    critical = declared(dataset)
+    critical = CRITICAL.get(dataset)
     if dataset == DEFAULT or critical is None:
         return condition
     focus, group = critical.titles
@@ -44,7 +40,7 @@ def condition_short(dataset: str, condition: str) -> str:
 def condition_key(dataset: str) -> tuple[str, str] | None:
     """The words of the key that switches between focus class and group ('CNV/CNV+DME' and its tooltip); None on
     DermaMNIST, whose screens declare the page's, and where the set has no two to switch between."""
-    if dataset == DEFAULT or declared(dataset) is None or one_condition(dataset):
+    if dataset == DEFAULT or CRITICAL.get(dataset) is None or one_condition(dataset):
         return None
     focus, group = (condition_short(dataset, condition) for condition in ("mel", "cancer"))
     return f"{focus}/{group}", (f"Switch between {condition_name(dataset, 'mel')} and "
@@ -53,13 +49,13 @@ def condition_key(dataset: str) -> tuple[str, str] | None:
 
 def switches(dataset: str) -> bool:
     """Whether the set has a focus class and a wider critical group to switch between (DermaMNIST: mel, cancer)."""
-    return declared(dataset) is not None and not one_condition(dataset)
+    return CRITICAL.get(dataset) is not None and not one_condition(dataset)
 
 
 def spared(dataset: str) -> str:
     """The images outside the critical group, whose flagging 'flagged per 1,000' counts: 'benign' on DermaMNIST,
     the other class on a binary set, 'non-CNV+DME' elsewhere."""
-    critical = declared(dataset)
+    critical = CRITICAL.get(dataset)
     if dataset == DEFAULT or critical is None:
         return "benign"
     others = [name for name in class_names(dataset) if name not in critical.group]
@@ -69,7 +65,7 @@ def spared(dataset: str) -> str:
 def measures(dataset: str) -> dict[str, Measure]:
     """MEASURES as screening fills them on the set: of_set's, with the flagged share and specificity of its critical
     group."""
-    named, critical = of_set(dataset), declared(dataset)
+    named, critical = of_set(dataset), CRITICAL.get(dataset)
     if dataset == DEFAULT or critical is None:
         return named
     group = critical.titles[1]
@@ -82,7 +78,7 @@ def measures(dataset: str) -> dict[str, Measure]:
 def figure_keys(dataset: str) -> list[str]:
     """An ensemble's figures on the set: DermaMNIST's four; with one critical class, its recall stands for the
     flagged share (the two are equal); with none, AUC and the accuracies."""
-    if declared(dataset) is None:
+    if CRITICAL.get(dataset) is None:
         return ["auc", "accuracy", "balanced_accuracy"]
     if one_condition(dataset):
         return ["mel_recall", "specificity", "auc"]
@@ -91,7 +87,7 @@ def figure_keys(dataset: str) -> list[str]:
 
 def or_rule(dataset: str) -> str:
     """What the or rule flags, in words."""
-    critical = declared(dataset)
+    critical = CRITICAL.get(dataset)
     group = "akiec, bcc or mel" if dataset == DEFAULT or critical is None else " or ".join(critical.group)
     return f"flagged when either run calls it {group} (no probabilities, so no AUC)"
 
@@ -99,7 +95,7 @@ def or_rule(dataset: str) -> str:
 def legend(dataset: str) -> str:
     """What an ensemble's figures mean, in a line under them."""
     shown = measures(dataset)
-    if declared(dataset) is None:
+    if CRITICAL.get(dataset) is None:
         return (f"{dataset} declares no critical class (engine/classes.py), so no clinical figure is shown · "
                 f"{explained('accuracy', 'balanced_accuracy', measures=shown)}")
     if one_condition(dataset):

@@ -14,7 +14,7 @@ from textual.containers import Horizontal, VerticalScroll
 from textual.widgets import Static
 
 from engine.analysis import screening
-from engine.classes import DEFAULT
+from engine.classes import CRITICAL, DEFAULT
 from engine.errors import UserError
 from engine.store import summary
 from tui.app.lab_app import LabScreen
@@ -75,7 +75,7 @@ class CompareScreen(LabScreen):
 
     def draw_roc(self) -> None:
         plot = self.query_one("#compare-roc", RunLines)
-        if words.declared(self.dataset) is None:  # no class to draw a ROC curve for
+        if self.dataset not in CRITICAL:  # no class to draw a ROC curve for
             plot.axes = Axes(f"no ROC: {self.dataset} declares no critical class", "1 − specificity", "rate")
             plot.draw([])
             return
