@@ -482,6 +482,9 @@ async def test_the_apps_leaderboard_and_grid_title_them_so_too(dermalab_home):
         await pilot.press("l")
         shown = titles(app.screen.query_one(LeaderboardTable))
         assert "CNV rec" in shown and "CNV+DME" in shown and "mel rec" not in shown and "cancer" not in shown
+        missed = {entry.binding.description for entry in app.screen.active_bindings.values()
+                  if entry.binding.id == "missed-melanomas"}
+        assert missed == {"Missed CNV"}  # the set's critical class, not melanoma
         legend = str(app.screen.query_one("#legend").render())
         assert "CNV+DME: mean of the choroidal neovascularization, diabetic macular edema recalls" in legend
         await pilot.press("s")  # sorted by the critical class's recall, and the caption says so
@@ -514,6 +517,7 @@ async def test_a_set_without_critical_classes_shows_no_clinical_column_in_the_ap
         await pilot.press("l")
         shown = titles(app.screen.query_one(LeaderboardTable))
         assert "AUC ▼" in shown and not {"mel rec", "cancer", "Δmel pts"} & set(shown)
+        assert app.screen.check_action("missed_melanomas", ()) is False  # no critical class: no missed cases' key
         assert "cancer" not in str(app.screen.query_one("#legend").render())
         await pilot.press("g")
         grid = app.screen.query_one(RecallGrid)
@@ -527,6 +531,7 @@ async def test_a_set_without_critical_classes_shows_no_clinical_column_in_the_ap
         await pilot.pause()
         matrix = app.screen.query_one(ConfusionMatrix)
         assert matrix.names == list(classes.class_names("bloodmnist")) and matrix.cursor == (0, 0)
+        assert app.screen.check_action("missed_melanomas", ()) is False
         assert "recall: basophil 100% · eosinophil 100%" in str(app.screen.query_one("#run-recall").render())
         figures = app.screen.query_one(FigureTable).content.columns[0].cells
         assert [str(cell) for cell in figures] == ["AUC (macro)", "accuracy", "balanced accuracy"]  # no clinical

@@ -47,6 +47,16 @@ def condition_key(dataset: str) -> tuple[str, str] | None:
                                 f"{condition_name(dataset, 'cancer')}")
 
 
+def missed_key(dataset: str) -> tuple[str, str] | None:
+    """The words of the key that opens a run's missed critical cases ('Missed TUM' and its tooltip); None on
+    DermaMNIST, whose screens declare the page's 'Missed mel', and on a set that declares no critical class."""
+    critical = CRITICAL.get(dataset)
+    if dataset == DEFAULT or critical is None:
+        return None
+    return (f"Missed {condition_short(dataset, 'mel')}",
+            f"The run's {critical.focus} images called something else, the nearest misses first")
+
+
 def switches(dataset: str) -> bool:
     """Whether the set has a focus class and a wider critical group to switch between (DermaMNIST: mel, cancer)."""
     return CRITICAL.get(dataset) is not None and not one_condition(dataset)

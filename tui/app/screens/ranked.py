@@ -9,6 +9,7 @@ from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.widgets import DataTable, Input, Static
 
+from engine.classes import CRITICAL, DEFAULT
 from engine.store import sealed
 from engine.words import unsealed
 from tui.app.lab_app import LabApp, LabScreen
@@ -16,6 +17,7 @@ from tui.app.screens.run_detail import (
     MISSED_MELANOMAS,
     RunDetailScreen,
     missed_melanomas,
+    name_missed_cases,
     open_screen,
 )
 from tui.app.widgets.frame.filter_bar import FILTER, FilterBar
@@ -126,6 +128,7 @@ class RankedScreen(LabScreen):
         yield KeyLine()
 
     def on_mount(self) -> None:
+        name_missed_cases(self, self.app.lab.dataset or DEFAULT)
         self.app.lab_changed.subscribe(self, self.changed)
         self.redraw()
 
@@ -165,7 +168,10 @@ class RankedScreen(LabScreen):
         self.app.lab_changed.publish("ranking")
 
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
-        """Enter in the filter bar ends the filter's typing; it opens a run's detail only from the list."""
+        """Enter in the filter bar ends the filter's typing; it opens a run's detail only from the list. M is there
+        only on a set with a critical class."""
+        if action == "missed_melanomas":
+            return (self.app.lab.dataset or DEFAULT) in CRITICAL
         return not (action == "detail" and isinstance(self.focused, FilterBar))
 
     def on_data_table_header_selected(self, event: DataTable.HeaderSelected) -> None:

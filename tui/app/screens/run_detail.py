@@ -15,6 +15,7 @@ from textual.screen import Screen
 from textual.widget import Widget
 from textual.widgets import Static
 
+from engine.classes import CRITICAL
 from engine.errors import UserError
 from engine.experiments.spec import Experiment
 from engine.status import Status
@@ -22,7 +23,7 @@ from tui.app.lab import STATUS_WORDS, RunDetail
 from tui.app.lab_app import LabScreen
 from tui.app.widgets.experiments.experiment_detail import lookup, shown
 from tui.app.widgets.frame.header import LabHeader
-from tui.app.widgets.frame.key_line import BACK, KeyLine
+from tui.app.widgets.frame.key_line import BACK, KeyLine, retitle
 from tui.app.widgets.results.confusion_matrix import ConfusionMatrix
 from tui.app.widgets.results.figures import FigureTable
 from tui.app.widgets.results.leaderboard_table import unlike_page
@@ -30,6 +31,7 @@ from tui.app.widgets.results.scale import scale_words
 from tui.app.widgets.run.curves import Curves
 from tui.text import numbers
 from tui.text.measures import of_set
+from tui.text.screening import missed_key
 
 # (row key, how it reads): the figures that have a bootstrap interval carry it in `{key}_ci`.
 FIGURES = [("auc", numbers.auc), ("mel_recall", numbers.percent), ("cancer_sensitivity", numbers.percent),
@@ -54,6 +56,11 @@ def run_title(row: dict[str, Any]) -> str:
 
 MISSED_MELANOMAS = Binding("M", "missed_melanomas", "Missed mel", id="missed-melanomas",
                            tooltip="The run's missed melanomas as images, the nearest misses first")
+
+
+def name_missed_cases(screen: Screen, dataset: str) -> None:
+    """MISSED_MELANOMAS on `screen` in the words of the set's critical class ('Missed TUM' on PathMNIST)."""
+    retitle(screen, "missed_melanomas", missed_key(dataset))
 
 
 def missed_melanomas(screen: LabScreen, row: dict[str, Any]) -> None:
@@ -192,6 +199,7 @@ class RunDetailScreen(LabScreen):
 
     def on_mount(self) -> None:
         detail = self.detail
+        name_missed_cases(self, detail.row["dataset"])
         for curves in self.query(Curves):
             curves.draw(detail.run["history"], detail.run["epochs"], [])
         self.query_one("#run-body").focus()  # arrows scroll the page of a run that has no matrix
@@ -209,7 +217,10 @@ class RunDetailScreen(LabScreen):
         self.call_after_refresh(self.query_one(RunBody).place)
 
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
-        """r is there only for a run that can go on (its key line and `?` list name it only then)."""
+        """r is there only for a run that can go on, M only for a run on a set with a critical class (its key line
+        and `?` list name them only then)."""
+        if action == "missed_melanomas":
+            return self.detail.row["dataset"] in CRITICAL
         return action != "resume" or self.detail.resumable
 
     def action_resume(self) -> None:
