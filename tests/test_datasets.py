@@ -473,6 +473,7 @@ def titles(table) -> list[str]:
 @pytest.mark.slow
 @synchronous
 async def test_the_apps_leaderboard_and_grid_title_them_so_too(dermalab_home):
+    from tui.app.widgets.frame.key_line import KeyLine
     from tui.app.widgets.results.leaderboard_table import LeaderboardTable
     from tui.app.widgets.results.recall_grid import RecallGrid
 
@@ -485,6 +486,7 @@ async def test_the_apps_leaderboard_and_grid_title_them_so_too(dermalab_home):
         missed = {entry.binding.description for entry in app.screen.active_bindings.values()
                   if entry.binding.id == "missed-melanomas"}
         assert missed == {"Missed CNV"}  # the set's critical class, not melanoma
+        assert ("M", "Missed CNV") in app.screen.query_one(KeyLine).entries  # and so the key line says
         legend = str(app.screen.query_one("#legend").render())
         assert "CNV+DME: mean of the choroidal neovascularization, diabetic macular edema recalls" in legend
         await pilot.press("s")  # sorted by the critical class's recall, and the caption says so

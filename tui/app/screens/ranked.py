@@ -120,6 +120,7 @@ class RankedScreen(LabScreen):
         raise NotImplementedError
 
     def compose(self) -> ComposeResult:
+        name_missed_cases(self, self.app.lab.dataset or DEFAULT)  # before the key line reads the keys, as it mounts
         yield LabHeader(self.VIEW)
         yield FilterBar()
         yield FittedLine(id="order-caption", classes="caption")
@@ -128,7 +129,6 @@ class RankedScreen(LabScreen):
         yield KeyLine()
 
     def on_mount(self) -> None:
-        name_missed_cases(self, self.app.lab.dataset or DEFAULT)
         self.app.lab_changed.subscribe(self, self.changed)
         self.redraw()
 

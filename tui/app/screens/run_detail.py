@@ -175,6 +175,7 @@ class RunDetailScreen(LabScreen):
     def __init__(self, detail: RunDetail, experiments: dict[int, Experiment]):
         super().__init__()
         self.detail, self.experiments = detail, experiments
+        name_missed_cases(self, detail.row["dataset"])
 
     def compose(self) -> ComposeResult:
         yield LabHeader("run detail")
@@ -199,7 +200,6 @@ class RunDetailScreen(LabScreen):
 
     def on_mount(self) -> None:
         detail = self.detail
-        name_missed_cases(self, detail.row["dataset"])
         for curves in self.query(Curves):
             curves.draw(detail.run["history"], detail.run["epochs"], [])
         self.query_one("#run-body").focus()  # arrows scroll the page of a run that has no matrix
