@@ -8,6 +8,8 @@ import math
 import textwrap
 from typing import Any
 
+import numpy as np
+
 from engine.analysis import screening
 from engine.errors import UserError
 from engine.experiments.spec import Experiment
@@ -17,9 +19,12 @@ from tui.report.png import Png
 from tui.report.reported import Reported
 from tui.views import galleries
 from tui.views.charts import CHANCE_AUC
+from tui.views.tiles import Tile
 
 PANELS_ACROSS = 5  # AUC curves: experiments per row of small panels
 SHEET_ACROSS = 10  # missed melanomas: images per row
+CELL_INCHES = (1.1, 1.35)  # each image's place on that sheet, its caption above it
+IMAGE_INCHES = 0.9  # the image itself, each way
 SMALL = 7  # points: panel titles, captions
 PAGE_LINE = "#888888"
 LABEL_WIDTH = 10  # letters on a line of a class's name above the heatmap (a longer word keeps its line)
@@ -172,6 +177,19 @@ def roc_curves(top: list[dict[str, Any]], target: float, store: Store, chosen: R
                draw)
 
 
+def sheet(tiles: list[Tile], across: int, down: int) -> np.ndarray:
+    """The images on a white sheet, `across` a row, each at the foot of its cell (its caption goes above it)."""
+    side = tiles[0].image.shape[0]
+    cell_width, cell_height = (round(inches * side / IMAGE_INCHES) for inches in CELL_INCHES)
+    paper = np.full((down * cell_height, across * cell_width, 3), 255, dtype=np.uint8)
+    for number, tile in enumerate(tiles):
+        row, column = divmod(number, across)
+        top, left = (row + 1) * cell_height - side - 1, column * cell_width + (cell_width - side) // 2
+        image = tile.image if tile.image.ndim == 3 else tile.image[..., None]  # a grey set's image, grey
+        paper[top:top + side, left:left + side] = image
+    return paper
+
+
 def missed_melanomas(best: dict[str, Any], store: Store, chosen: Reported) -> Png:
     """UserError when the run's images are not at hand."""
     gallery = galleries.missed_melanomas(store.path, best["run_id"])
@@ -180,13 +198,19 @@ def missed_melanomas(best: dict[str, Any], store: Store, chosen: Reported) -> Pn
     def draw(figure: Any) -> None:
         across = min(SHEET_ACROSS, max(1, len(section.tiles)))
         down = max(1, math.ceil(len(section.tiles) / across))
-        figure.set_size_inches(1.1 * across, 1.35 * down + 0.5)
-        panels = list(figure.subplots(down, across, squeeze=False).flat)
-        for axes, tile in zip(panels, section.tiles):
-            axes.imshow(tile.image, cmap="gray")  # a grey set's tile is drawn grey (an RGB one ignores the map)
-            axes.set_title("\n".join(tile.caption).replace("  ", "\n"), fontsize=5)
-        for axes in panels:
-            axes.set_axis_off()
+        width, height = CELL_INCHES[0] * across, CELL_INCHES[1] * down
+        figure.set_size_inches(width, height + 0.5)
+        # One picture of every image, not an axes each: laying out a hundred axes took seconds a report. The sheet
+        # places itself, so no layout engine moves it.
+        figure.set_layout_engine("none")
+        axes = figure.add_axes((0, 0, 1, height / (height + 0.5)))
+        axes.imshow(sheet(section.tiles, across, down), extent=(0, width, height, 0), interpolation="nearest",
+                    aspect="auto")
+        for number, tile in enumerate(section.tiles):
+            row, column = divmod(number, across)
+            axes.text((column + 0.5) * CELL_INCHES[0], row * CELL_INCHES[1] + 0.04,
+                      "\n".join(tile.caption).replace("  ", "\n"), fontsize=5, ha="center", va="top")
+        axes.set_axis_off()
         figure.suptitle(f"#{best['experiment_id']} {best['name']} · run {best['run_id']}: {section.title}",
                         fontsize=SMALL + 2)
 
