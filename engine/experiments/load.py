@@ -20,8 +20,18 @@ SWEEPS = "sweeps"  # the file's other tables, read by engine.experiments.sweeps 
 
 
 def load(path: Path | str | None = None) -> dict[int, Experiment]:
+    """Every experiment of the file, resolved and checked. A text read before is answered from that reading: a
+    worker resolves each job it takes from its file, the app and some commands ask more than once, and resolving a
+    large file costs seconds. The experiments are shared between the answers: read them, never change them."""
     path = Path(path or DEFAULT_EXPERIMENTS)
-    raw = read_toml(path)
+    return dict(_resolved(path, _text(path)))
+
+
+@functools.lru_cache(maxsize=4)
+def _resolved(path: Path, text: str) -> dict[int, Experiment]:
+    """Keyed by the text itself, not the file's size and time, so an edit is never missed (a file that fails to
+    load is not kept)."""
+    raw = _parsed(path, text)
     entries = raw.get("experiment")
     unknown = set(raw) - {"experiment", SWEEPS}
     if unknown:
@@ -34,33 +44,22 @@ def load(path: Path | str | None = None) -> dict[int, Experiment]:
     return {eid: _resolve(path, by_id, eid, inherited) for eid in sorted(by_id)}
 
 
-def load_unless_changed(path: Path | str | None = None) -> dict[int, Experiment]:
-    """`load`, answered from the last read of the same file while it has not changed since (the same file, size and
-    modification time): a worker resolves each job's experiment from its file, and a large file read again for
-    every job cost seconds a job. The experiments returned are shared: read them, never change them."""
-    path = Path(path or DEFAULT_EXPERIMENTS)
-    try:
-        status = path.stat()
-    except OSError:
-        return load(path)  # which says what is wrong with the path
-    return _load_version(path, (status.st_dev, status.st_ino, status.st_size, status.st_mtime_ns))
-
-
-@functools.lru_cache(maxsize=4)
-def _load_version(path: Path, version: tuple[int, ...]) -> dict[int, Experiment]:
-    """One version of a file, read once; `version` is only its key (a file that fails to load is not kept)."""
-    return load(path)
-
-
 def read_toml(path: Path) -> dict[str, Any]:
+    return _parsed(path, _text(path))
+
+
+def _text(path: Path) -> str:
     if path.exists() and not path.is_file():  # a folder, or a FIFO that would wait for a writer forever
         raise UserError(f"{path}: not a regular file; pass an experiments file with --experiments PATH.")
     try:
-        text = path.read_text(encoding="utf-8-sig")  # an editor's byte-order mark is no syntax error
+        return path.read_text(encoding="utf-8-sig")  # an editor's byte-order mark is no syntax error
     except FileNotFoundError:
         raise UserError(f"{path}: experiments file not found; pass an existing file with --experiments PATH.") from None
     except (OSError, UnicodeDecodeError) as error:
         raise UserError(f"{path}: cannot read the experiments file ({error}).") from None
+
+
+def _parsed(path: Path, text: str) -> dict[str, Any]:
     try:
         return tomllib.loads(text)
     except tomllib.TOMLDecodeError as error:

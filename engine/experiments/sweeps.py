@@ -33,7 +33,7 @@ from engine.experiments.load import (
     DEFAULT_EXPERIMENTS,
     SWEEPS,
     bad_value,
-    load_unless_changed,
+    load,
     read_toml,
     validated,
 )
@@ -256,9 +256,8 @@ def _set(fields: dict[str, Any], axis: str, value: Any) -> None:
 
 def resolve(path: str | None, experiment_id: int, at: Point | None) -> Experiment:
     """The experiment a job trains, built again from its file where it trains: the experiment with that id, or
-    the point of a sweep that extends it. The file is read again only once it changed (a worker resolves every
-    job it takes)."""
-    experiments = load_unless_changed(path)
+    the point of a sweep that extends it (`load` resolves the file again only once its text changed)."""
+    experiments = load(path)
     if experiment_id not in experiments:
         raise UserError(f"Experiment {experiment_id} is no longer in {path or 'experiments.toml'}.")
     return at_point(experiments[experiment_id], at, path)
