@@ -5,6 +5,7 @@ worker), queue_commands (queue, cancel, sync) and result_commands (list, results
 from __future__ import annotations
 
 import argparse
+import functools
 import gc
 import importlib
 import os
@@ -43,6 +44,7 @@ class Parser(argparse.ArgumentParser):
         raise UserError(f"{message[0].upper()}{message[1:]}; see '{self.prog} --help'.")
 
 
+@functools.cache  # parsing changes nothing in it, and an app and the tests' hundreds of commands share one process
 def build_parser() -> Parser:
     parser = Parser(prog="dermalab", description="A terminal lab for the 25 DermaMNIST experiments of 'Beat the "
                     "Baseline'. With no command, opens the app. Options go before or after the command.")
