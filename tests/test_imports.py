@@ -5,6 +5,7 @@ module reaches itself through its imports."""
 from __future__ import annotations
 
 import ast
+import functools
 import graphlib
 import subprocess
 import sys
@@ -47,7 +48,11 @@ def nearest(target: str, known: dict[str, Path]) -> str | None:
     return target or None
 
 
-GRAPH = {name: imported(name, file, modules()) for name, file in modules().items()}
+@functools.cache
+def graph() -> dict[str, set[str]]:
+    """Each module's imports of the project, read once, by the first test that asks (not at collection)."""
+    known = modules()
+    return {name: imported(name, file, known) for name, file in known.items()}
 
 
 def layer(name: str, layers: tuple[str, ...]) -> int:
@@ -59,38 +64,39 @@ def layer(name: str, layers: tuple[str, ...]) -> int:
 
 @pytest.mark.parametrize("layers", [ENGINE_LAYERS, TUI_LAYERS], ids=["engine", "tui"])
 def test_each_layer_imports_only_its_own_and_those_below(layers):
-    upward = [f"{module} imports {target}" for module, targets in GRAPH.items() if module.startswith(layers[0])
+    upward = [f"{module} imports {target}" for module, targets in graph().items() if module.startswith(layers[0])
               for target in targets if target.startswith(layers[0]) and layer(target, layers) > layer(module, layers)]
     assert upward == []
 
 
 def test_the_engine_never_imports_the_tui():
-    assert [module for module, targets in GRAPH.items()
+    assert [module for module, targets in graph().items()
             if module.startswith("engine") and any(t.startswith("tui") for t in targets)] == []
 
 
 def test_no_module_reaches_itself_through_its_imports():
     try:
-        graphlib.TopologicalSorter(GRAPH).prepare()
+        graphlib.TopologicalSorter(graph()).prepare()
     except graphlib.CycleError as circle:
         pytest.fail(f"import circle: {' -> '.join(circle.args[1])}")
 
 
 def test_analysis_reads_no_store():
     """Intervals, metrics and screening work on arrays; reading runs for them is the store's readers' job."""
-    reached, todo = set(), [m for m in GRAPH if m.startswith("engine.analysis")]
+    reached, todo = set(), [m for m in graph() if m.startswith("engine.analysis")]
     while todo:
         module = todo.pop()
         if module not in reached:
             reached.add(module)
-            todo.extend(GRAPH[module])
+            todo.extend(graph()[module])
     assert sorted(m for m in reached if m.startswith(("engine.store", "engine.jobs"))) == []
 
 
+@pytest.mark.processes
 @pytest.mark.slow
 def test_the_whole_engine_loads_no_textual():
     """Every engine module imported, as Python does it (rich may appear: scikit-learn uses it for progress)."""
-    names = sorted(m for m in GRAPH if m.startswith("engine"))
+    names = sorted(m for m in graph() if m.startswith("engine"))
     code = (f"import importlib, sys; [importlib.import_module(m) for m in {names!r}]; "
             "print([m for m in sys.modules if m.split('.')[0] in ('textual', 'textual_plotext', 'plotext', 'tui')])")
     loaded = subprocess.run([sys.executable, "-c", code], cwd=REPO, capture_output=True, text=True, check=True)
