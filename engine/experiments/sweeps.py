@@ -115,7 +115,17 @@ class Sweep:
 def named(name: str, experiments: dict[int, Experiment], path: Path | str | None = None) -> Sweep:
     """The file's sweep called `name`, checked; every way it can be wrong is one sentence (UserError)."""
     path = Path(path or DEFAULT_EXPERIMENTS)
+    return _named(name, _tables(path), experiments, path)
+
+
+def every(experiments: dict[int, Experiment], path: Path | str | None = None) -> list[Sweep]:
+    """Every sweep of the file, in its order, each checked as `named` checks it (the file read once)."""
+    path = Path(path or DEFAULT_EXPERIMENTS)
     tables = _tables(path)
+    return [_named(str(entry.get("name")), tables, experiments, path) for entry in tables if isinstance(entry, dict)]
+
+
+def _named(name: str, tables: list[Any], experiments: dict[int, Experiment], path: Path) -> Sweep:
     found = [entry for entry in tables if isinstance(entry, dict) and entry.get("name") == name]
     if not found:
         known = ", ".join(sorted(str(entry.get("name")) for entry in tables if isinstance(entry, dict)))
@@ -124,12 +134,6 @@ def named(name: str, experiments: dict[int, Experiment], path: Path | str | None
     if len(found) > 1:
         raise UserError(f"{path}: sweep '{name}' appears twice; give each sweep its own name.")
     return _checked(found[0], experiments, f"{path}: sweep '{name}'")
-
-
-def every(experiments: dict[int, Experiment], path: Path | str | None = None) -> list[Sweep]:
-    """Every sweep of the file, in its order, each checked as `named` checks it."""
-    path = Path(path or DEFAULT_EXPERIMENTS)
-    return [named(str(entry.get("name")), experiments, path) for entry in _tables(path) if isinstance(entry, dict)]
 
 
 def _tables(path: Path) -> list[Any]:
