@@ -10,9 +10,11 @@ import asyncio
 import functools
 import io
 import os
+import shutil
 import signal
 import subprocess
 import sys
+import tempfile
 import time
 from collections.abc import Callable, Coroutine, Iterator
 from contextlib import contextmanager, redirect_stderr, redirect_stdout
@@ -46,6 +48,32 @@ def pytest_configure(config: pytest.Config) -> None:
     os.environ["COLORTERM"] = "truecolor"
     if not hasattr(config, "workerinput"):  # once, before pytest-xdist starts its workers
         compile_once()
+        spy_on_torch(config)
+
+
+def spy_on_torch(config: pytest.Config) -> None:
+    """Every process started from here on loads tests/torch_spy/sitecustomize.py, which notes each one that imports
+    torch during a test (see `processes_are_marked`)."""
+    folder = tempfile.mkdtemp(prefix="dermalab-torch-spy-")
+    config.add_cleanup(lambda: shutil.rmtree(folder, ignore_errors=True))
+    os.environ["DERMALAB_TEST_TORCH_SPY"] = folder
+    os.environ["PYTHONPATH"] = os.pathsep.join(filter(None, [str(REPO / "tests" / "torch_spy"),
+                                                             os.environ.get("PYTHONPATH")]))
+
+
+@pytest.fixture(autouse=True)
+def processes_are_marked(request: pytest.FixtureRequest) -> Iterator[None]:
+    """A process importing torch costs seconds: the README's test command leaves out the tests that start one, by
+    their mark, so a test that starts one unmarked fails here."""
+    yield
+    folder = os.environ.get("DERMALAB_TEST_TORCH_SPY")
+    if folder is None or request.node.get_closest_marker("processes"):
+        return
+    for note in Path(folder).iterdir():
+        test, command = note.read_text().split("\n", 1)
+        if test == request.node.nodeid and int(note.name) != os.getpid():
+            pytest.fail(f"this test started a process that imported torch ({command}): mark it "
+                        "@pytest.mark.processes, or keep torch out of the process", pytrace=False)
 
 
 def compile_once() -> None:

@@ -42,6 +42,7 @@ def shown_numbers(table: LeaderboardTable, key: str) -> list[float]:
     return [float(str(cell).rstrip("%")) for cell in table.get_column(key)]
 
 
+@pytest.mark.processes
 @synchronous
 async def test_select_run_and_sort_the_leaderboard(edited_experiments):
     # Experiment 1 (which 2-5 inherit it from) in batches of 512 instead of 32: the same ids, names and chapters,
@@ -76,6 +77,7 @@ async def test_select_run_and_sort_the_leaderboard(edited_experiments):
         assert (app.ranking.key, shown_numbers(table, "auc")) == ("auc", sorted(aucs, reverse=True))
 
 
+@pytest.mark.processes
 @synchronous
 async def test_a_failure_a_cancel_and_quitting_leave_the_store_consistent(tiny_experiments, stored):
     app = app_on_tiny(tiny_experiments)
@@ -106,6 +108,7 @@ async def test_a_failure_a_cancel_and_quitting_leave_the_store_consistent(tiny_e
     await until(lambda: stored.status(waits) == "cancelled")  # the worker stores it
 
 
+@pytest.mark.processes
 @synchronous
 async def test_the_app_follows_a_run_started_elsewhere_keeps_it_on_quit_and_shows_a_cancel_from_elsewhere(
         tiny_experiments, cli, stored):
@@ -141,6 +144,7 @@ async def test_the_app_follows_a_run_started_elsewhere_keeps_it_on_quit_and_show
     assert stored.status(job_id) == "cancelled"
 
 
+@pytest.mark.processes
 @synchronous
 async def test_without_data_a_run_says_how_to_get_it(monkeypatch, stored):
     monkeypatch.setenv("DERMALAB_DATA_URL", "file:///nonexistent/dermamnist.npz")
@@ -158,6 +162,7 @@ async def test_without_data_a_run_says_how_to_get_it(monkeypatch, stored):
             ("failed", None, job["reason"]) for job in app.lab.jobs]
 
 
+@pytest.mark.processes
 @synchronous
 async def test_header_names_the_accelerator_found_after_the_first_frame():
     app = app_with("--data", "synthetic", accelerator=None)

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import pytest
 from textual import constants
 
 from engine.jobs.queue import Job, JobQueue
@@ -36,6 +37,8 @@ async def test_keys_on_a_list_hidden_since_it_took_the_focus_do_nothing(tiny_exp
         assert app.current_mode == "run" and app.screen.focused in app.screen.focus_chain  # a widget shown
 
 
+@pytest.mark.processes
+@pytest.mark.slow  # the app's accelerator probe, a child importing torch
 def test_an_unforeseen_error_in_the_app_exits_1_with_one_sentence(tiny_experiments: Path, monkeypatch, capsys):
     def fail(screen: ExperimentsScreen) -> None:
         raise KeyError(0)  # as the option list's did

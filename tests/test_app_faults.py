@@ -40,6 +40,7 @@ async def test_a_corrupt_store_at_start_is_said_in_one_sentence_and_a_fresh_one_
         assert aside.read_bytes() == damaged and app.lab.overview.stored == 0 and app.current_mode == "leaderboard"
 
 
+@pytest.mark.processes
 @synchronous
 async def test_shrinking_the_terminal_and_declining_to_quit_mid_run_break_nothing(tiny_experiments, stored):
     # Experiment 2 runs for 10000 epochs, far longer than the key presses below; the test cancels it once done.

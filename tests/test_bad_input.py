@@ -168,6 +168,7 @@ def test_cuda_without_cuda_says_which_devices_exist(refused):
     assert refused("run", "1", "--device", "cuda") == "--device cuda: not available on this machine; it has auto, cpu."
 
 
+@pytest.mark.processes
 @pytest.mark.slow
 @pytest.mark.skipif(torch.cuda.is_available(), reason="this machine has CUDA, so asking for it is not a mistake")
 @synchronous
@@ -391,6 +392,7 @@ def closed_port() -> int:
         return probe.getsockname()[1]
 
 
+@pytest.mark.processes
 @pytest.mark.slow
 def test_missing_weights_offline_name_the_file_the_folder_and_the_way_out(child_cli, tmp_path):
     # A child process, because urllib reads the proxy settings once per process; a refused proxy is offline.

@@ -27,6 +27,7 @@ def suite(*args: str) -> subprocess.CompletedProcess:
                           timeout=300)
 
 
+@pytest.mark.processes
 def test_the_suite_times_each_run_and_sets_its_auc_beside_the_baselines(tiny_experiments, tmp_path, capsys):
     home = tmp_path / "suite-home"
     Store(home / "runs.sqlite").close()  # the baseline must exist before the suite starts; its runs come later

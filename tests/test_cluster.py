@@ -76,6 +76,7 @@ def wait_for(condition, what: str) -> None:
         time.sleep(0.5)
 
 
+@pytest.mark.processes
 @pytest.mark.slow
 @pytest.mark.parametrize("sigint", [signal.SIG_DFL, signal.SIG_IGN], ids=["from a terminal", "in the background"])
 def test_tasks_finish_or_are_cancelled_and_each_result_is_imported_once(tiny_experiments, cli, stored, sigint):
@@ -112,6 +113,7 @@ def test_tasks_finish_or_are_cancelled_and_each_result_is_imported_once(tiny_exp
     assert listed == []  # nothing left going
 
 
+@pytest.mark.processes
 @pytest.mark.slow
 def test_a_failing_task_is_stored_failed_with_its_own_sentence(tiny_experiments, child_cli, stored, tmp_path):
     broken = tmp_path / "broken.npz"
@@ -517,6 +519,7 @@ def test_following_tasks_ends_at_a_skipped_result_file(tiny_experiments, monkeyp
 # Sweeps on a cluster: tasks that train several runs in turn, and halving decided on the submitting side
 
 
+@pytest.mark.processes
 @pytest.mark.slow
 def test_a_sweep_of_27_runs_trains_through_the_local_executor_and_a_second_one_runs_nothing(tmp_path, cli, stored):
     """The issue's 3 x 3 points x 3 seeds through the cluster path, as two tasks (14 runs, then 13) trained in turn:
@@ -636,6 +639,7 @@ def test_a_task_heeds_its_orders_a_stop_at_the_next_epochs_end_and_a_cancel_befo
     assert outcomes[2]["run"]["runs"][0]["status"] == "finished" and len(outcomes[2]["run"]["history"]) == 3
 
 
+@pytest.mark.processes
 @pytest.mark.slow
 def test_halving_through_the_local_executor_stops_a_point_behind_its_rivals_as_stopped_with_its_epochs(
         tmp_path, cli, stored):

@@ -79,6 +79,7 @@ def statuses(runs: list[dict]) -> list[tuple[int, str]]:
     return [(run["experiment_id"], run["status"]) for run in runs]
 
 
+@pytest.mark.processes
 @pytest.mark.slow
 def test_ctrl_c_keeps_finished_runs_and_stores_the_current_one_as_cancelled(tiny, dermalab_home, stored):
     child = start(tiny, "1", "2", "1", "--seed", "5")
@@ -99,6 +100,7 @@ def test_ctrl_c_keeps_finished_runs_and_stores_the_current_one_as_cancelled(tiny
     assert stored.status(finished["run_id"]) == "finished"
 
 
+@pytest.mark.processes
 @pytest.mark.slow
 def test_kill_9_mid_epoch_leaves_a_store_that_shows_the_run_as_interrupted(tiny, dermalab_home, stored):
     child = start(tiny, "1", "2")
@@ -113,6 +115,7 @@ def test_kill_9_mid_epoch_leaves_a_store_that_shows_the_run_as_interrupted(tiny,
     assert stored.get(runs[1]["run_id"])["history"], "the epochs done before the kill are kept"
 
 
+@pytest.mark.processes
 @pytest.mark.slow
 def test_two_runs_writing_one_store_at_once_both_keep_their_results(tiny, stored):
     children = [start(tiny, "1", "--seed", str(first), "--seeds", "2", "--json") for first in (0, 10)]
@@ -182,6 +185,7 @@ def test_an_exception_inside_training_fails_that_run_with_the_reason_and_the_que
     assert "Traceback" not in capsys.readouterr().err
 
 
+@pytest.mark.processes
 @pytest.mark.slow
 def test_a_full_disk_while_saving_stops_with_one_sentence_and_no_half_written_run(tiny, dermalab_home, stored):
     # A file-size limit fails writes the way a full disk does, without needing a tiny file system. The store is

@@ -151,6 +151,7 @@ def test_a_missing_data_file_is_one_sentence_on_screen(store_run, lesion_file):
     asyncio.run(drive())
 
 
+@pytest.mark.processes
 def test_leaving_the_preview_stops_its_child(lesion_file):
     async def drive():
         async with create_app(build_parser().parse_args([]), accelerator="CPU · test").run_test(size=SIZE) as pilot:
@@ -201,6 +202,7 @@ asyncio.run(main())
 """
 
 
+@pytest.mark.processes
 def test_the_preview_draws_in_a_child_and_the_app_never_imports_torch(lesion_file):
     """Experiment 14's Normalize: every draw leaves 0…1, while each image goes in within it."""
     done = subprocess.run([sys.executable, "-c", PREVIEW], cwd=REPO, capture_output=True, text=True,

@@ -46,6 +46,7 @@ def test_difference_gallery(snap_compare, store_run, lesion_file):
                         run_before=after("l", "m", "down", "m", "c", "i"), press=["c"])
 
 
+@pytest.mark.processes
 def test_augmentation_preview(snap_compare, lesion_file):
     async def run_before(pilot) -> None:
         table = pilot.app.screen.query_one(ExperimentTable)

@@ -101,6 +101,7 @@ def test_the_worker_started_for_a_request_is_asked_for_the_same_slots():
     assert SlotRequest().arguments() == [] and not SlotRequest().asked()
 
 
+@pytest.mark.processes
 @pytest.mark.slow
 @pytest.mark.starts_jobs
 def test_two_jobs_at_once_store_both_runs_with_the_metrics_of_one_at_a_time(tiny_experiments, child_cli, stored):
@@ -169,6 +170,7 @@ def test_the_header_shows_each_gpus_utilisation_and_memory_once_sampled(no_drive
     assert after == f"{before} │ GPU 0 87% 3.1/80G · GPU 2 4% 0.5/80G"
 
 
+@pytest.mark.processes
 @pytest.mark.slow
 def test_a_worker_started_for_two_jobs_trains_them_in_two_slots_at_once(tiny_experiments, cli, stored, dermalab_home):
     queued = cli("run", "1", "--seeds", "2", "--detach", "--jobs", "2", "--data", "synthetic", "--experiments",

@@ -165,6 +165,7 @@ def test_the_worker_lock_names_its_holder_after_the_byte_windows_locks(tmp_path)
     assert worker_pid(store) is None
 
 
+@pytest.mark.processes
 @pytest.mark.slow
 @pytest.mark.starts_jobs
 def test_a_jobs_process_killed_outright_fails_its_run_by_that_signal(tiny_experiments, stored):

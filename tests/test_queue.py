@@ -62,6 +62,7 @@ def session_and_terminal(pid: int) -> tuple[int, str | None]:
     return os.getsid(pid), psutil.Process(pid).terminal()
 
 
+@pytest.mark.processes
 @pytest.mark.slow
 def test_a_detached_run_survives_the_hang_up_of_its_terminal(tiny, dermalab_home):
     master, terminal = pty.openpty()
@@ -95,6 +96,7 @@ def test_a_detached_run_survives_the_hang_up_of_its_terminal(tiny, dermalab_home
     assert list((dermalab_home / "logs").glob("worker-*.log"))
 
 
+@pytest.mark.processes
 @pytest.mark.slow
 @pytest.mark.starts_jobs
 def test_a_worker_killed_mid_run_leaves_the_rest_queued_for_the_next_which_runs_no_job_twice(tiny, dermalab_home,
@@ -121,6 +123,7 @@ def test_a_worker_killed_mid_run_leaves_the_rest_queued_for_the_next_which_runs_
     assert sorted(runs()) == sorted([long, *rest])  # one run per job: none ran twice
 
 
+@pytest.mark.processes
 @pytest.mark.slow
 @pytest.mark.starts_jobs
 def test_queue_and_cancel_end_to_end_with_their_json(tiny, cli, refused, dermalab_home):

@@ -82,6 +82,7 @@ def figures(run: dict) -> tuple:
     return curves, run["auc"], run["accuracy"], run["probabilities"].tolist()
 
 
+@pytest.mark.processes
 @pytest.mark.slow  # the killed run's child (once per module) imports torch: about 5 s on a busy 2-core box
 def test_a_killed_run_resumes_from_its_checkpoint_and_ends_as_an_uninterrupted_run(interrupted, dermalab_home, stored,
                                                                                    cli, one_thread):
@@ -104,6 +105,7 @@ def test_a_killed_run_resumes_from_its_checkpoint_and_ends_as_an_uninterrupted_r
     assert figures(run) == figures(stored.get(uninterrupted["run_id"])), "bit-identical on one thread"
 
 
+@pytest.mark.processes
 @pytest.mark.slow  # the worker imports torch and forks its child: about 5 s on a busy 2-core box
 @pytest.mark.starts_jobs
 def test_the_worker_resumes_an_interrupted_run(interrupted, dermalab_home, stored, cli):

@@ -48,6 +48,7 @@ def run_with_stderr_on_a_terminal(*args: str) -> tuple[subprocess.CompletedProce
     return done, bytes(shown)
 
 
+@pytest.mark.processes
 @pytest.mark.slow
 def test_run_json_goes_to_stdout_when_stderr_is_a_terminal_and_a_finished_seed_answers_reused(tiny_experiments,
                                                                                               dermalab_home):

@@ -259,6 +259,7 @@ def test_runs_of_points_whose_config_was_edited_since_are_counted_apart(tmp_path
 # The command line, end to end
 
 
+@pytest.mark.processes
 @pytest.mark.slow
 def test_a_sweep_runs_end_to_end_in_two_slots_and_a_second_one_runs_nothing(tmp_path, cli, child_cli, stored):
     path = str(with_sweeps(tmp_path, GRID))
@@ -288,6 +289,7 @@ def test_a_sweep_runs_end_to_end_in_two_slots_and_a_second_one_runs_nothing(tmp_
                                                       "256, from sweep 'grid'")
 
 
+@pytest.mark.processes
 @pytest.mark.slow
 def test_a_detached_sweep_is_trained_by_the_worker_from_its_file(tmp_path, cli, stored):
     path = str(with_sweeps(tmp_path, '[[sweeps]]\nname = "two"\nextends = 1\n'

@@ -138,6 +138,7 @@ print(mapped, libc.mallinfo2().arena >> 20 >= 16)
 """
 
 
+@pytest.mark.processes
 @pytest.mark.slow
 @pytest.mark.skipif(not hasattr(ctypes.CDLL(None), "mallinfo2"), reason="not glibc")
 def test_a_training_process_keeps_freed_blocks_of_a_batchs_size_on_its_heap():

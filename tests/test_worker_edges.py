@@ -53,6 +53,7 @@ def test_a_job_named_twice_is_cancelled_and_listed_once(tiny, cli):
     assert StoredRuns().jobs()[other.job_id]["status"] == "queued"
 
 
+@pytest.mark.processes
 @pytest.mark.slow
 @pytest.mark.starts_jobs
 def test_a_worker_stopped_by_sigterm_says_so_rather_than_a_users_cancel(tiny, cli, dermalab_home):
@@ -67,6 +68,7 @@ def test_a_worker_stopped_by_sigterm_says_so_rather_than_a_users_cancel(tiny, cl
                                                            "shutdown, or a kill)")
 
 
+@pytest.mark.processes
 @pytest.mark.slow
 def test_a_foreground_run_names_its_waiting_jobs_another_terminal_cancelled(tiny, cli):
     foreground = subprocess.Popen([sys.executable, "-m", "tui.cli.main", "run", "2", "1", "--data", "synthetic",
@@ -90,6 +92,7 @@ def test_a_folder_in_the_store_files_place_is_named_without_disk_advice(refused,
                                   "file); move it aside (or remove it), then run again.")
 
 
+@pytest.mark.processes
 @pytest.mark.slow
 def test_a_store_file_deleted_under_an_idle_worker_is_opened_afresh_and_served(tiny, cli, dermalab_home):
     first = cli("run", "1", "--detach", "--data", "synthetic", "--experiments", tiny)
@@ -102,6 +105,7 @@ def test_a_store_file_deleted_under_an_idle_worker_is_opened_afresh_and_served(t
     wait_until(lambda: StoredRuns().status(second.stdout.strip()) == "finished", "run in the new store", 120)
 
 
+@pytest.mark.processes
 @pytest.mark.slow
 def test_a_folder_put_in_the_store_files_place_under_an_idle_worker_stops_it_with_that_sentence(tiny, cli,
                                                                                                   dermalab_home):
