@@ -64,10 +64,10 @@ def spy_on_torch(config: pytest.Config) -> None:
 @pytest.fixture(autouse=True)
 def processes_are_marked(request: pytest.FixtureRequest) -> Iterator[None]:
     """A process importing torch costs seconds: the README's test command leaves out the tests that start one, by
-    their mark, so a test that starts one unmarked fails here."""
+    their mark, so a test that starts one unmarked fails here (a Slurm test's, left out too, start under Slurm)."""
     yield
     folder = os.environ.get("DERMALAB_TEST_TORCH_SPY")
-    if folder is None or request.node.get_closest_marker("processes"):
+    if folder is None or any(request.node.get_closest_marker(mark) for mark in ("processes", "slurm")):
         return
     for note in Path(folder).iterdir():
         test, command = note.read_text().split("\n", 1)
