@@ -3,6 +3,7 @@ stored over the tiny lesion file; and without the images, a sentence instead of 
 
 from __future__ import annotations
 
+import numpy as np
 import pytest
 
 from engine.events import EpochEnded
@@ -35,6 +36,14 @@ def test_the_lesion_figures_are_drawn_and_linked(store_run, lesion_file, tmp_pat
         assert pictures[name].read_bytes().startswith(b"\x89PNG\r\n\x1a\n") and pictures[name].stat().st_size > 10_000
         assert f"]({name})\n\n" in text
     assert "sheet of missed melanomas is left out" not in text
+
+
+@pytest.mark.slow
+def test_a_best_run_that_missed_no_melanoma_has_a_sheet_that_says_so(store_run, lesion_file, tmp_path):
+    labels = val_labels()
+    store_run(labels, np.eye(7)[labels], synthetic=False)  # every lesion called right
+    report.write(tmp_path / "out", Store(), load())
+    assert (tmp_path / "out" / "missed_melanomas.png").read_bytes().startswith(b"\x89PNG\r\n\x1a\n")
 
 
 @pytest.mark.slow

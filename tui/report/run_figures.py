@@ -178,15 +178,15 @@ def roc_curves(top: list[dict[str, Any]], target: float, store: Store, chosen: R
 
 
 def sheet(tiles: list[Tile], across: int, down: int) -> np.ndarray:
-    """The images on a white sheet, `across` a row, each at the foot of its cell (its caption goes above it)."""
+    """The images (S × S × 3) on a white sheet, `across` a row, each at the foot of its cell (its caption goes
+    above it)."""
     side = tiles[0].image.shape[0]
     cell_width, cell_height = (round(inches * side / IMAGE_INCHES) for inches in CELL_INCHES)
     paper = np.full((down * cell_height, across * cell_width, 3), 255, dtype=np.uint8)
     for number, tile in enumerate(tiles):
         row, column = divmod(number, across)
         top, left = (row + 1) * cell_height - side - 1, column * cell_width + (cell_width - side) // 2
-        image = tile.image if tile.image.ndim == 3 else tile.image[..., None]  # a grey set's image, grey
-        paper[top:top + side, left:left + side] = image
+        paper[top:top + side, left:left + side] = tile.image
     return paper
 
 
@@ -204,8 +204,8 @@ def missed_melanomas(best: dict[str, Any], store: Store, chosen: Reported) -> Pn
         # places itself, so no layout engine moves it.
         figure.set_layout_engine("none")
         axes = figure.add_axes((0, 0, 1, height / (height + 0.5)))
-        axes.imshow(sheet(section.tiles, across, down), extent=(0, width, height, 0), interpolation="nearest",
-                    aspect="auto")
+        if section.tiles:  # none when the run missed no case: the title says so
+            axes.imshow(sheet(section.tiles, across, down), extent=(0, width, height, 0), aspect="auto")
         for number, tile in enumerate(section.tiles):
             row, column = divmod(number, across)
             axes.text((column + 0.5) * CELL_INCHES[0], row * CELL_INCHES[1] + 0.04,
