@@ -61,17 +61,15 @@ def spy_on_torch(config: pytest.Config) -> None:
                                                              os.environ.get("PYTHONPATH")]))
 
 
-@pytest.fixture(autouse=True)
-def processes_are_marked(request: pytest.FixtureRequest) -> Iterator[None]:
+def processes_are_marked(test: pytest.Item) -> None:
     """A process importing torch costs seconds: the README's test command leaves out the tests that start one, by
     their mark, so a test that starts one unmarked fails here (a Slurm test's, left out too, start under Slurm)."""
-    yield
     folder = os.environ.get("DERMALAB_TEST_TORCH_SPY")
-    if folder is None or any(request.node.get_closest_marker(mark) for mark in ("processes", "slurm")):
+    if folder is None or any(test.get_closest_marker(mark) for mark in ("processes", "slurm")):
         return
-    for note in Path(folder).iterdir():
-        test, command = note.read_text().split("\n", 1)
-        if test == request.node.nodeid and int(note.name) != os.getpid():
+    for note in Path(folder).glob("[0-9]*[0-9]"):  # a note being written has a name of its own until whole
+        nodeid, command = note.read_text().split("\n", 1)
+        if nodeid == test.nodeid and int(note.name) != os.getpid():
             pytest.fail(f"this test started a process that imported torch ({command}): mark it "
                         "@pytest.mark.processes, or keep torch out of the process", pytrace=False)
 
@@ -121,7 +119,7 @@ name = "Tiny, waiting its turn"
 
 
 @pytest.fixture(autouse=True)
-def dermalab_home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
+def dermalab_home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, request: pytest.FixtureRequest) -> Iterator[Path]:
     home = tmp_path / "home"
     monkeypatch.setenv("DERMALAB_HOME", str(home))
     monkeypatch.delenv("DERMALAB_DATA_URL", raising=False)
@@ -131,6 +129,7 @@ def dermalab_home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[P
     # process (10 ms or more here, each of ~900 tests); a home never made had no worker, as starting one makes it.
     if home.exists():
         stop_workers(home)
+    processes_are_marked(request.node)  # last: a worker stopped has imported whatever it would
 
 
 def workers_of(home: Path) -> list[int]:

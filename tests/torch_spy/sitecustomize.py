@@ -20,7 +20,10 @@ class TorchSpy:
         test, folder = os.environ.get("PYTEST_CURRENT_TEST"), os.environ.get("DERMALAB_TEST_TORCH_SPY")
         if name == "torch" and not self.seen and test and folder:
             self.seen = True
-            (Path(folder) / str(os.getpid())).write_text(f"{test.rsplit(' ', 1)[0]}\n{' '.join(sys.argv)[:200]}")
+            note = Path(folder) / f"{os.getpid()}.part"  # named whole once written: a reader never sees half
+            command = " ".join(" ".join(sys.orig_argv[1:]).split())[:200]  # a -c script's lines on one
+            note.write_text(f"{test.rsplit(' ', 1)[0]}\n{command}")
+            note.rename(note.with_suffix(""))
         return None
 
 
