@@ -411,7 +411,9 @@ def time_limited(lab_factory: Callable[[str], Lab], tiny: Path) -> TimeLimited:
         [requeued] = lab.submit("50", *limited, "--experiments", str(experiments))
         # `queue` syncs: it lets the requeued task start again at once, where Slurm would hold it two minutes.
         wait_for(lambda: not lab.queue(), "end of both jobs in the queue", 2 * TIME_LIMIT_MINUTES * 60 + 240)
-        wait_for(lambda: not in_squeue(lab.task_ids), "end of both tasks in squeue", 60)
+        # A task stopped at its limit's warning may leave Slurm's queue only at the limit itself, up to the warning's
+        # 90 s later, and a kill's KillWait after that (60 s was once too short, with accounting off).
+        wait_for(lambda: not in_squeue(lab.task_ids), "end of both tasks in squeue", 150)
     return TimeLimited(lab, timed_out, requeued)
 
 
