@@ -56,14 +56,7 @@ def estimate(chosen: list[Experiment], experiments: dict[int, Experiment], runs:
 
 def speeds_for(store: Store, dataset: str, size: int) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
     """The speeds of the store's runs on `dataset` at `size`, and at 28x28 on it (estimate's `runs` and `at_28`)."""
-    kept = store.scope
-    try:
-        store.scope = (dataset, size)
-        here = store.speeds()
-        store.scope = (dataset, DEFAULT_SIZE)
-        return here, store.speeds()
-    finally:
-        store.scope = kept
+    return store.speeds((dataset, size)), store.speeds((dataset, DEFAULT_SIZE))
 
 
 def stored_speeds(runs: list[dict[str, Any]]) -> dict[int, float]:

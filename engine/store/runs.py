@@ -307,13 +307,14 @@ class Store:
         return [summary_row(row) for row in self._db.execute(f"{SELECT_SUMMARY} WHERE {self.in_scope()}"
                                                                f" ORDER BY {OLDEST_FIRST}")]
 
-    def in_scope(self, table: str = "runs") -> str:
-        """The SQL condition on `table` (a name or alias of runs) that keeps the runs of the scope's set and size:
-        true for every run where no scope is set. The values are checked names and numbers, so they are written
-        into the SQL, where the subqueries of a view need them too."""
-        if self.scope is None:
+    def in_scope(self, table: str = "runs", scope: tuple[str, int] | None = None) -> str:
+        """The SQL condition on `table` (a name or alias of runs) that keeps the runs of `scope`'s set and size, or
+        else the store's own scope's: true for every run where no scope is set. The values are checked names and
+        numbers, so they are written into the SQL, where the subqueries of a view need them too."""
+        scope = scope or self.scope
+        if scope is None:
             return "1"
-        dataset, size = self.scope
+        dataset, size = scope
         assert dataset.isalnum() and isinstance(size, int), "a scope is a checked set and size"
         return f"({table}.dataset = '{dataset}' AND {table}.size = {size})"
 
@@ -375,10 +376,11 @@ class Store:
         name = key.removeprefix(RECALL)
         return schema.RECALL_COLUMNS[names.index(name)] if key.startswith(RECALL) and name in names else None
 
-    def speeds(self) -> list[dict[str, Any]]:
-        """Each run's experiment and training speed (img/s), where it has one: two columns, however many runs."""
+    def speeds(self, scope: tuple[str, int] | None = None) -> list[dict[str, Any]]:
+        """Each run's experiment and training speed (img/s), where it has one: two columns, however many runs; of
+        the runs in `scope` (a set and size), or else in the store's own."""
         rows = self._db.execute("SELECT experiment_id, images_per_second FROM runs WHERE images_per_second IS NOT NULL"
-                                f" AND {self.in_scope()}")
+                                f" AND {self.in_scope(scope=scope)}")
         return [dict(row) for row in rows]
 
     def overview(self) -> dict[int, dict[str, Any]]:
