@@ -13,7 +13,7 @@ from engine.analysis import screening
 from engine.classes import CLASSES
 from engine.experiments.load import load
 from engine.store import summary
-from tests.conftest import app_with, noisy_predictions, synchronous
+from tests.conftest import app_with, noisy_predictions, stored_on, synchronous
 from tui.app.screens.ensemble import EnsembleScreen
 from tui.app.screens.operating_point import OperatingPointScreen
 from tui.app.screens.run_detail import RunDetailScreen
@@ -160,7 +160,6 @@ async def test_another_sets_operating_point_and_ensemble_follow_its_critical_cla
     """OCTMNIST's focus is neovascularization (CNV), its group CNV and diabetic macular edema; BloodMNIST declares
     none, so its ensemble (pushed in the same app: a second app would cost a second start-up) shows AUC and
     accuracies under the mean rule alone, and its comparison no ROC."""
-    from tests.test_datasets import stored_on
     from tui.app.screens.compare import CompareScreen
     from tui.app.widgets.results.run_lines import RunLines
 

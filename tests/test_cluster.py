@@ -29,7 +29,7 @@ from engine.store.runs import Store, StoreUnwritable
 from engine.training import data
 from engine.training.options import RunOptions, run_config
 from tests import version_3_store as version_3
-from tests.test_sweeps import GRID, SMALLEST_SET, with_sweeps
+from tests.conftest import GRID, SMALLEST_SET, with_sweeps
 
 WAIT_SECONDS = 240  # each task imports torch in a process of its own on a busy 2-core box
 

@@ -20,7 +20,7 @@ from engine.training import data
 from engine.training.options import RunOptions, run_config
 from tests import version_2_store as version_2
 from tests import version_3_store as version_3
-from tests.conftest import app_with, medmnist_arrays, synchronous
+from tests.conftest import app_with, evaluate_on, medmnist_arrays, stored_on, synchronous
 from tui import exit_codes
 from tui.cli.main import main
 from tui.text import screening as words
@@ -381,12 +381,6 @@ def test_a_sweep_on_another_set_finds_its_points_there(dermalab_home):
     assert not any(row["n"] for row in sweep_results(store, sweep, sweep.points()).rows)
 
 
-def evaluate_on(labels: np.ndarray, probabilities: np.ndarray, chosen: classes.MedSet) -> dict:
-    from engine.analysis.metrics import evaluate
-
-    return evaluate(labels, probabilities, chosen)
-
-
 def test_screening_follows_the_sets_critical_classes_and_never_mixes_sets(dermalab_home, refused, capsys):
     blood, path = stored_on("bloodmnist"), stored_on("pathmnist")
     assert main(["results", "--dataset", "octmnist"]) == exit_codes.OK  # a set the store has no run on
@@ -417,24 +411,6 @@ def test_screening_follows_the_sets_critical_classes_and_never_mixes_sets(dermal
     assert refused("ensemble", blood, other, "--rule", "or").startswith("The or rule flags the critical classes")
     assert refused("ensemble", blood, path) == (f"Run {blood} is on bloodmnist and run {path} on pathmnist; two runs "
                                                 "combine only on the same set at the same size.")
-
-
-def stored_on(name: str, experiment_id: int = 8, seed: int = 0) -> str:
-    """A finished run of the experiment on the set, written through the Store as a run's end writes it (no
-    training: what is tested is how it is shown): every image called right, at half its probability."""
-    from engine.events import RunFinished, RunStarted
-
-    spec, chosen, store = load()[experiment_id].spec, classes.medset(name), Store()
-    run_id = f"{name}seed{seed}" if seed else f"{name}run"  # neither id starts the other
-    labels = np.arange(len(chosen.classes)).repeat(2)
-    probabilities = np.eye(len(chosen.classes))[labels] * 0.5 + 0.5 / len(chosen.classes)
-    config = classes.name_in(spec.run_config(1, False, "fp32"), name, 28)
-    store.start(RunStarted(run_id, spec.id, spec.name, seed, "cpu", f"synthetic {name}", 1, 1), spec.chapter,
-                config, True, f"synthetic {name}")
-    store.finish(RunFinished(run_id, {**evaluate_on(labels, probabilities, chosen), "params": 1,
-                                      "train_seconds": 1.0}, probabilities.tolist()), labels.tolist())
-    store.close()
-    return run_id
 
 
 def test_results_title_the_clinical_columns_after_the_sets_critical_classes(dermalab_home, capsys):

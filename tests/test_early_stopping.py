@@ -22,7 +22,7 @@ from engine.store.runs import Store
 from engine.store.sweep_results import sweep_results
 from engine.training.options import RunOptions
 from engine.words import runs_stored
-from tests.conftest import TINY_EXPERIMENTS
+from tests.conftest import TINY_EXPERIMENTS, tiny_data
 
 SWEEP = """
 [[sweeps]]
@@ -33,17 +33,7 @@ axes = { "optimizer.lr" = [1e-4, 3e-4, 1e-3, 3e-3, 1e-2, 3e-2] }
 """
 
 
-def tiny_data(one_val_class: bool = False):
-    """21 random images per split; with `one_val_class`, val holds one class only, so its AUC is undefined (NaN)
-    every epoch and never improves."""
-    from engine.training.data import Dataset
 
-    rng = np.random.default_rng(0)
-    labels = {split: np.repeat(np.arange(7), 3) for split in ("train", "val", "test")}
-    if one_val_class:
-        labels["val"] = np.zeros(21, dtype=np.int64)
-    images = {split: rng.integers(0, 256, size=(21, 28, 28, 3), dtype=np.uint8) for split in labels}
-    return Dataset("synthetic", True, images, labels, "synthetic")
 
 
 def lr_sweep(tmp_path: Path) -> tuple[dict[int, Experiment], sweeps.Sweep, str]:

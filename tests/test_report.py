@@ -9,7 +9,7 @@ from engine.analysis import screening
 from engine.classes import CLASSES, class_names
 from engine.experiments.load import load
 from engine.store.runs import Store
-from tests.conftest import noisy_predictions, one_sentence
+from tests.conftest import noisy_predictions, one_sentence, stored_on
 from tui.report import document as report
 
 PICTURES = ["clinical.png", "metrics.png", "auc_ranked.png", "chapters.png", "arc.png", "auc_time.png",
@@ -133,7 +133,6 @@ def test_without_matplotlib_the_report_says_how_to_get_figures(fixed_store, tmp_
 def test_the_report_speaks_of_its_sets_critical_classes_or_of_none(dermalab_home, tmp_path, without_matplotlib):
     """The store's scope is the report's set: PathMNIST's tumour class takes melanoma's place in every section;
     BloodMNIST, which declares no critical class, gets no clinical column or sentence (and no page to compare)."""
-    from tests.test_datasets import stored_on
 
     for name in ("pathmnist", "bloodmnist"):
         stored_on(name)

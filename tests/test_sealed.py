@@ -19,8 +19,7 @@ from engine.store import schema, sealed
 from engine.store.runs import Store
 from engine.training.options import RunOptions
 from tests import version_2_store as version_2
-from tests.conftest import TINY_EXPERIMENTS
-from tests.test_early_stopping import tiny_data
+from tests.conftest import TINY_EXPERIMENTS, tiny_data
 from tests.version_3_store import by_label
 from tui import exit_codes
 from tui.cli.main import main

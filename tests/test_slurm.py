@@ -32,8 +32,7 @@ from engine.experiments.spec import Point
 from engine.jobs import cluster
 from engine.jobs.queue import Job, JobQueue
 from engine.store.runs import Store
-from tests.conftest import TINY_EXPERIMENTS, dermalab, one_sentence
-from tests.test_sweeps import GRID
+from tests.conftest import GRID, TINY_EXPERIMENTS, dermalab, one_sentence
 
 pytestmark = [pytest.mark.slurm, pytest.mark.slow]  # slow too: `-m "not slow"` replaces addopts' `-m "not slurm"`
 

@@ -8,19 +8,11 @@ import pytest
 from engine.experiments.load import load
 from engine.store.runs import Store
 from engine.store.sweep_results import sweep_results
-from tests.test_sweeps import store_finished, with_sweeps
+from tests.conftest import QUESTION_GRID, store_finished, with_sweeps
 from tui.report import chart_pngs, png
 from tui.report import document as report
 from tui.views import sweep_figures
 from tui.views.sweep_figures import Heatmap
-
-GRID = """
-[[sweeps]]
-name = "grid"
-extends = 1
-question = "Do rate and batch size trade?"
-axes = { "optimizer.lr" = [1e-3, 1e-2], "training.batch_size" = [256, 512] }
-"""
 
 
 @pytest.fixture
@@ -28,7 +20,7 @@ def swept(tmp_path):
     """Three of the grid's four points finished, two seeds each; the fourth (lr 1e-2, batch 512) never ran."""
     from engine.experiments import sweeps
 
-    path = with_sweeps(tmp_path, GRID)
+    path = with_sweeps(tmp_path, QUESTION_GRID)
     sweep = sweeps.named("grid", load(path), path)
     points = sweep.points()
     store = Store()

@@ -9,14 +9,12 @@ import json
 import pickle
 import re
 import time
-import uuid
 from pathlib import Path
 
 import pytest
 
 from engine.analysis.paired import paired_difference
 from engine.errors import UserError
-from engine.events import RunFinished, RunStarted
 from engine.experiments import sweeps
 from engine.experiments.load import load
 from engine.experiments.spec import Experiment, config_hash
@@ -24,27 +22,10 @@ from engine.jobs.queue import JobQueue, plan
 from engine.store.runs import Store
 from engine.store.sweep_results import sweep_results
 from engine.training.options import RunOptions
-from tests.conftest import TINY_EXPERIMENTS, StoredRuns
+from tests.conftest import GRID, SMALLEST_SET, StoredRuns, store_finished, with_sweeps
 from tui.cli.main import main
 
-GRID = """
-[[sweeps]]
-name = "grid"
-extends = 1
-seeds = 3
-axes = { "optimizer.lr" = [1e-3, 3e-3, 1e-2], "training.batch_size" = [256, 512, 1024] }  # 1e-3 and 512: experiment 1
-"""
-# The sweep trained end to end, on the smallest synthetic set (BreastMNIST's stand-in: 1,200 one-channel images, a
-# sixth of DermaMNIST's) with experiment 1's four-channel net for one epoch: 27 runs cost about what one torch import
-# does, so the whole grid the issue asks for is trained, not a corner of it
-SMALLEST_SET = ("--data", "synthetic", "--dataset", "breastmnist")
 WAIT_SECONDS = 300  # a detached worker imports torch and trains on a busy 2-core box
-
-
-def with_sweeps(tmp_path: Path, sweeps_text: str, experiments: str = TINY_EXPERIMENTS) -> Path:
-    path = tmp_path / f"sweeps-{uuid.uuid4().hex[:6]}.toml"
-    path.write_text(experiments + sweeps_text)
-    return path
 
 
 def sweep(tmp_path: Path, text: str, name: str = "s") -> sweeps.Sweep:
@@ -161,16 +142,6 @@ def test_a_paired_difference_uses_the_seeds_both_sides_have_and_students_t():
     one = paired_difference({0: 0.9}, {0: 0.8})
     assert one.mean == pytest.approx(0.1) and one.low is None
     assert paired_difference({0: 0.9}, {1: 0.8}).mean is None
-
-
-def store_finished(store: Store, experiment: Experiment, seed: int, auc: float, run_id: str | None = None) -> None:
-    """A finished run of `experiment` (a point or not), as the runner stores one, with only the figures needed."""
-    run_id = run_id or uuid.uuid4().hex[:12]
-    spec = experiment.spec
-    store.start(RunStarted(run_id, spec.id, spec.name, seed, "cpu", "synthetic", spec.training.epochs, 1), spec.chapter,
-                spec.run_config(spec.training.epochs, spec.model.pretrained, "fp32"), True, "synthetic")
-    store.finish(RunFinished(run_id, {"auc": auc, "mel_recall": 0.5, "cancer_sensitivity": 0.4, "train_seconds": 1.0},
-                             [[1 / 7] * 7]), [0])
 
 
 def test_results_rank_the_points_and_compare_the_best_with_its_base_by_seed(tmp_path):

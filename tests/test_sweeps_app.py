@@ -8,15 +8,13 @@ import asyncio
 from engine.experiments import sweeps
 from engine.experiments.load import load
 from engine.store.runs import Store
-from tests.conftest import SIZES, app_with
-from tests.test_sweep_figures import GRID
-from tests.test_sweeps import store_finished, with_sweeps
+from tests.conftest import QUESTION_GRID, SIZES, app_with, store_finished, with_sweeps
 from tui.app.screens.sweeps import SweepsScreen, heatmap_text
 from tui.app.widgets.pictures.chart_plot import ChartPlot
 
 
 def test_the_sweeps_view_shows_a_sweeps_points_charts_and_heatmap_and_r_queues_what_has_not_finished(tmp_path):
-    path = with_sweeps(tmp_path, GRID)
+    path = with_sweeps(tmp_path, QUESTION_GRID)
     points = sweeps.named("grid", load(path), path).points()
     store = Store()
     try:
@@ -55,7 +53,7 @@ def test_a_heatmap_reads_as_a_grid_of_values_with_its_axes():
 
 
 def test_an_experiments_sweeps_are_listed_under_it(tmp_path):
-    path = with_sweeps(tmp_path, GRID)
+    path = with_sweeps(tmp_path, QUESTION_GRID)
 
     async def drive():
         app = app_with("--data", "synthetic", "--experiments", str(path))
